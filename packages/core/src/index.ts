@@ -1,1 +1,11 @@
-export {}
+export * from './errors.js'
+export * from './bytes.js'
+export * from './codec.js'
+export * from './crypto.js'
+export * from './hash.js'
+export * from './keys.js'
+export * from './limits.js'
+export * from './merkle.js'
+export * from './transaction.js'
+export * from './block.js'
+export * from './receipt.js'

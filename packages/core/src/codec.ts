@@ -1,0 +1,103 @@
+import { decode as cborDecode, encode as cborEncode, rfc8949EncodeOptions } from 'cborg'
+import { equalBytes } from './bytes.js'
+import { CodecError } from './errors.js'
+
+/**
+ * The one codec for everything hashed or signed: deterministic CBOR (RFC 8949 §4.2.1 core deterministic
+ * encoding: shortest integer forms, definite lengths, map keys sorted bytewise by their encoding).
+ * Decoding is strict: indefinite lengths, undefined, NaN/Infinity, floats, tags, duplicate keys,
+ * non-shortest forms and trailing bytes are rejected with a CodecError.
+ */
+export type CborValue = number | string | boolean | null | Uint8Array | CborValue[] | { [k: string]: CborValue }
+
+const DECODE_OPTIONS = {
+  strict: true,
+  rejectDuplicateMapKeys: true,
+  allowUndefined: false,
+  allowIndefinite: false,
+  allowNaN: false,
+  allowInfinity: false,
+  allowBigInt: false,
+  useMaps: false,
+  tags: [],
+}
+
+/** Hard cap on any single decoded structure, far above any legitimate block. */
+export const MAX_DECODE_BYTES = 64 * 1024 * 1024
+
+export function encodeCbor(value: CborValue): Uint8Array {
+  return cborEncode(value, rfc8949EncodeOptions)
+}
+
+/** Decode bytes that must be a canonical encoding of one CBOR item, and nothing else. */
+export function decodeCbor(bytes: Uint8Array, what = 'value'): CborValue {
+  if (!(bytes instanceof Uint8Array)) throw new CodecError(`${what}: expected bytes`)
+  if (bytes.byteLength > MAX_DECODE_BYTES) {
+    throw new CodecError(`${what}: ${bytes.byteLength} bytes exceeds the ${MAX_DECODE_BYTES}-byte limit`)
+  }
+  let value: unknown
+  try {
+    value = cborDecode(bytes, DECODE_OPTIONS)
+  } catch (err) {
+    throw new CodecError(`${what}: malformed CBOR: ${(err as Error).message}`, { what }, { cause: err })
+  }
+  checkNoFloats(value, what)
+  // Canonical form check: re-encoding must give back the same bytes (rejects unsorted maps etc.).
+  const again = encodeCbor(value as CborValue)
+  if (!equalBytes(again, bytes)) throw new CodecError(`${what}: not in canonical (deterministic) CBOR form`, { what })
+  return value as CborValue
+}
+
+function checkNoFloats(v: unknown, what: string, depth = 0): void {
+  if (depth > 16) throw new CodecError(`${what}: nesting deeper than 16 levels`)
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new CodecError(`${what}: only safe integers are allowed, got ${v}`)
+  } else if (Array.isArray(v)) {
+    for (const x of v) checkNoFloats(x, what, depth + 1)
+  } else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+    for (const x of Object.values(v)) checkNoFloats(x, what, depth + 1)
+  }
+}
+
+/** Field readers used by the structure decoders: each throws a CodecError naming the field. */
+export const read = {
+  array(v: CborValue, len: number, what: string): CborValue[] {
+    if (!Array.isArray(v) || v.length !== len) throw new CodecError(`${what}: expected an array of ${len} items`)
+    return v
+  },
+  list(v: CborValue, max: number, what: string): CborValue[] {
+    if (!Array.isArray(v)) throw new CodecError(`${what}: expected an array`)
+    if (v.length > max) throw new CodecError(`${what}: ${v.length} items exceeds the limit of ${max}`)
+    return v
+  },
+  uint(v: CborValue, what: string): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new CodecError(`${what}: expected an unsigned integer`)
+    }
+    return v
+  },
+  bytes(v: CborValue, what: string, len?: number, max?: number): Uint8Array {
+    if (!(v instanceof Uint8Array)) throw new CodecError(`${what}: expected a byte string`)
+    if (len !== undefined && v.byteLength !== len) throw new CodecError(`${what}: expected ${len} bytes, got ${v.byteLength}`)
+    if (max !== undefined && v.byteLength > max) throw new CodecError(`${what}: ${v.byteLength} bytes exceeds ${max}`)
+    return v
+  },
+  text(v: CborValue, what: string, max: number): string {
+    if (typeof v !== 'string') throw new CodecError(`${what}: expected a text string`)
+    if (Buffer.byteLength(v) > max) throw new CodecError(`${what}: longer than ${max} bytes`)
+    return v
+  },
+  textMap(v: CborValue, what: string, maxEntries: number, maxKey: number, maxValue: number): Record<string, string> {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) {
+      throw new CodecError(`${what}: expected a map`)
+    }
+    const entries = Object.entries(v)
+    if (entries.length > maxEntries) throw new CodecError(`${what}: more than ${maxEntries} entries`)
+    const out: Record<string, string> = {}
+    for (const [k, x] of entries) {
+      if (Buffer.byteLength(k) > maxKey) throw new CodecError(`${what}: key longer than ${maxKey} bytes`)
+      out[k] = read.text(x, `${what}.${k}`, maxValue)
+    }
+    return out
+  },
+}

@@ -1,0 +1,177 @@
+import { equalBytes, toHex } from './bytes.js'
+import { type CborValue, decodeCbor, encodeCbor, read } from './codec.js'
+import { getCrypto } from './crypto.js'
+import { CodecError, ValidationError } from './errors.js'
+import { sha256 } from './hash.js'
+import type { KeyPair } from './keys.js'
+import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
+
+/** The signed part of a transaction (DESIGN §3). */
+export interface TxBody {
+  version: number
+  network: string
+  kind: TxKind
+  /** Origin's Ed25519 public key (32 bytes). */
+  origin: Uint8Array
+  /** Monotonic per origin, starting at 0. */
+  seq: number
+  /** Milliseconds since the Unix epoch. */
+  timestamp: number
+  payloadHash: Uint8Array
+  payloadSize: number
+  metadata: Record<string, string>
+}
+
+/** Body + signature: what blocks carry. Verifies without the payload. */
+export interface StrippedTx {
+  body: TxBody
+  signature: Uint8Array
+}
+
+/** A stripped tx with its payload. */
+export interface Transaction extends StrippedTx {
+  payload: Uint8Array
+}
+
+export function txBodyToCbor(b: TxBody): CborValue {
+  return [b.version, b.network, b.kind, b.origin, b.seq, b.timestamp, b.payloadHash, b.payloadSize, b.metadata]
+}
+
+export function encodeTxBody(b: TxBody): Uint8Array {
+  return encodeCbor(txBodyToCbor(b))
+}
+
+export function encodeStrippedTx(tx: StrippedTx): Uint8Array {
+  return encodeCbor([txBodyToCbor(tx.body), tx.signature])
+}
+
+/** Wire/disk form of a full transaction: [stripped, payload]. */
+export function encodeTransaction(tx: Transaction): Uint8Array {
+  return encodeCbor([[txBodyToCbor(tx.body), tx.signature], tx.payload])
+}
+
+export function txBodyFromCbor(v: CborValue): TxBody {
+  const a = read.array(v, 9, 'tx body')
+  const version = read.uint(a[0], 'tx.version')
+  if (version !== FORMAT_VERSION) throw new CodecError(`tx.version: unsupported version ${version}`)
+  const kind = read.text(a[2], 'tx.kind', LIMITS.kindBytes)
+  if (!(TX_KINDS as readonly string[]).includes(kind)) throw new CodecError(`tx.kind: unknown kind "${kind}"`)
+  return {
+    version,
+    network: read.text(a[1], 'tx.network', LIMITS.networkIdBytes),
+    kind: kind as TxKind,
+    origin: read.bytes(a[3], 'tx.origin', 32),
+    seq: read.uint(a[4], 'tx.seq'),
+    timestamp: read.uint(a[5], 'tx.timestamp'),
+    payloadHash: read.bytes(a[6], 'tx.payloadHash', 32),
+    payloadSize: read.uint(a[7], 'tx.payloadSize'),
+    metadata: read.textMap(a[8], 'tx.metadata', LIMITS.metadataEntries, LIMITS.metadataKeyBytes, LIMITS.metadataValueBytes),
+  }
+}
+
+export function strippedTxFromCbor(v: CborValue): StrippedTx {
+  const a = read.array(v, 2, 'stripped tx')
+  return { body: txBodyFromCbor(a[0]), signature: read.bytes(a[1], 'tx.signature', 64) }
+}
+
+export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
+  return strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
+}
+
+export function decodeTransaction(bytes: Uint8Array): Transaction {
+  const a = read.array(decodeCbor(bytes, 'transaction'), 2, 'transaction')
+  const stripped = strippedTxFromCbor(a[0])
+  return { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
+}
+
+const idCache = new WeakMap<StrippedTx, Uint8Array>()
+
+/** txId = SHA-256(encode(StrippedTransaction)). Memoised per object. */
+export function txId(tx: StrippedTx): Uint8Array {
+  let id = idCache.get(tx)
+  if (id === undefined) {
+    id = sha256(encodeStrippedTx(tx))
+    idCache.set(tx, id)
+  }
+  return id
+}
+
+export function txIdHex(tx: StrippedTx): string {
+  return toHex(txId(tx))
+}
+
+export interface CreateTxInit {
+  network: string
+  kind?: TxKind
+  seq: number
+  timestamp?: number
+  payload: Uint8Array
+  metadata?: Record<string, string>
+}
+
+/** Build and sign a transaction with the origin's key. */
+export function createTransaction(key: KeyPair, init: CreateTxInit): Transaction {
+  const body: TxBody = {
+    version: FORMAT_VERSION,
+    network: init.network,
+    kind: init.kind ?? 'record',
+    origin: key.publicKey,
+    seq: init.seq,
+    timestamp: init.timestamp ?? Date.now(),
+    payloadHash: sha256(init.payload),
+    payloadSize: init.payload.byteLength,
+    metadata: init.metadata ?? {},
+  }
+  // Round-trip the body through the decoder's rules so we never sign something peers would reject.
+  checkBody(body)
+  const signature = getCrypto().sign(key.seed, encodeTxBody(body))
+  return { body, signature, payload: init.payload }
+}
+
+function checkBody(body: TxBody): void {
+  txBodyFromCbor(decodeCbor(encodeTxBody(body), 'tx body'))
+}
+
+/** Drop the payload. */
+export function stripTx(tx: Transaction | StrippedTx): StrippedTx {
+  const s = { body: tx.body, signature: tx.signature }
+  const id = idCache.get(tx)
+  if (id) idCache.set(s, id)
+  return s
+}
+
+export function verifyTxSignature(tx: StrippedTx): boolean {
+  return getCrypto().verify(tx.body.origin, encodeTxBody(tx.body), tx.signature)
+}
+
+export interface TxRules {
+  network: string
+  /** Maximum payload size in bytes (genesis `maxTxBytes`). */
+  maxTxBytes: number
+}
+
+/**
+ * Stateless validation: network, sizes, signature, and (when present) payload hash and size.
+ * Throws ValidationError with a stable code.
+ */
+export function validateTx(tx: StrippedTx | Transaction, rules: TxRules, opts: { skipSignature?: boolean } = {}): void {
+  const b = tx.body
+  const id = () => txIdHex(tx)
+  if (b.network !== rules.network) {
+    throw new ValidationError('ERR_TX_NETWORK', `tx is for network "${b.network}", expected "${rules.network}"`, { txId: id() })
+  }
+  if (b.payloadSize > rules.maxTxBytes) {
+    throw new ValidationError('ERR_TX_TOO_LARGE', `payload of ${b.payloadSize} bytes exceeds the ${rules.maxTxBytes}-byte limit`, { txId: id() })
+  }
+  if ('payload' in tx && tx.payload !== undefined) {
+    if (tx.payload.byteLength !== b.payloadSize) {
+      throw new ValidationError('ERR_TX_PAYLOAD_SIZE', `payload is ${tx.payload.byteLength} bytes, body says ${b.payloadSize}`, { txId: id() })
+    }
+    if (!equalBytes(sha256(tx.payload), b.payloadHash)) {
+      throw new ValidationError('ERR_TX_PAYLOAD_HASH', 'payload does not match the signed payload hash', { txId: id() })
+    }
+  }
+  if (!opts.skipSignature && !verifyTxSignature(tx)) {
+    throw new ValidationError('ERR_TX_SIGNATURE', 'tx signature does not verify against its origin key', { txId: id() })
+  }
+}
