@@ -1,0 +1,126 @@
+import type { Block, BlockHeader, ChainpointProof, NativeReceipt, StrippedTx, Transaction, TxKind } from '@profichain/core'
+import { ProfichainError } from '@profichain/core'
+import type { Consensus, Genesis } from '@profichain/consensus'
+
+/** Which payloads a node keeps. Headers, stripped txs and Merkle leaves are always kept. */
+export type RetentionPolicy =
+  | { mode: 'all' }
+  | { mode: 'none' }
+  | { mode: 'rules'; rules: RetentionRule[] }
+
+/** A rule matches when every field it sets matches (origin hex key, kind, metadata key=value pairs). */
+export interface RetentionRule {
+  origin?: string
+  kind?: TxKind
+  metadata?: Record<string, string>
+}
+
+export interface HeadInfo {
+  hash: Uint8Array
+  height: number
+  header: BlockHeader
+  totalWork: bigint
+}
+
+/** Where a tx sits on the canonical chain. */
+export interface TxLocation {
+  tx: StrippedTx
+  txId: string
+  blockHash: Uint8Array
+  height: number
+  index: number
+}
+
+export interface ReorgInfo {
+  depth: number
+  oldHead: Uint8Array
+  newHead: Uint8Array
+  /** txIds (hex) no longer canonical / newly canonical. */
+  removedTxIds: string[]
+  addedTxIds: string[]
+}
+
+export interface AddBlockResult {
+  status: 'added' | 'orphan' | 'duplicate'
+  head: HeadInfo
+  /** Hashes of every block this call connected (the block itself plus orphans it unlocked), in order. */
+  connected: Uint8Array[]
+  /** Blocks that became canonical (extension or reorg), in height order. */
+  newCanonical: Block[]
+  reorg?: ReorgInfo
+}
+
+export interface AddBlockOptions {
+  /** Payloads that arrived with the block, by txId hex; kept per the retention policy. */
+  payloads?: Map<string, Uint8Array>
+  /** The tx signatures were already checked (e.g. in the worker pool). */
+  signaturesChecked?: boolean
+}
+
+export interface BlockTreeInit {
+  /** Directory of the LevelDB database. */
+  path: string
+  genesis: Genesis
+  consensus: Consensus
+  retention?: RetentionPolicy
+  /** Bounded orphan pool size (blocks). Default 256. */
+  maxOrphans?: number
+}
+
+export interface AuditMismatch {
+  /** 'header' | 'link' | 'merkle' | 'tx' | 'payload' | 'signature' | 'leaf' | 'index' */
+  kind: string
+  height?: number
+  blockHash?: string
+  txId?: string
+  message: string
+}
+
+export interface AuditReport {
+  blocks: number
+  txs: number
+  payloads: number
+  mismatches: AuditMismatch[]
+}
+
+export interface AuditProgress {
+  height: number
+  headHeight: number
+}
+
+/** Durable outbox of this node's own txs: kept until k confirmations deep, across crashes. */
+export interface Outbox {
+  /** Store a tx (atomically with its dedupe key, if any). A txId or dedupe key seen before is not stored twice. */
+  add(tx: Transaction, opts?: { dedupeKey?: string }): Promise<{ txId: string; duplicate: boolean }>
+  /** Many txs in one atomic batch (same rules as add). */
+  addMany(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /** txId (hex) stored under a dedupe key, if any. */
+  lookup(dedupeKey: string): Promise<string | undefined>
+  /** Next sequence number for this origin (one past the highest stored). */
+  nextSeq(origin: Uint8Array): Promise<number>
+  /** Txs not yet in the canonical chain (to gossip / hand to the mempool again), in insertion order. */
+  uncommitted(limit?: number): Promise<Transaction[]>
+  /** Txs at least `confirmations` deep in the canonical chain (1 = in the head block). */
+  confirmed(confirmations: number, limit?: number): Promise<TxLocation[]>
+  /** Remove txs for good (after their receipts were written). */
+  ack(txIds: string[]): Promise<void>
+  size(): Promise<number>
+}
+
+/** Mempool for producers: txs from any member waiting for a block, in arrival order. */
+export interface Mempool {
+  /** Add txs; already pending or already canonical txs are ignored. Returns how many were new. */
+  add(txs: Transaction[]): Promise<number>
+  /** Oldest-first txs whose summed encoded size (stripped + payload) stays within maxBytes. Does not remove. */
+  select(maxBytes: number, maxCount?: number): Promise<Transaction[]>
+  size(): number
+}
+
+export class StoreError extends ProfichainError {
+  constructor(code: string, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, meta, options)
+    this.name = 'StoreError'
+  }
+}
+
+export type { ChainpointProof, NativeReceipt }
