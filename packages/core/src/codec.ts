@@ -96,7 +96,8 @@ export const read = {
     const out: Record<string, string> = {}
     for (const [k, x] of entries) {
       if (Buffer.byteLength(k) > maxKey) throw new CodecError(`${what}: key longer than ${maxKey} bytes`)
-      out[k] = read.text(x, `${what}.${k}`, maxValue)
+      // defineProperty, not assignment: a "__proto__" key must stay an own entry, or re-encoding changes the bytes.
+      Object.defineProperty(out, k, { value: read.text(x, `${what}.${k}`, maxValue), enumerable: true, writable: true, configurable: true })
     }
     return out
   },
