@@ -1,1 +1,3 @@
-export {}
+export { configToml, init, type InitOptions } from './init.js'
+export { verifyFile, verifyOne, type VerifyOptions } from './verify.js'
+export { CliError } from './util.js'

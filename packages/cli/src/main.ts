@@ -1,0 +1,248 @@
+import '@profichain/node' // loads the Promise.withResolvers polyfill before anything touches libp2p
+import { readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { isHex, nodeIdOf, ProfichainError, readKeyFile, sha256, toHex } from '@profichain/core'
+import { createConsensus, loadGenesis } from '@profichain/consensus'
+import { createNode, loadConfig, type NodeType } from '@profichain/node'
+import { BlockTree } from '@profichain/store'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { init } from './init.js'
+import { CliError, progress } from './util.js'
+import { verifyFile } from './verify.js'
+
+const VERSION = '0.1.0'
+
+function port(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535')
+  return n
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+
+function example(cmd: Command, text: string): Command {
+  return cmd.addHelpText('after', `\nExample:\n  ${text.split('\n').join('\n  ')}\n`)
+}
+
+/** Open a stopped node's store read-only-ish for offline commands (proof, audit). */
+async function openStore(dataDir: string): Promise<{ tree: BlockTree; apiBase: string }> {
+  const config = await loadConfig(join(resolve(dataDir), 'config.toml'))
+  const genesis = await loadGenesis(config.paths.genesis)
+  try {
+    const tree = await BlockTree.open({ path: config.paths.db, genesis, consensus: createConsensus(genesis) })
+    const apiBase = config.api.public_url ?? `http://${config.api.host}:${config.api.port}`
+    return { tree, apiBase }
+  } catch (err) {
+    if (err instanceof ProfichainError && err.code === 'ERR_STORE_LOCKED') {
+      throw new CliError(`the node in ${dataDir} is running; stop it first (or ask its API with --api URL)`)
+    }
+    throw err
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('profichain')
+    .description('Profichain: tamper-proof data logging on a private peer-to-peer blockchain')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+
+  example(
+    program
+      .command('init')
+      .description('create a node data dir: config.toml, node.key (0600), genesis.json and inbox/')
+      .addOption(new Option('--type <type>', 'node type').choices(['thin', 'producer', 'archive', 'full']).default('full'))
+      .requiredOption('--data-dir <dir>', 'directory for the node (created)')
+      .option('--genesis <file>', 'join an existing network with this genesis (default: a new one-node network)')
+      .option('--network <id>', 'network id of a new one-node network', 'local')
+      .option('--p2p-port <port>', 'libp2p TCP port', port, 7000)
+      .option('--api-port <port>', 'HTTP API port (bound to 127.0.0.1)', port, 8545)
+      .option('--block-time <ms>', 'block time of a new network, ms', positiveInt, 1000)
+      .option('--line-mode', 'split *.jsonl and *.csv files into one record per line')
+      .action(async (o) => {
+        const r = await init({
+          type: o.type as NodeType,
+          dataDir: o.dataDir,
+          genesis: o.genesis,
+          network: o.network,
+          p2pPort: o.p2pPort,
+          apiPort: o.apiPort,
+          blockTime: o.blockTime,
+          lineMode: o.lineMode,
+        })
+        process.stdout.write(
+          `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
+        )
+      }),
+    'profichain init --type full --data-dir ./node1 --api-port 8545',
+  )
+
+  example(
+    program
+      .command('start')
+      .description('run a node in the foreground until SIGINT/SIGTERM')
+      .requiredOption('--data-dir <dir>', 'node data dir (from profichain init)')
+      .action(async (o) => {
+        const config = await loadConfig(join(resolve(o.dataDir), 'config.toml'))
+        const node = await createNode({ config })
+        let signals = 0
+        const onSignal = (sig: string) => {
+          signals++
+          if (signals > 1) {
+            process.stderr.write(`${sig} again: exiting without a clean stop\n`)
+            process.exit(130)
+          }
+          process.stderr.write(`${sig}: stopping (finishing in-flight work)…\n`)
+          node.stop().then(
+            () => process.exit(0),
+            (err) => {
+              process.stderr.write(`error while stopping: ${(err as Error).message}\n`)
+              process.exit(1)
+            },
+          )
+        }
+        process.on('SIGINT', () => onSignal('SIGINT'))
+        process.on('SIGTERM', () => onSignal('SIGTERM'))
+        await node.start()
+        const c = node.config
+        process.stderr.write(
+          `profichain ${c.type} node ${node.nodeId} running on network "${node.genesis.network}" at height ${node.tree.head().height}\n` +
+            (c.enabled.ingest ? `  inbox: ${c.paths.inbox}\n` : '') +
+            (c.enabled.api ? `  api:   ${node.anchorBase()}/graphql\n` : '') +
+            '  Ctrl-C to stop\n',
+        )
+      }),
+    'profichain start --data-dir ./node1',
+  )
+
+  example(
+    program
+      .command('keys')
+      .description("show a node's public key and node id, or generate a new key file")
+      .option('--data-dir <dir>', 'node data dir whose node.key to show')
+      .option('--generate <file>', 'write a new Ed25519 key (PKCS#8 PEM, mode 0600) to this file')
+      .action(async (o) => {
+        if (o.generate) {
+          const { generateKeyPair, writeKeyFile } = await import('@profichain/core')
+          const kp = generateKeyPair()
+          await writeKeyFile(o.generate, kp)
+          process.stdout.write(`${JSON.stringify({ file: o.generate, publicKey: toHex(kp.publicKey), nodeId: nodeIdOf(kp.publicKey) }, null, 2)}\n`)
+          return
+        }
+        if (!o.dataDir) throw new CliError('give --data-dir <dir> to show a key, or --generate <file>', 2)
+        const kp = await readKeyFile(join(resolve(o.dataDir), 'node.key'))
+        process.stdout.write(`${JSON.stringify({ publicKey: toHex(kp.publicKey), nodeId: nodeIdOf(kp.publicKey) }, null, 2)}\n`)
+      }),
+    'profichain keys --data-dir ./node1\nprofichain keys --generate ./device.key',
+  )
+
+  example(
+    program
+      .command('proof')
+      .description('print the receipt of a committed record (from a stopped node\'s data dir)')
+      .argument('[txId]', 'transaction id (64 hex)')
+      .requiredOption('--data-dir <dir>', 'node data dir')
+      .option('--file <file>', 'find the record by the content of this file instead of a txId')
+      .addOption(new Option('--format <format>', 'receipt form').choices(['chainpoint', 'native']).default('chainpoint'))
+      .option('--out <file>', 'write the receipt here instead of stdout')
+      .action(async (txIdArg: string | undefined, o) => {
+        const { tree, apiBase } = await openStore(o.dataDir)
+        try {
+          let ids: string[]
+          if (o.file) {
+            const data = await readFile(o.file).catch((err) => {
+              throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
+            })
+            ids = (await tree.txIdsByPayloadHash(sha256(data))).map((x: Uint8Array | string) => (typeof x === 'string' ? x : toHex(x)))
+            if (ids.length === 0) throw new CliError(`no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is in this node's chain`)
+          } else {
+            if (!txIdArg || !isHex(txIdArg, 32)) throw new CliError('give a txId (64 hex chars) or --file <file>', 2)
+            ids = [txIdArg.toLowerCase()]
+          }
+          const receipt = await tree.receipt(ids[0], o.format, apiBase)
+          if (!receipt) throw new CliError(`record ${ids[0]} is not in a canonical block of this node`)
+          const text = `${JSON.stringify(receipt, null, 2)}\n`
+          if (o.out) await writeFile(o.out, text)
+          else process.stdout.write(text)
+        } finally {
+          await tree.close()
+        }
+      }),
+    'profichain proof --data-dir ./node1 --file ./report.pdf --format native --out report.receipt.json',
+  )
+
+  example(
+    program
+      .command('verify')
+      .description('check a file against its receipt, offline (exit 0 only if every check holds)')
+      .argument('<file>', 'the data file (or the JSONL/CSV export for line receipts)')
+      .requiredOption('--receipt <file>', 'Chainpoint (.chp.json) or native receipt')
+      .option('--genesis <file>', 'network genesis: check the producer is a validator (native receipts)')
+      .option('--api <url>', 'also check the block hash against this node\'s canonical chain')
+      .option('--line <n>', 'line receipts: check only this line', positiveInt)
+      .action(async (file: string, o) => {
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, line: o.line })
+        for (const l of r.lines) process.stdout.write(`${l}\n`)
+        process.stdout.write(r.ok ? 'VERIFIED\n' : 'FAILED\n')
+        if (!r.ok) process.exitCode = 1
+      }),
+    'profichain verify ./report.pdf --receipt ./receipts/report.pdf.chp.json --api http://127.0.0.1:8545\nprofichain verify ./report.pdf --receipt report.receipt.json --genesis genesis.json',
+  )
+
+  example(
+    program
+      .command('audit')
+      .description('re-hash and re-verify everything a stopped node stores; name every mismatch')
+      .requiredOption('--data-dir <dir>', 'node data dir')
+      .option('--json', 'print the report as JSON')
+      .action(async (o) => {
+        const { tree } = await openStore(o.dataDir)
+        try {
+          const bar = progress('audit')
+          const report = await tree.audit((p: { height: number; headHeight: number }) => bar.update(p.height, p.headHeight))
+          bar.done()
+          if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+          else {
+            for (const m of report.mismatches) {
+              const where = [m.height !== undefined ? `block ${m.height}` : '', m.blockHash ? `(${m.blockHash.slice(0, 16)}…)` : '', m.txId ? `tx ${m.txId}` : '']
+                .filter(Boolean)
+                .join(' ')
+              process.stdout.write(`MISMATCH ${m.kind} ${where}: ${m.message}\n`)
+            }
+            process.stdout.write(
+              `audited ${report.blocks} blocks, ${report.txs} txs, ${report.payloads} payloads: ${report.mismatches.length === 0 ? 'all consistent' : `${report.mismatches.length} mismatch(es)`}\n`,
+            )
+          }
+          if (report.mismatches.length > 0) process.exitCode = 1
+        } finally {
+          await tree.close()
+        }
+      }),
+    'profichain audit --data-dir ./node1',
+  )
+  return program
+}
+
+/** Print one clear line for expected failures; a stack only with PROFICHAIN_DEBUG=1. */
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram().exitOverride()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    const e = err as Error & { code?: string; exitCode?: number }
+    process.stderr.write(`error: ${e.message}\n`)
+    if (process.env.PROFICHAIN_DEBUG === '1') process.stderr.write(`${e.stack}\n`)
+    process.exitCode = e instanceof CliError ? e.exitCode : 1
+  }
+}
+
+
+await main()

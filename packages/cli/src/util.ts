@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises'
+import { ProfichainError } from '@profichain/core'
+
+/** A usage or operator error: printed as one line, exit code 1 (2 for usage). */
+export class CliError extends ProfichainError {
+  constructor(message: string, readonly exitCode = 1) {
+    super('ERR_CLI', message)
+    this.name = 'CliError'
+  }
+}
+
+export async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new CliError(`${what} ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+/** A progress line on stderr, redrawn in place on a TTY and printed sparsely otherwise. */
+export function progress(label: string): { update(done: number, total: number): void; done(): void } {
+  const tty = process.stderr.isTTY
+  let last = 0
+  return {
+    update(done, total) {
+      const now = Date.now()
+      if (!tty && now - last < 2000 && done < total) return
+      if (tty && now - last < 100 && done < total) return
+      last = now
+      const pct = total > 0 ? Math.floor((done / total) * 100) : 100
+      const width = 30
+      const bar = '#'.repeat(Math.floor((pct / 100) * width)).padEnd(width, '.')
+      const line = `${label} [${bar}] ${pct}% ${done}/${total}`
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`)
+    },
+    done() {
+      if (tty) process.stderr.write('\n')
+    },
+  }
+}

@@ -1,0 +1,18 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** Prometheus metrics of one node: `profichain_<component>_<what>_<unit>`. One registry per node. */
+export class NodeMetrics {
+  readonly registry = new Registry()
+  readonly filesAccepted = new Counter({ name: 'profichain_ingest_files_accepted_total', help: 'Files accepted by the inbox watcher', registers: [this.registry] })
+  readonly filesRejected = new Counter({ name: 'profichain_ingest_files_rejected_total', help: 'Files moved to rejected/', registers: [this.registry] })
+  readonly recordsCreated = new Counter({ name: 'profichain_ingest_records_total', help: 'Signed records created by ingest', registers: [this.registry] })
+  readonly blocks = new Counter({ name: 'profichain_chain_blocks_total', help: 'Blocks that became canonical', registers: [this.registry] })
+  readonly txsCommitted = new Counter({ name: 'profichain_chain_txs_total', help: 'Txs in blocks that became canonical', registers: [this.registry] })
+  readonly height = new Gauge({ name: 'profichain_chain_height_blocks', help: 'Canonical head height', registers: [this.registry] })
+  readonly mempool = new Gauge({ name: 'profichain_mempool_txs', help: 'Txs waiting in the mempool', registers: [this.registry] })
+  readonly outbox = new Gauge({ name: 'profichain_outbox_txs', help: 'Own txs not yet confirmed', registers: [this.registry] })
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'profichain_process_' })
+  }
+}

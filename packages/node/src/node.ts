@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import {
+  type Block,
+  type BlockHeader,
+  type KeyPair,
+  nodeIdOf,
+  readKeyFile,
+  toHex,
+  type Transaction,
+} from '@profichain/core'
+import { type ChainContext, type Consensus, createConsensus, type Genesis, loadGenesis } from '@profichain/consensus'
+import { fileIngest, type FileIngest } from '@profichain/ingest'
+import { createTxVerifier, type TxVerifier } from '@profichain/processing'
+import { BlockProducer } from '@profichain/producer'
+import { BlockTree, type RetentionPolicy } from '@profichain/store'
+import { pino, type Logger } from 'pino'
+import { ConfigError, type NodeConfig } from './config.js'
+import { NodeMetrics } from './metrics.js'
+
+export interface NodeInit {
+  config: NodeConfig
+  /** Override the logger (tests pass a silent one). */
+  logger?: Logger
+}
+
+/** Events: 'block' (Block, newly canonical), 'committed' ({txIds}), 'ready', 'stopped'. */
+export class ProfichainNode extends EventEmitter {
+  readonly config: NodeConfig
+  readonly logger: Logger
+  readonly metrics = new NodeMetrics()
+  genesis!: Genesis
+  consensus!: Consensus
+  key!: KeyPair
+  tree!: BlockTree
+  verifier!: TxVerifier
+  ingest?: FileIngest
+  producer?: BlockProducer
+  context!: ChainContext
+  private timers: NodeJS.Timeout[] = []
+  private receiptsBusy = false
+  private receiptsAgain = false
+  private started = false
+  private stopping?: Promise<void>
+
+  constructor(init: NodeInit) {
+    super()
+    this.config = init.config
+    this.logger = init.logger ?? pino({ level: init.config.log.level, base: { node: undefined } })
+  }
+
+  get nodeId(): string {
+    return nodeIdOf(this.key.publicKey)
+  }
+
+  /** Open everything in order; on failure, close what was opened and rethrow. */
+  async start(): Promise<void> {
+    const c = this.config
+    this.genesis = await loadGenesis(c.paths.genesis)
+    this.key = await readKeyFile(c.paths.key)
+    this.consensus = createConsensus(this.genesis)
+    const pub = toHex(this.key.publicKey)
+    if (c.enabled.producer && !this.genesis.validators.includes(pub) && this.genesis.consensus.type !== 'work') {
+      throw new ConfigError(`this node (${pub.slice(0, 16)}…) is configured as a producer but is not a validator in ${c.paths.genesis}`)
+    }
+    this.tree = await BlockTree.open({
+      path: c.paths.db,
+      genesis: this.genesis,
+      consensus: this.consensus,
+      retention: this.retention(),
+    })
+    try {
+      this.context = { ancestors: (hash, n) => this.ancestors(hash, n) }
+      this.verifier = createTxVerifier({ threads: c.processing.threads })
+      if (c.enabled.producer) {
+        this.producer = new BlockProducer(
+          {
+            chain: this.tree,
+            context: this.context,
+            consensus: this.consensus,
+            key: this.key,
+            merkleRoot: (ids) => this.verifier.merkleRoot(ids),
+            logger: this.logger.child({ component: 'producer' }),
+          },
+          { emptyBlocks: c.producer.empty_blocks, maxTxsPerBlock: c.producer.max_txs_per_block },
+        )
+        this.producer.on('block', ({ result }) => this.onCanonical(result.newCanonical))
+        this.producer.on('error', (err) => this.logger.error({ err }, 'producer failed'))
+      }
+      if (c.enabled.ingest) {
+        await mkdir(c.paths.inbox, { recursive: true })
+        this.ingest = fileIngest({
+          inbox: c.paths.inbox,
+          include: c.ingest.include,
+          exclude: c.ingest.exclude,
+          maxFileBytes: Math.min(c.ingest.max_file_bytes ?? this.genesis.maxTxBytes, this.genesis.maxTxBytes),
+          lineMode: c.ingest.line_mode.length ? { patterns: c.ingest.line_mode } : undefined,
+          stableMs: c.ingest.stable_ms,
+        })({
+          network: this.genesis.network,
+          key: this.key,
+          outbox: {
+            addMany: async (items) => {
+              const r = await this.tree.outbox.addMany(items)
+              this.onOwnTxs(items.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
+              return r
+            },
+            lookup: (k) => this.tree.outbox.lookup(k),
+            nextSeq: (o) => this.tree.outbox.nextSeq(o),
+          },
+          logger: this.logger.child({ component: 'ingest' }),
+          metrics: {
+            filesAccepted: (n) => this.metrics.filesAccepted.inc(n),
+            filesRejected: (n) => this.metrics.filesRejected.inc(n),
+            recordsCreated: (n) => this.metrics.recordsCreated.inc(n),
+          },
+        })
+      }
+      // Anything left in the outbox from before a crash goes to the mempool again.
+      await this.requeueOutbox()
+      this.producer?.start()
+      await this.ingest?.start()
+      this.timers.push(setInterval(() => void this.requeueOutbox().catch((err) => this.logger.warn({ err }, 'requeue failed')), 5000))
+      this.timers.push(setInterval(() => this.updateGauges(), 1000))
+      void this.writeReceipts()
+      this.started = true
+      const head = this.tree.head()
+      this.logger.info(
+        { type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled },
+        'node started',
+      )
+      this.emit('ready')
+    } catch (err) {
+      await this.closeAll()
+      throw err
+    }
+  }
+
+  private retention(): RetentionPolicy {
+    const r = this.config.store.retention
+    if (this.config.enabled.archive) return { mode: 'all' }
+    if (r === 'all' || r === 'none') return { mode: r }
+    // Default for non-archive nodes: keep the payloads of our own records.
+    const own = { origin: toHex(this.key.publicKey) }
+    return { mode: 'rules', rules: [own, ...(r ?? [])] }
+  }
+
+  private async ancestors(hash: Uint8Array, n: number): Promise<BlockHeader[]> {
+    const out: BlockHeader[] = []
+    let h: Uint8Array | undefined = hash
+    while (h && out.length < n) {
+      const header: BlockHeader | undefined = await this.tree.getHeader(h)
+      if (!header) break
+      out.push(header)
+      if (header.height === 0) break
+      h = header.prevHash
+    }
+    return out
+  }
+
+  /** New txs of our own: hand them to the local producer (the network publishes them in networked nodes). */
+  private onOwnTxs(txs: Transaction[]): void {
+    if (txs.length === 0) return
+    if (this.producer) {
+      void this.tree.mempool
+        .add(txs)
+        .then(() => this.producer?.notify())
+        .catch((err) => this.logger.warn({ err }, 'mempool add failed'))
+    }
+    this.emit('own-txs', txs)
+  }
+
+  private async requeueOutbox(): Promise<void> {
+    const pending = await this.tree.outbox.uncommitted(100_000)
+    if (pending.length === 0) return
+    if (this.producer) {
+      const added = await this.tree.mempool.add(pending)
+      if (added > 0) this.producer.notify()
+    }
+    this.emit('requeue', pending)
+  }
+
+  /** Called with blocks that just became canonical. */
+  onCanonical(blocks: Block[]): void {
+    for (const b of blocks) {
+      this.metrics.blocks.inc()
+      this.metrics.txsCommitted.inc(b.txs.length)
+      this.emit('block', b)
+    }
+    void this.writeReceipts()
+  }
+
+  /** Receipts for confirmed own txs, then drop them from the outbox. Serialised; reruns if asked meanwhile. */
+  private async writeReceipts(): Promise<void> {
+    if (this.receiptsBusy) {
+      this.receiptsAgain = true
+      return
+    }
+    this.receiptsBusy = true
+    try {
+      do {
+        this.receiptsAgain = false
+        for (;;) {
+          const done = await this.tree.outbox.confirmed(this.config.store.confirmations, 10_000)
+          if (done.length === 0) break
+          if (this.ingest) {
+            await this.ingest.writeReceipts(
+              done.filter((d) => d.tx.body.metadata.source === 'file').map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata })),
+              (id) => this.tree.receipt(id, 'chainpoint', this.anchorBase()),
+            )
+          }
+          await this.tree.outbox.ack(done.map((d) => d.txId))
+          this.emit('committed', { txIds: done.map((d) => d.txId) })
+        }
+      } while (this.receiptsAgain)
+    } catch (err) {
+      if (!this.stopping) this.logger.error({ err }, 'writing receipts failed; will retry')
+    } finally {
+      this.receiptsBusy = false
+    }
+  }
+
+  /** Base URL for Chainpoint anchor URIs: the public API URL, else the local API address. */
+  anchorBase(): string {
+    const a = this.config.api
+    return a.public_url ?? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
+  }
+
+  private updateGauges(): void {
+    const head = this.tree.head()
+    this.metrics.height.set(head.height)
+    this.metrics.mempool.set(this.tree.mempool.size())
+    void this.tree.outbox.size().then((n) => this.metrics.outbox.set(n))
+  }
+
+  /** Graceful stop: finish in-flight work, flush, close the DB. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t)
+      await this.ingest?.stop()
+      await this.producer?.stop()
+      if (this.started) await this.writeReceipts()
+      await this.closeAll()
+      this.logger.info('node stopped')
+      this.emit('stopped')
+    })()
+    return this.stopping
+  }
+
+  private async closeAll(): Promise<void> {
+    await this.verifier?.close().catch(() => {})
+    await this.tree?.close().catch((err) => this.logger.warn({ err }, 'closing the store failed'))
+  }
+}
+
+export async function createNode(init: NodeInit): Promise<ProfichainNode> {
+  return new ProfichainNode(init)
+}
