@@ -1,1 +1,23 @@
-export * from "./types.js"
+import { AuthorityConsensus } from './authority.js'
+import { QuorumConsensus } from './quorum.js'
+import type { Consensus, Genesis } from './types.js'
+import { WorkConsensus } from './work.js'
+
+export * from './types.js'
+export * from './genesis.js'
+export { MAX_FUTURE_DRIFT_MS, type ConsensusErrorCode } from './common.js'
+export * from './authority.js'
+export * from './work.js'
+export * from './quorum.js'
+
+/** The consensus named by genesis.consensus.type. */
+export function createConsensus(genesis: Genesis): Consensus {
+  switch (genesis.consensus.type) {
+    case 'authority':
+      return new AuthorityConsensus(genesis, 'authority')
+    case 'work':
+      return new WorkConsensus(genesis)
+    case 'quorum':
+      return new QuorumConsensus(genesis)
+  }
+}
