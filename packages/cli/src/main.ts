@@ -6,6 +6,7 @@ import { createConsensus, loadGenesis } from '@profichain/consensus'
 import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { devnet } from './devnet.js'
 import { init } from './init.js'
 import { CliError, progress } from './util.js'
 import { verifyFile } from './verify.js'
@@ -223,6 +224,42 @@ export function buildProgram(): Command {
         }
       }),
     'profichain audit --data-dir ./node1',
+  )
+  example(
+    program
+      .command('devnet')
+      .description('run a local network: one full node and N thin nodes as separate processes on loopback')
+      .option('--dir <dir>', 'where the nodes keep their data (reused on the next run)', '.devnet')
+      .option('--thin <n>', 'number of thin nodes', (v) => Number.parseInt(v, 10), 2)
+      .option('--block-time <ms>', 'block time of a new devnet, ms', positiveInt, 1000)
+      .option('--p2p-port <port>', 'first libp2p port (one per node, counting up)', port, 7100)
+      .option('--api-port <port>', 'first API port (one per node, counting up)', port, 8600)
+      .option('--network <id>', 'network id of a new devnet', 'devnet')
+      .action(async (o) => {
+        if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('--thin must be 0..32', 2)
+        process.stderr.write(`starting devnet in ${resolve(o.dir)}…\n`)
+        const { info, stop } = await devnet({
+          dir: o.dir,
+          thin: o.thin,
+          blockTimeMs: o.blockTime,
+          p2pBasePort: o.p2pPort,
+          apiBasePort: o.apiPort,
+          network: o.network,
+        })
+        process.stderr.write(
+          `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
+            `  drop files into an inbox above; receipts appear in <node>/receipts/\n  node logs: <node>/node.log — Ctrl-C stops all nodes\n`,
+        )
+        await new Promise<void>((res) => {
+          const done = (sig: string) => {
+            process.stderr.write(`${sig}: stopping all nodes…\n`)
+            stop().then(res, res)
+          }
+          process.once('SIGINT', () => done('SIGINT'))
+          process.once('SIGTERM', () => done('SIGTERM'))
+        })
+      }),
+    'profichain devnet --dir .devnet --thin 2',
   )
   return program
 }

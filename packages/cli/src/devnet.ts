@@ -1,0 +1,178 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { access, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair, type KeyPair, readKeyFile, toHex, writeKeyFile } from '@profichain/core'
+import { createGenesis, serializeGenesis } from '@profichain/consensus'
+import { peerIdFromPublicKey } from '@profichain/network'
+import type { NodeType } from '@profichain/node'
+import { configToml } from './init.js'
+import { CliError } from './util.js'
+
+export interface DevnetOptions {
+  dir: string
+  thin: number
+  blockTimeMs: number
+  p2pBasePort: number
+  apiBasePort: number
+  network: string
+  /** Resolve once ready instead of waiting for a signal (tests). */
+  detach?: boolean
+  log?: (line: string) => void
+}
+
+export interface DevnetNodeInfo {
+  name: string
+  type: NodeType
+  dataDir: string
+  inbox: string
+  api: string
+  pid: number
+  peerId: string
+  multiaddrs: string[]
+}
+
+export interface DevnetInfo {
+  network: string
+  nodes: DevnetNodeInfo[]
+}
+
+interface Plan {
+  name: string
+  type: NodeType
+  key: KeyPair
+  p2pPort: number
+  apiPort: number
+}
+
+const CLI_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'profichain.js')
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  )
+}
+
+async function waitReady(url: string, child: ChildProcess, name: string, logFile: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const log = await readFile(logFile, 'utf8').catch(() => '')
+      throw new CliError(`${name} exited during start-up (code ${child.exitCode ?? child.signalCode}); last log lines:\n${log.split('\n').slice(-15).join('\n')}`)
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })
+      if (res.ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new CliError(`${name} did not become ready at ${url} in time; see ${logFile}`)
+}
+
+/** Create (or reuse) the devnet's data dirs: one full node (the validator) and N thin nodes. */
+async function prepare(o: DevnetOptions): Promise<Plan[]> {
+  const dir = resolve(o.dir)
+  const names = ['full-0', ...Array.from({ length: o.thin }, (_, i) => `thin-${i + 1}`)]
+  const plans: Plan[] = []
+  const reuse = await exists(join(dir, 'genesis.json'))
+  for (const [i, name] of names.entries()) {
+    const dataDir = join(dir, name)
+    const keyFile = join(dataDir, 'node.key')
+    await mkdir(join(dataDir, 'inbox'), { recursive: true })
+    let key: KeyPair
+    if (await exists(keyFile)) key = await readKeyFile(keyFile)
+    else {
+      if (reuse) throw new CliError(`${dir} holds a devnet with a different shape (no ${name}); use another --dir or delete it`)
+      key = generateKeyPair()
+      await writeKeyFile(keyFile, key)
+    }
+    plans.push({ name, type: i === 0 ? 'full' : 'thin', key, p2pPort: o.p2pBasePort + i, apiPort: o.apiBasePort + i })
+  }
+  if (!reuse) {
+    const g = createGenesis({
+      network: o.network,
+      validators: [plans[0].key],
+      members: plans.map((p) => ({
+        name: p.name,
+        publicKey: toHex(p.key.publicKey),
+        roles: p.type === 'full' ? ['validator', 'producer', 'full'] : ['thin'],
+        addrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}`],
+      })),
+      blockTimeMs: o.blockTimeMs,
+    })
+    await writeFile(join(dir, 'genesis.json'), serializeGenesis(g))
+  }
+  const seed = `/ip4/127.0.0.1/tcp/${plans[0].p2pPort}/p2p/${peerIdFromPublicKey(plans[0].key.publicKey)}`
+  for (const p of plans) {
+    const dataDir = join(dir, p.name)
+    await copyFile(join(dir, 'genesis.json'), join(dataDir, 'genesis.json'))
+    await writeFile(
+      join(dataDir, 'config.toml'),
+      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap: p.type === 'full' ? [] : [seed], lineMode: true }),
+    )
+  }
+  return plans
+}
+
+/** `profichain devnet`: start the nodes as separate processes, write devnet.json when all are ready. */
+export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
+  const dir = resolve(o.dir)
+  await mkdir(dir, { recursive: true })
+  await rm(join(dir, 'devnet.json'), { force: true })
+  const plans = await prepare(o)
+  const children: ChildProcess[] = []
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((res) => {
+            if (c.exitCode !== null || c.signalCode !== null) return res()
+            const t = setTimeout(() => c.kill('SIGKILL'), 20_000)
+            c.once('exit', () => {
+              clearTimeout(t)
+              res()
+            })
+            c.kill('SIGTERM')
+          }),
+      ),
+    )
+    await rm(join(dir, 'devnet.json'), { force: true })
+  }
+  try {
+    const nodes: DevnetNodeInfo[] = []
+    for (const p of plans) {
+      const dataDir = join(dir, p.name)
+      const logFile = join(dataDir, 'node.log')
+      const out = createWriteStream(logFile, { flags: 'a' })
+      const child = spawn(process.execPath, [CLI_BIN, 'start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child.stdout?.pipe(out)
+      child.stderr?.pipe(out)
+      children.push(child)
+      const api = `http://127.0.0.1:${p.apiPort}`
+      // The full node first: thin nodes bootstrap from it.
+      await waitReady(api, child, p.name, logFile, Date.now() + 60_000)
+      nodes.push({
+        name: p.name,
+        type: p.type,
+        dataDir,
+        inbox: join(dataDir, 'inbox'),
+        api,
+        pid: child.pid ?? -1,
+        peerId: peerIdFromPublicKey(p.key.publicKey),
+        multiaddrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`],
+      })
+      log(`  ${p.name.padEnd(8)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
+    }
+    const genesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }
+    const info: DevnetInfo = { network: genesis.network, nodes }
+    await writeFile(join(dir, 'devnet.json'), `${JSON.stringify(info, null, 2)}\n`)
+    return { info, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
