@@ -1,1 +1,92 @@
-export {}
+import type { KeyPair } from '@profichain/core'
+import type { Outbox } from '@profichain/store'
+import { FileIngestImpl } from './file-ingest.js'
+
+export { IngestError } from './errors.js'
+
+/** pino-compatible logger subset. */
+export interface IngestLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  debug(obj: object, msg?: string): void
+  child(bindings: Record<string, unknown>): IngestLogger
+}
+
+/** Optional counters (the node wires them to prom-client). */
+export interface IngestMetrics {
+  filesAccepted(n: number): void
+  filesRejected(n: number): void
+  recordsCreated(n: number): void
+}
+
+export interface IngestComponents {
+  network: string
+  /** Origin key: every record is signed with it. */
+  key: KeyPair
+  /** The store's durable outbox: records are added with a dedupe key, so a restart never adds one twice. */
+  outbox: Pick<Outbox, 'addMany' | 'lookup' | 'nextSeq'>
+  logger?: IngestLogger
+  metrics?: IngestMetrics
+}
+
+export interface IngestInit {
+  /** Watched folder. */
+  inbox: string
+  /** Default `<inbox>/../processed`. */
+  processedDir?: string
+  /** Default `<inbox>/../rejected`. */
+  rejectedDir?: string
+  /** Default `<inbox>/../receipts`. */
+  receiptsDir?: string
+  /** Globs on the relative path ('/' separators). Default `['**\/*']`. */
+  include?: string[]
+  /** Default `[]`. `*.tmp`, dotfiles and dot-folders are always ignored. */
+  exclude?: string[]
+  /** Larger files are rejected. Default 16 MiB; the node passes at most genesis maxTxBytes. */
+  maxFileBytes?: number
+  /** Files matching these globs become one record per line (CSV header kept as metadata `csvHeader`). */
+  lineMode?: { patterns: string[] }
+  /** A file is taken once its size and mtime stayed unchanged this long. Default 500 ms. */
+  stableMs?: number
+  /** Files read in parallel. Default 8. */
+  concurrency?: number
+  /** Full rescan of the inbox as a safety net for missed watch events (and retry of unmovable files). Default 60 000 ms, 0 = off. */
+  rescanMs?: number
+}
+
+export interface Startable {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export interface IngestStats {
+  /** Files recorded and moved to processed/. */
+  accepted: number
+  /** Files moved to rejected/. */
+  rejected: number
+  /** Records added to the outbox (duplicates not counted). */
+  records: number
+  /** Files seen but not finished yet (waiting to be stable, queued, or being processed). */
+  pending: number
+}
+
+export interface ReceiptSource {
+  txId: string
+  metadata: Record<string, string>
+}
+
+export interface FileIngest extends Startable {
+  /** Write or refresh `receipts/<path>.chp.json` for committed file records; `receiptFor` gives the Chainpoint v5 proof. */
+  writeReceipts(
+    committed: ReceiptSource[],
+    receiptFor: (txId: string) => Promise<object | undefined>,
+  ): Promise<void>
+  /** Counters since start. */
+  stats(): IngestStats
+}
+
+/** Factory: the file watcher of DESIGN §8. */
+export function fileIngest(init: IngestInit): (components: IngestComponents) => FileIngest {
+  return (components) => new FileIngestImpl(components, init)
+}
