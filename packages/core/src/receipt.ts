@@ -220,6 +220,13 @@ export function verifyNativeReceipt(
   } catch (err) {
     throw new ProofError('ERR_RECEIPT_FORMAT', `receipt tx/header do not decode: ${(err as Error).message}`)
   }
+  // Every receipt field must agree with the signed data, or a reader of the JSON could be misled.
+  if (r.payloadHash !== toHex(tx.body.payloadHash)) {
+    throw new ProofError('ERR_RECEIPT_PAYLOAD', `receipt payloadHash ${String(r.payloadHash)} differs from the signed ${toHex(tx.body.payloadHash)}`)
+  }
+  if (typeof r.anchorUri !== 'string' || !r.anchorUri.endsWith(anchorUri('', header.network, header.height))) {
+    throw new ProofError('ERR_RECEIPT_ANCHOR', `anchor URI ${String(r.anchorUri)} does not name block ${header.height} of network ${header.network}`)
+  }
   const expectPayloadHash = opts.payload ? sha256(opts.payload) : opts.payloadHash
   if (expectPayloadHash && !equalBytes(expectPayloadHash, tx.body.payloadHash)) {
     throw new ProofError('ERR_RECEIPT_PAYLOAD', `payload hash ${toHex(expectPayloadHash)} differs from the signed ${toHex(tx.body.payloadHash)}: the data was changed`)
