@@ -1,1 +1,25 @@
-export {}
+// Must stay the first import: libp2p 3 needs Promise.withResolvers, which Node 20 lacks.
+import './polyfill.js'
+import { P2PNetwork } from './network.js'
+import type { NetworkComponents, NetworkInit } from './types.js'
+
+export { P2PNetwork } from './network.js'
+export { NetworkError, type NetworkErrorCode } from './errors.js'
+export { libp2pPrivateKey, peerIdOfKey, peerIdFromPublicKey, publicKeyOfPeer, publicKeyHexOfPeer } from './keys.js'
+export type {
+  MaybePromise,
+  NetworkComponents,
+  NetworkInit,
+  NetworkLogger,
+  NetworkMember,
+  NetworkStats,
+  PeerInfo,
+  PublishResult,
+  SyncHandlers,
+  Verdict,
+} from './types.js'
+
+/** Create (not start) the libp2p host of a node. */
+export function createNetwork(init: NetworkInit, components: NetworkComponents): P2PNetwork {
+  return new P2PNetwork(init, components)
+}

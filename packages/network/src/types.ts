@@ -1,0 +1,118 @@
+import type { Block, KeyPair, MemberAddrs, SyncStatus, Transaction } from '@profichain/core'
+
+export type MaybePromise<T> = T | Promise<T>
+
+/** What a gossip callback decides: accept (deliver + forward), ignore (drop silently), reject (drop + penalise sender). */
+export type Verdict = 'accept' | 'reject' | 'ignore'
+
+/** Server side of the sync protocol: the node wires these to its store. Encoded pieces come back as-is. */
+export interface SyncHandlers {
+  /** Encoded headers of the canonical chain from height `from`, at most `count`. */
+  headers(from: number, count: number): MaybePromise<Uint8Array[]>
+  /** Encoded (stripped) block by hash, or null. */
+  block(hash: Uint8Array): MaybePromise<Uint8Array | null>
+  /** Encoded (stripped) canonical blocks from height `from`, at most `count`. */
+  blocks(from: number, count: number): MaybePromise<Uint8Array[]>
+  /** Payloads aligned with `txIds` (null where this node does not keep it). */
+  payloads(txIds: Uint8Array[]): MaybePromise<Array<Uint8Array | null>>
+  status(): MaybePromise<SyncStatus>
+  /** Optional override of the peer-exchange answer; by default the network answers from what it knows. */
+  members?(): MaybePromise<MemberAddrs[]>
+}
+
+/** pino-compatible subset. */
+export interface NetworkLogger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface NetworkMember {
+  /** Ed25519 public key, hex. */
+  publicKey: string
+  /** Known listen multiaddrs (without /p2p), e.g. from genesis. */
+  addrs?: string[]
+}
+
+export interface NetworkInit {
+  /** Network id from genesis; part of every topic and protocol name. */
+  network: string
+  /** Listen multiaddrs, e.g. ['/ip4/127.0.0.1/tcp/7001'] (tcp/0 = random port). */
+  listen: string[]
+  /** Seed multiaddrs ending in /p2p/<peerId>; dialled (with retries) until connected. */
+  bootstrap?: string[]
+  /** Connections to keep to members. Default 8. */
+  targetPeers?: number
+  /** The allow-list from genesis. Only these keys may connect, either way. */
+  members: NetworkMember[]
+  /** Largest gossip message or sync response. Default 16 MiB. */
+  maxMessageBytes?: number
+  /** Tx batches are cut at this size. Default 1 MiB. */
+  maxBatchBytes?: number
+  /** Publish pacing (token bucket). Default 64 MiB/s. */
+  publishBytesPerSecond?: number
+  /** Client-side sync request timeout. Default 15 s. */
+  syncTimeoutMs?: number
+  /** Server-side budget to read a request and answer it. Default 15 s. */
+  syncServeTimeoutMs?: number
+  /** Redial backoff: first delay and cap. Defaults 250 ms, 10 s. */
+  redialBaseMs?: number
+  redialMaxMs?: number
+  /** Period of the connection-maintenance loop. Default 2 s. */
+  maintenanceIntervalMs?: number
+}
+
+export interface NetworkComponents {
+  key: KeyPair
+  logger?: NetworkLogger
+  handlers: SyncHandlers
+  /** Called from the tx topic validator with the decoded batch; signature checks are the callee's. */
+  onTxBatch(txs: Transaction[], from: string): MaybePromise<Verdict>
+  /** Called from the block topic validator with the decoded stripped block. */
+  onBlock(block: Block, from: string): MaybePromise<Verdict>
+}
+
+export interface PeerInfo {
+  peerId: string
+  /** Hex Ed25519 public key. */
+  publicKey: string
+  addrs: string[]
+  direction: 'inbound' | 'outbound'
+}
+
+export interface PublishResult {
+  /** Gossip messages the txs were split into. */
+  batches: number
+  /** False when the network stopped before every batch went out. */
+  published: boolean
+}
+
+/** Plain counters; `stats()` returns a snapshot. */
+export interface NetworkStats {
+  gossipIn: number
+  gossipBytesIn: number
+  gossipOut: number
+  gossipBytesOut: number
+  gossipAccepted: number
+  gossipRejected: number
+  gossipIgnored: number
+  gossipDecodeFailed: number
+  gossipCallbackErrors: number
+  publishQueued: number
+  publishRetries: number
+  publishErrors: number
+  syncServed: number
+  syncServeFailed: number
+  syncBadRequests: number
+  syncBytesOut: number
+  syncRequests: number
+  syncRequestsFailed: number
+  syncBytesIn: number
+  gaterDenied: number
+  dials: number
+  dialFailures: number
+  peerExchanges: number
+  peers: number
+  publishQueueLength: number
+}
