@@ -1,0 +1,34 @@
+import { merkleRoot } from '@profichain/core'
+import { ProcessingError } from './errors.js'
+import { appendChecks } from './results.js'
+import type { TxCheck, TxVerifier } from './types.js'
+import { checkTxItems, merkleRootOfItems, verifyStrippedItems } from './work.js'
+
+/** Runs every check on the calling thread: for tiny deployments, tests, and as the reference. */
+export class InlineVerifier implements TxVerifier {
+  readonly threads = 0
+  private closed = false
+
+  async verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> {
+    this.assertOpen()
+    return Array.from(verifyStrippedItems(encoded), (b) => b === 1)
+  }
+
+  async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {
+    this.assertOpen()
+    return appendChecks(checkTxItems(encoded), [])
+  }
+
+  async merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array> {
+    this.assertOpen()
+    return txIds.length === 0 ? merkleRoot([]) : merkleRootOfItems(txIds)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ProcessingError('ERR_POOL_CLOSED', 'the verifier is closed')
+  }
+}

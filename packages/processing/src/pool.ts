@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { merkleRoot } from '@profichain/core'
+import { Piscina } from 'piscina'
+import { ProcessingError } from './errors.js'
+import { pack } from './pack.js'
+import { appendChecks } from './results.js'
+import type { TxCheck, TxVerifier } from './types.js'
+import type { CheckedBatch } from './work.js'
+import type { Task } from './worker.js'
+
+// Resolved against the package root so it is the built worker whether this module runs from dist/
+// (production) or src/ (vitest): src/ and dist/ are siblings. `tsc -b` must have run first.
+const WORKER_URL = new URL('../dist/worker.js', import.meta.url)
+
+export interface PoolVerifierInit {
+  threads: number
+  batchSize: number
+  merkleChunk: number
+}
+
+/** Spreads each batch over a piscina worker pool in chunks, packed into transferable buffers. */
+export class PoolVerifier implements TxVerifier {
+  readonly threads: number
+  private readonly batchSize: number
+  private readonly merkleChunk: number
+  private readonly pool: Piscina
+  private closing: Promise<void> | undefined
+
+  constructor(init: PoolVerifierInit) {
+    if (!existsSync(fileURLToPath(WORKER_URL))) {
+      throw new ProcessingError(
+        'ERR_WORKER_MISSING',
+        `processing worker not found at ${fileURLToPath(WORKER_URL)}; build first (tsc -b)`,
+      )
+    }
+    this.threads = init.threads
+    this.batchSize = init.batchSize
+    this.merkleChunk = init.merkleChunk
+    this.pool = new Piscina({
+      filename: WORKER_URL.href,
+      minThreads: init.threads,
+      maxThreads: init.threads,
+      // Long-lived: workers keep their per-key KeyObject caches warm.
+      idleTimeout: Number.POSITIVE_INFINITY,
+    })
+  }
+
+  async verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> {
+    const parts = await Promise.all(
+      this.chunks(encoded.length).map(([s, e]) =>
+        this.runPacked<Uint8Array>('verifyStripped', encoded, s, e),
+      ),
+    )
+    const out: boolean[] = new Array(encoded.length)
+    let i = 0
+    for (const part of parts) for (const b of part) out[i++] = b === 1
+    return out
+  }
+
+  async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {
+    const parts = await Promise.all(
+      this.chunks(encoded.length).map(([s, e]) => this.runPacked<CheckedBatch>('checkTx', encoded, s, e)),
+    )
+    const out: TxCheck[] = []
+    for (const part of parts) appendChecks(part, out)
+    return out
+  }
+
+  async merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array> {
+    this.assertOpen()
+    const n = txIds.length
+    if (n === 0) return merkleRoot([])
+    // A power-of-two chunk aligned at a multiple of its size is a complete RFC 6962 subtree (and the last,
+    // partial chunk is the subtree the bottom-up build promotes), so workers return subtree roots and
+    // the main thread only combines a handful of them. 4-8 chunks per thread keep the threads evenly loaded.
+    let chunk = this.merkleChunk
+    while (chunk * this.threads * 8 < n) chunk *= 2
+    const tasks: Promise<Uint8Array>[] = []
+    for (let s = 0; s < n; s += chunk)
+      tasks.push(this.runPacked<Uint8Array>('merkle', txIds, s, Math.min(n, s + chunk)))
+    const roots = await Promise.all(tasks)
+    return roots.length === 1 ? roots[0] : merkleRoot(roots)
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.destroy()
+    return this.closing
+  }
+
+  /** Split n items into at most batchSize-sized chunks, but spread small batches over all threads. */
+  private chunks(n: number): Array<[number, number]> {
+    this.assertOpen()
+    const size = Math.max(1, Math.min(this.batchSize, Math.ceil(n / this.threads)))
+    const out: Array<[number, number]> = []
+    for (let s = 0; s < n; s += size) out.push([s, Math.min(n, s + size)])
+    return out
+  }
+
+  private async runPacked<T>(
+    op: 'verifyStripped' | 'checkTx' | 'merkle',
+    items: readonly Uint8Array[],
+    start: number,
+    end: number,
+  ): Promise<T> {
+    const packed = pack(items, start, end)
+    return (await this.run({ op, ...packed }, [packed.data, packed.offsets])) as T
+  }
+
+  /** Run one task; any pool failure (worker crash, pool torn down) becomes ProcessingError ERR_POOL. */
+  async run(task: Task, transferList: ArrayBuffer[] = []): Promise<unknown> {
+    this.assertOpen()
+    try {
+      return await this.pool.run(task, { transferList })
+    } catch (err) {
+      throw new ProcessingError(
+        'ERR_POOL',
+        `processing worker failed: ${(err as Error).message}`,
+        { op: task.op },
+        { cause: err },
+      )
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new ProcessingError('ERR_POOL_CLOSED', 'the verifier is closed')
+  }
+}

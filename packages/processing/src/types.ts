@@ -1,0 +1,31 @@
+/** Outcome of checking one full transaction. */
+export interface TxCheck {
+  ok: boolean
+  /** Hex txId, present whenever the item decoded (even if a later check failed). */
+  txId?: string
+  /** Stable error code (CodecError / ValidationError code) when not ok. */
+  error?: string
+}
+
+/** Batch checks behind one interface, with an inline and a worker-pool implementation (Lodestar style). */
+export interface TxVerifier {
+  /** For each encoded stripped tx: true if it decodes (canonical encoding) and its signature verifies. */
+  verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  /** For each encoded full transaction: decode, payload size and hash, signature; one result per item. */
+  checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]>
+  /** RFC 6962 Merkle root over leafHash(txId) of the given txIds. */
+  merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array>
+  /** Worker threads in use; 0 = inline on the calling thread. */
+  readonly threads: number
+  /** Stop the workers; idempotent. Calls after close reject with ProcessingError ERR_POOL_CLOSED. */
+  close(): Promise<void>
+}
+
+export interface ProcessingInit {
+  /** Worker threads; 0 = inline on the main thread. Default min(2, os.availableParallelism()). */
+  threads?: number
+  /** Max items per worker task (default 512). */
+  batchSize?: number
+  /** Smallest Merkle chunk per worker task, a power of two (default 1024: below it dispatch costs more than hashing). */
+  merkleChunk?: number
+}

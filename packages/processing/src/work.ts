@@ -1,0 +1,71 @@
+import {
+  decodeStrippedTx,
+  decodeTransaction,
+  leafHash,
+  merkleRoot,
+  ProfichainError,
+  txId,
+  validateTx,
+  verifyTxSignature,
+} from '@profichain/core'
+
+/**
+ * The CPU work itself, shared by the inline verifier and the pool workers so both give the same answers.
+ * Every function here turns bad input into a per-item result and never throws for one bad item.
+ */
+
+/** 1 where the item decodes as a stripped tx and its signature verifies, else 0. */
+export function verifyStrippedItems(items: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(items.length)
+  for (let i = 0; i < items.length; i++) {
+    try {
+      out[i] = verifyTxSignature(decodeStrippedTx(items[i])) ? 1 : 0
+    } catch {
+      out[i] = 0
+    }
+  }
+  return out
+}
+
+/** Results of checking full transactions, in a transferable shape. */
+export interface CheckedBatch {
+  /** 1 = ok. */
+  ok: Uint8Array
+  /** 1 where the item decoded, so ids holds its txId. */
+  decoded: Uint8Array
+  /** 32 bytes per item: the txId where the item decoded, zeros otherwise. */
+  ids: Uint8Array
+  /** Error code per item, null where ok. */
+  errors: (string | null)[]
+}
+
+// No network or size rules here: those come from genesis and are the caller's business.
+const OPEN_RULES = { network: '', maxTxBytes: Number.MAX_SAFE_INTEGER }
+
+/** Decode each full transaction, check payload size and hash, then the signature. */
+export function checkTxItems(items: readonly Uint8Array[]): CheckedBatch {
+  const n = items.length
+  const ok = new Uint8Array(n)
+  const decoded = new Uint8Array(n)
+  const ids = new Uint8Array(32 * n)
+  const errors: (string | null)[] = new Array(n).fill(null)
+  for (let i = 0; i < n; i++) {
+    try {
+      const tx = decodeTransaction(items[i])
+      ids.set(txId(tx), 32 * i)
+      decoded[i] = 1
+      validateTx(tx, { ...OPEN_RULES, network: tx.body.network })
+      ok[i] = 1
+    } catch (err) {
+      errors[i] = err instanceof ProfichainError ? err.code : 'ERR_INTERNAL'
+    }
+  }
+  return { ok, decoded, ids, errors }
+}
+
+/** RFC 6962 root of leafHash(item) over the items (a subtree root when called on an aligned chunk). */
+export function merkleRootOfItems(items: readonly Uint8Array[]): Uint8Array {
+  const leaves: Uint8Array[] = new Array(items.length)
+  for (let i = 0; i < items.length; i++) leaves[i] = leafHash(items[i])
+  return merkleRoot(leaves)
+}

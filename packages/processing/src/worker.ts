@@ -1,0 +1,24 @@
+import { type Packed, unpack } from './pack.js'
+import { checkTxItems, merkleRootOfItems, verifyStrippedItems } from './work.js'
+
+/** Messages the pool sends to a worker. */
+export type Task =
+  | ({ op: 'verifyStripped' } & Packed)
+  | ({ op: 'checkTx' } & Packed)
+  | ({ op: 'merkle' } & Packed)
+  // Used by the crash-recovery test only: the worker dies as it would on a native fault.
+  | { op: 'crash' }
+
+/** Piscina entry point. Results are plain typed arrays; the pool copies them out. */
+export default function run(task: Task): unknown {
+  switch (task.op) {
+    case 'verifyStripped':
+      return verifyStrippedItems(unpack(task))
+    case 'checkTx':
+      return checkTxItems(unpack(task))
+    case 'merkle':
+      return merkleRootOfItems(unpack(task))
+    case 'crash':
+      process.exit(70)
+  }
+}
