@@ -1,4 +1,4 @@
-import { type Block, type BlockHeader, type KeyPair, blockHash, signHeader, toHex } from '@profichain/core'
+import { type Block, type BlockHeader, blockHash, type KeyPair, signHeader, toHex } from '@profichain/core'
 import { checkLink, checkSoleProducerSignature, reject } from './common.js'
 import { validatorKeys } from './genesis.js'
 import { type ChainContext, type Consensus, ConsensusError, type Genesis } from './types.js'
@@ -40,13 +40,15 @@ export class AuthorityConsensus implements Consensus {
 
   constructor(genesis: Genesis, type: 'authority' | 'quorum' = 'authority') {
     const c = genesis.consensus
-    if (c.type === 'work' || c.type !== type) throw new ConsensusError('ERR_CONSENSUS_TYPE', `genesis consensus is "${c.type}", not "${type}"`)
-    if (genesis.validators.length === 0) throw new ConsensusError('ERR_CONSENSUS_TYPE', `consensus "${type}" needs at least one validator`)
+    if (c.type === 'work' || c.type !== type)
+      throw new ConsensusError('ERR_CONSENSUS_TYPE', `genesis consensus is "${c.type}", not "${type}"`)
+    if (genesis.validators.length === 0)
+      throw new ConsensusError('ERR_CONSENSUS_TYPE', `consensus "${type}" needs at least one validator`)
     this.type = type
     this.genesis = genesis
     this.backoffMs = c.backoffMs
     this.keys = validatorKeys(genesis)
-    genesis.validators.forEach((v, i) => this.index.set(v, i))
+    for (const [i, v] of genesis.validators.entries()) this.index.set(v, i)
   }
 
   /** Position of `key` in genesis.validators, or -1. */
@@ -73,24 +75,43 @@ export class AuthorityConsensus implements Consensus {
     return recent.some((h) => toHex(h.producer) === hex)
   }
 
-  async validateHeader(header: BlockHeader, parent: BlockHeader, ctx: ChainContext, now: number = Date.now()): Promise<void> {
+  async validateHeader(
+    header: BlockHeader,
+    parent: BlockHeader,
+    ctx: ChainContext,
+    now: number = Date.now(),
+  ): Promise<void> {
     checkLink(this.genesis, header, parent, now)
-    if (header.nonce !== 0) reject('ERR_HEADER_NONCE', `nonce must be 0 under "${this.type}", got ${header.nonce}`, header)
+    if (header.nonce !== 0)
+      reject('ERR_HEADER_NONCE', `nonce must be 0 under "${this.type}", got ${header.nonce}`, header)
     const vi = this.validatorIndex(header.producer)
-    if (vi < 0) reject('ERR_PRODUCER_NOT_VALIDATOR', `producer ${toHex(header.producer)} is not a validator`, header)
+    if (vi < 0)
+      reject('ERR_PRODUCER_NOT_VALIDATOR', `producer ${toHex(header.producer)} is not a validator`, header)
     const inTurn = vi === inTurnIndex(header.height, this.keys.length)
     const expected = inTurn ? DIFFICULTY_IN_TURN : DIFFICULTY_OUT_OF_TURN
     if (header.difficulty !== expected) {
-      reject('ERR_HEADER_DIFFICULTY', `difficulty ${header.difficulty} but the producer is ${inTurn ? 'in turn (2)' : 'out of turn (1)'}`, header)
+      reject(
+        'ERR_HEADER_DIFFICULTY',
+        `difficulty ${header.difficulty} but the producer is ${inTurn ? 'in turn (2)' : 'out of turn (1)'}`,
+        header,
+      )
     }
     const earliest = this.earliestTimestamp(parent, inTurn)
     if (header.timestamp < earliest) {
       const why = inTurn ? 'block time' : 'block time + out-of-turn back-off'
-      reject('ERR_HEADER_TIMESTAMP_EARLY', `timestamp ${header.timestamp} is ${earliest - header.timestamp} ms before parent + ${why} (${earliest})`, header)
+      reject(
+        'ERR_HEADER_TIMESTAMP_EARLY',
+        `timestamp ${header.timestamp} is ${earliest - header.timestamp} ms before parent + ${why} (${earliest})`,
+        header,
+      )
     }
     this.checkSignatures(header)
     if (await this.signedRecently(parent, header.producer, ctx)) {
-      reject('ERR_PRODUCER_RECENT', `producer ${toHex(header.producer)} sealed one of the last ${signerLimit(this.keys.length)} blocks`, header)
+      reject(
+        'ERR_PRODUCER_RECENT',
+        `producer ${toHex(header.producer)} sealed one of the last ${signerLimit(this.keys.length)} blocks`,
+        header,
+      )
     }
   }
 
@@ -103,7 +124,12 @@ export class AuthorityConsensus implements Consensus {
     return BigInt(header.difficulty)
   }
 
-  async producerDelay(parent: BlockHeader, key: Uint8Array, ctx: ChainContext, now: number): Promise<number | null> {
+  async producerDelay(
+    parent: BlockHeader,
+    key: Uint8Array,
+    ctx: ChainContext,
+    now: number,
+  ): Promise<number | null> {
     if (this.validatorIndex(key) < 0) return null
     if (await this.signedRecently(parent, key, ctx)) return null
     const earliest = this.earliestTimestamp(parent, this.isInTurn(parent.height + 1, key))
@@ -115,24 +141,41 @@ export class AuthorityConsensus implements Consensus {
   }
 
   /** Sets difficulty, nonce 0 and producer, then signs; the caller's timestamp is kept (too early = error). */
-  async seal(block: Block, parent: BlockHeader, key: KeyPair, ctx: ChainContext, _signal?: AbortSignal): Promise<Block> {
+  async seal(
+    block: Block,
+    parent: BlockHeader,
+    key: KeyPair,
+    ctx: ChainContext,
+    _signal?: AbortSignal,
+  ): Promise<Block> {
     const h = block.header
     checkLink(this.genesis, h, parent, Number.POSITIVE_INFINITY)
     if (this.validatorIndex(key.publicKey) < 0) {
-      throw new ConsensusError('ERR_NOT_VALIDATOR', `key ${toHex(key.publicKey)} is not a validator of network "${this.genesis.network}"`)
+      throw new ConsensusError(
+        'ERR_NOT_VALIDATOR',
+        `key ${toHex(key.publicKey)} is not a validator of network "${this.genesis.network}"`,
+      )
     }
     if (await this.signedRecently(parent, key.publicKey, ctx)) {
-      throw new ConsensusError('ERR_PRODUCER_RECENT', `this validator sealed one of the last ${signerLimit(this.keys.length)} blocks; it must wait`, {
-        height: h.height,
-      })
+      throw new ConsensusError(
+        'ERR_PRODUCER_RECENT',
+        `this validator sealed one of the last ${signerLimit(this.keys.length)} blocks; it must wait`,
+        {
+          height: h.height,
+        },
+      )
     }
     const inTurn = this.isInTurn(h.height, key.publicKey)
     const earliest = this.earliestTimestamp(parent, inTurn)
     if (h.timestamp < earliest) {
-      throw new ConsensusError('ERR_HEADER_TIMESTAMP_EARLY', `timestamp ${h.timestamp} is before the earliest allowed ${earliest} (${inTurn ? 'in' : 'out of'} turn)`, {
-        height: h.height,
-        earliest,
-      })
+      throw new ConsensusError(
+        'ERR_HEADER_TIMESTAMP_EARLY',
+        `timestamp ${h.timestamp} is before the earliest allowed ${earliest} (${inTurn ? 'in' : 'out of'} turn)`,
+        {
+          height: h.height,
+          earliest,
+        },
+      )
     }
     // A fresh object: blockHash is memoised per header object, so never mutate a hashed header.
     const header: BlockHeader = {

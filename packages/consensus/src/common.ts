@@ -1,4 +1,11 @@
-import { type BlockHeader, blockHash, blockHashHex, equalBytes, toHex, verifyHeaderSignature } from '@profichain/core'
+import {
+  type BlockHeader,
+  blockHash,
+  blockHashHex,
+  equalBytes,
+  toHex,
+  verifyHeaderSignature,
+} from '@profichain/core'
 import { ConsensusError, type Genesis } from './types.js'
 
 /** How far a header's timestamp may run ahead of our clock (clock skew between factory hosts). */
@@ -26,21 +33,39 @@ export type ConsensusErrorCode =
   | 'ERR_NOT_VALIDATOR'
   | 'ERR_CONSENSUS_TYPE'
 
-export function reject(code: ConsensusErrorCode, message: string, h: BlockHeader, meta: Record<string, unknown> = {}): never {
+export function reject(
+  code: ConsensusErrorCode,
+  message: string,
+  h: BlockHeader,
+  meta: Record<string, unknown> = {},
+): never {
   throw new ConsensusError(code, message, { height: h.height, blockHash: blockHashHex(h), ...meta })
 }
 
 /** Checks every consensus shares: link to the parent, network, clock drift. */
 export function checkLink(g: Genesis, header: BlockHeader, parent: BlockHeader, now: number): void {
-  if (header.network !== g.network) reject('ERR_HEADER_NETWORK', `header is for network "${header.network}", expected "${g.network}"`, header)
+  if (header.network !== g.network)
+    reject('ERR_HEADER_NETWORK', `header is for network "${header.network}", expected "${g.network}"`, header)
   if (header.height !== parent.height + 1) {
-    reject('ERR_HEADER_HEIGHT', `height ${header.height} does not follow parent height ${parent.height}`, header)
+    reject(
+      'ERR_HEADER_HEIGHT',
+      `height ${header.height} does not follow parent height ${parent.height}`,
+      header,
+    )
   }
   if (!equalBytes(header.prevHash, blockHash(parent))) {
-    reject('ERR_HEADER_PREV_HASH', `prevHash ${toHex(header.prevHash)} is not the parent's hash ${blockHashHex(parent)}`, header)
+    reject(
+      'ERR_HEADER_PREV_HASH',
+      `prevHash ${toHex(header.prevHash)} is not the parent's hash ${blockHashHex(parent)}`,
+      header,
+    )
   }
   if (header.timestamp > now + MAX_FUTURE_DRIFT_MS) {
-    reject('ERR_HEADER_TIMESTAMP_FUTURE', `timestamp ${header.timestamp} is ${header.timestamp - now} ms ahead of local time (max ${MAX_FUTURE_DRIFT_MS})`, header)
+    reject(
+      'ERR_HEADER_TIMESTAMP_FUTURE',
+      `timestamp ${header.timestamp} is ${header.timestamp - now} ms ahead of local time (max ${MAX_FUTURE_DRIFT_MS})`,
+      header,
+    )
   }
 }
 
@@ -48,12 +73,18 @@ export function checkLink(g: Genesis, header: BlockHeader, parent: BlockHeader, 
 export function checkSoleProducerSignature(header: BlockHeader): void {
   checkProducerSignature(header)
   if (header.signatures.length !== 1) {
-    reject('ERR_SIGNATURE_EXTRA', `expected only the producer's signature, found ${header.signatures.length} signatures`, header)
+    reject(
+      'ERR_SIGNATURE_EXTRA',
+      `expected only the producer's signature, found ${header.signatures.length} signatures`,
+      header,
+    )
   }
 }
 
 export function checkProducerSignature(header: BlockHeader): void {
   const s = header.signatures.find((x) => equalBytes(x.signer, header.producer))
-  if (s === undefined) reject('ERR_PRODUCER_SIGNATURE', `the producer ${toHex(header.producer)} did not sign the header`, header)
-  if (!verifyHeaderSignature(header, s)) reject('ERR_PRODUCER_SIGNATURE', `the producer's signature is invalid`, header)
+  if (s === undefined)
+    reject('ERR_PRODUCER_SIGNATURE', `the producer ${toHex(header.producer)} did not sign the header`, header)
+  if (!verifyHeaderSignature(header, s))
+    reject('ERR_PRODUCER_SIGNATURE', `the producer's signature is invalid`, header)
 }

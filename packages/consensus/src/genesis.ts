@@ -1,16 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import {
   type Block,
-  EMPTY_ROOT,
-  type KeyPair,
-  LIMITS,
-  ZERO_HASH,
   blockHash,
   createBlock,
+  EMPTY_ROOT,
   fromHex,
+  type KeyPair,
+  LIMITS,
   sha256,
   toHex,
   utf8,
+  ZERO_HASH,
 } from '@profichain/core'
 import { z } from 'zod'
 import { type ConsensusParams, type Genesis, GenesisError, type GenesisMember } from './types.js'
@@ -48,7 +48,10 @@ const intIn = (what: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
     const v = ctx.value
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`
-      const message = v === undefined ? `is required (${what}: an integer ${range})` : `${show(v)} is not ${what} (expected an integer ${range})`
+      const message =
+        v === undefined
+          ? `is required (${what}: an integer ${range})`
+          : `${show(v)} is not ${what} (expected an integer ${range})`
       ctx.issues.push({ code: 'custom', input: v, message })
     }
   }) as unknown as z.ZodType<number>
@@ -62,18 +65,24 @@ const memberSchema = z.strictObject({
   name: z
     .string({ error: (iss) => `member name must be a string, got ${show(iss.input)}` })
     .regex(MEMBER_NAME_RE, {
-      error: (iss) => `${show(iss.input)} is not a valid member name (1-64 chars: letters, digits, '.', '_', '-', starting with a letter or digit)`,
+      error: (iss) =>
+        `${show(iss.input)} is not a valid member name (1-64 chars: letters, digits, '.', '_', '-', starting with a letter or digit)`,
     }),
   publicKey: publicKeyHex,
   roles: z
     .array(
       z.string().refine((r) => (MEMBER_ROLES as readonly string[]).includes(r), {
-        error: (iss) => `${show(iss.input)} is not a role (expected one of ${MEMBER_ROLES.map((r) => `"${r}"`).join(', ')})`,
+        error: (iss) =>
+          `${show(iss.input)} is not a role (expected one of ${MEMBER_ROLES.map((r) => `"${r}"`).join(', ')})`,
       }),
     )
     .min(1, { error: 'a member needs at least one role' }),
   addrs: z
-    .array(z.string().startsWith('/', { error: (iss) => `${show(iss.input)} is not a multiaddr (e.g. /ip4/10.0.0.5/tcp/7001)` }))
+    .array(
+      z.string().startsWith('/', {
+        error: (iss) => `${show(iss.input)} is not a multiaddr (e.g. /ip4/10.0.0.5/tcp/7001)`,
+      }),
+    )
     .optional(),
 })
 
@@ -94,15 +103,22 @@ const consensusSchema = z.discriminatedUnion('type', [
 ])
 
 const genesisSchema = z.strictObject({
-  version: z.literal(1, { error: (iss) => `unsupported genesis version ${show(iss.input)} (this software reads version 1)` }).default(1),
+  version: z
+    .literal(1, {
+      error: (iss) => `unsupported genesis version ${show(iss.input)} (this software reads version 1)`,
+    })
+    .default(1),
   network: z
     .string({ error: (iss) => `network id must be a string, got ${show(iss.input)}` })
     .regex(NETWORK_ID_RE, {
-      error: (iss) => `${show(iss.input)} is not a valid network id (1-64 chars of a-z, 0-9 and '-', starting with a letter or digit)`,
+      error: (iss) =>
+        `${show(iss.input)} is not a valid network id (1-64 chars of a-z, 0-9 and '-', starting with a letter or digit)`,
     }),
   timestamp: intIn('a timestamp in ms since the epoch', 0),
   members: z.array(memberSchema).min(1, { error: 'at least one member is required' }),
-  validators: z.array(publicKeyHex).max(LIMITS.signaturesPerHeader, { error: `at most ${LIMITS.signaturesPerHeader} validators are supported` }),
+  validators: z.array(publicKeyHex).max(LIMITS.signaturesPerHeader, {
+    error: `at most ${LIMITS.signaturesPerHeader} validators are supported`,
+  }),
   consensus: consensusSchema.optional(),
   blockTimeMs: intIn('a block time in ms', MIN_BLOCK_TIME_MS).optional(),
   maxBlockBytes: intIn('a block size limit in bytes', MIN_BLOCK_BYTES).optional(),
@@ -122,9 +138,23 @@ function describeIssue(iss: z.core.$ZodIssue): Issue[] {
   const input = (iss as { input?: unknown }).input
   switch (iss.code) {
     case 'invalid_type': {
-      if (iss.message && !iss.message.startsWith('Invalid input')) return [{ path: iss.path, message: iss.message }]
-      const expected = iss.expected === 'int' ? 'an integer' : iss.expected === 'array' || iss.expected === 'object' ? `an ${iss.expected}` : `a ${iss.expected}`
-      return [{ path: iss.path, message: input === undefined ? `is required (expected ${expected})` : `expected ${expected}, got ${show(input)}` }]
+      if (iss.message && !iss.message.startsWith('Invalid input'))
+        return [{ path: iss.path, message: iss.message }]
+      const expected =
+        iss.expected === 'int'
+          ? 'an integer'
+          : iss.expected === 'array' || iss.expected === 'object'
+            ? `an ${iss.expected}`
+            : `a ${iss.expected}`
+      return [
+        {
+          path: iss.path,
+          message:
+            input === undefined
+              ? `is required (expected ${expected})`
+              : `expected ${expected}, got ${show(input)}`,
+        },
+      ]
     }
     case 'unrecognized_keys':
       return iss.keys.map((k) => ({ path: [...iss.path, k], message: 'unknown field (check its spelling)' }))
@@ -132,8 +162,11 @@ function describeIssue(iss: z.core.$ZodIssue): Issue[] {
       const disc = (iss as { discriminator?: string; options?: unknown[] }).discriminator
       if (disc !== undefined) {
         const opts = ((iss as { options?: unknown[] }).options ?? []).map((o) => JSON.stringify(o)).join(', ')
-        const v = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[disc] : undefined
-        return [{ path: iss.path, message: `${show(v)} is not a known consensus type (expected one of ${opts})` }]
+        const v =
+          input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[disc] : undefined
+        return [
+          { path: iss.path, message: `${show(v)} is not a known consensus type (expected one of ${opts})` },
+        ]
       }
       return [{ path: iss.path, message: iss.message }]
     }
@@ -145,8 +178,14 @@ function describeIssue(iss: z.core.$ZodIssue): Issue[] {
 function fail(issues: Issue[], source?: string): never {
   const lines = issues.map((i) => `${formatPath(i.path)}: ${i.message}`)
   const where = source ? ` in ${source}` : ''
-  const head = issues.length === 1 ? `invalid genesis${where}: ` : `invalid genesis${where} (${issues.length} problems):\n  `
-  throw new GenesisError(head + lines.join('\n  '), { issues: issues.map((i) => ({ path: formatPath(i.path), message: i.message })), source })
+  const head =
+    issues.length === 1
+      ? `invalid genesis${where}: `
+      : `invalid genesis${where} (${issues.length} problems):\n  `
+  throw new GenesisError(head + lines.join('\n  '), {
+    issues: issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    source,
+  })
 }
 
 /** Validate a parsed genesis JSON value and fill in defaults; throws GenesisError naming every bad field. */
@@ -163,42 +202,63 @@ export function parseGenesis(json: unknown, source?: string): Genesis {
   const keys = new Map<string, number>()
   g.members.forEach((m, i) => {
     const n = names.get(m.name)
-    if (n !== undefined) issues.push({ path: ['members', i, 'name'], message: `duplicate member name "${m.name}" (also members[${n}])` })
+    if (n !== undefined)
+      issues.push({
+        path: ['members', i, 'name'],
+        message: `duplicate member name "${m.name}" (also members[${n}])`,
+      })
     else names.set(m.name, i)
     const k = keys.get(m.publicKey)
-    if (k !== undefined) issues.push({ path: ['members', i, 'publicKey'], message: `duplicate public key ${m.publicKey} (also members[${k}])` })
+    if (k !== undefined)
+      issues.push({
+        path: ['members', i, 'publicKey'],
+        message: `duplicate public key ${m.publicKey} (also members[${k}])`,
+      })
     else keys.set(m.publicKey, i)
     const roles = new Set<string>()
     m.roles.forEach((role, j) => {
-      if (roles.has(role)) issues.push({ path: ['members', i, 'roles', j], message: `duplicate role "${role}"` })
+      if (roles.has(role))
+        issues.push({ path: ['members', i, 'roles', j], message: `duplicate role "${role}"` })
       roles.add(role)
     })
   })
   const seenValidators = new Map<string, number>()
   g.validators.forEach((v, i) => {
     const prev = seenValidators.get(v)
-    if (prev !== undefined) issues.push({ path: ['validators', i], message: `duplicate validator ${v} (also validators[${prev}])` })
+    if (prev !== undefined)
+      issues.push({ path: ['validators', i], message: `duplicate validator ${v} (also validators[${prev}])` })
     seenValidators.set(v, i)
     const mi = keys.get(v)
-    if (mi === undefined) issues.push({ path: ['validators', i], message: `${v} is not the public key of any member` })
+    if (mi === undefined)
+      issues.push({ path: ['validators', i], message: `${v} is not the public key of any member` })
     else if (!g.members[mi].roles.includes('validator')) {
-      issues.push({ path: ['validators', i], message: `member "${g.members[mi].name}" (members[${mi}]) does not have the role "validator"` })
+      issues.push({
+        path: ['validators', i],
+        message: `member "${g.members[mi].name}" (members[${mi}]) does not have the role "validator"`,
+      })
     }
   })
   g.members.forEach((m, i) => {
     if (m.roles.includes('validator') && !seenValidators.has(m.publicKey)) {
-      issues.push({ path: ['members', i, 'roles'], message: `member "${m.name}" has the role "validator" but is not listed in genesis.validators` })
+      issues.push({
+        path: ['members', i, 'roles'],
+        message: `member "${m.name}" has the role "validator" but is not listed in genesis.validators`,
+      })
     }
   })
   if (maxTxBytes > maxBlockBytes) {
-    issues.push({ path: ['maxTxBytes'], message: `${maxTxBytes} exceeds maxBlockBytes (${maxBlockBytes}): such a payload's tx could never fit in a block` })
+    issues.push({
+      path: ['maxTxBytes'],
+      message: `${maxTxBytes} exceeds maxBlockBytes (${maxBlockBytes}): such a payload's tx could never fit in a block`,
+    })
   }
 
   const c = g.consensus ?? { type: 'authority' as const }
   const n = g.validators.length
   let consensus: ConsensusParams
   const needValidators = () => {
-    if (n === 0) issues.push({ path: ['validators'], message: `consensus "${c.type}" needs at least one validator` })
+    if (n === 0)
+      issues.push({ path: ['validators'], message: `consensus "${c.type}" needs at least one validator` })
   }
   switch (c.type) {
     case 'authority':
@@ -220,11 +280,16 @@ export function parseGenesis(json: unknown, source?: string): Genesis {
     }
     case 'work': {
       const d = GENESIS_DEFAULTS.work
-      const minDifficulty = c.minDifficulty ?? Math.min(d.minDifficulty, c.initialDifficulty ?? d.minDifficulty)
+      const minDifficulty =
+        c.minDifficulty ?? Math.min(d.minDifficulty, c.initialDifficulty ?? d.minDifficulty)
       const maxDifficulty = c.maxDifficulty ?? Math.max(d.maxDifficulty, c.initialDifficulty ?? 0)
-      const initialDifficulty = c.initialDifficulty ?? Math.min(Math.max(d.initialDifficulty, minDifficulty), maxDifficulty)
+      const initialDifficulty =
+        c.initialDifficulty ?? Math.min(Math.max(d.initialDifficulty, minDifficulty), maxDifficulty)
       if (minDifficulty > maxDifficulty) {
-        issues.push({ path: ['consensus', 'minDifficulty'], message: `${minDifficulty} is greater than maxDifficulty (${maxDifficulty})` })
+        issues.push({
+          path: ['consensus', 'minDifficulty'],
+          message: `${minDifficulty} is greater than maxDifficulty (${maxDifficulty})`,
+        })
       } else if (initialDifficulty < minDifficulty || initialDifficulty > maxDifficulty) {
         issues.push({
           path: ['consensus', 'initialDifficulty'],
@@ -232,16 +297,41 @@ export function parseGenesis(json: unknown, source?: string): Genesis {
         })
       }
       if (!g.members.some((m) => m.roles.includes('producer') || m.roles.includes('validator'))) {
-        issues.push({ path: ['members'], message: 'consensus "work" needs at least one member with the role "producer" or "validator" (nobody could mine)' })
+        issues.push({
+          path: ['members'],
+          message:
+            'consensus "work" needs at least one member with the role "producer" or "validator" (nobody could mine)',
+        })
       }
-      consensus = { type: 'work', initialDifficulty, retargetInterval: c.retargetInterval ?? d.retargetInterval, minDifficulty, maxDifficulty }
+      consensus = {
+        type: 'work',
+        initialDifficulty,
+        retargetInterval: c.retargetInterval ?? d.retargetInterval,
+        minDifficulty,
+        maxDifficulty,
+      }
       break
     }
   }
   if (issues.length > 0) fail(issues, source)
 
-  const members: GenesisMember[] = g.members.map((m) => ({ name: m.name, publicKey: m.publicKey, roles: [...m.roles], ...(m.addrs ? { addrs: [...m.addrs] } : {}) }))
-  return { version: 1, network: g.network, timestamp: g.timestamp, members, validators: [...g.validators], consensus, blockTimeMs, maxBlockBytes, maxTxBytes }
+  const members: GenesisMember[] = g.members.map((m) => ({
+    name: m.name,
+    publicKey: m.publicKey,
+    roles: [...m.roles],
+    ...(m.addrs ? { addrs: [...m.addrs] } : {}),
+  }))
+  return {
+    version: 1,
+    network: g.network,
+    timestamp: g.timestamp,
+    members,
+    validators: [...g.validators],
+    consensus,
+    blockTimeMs,
+    maxBlockBytes,
+    maxTxBytes,
+  }
 }
 
 /** Read and validate a genesis file; errors name the file and the bad field. */
@@ -250,13 +340,18 @@ export async function loadGenesis(path: string): Promise<Genesis> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new GenesisError(`cannot read genesis file ${path}: ${(err as Error).message}`, { source: path, cause: (err as NodeJS.ErrnoException).code })
+    throw new GenesisError(`cannot read genesis file ${path}: ${(err as Error).message}`, {
+      source: path,
+      cause: (err as NodeJS.ErrnoException).code,
+    })
   }
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new GenesisError(`genesis file ${path} is not valid JSON: ${(err as Error).message}`, { source: path })
+    throw new GenesisError(`genesis file ${path} is not valid JSON: ${(err as Error).message}`, {
+      source: path,
+    })
   }
   return parseGenesis(json, path)
 }
@@ -272,7 +367,12 @@ export function serializeGenesis(g: Genesis): string {
     maxTxBytes: g.maxTxBytes,
     consensus: g.consensus,
     validators: g.validators,
-    members: g.members.map((m) => ({ name: m.name, publicKey: m.publicKey, roles: m.roles, ...(m.addrs ? { addrs: m.addrs } : {}) })),
+    members: g.members.map((m) => ({
+      name: m.name,
+      publicKey: m.publicKey,
+      roles: m.roles,
+      ...(m.addrs ? { addrs: m.addrs } : {}),
+    })),
   }
   return `${JSON.stringify(ordered, null, 2)}\n`
 }
@@ -334,11 +434,18 @@ export interface CreateGenesisInit {
 
 /** Build and validate a genesis for a new network (one node or a devnet). */
 export function createGenesis(init: CreateGenesisInit): Genesis {
-  const validators = init.validators.map((v) => (typeof v === 'string' ? v.toLowerCase() : toHex(v.publicKey)))
-  const members: GenesisMember[] = (init.members ?? []).map((m) => ({ ...m, publicKey: m.publicKey.toLowerCase(), roles: [...m.roles] }))
+  const validators = init.validators.map((v) =>
+    typeof v === 'string' ? v.toLowerCase() : toHex(v.publicKey),
+  )
+  const members: GenesisMember[] = (init.members ?? []).map((m) => ({
+    ...m,
+    publicKey: m.publicKey.toLowerCase(),
+    roles: [...m.roles],
+  }))
   validators.forEach((v, i) => {
     const m = members.find((x) => x.publicKey === v)
-    if (m === undefined) members.push({ name: `validator-${i}`, publicKey: v, roles: ['validator', 'producer'] })
+    if (m === undefined)
+      members.push({ name: `validator-${i}`, publicKey: v, roles: ['validator', 'producer'] })
     else if (!m.roles.includes('validator')) m.roles.push('validator')
   })
   const json: Record<string, unknown> = {

@@ -3,12 +3,12 @@ import { QuorumConsensus } from './quorum.js'
 import type { Consensus, Genesis } from './types.js'
 import { WorkConsensus } from './work.js'
 
-export * from './types.js'
-export * from './genesis.js'
-export { MAX_FUTURE_DRIFT_MS, type ConsensusErrorCode } from './common.js'
 export * from './authority.js'
-export * from './work.js'
+export { type ConsensusErrorCode, MAX_FUTURE_DRIFT_MS } from './common.js'
+export * from './genesis.js'
 export * from './quorum.js'
+export * from './types.js'
+export * from './work.js'
 
 /** The consensus named by genesis.consensus.type. */
 export function createConsensus(genesis: Genesis): Consensus {

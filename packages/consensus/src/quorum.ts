@@ -1,4 +1,11 @@
-import { type BlockHeader, type KeyPair, equalBytes, signHeader, toHex, verifyHeaderSignature } from '@profichain/core'
+import {
+  type BlockHeader,
+  equalBytes,
+  type KeyPair,
+  signHeader,
+  toHex,
+  verifyHeaderSignature,
+} from '@profichain/core'
 import { AuthorityConsensus } from './authority.js'
 import { checkProducerSignature, reject } from './common.js'
 import { ConsensusError, type Genesis } from './types.js'
@@ -29,10 +36,13 @@ export class QuorumConsensus extends AuthorityConsensus {
     const seen = new Set<string>()
     for (const s of header.signatures) {
       const signer = toHex(s.signer)
-      if (seen.has(signer)) reject('ERR_SIGNATURE_DUPLICATE', `validator ${signer} signed the header twice`, header)
+      if (seen.has(signer))
+        reject('ERR_SIGNATURE_DUPLICATE', `validator ${signer} signed the header twice`, header)
       seen.add(signer)
-      if (this.validatorIndex(s.signer) < 0) reject('ERR_SIGNATURE_NOT_VALIDATOR', `signature by ${signer}, who is not a validator`, header)
-      if (!verifyHeaderSignature(header, s)) reject('ERR_SIGNATURE_INVALID', `invalid signature by validator ${signer}`, header)
+      if (this.validatorIndex(s.signer) < 0)
+        reject('ERR_SIGNATURE_NOT_VALIDATOR', `signature by ${signer}, who is not a validator`, header)
+      if (!verifyHeaderSignature(header, s))
+        reject('ERR_SIGNATURE_INVALID', `invalid signature by validator ${signer}`, header)
     }
   }
 
@@ -56,7 +66,10 @@ export class QuorumConsensus extends AuthorityConsensus {
   /** Add this validator's signature (unchanged if it already signed). Returns a new header object. */
   cosign(header: BlockHeader, key: KeyPair): BlockHeader {
     if (this.validatorIndex(key.publicKey) < 0) {
-      throw new ConsensusError('ERR_NOT_VALIDATOR', `key ${toHex(key.publicKey)} is not a validator of network "${this.genesis.network}"`)
+      throw new ConsensusError(
+        'ERR_NOT_VALIDATOR',
+        `key ${toHex(key.publicKey)} is not a validator of network "${this.genesis.network}"`,
+      )
     }
     if (header.signatures.some((s) => equalBytes(s.signer, key.publicKey))) return header
     return { ...header, signatures: [...header.signatures, signHeader(header, key)] }

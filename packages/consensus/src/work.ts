@@ -1,4 +1,13 @@
-import { type Block, type BlockHeader, type KeyPair, blockHash, encodeHeaderBody, sha256, signHeader, toHex } from '@profichain/core'
+import {
+  type Block,
+  type BlockHeader,
+  blockHash,
+  encodeHeaderBody,
+  type KeyPair,
+  sha256,
+  signHeader,
+  toHex,
+} from '@profichain/core'
 import { checkLink, checkSoleProducerSignature, reject } from './common.js'
 import { type ChainContext, type Consensus, ConsensusError, type Genesis } from './types.js'
 
@@ -28,11 +37,17 @@ export function leadingZeroBits(hash: Uint8Array): number {
  * √2 band always contains a stable difficulty and the chain does not oscillate around the target.
  * Integer arithmetic (BigInt) so every node computes the same result.
  */
-export function retarget(current: number, actualMs: number, targetMs: number, p: Pick<WorkParams, 'minDifficulty' | 'maxDifficulty'>): number {
+export function retarget(
+  current: number,
+  actualMs: number,
+  targetMs: number,
+  p: Pick<WorkParams, 'minDifficulty' | 'maxDifficulty'>,
+): number {
   const a2 = 2n * BigInt(Math.max(0, actualMs)) ** 2n
   const t2 = BigInt(targetMs) ** 2n
   let next = current
-  if (a2 < t2) next = current + 1 // actual < target/√2
+  if (a2 < t2)
+    next = current + 1 // actual < target/√2
   else if (BigInt(Math.max(0, actualMs)) ** 2n > 2n * t2) next = current - 1 // actual > target·√2
   return Math.min(p.maxDifficulty, Math.max(p.minDifficulty, next))
 }
@@ -50,11 +65,19 @@ export class WorkConsensus implements Consensus {
   private readonly members: Set<string>
 
   constructor(genesis: Genesis) {
-    if (genesis.consensus.type !== 'work') throw new ConsensusError('ERR_CONSENSUS_TYPE', `genesis consensus is "${genesis.consensus.type}", not "work"`)
+    if (genesis.consensus.type !== 'work')
+      throw new ConsensusError(
+        'ERR_CONSENSUS_TYPE',
+        `genesis consensus is "${genesis.consensus.type}", not "work"`,
+      )
     this.genesis = genesis
     this.params = genesis.consensus
     this.members = new Set(genesis.members.map((m) => m.publicKey))
-    this.miners = new Set(genesis.members.filter((m) => m.roles.includes('producer') || m.roles.includes('validator')).map((m) => m.publicKey))
+    this.miners = new Set(
+      genesis.members
+        .filter((m) => m.roles.includes('producer') || m.roles.includes('validator'))
+        .map((m) => m.publicKey),
+    )
   }
 
   /** Whether `key` may mine (member with role producer or validator). */
@@ -76,7 +99,12 @@ export class WorkConsensus implements Consensus {
     const window = await ctx.ancestors(blockHash(parent), p.retargetInterval + 1)
     const first = window[p.retargetInterval]
     if (first === undefined || first.height === 0) return parent.difficulty
-    return retarget(parent.difficulty, parent.timestamp - first.timestamp, this.genesis.blockTimeMs * p.retargetInterval, p)
+    return retarget(
+      parent.difficulty,
+      parent.timestamp - first.timestamp,
+      this.genesis.blockTimeMs * p.retargetInterval,
+      p,
+    )
   }
 
   /** Median timestamp of the last MEDIAN_TIME_SPAN blocks ending at `parent`: a child must be later. */
@@ -86,19 +114,39 @@ export class WorkConsensus implements Consensus {
     return ts[Math.floor(ts.length / 2)]
   }
 
-  async validateHeader(header: BlockHeader, parent: BlockHeader, ctx: ChainContext, now: number = Date.now()): Promise<void> {
+  async validateHeader(
+    header: BlockHeader,
+    parent: BlockHeader,
+    ctx: ChainContext,
+    now: number = Date.now(),
+  ): Promise<void> {
     checkLink(this.genesis, header, parent, now)
     const producer = toHex(header.producer)
     if (!this.mayMine(header.producer)) {
-      const why = this.members.has(producer) ? 'has neither the role "producer" nor "validator"' : 'is not a member'
+      const why = this.members.has(producer)
+        ? 'has neither the role "producer" nor "validator"'
+        : 'is not a member'
       reject('ERR_PRODUCER_NOT_MEMBER', `producer ${producer} ${why}`, header)
     }
     const expected = await this.expectedDifficulty(parent, ctx)
-    if (header.difficulty !== expected) reject('ERR_HEADER_DIFFICULTY', `difficulty ${header.difficulty}, expected ${expected}`, header, { expected })
+    if (header.difficulty !== expected)
+      reject('ERR_HEADER_DIFFICULTY', `difficulty ${header.difficulty}, expected ${expected}`, header, {
+        expected,
+      })
     const bits = leadingZeroBits(blockHash(header))
-    if (bits < header.difficulty) reject('ERR_INSUFFICIENT_WORK', `block hash has ${bits} leading zero bits, needs ${header.difficulty}`, header)
+    if (bits < header.difficulty)
+      reject(
+        'ERR_INSUFFICIENT_WORK',
+        `block hash has ${bits} leading zero bits, needs ${header.difficulty}`,
+        header,
+      )
     const mtp = await this.medianTimePast(parent, ctx)
-    if (header.timestamp <= mtp) reject('ERR_HEADER_TIMESTAMP_EARLY', `timestamp ${header.timestamp} is not after the median of recent blocks (${mtp})`, header)
+    if (header.timestamp <= mtp)
+      reject(
+        'ERR_HEADER_TIMESTAMP_EARLY',
+        `timestamp ${header.timestamp} is not after the median of recent blocks (${mtp})`,
+        header,
+      )
     checkSoleProducerSignature(header)
   }
 
@@ -107,7 +155,12 @@ export class WorkConsensus implements Consensus {
   }
 
   /** Miners may start at once (the difficulty paces blocks); others never. */
-  async producerDelay(_parent: BlockHeader, key: Uint8Array, _ctx: ChainContext, _now: number): Promise<number | null> {
+  async producerDelay(
+    _parent: BlockHeader,
+    key: Uint8Array,
+    _ctx: ChainContext,
+    _now: number,
+  ): Promise<number | null> {
     return this.mayMine(key) ? 0 : null
   }
 
@@ -116,23 +169,46 @@ export class WorkConsensus implements Consensus {
   }
 
   /** Searches a nonce meeting the expected difficulty, yielding to the event loop; abortable; then signs. */
-  async seal(block: Block, parent: BlockHeader, key: KeyPair, ctx: ChainContext, signal?: AbortSignal): Promise<Block> {
+  async seal(
+    block: Block,
+    parent: BlockHeader,
+    key: KeyPair,
+    ctx: ChainContext,
+    signal?: AbortSignal,
+  ): Promise<Block> {
     const h = block.header
     checkLink(this.genesis, h, parent, Number.POSITIVE_INFINITY)
     if (!this.mayMine(key.publicKey)) {
-      throw new ConsensusError('ERR_NOT_VALIDATOR', `key ${toHex(key.publicKey)} may not mine on network "${this.genesis.network}"`)
+      throw new ConsensusError(
+        'ERR_NOT_VALIDATOR',
+        `key ${toHex(key.publicKey)} may not mine on network "${this.genesis.network}"`,
+      )
     }
     const mtp = await this.medianTimePast(parent, ctx)
     if (h.timestamp <= mtp) {
-      throw new ConsensusError('ERR_HEADER_TIMESTAMP_EARLY', `timestamp ${h.timestamp} is not after the median of recent blocks (${mtp})`, { height: h.height })
+      throw new ConsensusError(
+        'ERR_HEADER_TIMESTAMP_EARLY',
+        `timestamp ${h.timestamp} is not after the median of recent blocks (${mtp})`,
+        { height: h.height },
+      )
     }
     const difficulty = await this.expectedDifficulty(parent, ctx)
     const template: BlockHeader = { ...h, difficulty, producer: key.publicKey, nonce: 0, signatures: [] }
     for (let nonce = 0; nonce <= Number.MAX_SAFE_INTEGER; nonce++) {
       if (nonce % TRIES_PER_YIELD === 0) {
-        if (signal?.aborted) throw new ConsensusError('ERR_SEAL_ABORTED', `sealing height ${h.height} aborted after ${nonce} nonces`, { height: h.height })
+        if (signal?.aborted)
+          throw new ConsensusError(
+            'ERR_SEAL_ABORTED',
+            `sealing height ${h.height} aborted after ${nonce} nonces`,
+            { height: h.height },
+          )
         if (nonce > 0) await new Promise<void>((resolve) => setImmediate(resolve))
-        if (signal?.aborted) throw new ConsensusError('ERR_SEAL_ABORTED', `sealing height ${h.height} aborted after ${nonce} nonces`, { height: h.height })
+        if (signal?.aborted)
+          throw new ConsensusError(
+            'ERR_SEAL_ABORTED',
+            `sealing height ${h.height} aborted after ${nonce} nonces`,
+            { height: h.height },
+          )
       }
       template.nonce = nonce
       // Hash without blockHash's per-object memo: the template object is reused across nonces.
@@ -142,7 +218,11 @@ export class WorkConsensus implements Consensus {
         return { header, txs: block.txs }
       }
     }
-    throw new ConsensusError('ERR_INSUFFICIENT_WORK', `no nonce meets difficulty ${difficulty} at height ${h.height}`, { height: h.height })
+    throw new ConsensusError(
+      'ERR_INSUFFICIENT_WORK',
+      `no nonce meets difficulty ${difficulty} at height ${h.height}`,
+      { height: h.height },
+    )
   }
 }
 

@@ -1,11 +1,17 @@
 import { blockHash, signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
-import { type Genesis, authority, createConsensus, createGenesis, genesisBlock } from '../src/index.js'
-import { MemChain, T0, child, extend, key, manual } from './helpers.js'
+import { authority, createConsensus, createGenesis, type Genesis, genesisBlock } from '../src/index.js'
+import { child, extend, key, MemChain, manual, T0 } from './helpers.js'
 
 function setup(n: number) {
   const keys = Array.from({ length: n }, (_, i) => key(i + 1))
-  const genesis: Genesis = createGenesis({ network: 'test', validators: keys, blockTimeMs: 1000, timestamp: T0, consensus: { type: 'authority', backoffMs: 500 } })
+  const genesis: Genesis = createGenesis({
+    network: 'test',
+    validators: keys,
+    blockTimeMs: 1000,
+    timestamp: T0,
+    consensus: { type: 'authority', backoffMs: 500 },
+  })
   const g = genesisBlock(genesis).header
   const chain = new MemChain(g)
   return { keys, genesis, g, chain, c: authority(genesis) }
@@ -39,13 +45,19 @@ describe('authority', () => {
     await rejects(c.validateHeader(h, g, chain, T0 + 2000), 'ERR_HEADER_TIMESTAMP_EARLY')
     await rejects(c.seal(child(g, T0 + 1200), g, keys[2], chain), 'ERR_HEADER_TIMESTAMP_EARLY')
     // In turn, before the block time.
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: T0 + 999, difficulty: 2 }), g, chain, T0 + 2000), 'ERR_HEADER_TIMESTAMP_EARLY')
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: T0 + 999, difficulty: 2 }), g, chain, T0 + 2000),
+      'ERR_HEADER_TIMESTAMP_EARLY',
+    )
   })
 
   it('rejects non-validators', async () => {
     const { g, chain, c } = setup(3)
     const outsider = key(99)
-    await rejects(c.validateHeader(manual(g, outsider, { timestamp: T0 + 5000, difficulty: 1 }), g, chain, T0 + 5000), 'ERR_PRODUCER_NOT_VALIDATOR')
+    await rejects(
+      c.validateHeader(manual(g, outsider, { timestamp: T0 + 5000, difficulty: 1 }), g, chain, T0 + 5000),
+      'ERR_PRODUCER_NOT_VALIDATOR',
+    )
     await rejects(c.seal(child(g, T0 + 5000), g, outsider, chain), 'ERR_NOT_VALIDATOR')
     expect(await c.producerDelay(g, outsider.publicKey, chain, T0)).toBeNull()
   })
@@ -53,14 +65,20 @@ describe('authority', () => {
   it('rejects missing, invalid, foreign and extra signatures', async () => {
     const { keys, g, chain, c } = setup(3)
     const now = T0 + 1000
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2 }, null), g, chain, now), 'ERR_PRODUCER_SIGNATURE')
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2 }, null), g, chain, now),
+      'ERR_PRODUCER_SIGNATURE',
+    )
     const bad = manual(g, keys[1], { timestamp: now, difficulty: 2 })
     const sig = bad.signatures[0].signature.slice()
     sig[5] ^= 1
     bad.signatures = [{ signer: bad.signatures[0].signer, signature: sig }]
     await rejects(c.validateHeader(bad, g, chain, now), 'ERR_PRODUCER_SIGNATURE')
     // Signed by another validator but claims keys[1] as producer.
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2 }, keys[2]), g, chain, now), 'ERR_PRODUCER_SIGNATURE')
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2 }, keys[2]), g, chain, now),
+      'ERR_PRODUCER_SIGNATURE',
+    )
     const extra = manual(g, keys[1], { timestamp: now, difficulty: 2 })
     extra.signatures.push(signHeader(extra, keys[2]))
     await rejects(c.validateHeader(extra, g, chain, now), 'ERR_SIGNATURE_EXTRA')
@@ -69,13 +87,44 @@ describe('authority', () => {
   it('rejects a wrong difficulty, nonce, link, network and future timestamps', async () => {
     const { keys, g, chain, c } = setup(3)
     const now = T0 + 2000
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 1 }), g, chain, now), 'ERR_HEADER_DIFFICULTY')
-    await rejects(c.validateHeader(manual(g, keys[0], { timestamp: now, difficulty: 2 }), g, chain, now), 'ERR_HEADER_DIFFICULTY')
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, nonce: 7 }), g, chain, now), 'ERR_HEADER_NONCE')
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, height: 2 }), g, chain, now), 'ERR_HEADER_HEIGHT')
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, prevHash: new Uint8Array(32) }), g, chain, now), 'ERR_HEADER_PREV_HASH')
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, network: 'other' }), g, chain, now), 'ERR_HEADER_NETWORK')
-    await rejects(c.validateHeader(manual(g, keys[1], { timestamp: now + 15_001, difficulty: 2 }), g, chain, now), 'ERR_HEADER_TIMESTAMP_FUTURE')
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 1 }), g, chain, now),
+      'ERR_HEADER_DIFFICULTY',
+    )
+    await rejects(
+      c.validateHeader(manual(g, keys[0], { timestamp: now, difficulty: 2 }), g, chain, now),
+      'ERR_HEADER_DIFFICULTY',
+    )
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, nonce: 7 }), g, chain, now),
+      'ERR_HEADER_NONCE',
+    )
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now, difficulty: 2, height: 2 }), g, chain, now),
+      'ERR_HEADER_HEIGHT',
+    )
+    await rejects(
+      c.validateHeader(
+        manual(g, keys[1], { timestamp: now, difficulty: 2, prevHash: new Uint8Array(32) }),
+        g,
+        chain,
+        now,
+      ),
+      'ERR_HEADER_PREV_HASH',
+    )
+    await rejects(
+      c.validateHeader(
+        manual(g, keys[1], { timestamp: now, difficulty: 2, network: 'other' }),
+        g,
+        chain,
+        now,
+      ),
+      'ERR_HEADER_NETWORK',
+    )
+    await rejects(
+      c.validateHeader(manual(g, keys[1], { timestamp: now + 15_001, difficulty: 2 }), g, chain, now),
+      'ERR_HEADER_TIMESTAMP_FUTURE',
+    )
     await c.validateHeader(manual(g, keys[1], { timestamp: now + 15_000, difficulty: 2 }), g, chain, now)
   })
 
@@ -83,7 +132,10 @@ describe('authority', () => {
     const { keys, g, chain, c } = setup(3)
     const h1 = await extend(c, chain, g, keys[1], T0 + 1000)
     // keys[1] again at height 2 (out of turn): too recent.
-    await rejects(c.validateHeader(manual(h1, keys[1], { timestamp: T0 + 3000, difficulty: 1 }), h1, chain, T0 + 3000), 'ERR_PRODUCER_RECENT')
+    await rejects(
+      c.validateHeader(manual(h1, keys[1], { timestamp: T0 + 3000, difficulty: 1 }), h1, chain, T0 + 3000),
+      'ERR_PRODUCER_RECENT',
+    )
     await rejects(c.seal(child(h1, T0 + 3000), h1, keys[1], chain), 'ERR_PRODUCER_RECENT')
     expect(await c.producerDelay(h1, keys[1].publicKey, chain, T0)).toBeNull()
     const h2 = await extend(c, chain, h1, keys[2], T0 + 2000)
@@ -95,8 +147,14 @@ describe('authority', () => {
     const { keys, g, chain, c } = setup(4)
     const h1 = await extend(c, chain, g, keys[1], T0 + 1000)
     const h2 = await extend(c, chain, h1, keys[2], T0 + 2000)
-    await rejects(c.validateHeader(manual(h2, keys[1], { timestamp: T0 + 9000, difficulty: 1 }), h2, chain, T0 + 9000), 'ERR_PRODUCER_RECENT')
-    await rejects(c.validateHeader(manual(h2, keys[2], { timestamp: T0 + 9000, difficulty: 1 }), h2, chain, T0 + 9000), 'ERR_PRODUCER_RECENT')
+    await rejects(
+      c.validateHeader(manual(h2, keys[1], { timestamp: T0 + 9000, difficulty: 1 }), h2, chain, T0 + 9000),
+      'ERR_PRODUCER_RECENT',
+    )
+    await rejects(
+      c.validateHeader(manual(h2, keys[2], { timestamp: T0 + 9000, difficulty: 1 }), h2, chain, T0 + 9000),
+      'ERR_PRODUCER_RECENT',
+    )
     const h3 = await extend(c, chain, h2, keys[3], T0 + 3000)
     await extend(c, chain, h3, keys[1], T0 + 4500)
   })

@@ -1,10 +1,10 @@
 import {
   type Block,
   type BlockHeader,
-  type KeyPair,
   blockHash,
   blockHashHex,
   createBlock,
+  type KeyPair,
   keyPairFromSeed,
   signHeader,
   toHex,
@@ -44,8 +44,19 @@ export class MemChain implements ChainContext {
 }
 
 /** An unsealed child block of `parent`. */
-export function child(parent: BlockHeader, timestamp: number, producer: Uint8Array = new Uint8Array(32)): Block {
-  return createBlock({ network: parent.network, height: parent.height + 1, timestamp, prevHash: blockHash(parent), producer, txs: [] })
+export function child(
+  parent: BlockHeader,
+  timestamp: number,
+  producer: Uint8Array = new Uint8Array(32),
+): Block {
+  return createBlock({
+    network: parent.network,
+    height: parent.height + 1,
+    timestamp,
+    prevHash: blockHash(parent),
+    producer,
+    txs: [],
+  })
 }
 
 /** A hand-made header signed by `signer` (defaults to the producer), for negative tests. */
@@ -55,13 +66,25 @@ export function manual(
   fields: Partial<BlockHeader> & { timestamp: number },
   signer: KeyPair | null = producer,
 ): BlockHeader {
-  const h: BlockHeader = { ...child(parent, fields.timestamp, producer.publicKey).header, difficulty: 0, nonce: 0, ...fields, signatures: [] }
+  const h: BlockHeader = {
+    ...child(parent, fields.timestamp, producer.publicKey).header,
+    difficulty: 0,
+    nonce: 0,
+    ...fields,
+    signatures: [],
+  }
   if (signer) h.signatures = [signHeader(h, signer)]
   return h
 }
 
 /** Seal a child with `c`, validate it and add it to the chain. */
-export async function extend(c: Consensus, chain: MemChain, parent: BlockHeader, k: KeyPair, timestamp: number): Promise<BlockHeader> {
+export async function extend(
+  c: Consensus,
+  chain: MemChain,
+  parent: BlockHeader,
+  k: KeyPair,
+  timestamp: number,
+): Promise<BlockHeader> {
   const b = await c.seal(child(parent, timestamp), parent, k, chain)
   await c.validateHeader(b.header, parent, chain, timestamp)
   chain.add(b.header)

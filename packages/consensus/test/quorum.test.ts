@@ -1,11 +1,17 @@
 import { signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
-import { type Genesis, createConsensus, createGenesis, genesisBlock, quorum } from '../src/index.js'
-import { MemChain, T0, extend, key } from './helpers.js'
+import { createConsensus, createGenesis, type Genesis, genesisBlock, quorum } from '../src/index.js'
+import { extend, key, MemChain, T0 } from './helpers.js'
 
 function setup(threshold?: number) {
   const keys = Array.from({ length: 4 }, (_, i) => key(i + 1))
-  const genesis: Genesis = createGenesis({ network: 'q', validators: keys, blockTimeMs: 1000, timestamp: T0, consensus: { type: 'quorum', ...(threshold ? { threshold } : {}) } })
+  const genesis: Genesis = createGenesis({
+    network: 'q',
+    validators: keys,
+    blockTimeMs: 1000,
+    timestamp: T0,
+    consensus: { type: 'quorum', ...(threshold ? { threshold } : {}) },
+  })
   const g = genesisBlock(genesis).header
   return { keys, genesis, g, chain: new MemChain(g), c: quorum(genesis) }
 }
@@ -72,7 +78,10 @@ describe('quorum', () => {
   it('requires the producer signature even with a quorum of others', async () => {
     const { keys, g, chain, c } = setup()
     const h = await extend(c, chain, g, keys[1], T0 + 1000)
-    const others = { ...h, signatures: [signHeader(h, keys[0]), signHeader(h, keys[2]), signHeader(h, keys[3])] }
+    const others = {
+      ...h,
+      signatures: [signHeader(h, keys[0]), signHeader(h, keys[2]), signHeader(h, keys[3])],
+    }
     expect(c.isFinal(others)).toBe(true)
     await rejects(c.validateHeader(others, g, chain, T0 + 1000), 'ERR_PRODUCER_SIGNATURE')
   })
@@ -80,7 +89,10 @@ describe('quorum', () => {
   it('keeps the authority production rules', async () => {
     const { keys, g, chain, c } = setup()
     const h1 = await extend(c, chain, g, keys[1], T0 + 1000)
-    await rejects(c.seal({ header: { ...h1, height: 2, prevHash: new Uint8Array(32) }, txs: [] }, h1, keys[2], chain), 'ERR_HEADER_PREV_HASH')
+    await rejects(
+      c.seal({ header: { ...h1, height: 2, prevHash: new Uint8Array(32) }, txs: [] }, h1, keys[2], chain),
+      'ERR_HEADER_PREV_HASH',
+    )
     expect(await c.producerDelay(h1, keys[1].publicKey, chain, T0 + 1000)).toBeNull()
     expect(await c.producerDelay(h1, keys[2].publicKey, chain, T0 + 1000)).toBe(1000)
   })

@@ -1,7 +1,15 @@
 import { type BlockHeader, blockHash, encodeHeaderBody, sha256, signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
-import { type Genesis, createConsensus, createGenesis, genesisBlock, leadingZeroBits, retarget, work } from '../src/index.js'
-import { MemChain, T0, child, extend, key, manual } from './helpers.js'
+import {
+  createConsensus,
+  createGenesis,
+  type Genesis,
+  genesisBlock,
+  leadingZeroBits,
+  retarget,
+  work,
+} from '../src/index.js'
+import { child, extend, key, MemChain, manual, T0 } from './helpers.js'
 
 const miner = key(1)
 const observer = key(2)
@@ -17,7 +25,14 @@ function setup(params: Record<string, unknown> = {}) {
     ],
     blockTimeMs: 1000,
     timestamp: T0,
-    consensus: { type: 'work', initialDifficulty: 8, retargetInterval: 4, minDifficulty: 2, maxDifficulty: 12, ...params },
+    consensus: {
+      type: 'work',
+      initialDifficulty: 8,
+      retargetInterval: 4,
+      minDifficulty: 2,
+      maxDifficulty: 12,
+      ...params,
+    },
   })
   const g = genesisBlock(genesis).header
   return { genesis, g, chain: new MemChain(g), c: work(genesis) }
@@ -85,7 +100,10 @@ describe('work', () => {
   it('rejects timestamps not after the median of recent blocks, or too far ahead', async () => {
     const { g, chain, c } = setup()
     await rejects(c.validateHeader(mineManual(g, 8, T0), g, chain, T0), 'ERR_HEADER_TIMESTAMP_EARLY')
-    await rejects(c.validateHeader(mineManual(g, 8, T0 + 20_000), g, chain, T0), 'ERR_HEADER_TIMESTAMP_FUTURE')
+    await rejects(
+      c.validateHeader(mineManual(g, 8, T0 + 20_000), g, chain, T0),
+      'ERR_HEADER_TIMESTAMP_FUTURE',
+    )
   })
 
   it('retarget step: up when fast, down when slow, clamped', () => {
@@ -103,7 +121,8 @@ describe('work', () => {
   async function chainWithGap(gapMs: number, blocks: number) {
     const s = setup({ initialDifficulty: 4 })
     let parent = s.g
-    for (let i = 1; i <= blocks; i++) parent = await extend(s.c, s.chain, parent, miner, T0 + 1000 + i * gapMs)
+    for (let i = 1; i <= blocks; i++)
+      parent = await extend(s.c, s.chain, parent, miner, T0 + 1000 + i * gapMs)
     return { ...s, head: parent }
   }
 
