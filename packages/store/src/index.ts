@@ -1,1 +1,3 @@
-export * from "./types.js"
+export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
+export { retains, ruleMatches } from './retention.js'
+export * from './types.js'

@@ -1,0 +1,59 @@
+import type { BlockRules } from '@profichain/core'
+import type { BinaryDb, Sub, Subs } from './keys.js'
+import { type HeadInfo, StoreError } from './types.js'
+
+/** Runs async jobs one at a time: every write path of the store goes through one queue. */
+export class Serial {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn)
+    this.tail = next.catch(() => undefined)
+    return next
+  }
+
+  /** Resolves once everything queued so far has finished. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined)
+  }
+}
+
+/** What the outbox, mempool and audit share with the block tree. */
+export interface StoreContext {
+  db: BinaryDb
+  subs: Subs
+  serial: Serial
+  rules: BlockRules
+  head(): HeadInfo
+}
+
+export type Batch = ReturnType<BinaryDb['batch']>
+
+export function put(b: Batch, sub: Sub, key: Uint8Array, value: Uint8Array): void {
+  b.put(key, value, { sublevel: sub as never })
+}
+
+export function del(b: Batch, sub: Sub, key: Uint8Array): void {
+  b.del(key, { sublevel: sub as never })
+}
+
+/** Turn low-level storage failures (disk full, I/O, corruption) into a StoreError that keeps the cause. */
+export function ioError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err
+  const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } }
+  const detail = e.cause?.message ?? e.message ?? String(err)
+  return new StoreError(
+    'ERR_STORE_IO',
+    `${what} failed: ${detail}`,
+    { levelCode: e.code, causeCode: e.cause?.code },
+    { cause: err },
+  )
+}
+
+export async function writeBatch(b: Batch, what: string): Promise<void> {
+  try {
+    await b.write()
+  } catch (err) {
+    throw ioError(err, what)
+  }
+}

@@ -1,0 +1,183 @@
+import { type CborValue, CodecError, decodeCbor, encodeCbor, read } from '@profichain/core'
+import type { Level } from 'level'
+
+/**
+ * On-disk layout (schema 1). Every sublevel uses binary keys and values; structured values go through the
+ * core codec (deterministic CBOR), hashed data is stored in its canonical encoding so audit can re-hash it.
+ *
+ *   h  blockHash                      → encodeHeader(signed header)
+ *   x  blockHash ‖ u32 index          → encodeStrippedTx
+ *   l  blockHash                      → CBOR byte string: the block's Merkle leaves, 32 bytes each
+ *   m  blockHash                      → CBOR [height, totalWork (big-endian bytes)]
+ *   c  u64 height                     → blockHash (canonical chain)
+ *   i  txId                           → CBOR [blockHash, height, index] (canonical txs only)
+ *   p  payloadHash ‖ txId             → empty (canonical txs only)
+ *   d  txId                           → payload bytes (kept per the retention policy)
+ *   o  u64 outbox order               → encodeTransaction
+ *   O  txId                           → u64 outbox order
+ *   k  utf8 dedupe key                → txId
+ *   q  origin                         → u64 next origin sequence number
+ *   t  u64 mempool arrival order      → encodeTransaction
+ *   z  utf8 name                      → meta (head, genesis, final, schema, counts)
+ */
+export const SCHEMA_VERSION = 1
+
+export const SUBLEVELS = ['h', 'x', 'l', 'm', 'c', 'i', 'p', 'd', 'o', 'O', 'k', 'q', 't', 'z'] as const
+export type SublevelName = (typeof SUBLEVELS)[number]
+
+export type BinaryDb = Level<Uint8Array, Uint8Array>
+/** Plain Uint8Array views (no Buffer subclass) out of the DB, zero-copy. */
+const u8 = {
+  name: 'profichain-u8',
+  format: 'view' as const,
+  encode: (v: Uint8Array): Uint8Array => v,
+  decode: (v: Uint8Array): Uint8Array =>
+    v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+}
+
+function makeSub(db: BinaryDb, name: string) {
+  return db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: u8, valueEncoding: u8 })
+}
+export type Sub = ReturnType<typeof makeSub>
+
+export type Subs = Record<SublevelName, Sub>
+
+export function openSublevels(db: BinaryDb): Subs {
+  const out = {} as Subs
+  for (const name of SUBLEVELS) {
+    out[name] = makeSub(db, name)
+  }
+  return out
+}
+
+export const META = {
+  head: utf8Key('head'),
+  genesis: utf8Key('genesis'),
+  final: utf8Key('final'),
+  schema: utf8Key('schema'),
+  counts: utf8Key('counts'),
+} as const
+
+function utf8Key(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'utf8'))
+}
+
+export function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8)
+  new DataView(b.buffer).setBigUint64(0, BigInt(n))
+  return b
+}
+
+export function readU64(b: Uint8Array): number {
+  if (b.byteLength !== 8) throw new CodecError('u64 key: expected 8 bytes')
+  return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0))
+}
+
+/** Key of stripped tx `index` of block `hash`. */
+export function txKey(hash: Uint8Array, index: number): Uint8Array {
+  const k = new Uint8Array(36)
+  k.set(hash, 0)
+  new DataView(k.buffer).setUint32(32, index)
+  return k
+}
+
+export function txKeyIndex(k: Uint8Array): number {
+  return new DataView(k.buffer, k.byteOffset, k.byteLength).getUint32(32)
+}
+
+/** Range bounds for all keys beginning with `prefix` (prefix is ≤ 32 bytes here, so 0xff padding is enough). */
+export function prefixRange(prefix: Uint8Array): { gte: Uint8Array; lt: Uint8Array } {
+  const lt = new Uint8Array(prefix.byteLength + 5)
+  lt.set(prefix, 0)
+  lt.fill(0xff, prefix.byteLength)
+  return { gte: prefix, lt }
+}
+
+export function payloadIndexKey(payloadHash: Uint8Array, id: Uint8Array): Uint8Array {
+  const k = new Uint8Array(64)
+  k.set(payloadHash, 0)
+  k.set(id, 32)
+  return k
+}
+
+export function bigintToBytes(n: bigint): Uint8Array {
+  if (n < 0n) throw new RangeError('work must be non-negative')
+  let hex = n.toString(16)
+  if (hex.length % 2) hex = `0${hex}`
+  return n === 0n ? new Uint8Array(0) : new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+export function bytesToBigint(b: Uint8Array): bigint {
+  return b.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`)
+}
+
+export interface BlockMeta {
+  height: number
+  totalWork: bigint
+}
+
+export function encodeBlockMeta(m: BlockMeta): Uint8Array {
+  return encodeCbor([m.height, bigintToBytes(m.totalWork)])
+}
+
+export function decodeBlockMeta(b: Uint8Array): BlockMeta {
+  const a = read.array(decodeCbor(b, 'block meta'), 2, 'block meta')
+  return {
+    height: read.uint(a[0], 'meta.height'),
+    totalWork: bytesToBigint(read.bytes(a[1], 'meta.totalWork')),
+  }
+}
+
+export interface TxIndexEntry {
+  blockHash: Uint8Array
+  height: number
+  index: number
+}
+
+export function encodeTxIndex(e: TxIndexEntry): Uint8Array {
+  return encodeCbor([e.blockHash, e.height, e.index])
+}
+
+export function decodeTxIndex(b: Uint8Array): TxIndexEntry {
+  const a = read.array(decodeCbor(b, 'tx index'), 3, 'tx index')
+  return {
+    blockHash: read.bytes(a[0], 'index.blockHash', 32),
+    height: read.uint(a[1], 'index.height'),
+    index: read.uint(a[2], 'index.index'),
+  }
+}
+
+export function encodeLeaves(leaves: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(leaves.length * 32)
+  for (let i = 0; i < leaves.length; i++) all.set(leaves[i], i * 32)
+  return encodeCbor(all)
+}
+
+export function decodeLeaves(b: Uint8Array): Uint8Array[] {
+  const all = read.bytes(decodeCbor(b, 'leaves'), 'leaves')
+  if (all.byteLength % 32 !== 0) throw new CodecError('leaves: length is not a multiple of 32')
+  const out: Uint8Array[] = []
+  for (let i = 0; i < all.byteLength; i += 32) out.push(all.subarray(i, i + 32))
+  return out
+}
+
+export interface Counts {
+  blocks: number
+  txs: number
+  payloads: number
+  payloadBytes: number
+}
+
+export function encodeCounts(c: Counts): Uint8Array {
+  return encodeCbor([c.blocks, c.txs, c.payloads, c.payloadBytes] as CborValue)
+}
+
+export function decodeCounts(b: Uint8Array): Counts {
+  const a = read.array(decodeCbor(b, 'counts'), 4, 'counts')
+  return {
+    blocks: read.uint(a[0], 'blocks'),
+    txs: read.uint(a[1], 'txs'),
+    payloads: read.uint(a[2], 'payloads'),
+    payloadBytes: read.uint(a[3], 'payloadBytes'),
+  }
+}

@@ -1,0 +1,132 @@
+import {
+  decodeTransaction,
+  encodeStrippedTx,
+  encodeTransaction,
+  type Transaction,
+  txId,
+  txIdHex,
+  validateTx,
+} from '@profichain/core'
+import { type Batch, del, put, type StoreContext, writeBatch } from './context.js'
+import { readU64, u64 } from './keys.js'
+import type { Mempool } from './types.js'
+
+interface Entry {
+  order: number
+  tx: Transaction
+  /** Encoded stripped size + payload size. */
+  size: number
+}
+
+/**
+ * Producer mempool: persisted in the store's DB (a restart loses nothing), indexed in memory in arrival
+ * order. Block application removes included txs in the block's own batch; reorgs give txs back.
+ */
+export class StoreMempool implements Mempool {
+  private readonly entries = new Map<string, Entry>()
+  private nextOrder = 0
+
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Load the persisted entries (called once on open). */
+  async load(): Promise<void> {
+    for await (const [k, v] of this.ctx.subs.t.iterator()) {
+      const tx = decodeTransaction(v)
+      const order = readU64(k)
+      this.entries.set(txIdHex(tx), { order, tx, size: sizeOf(tx) })
+      this.nextOrder = order + 1
+    }
+  }
+
+  async add(txs: Transaction[]): Promise<number> {
+    return this.ctx.serial.run(async () => {
+      // Signatures are the caller's job (worker pool / gossip validator); format and payload hash are checked here.
+      for (const tx of txs) validateTx(tx, this.ctx.rules, { skipSignature: true })
+      const fresh = new Map<string, Transaction>()
+      for (const tx of txs) {
+        const id = txIdHex(tx)
+        if (!this.entries.has(id) && !fresh.has(id)) fresh.set(id, tx)
+      }
+      if (fresh.size === 0) return 0
+      const list = [...fresh.values()]
+      const canonical = await this.ctx.subs.i.hasMany(list.map((t) => txId(t)))
+      const b = this.ctx.db.batch()
+      const commit = this.stageAdd(
+        b,
+        list.filter((_, i) => !canonical[i]),
+      )
+      if (b.length === 0) {
+        await b.close()
+        return 0
+      }
+      await writeBatch(b, 'mempool add')
+      return commit()
+    })
+  }
+
+  async select(maxBytes: number, maxCount = Number.MAX_SAFE_INTEGER): Promise<Transaction[]> {
+    const out: Transaction[] = []
+    let bytes = 0
+    for (const e of this.entries.values()) {
+      if (out.length >= maxCount) break
+      // Skip (rather than stop at) a tx that does not fit, so one large tx cannot stall the others.
+      if (bytes + e.size > maxBytes) continue
+      out.push(e.tx)
+      bytes += e.size
+    }
+    return out
+  }
+
+  size(): number {
+    return this.entries.size
+  }
+
+  /** The pending tx with this id, if any. */
+  get(id: string): Transaction | undefined {
+    return this.entries.get(id)?.tx
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id)
+  }
+
+  /** Stage removal of txs into `b`; call the returned function once the batch is written. */
+  stageRemove(b: Batch, ids: Iterable<string>): () => void {
+    const gone: string[] = []
+    for (const id of ids) {
+      const e = this.entries.get(id)
+      if (e) {
+        del(b, this.ctx.subs.t, u64(e.order))
+        gone.push(id)
+      }
+    }
+    return () => {
+      for (const id of gone) this.entries.delete(id)
+    }
+  }
+
+  /** Stage new txs into `b` (caller ensured they are not canonical); the returned function commits memory. */
+  stageAdd(b: Batch, txs: Transaction[]): () => number {
+    const added: Array<[string, Entry]> = []
+    const seen = new Set<string>()
+    let order = this.nextOrder
+    for (const tx of txs) {
+      const id = txIdHex(tx)
+      if (this.entries.has(id) || seen.has(id)) continue
+      seen.add(id)
+      const entry = { order: order++, tx, size: sizeOf(tx) }
+      put(b, this.ctx.subs.t, u64(entry.order), encodeTransaction(tx))
+      added.push([id, entry])
+    }
+    const next = order
+    return () => {
+      for (const [id, e] of added) this.entries.set(id, e)
+      this.nextOrder = Math.max(this.nextOrder, next)
+      return added.length
+    }
+  }
+}
+
+function sizeOf(tx: Transaction): number {
+  return encodeStrippedTx(tx).byteLength + tx.payload.byteLength
+}

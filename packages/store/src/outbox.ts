@@ -1,0 +1,199 @@
+import {
+  decodeTransaction,
+  encodeTransaction,
+  fromHex,
+  stripTx,
+  type Transaction,
+  toHex,
+  txId,
+  validateTx,
+} from '@profichain/core'
+import { del, put, type StoreContext, writeBatch } from './context.js'
+import { decodeTxIndex, readU64, type TxIndexEntry, u64 } from './keys.js'
+import type { Outbox, TxLocation } from './types.js'
+
+const SCAN_CHUNK = 512
+
+/**
+ * Durable outbox of this node's own txs, in the store's DB: a tx leaves only through `ack`, so nothing
+ * ingested is lost across crashes. Dedupe keys are written in the same batch as their tx and never deleted.
+ */
+export class StoreOutbox implements Outbox {
+  private count = 0
+  private nextOrder = 0
+
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Count the persisted entries (called once on open). */
+  async load(): Promise<void> {
+    let n = 0
+    for await (const _ of this.ctx.subs.O.keys()) n++
+    this.count = n
+    for await (const k of this.ctx.subs.o.keys({ reverse: true, limit: 1 })) this.nextOrder = readU64(k) + 1
+  }
+
+  async add(
+    tx: Transaction,
+    opts: { dedupeKey?: string } = {},
+  ): Promise<{ txId: string; duplicate: boolean }> {
+    const [r] = await this.addMany([{ tx, dedupeKey: opts.dedupeKey }])
+    return r
+  }
+
+  async addMany(
+    items: Array<{ tx: Transaction; dedupeKey?: string }>,
+  ): Promise<Array<{ txId: string; duplicate: boolean }>> {
+    return this.ctx.serial.run(async () => {
+      for (const { tx } of items) validateTx(tx, this.ctx.rules, { skipSignature: true })
+      const { subs } = this.ctx
+      const ids = items.map((it) => txId(it.tx))
+      const present = await subs.O.hasMany(ids)
+      const keyed = items.map((it) => (it.dedupeKey === undefined ? undefined : dedupeKeyBytes(it.dedupeKey)))
+      const keyHits = await subs.k.getMany(keyed.filter((k): k is Uint8Array => k !== undefined))
+      const b = this.ctx.db.batch()
+      const out: Array<{ txId: string; duplicate: boolean }> = []
+      const seenIds = new Set<string>()
+      const seenKeys = new Map<string, string>()
+      const seqs = new Map<string, number>()
+      let order = this.nextOrder
+      let hit = 0
+      for (let i = 0; i < items.length; i++) {
+        const id = toHex(ids[i])
+        const key = items[i].dedupeKey
+        if (keyed[i] !== undefined) {
+          const stored = keyHits[hit++]
+          if (stored !== undefined) {
+            out.push({ txId: toHex(stored), duplicate: true })
+            continue
+          }
+          const earlier = seenKeys.get(key as string)
+          if (earlier !== undefined) {
+            out.push({ txId: earlier, duplicate: true })
+            continue
+          }
+        }
+        if (present[i] || seenIds.has(id)) {
+          out.push({ txId: id, duplicate: true })
+          continue
+        }
+        seenIds.add(id)
+        const tx = items[i].tx
+        put(b, subs.o, u64(order), encodeTransaction(tx))
+        put(b, subs.O, ids[i], u64(order))
+        order++
+        if (keyed[i] !== undefined) {
+          put(b, subs.k, keyed[i] as Uint8Array, ids[i])
+          seenKeys.set(key as string, id)
+        }
+        const origin = toHex(tx.body.origin)
+        seqs.set(origin, Math.max(seqs.get(origin) ?? 0, tx.body.seq + 1))
+        out.push({ txId: id, duplicate: false })
+      }
+      if (seenIds.size === 0) {
+        await b.close()
+        return out
+      }
+      const origins = [...seqs.keys()]
+      const stored = await subs.q.getMany(origins.map(fromHex))
+      origins.forEach((o, i) => {
+        const prev = stored[i] === undefined ? 0 : readU64(stored[i] as Uint8Array)
+        put(b, subs.q, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
+      })
+      await writeBatch(b, 'outbox add')
+      this.nextOrder = order
+      this.count += seenIds.size
+      return out
+    })
+  }
+
+  async lookup(dedupeKey: string): Promise<string | undefined> {
+    const v = await this.ctx.subs.k.get(dedupeKeyBytes(dedupeKey))
+    return v === undefined ? undefined : toHex(v)
+  }
+
+  async nextSeq(origin: Uint8Array): Promise<number> {
+    const v = await this.ctx.subs.q.get(origin)
+    return v === undefined ? 0 : readU64(v)
+  }
+
+  async uncommitted(limit = Number.MAX_SAFE_INTEGER): Promise<Transaction[]> {
+    const out: Transaction[] = []
+    for await (const chunk of this.scan()) {
+      for (const { tx, loc } of chunk) {
+        if (loc === undefined) out.push(tx)
+        if (out.length >= limit) return out
+      }
+    }
+    return out
+  }
+
+  async confirmed(confirmations: number, limit = Number.MAX_SAFE_INTEGER): Promise<TxLocation[]> {
+    const maxHeight = this.ctx.head().height - Math.max(1, confirmations) + 1
+    const out: TxLocation[] = []
+    for await (const chunk of this.scan()) {
+      for (const { tx, loc, id } of chunk) {
+        if (loc !== undefined && loc.height <= maxHeight) {
+          out.push({
+            tx: stripTx(tx),
+            txId: id,
+            blockHash: loc.blockHash,
+            height: loc.height,
+            index: loc.index,
+          })
+          if (out.length >= limit) return out
+        }
+      }
+    }
+    return out
+  }
+
+  async ack(txIds: string[]): Promise<void> {
+    await this.ctx.serial.run(async () => {
+      const ids = [...new Set(txIds)].map(fromHex)
+      const orders = await this.ctx.subs.O.getMany(ids)
+      const b = this.ctx.db.batch()
+      let n = 0
+      ids.forEach((id, i) => {
+        const o = orders[i]
+        if (o === undefined) return
+        del(b, this.ctx.subs.o, o)
+        del(b, this.ctx.subs.O, id)
+        n++
+      })
+      if (n === 0) return b.close()
+      await writeBatch(b, 'outbox ack')
+      this.count -= n
+    })
+  }
+
+  async size(): Promise<number> {
+    return this.count
+  }
+
+  /** Outbox entries in insertion order with their canonical location, in chunks. */
+  private async *scan(): AsyncGenerator<
+    Array<{ tx: Transaction; id: string; loc: TxIndexEntry | undefined }>
+  > {
+    let chunk: Transaction[] = []
+    const flush = async () => {
+      const ids = chunk.map((t) => txId(t))
+      const locs = await this.ctx.subs.i.getMany(ids)
+      const out = chunk.map((tx, i) => ({
+        tx,
+        id: toHex(ids[i]),
+        loc: locs[i] === undefined ? undefined : decodeTxIndex(locs[i] as Uint8Array),
+      }))
+      chunk = []
+      return out
+    }
+    for await (const v of this.ctx.subs.o.values()) {
+      chunk.push(decodeTransaction(v))
+      if (chunk.length >= SCAN_CHUNK) yield await flush()
+    }
+    if (chunk.length > 0) yield await flush()
+  }
+}
+
+function dedupeKeyBytes(key: string): Uint8Array {
+  return new Uint8Array(Buffer.from(key, 'utf8'))
+}
