@@ -10,6 +10,7 @@ import {
   verifyNativeReceipt,
 } from '@profichain/core'
 import { loadGenesis, validatorKeys } from '@profichain/consensus'
+import { lineFormatOf, splitLines } from '@profichain/ingest'
 import { CliError, readJsonFile } from './util.js'
 
 export interface VerifyOptions {
@@ -91,21 +92,6 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
   return checks
 }
 
-/** Line-mode receipt files hold [{line, txId, receipt}]; split the file the same way ingest does. */
-function fileLines(data: Buffer): Buffer[] {
-  const out: Buffer[] = []
-  let start = 0
-  for (let i = 0; i <= data.length; i++) {
-    if (i === data.length || data[i] === 0x0a) {
-      let end = i
-      if (end > start && data[end - 1] === 0x0d) end--
-      out.push(data.subarray(start, end))
-      start = i + 1
-    }
-  }
-  return out
-}
-
 export async function verifyFile(file: string, o: VerifyOptions): Promise<{ ok: boolean; lines: string[] }> {
   let payload: Buffer
   try {
@@ -118,12 +104,13 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<{ ok: 
   let ok = true
   const entries: Array<{ label: string; payload: Uint8Array; receipt: unknown }> = []
   if (Array.isArray(receipt)) {
-    const lines = fileLines(payload)
+    // Split exactly as ingest did (CSV quoted fields may span lines; a record's line is where it starts).
+    const records = new Map(splitLines(payload, lineFormatOf(file)).records.map((r) => [r.line, r.payload]))
     for (const e of receipt as Array<{ line: number; receipt: unknown }>) {
       if (o.line !== undefined && e.line !== o.line) continue
-      const bytes = lines[e.line - 1]
+      const bytes = records.get(e.line)
       if (bytes === undefined) {
-        out.push(`✗ line ${e.line}: the file has only ${lines.length} lines`)
+        out.push(`✗ line ${e.line}: the file has no record starting at that line`)
         ok = false
         continue
       }

@@ -3,6 +3,7 @@ import type { Outbox } from '@profichain/store'
 import { FileIngestImpl } from './file-ingest.js'
 
 export { IngestError } from './errors.js'
+export { lineFormatOf, splitLines, type LineFormat, type LineRecord } from './lines.js'
 
 /** pino-compatible logger subset. */
 export interface IngestLogger {
