@@ -1,4 +1,3 @@
-import { merkleRoot } from '@profichain/core'
 import { ProcessingError } from './errors.js'
 import { appendChecks } from './results.js'
 import type { TxCheck, TxVerifier } from './types.js'
@@ -21,7 +20,7 @@ export class InlineVerifier implements TxVerifier {
 
   async merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array> {
     this.assertOpen()
-    return txIds.length === 0 ? merkleRoot([]) : merkleRootOfItems(txIds)
+    return merkleRootOfItems(txIds)
   }
 
   async close(): Promise<void> {
