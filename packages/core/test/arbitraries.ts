@@ -1,5 +1,14 @@
 import fc from 'fast-check'
-import { type Block, type BlockHeader, FORMAT_VERSION, LIMITS, type StrippedTx, TX_KINDS, type Transaction, type TxBody } from '../src/index.js'
+import {
+  type Block,
+  type BlockHeader,
+  FORMAT_VERSION,
+  LIMITS,
+  type StrippedTx,
+  type Transaction,
+  TX_KINDS,
+  type TxBody,
+} from '../src/index.js'
 
 /** Shared fast-check arbitraries for core structures (every field, within LIMITS). */
 
@@ -18,7 +27,10 @@ export const u = fc.oneof(
 )
 
 export const metadataArb = fc.dictionary(
-  fc.oneof(text(LIMITS.metadataKeyBytes), fc.constantFrom('__proto__', 'constructor', 'path', '0', '10', 'a', 'aa', 'b')),
+  fc.oneof(
+    text(LIMITS.metadataKeyBytes),
+    fc.constantFrom('__proto__', 'constructor', 'path', '0', '10', 'a', 'aa', 'b'),
+  ),
   fc.oneof(text(40), text(LIMITS.metadataValueBytes)),
   { maxKeys: LIMITS.metadataEntries, noNullPrototype: true },
 )

@@ -100,7 +100,11 @@ const decoders: Array<[string, Decoder, fc.Arbitrary<Uint8Array>]> = [
   ['decodeTransaction', decodeTransaction, transactionArb.map(encodeTransaction)],
   ['decodeHeader', decodeHeader, headerArb.map(encodeHeader)],
   ['decodeBlock', decodeBlock, blockArb.map(encodeBlock)],
-  ['decodeCbor', (b) => decodeCbor(b), fc.oneof(strippedTxArb.map(encodeStrippedTx), headerArb.map(encodeHeader))],
+  [
+    'decodeCbor',
+    (b) => decodeCbor(b),
+    fc.oneof(strippedTxArb.map(encodeStrippedTx), headerArb.map(encodeHeader)),
+  ],
 ]
 
 /** Run a decoder: it may succeed only on canonical bytes (checked by the caller), else must throw CodecError. */
@@ -110,7 +114,9 @@ function outcome(decode: Decoder, bytes: Uint8Array): 'ok' | 'codec-error' {
     return 'ok'
   } catch (err) {
     if (err instanceof CodecError) return 'codec-error'
-    throw new Error(`decoder threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message} on ${toHex(bytes).slice(0, 200)}`)
+    throw new Error(
+      `decoder threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message} on ${toHex(bytes).slice(0, 200)}`,
+    )
   }
 }
 
@@ -134,9 +140,12 @@ describe('decoders only ever throw CodecError', () => {
   for (const [name, decode, validArb] of decoders) {
     it(`${name}: random bytes`, () => {
       fc.assert(
-        fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 2048 })), (bytes) => {
-          if (outcome(decode, bytes) === 'ok') expect(reencodes(name, bytes)).toBe(true)
-        }),
+        fc.property(
+          fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 2048 })),
+          (bytes) => {
+            if (outcome(decode, bytes) === 'ok') expect(reencodes(name, bytes)).toBe(true)
+          },
+        ),
         { numRuns: 400 },
       )
     })
@@ -227,7 +236,7 @@ describe('deterministic CBOR: non-canonical and disallowed encodings are rejecte
     const enc = encodeStrippedTx({ body, signature: new Uint8Array(64) })
     const hex = toHex(enc)
     // [body, sig] → 82 89 01 61 6e 66 'record' 58 20 <32> 05 ...
-    const at = hex.indexOf('5820' + '00'.repeat(32)) + 4 + 64
+    const at = hex.indexOf(`5820${'00'.repeat(32)}`) + 4 + 64
     expect(hex.slice(at, at + 2)).toBe('05')
     const longForm = fromHex(`${hex.slice(0, at)}1805${hex.slice(at + 2)}`)
     expect(() => decodeStrippedTx(longForm)).toThrow(CodecError)
@@ -245,7 +254,20 @@ describe('deterministic CBOR: non-canonical and disallowed encodings are rejecte
       metadata: {},
     }
     const enc = (b: Record<string, unknown>, sig = new Uint8Array(64)) =>
-      encodeCbor([[b.version, b.network, b.kind, b.origin, b.seq, b.timestamp, b.payloadHash, b.payloadSize, b.metadata], sig] as never)
+      encodeCbor([
+        [
+          b.version,
+          b.network,
+          b.kind,
+          b.origin,
+          b.seq,
+          b.timestamp,
+          b.payloadHash,
+          b.payloadSize,
+          b.metadata,
+        ],
+        sig,
+      ] as never)
     expect(() => decodeStrippedTx(enc(ok))).not.toThrow()
     for (const bad of [
       { ...ok, version: 2 },
@@ -262,7 +284,7 @@ describe('deterministic CBOR: non-canonical and disallowed encodings are rejecte
     expect(() => decodeStrippedTx(enc(ok, new Uint8Array(63)))).toThrow(CodecError)
   })
   it('deep nesting is rejected, not a crash', () => {
-    rejects('81'.repeat(5000) + '01')
-    rejects('81'.repeat(20) + '01')
+    rejects(`${'81'.repeat(5000)}01`)
+    rejects(`${'81'.repeat(20)}01`)
   })
 })

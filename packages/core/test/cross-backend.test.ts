@@ -1,24 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  auditPathFromLevels,
   type Block,
-  type Transaction,
   blockHashHex,
+  blockLeaves,
+  buildNativeReceipt,
   createNobleBackend,
   createNodeBackend,
   encodeBlock,
   getCrypto,
   keyPairFromSeed,
+  merkleLevels,
   setCrypto,
+  type Transaction,
   toHex,
   txIdHex,
   validateBlock,
   verifyNativeReceipt,
-  buildNativeReceipt,
-  auditPathFromLevels,
-  merkleLevels,
-  blockLeaves,
 } from '../src/index.js'
-import { NETWORK, makeBlock, makeTx } from './helpers.js'
+import { makeBlock, makeTx, NETWORK } from './helpers.js'
 
 const SEED_A = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
 const SEED_B = Uint8Array.from({ length: 32 }, (_, i) => 0xff - i)
@@ -27,7 +27,9 @@ const SEED_B = Uint8Array.from({ length: 32 }, (_, i) => 0xff - i)
 function build(): { txs: Transaction[]; block: Block } {
   const a = keyPairFromSeed(SEED_A)
   const b = keyPairFromSeed(SEED_B)
-  const txs = Array.from({ length: 9 }, (_, i) => makeTx(a, i, new TextEncoder().encode(`data ${i}`), { path: `f${i}.txt` }))
+  const txs = Array.from({ length: 9 }, (_, i) =>
+    makeTx(a, i, new TextEncoder().encode(`data ${i}`), { path: `f${i}.txt` }),
+  )
   return { txs, block: makeBlock(b, txs, 3) }
 }
 
@@ -50,11 +52,23 @@ describe('node:crypto and noble backends agree', () => {
     const viaNoble = build()
     expect(summary(viaNoble)).toEqual(summary(viaNode))
     // Each backend accepts what the other produced.
-    expect(() => validateBlock(viaNode.block, { network: NETWORK, maxTxBytes: 1 << 20, maxBlockBytes: 1 << 24 })).not.toThrow()
+    expect(() =>
+      validateBlock(viaNode.block, { network: NETWORK, maxTxBytes: 1 << 20, maxBlockBytes: 1 << 24 }),
+    ).not.toThrow()
     const levels = merkleLevels(blockLeaves(viaNoble.block.txs))
-    const receipt = buildNativeReceipt({ tx: viaNoble.block.txs[2], header: viaNoble.block.header, leafIndex: 2, auditPath: auditPathFromLevels(levels, 2), anchorBase: 'http://x' })
+    const receipt = buildNativeReceipt({
+      tx: viaNoble.block.txs[2],
+      header: viaNoble.block.header,
+      leafIndex: 2,
+      auditPath: auditPathFromLevels(levels, 2),
+      anchorBase: 'http://x',
+    })
     setCrypto(createNodeBackend())
-    expect(() => validateBlock(viaNoble.block, { network: NETWORK, maxTxBytes: 1 << 20, maxBlockBytes: 1 << 24 })).not.toThrow()
-    expect(verifyNativeReceipt(receipt, { payload: viaNoble.txs[2].payload }).txId).toBe(txIdHex(viaNode.txs[2]))
+    expect(() =>
+      validateBlock(viaNoble.block, { network: NETWORK, maxTxBytes: 1 << 20, maxBlockBytes: 1 << 24 }),
+    ).not.toThrow()
+    expect(verifyNativeReceipt(receipt, { payload: viaNoble.txs[2].payload }).txId).toBe(
+      txIdHex(viaNode.txs[2]),
+    )
   })
 })

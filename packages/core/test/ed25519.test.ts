@@ -8,9 +8,14 @@ const here = dirname(fileURLToPath(import.meta.url))
 
 interface WycheproofFile {
   numberOfTests: number
-  testGroups: Array<{ publicKey: { pk: string }; tests: Array<{ tcId: number; comment: string; msg: string; sig: string; result: string }> }>
+  testGroups: Array<{
+    publicKey: { pk: string }
+    tests: Array<{ tcId: number; comment: string; msg: string; sig: string; result: string }>
+  }>
 }
-const wycheproof = JSON.parse(readFileSync(join(here, 'fixtures/wycheproof/ed25519_test.json'), 'utf8')) as WycheproofFile
+const wycheproof = JSON.parse(
+  readFileSync(join(here, 'fixtures/wycheproof/ed25519_test.json'), 'utf8'),
+) as WycheproofFile
 
 // RFC 8032 §7.1, TEST 1..3: secret key (seed), public key, message, signature.
 const RFC8032 = [
@@ -50,7 +55,8 @@ for (const be of backends) {
           count++
           expect(['valid', 'invalid']).toContain(t.result)
           const ok = be.verify(pk, fromHex(t.msg), fromHex(t.sig))
-          if (ok !== (t.result === 'valid')) disagreements.push(`tcId ${t.tcId} (${t.comment}): expected ${t.result}, got ${ok}`)
+          if (ok !== (t.result === 'valid'))
+            disagreements.push(`tcId ${t.tcId} (${t.comment}): expected ${t.result}, got ${ok}`)
         }
       }
       expect(count).toBe(wycheproof.numberOfTests)
@@ -90,7 +96,9 @@ for (const be of backends) {
     })
 
     it('sha256 matches FIPS 180-2 "abc"', () => {
-      expect(toHex(be.sha256(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+      expect(toHex(be.sha256(new TextEncoder().encode('abc')))).toBe(
+        'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      )
     })
   })
 }

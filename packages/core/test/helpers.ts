@@ -1,13 +1,13 @@
 import {
   type Block,
-  type KeyPair,
-  type Transaction,
-  ZERO_HASH,
   createBlock,
   createTransaction,
+  type KeyPair,
   keyPairFromSeed,
   signHeader,
+  type Transaction,
   utf8,
+  ZERO_HASH,
 } from '../src/index.js'
 
 /** Deterministic key from a one-byte tag (never use such keys outside tests). */
@@ -17,8 +17,19 @@ export function testKey(tag: number): KeyPair {
 
 export const NETWORK = 'testnet'
 
-export function makeTx(key: KeyPair, seq: number, payload = utf8(`payload ${seq}`), metadata: Record<string, string> = {}): Transaction {
-  return createTransaction(key, { network: NETWORK, seq, timestamp: 1_700_000_000_000 + seq, payload, metadata })
+export function makeTx(
+  key: KeyPair,
+  seq: number,
+  payload = utf8(`payload ${seq}`),
+  metadata: Record<string, string> = {},
+): Transaction {
+  return createTransaction(key, {
+    network: NETWORK,
+    seq,
+    timestamp: 1_700_000_000_000 + seq,
+    payload,
+    metadata,
+  })
 }
 
 /** A block of `txs`, sealed by `producer`. */

@@ -1,9 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, rm, stat, writeFile, chmod } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { KeyError, type ProfichainError, generateKeyPair, keyPairFromSeed, nodeIdOf, readKeyFile, toHex, writeKeyFile } from '../src/index.js'
+import {
+  generateKeyPair,
+  KeyError,
+  keyPairFromSeed,
+  nodeIdOf,
+  type ProfichainError,
+  readKeyFile,
+  toHex,
+  writeKeyFile,
+} from '../src/index.js'
 
 let dir: string
 beforeAll(async () => {
@@ -47,7 +56,10 @@ describe('key files', () => {
     expect(await keyErrorCode(readKeyFile(p))).toBe('ERR_KEY_PERMISSIONS')
   })
   it('refuses non-Ed25519 and garbage PEM', async () => {
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      format: 'pem',
+      type: 'pkcs8',
+    }) as string
     const p = join(dir, 'ec.pem')
     await writeFile(p, ec, { mode: 0o600 })
     expect(await keyErrorCode(readKeyFile(p))).toBe('ERR_KEY_INVALID')

@@ -4,16 +4,16 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  EMPTY_ROOT,
   auditPathFromLevels,
-  ProofError,
   concatBytes,
+  EMPTY_ROOT,
   fromBase64,
   inclusionProof,
   inclusionSteps,
   leafHash,
   merkleLevels,
   merkleRoot,
+  ProofError,
   rootFromInclusionProof,
   sha256,
   utf8,
@@ -84,7 +84,9 @@ function MTH(d: Uint8Array[]): Uint8Array {
 function PATH(m: number, d: Uint8Array[]): Uint8Array[] {
   if (d.length <= 1) return []
   const s = k(d.length)
-  return m < s ? [...PATH(m, d.slice(0, s)), MTH(d.slice(s))] : [...PATH(m - s, d.slice(s)), MTH(d.slice(0, s))]
+  return m < s
+    ? [...PATH(m, d.slice(0, s)), MTH(d.slice(s))]
+    : [...PATH(m - s, d.slice(s)), MTH(d.slice(0, s))]
 }
 
 describe('Merkle tree against the RFC 6962 §2.1 reference', () => {
@@ -173,36 +175,42 @@ describe('Merkle properties', () => {
 
   it('any single-bit change to leaf, proof, root, index or size fails verification', () => {
     fc.assert(
-      fc.property(treeArb, fc.nat(255), fc.nat(), fc.integer({ min: 1, max: 2 ** 20 }), ({ n, seed, index }, bit, pick, delta) => {
-        const { leaves, levels, root } = makeTree(n, seed)
-        const proof = auditPathFromLevels(levels, index)
-        const leaf = leaves[index]
-        expect(verifyInclusion(leaf, index, n, proof, root)).toBe(true)
-        expect(verifyInclusion(flipBit(leaf, bit), index, n, proof, root)).toBe(false)
-        expect(verifyInclusion(leaf, index, n, proof, flipBit(root, bit))).toBe(false)
-        if (proof.length > 0) {
-          const j = pick % proof.length
-          const bad = proof.slice()
-          bad[j] = flipBit(proof[j], bit)
-          expect(verifyInclusion(leaf, index, n, bad, root)).toBe(false)
-          // A dropped or extra element fails too.
-          expect(verifyInclusion(leaf, index, n, proof.slice(0, -1), root)).toBe(false)
-        }
-        expect(verifyInclusion(leaf, index, n, [...proof, root], root)).toBe(false)
-        // Index: ±delta and xor with a non-zero mask.
-        for (const other of [index + delta, index - delta, index ^ (1 + (pick % 1024))]) {
-          if (other !== index) expect(verifyInclusion(leaf, other, n, proof, root)).toBe(false)
-        }
-        // Size: RFC 6962 inclusion proofs do not authenticate the tree size by themselves (leaf 0 of
-        // 1021 and of 1022 leaves has the same path shape). A different size verifies exactly when the
-        // path shape for (index, size) is identical; otherwise it must fail. Profichain binds the size
-        // through the signed header's txCount (see receipt tests, ERR_RECEIPT_TREE_SIZE).
-        const want = shape(index, n, proof)
-        for (const size of [n + delta, n - delta, n ^ (1 << (bit % 12)), n * 2, n >> 1]) {
-          if (size === n) continue
-          expect(verifyInclusion(leaf, index, size, proof, root)).toBe(shape(index, size, proof) === want)
-        }
-      }),
+      fc.property(
+        treeArb,
+        fc.nat(255),
+        fc.nat(),
+        fc.integer({ min: 1, max: 2 ** 20 }),
+        ({ n, seed, index }, bit, pick, delta) => {
+          const { leaves, levels, root } = makeTree(n, seed)
+          const proof = auditPathFromLevels(levels, index)
+          const leaf = leaves[index]
+          expect(verifyInclusion(leaf, index, n, proof, root)).toBe(true)
+          expect(verifyInclusion(flipBit(leaf, bit), index, n, proof, root)).toBe(false)
+          expect(verifyInclusion(leaf, index, n, proof, flipBit(root, bit))).toBe(false)
+          if (proof.length > 0) {
+            const j = pick % proof.length
+            const bad = proof.slice()
+            bad[j] = flipBit(proof[j], bit)
+            expect(verifyInclusion(leaf, index, n, bad, root)).toBe(false)
+            // A dropped or extra element fails too.
+            expect(verifyInclusion(leaf, index, n, proof.slice(0, -1), root)).toBe(false)
+          }
+          expect(verifyInclusion(leaf, index, n, [...proof, root], root)).toBe(false)
+          // Index: ±delta and xor with a non-zero mask.
+          for (const other of [index + delta, index - delta, index ^ (1 + (pick % 1024))]) {
+            if (other !== index) expect(verifyInclusion(leaf, other, n, proof, root)).toBe(false)
+          }
+          // Size: RFC 6962 inclusion proofs do not authenticate the tree size by themselves (leaf 0 of
+          // 1021 and of 1022 leaves has the same path shape). A different size verifies exactly when the
+          // path shape for (index, size) is identical; otherwise it must fail. Profichain binds the size
+          // through the signed header's txCount (see receipt tests, ERR_RECEIPT_TREE_SIZE).
+          const want = shape(index, n, proof)
+          for (const size of [n + delta, n - delta, n ^ (1 << (bit % 12)), n * 2, n >> 1]) {
+            if (size === n) continue
+            expect(verifyInclusion(leaf, index, size, proof, root)).toBe(shape(index, size, proof) === want)
+          }
+        },
+      ),
       { numRuns: 150 },
     )
   })

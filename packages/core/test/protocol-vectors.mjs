@@ -6,7 +6,12 @@ export const INPUTS = {
   seed: '0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20',
   network: 'example',
   tx0: { seq: 0, timestamp: 1700000000000, payload: 'hello profichain', metadata: { path: 'a.txt' } },
-  tx1: { seq: 1, timestamp: 1700000000500, payload: 'second record', metadata: { 'content-type': 'text/plain', path: 'b.txt' } },
+  tx1: {
+    seq: 1,
+    timestamp: 1700000000500,
+    payload: 'second record',
+    metadata: { 'content-type': 'text/plain', path: 'b.txt' },
+  },
   block: { height: 1, timestamp: 1700000001000, prevHash: '00'.repeat(32), difficulty: 0, nonce: 0 },
   merkleLeaves: ['', 'a', 'b', 'c', 'd'],
   anchorBase: 'http://127.0.0.1:8545',
@@ -16,7 +21,14 @@ export const INPUTS = {
 export function computeProtocolVectors(core) {
   const { fromHex, toHex, utf8 } = core
   const key = core.keyPairFromSeed(fromHex(INPUTS.seed))
-  const mk = (t) => core.createTransaction(key, { network: INPUTS.network, seq: t.seq, timestamp: t.timestamp, payload: utf8(t.payload), metadata: t.metadata })
+  const mk = (t) =>
+    core.createTransaction(key, {
+      network: INPUTS.network,
+      seq: t.seq,
+      timestamp: t.timestamp,
+      payload: utf8(t.payload),
+      metadata: t.metadata,
+    })
   const tx0 = mk(INPUTS.tx0)
   const tx1 = mk(INPUTS.tx1)
   const stripped = [core.stripTx(tx0), core.stripTx(tx1)]
@@ -32,7 +44,13 @@ export function computeProtocolVectors(core) {
   })
   block.header.signatures.push(core.signHeader(block.header, key))
   const levels = core.merkleLevels(core.blockLeaves(stripped))
-  const receiptInput = { tx: stripped[0], header: block.header, leafIndex: 0, auditPath: core.auditPathFromLevels(levels, 0), anchorBase: INPUTS.anchorBase }
+  const receiptInput = {
+    tx: stripped[0],
+    header: block.header,
+    leafIndex: 0,
+    auditPath: core.auditPathFromLevels(levels, 0),
+    anchorBase: INPUTS.anchorBase,
+  }
   const chainpoint = core.buildChainpointReceipt(receiptInput)
   const native = core.buildNativeReceipt(receiptInput)
   const mLeaves = INPUTS.merkleLeaves.map((s) => core.leafHash(utf8(s)))

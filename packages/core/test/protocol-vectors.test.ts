@@ -35,28 +35,47 @@ describe('protocol test vectors (packages/core/test/fixtures/protocol-vectors.js
   it('they follow the documented definitions, checked with independent primitives', () => {
     // Stripped tx = 0x82 ‖ body ‖ 0x58 0x40 ‖ signature; transaction = 0x82 ‖ stripped ‖ bstr(payload).
     expect(v['tx0.stripped']).toBe(`82${v['tx0.body']}5840${v['tx0.signature']}`)
-    expect(v['tx0.transaction']).toBe(`82${v['tx0.stripped']}50${Buffer.from('hello profichain').toString('hex')}`)
+    expect(v['tx0.transaction']).toBe(
+      `82${v['tx0.stripped']}50${Buffer.from('hello profichain').toString('hex')}`,
+    )
     expect(v['tx0.payloadHash']).toBe(createHash('sha256').update('hello profichain').digest('hex'))
     expect(v['tx0.txId']).toBe(sha(v['tx0.stripped']))
     expect(v['tx1.txId']).toBe(sha(v['tx1.stripped']))
     // Signatures: Ed25519 over the encoded body (txs) and over the 32-byte block hash (headers).
     const pub = Buffer.from(v['key.publicKey'], 'hex')
-    expect(ed25519.verify(Buffer.from(v['tx0.signature'], 'hex'), Buffer.from(v['tx0.body'], 'hex'), pub)).toBe(true)
-    expect(ed25519.verify(Buffer.from(v['block.headerSignature'], 'hex'), Buffer.from(v['block.hash'], 'hex'), pub)).toBe(true)
+    expect(
+      ed25519.verify(Buffer.from(v['tx0.signature'], 'hex'), Buffer.from(v['tx0.body'], 'hex'), pub),
+    ).toBe(true)
+    expect(
+      ed25519.verify(
+        Buffer.from(v['block.headerSignature'], 'hex'),
+        Buffer.from(v['block.hash'], 'hex'),
+        pub,
+      ),
+    ).toBe(true)
     // Merkle: leaf = H(00 ‖ txId), node = H(01 ‖ l ‖ r).
     expect(v['block.leaf0']).toBe(sha(`00${v['tx0.txId']}`))
     expect(v['block.leaf1']).toBe(sha(`00${v['tx1.txId']}`))
     expect(v['block.merkleRoot']).toBe(sha(`01${v['block.leaf0']}${v['block.leaf1']}`))
     // Block hash = H(header body); header = [body, [[signer, sig]]]; block = [header, [stripped...]].
     expect(v['block.hash']).toBe(sha(v['block.headerBody']))
-    expect(v['block.header']).toBe(`82${v['block.headerBody']}81825820${v['key.publicKey']}5840${v['block.headerSignature']}`)
+    expect(v['block.header']).toBe(
+      `82${v['block.headerBody']}81825820${v['key.publicKey']}5840${v['block.headerSignature']}`,
+    )
     expect(v['block.encoded']).toBe(`82${v['block.header']}82${v['tx0.stripped']}${v['tx1.stripped']}`)
     expect(v['block.headerBody']).toContain(`5820${v['block.merkleRoot']}`)
     // RFC 6962 tree of 5 leaves ("", a, b, c, d): root = H(01 ‖ H(01 ‖ H(01‖l0‖l1) ‖ H(01‖l2‖l3)) ‖ l4).
     const n = (a: string, b: string) => sha(`01${a}${b}`)
     expect(v['merkle.leaf0']).toBe(sha('00'))
-    expect(v['merkle.root']).toBe(n(n(n(v['merkle.leaf0'], v['merkle.leaf1']), n(v['merkle.leaf2'], v['merkle.leaf3'])), v['merkle.leaf4']))
-    expect(v['merkle.path3']).toBe([v['merkle.leaf2'], n(v['merkle.leaf0'], v['merkle.leaf1']), v['merkle.leaf4']].join(','))
+    expect(v['merkle.root']).toBe(
+      n(
+        n(n(v['merkle.leaf0'], v['merkle.leaf1']), n(v['merkle.leaf2'], v['merkle.leaf3'])),
+        v['merkle.leaf4'],
+      ),
+    )
+    expect(v['merkle.path3']).toBe(
+      [v['merkle.leaf2'], n(v['merkle.leaf0'], v['merkle.leaf1']), v['merkle.leaf4']].join(','),
+    )
     expect(v['merkle.emptyRoot']).toBe(sha(''))
     // The vectors decode with the strict decoders.
     expect(core.decodeBlock(core.fromHex(v['block.encoded'])).txs).toHaveLength(2)
@@ -70,7 +89,9 @@ describe('protocol test vectors (packages/core/test/fixtures/protocol-vectors.js
     }
     expect(inDoc).toEqual(v)
     // The example receipts in the doc are the fixture's.
-    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)].map((m) => JSON.parse(m[1]) as { type?: string })
+    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)].map(
+      (m) => JSON.parse(m[1]) as { type?: string },
+    )
     expect(blocks.find((b) => b.type === 'Chainpoint')).toEqual(fixture.chainpoint)
     expect(blocks.find((b) => b.type === 'ProfichainReceipt')).toEqual(fixture.native)
   })

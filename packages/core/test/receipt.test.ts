@@ -5,23 +5,23 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  type Block,
-  type ChainpointProof,
-  type NativeReceipt,
-  ProofError,
-  type ProfichainError,
-  type Transaction,
   auditPathFromLevels,
+  type Block,
   blockHashHex,
   blockLeaves,
   buildChainpointReceipt,
   buildNativeReceipt,
+  type ChainpointProof,
   decodeHeader,
   encodeHeader,
   evaluateChainpoint,
   fromHex,
   merkleLevels,
+  type NativeReceipt,
+  type ProfichainError,
+  ProofError,
   signHeader,
+  type Transaction,
   toHex,
   txIdHex,
   ulidFor,
@@ -31,9 +31,17 @@ import {
 import { makeBlock, makeTx, testKey } from './helpers.js'
 
 const require = createRequire(import.meta.url)
-const { validate } = require('chainpoint-proof-json-schema') as { validate: (o: unknown) => { valid: boolean; errors: unknown } }
+const { validate } = require('chainpoint-proof-json-schema') as {
+  validate: (o: unknown) => { valid: boolean; errors: unknown }
+}
 const { parse } = require('chainpoint-parse') as {
-  parse: (o: unknown) => { hash: string; branches: Array<{ label?: string; anchors: Array<{ type: string; anchor_id: string; uris?: string[]; expected_value: string }> }> }
+  parse: (o: unknown) => {
+    hash: string
+    branches: Array<{
+      label?: string
+      anchors: Array<{ type: string; anchor_id: string; uris?: string[]; expected_value: string }>
+    }>
+  }
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -44,7 +52,13 @@ const producer = testKey(4)
 function receiptsOf(block: Block) {
   const levels = merkleLevels(blockLeaves(block.txs))
   return block.txs.map((tx, i) => {
-    const input = { tx, header: block.header, leafIndex: i, auditPath: auditPathFromLevels(levels, i), anchorBase: ANCHOR }
+    const input = {
+      tx,
+      header: block.header,
+      leafIndex: i,
+      auditPath: auditPathFromLevels(levels, i),
+      anchorBase: ANCHOR,
+    }
     return { chainpoint: buildChainpointReceipt(input), native: buildNativeReceipt(input) }
   })
 }
@@ -66,11 +80,24 @@ const blockSpec = fc.record({
   salt: fc.nat(),
 })
 
-function buildBlock({ n, longEvery, height, salt }: { n: number; longEvery: number; height: number; salt: number }) {
+function buildBlock({
+  n,
+  longEvery,
+  height,
+  salt,
+}: {
+  n: number
+  longEvery: number
+  height: number
+  salt: number
+}) {
   const txs: Transaction[] = []
   for (let i = 0; i < n; i++) {
     // Every few txs carry ~1.5 KiB of metadata: the stripped-tx suffix then spans several 256-byte `r` operands.
-    const metadata: Record<string, string> = i % longEvery === 0 ? { path: `dir/${i}.csv`, note: 'x'.repeat(700), more: 'y'.repeat(800) } : { path: `${i}` }
+    const metadata: Record<string, string> =
+      i % longEvery === 0
+        ? { path: `dir/${i}.csv`, note: 'x'.repeat(700), more: 'y'.repeat(800) }
+        : { path: `${i}` }
     txs.push(makeTx(origin, salt + i, utf8(`record ${salt}:${i}`), metadata))
   }
   return { txs, block: makeBlock(producer, txs, height) }
@@ -150,7 +177,10 @@ describe('native receipts', () => {
       fc.property(blockSpec, (spec) => {
         const { block, txs } = buildBlock({ ...spec, n: Math.min(spec.n, 120) })
         receiptsOf(block).forEach(({ native }, i) => {
-          const res = verifyNativeReceipt(native, { payload: txs[i].payload, validators: [testKey(7).publicKey, producer.publicKey] })
+          const res = verifyNativeReceipt(native, {
+            payload: txs[i].payload,
+            validators: [testKey(7).publicKey, producer.publicKey],
+          })
           expect(res.txId).toBe(txIdHex(txs[i]))
           expect(res.blockHash).toBe(blockHashHex(block.header))
           expect(res.producer).toBe(toHex(producer.publicKey))
@@ -171,7 +201,9 @@ describe('native receipts', () => {
     const other = payload.slice()
     other[0] ^= 1
     expect(proofCode(() => verifyNativeReceipt(r, { payload: other }))).toBe('ERR_RECEIPT_PAYLOAD')
-    expect(proofCode(() => verifyNativeReceipt(r, { payloadHash: new Uint8Array(32) }))).toBe('ERR_RECEIPT_PAYLOAD')
+    expect(proofCode(() => verifyNativeReceipt(r, { payloadHash: new Uint8Array(32) }))).toBe(
+      'ERR_RECEIPT_PAYLOAD',
+    )
   })
   it('changed audit path element → ERR_RECEIPT_MERKLE', () => {
     for (let j = 0; j < r.auditPath.length; j++) {
@@ -187,33 +219,59 @@ describe('native receipts', () => {
   it('changed header field → ERR_RECEIPT_BLOCK_HASH; re-signed forged header → ERR_RECEIPT_NOT_VALIDATOR', () => {
     const h = decodeHeader(fromHex(r.header))
     const changed = { ...h, timestamp: h.timestamp + 1 }
-    expect(proofCode(() => verifyNativeReceipt({ ...r, header: toHex(encodeHeader(changed)) }))).toBe('ERR_RECEIPT_BLOCK_HASH')
+    expect(proofCode(() => verifyNativeReceipt({ ...r, header: toHex(encodeHeader(changed)) }))).toBe(
+      'ERR_RECEIPT_BLOCK_HASH',
+    )
     // A forger re-signs the changed header with their own key as producer: only the genesis validator set catches it.
     const forger = testKey(66)
-    const forged = { ...h, timestamp: h.timestamp + 1, producer: forger.publicKey, signatures: [] as typeof h.signatures }
+    const forged = {
+      ...h,
+      timestamp: h.timestamp + 1,
+      producer: forger.publicKey,
+      signatures: [] as typeof h.signatures,
+    }
     forged.signatures = [signHeader(forged, forger)]
     const forgedR = { ...r, header: toHex(encodeHeader(forged)), blockHash: blockHashHex(forged) }
     expect(proofCode(() => verifyNativeReceipt(forgedR))).toBe('no error')
-    expect(proofCode(() => verifyNativeReceipt(forgedR, { validators: [producer.publicKey] }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
+    expect(proofCode(() => verifyNativeReceipt(forgedR, { validators: [producer.publicKey] }))).toBe(
+      'ERR_RECEIPT_NOT_VALIDATOR',
+    )
   })
   it('header signatures: missing → ERR_RECEIPT_PRODUCER_SIGNATURE, extra bad one → ERR_RECEIPT_SIGNATURE', () => {
     const h = decodeHeader(fromHex(r.header))
-    expect(proofCode(() => verifyNativeReceipt({ ...r, header: toHex(encodeHeader({ ...h, signatures: [] })) }))).toBe('ERR_RECEIPT_PRODUCER_SIGNATURE')
+    expect(
+      proofCode(() => verifyNativeReceipt({ ...r, header: toHex(encodeHeader({ ...h, signatures: [] })) })),
+    ).toBe('ERR_RECEIPT_PRODUCER_SIGNATURE')
     const bad = { signer: testKey(8).publicKey, signature: h.signatures[0].signature }
-    expect(proofCode(() => verifyNativeReceipt({ ...r, header: toHex(encodeHeader({ ...h, signatures: [...h.signatures, bad] })) }))).toBe(
-      'ERR_RECEIPT_SIGNATURE',
-    )
+    expect(
+      proofCode(() =>
+        verifyNativeReceipt({
+          ...r,
+          header: toHex(encodeHeader({ ...h, signatures: [...h.signatures, bad] })),
+        }),
+      ),
+    ).toBe('ERR_RECEIPT_SIGNATURE')
   })
   it('receipt fields that disagree with the signed data → ERR_RECEIPT_PAYLOAD / ERR_RECEIPT_ANCHOR', () => {
-    expect(proofCode(() => verifyNativeReceipt({ ...r, payloadHash: receipts[4].native.payloadHash }))).toBe('ERR_RECEIPT_PAYLOAD')
-    expect(proofCode(() => verifyNativeReceipt({ ...r, anchorUri: receipts[4].native.anchorUri.replace('/7/', '/8/') }))).toBe('ERR_RECEIPT_ANCHOR')
+    expect(proofCode(() => verifyNativeReceipt({ ...r, payloadHash: receipts[4].native.payloadHash }))).toBe(
+      'ERR_RECEIPT_PAYLOAD',
+    )
+    expect(
+      proofCode(() =>
+        verifyNativeReceipt({ ...r, anchorUri: receipts[4].native.anchorUri.replace('/7/', '/8/') }),
+      ),
+    ).toBe('ERR_RECEIPT_ANCHOR')
   })
   it('wrong validator set → ERR_RECEIPT_NOT_VALIDATOR', () => {
-    expect(proofCode(() => verifyNativeReceipt(r, { validators: [testKey(9).publicKey] }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
+    expect(proofCode(() => verifyNativeReceipt(r, { validators: [testKey(9).publicKey] }))).toBe(
+      'ERR_RECEIPT_NOT_VALIDATOR',
+    )
     expect(proofCode(() => verifyNativeReceipt(r, { validators: [] }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
   })
   it('changed txId or tx signature → ERR_RECEIPT_TXID / ERR_RECEIPT_TX_SIGNATURE', () => {
-    expect(proofCode(() => verifyNativeReceipt({ ...r, txId: receipts[4].native.txId }))).toBe('ERR_RECEIPT_TXID')
+    expect(proofCode(() => verifyNativeReceipt({ ...r, txId: receipts[4].native.txId }))).toBe(
+      'ERR_RECEIPT_TXID',
+    )
     // The signature is the last 64 bytes of the stripped-tx encoding.
     const t = `${r.tx.slice(0, -2)}${r.tx.endsWith('00') ? '01' : '00'}`
     expect(proofCode(() => verifyNativeReceipt({ ...r, tx: t }))).toBe('ERR_RECEIPT_TX_SIGNATURE')
@@ -225,7 +283,9 @@ describe('native receipts', () => {
         const b = fromHex(hex)
         b[(bit >> 3) % b.length] ^= 1 << (bit & 7)
         const mutated = inTx ? { ...r, tx: toHex(b) } : { ...r, header: toHex(b) }
-        expect(proofCode(() => verifyNativeReceipt(mutated, { validators: [producer.publicKey] }))).not.toBe('no error')
+        expect(proofCode(() => verifyNativeReceipt(mutated, { validators: [producer.publicKey] }))).not.toBe(
+          'no error',
+        )
       }),
       { numRuns: 300 },
     )
@@ -237,7 +297,8 @@ describe('native receipts', () => {
       for (const v of values) {
         if (JSON.stringify(v) === JSON.stringify((r as unknown as Record<string, unknown>)[key])) continue
         const bad = { ...r, [key]: v } as unknown as NativeReceipt
-        if (proofCode(() => verifyNativeReceipt(bad)) === 'no error') accepted.push(`${key}=${JSON.stringify(v)}`)
+        if (proofCode(() => verifyNativeReceipt(bad)) === 'no error')
+          accepted.push(`${key}=${JSON.stringify(v)}`)
       }
     }
     expect(accepted).toEqual([])

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest'
 import {
   type BlockRules,
   type ProfichainError,
-  ValidationError,
   signHeader,
   stripTx,
   utf8,
+  ValidationError,
   validateBlock,
   validateTx,
 } from '../src/index.js'
-import { NETWORK, makeBlock, makeTx, testKey } from './helpers.js'
+import { makeBlock, makeTx, NETWORK, testKey } from './helpers.js'
 
 const rules: BlockRules = { network: NETWORK, maxTxBytes: 1024, maxBlockBytes: 64 * 1024 }
 const origin = testKey(1)
@@ -47,8 +47,12 @@ describe('validateTx', () => {
     const sig = tx.signature.slice()
     sig[10] ^= 4
     expect(code(() => validateTx({ ...tx, signature: sig }, rules))).toBe('ERR_TX_SIGNATURE')
-    expect(code(() => validateTx({ ...tx, body: { ...tx.body, origin: testKey(9).publicKey } }, rules))).toBe('ERR_TX_SIGNATURE')
-    expect(code(() => validateTx(stripTx({ ...tx, body: { ...tx.body, seq: 1 } }), rules))).toBe('ERR_TX_SIGNATURE')
+    expect(code(() => validateTx({ ...tx, body: { ...tx.body, origin: testKey(9).publicKey } }, rules))).toBe(
+      'ERR_TX_SIGNATURE',
+    )
+    expect(code(() => validateTx(stripTx({ ...tx, body: { ...tx.body, seq: 1 } }), rules))).toBe(
+      'ERR_TX_SIGNATURE',
+    )
     // skipSignature is honoured (the worker pool checked it already)
     expect(() => validateTx({ ...tx, signature: sig }, rules, { skipSignature: true })).not.toThrow()
   })
@@ -65,22 +69,32 @@ describe('validateBlock', () => {
     expect(() => validateBlock(makeBlock(producer, txs), rules)).not.toThrow()
   })
   it('wrong network', () => {
-    expect(code(() => validateBlock(makeBlock(producer, txs), { ...rules, network: 'other' }))).toBe('ERR_BLOCK_NETWORK')
+    expect(code(() => validateBlock(makeBlock(producer, txs), { ...rules, network: 'other' }))).toBe(
+      'ERR_BLOCK_NETWORK',
+    )
   })
   it('tx count differs from header', () => {
     const b = makeBlock(producer, txs)
     expect(code(() => validateBlock({ ...b, txs: b.txs.slice(1) }, rules))).toBe('ERR_BLOCK_TX_COUNT')
   })
   it('duplicate tx', () => {
-    expect(code(() => validateBlock(makeBlock(producer, [txs[0], txs[1], txs[0]]), rules))).toBe('ERR_BLOCK_DUPLICATE_TX')
+    expect(code(() => validateBlock(makeBlock(producer, [txs[0], txs[1], txs[0]]), rules))).toBe(
+      'ERR_BLOCK_DUPLICATE_TX',
+    )
   })
   it('wrong Merkle root (reordered txs)', () => {
     const b = makeBlock(producer, txs)
-    expect(code(() => validateBlock({ ...b, txs: [b.txs[1], b.txs[0], b.txs[2]] }, rules))).toBe('ERR_BLOCK_MERKLE_ROOT')
-    expect(code(() => validateBlock(b, rules, { merkleRoot: new Uint8Array(32) }))).toBe('ERR_BLOCK_MERKLE_ROOT')
+    expect(code(() => validateBlock({ ...b, txs: [b.txs[1], b.txs[0], b.txs[2]] }, rules))).toBe(
+      'ERR_BLOCK_MERKLE_ROOT',
+    )
+    expect(code(() => validateBlock(b, rules, { merkleRoot: new Uint8Array(32) }))).toBe(
+      'ERR_BLOCK_MERKLE_ROOT',
+    )
   })
   it('oversize block', () => {
-    expect(code(() => validateBlock(makeBlock(producer, txs), { ...rules, maxBlockBytes: 400 }))).toBe('ERR_BLOCK_TOO_LARGE')
+    expect(code(() => validateBlock(makeBlock(producer, txs), { ...rules, maxBlockBytes: 400 }))).toBe(
+      'ERR_BLOCK_TOO_LARGE',
+    )
   })
   it('bad tx signature inside the block', () => {
     const b = makeBlock(producer, txs)
@@ -94,9 +108,15 @@ describe('validateBlock', () => {
     const s = b.header.signatures[0]
     const bad = s.signature.slice()
     bad[63] ^= 0x10
-    expect(code(() => validateBlock({ ...b, header: { ...b.header, signatures: [{ ...s, signature: bad }] } }, rules))).toBe('ERR_BLOCK_SIGNATURE')
+    expect(
+      code(() =>
+        validateBlock({ ...b, header: { ...b.header, signatures: [{ ...s, signature: bad }] } }, rules),
+      ),
+    ).toBe('ERR_BLOCK_SIGNATURE')
     const other = makeBlock(producer, txs, 2)
     const foreign = signHeader(other.header, producer)
-    expect(code(() => validateBlock({ ...b, header: { ...b.header, signatures: [foreign] } }, rules))).toBe('ERR_BLOCK_SIGNATURE')
+    expect(code(() => validateBlock({ ...b, header: { ...b.header, signatures: [foreign] } }, rules))).toBe(
+      'ERR_BLOCK_SIGNATURE',
+    )
   })
 })
