@@ -252,6 +252,7 @@ export function verifyNativeReceipt(
   const prod = producerSignature(header)
   if (!prod) throw new ProofError('ERR_RECEIPT_PRODUCER_SIGNATURE', 'header carries no valid producer signature')
   for (const s of header.signatures) {
+    if (s === prod) continue // already verified by producerSignature
     if (!verifyHeaderSignature(header, s)) throw new ProofError('ERR_RECEIPT_SIGNATURE', `invalid header signature by ${toHex(s.signer)}`)
   }
   if (opts.validators && !opts.validators.some((v) => equalBytes(v, header.producer))) {
