@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { BlockTree } from '../src/index.js'
+// @ts-expect-error: plain .mjs fixture shared with the child process
+import { consensus, genesis } from './fixtures/crash-setup.mjs'
+import { tempDir } from './helpers.js'
+
+const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.mjs', import.meta.url))
+const ROUNDS = 24
+
+/** Resolves once the child has printed `lines` lines after "ready", or rejects if it exits first. */
+function waitForLines(cp: ChildProcess, lines: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = -1
+    let buf = ''
+    let stderr = ''
+    cp.stderr?.on('data', (d) => {
+      stderr += d
+    })
+    cp.stdout?.on('data', (d) => {
+      buf += d
+      const parts = buf.split('\n')
+      buf = parts.pop() ?? ''
+      seen += parts.length
+      if (seen >= lines) resolve()
+    })
+    cp.on('exit', (code) => reject(new Error(`writer exited with ${code} before being killed: ${stderr}`)))
+  })
+}
+
+describe('crash safety', () => {
+  it('a writer killed with SIGKILL at random points always leaves a consistent store', async () => {
+    const dir = await tempDir()
+    let lastHeight = 0
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        const cp = spawn(process.execPath, [WRITER, dir.path], { stdio: ['ignore', 'pipe', 'pipe'] })
+        const exited = new Promise((r) => cp.on('exit', r))
+        // Kill at a random point: after 0..6 blocks, plus a random part of the next one.
+        await waitForLines(cp, Math.floor(Math.random() * 7))
+        await new Promise((r) => setTimeout(r, Math.random() * 15))
+        cp.kill('SIGKILL')
+        await exited
+
+        const tree = await BlockTree.open({ path: dir.path, genesis, consensus })
+        try {
+          const head = tree.head()
+          let txs = 0
+          for (let h = 0; h <= head.height; h++) {
+            const b = await tree.getBlockByHeight(h)
+            expect(b, `canonical block at height ${h}`).toBeDefined()
+            txs += b?.txs.length ?? 0
+          }
+          expect(await tree.getHashAtHeight(head.height + 1)).toBeUndefined()
+          expect((await tree.stats()).txs).toBe(txs)
+          const report = await tree.audit()
+          expect(report.mismatches).toEqual([])
+          expect(report.txs).toBeGreaterThanOrEqual(txs)
+          expect(head.height).toBeGreaterThanOrEqual(lastHeight - 2)
+          lastHeight = head.height
+        } finally {
+          await tree.close()
+        }
+      }
+      // The writer did make progress across the rounds.
+      expect(lastHeight).toBeGreaterThan(ROUNDS)
+    } finally {
+      await dir.cleanup()
+    }
+  }, 60_000)
+})
