@@ -23,6 +23,7 @@ import {
   decodeSyncRequest,
   decodeSyncResponse,
   decodeTxBatch,
+  decodeTxBatchItems,
   encodeBlock,
   encodeBlockAnnouncement,
   encodeSyncError,
@@ -74,6 +75,14 @@ function stripP2p(ma: Multiaddr): string {
   return ma.decapsulateCode(P2P_CODE).toString()
 }
 
+/** Split an encoded tx batch into two batches (different bytes, so new gossip message ids); undefined for 1 item. */
+function splitBatch(data: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+  const items = decodeTxBatchItems(data)
+  if (items.length < 2) return undefined
+  const mid = items.length >> 1
+  return [encodeTxBatch(items.slice(0, mid)), encodeTxBatch(items.slice(mid))]
+}
+
 function errMessage(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }
@@ -106,6 +115,7 @@ export class P2PNetwork implements Startable {
     publishQueued: 0,
     publishRetries: 0,
     publishErrors: 0,
+    publishUnsent: 0,
     syncServed: 0,
     syncServeFailed: 0,
     syncBadRequests: 0,
@@ -239,7 +249,8 @@ export class P2PNetwork implements Startable {
           globalSignaturePolicy: StrictNoSign,
           msgIdFn: msgId,
           allowPublishToZeroTopicPeers: false,
-          ignoreDuplicatePublishError: true,
+          // Duplicate must throw: an empty `recipients` then always means "sent to nobody".
+          ignoreDuplicatePublishError: false,
           emitSelf: false,
           maxInboundDataLength: maxMsg + 64 * 1024,
           scoreParams: { topics: { [this.txTopic]: topicScore, [this.blockTopic]: topicScore } },
@@ -431,10 +442,18 @@ export class P2PNetwork implements Startable {
     })
   }
 
+  /** Subscribers we can actually send to (gossipsub drops sends to peers whose outbound stream is not open yet). */
+  private readySubscribers(topic: string): number {
+    const ps = this.libp2p.services.pubsub as GossipSub & { streamsOutbound?: Map<string, unknown> }
+    const subs = ps.getSubscribers(topic)
+    const out = ps.streamsOutbound
+    return out instanceof Map ? subs.filter((p) => out.has(p.toString())).length : subs.length
+  }
+
   /** Wait until a subscription changes (or a short poll interval passes, or we stop). */
   private waitForSubscribers(): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(finish, 500)
+      const t = setTimeout(finish, 100)
       const self = this
       function finish() {
         clearTimeout(t)
@@ -470,7 +489,7 @@ export class P2PNetwork implements Startable {
         const item = queue[0]
         if (item === undefined) break
         const ps = this.libp2p.services.pubsub
-        if (ps.getSubscribers(item.topic).length === 0) {
+        if (this.readySubscribers(item.topic) === 0) {
           await this.waitForSubscribers()
           continue
         }
@@ -480,11 +499,28 @@ export class P2PNetwork implements Startable {
           continue
         }
         try {
-          await ps.publish(item.topic, item.data)
+          const { recipients } = await ps.publish(item.topic, item.data)
           queue.shift()
-          this.counters.gossipOut++
-          this.counters.gossipBytesOut += item.data.byteLength
-          item.done(true)
+          if (recipients.length > 0) {
+            this.counters.gossipOut++
+            this.counters.gossipBytesOut += item.data.byteLength
+            item.done(true)
+          } else {
+            // Every send failed (streams closed under us). The bytes are now in gossipsub's seen cache, so
+            // an identical re-publish would be refused: re-split a tx batch into halves (new message ids);
+            // a single item stays in the message cache for IHAVE gossip and the durable outbox re-sends it.
+            this.counters.publishUnsent++
+            const halves = item.topic === this.txTopic ? splitBatch(item.data) : undefined
+            if (halves) {
+              queue.unshift(
+                { topic: item.topic, data: halves[0], done: noop },
+                { topic: item.topic, data: halves[1], done: item.done },
+              )
+            } else {
+              this.log.warn({ topic: item.topic }, 'gossip message reached no peer')
+              item.done(false)
+            }
+          }
           errorDelay = 100
         } catch (err) {
           const msg = err instanceof Error ? err.message : String(err)

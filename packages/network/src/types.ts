@@ -102,6 +102,8 @@ export interface NetworkStats {
   publishQueued: number
   publishRetries: number
   publishErrors: number
+  /** Publishes that reached no peer (a tx batch is then re-split and re-sent). */
+  publishUnsent: number
   syncServed: number
   syncServeFailed: number
   syncBadRequests: number
