@@ -118,6 +118,20 @@ export class FileIngestImpl implements FileIngest {
     this.watcher = watcher
     watcher.on('add', (p) => this.touch(p))
     watcher.on('change', (p) => this.touch(p))
+    // chokidar stats link targets and stays silent about dangling symlinks; the raw fs.watch event
+    // still names them, so they are rejected at once instead of at the next rescan.
+    watcher.on('raw', (event, name, details) => {
+      const dir = (details as { watchedPath?: string } | undefined)?.watchedPath
+      if (event === 'rename' && typeof name === 'string' && name && dir) {
+        const abs = join(dir, name)
+        void lstat(abs).then(
+          (st) => {
+            if (st.isSymbolicLink()) this.touch(abs)
+          },
+          () => {},
+        )
+      }
+    })
     watcher.on('error', (err) => this.log.warn({ err: String(err) }, 'watcher error'))
     await new Promise<void>((res) => watcher.once('ready', () => res()))
     await this.scan()

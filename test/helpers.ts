@@ -1,0 +1,111 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const CLI = join(ROOT, 'packages/cli/bin/profichain.js')
+
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `profichain-${prefix}-`))
+}
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Run the real `profichain` command in a child process. */
+export function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Poll `check` until it returns a truthy value or the deadline passes (then throw with `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v as T
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+export interface RunningNode {
+  child: ChildProcess
+  output: () => string
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** `profichain start` as a separate process; resolves once it logged "node started". */
+export async function startNode(dataDir: string, timeoutMs = 60_000): Promise<RunningNode> {
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    out += d
+  })
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
+  await waitFor(
+    'node start',
+    () => {
+      if (child.exitCode !== null) throw new Error(`node exited with ${child.exitCode}:\n${out.slice(-3000)}`)
+      return out.includes('"msg":"node started"')
+    },
+    timeoutMs,
+  )
+  return {
+    child,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      child.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** All files below `dir`, as paths relative to it. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  async function walk(d: string) {
+    let entries: import('node:fs').Dirent[]
+    try {
+      entries = await readdir(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else out.push(relative(dir, p))
+    }
+  }
+  await walk(dir)
+  return out.sort()
+}
+
+export async function readJson<T = unknown>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
+}
