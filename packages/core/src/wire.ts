@@ -1,8 +1,8 @@
-import { isHex } from './bytes.js'
 import { type Block, type BlockHeader, decodeBlock, decodeHeader, encodeBlock } from './block.js'
+import { isHex } from './bytes.js'
 import { type CborValue, decodeCbor, encodeCbor, read } from './codec.js'
 import { CodecError } from './errors.js'
-import { type Transaction, decodeTransaction, encodeTransaction } from './transaction.js'
+import { decodeTransaction, encodeTransaction, type Transaction } from './transaction.js'
 
 /**
  * Versioned network messages (DESIGN §7). Every message is one deterministic CBOR array whose first item
@@ -34,17 +34,21 @@ function readVersion(v: CborValue, what: string): void {
 
 /** Tx gossip message: [1, [encodedTransaction...]]. Items are `encodeTransaction` bytes. */
 export function encodeTxBatch(items: Array<Uint8Array | Transaction>): Uint8Array {
-  if (items.length > WIRE_LIMITS.txBatchItems) throw new CodecError(`tx batch: ${items.length} items exceeds ${WIRE_LIMITS.txBatchItems}`)
+  if (items.length > WIRE_LIMITS.txBatchItems)
+    throw new CodecError(`tx batch: ${items.length} items exceeds ${WIRE_LIMITS.txBatchItems}`)
   const bytes = items.map((t) => (t instanceof Uint8Array ? t : encodeTransaction(t)))
   return encodeCbor([WIRE_VERSION, bytes])
 }
 
 /** Decode a tx batch into its raw items (each still `encodeTransaction` bytes, not yet decoded). */
 export function decodeTxBatchItems(bytes: Uint8Array): Uint8Array[] {
-  if (bytes.byteLength > WIRE_LIMITS.txBatchBytes) throw new CodecError(`tx batch: ${bytes.byteLength} bytes exceeds ${WIRE_LIMITS.txBatchBytes}`)
+  if (bytes.byteLength > WIRE_LIMITS.txBatchBytes)
+    throw new CodecError(`tx batch: ${bytes.byteLength} bytes exceeds ${WIRE_LIMITS.txBatchBytes}`)
   const a = read.array(decodeCbor(bytes, 'tx batch'), 2, 'tx batch')
   readVersion(a[0], 'tx batch')
-  return read.list(a[1], WIRE_LIMITS.txBatchItems, 'tx batch.txs').map((x, i) => read.bytes(x, `tx batch.txs[${i}]`))
+  return read
+    .list(a[1], WIRE_LIMITS.txBatchItems, 'tx batch.txs')
+    .map((x, i) => read.bytes(x, `tx batch.txs[${i}]`))
 }
 
 /** Decode a tx batch into transactions (signatures are not checked here). */
@@ -120,10 +124,13 @@ export interface SyncResponsesEncoded {
   members: MemberAddrs[]
 }
 
-export type SyncResult<K extends SyncKind> = { ok: true; value: SyncResponses[K] } | { ok: false; code: string; message: string }
+export type SyncResult<K extends SyncKind> =
+  | { ok: true; value: SyncResponses[K] }
+  | { ok: false; code: string; message: string }
 
 function argsMap(v: CborValue, keys: readonly string[], what: string): Record<string, CborValue> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) throw new CodecError(`${what}: expected a map`)
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
+    throw new CodecError(`${what}: expected a map`)
   const got = Object.keys(v)
   if (got.length !== keys.length || !keys.every((k) => Object.hasOwn(v, k))) {
     throw new CodecError(`${what}: expected keys {${keys.join(', ')}}, got {${got.slice(0, 8).join(', ')}}`)
@@ -170,7 +177,11 @@ export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
     case 'blocks': {
       const m = argsMap(a[2], ['from', 'count'], what)
       const max = kind === 'headers' ? WIRE_LIMITS.headersPerRequest : WIRE_LIMITS.blocksPerRequest
-      return { kind, from: read.uint(m.from, `${what}.from`), count: checkCount(read.uint(m.count, `${what}.count`), max, what) }
+      return {
+        kind,
+        from: read.uint(m.from, `${what}.from`),
+        count: checkCount(read.uint(m.count, `${what}.count`), max, what),
+      }
     }
     case 'block': {
       const m = argsMap(a[2], ['hash'], what)
@@ -178,7 +189,9 @@ export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
     }
     case 'payloads': {
       const m = argsMap(a[2], ['txIds'], what)
-      const ids = read.list(m.txIds, WIRE_LIMITS.payloadsPerRequest, `${what}.txIds`).map((x, i) => read.bytes(x, `${what}.txIds[${i}]`, 32))
+      const ids = read
+        .list(m.txIds, WIRE_LIMITS.payloadsPerRequest, `${what}.txIds`)
+        .map((x, i) => read.bytes(x, `${what}.txIds[${i}]`, 32))
       return { kind, txIds: ids }
     }
     case 'status':
@@ -224,22 +237,27 @@ export function encodeSyncResponse<K extends SyncKind>(kind: K, body: SyncRespon
 
 /** Error response: [1, 'error', code, message]. */
 export function encodeSyncError(code: string, message: string): Uint8Array {
-  const msg = Buffer.byteLength(message) > WIRE_LIMITS.errorMessageBytes ? `${message.slice(0, 255)}…` : message
+  const msg =
+    Buffer.byteLength(message) > WIRE_LIMITS.errorMessageBytes ? `${message.slice(0, 255)}…` : message
   return encodeCbor([WIRE_VERSION, 'error', code.slice(0, WIRE_LIMITS.errorCodeBytes), msg])
 }
 
 function readMember(v: CborValue, what: string): MemberAddrs {
   const p = read.array(v, 2, what)
   const publicKey = read.text(p[0], `${what}.publicKey`, 64)
-  if (!isHex(publicKey, 32) || publicKey !== publicKey.toLowerCase()) throw new CodecError(`${what}.publicKey: expected 64 lowercase hex chars`)
-  const addrs = read.list(p[1], WIRE_LIMITS.addrsPerMember, `${what}.addrs`).map((x, i) => read.text(x, `${what}.addrs[${i}]`, WIRE_LIMITS.addrBytes))
+  if (!isHex(publicKey, 32) || publicKey !== publicKey.toLowerCase())
+    throw new CodecError(`${what}.publicKey: expected 64 lowercase hex chars`)
+  const addrs = read
+    .list(p[1], WIRE_LIMITS.addrsPerMember, `${what}.addrs`)
+    .map((x, i) => read.text(x, `${what}.addrs[${i}]`, WIRE_LIMITS.addrBytes))
   return { publicKey, addrs }
 }
 
 /** Decode a response to a request of `kind`; an error response comes back as `{ ok: false }`. */
 export function decodeSyncResponse<K extends SyncKind>(kind: K, bytes: Uint8Array): SyncResult<K> {
   const v = decodeCbor(bytes, 'sync response')
-  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 4)) throw new CodecError('sync response: expected an array of 2 or 4 items')
+  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 4))
+    throw new CodecError('sync response: expected an array of 2 or 4 items')
   readVersion(v[0], 'sync response')
   if (v.length === 4) {
     if (v[1] !== 'error') throw new CodecError('sync response: a 4-item response must be an error')
@@ -254,10 +272,14 @@ export function decodeSyncResponse<K extends SyncKind>(kind: K, bytes: Uint8Arra
   let value: SyncResponses[SyncKind]
   switch (kind) {
     case 'headers':
-      value = read.list(body, WIRE_LIMITS.headersPerRequest, what).map((x, i) => decodeHeader(read.bytes(x, `${what}[${i}]`)))
+      value = read
+        .list(body, WIRE_LIMITS.headersPerRequest, what)
+        .map((x, i) => decodeHeader(read.bytes(x, `${what}[${i}]`)))
       break
     case 'blocks':
-      value = read.list(body, WIRE_LIMITS.blocksPerRequest, what).map((x, i) => decodeBlock(read.bytes(x, `${what}[${i}]`)))
+      value = read
+        .list(body, WIRE_LIMITS.blocksPerRequest, what)
+        .map((x, i) => decodeBlock(read.bytes(x, `${what}[${i}]`)))
       break
     case 'block':
       value = body === null ? null : decodeBlock(read.bytes(body, what))
@@ -265,7 +287,10 @@ export function decodeSyncResponse<K extends SyncKind>(kind: K, bytes: Uint8Arra
     case 'payloads':
       value = read.list(body, WIRE_LIMITS.payloadsPerRequest, what).map((x, i) => {
         const p = read.array(x, 2, `${what}[${i}]`)
-        return { txId: read.bytes(p[0], `${what}[${i}].txId`, 32), payload: p[1] === null ? null : read.bytes(p[1], `${what}[${i}].payload`) }
+        return {
+          txId: read.bytes(p[0], `${what}[${i}].txId`, 32),
+          payload: p[1] === null ? null : read.bytes(p[1], `${what}[${i}].payload`),
+        }
       })
       break
     case 'status': {

@@ -13,7 +13,12 @@ export type NetworkErrorCode =
 /** A network failure with a stable code (sync errors carry `peer` and, for ERR_SYNC_REMOTE, `remoteCode`). */
 export class NetworkError extends ProfichainError {
   declare readonly code: NetworkErrorCode
-  constructor(code: NetworkErrorCode, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: NetworkErrorCode,
+    message: string,
+    meta: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(code, message, meta, options)
     this.name = 'NetworkError'
   }

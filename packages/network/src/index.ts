@@ -3,9 +3,15 @@ import './polyfill.js'
 import { P2PNetwork } from './network.js'
 import type { NetworkComponents, NetworkInit } from './types.js'
 
-export { P2PNetwork } from './network.js'
 export { NetworkError, type NetworkErrorCode } from './errors.js'
-export { libp2pPrivateKey, peerIdOfKey, peerIdFromPublicKey, publicKeyOfPeer, publicKeyHexOfPeer } from './keys.js'
+export {
+  libp2pPrivateKey,
+  peerIdFromPublicKey,
+  peerIdOfKey,
+  publicKeyHexOfPeer,
+  publicKeyOfPeer,
+} from './keys.js'
+export { P2PNetwork } from './network.js'
 export type {
   MaybePromise,
   NetworkComponents,

@@ -1,24 +1,22 @@
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { type GossipSub, type Message, StrictNoSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub'
+import {
+  type GossipSub,
+  gossipsub,
+  type Message,
+  StrictNoSign,
+  TopicValidatorResult,
+} from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Connection, Libp2p, PeerId, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import {
   type Block,
   CodecError,
-  type MemberAddrs,
-  type SyncKind,
-  type SyncRequest,
-  type SyncRequestOf,
-  type SyncResponses,
-  type Transaction,
-  WIRE_LIMITS,
   decodeBlockAnnouncement,
   decodeSyncRequest,
   decodeSyncResponse,
@@ -31,10 +29,26 @@ import {
   encodeSyncResponse,
   encodeTransaction,
   encodeTxBatch,
+  type MemberAddrs,
+  type SyncKind,
+  type SyncRequest,
+  type SyncRequestOf,
+  type SyncResponses,
+  type Transaction,
+  WIRE_LIMITS,
 } from '@profichain/core'
+import { createLibp2p } from 'libp2p'
 import { NetworkError } from './errors.js'
 import { libp2pPrivateKey, peerIdObjectFromPublicKey, publicKeyHexOfPeer } from './keys.js'
-import type { NetworkComponents, NetworkInit, NetworkLogger, NetworkStats, PeerInfo, PublishResult, Verdict } from './types.js'
+import type {
+  NetworkComponents,
+  NetworkInit,
+  NetworkLogger,
+  NetworkStats,
+  PeerInfo,
+  PublishResult,
+  Verdict,
+} from './types.js'
 
 type Node = Libp2p<{ identify: Identify; pubsub: GossipSub }>
 
@@ -68,7 +82,11 @@ const noop = () => {}
 const silentLogger: NetworkLogger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function verdictToResult(v: Verdict): TopicValidatorResult {
-  return v === 'accept' ? TopicValidatorResult.Accept : v === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+  return v === 'accept'
+    ? TopicValidatorResult.Accept
+    : v === 'reject'
+      ? TopicValidatorResult.Reject
+      : TopicValidatorResult.Ignore
 }
 
 function stripP2p(ma: Multiaddr): string {
@@ -153,7 +171,8 @@ export class P2PNetwork implements Startable {
       redialMaxMs: init.redialMaxMs ?? 10_000,
       maintenanceIntervalMs: init.maintenanceIntervalMs ?? 2_000,
     }
-    if (this.init.maxBatchBytes > this.init.maxMessageBytes) throw new NetworkError('ERR_CONFIG', 'maxBatchBytes must not exceed maxMessageBytes')
+    if (this.init.maxBatchBytes > this.init.maxMessageBytes)
+      throw new NetworkError('ERR_CONFIG', 'maxBatchBytes must not exceed maxMessageBytes')
     this.components = components
     this.log = components.logger ?? silentLogger
     this.txTopic = `/profichain/${init.network}/tx/1`
@@ -190,7 +209,8 @@ export class P2PNetwork implements Startable {
   }
 
   private get libp2p(): Node {
-    if (this.node === undefined || !this.running) throw new NetworkError('ERR_NOT_STARTED', 'the network is not started')
+    if (this.node === undefined || !this.running)
+      throw new NetworkError('ERR_NOT_STARTED', 'the network is not started')
     return this.node
   }
 
@@ -261,7 +281,9 @@ export class P2PNetwork implements Startable {
     const ps = node.services.pubsub
     ps.topicValidators.set(this.txTopic, (peer, msg) => this.validateTxs(peer, msg))
     ps.topicValidators.set(this.blockTopic, (peer, msg) => this.validateBlock(peer, msg))
-    await node.handle(this.syncProtocol, (stream, conn) => this.serveSync(stream, conn), { maxInboundStreams: 64 })
+    await node.handle(this.syncProtocol, (stream, conn) => this.serveSync(stream, conn), {
+      maxInboundStreams: 64,
+    })
     node.addEventListener('connection:open', (e) => this.onConnectionOpen(e.detail))
     node.addEventListener('peer:connect', (e) => this.onPeerConnect(e.detail))
     node.addEventListener('peer:disconnect', (e) => this.onPeerDisconnect(e.detail))
@@ -381,9 +403,15 @@ export class P2PNetwork implements Startable {
     let size = BATCH_OVERHEAD
     for (const e of encoded) {
       if (e.byteLength + ITEM_OVERHEAD + BATCH_OVERHEAD > this.init.maxMessageBytes) {
-        throw new NetworkError('ERR_TX_TOO_LARGE', `a ${e.byteLength}-byte tx exceeds the ${this.init.maxMessageBytes}-byte gossip message limit`)
+        throw new NetworkError(
+          'ERR_TX_TOO_LARGE',
+          `a ${e.byteLength}-byte tx exceeds the ${this.init.maxMessageBytes}-byte gossip message limit`,
+        )
       }
-      if (cur.length > 0 && (size + e.byteLength + ITEM_OVERHEAD > limit || cur.length >= WIRE_LIMITS.txBatchItems)) {
+      if (
+        cur.length > 0 &&
+        (size + e.byteLength + ITEM_OVERHEAD > limit || cur.length >= WIRE_LIMITS.txBatchItems)
+      ) {
         batches.push(cur)
         cur = []
         size = BATCH_OVERHEAD
@@ -403,13 +431,17 @@ export class P2PNetwork implements Startable {
   publishBlock(block: Block | Uint8Array): Promise<PublishResult> {
     const data = encodeBlockAnnouncement(block instanceof Uint8Array ? block : encodeBlock(block))
     if (data.byteLength > this.init.maxMessageBytes) {
-      throw new NetworkError('ERR_TX_TOO_LARGE', `a ${data.byteLength}-byte block exceeds the ${this.init.maxMessageBytes}-byte gossip message limit`)
+      throw new NetworkError(
+        'ERR_TX_TOO_LARGE',
+        `a ${data.byteLength}-byte block exceeds the ${this.init.maxMessageBytes}-byte gossip message limit`,
+      )
     }
     return this.enqueue(this.blockQueue, this.blockTopic, [data])
   }
 
   private enqueue(queue: Pending[], topic: string, messages: Uint8Array[]): Promise<PublishResult> {
-    if (!this.running) return Promise.reject(new NetworkError('ERR_NOT_STARTED', 'the network is not started'))
+    if (!this.running)
+      return Promise.reject(new NetworkError('ERR_NOT_STARTED', 'the network is not started'))
     if (messages.length === 0) return Promise.resolve({ batches: 0, published: true })
     let left = messages.length
     let ok = true
@@ -553,7 +585,10 @@ export class P2PNetwork implements Startable {
 
   private async serveSync(stream: Stream, conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
-    const signal = AbortSignal.any([AbortSignal.timeout(this.init.syncServeTimeoutMs), this.stopController.signal])
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(this.init.syncServeTimeoutMs),
+      this.stopController.signal,
+    ])
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
     let reqBytes: Uint8Array
     try {
@@ -571,7 +606,14 @@ export class P2PNetwork implements Startable {
       resp = await this.answer(req, signal)
       this.counters.syncServed++
     } catch (err) {
-      const code = err instanceof CodecError ? 'ERR_BAD_REQUEST' : signal.aborted ? 'ERR_TIMEOUT' : err instanceof NetworkError ? err.code : 'ERR_INTERNAL'
+      const code =
+        err instanceof CodecError
+          ? 'ERR_BAD_REQUEST'
+          : signal.aborted
+            ? 'ERR_TIMEOUT'
+            : err instanceof NetworkError
+              ? err.code
+              : 'ERR_INTERNAL'
       if (code === 'ERR_BAD_REQUEST') this.counters.syncBadRequests++
       else this.counters.syncServeFailed++
       this.log.debug({ peer, code, err: errMessage(err) }, 'sync request failed')
@@ -648,7 +690,10 @@ export class P2PNetwork implements Startable {
         break
     }
     if (bytes.byteLength > this.init.maxMessageBytes) {
-      throw new NetworkError('ERR_SYNC_PEER', `response of ${bytes.byteLength} bytes exceeds the ${this.init.maxMessageBytes}-byte limit`)
+      throw new NetworkError(
+        'ERR_SYNC_PEER',
+        `response of ${bytes.byteLength} bytes exceeds the ${this.init.maxMessageBytes}-byte limit`,
+      )
     }
     return bytes
   }
@@ -658,7 +703,8 @@ export class P2PNetwork implements Startable {
     const out: MemberAddrs[] = []
     for (const [id, m] of this.members) {
       const addrs = id === this.selfId && this.node ? this.node.getMultiaddrs().map(stripP2p) : [...m.addrs]
-      if (addrs.length > 0) out.push({ publicKey: m.publicKey, addrs: addrs.slice(-WIRE_LIMITS.addrsPerMember) })
+      if (addrs.length > 0)
+        out.push({ publicKey: m.publicKey, addrs: addrs.slice(-WIRE_LIMITS.addrsPerMember) })
     }
     return out
   }
@@ -666,11 +712,20 @@ export class P2PNetwork implements Startable {
   // ---------------------------------------------------------------------------------------- sync client
 
   /** Send one sync request to a connected (or dialable) member and decode its answer. */
-  async request<K extends SyncKind>(peer: string, req: SyncRequestOf<K>, opts: { timeoutMs?: number } = {}): Promise<SyncResponses[K]> {
+  async request<K extends SyncKind>(
+    peer: string,
+    req: SyncRequestOf<K>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<SyncResponses[K]> {
     const node = this.libp2p
     this.counters.syncRequests++
     const meta = { peer, kind: req.kind }
-    const fail = (code: 'ERR_SYNC_TIMEOUT' | 'ERR_SYNC_PEER' | 'ERR_SYNC_DECODE' | 'ERR_SYNC_REMOTE', message: string, extra = {}, cause?: unknown) => {
+    const fail = (
+      code: 'ERR_SYNC_TIMEOUT' | 'ERR_SYNC_PEER' | 'ERR_SYNC_DECODE' | 'ERR_SYNC_REMOTE',
+      message: string,
+      extra = {},
+      cause?: unknown,
+    ) => {
       this.counters.syncRequestsFailed++
       return new NetworkError(code, message, { ...meta, ...extra }, { cause })
     }
@@ -695,7 +750,8 @@ export class P2PNetwork implements Startable {
       await stream.close({ signal }).catch(noop)
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      if (timeout.aborted) throw fail('ERR_SYNC_TIMEOUT', `sync ${req.kind} to ${peer} timed out after ${timeoutMs} ms`, {}, err)
+      if (timeout.aborted)
+        throw fail('ERR_SYNC_TIMEOUT', `sync ${req.kind} to ${peer} timed out after ${timeoutMs} ms`, {}, err)
       throw fail('ERR_SYNC_PEER', `sync ${req.kind} to ${peer} failed: ${errMessage(err)}`, {}, err)
     }
     this.counters.syncBytesIn += resBytes.byteLength
@@ -705,7 +761,10 @@ export class P2PNetwork implements Startable {
     } catch (err) {
       throw fail('ERR_SYNC_DECODE', `sync ${req.kind} from ${peer}: ${errMessage(err)}`, {}, err)
     }
-    if (!res.ok) throw fail('ERR_SYNC_REMOTE', `peer ${peer} answered ${res.code}: ${res.message}`, { remoteCode: res.code })
+    if (!res.ok)
+      throw fail('ERR_SYNC_REMOTE', `peer ${peer} answered ${res.code}: ${res.message}`, {
+        remoteCode: res.code,
+      })
     return res.value
   }
 
@@ -746,7 +805,8 @@ export class P2PNetwork implements Startable {
     if (!this.running || m === undefined) return
     m.lostAt = Date.now()
     // Only the side that dialled redials right away; the other waits (grace) to avoid duplicate connections.
-    m.nextDialAt = Date.now() + (m.direction === 'outbound' ? m.backoffMs : m.backoffMs + this.init.redialMaxMs)
+    m.nextDialAt =
+      Date.now() + (m.direction === 'outbound' ? m.backoffMs : m.backoffMs + this.init.redialMaxMs)
     setTimeout(() => this.maintain(), m.backoffMs).unref()
   }
 
@@ -790,7 +850,8 @@ export class P2PNetwork implements Startable {
     const now = Date.now()
     for (const [id, m] of this.members) {
       if (want <= 0) break
-      if (id === this.selfId || connected.has(id) || m.dialing || m.addrs.size === 0 || m.nextDialAt > now) continue
+      if (id === this.selfId || connected.has(id) || m.dialing || m.addrs.size === 0 || m.nextDialAt > now)
+        continue
       want--
       void this.dialMember(m)
     }
@@ -803,12 +864,17 @@ export class P2PNetwork implements Startable {
     this.counters.dials++
     try {
       await this.mergeAddrs(m)
-      await node.dial(m.peerId, { signal: AbortSignal.any([AbortSignal.timeout(10_000), this.stopController.signal]) })
+      await node.dial(m.peerId, {
+        signal: AbortSignal.any([AbortSignal.timeout(10_000), this.stopController.signal]),
+      })
       m.backoffMs = this.init.redialBaseMs
     } catch (err) {
       this.counters.dialFailures++
       m.nextDialAt = Date.now() + m.backoffMs
-      this.log.debug({ peer: m.peerId.toString(), err: errMessage(err), retryInMs: m.backoffMs }, 'dial failed')
+      this.log.debug(
+        { peer: m.peerId.toString(), err: errMessage(err), retryInMs: m.backoffMs },
+        'dial failed',
+      )
       if (this.running) setTimeout(() => this.maintain(), m.backoffMs).unref()
       m.backoffMs = Math.min(m.backoffMs * 2, this.init.redialMaxMs)
     } finally {

@@ -1,7 +1,5 @@
 import {
   type Block,
-  type KeyPair,
-  type Transaction,
   blockHash,
   createBlock,
   createTransaction,
@@ -9,11 +7,19 @@ import {
   encodeHeader,
   equalBytes,
   generateKeyPair,
+  type KeyPair,
   stripTx,
+  type Transaction,
   toHex,
   txId,
 } from '@profichain/core'
-import { type NetworkInit, type P2PNetwork, type SyncHandlers, type Verdict, createNetwork } from '../src/index.js'
+import {
+  createNetwork,
+  type NetworkInit,
+  type P2PNetwork,
+  type SyncHandlers,
+  type Verdict,
+} from '../src/index.js'
 
 export const NETWORK = 'nettest'
 
@@ -36,10 +42,22 @@ export class MemChain {
     let prev = new Uint8Array(32)
     for (let h = 0; h < n; h++) {
       const txs = [0, 1].map((i) =>
-        createTransaction(key, { network: NETWORK, seq: h * 2 + i, payload: new Uint8Array(payloadBytes).fill(h + i), timestamp: 1000 + h }),
+        createTransaction(key, {
+          network: NETWORK,
+          seq: h * 2 + i,
+          payload: new Uint8Array(payloadBytes).fill(h + i),
+          timestamp: 1000 + h,
+        }),
       )
       for (const t of txs) this.payloads.set(toHex(txId(t)), t.payload)
-      const b = createBlock({ network: NETWORK, height: h, timestamp: 1000 + h, prevHash: prev, producer: key.publicKey, txs: txs.map(stripTx) })
+      const b = createBlock({
+        network: NETWORK,
+        height: h,
+        timestamp: 1000 + h,
+        prevHash: prev,
+        producer: key.publicKey,
+        txs: txs.map(stripTx),
+      })
       prev = blockHash(b.header)
       this.blocks.push(b)
     }
@@ -80,7 +98,11 @@ export function membersOf(keys: KeyPair[]) {
   return keys.map((k) => ({ publicKey: toHex(k.publicKey) }))
 }
 
-export async function startNode(key: KeyPair, init: Partial<NetworkInit> & { members: NetworkInit['members'] }, chain?: MemChain): Promise<TestNode> {
+export async function startNode(
+  key: KeyPair,
+  init: Partial<NetworkInit> & { members: NetworkInit['members'] },
+  chain?: MemChain,
+): Promise<TestNode> {
   const node: TestNode = {
     key,
     chain: chain ?? new MemChain(key, 3),
@@ -90,7 +112,14 @@ export async function startNode(key: KeyPair, init: Partial<NetworkInit> & { mem
     net: undefined as unknown as P2PNetwork,
   }
   node.net = createNetwork(
-    { network: NETWORK, listen: ['/ip4/127.0.0.1/tcp/0'], redialBaseMs: 100, redialMaxMs: 1000, maintenanceIntervalMs: 500, ...init },
+    {
+      network: NETWORK,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      redialBaseMs: 100,
+      redialMaxMs: 1000,
+      maintenanceIntervalMs: 500,
+      ...init,
+    },
     {
       key,
       handlers: node.chain.handlers(),

@@ -1,7 +1,16 @@
-import { type Transaction, createTransaction, toHex, txId, blockHash } from '@profichain/core'
+import { blockHash, createTransaction, type Transaction, toHex, txId } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { NetworkError, peerIdFromPublicKey, publicKeyOfPeer, peerIdOfKey } from '../src/index.js'
-import { MemChain, NETWORK, type TestNode, connectedTo, makeKeys, membersOf, startNode, waitFor } from './helpers.js'
+import { NetworkError, peerIdFromPublicKey, peerIdOfKey, publicKeyOfPeer } from '../src/index.js'
+import {
+  connectedTo,
+  MemChain,
+  makeKeys,
+  membersOf,
+  NETWORK,
+  startNode,
+  type TestNode,
+  waitFor,
+} from './helpers.js'
 
 const running: TestNode[] = []
 afterEach(async () => {
@@ -14,7 +23,14 @@ async function start(...args: Parameters<typeof startNode>): Promise<TestNode> {
 }
 
 function txsOf(key: TestNode['key'], n: number, tag: string, seq0 = 0): Transaction[] {
-  return Array.from({ length: n }, (_, i) => createTransaction(key, { network: NETWORK, seq: seq0 + i, payload: new Uint8Array(100).fill(i), metadata: { tag } }))
+  return Array.from({ length: n }, (_, i) =>
+    createTransaction(key, {
+      network: NETWORK,
+      seq: seq0 + i,
+      payload: new Uint8Array(100).fill(i),
+      metadata: { tag },
+    }),
+  )
 }
 
 describe('keys', () => {
@@ -81,7 +97,10 @@ describe('P2PNetwork', () => {
     }, 'C receives a probe via the relay')
     await a.net.publishTxs(txsOf(keys[0], 1, 'bad', seq++))
     await a.net.publishTxs(txsOf(keys[0], 1, 'good', seq++))
-    await waitFor(() => c.txBatches.some((x) => x.txs[0].body.metadata.tag === 'good'), 'C receives the good batch after the bad one')
+    await waitFor(
+      () => c.txBatches.some((x) => x.txs[0].body.metadata.tag === 'good'),
+      'C receives the good batch after the bad one',
+    )
     expect(c.txBatches.some((x) => x.txs[0].body.metadata.tag === 'bad')).toBe(false)
     expect(relay.net.stats().gossipRejected).toBe(1)
     expect(c.net.stats().gossipRejected).toBe(0)
@@ -93,7 +112,18 @@ describe('P2PNetwork', () => {
     const a = await start(keys[0], { members })
     const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
     await waitFor(() => connectedTo(a, b), 'connected')
-    const ps = (a.net as unknown as { node: { services: { pubsub: { publish(t: string, d: Uint8Array): Promise<unknown>; getSubscribers(t: string): unknown[] } } } }).node.services.pubsub
+    const ps = (
+      a.net as unknown as {
+        node: {
+          services: {
+            pubsub: {
+              publish(t: string, d: Uint8Array): Promise<unknown>
+              getSubscribers(t: string): unknown[]
+            }
+          }
+        }
+      }
+    ).node.services.pubsub
     await waitFor(() => ps.getSubscribers(a.net.txTopic).length > 0, 'B subscribed')
     await ps.publish(a.net.txTopic, new Uint8Array([0xde, 0xad, 0xbe, 0xef]))
     await waitFor(() => b.net.stats().gossipDecodeFailed === 1, 'B counts the decode failure')
@@ -105,8 +135,13 @@ describe('P2PNetwork', () => {
     const keys = makeKeys(3)
     const a = await start(keys[0], { members: membersOf([keys[0], keys[1]]) })
     // The outsider lists A as a member so that its own gater lets it dial.
-    const outsider = await start(keys[2], { members: membersOf([keys[0], keys[2]]), bootstrap: a.net.multiaddrs() })
-    const err = await outsider.net.request(a.net.peerId, { kind: 'status' }, { timeoutMs: 5000 }).catch((e: unknown) => e)
+    const outsider = await start(keys[2], {
+      members: membersOf([keys[0], keys[2]]),
+      bootstrap: a.net.multiaddrs(),
+    })
+    const err = await outsider.net
+      .request(a.net.peerId, { kind: 'status' }, { timeoutMs: 5000 })
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(NetworkError)
     expect((err as NetworkError).code).toBe('ERR_SYNC_PEER')
     await waitFor(() => a.net.stats().gaterDenied >= 1, 'A counted the denial')
@@ -120,7 +155,11 @@ describe('P2PNetwork', () => {
     const keys = makeKeys(2)
     const members = membersOf(keys)
     const chainA = new MemChain(keys[0], 5)
-    const big = createTransaction(keys[0], { network: NETWORK, seq: 999, payload: new Uint8Array(4 * 1024 * 1024).fill(0xab) })
+    const big = createTransaction(keys[0], {
+      network: NETWORK,
+      seq: 999,
+      payload: new Uint8Array(4 * 1024 * 1024).fill(0xab),
+    })
     chainA.payloads.set(toHex(txId(big)), big.payload)
     const a = await start(keys[0], { members }, chainA)
     const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
@@ -162,13 +201,18 @@ describe('P2PNetwork', () => {
     chainA.handlers = () => ({}) as never
     const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
     await waitFor(() => connectedTo(b, a), 'connected')
-    ;(a.net as unknown as { components: { handlers: { status: () => never } } }).components.handlers.status = () => {
-      throw new Error('store is closed')
-    }
-    const err = (await b.net.request(a.net.peerId, { kind: 'status' }).catch((e: unknown) => e)) as NetworkError
+    ;(a.net as unknown as { components: { handlers: { status: () => never } } }).components.handlers.status =
+      () => {
+        throw new Error('store is closed')
+      }
+    const err = (await b.net
+      .request(a.net.peerId, { kind: 'status' })
+      .catch((e: unknown) => e)) as NetworkError
     expect(err.code).toBe('ERR_SYNC_REMOTE')
     expect(err.meta.remoteCode).toBe('ERR_INTERNAL')
-    const err2 = (await b.net.request('not-a-peer', { kind: 'status' }).catch((e: unknown) => e)) as NetworkError
+    const err2 = (await b.net
+      .request('not-a-peer', { kind: 'status' })
+      .catch((e: unknown) => e)) as NetworkError
     expect(err2.code).toBe('ERR_SYNC_PEER')
   })
 
@@ -179,13 +223,18 @@ describe('P2PNetwork', () => {
     const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
     await waitFor(() => connectedTo(b, a), 'connected')
     type Raw = { dialProtocol(p: unknown, proto: string): Promise<RawStream> }
-    type RawStream = { send(d: Uint8Array): boolean; close(): Promise<void>; [Symbol.asyncIterator](): AsyncIterator<Uint8Array | { subarray(): Uint8Array }> }
+    type RawStream = {
+      send(d: Uint8Array): boolean
+      close(): Promise<void>
+      [Symbol.asyncIterator](): AsyncIterator<Uint8Array | { subarray(): Uint8Array }>
+    }
     const raw = (b.net as unknown as { node: Raw }).node
     const aId = (a.net as unknown as { node: { peerId: unknown } }).node.peerId
     const readAll = async (s: RawStream) => {
       const chunks: number[] = []
       try {
-        for await (const c of s as AsyncIterable<Uint8Array | { subarray(): Uint8Array }>) chunks.push(...(c instanceof Uint8Array ? c : c.subarray()))
+        for await (const c of s as AsyncIterable<Uint8Array | { subarray(): Uint8Array }>)
+          chunks.push(...(c instanceof Uint8Array ? c : c.subarray()))
       } catch {
         return { aborted: true, bytes: chunks }
       }

@@ -1,34 +1,48 @@
-import fc from 'fast-check'
 import {
-  CodecError,
-  WIRE_LIMITS,
   blockHash,
+  CodecError,
   createBlock,
   createTransaction,
   decodeBlockAnnouncement,
   decodeSyncRequest,
   decodeSyncResponse,
   decodeTxBatch,
+  encodeBlock,
   encodeBlockAnnouncement,
   encodeCbor,
   encodeHeader,
-  encodeBlock,
   encodeSyncError,
   encodeSyncRequest,
   encodeSyncResponse,
   encodeTxBatch,
   generateKeyPair,
+  SYNC_KINDS,
+  type SyncRequest,
   stripTx,
   toHex,
   txId,
-  SYNC_KINDS,
-  type SyncRequest,
+  WIRE_LIMITS,
 } from '@profichain/core'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 
 const key = generateKeyPair()
-const txs = [0, 1, 2].map((seq) => createTransaction(key, { network: 'test', seq, payload: new Uint8Array([seq, 1, 2, 3]), metadata: { n: String(seq) } }))
-const block = createBlock({ network: 'test', height: 1, timestamp: 1000, prevHash: new Uint8Array(32), producer: key.publicKey, txs: txs.map(stripTx) })
+const txs = [0, 1, 2].map((seq) =>
+  createTransaction(key, {
+    network: 'test',
+    seq,
+    payload: new Uint8Array([seq, 1, 2, 3]),
+    metadata: { n: String(seq) },
+  }),
+)
+const block = createBlock({
+  network: 'test',
+  height: 1,
+  timestamp: 1000,
+  prevHash: new Uint8Array(32),
+  producer: key.publicKey,
+  txs: txs.map(stripTx),
+})
 
 describe('wire codec', () => {
   it('round-trips a tx batch', () => {
@@ -39,7 +53,9 @@ describe('wire codec', () => {
   })
 
   it('rejects batches over the item limit and bad versions', () => {
-    expect(() => encodeTxBatch(new Array(WIRE_LIMITS.txBatchItems + 1).fill(new Uint8Array(1)))).toThrow(CodecError)
+    expect(() => encodeTxBatch(new Array(WIRE_LIMITS.txBatchItems + 1).fill(new Uint8Array(1)))).toThrow(
+      CodecError,
+    )
     expect(() => decodeTxBatch(encodeCbor([2, []]))).toThrow(/version/)
     expect(() => decodeTxBatch(encodeCbor([1, [new Uint8Array([1, 2])]]))).toThrow(CodecError)
   })
@@ -60,8 +76,12 @@ describe('wire codec', () => {
       { kind: 'members' },
     ]
     for (const r of reqs) expect(decodeSyncRequest(encodeSyncRequest(r))).toEqual(r)
-    expect(() => decodeSyncRequest(encodeSyncRequest({ kind: 'headers', from: 0, count: 513 }))).toThrow(CodecError)
-    expect(() => decodeSyncRequest(encodeSyncRequest({ kind: 'blocks', from: 0, count: 0 }))).toThrow(CodecError)
+    expect(() => decodeSyncRequest(encodeSyncRequest({ kind: 'headers', from: 0, count: 513 }))).toThrow(
+      CodecError,
+    )
+    expect(() => decodeSyncRequest(encodeSyncRequest({ kind: 'blocks', from: 0, count: 0 }))).toThrow(
+      CodecError,
+    )
     expect(() => decodeSyncRequest(encodeCbor([1, 'nope', {}]))).toThrow(CodecError)
     expect(() => decodeSyncRequest(encodeCbor([1, 'status', { extra: 1 }]))).toThrow(CodecError)
   })
@@ -72,16 +92,41 @@ describe('wire codec', () => {
     const b = decodeSyncResponse('block', encodeSyncResponse('block', encodeBlock(block)))
     expect(b.ok && b.value?.txs.length).toBe(3)
     expect(decodeSyncResponse('block', encodeSyncResponse('block', null))).toEqual({ ok: true, value: null })
-    const bs = decodeSyncResponse('blocks', encodeSyncResponse('blocks', [encodeBlock(block), encodeBlock(block)]))
+    const bs = decodeSyncResponse(
+      'blocks',
+      encodeSyncResponse('blocks', [encodeBlock(block), encodeBlock(block)]),
+    )
     expect(bs.ok && bs.value.length).toBe(2)
-    const entries = [{ txId: txId(txs[0]), payload: txs[0].payload }, { txId: txId(txs[1]), payload: null }]
-    expect(decodeSyncResponse('payloads', encodeSyncResponse('payloads', entries))).toEqual({ ok: true, value: entries })
-    const status = { height: 9, headHash: new Uint8Array(32).fill(1), genesisHash: new Uint8Array(32).fill(2) }
-    expect(decodeSyncResponse('status', encodeSyncResponse('status', status))).toEqual({ ok: true, value: status })
+    const entries = [
+      { txId: txId(txs[0]), payload: txs[0].payload },
+      { txId: txId(txs[1]), payload: null },
+    ]
+    expect(decodeSyncResponse('payloads', encodeSyncResponse('payloads', entries))).toEqual({
+      ok: true,
+      value: entries,
+    })
+    const status = {
+      height: 9,
+      headHash: new Uint8Array(32).fill(1),
+      genesisHash: new Uint8Array(32).fill(2),
+    }
+    expect(decodeSyncResponse('status', encodeSyncResponse('status', status))).toEqual({
+      ok: true,
+      value: status,
+    })
     const members = [{ publicKey: toHex(key.publicKey), addrs: ['/ip4/127.0.0.1/tcp/7001'] }]
-    expect(decodeSyncResponse('members', encodeSyncResponse('members', members))).toEqual({ ok: true, value: members })
-    expect(decodeSyncResponse('status', encodeSyncError('ERR_X', 'boom'))).toEqual({ ok: false, code: 'ERR_X', message: 'boom' })
-    expect(() => decodeSyncResponse('members', encodeSyncResponse('members', [{ publicKey: 'zz', addrs: [] }]))).toThrow(CodecError)
+    expect(decodeSyncResponse('members', encodeSyncResponse('members', members))).toEqual({
+      ok: true,
+      value: members,
+    })
+    expect(decodeSyncResponse('status', encodeSyncError('ERR_X', 'boom'))).toEqual({
+      ok: false,
+      code: 'ERR_X',
+      message: 'boom',
+    })
+    expect(() =>
+      decodeSyncResponse('members', encodeSyncResponse('members', [{ publicKey: 'zz', addrs: [] }])),
+    ).toThrow(CodecError)
   })
 
   it('fuzz: random bytes only ever throw CodecError', () => {
