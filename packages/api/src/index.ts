@@ -1,1 +1,21 @@
-export {}
+import { ApiHttpServer } from './server.js'
+import type { ApiComponents, ApiInit, ApiServer } from './types.js'
+
+export { ApiError, type ApiErrorCode } from './errors.js'
+export { checkQueryLimits, type QueryLimits } from './limits.js'
+export { typeDefs } from './schema-sdl.js'
+export { isLoopbackHost } from './server.js'
+export type {
+  ApiAddress,
+  ApiChain,
+  ApiComponents,
+  ApiInit,
+  ApiServer,
+  NodeStatus,
+  PeerInfo,
+} from './types.js'
+
+/** The node's HTTP API: GraphQL at /graphql, /healthz, /metrics, anchor hash URIs and raw payloads. */
+export function createApiServer(init: ApiInit, components: ApiComponents): ApiServer {
+  return new ApiHttpServer(init, components)
+}

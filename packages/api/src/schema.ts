@@ -1,0 +1,332 @@
+import {
+  type Block,
+  type BlockHeader,
+  blockHash,
+  equalBytes,
+  toBase64,
+  toHex,
+  txIdHex,
+} from '@profichain/core'
+import type { TxLocation } from '@profichain/store'
+import { GraphQLScalarType, Kind } from 'graphql'
+import { createSchema } from 'graphql-yoga'
+import { decodeCursor, encodeCursor } from './cursor.js'
+import { badInput, gqlError, hexArg, notFound } from './errors.js'
+import { eventIterator } from './events.js'
+import { scanTransactions, type TxFilterInput } from './scan.js'
+import { typeDefs } from './schema-sdl.js'
+import type { ApiChain, ApiComponents } from './types.js'
+
+export interface ApiContextValue {
+  chain: ApiChain
+  components: ApiComponents
+  opts: ResolvedOptions
+  /** Aborted when the server stops: ends subscriptions. */
+  shutdown: AbortSignal
+}
+
+export interface ResolvedOptions {
+  payloadCapBytes: number
+  maxPage: number
+  maxScanBlocks: number
+  maxScanTxs: number
+}
+
+/** A block as resolvers see it: the header always, the txs loaded on first need. */
+export class BlockView {
+  private loaded?: Promise<Block>
+  constructor(
+    readonly hash: Uint8Array,
+    readonly header: BlockHeader,
+    private readonly chain: ApiChain,
+    block?: Block,
+  ) {
+    if (block) this.loaded = Promise.resolve(block)
+  }
+
+  block(): Promise<Block> {
+    this.loaded ??= this.chain.getBlock(this.hash).then((b) => {
+      if (!b) throw notFound('block', toHex(this.hash))
+      return b
+    })
+    return this.loaded
+  }
+}
+
+function pageSize(first: number | null | undefined, max: number): number {
+  const n = first ?? 20
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw badInput(`first must be an integer in 0..${max}`, { argument: 'first' })
+  return n
+}
+
+function heightArg(v: number, argument: string): number {
+  if (!Number.isInteger(v) || v < 0)
+    throw badInput(`${argument} must be a non-negative integer`, { argument })
+  return v
+}
+
+async function blockAtHeight(chain: ApiChain, height: number): Promise<BlockView | undefined> {
+  const hash = await chain.getHashAtHeight(height)
+  if (!hash) return undefined
+  const header = await chain.getHeader(hash)
+  return header ? new BlockView(hash, header, chain) : undefined
+}
+
+const Long = new GraphQLScalarType<number, number>({
+  name: 'Long',
+  serialize: (v) => {
+    if (typeof v === 'bigint') return Number(v)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      throw new TypeError(`not a safe integer: ${String(v)}`)
+    return v
+  },
+  parseValue: (v) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badInput('expected an integer up to 2^53-1')
+    return v
+  },
+  parseLiteral: (ast) => {
+    const n = ast.kind === Kind.INT ? Number(ast.value) : Number.NaN
+    if (!Number.isSafeInteger(n)) throw badInput('expected an integer up to 2^53-1')
+    return n
+  },
+})
+
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (v) => v,
+  parseValue: (v) => v,
+  parseLiteral: () => {
+    throw badInput('JSON is an output type')
+  },
+})
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function locationFromBlock(view: BlockView, block: Block, index: number): TxLocation {
+  const tx = block.txs[index]
+  return { tx, txId: txIdHex(tx), blockHash: view.hash, height: view.header.height, index }
+}
+
+async function txById(chain: ApiChain, id: string): Promise<TxLocation> {
+  hexArg(id, 32, 'id')
+  const loc = await chain.getTx(id.toLowerCase())
+  if (!loc) throw notFound('transaction', id)
+  return loc
+}
+
+/** Build the executable schema over the given components. */
+export function buildSchema() {
+  return createSchema<ApiContextValue>({
+    typeDefs,
+    resolvers: {
+      Long,
+      JSON: JSONScalar,
+      Query: {
+        status: async (_: unknown, __: unknown, { chain, components }: ApiContextValue) => {
+          const s = components.status()
+          const head = chain.head()
+          return {
+            ...s,
+            peerId: s.peerId ?? null,
+            height: head.height,
+            headHash: toHex(head.hash),
+            finalHeight: chain.finalHeight(),
+            mempoolSize: chain.mempool.size(),
+            outboxSize: await chain.outbox.size(),
+            syncState: s.syncing ? 'syncing' : 'synced',
+          }
+        },
+        block: async (
+          _: unknown,
+          args: { height?: number | null; hash?: string | null },
+          { chain }: ApiContextValue,
+        ) => {
+          const hasH = args.height !== undefined && args.height !== null
+          const hasHash = args.hash !== undefined && args.hash !== null
+          if (hasH === hasHash) throw badInput('give exactly one of height or hash')
+          if (hasHash) {
+            const hash = hexArg(args.hash as string, 32, 'hash')
+            const header = await chain.getHeader(hash)
+            if (!header) throw notFound('block', args.hash as string)
+            return new BlockView(hash, header, chain)
+          }
+          const h = heightArg(args.height as number, 'height')
+          const view = await blockAtHeight(chain, h)
+          if (!view) throw notFound('block at height', h)
+          return view
+        },
+        blocks: async (
+          _: unknown,
+          args: { from?: number | null; to?: number | null; first?: number | null; after?: string | null },
+          { chain, opts }: ApiContextValue,
+        ) => {
+          const first = pageSize(args.first, opts.maxPage)
+          const head = chain.head().height
+          const from = args.from == null ? 0 : heightArg(args.from, 'from')
+          const to = Math.min(args.to == null ? head : heightArg(args.to, 'to'), head)
+          let start = from
+          if (args.after) start = Math.max(from, decodeCursor(args.after, 'b', 1)[0] + 1)
+          const nodes: BlockView[] = []
+          for (let h = start; h <= to && nodes.length < first; h++) {
+            const v = await blockAtHeight(chain, h)
+            // The head moved down (reorg) while we paged: stop at what exists.
+            if (!v) break
+            nodes.push(v)
+          }
+          const last = nodes.length ? nodes[nodes.length - 1].header.height : start - 1
+          return {
+            edges: nodes.map((n) => ({ cursor: encodeCursor('b', n.header.height), node: n })),
+            nodes,
+            pageInfo: {
+              hasNextPage: last < to,
+              endCursor: nodes.length ? encodeCursor('b', last) : (args.after ?? null),
+            },
+          }
+        },
+        transaction: (_: unknown, args: { id: string }, { chain }: ApiContextValue) => txById(chain, args.id),
+        transactions: (
+          _: unknown,
+          args: { filter?: TxFilterInput | null; first?: number | null; after?: string | null },
+          ctx: ApiContextValue,
+        ) => {
+          const first = pageSize(args.first, ctx.opts.maxPage)
+          return scanTransactions(ctx.chain, args.filter ?? {}, first, args.after ?? undefined, ctx.opts)
+        },
+        receipt: async (
+          _: unknown,
+          args: { txId: string; format?: 'CHAINPOINT' | 'NATIVE' | null },
+          { chain, components }: ApiContextValue,
+        ) => {
+          hexArg(args.txId, 32, 'txId')
+          const id = args.txId.toLowerCase()
+          // Check first so an unknown id is NOT_FOUND whatever the store's receipt() does with it.
+          if (!(await chain.getTx(id))) throw notFound('transaction', args.txId)
+          const base = components.anchorBase()
+          const r =
+            args.format === 'NATIVE'
+              ? await chain.receipt(id, 'native', base)
+              : await chain.receipt(id, 'chainpoint', base)
+          if (!r) throw notFound('transaction', args.txId)
+          return r
+        },
+        peers: (_: unknown, __: unknown, { components }: ApiContextValue) => components.peers(),
+      },
+      Subscription: {
+        newBlocks: {
+          subscribe: (_: unknown, __: unknown, { components, shutdown }: ApiContextValue) =>
+            eventIterator<Block>(components.events, 'block', { maxQueue: 1000, signal: shutdown }),
+          resolve: (b: Block, _: unknown, { chain }: ApiContextValue) =>
+            new BlockView(blockHash(b.header), b.header, chain, b),
+        },
+        committedTxs: {
+          subscribe: (_: unknown, __: unknown, { components, shutdown }: ApiContextValue) =>
+            eventIterator<{ txIds: string[] }>(components.events, 'committed', {
+              maxQueue: 1000,
+              signal: shutdown,
+            }),
+          resolve: (e: { txIds: string[] }) => e,
+        },
+      },
+      CommittedTxs: {
+        transactions: async (e: { txIds: string[] }, _: unknown, { chain }: ApiContextValue) => {
+          const locs = await chain.getTxs(e.txIds)
+          return locs.filter((l): l is TxLocation => l !== undefined)
+        },
+      },
+      Block: {
+        hash: (v: BlockView) => toHex(v.hash),
+        height: (v: BlockView) => v.header.height,
+        network: (v: BlockView) => v.header.network,
+        version: (v: BlockView) => v.header.version,
+        timestamp: (v: BlockView) => v.header.timestamp,
+        time: (v: BlockView) => iso(v.header.timestamp),
+        prevHash: (v: BlockView) => toHex(v.header.prevHash),
+        merkleRoot: (v: BlockView) => toHex(v.header.merkleRoot),
+        txCount: (v: BlockView) => v.header.txCount,
+        difficulty: (v: BlockView) => v.header.difficulty,
+        nonce: (v: BlockView) => v.header.nonce,
+        producer: (v: BlockView) => toHex(v.header.producer),
+        signatures: (v: BlockView) =>
+          v.header.signatures.map((s) => ({ signer: toHex(s.signer), signature: toHex(s.signature) })),
+        canonical: async (v: BlockView, _: unknown, { chain }: ApiContextValue) => {
+          const at = await chain.getHashAtHeight(v.header.height)
+          return at !== undefined && equalBytes(at, v.hash)
+        },
+        confirmations: async (v: BlockView, _: unknown, { chain }: ApiContextValue) => {
+          const at = await chain.getHashAtHeight(v.header.height)
+          if (!at || !equalBytes(at, v.hash)) return 0
+          return chain.head().height - v.header.height + 1
+        },
+        final: async (v: BlockView, _: unknown, { chain }: ApiContextValue) => {
+          if (v.header.height > chain.finalHeight()) return false
+          const at = await chain.getHashAtHeight(v.header.height)
+          return at !== undefined && equalBytes(at, v.hash)
+        },
+        txIds: async (v: BlockView) => (await v.block()).txs.map((t) => txIdHex(t)),
+        transactions: async (
+          v: BlockView,
+          args: { first?: number | null; after?: string | null },
+          { opts }: ApiContextValue,
+        ) => {
+          const first = pageSize(args.first, opts.maxPage)
+          const block = await v.block()
+          const start = args.after ? decodeCursor(args.after, 'i', 1)[0] + 1 : 0
+          const end = Math.min(block.txs.length, start + first)
+          const nodes: TxLocation[] = []
+          for (let i = start; i < end; i++) nodes.push(locationFromBlock(v, block, i))
+          return {
+            edges: nodes.map((n) => ({ cursor: encodeCursor('i', n.index), node: n })),
+            nodes,
+            pageInfo: {
+              hasNextPage: end < block.txs.length,
+              endCursor: nodes.length ? encodeCursor('i', end - 1) : (args.after ?? null),
+            },
+            scannedBlocks: 1,
+          }
+        },
+      },
+      Transaction: {
+        id: (l: TxLocation) => l.txId,
+        version: (l: TxLocation) => l.tx.body.version,
+        network: (l: TxLocation) => l.tx.body.network,
+        kind: (l: TxLocation) => l.tx.body.kind,
+        origin: (l: TxLocation) => toHex(l.tx.body.origin),
+        seq: (l: TxLocation) => l.tx.body.seq,
+        timestamp: (l: TxLocation) => l.tx.body.timestamp,
+        time: (l: TxLocation) => iso(l.tx.body.timestamp),
+        payloadHash: (l: TxLocation) => toHex(l.tx.body.payloadHash),
+        payloadSize: (l: TxLocation) => l.tx.body.payloadSize,
+        metadata: (l: TxLocation) =>
+          Object.entries(l.tx.body.metadata).map(([key, value]) => ({ key, value })),
+        meta: (l: TxLocation, args: { key: string }) =>
+          Object.hasOwn(l.tx.body.metadata, args.key) ? l.tx.body.metadata[args.key] : null,
+        signature: (l: TxLocation) => toHex(l.tx.signature),
+        block: async (l: TxLocation, _: unknown, { chain }: ApiContextValue) => {
+          const header = await chain.getHeader(l.blockHash)
+          if (!header) throw notFound('block', toHex(l.blockHash))
+          return new BlockView(l.blockHash, header, chain)
+        },
+        blockHash: (l: TxLocation) => toHex(l.blockHash),
+        height: (l: TxLocation) => l.height,
+        index: (l: TxLocation) => l.index,
+        confirmations: (l: TxLocation, _: unknown, { chain }: ApiContextValue) =>
+          Math.max(0, chain.head().height - l.height + 1),
+        payloadHeld: (l: TxLocation, _: unknown, { chain }: ApiContextValue) => chain.hasPayload(l.txId),
+        payload: async (l: TxLocation, _: unknown, { chain, opts }: ApiContextValue) => {
+          const url = `/tx/${l.txId}/payload`
+          if (l.tx.body.payloadSize > opts.payloadCapBytes) {
+            throw gqlError(
+              'PAYLOAD_TOO_LARGE',
+              `payload is ${l.tx.body.payloadSize} bytes, above the ${opts.payloadCapBytes}-byte inline cap: GET ${url}`,
+              { payloadUrl: url },
+            )
+          }
+          const p = await chain.getPayload(l.txId)
+          return p ? toBase64(p) : null
+        },
+        payloadUrl: (l: TxLocation) => `/tx/${l.txId}/payload`,
+      },
+    },
+  })
+}

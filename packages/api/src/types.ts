@@ -1,0 +1,100 @@
+import type { EventEmitter } from 'node:events'
+import type { Block, BlockHeader, ChainpointProof, NativeReceipt } from '@profichain/core'
+import type { TxLocation } from '@profichain/store'
+import type { Registry } from 'prom-client'
+
+export interface ApiInit {
+  /** Bind address. Default 127.0.0.1; any non-loopback address requires `token`. */
+  host?: string
+  /** TCP port; 0 picks a free one (see the address `start()` resolves with). Default 8545. */
+  port?: number
+  /** Bearer token required on every route but /healthz (and the GraphiQL page itself). */
+  token?: string
+  /** Allowed CORS origins ('*' for any). CORS is off when empty. */
+  cors?: string[]
+  /** Deepest field nesting of a query. Default 8. */
+  maxDepth?: number
+  /** Query cost cap (each field 1, times the page size of the connections above it). Default 5000. */
+  maxComplexity?: number
+  /** Aliased fields per document. Default 30. */
+  maxAliases?: number
+  /** Lexical tokens per document (parse stops beyond). Default 5000. */
+  maxTokens?: number
+  /** Request body (and GET URL) size cap. Default 64 KiB. */
+  maxBodyBytes?: number
+  /** Largest payload `transaction.payload` returns inline; bigger ones via GET /tx/<id>/payload. Default 64 KiB. */
+  payloadCapBytes?: number
+  /** Blocks one `transactions` page may scan when filtering without an index. Default 2000. */
+  maxScanBlocks?: number
+  /** Txs one `transactions` page may look at. Default 200 000. */
+  maxScanTxs?: number
+  /** Open SSE subscription streams at once. Default 64. */
+  maxSubscriptions?: number
+}
+
+/** The read side of the block tree the API needs (BlockTree from @profichain/store satisfies it). */
+export interface ApiChain {
+  head(): { hash: Uint8Array; height: number }
+  getHeader(hash: Uint8Array): Promise<BlockHeader | undefined>
+  getBlock(hash: Uint8Array): Promise<Block | undefined>
+  getHashAtHeight(height: number): Promise<Uint8Array | undefined>
+  getTx(txId: string): Promise<TxLocation | undefined>
+  /** Many lookups at once, in order. */
+  getTxs(txIds: string[]): Promise<Array<TxLocation | undefined>>
+  getPayload(txId: string): Promise<Uint8Array | undefined>
+  hasPayload(txId: string): Promise<boolean>
+  txIdsByPayloadHash(payloadHash: Uint8Array): Promise<string[]>
+  finalHeight(): number
+  receipt(txId: string, format: 'chainpoint', anchorBase: string): Promise<ChainpointProof | undefined>
+  receipt(txId: string, format: 'native', anchorBase: string): Promise<NativeReceipt | undefined>
+  outbox: { size(): Promise<number> }
+  mempool: { size(): number }
+}
+
+/** What the node reports about itself. */
+export interface NodeStatus {
+  type: string
+  nodeId: string
+  peerId?: string
+  network: string
+  version: string
+  syncing: boolean
+  /** Connected peers. */
+  peers: number
+}
+
+export interface PeerInfo {
+  peerId: string
+  publicKey: string
+  addrs: string[]
+  direction: 'inbound' | 'outbound' | string
+}
+
+export interface ApiComponents {
+  tree: ApiChain
+  status(): NodeStatus
+  peers(): PeerInfo[]
+  /** Emits 'block' (a core Block that became canonical) and 'committed' ({ txIds: string[] }). */
+  events: EventEmitter
+  /** Where /metrics reads from; the API adds its own request metrics to it. */
+  metrics?: Registry
+  /** Base URL put in Chainpoint anchor URIs. */
+  anchorBase(): string
+  /** Whether /healthz reports ready. */
+  ready(): boolean
+}
+
+export interface ApiAddress {
+  host: string
+  port: number
+  url: string
+}
+
+export interface ApiServer {
+  /** Listen; resolves with the bound address. */
+  start(): Promise<ApiAddress>
+  /** Close the listener, open SSE streams and keep-alive connections. Idempotent. */
+  stop(): Promise<void>
+  /** The bound address once started. */
+  address(): ApiAddress | undefined
+}
