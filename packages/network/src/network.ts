@@ -395,7 +395,7 @@ export class P2PNetwork implements Startable {
    * Queue txs for gossip in batches of ≤ maxBatchBytes. Never drops: batches wait for subscribers.
    * Resolves when every batch has been handed to gossipsub (published: false if the network stopped first).
    */
-  publishTxs(txs: Transaction[]): Promise<PublishResult> {
+  async publishTxs(txs: Transaction[]): Promise<PublishResult> {
     const encoded = txs.map((t) => encodeTransaction(t))
     const limit = this.init.maxBatchBytes
     const batches: Uint8Array[][] = []
@@ -428,7 +428,7 @@ export class P2PNetwork implements Startable {
   }
 
   /** Queue a (stripped) block announcement; blocks go out before queued tx batches. */
-  publishBlock(block: Block | Uint8Array): Promise<PublishResult> {
+  async publishBlock(block: Block | Uint8Array): Promise<PublishResult> {
     const data = encodeBlockAnnouncement(block instanceof Uint8Array ? block : encodeBlock(block))
     if (data.byteLength > this.init.maxMessageBytes) {
       throw new NetworkError(
@@ -457,7 +457,7 @@ export class P2PNetwork implements Startable {
           },
         })
       }
-      void this.pump()
+      this.pump().catch((err: unknown) => this.log.error({ err: errMessage(err) }, 'publish loop failed'))
     })
   }
 

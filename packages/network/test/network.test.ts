@@ -216,6 +216,27 @@ describe('P2PNetwork', () => {
     expect(err2.code).toBe('ERR_SYNC_PEER')
   })
 
+  it('times out a request whose handler never answers (ERR_SYNC_TIMEOUT), server answers ERR_TIMEOUT', async () => {
+    const keys = makeKeys(2)
+    const members = membersOf(keys)
+    const a = await start(keys[0], { members, syncServeTimeoutMs: 300 })
+    const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
+    await waitFor(() => connectedTo(b, a), 'connected')
+    const handlers = (a.net as unknown as { components: { handlers: { headers: () => Promise<never> } } })
+      .components.handlers
+    handlers.headers = () => new Promise<never>(() => {})
+    const err = (await b.net
+      .request(a.net.peerId, { kind: 'headers', from: 0, count: 1 }, { timeoutMs: 100 })
+      .catch((e: unknown) => e)) as NetworkError
+    expect(err.code).toBe('ERR_SYNC_TIMEOUT')
+    const err2 = (await b.net
+      .request(a.net.peerId, { kind: 'headers', from: 0, count: 1 }, { timeoutMs: 5000 })
+      .catch((e: unknown) => e)) as NetworkError
+    expect(err2.code).toBe('ERR_SYNC_REMOTE')
+    expect(err2.meta.remoteCode).toBe('ERR_TIMEOUT')
+    expect((await b.net.request(a.net.peerId, { kind: 'status' })).height).toBe(2)
+  })
+
   it('answers garbage on the sync stream with an error or a close, and keeps working', async () => {
     const keys = makeKeys(2)
     const members = membersOf(keys)
