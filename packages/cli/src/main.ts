@@ -6,6 +6,7 @@ import { createConsensus, loadGenesis } from '@profichain/consensus'
 import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { graphql } from './api-client.js'
 import { devnet } from './devnet.js'
 import { init } from './init.js'
 import { CliError, progress } from './util.js'
@@ -146,11 +147,42 @@ export function buildProgram(): Command {
       .command('proof')
       .description('print the receipt of a committed record (from a stopped node\'s data dir)')
       .argument('[txId]', 'transaction id (64 hex)')
-      .requiredOption('--data-dir <dir>', 'node data dir')
+      .option('--data-dir <dir>', "a stopped node's data dir")
+      .option('--api <url>', 'ask a running node instead (its API base URL)')
+      .option('--token <token>', 'API bearer token (or PROFICHAIN_API_TOKEN)')
       .option('--file <file>', 'find the record by the content of this file instead of a txId')
       .addOption(new Option('--format <format>', 'receipt form').choices(['chainpoint', 'native']).default('chainpoint'))
       .option('--out <file>', 'write the receipt here instead of stdout')
       .action(async (txIdArg: string | undefined, o) => {
+        if (!o.dataDir === !o.api) throw new CliError('give either --data-dir <dir> (stopped node) or --api <url> (running node)', 2)
+        if (o.api) {
+          let id = txIdArg?.toLowerCase()
+          if (o.file) {
+            const data = await readFile(o.file).catch((err) => {
+              throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
+            })
+            const r = await graphql<{ transactions: { nodes: Array<{ id: string }> } }>(
+              o.api,
+              'query($h: String!) { transactions(filter: { payloadHash: $h }, first: 1) { nodes { id } } }',
+              { h: toHex(sha256(data)) },
+              o.token,
+            )
+            id = r.transactions.nodes[0]?.id
+            if (!id) throw new CliError(`no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is on that node's chain`)
+          }
+          if (!id || !isHex(id, 32)) throw new CliError('give a txId (64 hex chars) or --file <file>', 2)
+          const r = await graphql<{ receipt: unknown }>(
+            o.api,
+            'query($id: String!, $f: ReceiptFormat) { receipt(txId: $id, format: $f) }',
+            { id, f: o.format.toUpperCase() },
+            o.token,
+          )
+          if (!r.receipt) throw new CliError(`record ${id} is not in a canonical block yet`)
+          const text = `${JSON.stringify(r.receipt, null, 2)}\n`
+          if (o.out) await writeFile(o.out, text)
+          else process.stdout.write(text)
+          return
+        }
         const { tree, apiBase } = await openStore(o.dataDir)
         try {
           let ids: string[]
@@ -173,7 +205,7 @@ export function buildProgram(): Command {
           await tree.close()
         }
       }),
-    'profichain proof --data-dir ./node1 --file ./report.pdf --format native --out report.receipt.json',
+    'profichain proof --data-dir ./node1 --file ./report.pdf --format native --out report.receipt.json\nprofichain proof --api http://127.0.0.1:8545 3f1c…e2 --format chainpoint',
   )
 
   example(
@@ -225,6 +257,26 @@ export function buildProgram(): Command {
       }),
     'profichain audit --data-dir ./node1',
   )
+  example(
+    program
+      .command('status')
+      .description("a running node's status through its API")
+      .option('--api <url>', 'node API base URL', 'http://127.0.0.1:8545')
+      .option('--token <token>', 'API bearer token (or PROFICHAIN_API_TOKEN)')
+      .option('--json', 'print JSON')
+      .action(async (o) => {
+        const r = await graphql<{ status: Record<string, unknown> }>(
+          o.api,
+          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version } }',
+          {},
+          o.token,
+        )
+        if (o.json) process.stdout.write(`${JSON.stringify(r.status, null, 2)}\n`)
+        else for (const [k, v] of Object.entries(r.status)) process.stdout.write(`${k.padEnd(12)} ${v ?? '-'}\n`)
+      }),
+    'profichain status --api http://127.0.0.1:8545',
+  )
+
   example(
     program
       .command('devnet')

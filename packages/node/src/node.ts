@@ -10,6 +10,7 @@ import {
   type Transaction,
 } from '@profichain/core'
 import { type ChainContext, type Consensus, createConsensus, type Genesis, loadGenesis } from '@profichain/consensus'
+import { type ApiServer, createApiServer } from '@profichain/api'
 import { fileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
 import { BlockProducer } from '@profichain/producer'
@@ -17,6 +18,8 @@ import { BlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeMetrics } from './metrics.js'
+
+export const NODE_VERSION = '0.1.0'
 
 export interface NodeInit {
   config: NodeConfig
@@ -36,6 +39,7 @@ export class ProfichainNode extends EventEmitter {
   verifier!: TxVerifier
   ingest?: FileIngest
   producer?: BlockProducer
+  api?: ApiServer
   context!: ChainContext
   private timers: NodeJS.Timeout[] = []
   private receiptsBusy = false
@@ -118,6 +122,21 @@ export class ProfichainNode extends EventEmitter {
       }
       // Anything left in the outbox from before a crash goes to the mempool again.
       await this.requeueOutbox()
+      if (c.enabled.api) {
+        this.api = createApiServer(
+          { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
+          {
+            tree: this.tree,
+            status: () => this.status(),
+            peers: () => this.peers(),
+            events: this,
+            metrics: this.metrics.registry,
+            anchorBase: () => this.anchorBase(),
+            ready: () => this.started && !this.stopping,
+          },
+        )
+        await this.api.start()
+      }
       this.producer?.start()
       await this.ingest?.start()
       this.timers.push(setInterval(() => void this.requeueOutbox().catch((err) => this.logger.warn({ err }, 'requeue failed')), 5000))
@@ -134,6 +153,22 @@ export class ProfichainNode extends EventEmitter {
       await this.closeAll()
       throw err
     }
+  }
+
+  /** What /graphql `status` and `profichain status` report. */
+  status(): { type: string; nodeId: string; peerId?: string; network: string; version: string; syncing: boolean; peers: number } {
+    return {
+      type: this.config.type,
+      nodeId: this.nodeId,
+      network: this.genesis.network,
+      version: NODE_VERSION,
+      syncing: false,
+      peers: this.peers().length,
+    }
+  }
+
+  peers(): Array<{ peerId: string; publicKey: string; addrs: string[]; direction: string }> {
+    return []
   }
 
   private retention(): RetentionPolicy {
@@ -237,6 +272,7 @@ export class ProfichainNode extends EventEmitter {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t)
+      await this.api?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
       if (this.started) await this.writeReceipts()
