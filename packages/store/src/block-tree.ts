@@ -311,6 +311,10 @@ export class BlockTree {
       return this.result('duplicate', [], [], [])
     }
     if (this.orphans.has(hex)) return this.result('duplicate', [], [], [])
+    const ids = block.txs.map((t) => txId(t))
+    // Start the replay lookup now: LevelDB reads on its own thread while this one validates.
+    const indexed = ids.length > 0 ? this.subs.i.getMany(ids) : Promise.resolve([])
+    indexed.catch(() => undefined)
     const leaves = blockLeaves(block.txs)
     validateBlock(block, this.rules, {
       skipTxSignatures: opts.signaturesChecked,
@@ -324,7 +328,7 @@ export class BlockTree {
     const oldHead = this.headNode
     const connected: Uint8Array[] = []
     const applied: Applied[] = []
-    applied.push(await this.connect({ block, hash, leaves, opts }, parent))
+    applied.push(await this.connect({ block, hash, leaves, opts }, parent, await indexed))
     connected.push(hash)
     // Orphans waiting for this block (and theirs, recursively); an invalid orphan is dropped, not thrown.
     const queue = [hex]
@@ -393,7 +397,11 @@ export class BlockTree {
   }
 
   /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */
-  private async connect(o: Orphan, parent: TreeNode): Promise<Applied> {
+  private async connect(
+    o: Orphan,
+    parent: TreeNode,
+    indexed?: Array<Uint8Array | undefined>,
+  ): Promise<Applied> {
     const { block, hash, leaves } = o
     const header = block.header
     if (header.height !== parent.height + 1) {
@@ -405,7 +413,7 @@ export class BlockTree {
     }
     await this.consensus.validateHeader(header, parent.header, this.chain)
     const ids = block.txs.map((t) => txId(t))
-    await this.checkReplay(ids, parent, hash)
+    await this.checkReplay(ids, parent, hash, indexed)
     const node: TreeNode = {
       hash,
       header,
@@ -446,9 +454,14 @@ export class BlockTree {
   }
 
   /** A tx already on the chain this block extends (below the fork point) may not appear again. */
-  private async checkReplay(ids: Uint8Array[], parent: TreeNode, hash: Uint8Array): Promise<void> {
+  private async checkReplay(
+    ids: Uint8Array[],
+    parent: TreeNode,
+    hash: Uint8Array,
+    indexed?: Array<Uint8Array | undefined>,
+  ): Promise<void> {
     if (ids.length === 0) return
-    const hits = await this.subs.i.getMany(ids)
+    const hits = indexed ?? (await this.subs.i.getMany(ids))
     if (hits.every((h) => h === undefined)) return
     // Height of the fork point between the parent's chain and the canonical chain.
     let cur: TreeNode | undefined = parent

@@ -29,12 +29,27 @@ export interface StoreContext {
 
 export type Batch = ReturnType<BinaryDb['batch']>
 
+const prefixes = new WeakMap<Sub, Uint8Array>()
+
+/** The sublevel's key prefix as bytes: batches write prefixed keys on the root DB, ~10x cheaper per op. */
+function prefixed(sub: Sub, key: Uint8Array): Uint8Array {
+  let p = prefixes.get(sub)
+  if (p === undefined) {
+    p = new Uint8Array(Buffer.from(sub.prefix, 'utf8'))
+    prefixes.set(sub, p)
+  }
+  const k = new Uint8Array(p.byteLength + key.byteLength)
+  k.set(p, 0)
+  k.set(key, p.byteLength)
+  return k
+}
+
 export function put(b: Batch, sub: Sub, key: Uint8Array, value: Uint8Array): void {
-  b.put(key, value, { sublevel: sub as never })
+  b.put(prefixed(sub, key), value)
 }
 
 export function del(b: Batch, sub: Sub, key: Uint8Array): void {
-  b.del(key, { sublevel: sub as never })
+  b.del(prefixed(sub, key))
 }
 
 /** Turn low-level storage failures (disk full, I/O, corruption) into a StoreError that keeps the cause. */

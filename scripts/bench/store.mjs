@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+// Store benchmarks: txs/s applied in 10k-tx blocks, lookups/s by txId with ≥ 1M stored txs (quick: 100k),
+// bytes on disk per stripped tx and per archived 1 KiB tx (after compaction).
+// Usage: node scripts/bench/store.mjs [--quick]   (build first: npx tsc -b packages/store)
+// As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
+// Tx signatures are random bytes and blocks are added with `signaturesChecked: true`, as the node does after
+// its worker pool checked them: this measures the store, not Ed25519.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { Level } from 'level'
+import * as core from '../../packages/core/dist/index.js'
+import { BlockTree } from '../../packages/store/dist/index.js'
+
+const NETWORK = 'bench'
+const BLOCK_TXS = 10_000
+const producer = core.keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, i) => i + 1))
+const origin = randomBytes(32)
+
+const genesis = {
+  version: 1,
+  network: NETWORK,
+  timestamp: 1_700_000_000_000,
+  members: [],
+  validators: [],
+  consensus: { type: 'authority', backoffMs: 500 },
+  blockTimeMs: 1000,
+  maxBlockBytes: 256 * 1024 * 1024,
+  maxTxBytes: 1024 * 1024,
+}
+const consensus = {
+  type: 'work',
+  genesis,
+  seal: async (b) => b,
+  validateHeader: async () => {},
+  work: () => 1n,
+  producerDelay: async () => 0,
+  isFinal: () => false,
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+let seq = 0
+function makeTxs(n, payloadBytes) {
+  const out = []
+  for (let i = 0; i < n; i++) {
+    const payload = payloadBytes > 0 ? randomBytes(payloadBytes) : randomBytes(8)
+    const s = seq++
+    out.push({
+      body: {
+        version: core.FORMAT_VERSION,
+        network: NETWORK,
+        kind: 'record',
+        origin,
+        seq: s,
+        timestamp: 1_700_000_001_000 + s,
+        payloadHash: core.sha256(payload),
+        payloadSize: payload.byteLength,
+        metadata: { path: `line/${s}`, 'content-type': 'application/json' },
+      },
+      signature: randomBytes(64),
+      payload,
+    })
+  }
+  return out
+}
+
+function makeBlock(parent, txs) {
+  const b = core.createBlock({
+    network: NETWORK,
+    height: parent.height + 1,
+    timestamp: parent.timestamp + 1000,
+    prevHash: core.blockHash(parent),
+    producer: producer.publicKey,
+    txs: txs.map(core.stripTx),
+  })
+  b.header.signatures.push(core.signHeader(b.header, producer))
+  return b
+}
+
+/** Fill a store with `blocks` 10k-tx blocks; returns tx/s per block (timing only addBlock) and the txIds. */
+async function fill(tree, blocks, payloadBytes) {
+  const rates = []
+  const ids = []
+  for (let k = 0; k < blocks; k++) {
+    const txs = makeTxs(BLOCK_TXS, payloadBytes)
+    const block = makeBlock(tree.head().header, txs)
+    const payloads = new Map(txs.map((t) => [core.txIdHex(t), t.payload]))
+    for (const t of txs) ids.push(core.txId(t))
+    const t0 = performance.now()
+    await tree.addBlock(block, { payloads, signaturesChecked: true })
+    rates.push(BLOCK_TXS / ((performance.now() - t0) / 1000))
+  }
+  return { rates, ids }
+}
+
+async function du(dir) {
+  let total = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    total += e.isDirectory() ? await du(p) : (await stat(p)).size
+  }
+  return total
+}
+
+async function compactedSize(path) {
+  const db = new Level(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  await db.compactRange(new Uint8Array([0]), new Uint8Array([0xff, 0xff]))
+  await db.close()
+  return du(path)
+}
+
+async function withTree(retention, fn) {
+  const path = await mkdtemp(join(tmpdir(), 'pc-bench-store-'))
+  const tree = await BlockTree.open({ path, genesis, consensus, retention })
+  try {
+    return await fn(tree, path)
+  } finally {
+    await tree.close().catch(() => undefined)
+    await rm(path, { recursive: true, force: true })
+  }
+}
+
+export async function run({ quick = false } = {}) {
+  const rows = []
+  const add = (name, unit, values) => rows.push({ name, unit, median: median(values), runs: values.length })
+  const bigBlocks = quick ? 10 : 100
+  const lookupRuns = quick ? 3 : 5
+  const lookups = quick ? 20_000 : 50_000
+
+  // Header chain + stripped txs (retention none): apply rate, lookups with ≥ 1M txs, bytes per stripped tx.
+  await withTree({ mode: 'none' }, async (tree, path) => {
+    const { rates, ids } = await fill(tree, bigBlocks, 0)
+    add('apply 10k-tx blocks, stripped (retention none)', 'tx/s', rates)
+    const single = []
+    const batched = []
+    for (let r = 0; r < lookupRuns; r++) {
+      const pick = Array.from({ length: lookups }, () => ids[Math.floor(Math.random() * ids.length)])
+      let t0 = performance.now()
+      for (const id of pick) if (!(await tree.getTx(id))) throw new Error('lookup miss')
+      single.push(lookups / ((performance.now() - t0) / 1000))
+      t0 = performance.now()
+      for (let i = 0; i < pick.length; i += 100) {
+        const got = await tree.getTxs(pick.slice(i, i + 100))
+        if (got.some((g) => g === undefined)) throw new Error('lookup miss')
+      }
+      batched.push(lookups / ((performance.now() - t0) / 1000))
+    }
+    add(
+      `getTx lookups by txId, ${ids.length.toLocaleString('en-US')} txs stored (one at a time)`,
+      'lookups/s',
+      single,
+    )
+    add(
+      `getTxs lookups by txId, ${ids.length.toLocaleString('en-US')} txs stored (batches of 100)`,
+      'lookups/s',
+      batched,
+    )
+    await tree.close()
+    add('bytes on disk per stripped tx (headers, indexes, leaves included; compacted)', 'bytes/tx', [
+      (await compactedSize(path)) / ids.length,
+    ])
+  })
+
+  // Archive (retention all) with 1 KiB random payloads.
+  await withTree({ mode: 'all' }, async (tree, path) => {
+    const { rates, ids } = await fill(tree, quick ? 3 : 10, 1024)
+    add('apply 10k-tx blocks, archive with 1 KiB payloads', 'tx/s', rates)
+    await tree.close()
+    add('bytes on disk per archived 1 KiB tx (compacted)', 'bytes/tx', [
+      (await compactedSize(path)) / ids.length,
+    ])
+  })
+  return rows
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await run({ quick: process.argv.includes('--quick') })
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(90)} ${Math.round(r.median).toLocaleString('en-US').padStart(12)} ${r.unit} (median of ${r.runs})`,
+    )
+}
