@@ -18,6 +18,7 @@ import { BlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeMetrics } from './metrics.js'
+import { NetworkBridge } from './network-bridge.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -40,6 +41,7 @@ export class ProfichainNode extends EventEmitter {
   ingest?: FileIngest
   producer?: BlockProducer
   api?: ApiServer
+  network?: NetworkBridge
   context!: ChainContext
   private timers: NodeJS.Timeout[] = []
   private receiptsBusy = false
@@ -137,6 +139,10 @@ export class ProfichainNode extends EventEmitter {
         )
         await this.api.start()
       }
+      if (c.enabled.network) {
+        this.network = new NetworkBridge(this)
+        await this.network.start()
+      }
       this.producer?.start()
       await this.ingest?.start()
       this.timers.push(setInterval(() => void this.requeueOutbox().catch((err) => this.logger.warn({ err }, 'requeue failed')), 5000))
@@ -150,6 +156,10 @@ export class ProfichainNode extends EventEmitter {
       )
       this.emit('ready')
     } catch (err) {
+      await this.ingest?.stop().catch(() => {})
+      await this.producer?.stop().catch(() => {})
+      await this.network?.stop().catch(() => {})
+      await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
     }
@@ -161,14 +171,15 @@ export class ProfichainNode extends EventEmitter {
       type: this.config.type,
       nodeId: this.nodeId,
       network: this.genesis.network,
+      peerId: this.network?.peerId,
       version: NODE_VERSION,
-      syncing: false,
+      syncing: this.network?.isSyncing() ?? false,
       peers: this.peers().length,
     }
   }
 
   peers(): Array<{ peerId: string; publicKey: string; addrs: string[]; direction: string }> {
-    return []
+    return this.network?.net.peers() ?? []
   }
 
   private retention(): RetentionPolicy {
@@ -266,6 +277,14 @@ export class ProfichainNode extends EventEmitter {
     this.metrics.height.set(head.height)
     this.metrics.mempool.set(this.tree.mempool.size())
     void this.tree.outbox.size().then((n) => this.metrics.outbox.set(n))
+    if (this.network) {
+      const st = this.network.net.stats()
+      this.metrics.peers.set(st.peers)
+      this.metrics.gossipIn.set(st.gossipIn)
+      this.metrics.gossipOut.set(st.gossipOut)
+      this.metrics.syncServed.set(st.syncServed)
+      this.metrics.syncRequests.set(st.syncRequests)
+    }
   }
 
   /** Graceful stop: finish in-flight work, flush, close the DB. Idempotent. */
@@ -275,6 +294,7 @@ export class ProfichainNode extends EventEmitter {
       await this.api?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
+      await this.network?.stop()
       if (this.started) await this.writeReceipts()
       await this.closeAll()
       this.logger.info('node stopped')
