@@ -1,4 +1,4 @@
-import type { ChainContext, Consensus, Genesis } from '@profichain/consensus'
+import { type ChainContext, type Consensus, type Genesis, genesisBlock } from '@profichain/consensus'
 import {
   auditPathFromLevels,
   type Block,
@@ -105,16 +105,9 @@ export interface StoreStats {
   outbox: number
 }
 
-/** Block 0 of a network: no txs, zero parent and producer, the genesis timestamp. */
+/** Block 0 of a network (the consensus package's definition, so every package agrees on the genesis hash). */
 export function genesisBlockOf(genesis: Genesis): Block {
-  return createBlock({
-    network: genesis.network,
-    height: 0,
-    timestamp: genesis.timestamp,
-    prevHash: ZERO_HASH,
-    producer: new Uint8Array(32),
-    txs: [],
-  })
+  return genesisBlock(genesis)
 }
 
 /**
