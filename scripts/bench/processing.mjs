@@ -2,7 +2,7 @@
 // Run directly (`node scripts/bench/processing.mjs [--quick]`, after `tsc -b`) or through scripts/bench.mjs,
 // which calls run({ quick }) and collects the rows.
 import { randomBytes } from 'node:crypto'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import {
   createTransaction,
@@ -10,8 +10,8 @@ import {
   generateKeyPair,
   leafHash,
   merkleRoot,
+  sha256,
   toHex,
-  txId,
 } from '@profichain/core'
 import { createTxVerifier } from '@profichain/processing'
 
@@ -21,14 +21,19 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-/** Time fn() `runs` times after one warm-up; returns the per-run milliseconds. */
-async function time(fn, runs) {
-  await fn()
-  const ms = []
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now()
-    await fn()
-    ms.push(performance.now() - t)
+/**
+ * Time each case `runs` times after one warm-up, interleaving the cases run by run so that a change in
+ * machine load (other processes) hits every case alike instead of skewing whichever ran last.
+ */
+async function timeInterleaved(cases, runs) {
+  for (const c of cases) await c.fn()
+  const ms = cases.map(() => [])
+  for (let r = 0; r < runs; r++) {
+    for (let k = 0; k < cases.length; k++) {
+      const t = performance.now()
+      await cases[k].fn()
+      ms[k].push(performance.now() - t)
+    }
   }
   return ms
 }
@@ -55,64 +60,58 @@ export async function run({ quick = false } = {}) {
   const n = 10_000
   const txs = makeStrippedTxs(n, 100)
 
-  for (const threads of [0, 1, 2]) {
-    const v = createTxVerifier({ threads })
-    try {
-      const ms = await time(async () => {
+  const verifiers = [0, 1, 2].map((threads) => createTxVerifier({ threads }))
+  try {
+    const cases = verifiers.map((v) => ({
+      fn: async () => {
         const r = await v.verifyStrippedTxs(txs)
         if (!r.every(Boolean)) throw new Error('bench: a valid tx failed to verify')
-      }, runs)
+      },
+    }))
+    const ms = await timeInterleaved(cases, runs)
+    verifiers.forEach((v, k) => {
       rows.push({
-        name: `processing: verify ${n} stripped txs, threads=${threads}`,
+        name: `processing: verify ${n} stripped txs, threads=${v.threads}`,
         unit: 'verifications/s',
-        median: Math.round(n / (median(ms) / 1000)),
+        median: Math.round(n / (median(ms[k]) / 1000)),
         runs,
       })
-    } finally {
-      await v.close()
-    }
-  }
+    })
 
-  for (const size of [10_000, 100_000]) {
-    const ids = Array.from({ length: size }, (_, i) =>
-      txId({
-        body: {
-          version: 1,
-          network: 'b',
-          kind: 'record',
-          origin: new Uint8Array(32),
-          seq: i,
-          timestamp: i,
-          payloadHash: new Uint8Array(32),
-          payloadSize: 0,
-          metadata: {},
-        },
-        signature: new Uint8Array(64),
-      }),
-    )
-    const expected = toHex(merkleRoot(ids.map(leafHash)))
-    for (const threads of [0, 2]) {
-      const v = createTxVerifier({ threads })
-      try {
-        const ms = await time(async () => {
+    for (const size of [10_000, 100_000]) {
+      const ids = Array.from({ length: size }, (_, i) =>
+        sha256(new Uint8Array([i & 255, (i >> 8) & 255, i >> 16])),
+      )
+      const expected = toHex(merkleRoot(ids.map(leafHash)))
+      const merkleVerifiers = [verifiers[0], verifiers[2]]
+      const mcases = merkleVerifiers.map((v) => ({
+        fn: async () => {
           if (toHex(await v.merkleRoot(ids)) !== expected) throw new Error('bench: Merkle root mismatch')
-        }, runs)
+        },
+      }))
+      const mms = await timeInterleaved(mcases, runs)
+      merkleVerifiers.forEach((v, k) => {
         rows.push({
-          name: `processing: Merkle root of ${size} txIds, threads=${threads}`,
+          name: `processing: Merkle root of ${size} txIds, threads=${v.threads}`,
           unit: 'ms',
-          median: Number(median(ms).toFixed(2)),
+          median: Number(median(mms[k]).toFixed(2)),
           runs,
         })
-      } finally {
-        await v.close()
-      }
+      })
     }
+  } finally {
+    await Promise.all(verifiers.map((v) => v.close()))
   }
   return rows
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (loadavg()[0] > availableParallelism() / 4) {
+    console.warn(
+      `warning: load average ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores; pool numbers will be understated`,
+    )
+  }
   const rows = await run({ quick: process.argv.includes('--quick') })
-  console.log(`cores: ${availableParallelism()}`)
+  console.log(`cores: ${availableParallelism()}, load average at start: ${loadavg()[0].toFixed(2)}`)
   console.table(rows)
 }

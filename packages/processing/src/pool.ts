@@ -43,6 +43,9 @@ export class PoolVerifier implements TxVerifier {
       maxThreads: init.threads,
       // Long-lived: workers keep their per-key KeyObject caches warm.
       idleTimeout: Number.POSITIVE_INFINITY,
+      // Two tasks per worker: the next chunk already waits in the worker's port when one finishes, so a
+      // busy or descheduled main thread never leaves a worker idle between chunks.
+      concurrentTasksPerWorker: 2,
     })
   }
 
