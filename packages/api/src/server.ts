@@ -47,7 +47,6 @@ export class ApiHttpServer implements ApiServer {
   private readonly yoga: YogaServerInstance<object, ApiContextValue>
   private readonly shutdown = new AbortController()
   private readonly streams = new Set<{ res: ServerResponse; cancel: () => void }>()
-  private pendingStreams = 0
   private server?: Server
   private bound?: ApiAddress
   private stopping?: Promise<void>
@@ -189,7 +188,10 @@ export class ApiHttpServer implements ApiServer {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Aborting ends every subscription iterator, so yoga completes each SSE stream itself.
       this.shutdown.abort()
+      const deadline = Date.now() + 1000
+      while (this.streams.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const s of this.streams) s.cancel()
       this.streams.clear()
       const server = this.server
@@ -282,7 +284,7 @@ export class ApiHttpServer implements ApiServer {
     }
     if (isGraphql) {
       if (route !== 'graphiql') route = 'graphql'
-      return this.graphql(req, res, url)
+      return this.graphql(req, res)
     }
     if (method !== 'GET' && method !== 'HEAD')
       return this.sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {
@@ -393,11 +395,9 @@ export class ApiHttpServer implements ApiServer {
     else res.end(bytes)
   }
 
-  /** Read the body with the size cap, hand the request to yoga, stream its answer back. */
-  private async graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const method = req.method ?? 'GET'
-    let body: Buffer | undefined
-    if (method === 'POST') {
+  /** Read the body with the size cap, then hand the request to yoga (which writes the answer, or the SSE stream). */
+  private async graphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST') {
       const read = await this.readBody(req)
       if (read === 'too-large') {
         this.metrics.refused.inc({ reason: 'body_size' })
@@ -406,14 +406,17 @@ export class ApiHttpServer implements ApiServer {
         })
         return
       }
-      body = read
+      if (read.byteLength === 0)
+        return this.sendError(res, 400, 'BAD_USER_INPUT', 'empty request body')
+        // The adapter takes an already-read body from `req.body` instead of the (consumed) stream.
+      ;(req as IncomingMessage & { body?: unknown }).body = read
     }
-    // Subscriptions answer as SSE streams; count them before yoga opens one.
+    // Subscriptions answer as SSE streams: bounded in number, tracked so stop() can end them.
     const wantsStream = (req.headers.accept ?? '').includes('text/event-stream')
     if (wantsStream) {
       if (this.shutdown.signal.aborted)
         return this.sendError(res, 503, 'SHUTTING_DOWN', 'the server is stopping')
-      if (this.streams.size + this.pendingStreams >= this.maxSubscriptions) {
+      if (this.streams.size >= this.maxSubscriptions) {
         this.metrics.refused.inc({ reason: 'subscriptions' })
         return this.sendError(
           res,
@@ -422,68 +425,15 @@ export class ApiHttpServer implements ApiServer {
           `at most ${this.maxSubscriptions} subscription streams at once`,
         )
       }
-      this.pendingStreams++
+      const entry = { res, cancel: () => res.destroy() }
+      this.streams.add(entry)
+      this.metrics.subscriptions.inc()
+      res.once('close', () => {
+        this.streams.delete(entry)
+        this.metrics.subscriptions.dec()
+      })
     }
-    const headers: [string, string][] = []
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue
-      headers.push([k, Array.isArray(v) ? v.join(', ') : v])
-    }
-    const abort = new AbortController()
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort()
-    }
-    res.on('close', onClose)
-    let response: Response
-    try {
-      response = await this.yoga.fetch(
-        `http://api.invalid${url.pathname}${url.search}`,
-        { method, headers, body: body as BodyInit | undefined, signal: abort.signal } as RequestInit,
-        {},
-      )
-    } finally {
-      if (wantsStream) this.pendingStreams--
-    }
-    const outHeaders: Record<string, string> = {}
-    response.headers.forEach((v, k) => {
-      outHeaders[k] = v
-    })
-    const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream')
-    if (!isStream || !response.body) {
-      const buf = Buffer.from(await response.arrayBuffer())
-      outHeaders['content-length'] = String(buf.byteLength)
-      res.writeHead(response.status, outHeaders)
-      res.end(buf)
-      return
-    }
-    const reader = response.body.getReader()
-    const entry = {
-      res,
-      cancel: () => {
-        abort.abort()
-        reader.cancel().catch(() => {})
-        res.end()
-      },
-    }
-    this.streams.add(entry)
-    this.metrics.subscriptions.inc()
-    res.writeHead(response.status, { ...outHeaders, 'x-accel-buffering': 'no' })
-    res.flushHeaders()
-    try {
-      for (;;) {
-        const { value, done } = await reader.read()
-        if (done || res.destroyed || res.writableEnded) break
-        if (!res.write(value))
-          await new Promise<void>((r) => res.once('drain', () => r()).once('close', () => r()))
-      }
-    } catch {
-      // The client went away or the server is stopping: nothing to answer.
-    } finally {
-      this.streams.delete(entry)
-      this.metrics.subscriptions.dec()
-      reader.cancel().catch(() => {})
-      if (!res.writableEnded) res.end()
-    }
+    await this.yoga.requestListener(req, res)
   }
 
   private readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {

@@ -98,3 +98,7 @@ export interface ApiServer {
   /** The bound address once started. */
   address(): ApiAddress | undefined
 }
+
+// Build-time check that the store's BlockTree still provides everything the API reads.
+type BlockTreeFits = import('@profichain/store').BlockTree extends ApiChain ? true : never
+export const blockTreeFitsApiChain: BlockTreeFits = true
