@@ -75,6 +75,9 @@ export class ApiHttpServer implements ApiServer {
     this.cors = new Set(init.cors ?? [])
     this.maxBodyBytes = init.maxBodyBytes ?? 64 * KiB
     this.maxSubscriptions = init.maxSubscriptions ?? 64
+    // Each open subscription listens on the node's emitter: raise its cap so Node does not warn of a leak.
+    const max = components.events.getMaxListeners()
+    if (max !== 0) components.events.setMaxListeners(max + this.maxSubscriptions)
     this.maxTokens = init.maxTokens ?? 5000
     const maxPage = 100
     this.limits = {

@@ -98,6 +98,25 @@ describe('subscriptions over SSE', () => {
     await sub.cancel()
   })
 
+  it('serves subscriptions over GET for EventSource-style clients', async () => {
+    const q = encodeURIComponent('subscription { newBlocks { height } }')
+    const res = await fetch(`${url}/graphql?query=${q}`, { headers: { accept: 'text/event-stream' } })
+    expect(res.status).toBe(200)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    await until(() => chain.events.listenerCount('block') === 1, 'the subscription to listen')
+    const block = await chain.addBlock([chain.tx(seedKey(4), 'via GET')])
+    chain.events.emit('block', block)
+    let text = ''
+    while (!text.includes('event: next')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    expect(text).toContain(`"height":${block.header.height}`)
+    await reader.cancel()
+    await until(() => chain.events.listenerCount('block') === 0, 'the listener to go')
+  })
+
   it('caps open streams and ends them all on stop', async () => {
     const s = createApiServer({ port: 0, maxSubscriptions: 2 }, chain.components())
     const u = (await s.start()).url
