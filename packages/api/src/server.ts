@@ -254,7 +254,12 @@ export class ApiHttpServer implements ApiServer {
       this.metrics.refused.inc({ reason: 'body_size' })
       return this.sendError(res, 414, 'BAD_USER_INPUT', `URL longer than ${this.maxBodyBytes} bytes`)
     }
-    const url = new URL(rawUrl, 'http://api.invalid')
+    let url: URL
+    try {
+      url = new URL(rawUrl, 'http://api.invalid')
+    } catch {
+      return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed request URL')
+    }
     const path = url.pathname
     const method = req.method ?? 'GET'
 
@@ -301,7 +306,13 @@ export class ApiHttpServer implements ApiServer {
     const anchor = /^\/networks\/([^/]+)\/blocks\/([^/]+)\/hash$/.exec(path)
     if (anchor) {
       route = 'anchor'
-      return this.anchorHash(res, decodeURIComponent(anchor[1]), anchor[2])
+      let network: string
+      try {
+        network = decodeURIComponent(anchor[1])
+      } catch {
+        return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
+      }
+      return this.anchorHash(res, network, anchor[2])
     }
     const payload = /^\/tx\/([^/]+)\/payload$/.exec(path)
     if (payload) {

@@ -412,6 +412,7 @@ describe('REST', () => {
     expect((await fetch(`${url}/networks/${NETWORK}/blocks/999/hash`)).status).toBe(404)
     expect((await fetch(`${url}/networks/${NETWORK}/blocks/-1/hash`)).status).toBe(400)
     expect((await fetch(`${url}/networks/${NETWORK}/blocks/1e3/hash`)).status).toBe(400)
+    expect((await fetch(`${url}/networks/%E0%A4%A/blocks/1/hash`)).status).toBe(400)
   })
 
   it('streams raw payloads with their content type', async () => {
