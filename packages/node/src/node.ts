@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import {
   type Block,
-  type BlockHeader,
   type KeyPair,
   nodeIdOf,
   readKeyFile,
@@ -76,7 +75,7 @@ export class ProfichainNode extends EventEmitter {
       retention: this.retention(),
     })
     try {
-      this.context = { ancestors: (hash, n) => this.ancestors(hash, n) }
+      this.context = this.tree.chain
       this.verifier = createTxVerifier({ threads: c.processing.threads })
       if (c.enabled.producer) {
         this.producer = new BlockProducer(
@@ -189,19 +188,6 @@ export class ProfichainNode extends EventEmitter {
     // Default for non-archive nodes: keep the payloads of our own records.
     const own = { origin: toHex(this.key.publicKey) }
     return { mode: 'rules', rules: [own, ...(r ?? [])] }
-  }
-
-  private async ancestors(hash: Uint8Array, n: number): Promise<BlockHeader[]> {
-    const out: BlockHeader[] = []
-    let h: Uint8Array | undefined = hash
-    while (h && out.length < n) {
-      const header: BlockHeader | undefined = await this.tree.getHeader(h)
-      if (!header) break
-      out.push(header)
-      if (header.height === 0) break
-      h = header.prevHash
-    }
-    return out
   }
 
   /** New txs of our own: hand them to the local producer (the network publishes them in networked nodes). */

@@ -19,18 +19,7 @@ async function setup(opts: { blockTimeMs?: number; maxBlockBytes?: number; empty
   const tree = await BlockTree.open({ path: join(await mkdtemp(join(tmpdir(), 'producer-')), 'db'), genesis, consensus, retention: { mode: 'all' } })
   open.push(tree)
   const producer = new BlockProducer(
-    { chain: tree, consensus, key, context: { ancestors: async (hash, n) => {
-      const out = []
-      let h: Uint8Array | undefined = hash
-      while (h && out.length < n) {
-        const header = await tree.getHeader(h)
-        if (!header) break
-        out.push(header)
-        if (header.height === 0) break
-        h = header.prevHash
-      }
-      return out
-    } } },
+    { chain: tree, consensus, key, context: tree.chain },
     { emptyBlocks: opts.emptyBlocks, maxTxsPerBlock: opts.maxTxsPerBlock, idlePollMs: 10 },
   )
   open.push(producer)
