@@ -486,6 +486,8 @@ export class P2PNetwork implements Startable {
   private waitForSubscribers(): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(finish, 100)
+      // A named inner function compares itself against this.wake, so it needs `self`.
+      // eslint-disable-next-line @typescript-eslint/no-this-alias
       const self = this
       function finish() {
         clearTimeout(t)

@@ -10,7 +10,6 @@ import {
   buildNativeReceipt,
   type ChainpointProof,
   compareBytes,
-  createBlock,
   decodeHeader,
   decodeStrippedTx,
   decodeTransaction,
@@ -29,7 +28,6 @@ import {
   ValidationError,
   validateBlock,
   verifyHeaderSignature,
-  ZERO_HASH,
 } from '@profichain/core'
 import { Level } from 'level'
 import { runAudit } from './audit.js'
