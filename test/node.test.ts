@@ -125,8 +125,8 @@ describe('a full node ingesting files', () => {
     // Exactly once: the chain holds 1,005 records, and the audit is clean.
     const audit = await cli(['audit', '--data-dir', dir, '--json'])
     expect(audit.code, audit.stdout + audit.stderr).toBe(0)
-    const report = JSON.parse(audit.stdout) as { txs: number; mismatches: unknown[] }
-    expect(report.txs).toBe(1005)
+    const report = JSON.parse(audit.stdout) as { canonicalTxs: number; mismatches: unknown[] }
+    expect(report.canonicalTxs).toBe(1005)
     expect(report.mismatches).toEqual([])
   })
 
@@ -145,8 +145,8 @@ describe('a full node ingesting files', () => {
     expect(await node.stop('SIGTERM')).toBe(0)
     expect((await listFiles(join(dir, 'processed'))).length).toBe(total)
     const audit = await cli(['audit', '--data-dir', dir, '--json'])
-    const report = JSON.parse(audit.stdout) as { txs: number; mismatches: unknown[] }
-    expect(report.txs).toBe(total)
+    const report = JSON.parse(audit.stdout) as { canonicalTxs: number; mismatches: unknown[] }
+    expect(report.canonicalTxs).toBe(total)
     expect(report.mismatches).toEqual([])
   })
 

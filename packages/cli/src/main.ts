@@ -238,7 +238,11 @@ export function buildProgram(): Command {
           const bar = progress('audit')
           const report = await tree.audit((p: { height: number; headHeight: number }) => bar.update(p.height, p.headHeight))
           bar.done()
-          if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+          const stats = await tree.stats()
+          if (o.json) {
+            const out = { ...report, headHeight: stats.headHeight, canonicalTxs: stats.txs }
+            process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+          }
           else {
             for (const m of report.mismatches) {
               const where = [m.height !== undefined ? `block ${m.height}` : '', m.blockHash ? `(${m.blockHash.slice(0, 16)}…)` : '', m.txId ? `tx ${m.txId}` : '']
@@ -247,7 +251,7 @@ export function buildProgram(): Command {
               process.stdout.write(`MISMATCH ${m.kind} ${where}: ${m.message}\n`)
             }
             process.stdout.write(
-              `audited ${report.blocks} blocks, ${report.txs} txs, ${report.payloads} payloads: ${report.mismatches.length === 0 ? 'all consistent' : `${report.mismatches.length} mismatch(es)`}\n`,
+              `audited ${report.blocks} blocks, ${report.txs} txs (${stats.txs} on the canonical chain of height ${stats.headHeight}), ${report.payloads} payloads: ${report.mismatches.length === 0 ? 'all consistent' : `${report.mismatches.length} mismatch(es)`}\n`,
             )
           }
           if (report.mismatches.length > 0) process.exitCode = 1

@@ -12,6 +12,7 @@ export class NodeMetrics {
   readonly mempool = new Gauge({ name: 'profichain_mempool_txs', help: 'Txs waiting in the mempool', registers: [this.registry] })
   readonly outbox = new Gauge({ name: 'profichain_outbox_txs', help: 'Own txs not yet confirmed', registers: [this.registry] })
 
+  readonly reorgs = new Counter({ name: 'profichain_chain_reorgs_total', help: 'Canonical chain switches to another branch', registers: [this.registry] })
   readonly gossipRejected = new Counter({ name: 'profichain_network_gossip_rejected_total', help: 'Gossip messages rejected as invalid', registers: [this.registry] })
   readonly peers = new Gauge({ name: 'profichain_network_peers', help: 'Connected peers', registers: [this.registry] })
   readonly gossipIn = new Gauge({ name: 'profichain_network_gossip_in_messages', help: 'Gossip messages received (since start)', registers: [this.registry] })

@@ -196,7 +196,7 @@ export class NetworkBridge {
         return 'ignore'
       }
       if (result.status === 'duplicate') return 'ignore'
-      this.node.onCanonical(result.newCanonical)
+      this.node.onChainUpdate(result)
       if (this.node.config.enabled.archive) void this.fetchPayloads(result.newCanonical, from)
       return 'accept'
     } catch (err) {

@@ -1,19 +1,21 @@
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import {
-  type Block,
+  equalBytes,
   type KeyPair,
   nodeIdOf,
   readKeyFile,
+  stripTx,
   toHex,
   type Transaction,
+  txId,
 } from '@profichain/core'
 import { type ChainContext, type Consensus, createConsensus, type Genesis, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer } from '@profichain/api'
 import { fileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
 import { BlockProducer } from '@profichain/producer'
-import { BlockTree, type RetentionPolicy } from '@profichain/store'
+import { type AddBlockResult, BlockTree, type ReorgInfo, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeMetrics } from './metrics.js'
@@ -89,7 +91,7 @@ export class ProfichainNode extends EventEmitter {
           },
           { emptyBlocks: c.producer.empty_blocks, maxTxsPerBlock: c.producer.max_txs_per_block },
         )
-        this.producer.on('block', ({ result }) => this.onCanonical(result.newCanonical))
+        this.producer.on('block', ({ result }) => this.onChainUpdate(result))
         this.producer.on('error', (err) => this.logger.error({ err }, 'producer failed'))
       }
       if (c.enabled.ingest) {
@@ -212,14 +214,50 @@ export class ProfichainNode extends EventEmitter {
     this.emit('requeue', pending)
   }
 
-  /** Called with blocks that just became canonical. */
-  onCanonical(blocks: Block[]): void {
-    for (const b of blocks) {
+  /** Called after every block this node applied (produced, gossiped or synced). */
+  onChainUpdate(result: AddBlockResult): void {
+    for (const b of result.newCanonical) {
       this.metrics.blocks.inc()
       this.metrics.txsCommitted.inc(b.txs.length)
       this.emit('block', b)
     }
+    if (result.reorg) {
+      this.metrics.reorgs.inc()
+      this.logger.warn({ depth: result.reorg.depth, removed: result.reorg.removedTxIds.length }, 'chain reorganised')
+      void this.recoverOwnTxs(result.reorg).catch((err) => this.logger.error({ err }, 'recovering records after a reorg failed'))
+    }
     void this.writeReceipts()
+  }
+
+  /**
+   * A reorg can drop own records that were already confirmed (receipt written, outbox entry cleared).
+   * Put every own record of the abandoned branch that the new chain lacks back into the outbox, so it
+   * is gossiped and committed again and its receipt rewritten: nothing accepted is ever lost.
+   */
+  private async recoverOwnTxs(reorg: ReorgInfo): Promise<void> {
+    const removed = new Set(reorg.removedTxIds)
+    const own = this.key.publicKey
+    const again: Array<{ tx: Transaction }> = []
+    let hash: Uint8Array | undefined = reorg.oldHead
+    for (let depth = 0; hash && depth <= reorg.depth + 1; depth++) {
+      const block = await this.tree.getBlock(hash)
+      if (!block) break
+      for (const tx of block.txs) {
+        const id = toHex(txId(tx))
+        if (!removed.has(id) || !equalBytes(tx.body.origin, own) || (await this.tree.getTx(id))) continue
+        const payload = await this.tree.getPayload(id)
+        if (!payload) {
+          this.logger.error({ txId: id }, 'own record left the chain and its payload is not stored: it cannot be re-sent')
+          continue
+        }
+        again.push({ tx: { ...stripTx(tx), payload } })
+      }
+      hash = block.header.height > 0 ? block.header.prevHash : undefined
+    }
+    if (again.length === 0) return
+    const r = await this.tree.outbox.addMany(again)
+    this.logger.warn({ records: again.length }, 'own records left the chain in a reorg: queued again')
+    this.onOwnTxs(again.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
   }
 
   /** Receipts for confirmed own txs, then drop them from the outbox. Serialised; reruns if asked meanwhile. */

@@ -1,0 +1,189 @@
+// End to end (issue 6): a real network partition between two groups of node processes, then heal.
+// Each group lives in its own network namespace joined by a veth pair; cutting the link partitions them.
+// Three validators: v1 + v2 on side A (they can alternate and keep producing), v3 alone on side B (the
+// signer limit lets it seal at most one block, so B forks briefly and stalls). After the heal there must be
+// one head, and every record ingested on either side committed exactly once.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { configToml } from '@profichain/cli'
+import { generateKeyPair, type KeyPair, toHex, writeKeyFile } from '@profichain/core'
+import { createGenesis, serializeGenesis } from '@profichain/consensus'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLI, listFiles, tempDir, waitFor } from './helpers.js'
+
+const id = Math.floor(Math.random() * 200) + 20
+const NS = { A: `pcA${id}`, B: `pcB${id}` }
+const IP = { A: `10.231.${id}.1`, B: `10.231.${id}.2` }
+const VETH = { A: `pcva${id}`, B: `pcvb${id}` }
+
+function sh(args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: 'pipe' })
+}
+
+let netnsOk = false
+try {
+  sh(['ip', 'netns', 'add', NS.A])
+  sh(['ip', 'netns', 'add', NS.B])
+  sh(['ip', 'link', 'add', VETH.A, 'type', 'veth', 'peer', 'name', VETH.B])
+  for (const s of ['A', 'B'] as const) {
+    sh(['ip', 'link', 'set', VETH[s], 'netns', NS[s]])
+    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'addr', 'add', `${IP[s]}/24`, 'dev', VETH[s]])
+    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'link', 'set', VETH[s], 'up'])
+    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'link', 'set', 'lo', 'up'])
+  }
+  netnsOk = true
+} catch (err) {
+  process.stderr.write(`partition test skipped: cannot create network namespaces here (${(err as Error).message.split('\n')[0]})\n`)
+}
+
+function setLink(up: boolean): void {
+  sh(['ip', 'netns', 'exec', NS.A, 'ip', 'link', 'set', VETH.A, up ? 'up' : 'down'])
+  sh(['ip', 'netns', 'exec', NS.B, 'ip', 'link', 'set', VETH.B, up ? 'up' : 'down'])
+}
+
+interface Member {
+  name: string
+  side: 'A' | 'B'
+  type: 'full' | 'producer' | 'thin'
+  key: KeyPair
+  p2p: number
+  api: number
+  dir: string
+  proc?: ChildProcess
+  out: string
+}
+
+let root: string
+const members: Member[] = []
+
+function runIn(side: 'A' | 'B', args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', NS[side], process.execPath, CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+}
+
+function status(m: Member): { height: number; headHash: string; peers: number } {
+  return JSON.parse(runIn(m.side, ['status', '--json', '--api', `http://127.0.0.1:${m.api}`]))
+}
+
+async function start(m: Member): Promise<void> {
+  m.out = ''
+  m.proc = spawn('ip', ['netns', 'exec', NS[m.side], process.execPath, CLI, 'start', '--data-dir', m.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  m.proc.stdout?.on('data', (d) => {
+    m.out += d
+  })
+  m.proc.stderr?.on('data', (d) => {
+    m.out += d
+  })
+  await waitFor(`${m.name} started`, () => {
+    if (m.proc?.exitCode !== null) throw new Error(`${m.name} exited:\n${m.out.slice(-2000)}`)
+    return m.out.includes('"msg":"node started"')
+  }, 60_000)
+}
+
+async function drop(m: Member, prefix: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const tmp = join(m.dir, 'inbox', `${prefix}-${i}.json.tmp`)
+    await writeFile(tmp, JSON.stringify({ prefix, i, side: m.side }))
+    await rename(tmp, join(m.dir, 'inbox', `${prefix}-${i}.json`))
+  }
+}
+
+const receipts = async (m: Member, prefix: string) => (await listFiles(join(m.dir, 'receipts'))).filter((f) => f.startsWith(`${prefix}-`)).length
+
+beforeAll(async () => {
+  if (!netnsOk) return
+  root = await tempDir('partition')
+  const plan: Array<Pick<Member, 'name' | 'side' | 'type'>> = [
+    { name: 'v1-full', side: 'A', type: 'full' },
+    { name: 'v2-producer', side: 'A', type: 'producer' },
+    { name: 'thin-a', side: 'A', type: 'thin' },
+    { name: 'v3-producer', side: 'B', type: 'producer' },
+    { name: 'thin-b', side: 'B', type: 'thin' },
+  ]
+  plan.forEach((p, i) => members.push({ ...p, key: generateKeyPair(), p2p: 7400 + i, api: 8700 + i, dir: join(root, p.name), out: '' }))
+  const validators = members.filter((m) => m.type !== 'thin')
+  const genesis = createGenesis({
+    network: 'partition',
+    validators: validators.map((v) => v.key),
+    members: members.map((m) => ({
+      name: m.name,
+      publicKey: toHex(m.key.publicKey),
+      roles: m.type === 'thin' ? ['thin'] : [...new Set(['validator', 'producer', m.type])],
+      addrs: [`/ip4/${IP[m.side]}/tcp/${m.p2p}`],
+    })),
+    blockTimeMs: 500,
+    consensus: { type: 'authority', backoffMs: 250 },
+  })
+  for (const m of members) {
+    await mkdir(join(m.dir, 'inbox'), { recursive: true })
+    await writeKeyFile(join(m.dir, 'node.key'), m.key)
+    await writeFile(join(m.dir, 'genesis.json'), serializeGenesis(genesis))
+    const toml = configToml({ type: m.type, p2pPort: m.p2p, apiPort: m.api, bootstrap: [], lineMode: false })
+      .replace('host = "127.0.0.1"\nport = ' + m.p2p, `host = "${IP[m.side]}"\nport = ${m.p2p}`)
+      .replace('stable_ms = 500', 'stable_ms = 100')
+    await writeFile(join(m.dir, 'config.toml'), toml)
+  }
+  for (const m of members) await start(m)
+  await waitFor('all five connected on one head', () => {
+    const sts = members.map(status)
+    return sts.every((s) => s.peers >= 2) && sts.every((s) => s.headHash === sts[0].headHash)
+  }, 60_000, 500)
+}, 180_000)
+
+afterAll(async () => {
+  // Keep each node's output beside its data dir for post-mortems.
+  for (const m of members) await writeFile(join(m.dir, 'node.log'), m.out).catch(() => {})
+  for (const m of members) {
+    if (m.proc && m.proc.exitCode === null) {
+      const done = new Promise((r) => m.proc?.once('exit', r))
+      m.proc.kill('SIGKILL')
+      await done
+    }
+  }
+  if (netnsOk) {
+    for (const ns of Object.values(NS)) {
+      try {
+        sh(['ip', 'netns', 'del', ns])
+      } catch {}
+    }
+  }
+})
+
+describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {
+  it('ends with one head and every record committed exactly once', async () => {
+    const thinA = members.find((m) => m.name === 'thin-a')!
+    const thinB = members.find((m) => m.name === 'thin-b')!
+    const full = members.find((m) => m.name === 'v1-full')!
+    await Promise.all([drop(thinA, 'before-a', 10), drop(thinB, 'before-b', 10)])
+    await waitFor('receipts before the partition', async () => (await receipts(thinA, 'before-a')) === 10 && (await receipts(thinB, 'before-b')) === 10, 60_000, 250)
+
+    setLink(false)
+    const heightA0 = status(full).height
+    await Promise.all([drop(thinA, 'during-a', 30), drop(thinB, 'during-b', 30)])
+    // Side A keeps committing on its own.
+    await waitFor('side A commits during the partition', async () => (await receipts(thinA, 'during-a')) === 30, 60_000, 250)
+    expect(status(full).height).toBeGreaterThan(heightA0)
+    await waitFor('side B took its files in', async () => (await listFiles(join(thinB.dir, 'processed'))).filter((f) => f.startsWith('during-b-')).length === 30, 30_000, 100)
+
+    setLink(true)
+    await waitFor('side B records committed after the heal', async () => (await receipts(thinB, 'during-b')) === 30, 120_000, 500)
+    await waitFor('one head everywhere', () => {
+      const sts = members.map(status)
+      return sts.every((s) => s.headHash === sts[0].headHash)
+    }, 60_000, 500)
+
+    // Every receipt of side B now checks against side A's canonical chain (the fork block is gone).
+    for (const name of ['during-b-0.json', 'during-b-29.json', 'before-b-3.json']) {
+      const out = runIn('A', ['verify', join(thinB.dir, 'processed', name), '--receipt', join(thinB.dir, 'receipts', `${name}.chp.json`), '--api', `http://127.0.0.1:${full.api}`])
+      expect(out).toMatch(/VERIFIED/)
+    }
+
+    // Exactly once: stop the full node and count its records.
+    const done = new Promise((r) => full.proc?.once('exit', r))
+    full.proc?.kill('SIGTERM')
+    await done
+    const report = JSON.parse(runIn('A', ['audit', '--json', '--data-dir', full.dir])) as { canonicalTxs: number; mismatches: unknown[] }
+    expect(report.mismatches).toEqual([])
+    expect(report.canonicalTxs).toBe(80)
+  })
+})
