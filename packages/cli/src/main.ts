@@ -52,6 +52,8 @@ export function buildProgram(): Command {
     .description('Profichain: tamper-proof data logging on a private peer-to-peer blockchain')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the subcommands are added so they inherit it: usage errors exit 2 through main().
+    .exitOverride()
 
   example(
     program
@@ -322,7 +324,7 @@ export function buildProgram(): Command {
 
 /** Print one clear line for expected failures; a stack only with PROFICHAIN_DEBUG=1. */
 export async function main(argv = process.argv): Promise<void> {
-  const program = buildProgram().exitOverride()
+  const program = buildProgram()
   try {
     await program.parseAsync(argv)
   } catch (err) {
