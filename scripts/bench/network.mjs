@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// Issue 6: a 3-process network from `profichain devnet --thin 2` (one full node = the validator, two thin
+// nodes ingesting), 1 s blocks. JSONL files of 1 KiB lines go into the thin nodes' inboxes (round-robin); the
+// records travel by gossip to the full node, which seals them. Committed tx/s and commit latency (drop time →
+// timestamp of the block holding the record, sampled by payload hash on the full node's API) with a step-up
+// search; a step counts only with zero loss: the full node's chain holds exactly as many txs as lines were sent
+// (sum of txCount over the new blocks) and no sampled record twice.
+// Usage: node scripts/bench/network.mjs [--quick] [--rates 2000,5000] [--seconds 10] [--runs 3]   (build first: npx tsc -b)
+// As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { blocksRange, freePortRange, height, median, spawnCli, stopChild, waitFor } from './lib.mjs'
+import { sustained, trial } from './node.mjs'
+
+/** Start `profichain devnet` (1 full + `thin` thin nodes) in a tmp dir; resolves once devnet.json exists. */
+export async function startDevnet({ thin = 2, env } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-bench-net-'))
+  const n = thin + 1
+  const p2p = await freePortRange(n)
+  const apiBase = await freePortRange(n)
+  const child = spawnCli(['devnet', '--dir', dir, '--thin', String(thin), '--p2p-port', String(p2p), '--api-port', String(apiBase)], {
+    logFile: join(tmpdir(), `${dir.split('/').pop()}.devnet.log`),
+    env,
+  })
+  let info
+  const net = {
+    dir,
+    child,
+    get info() {
+      return info
+    },
+    async stop() {
+      await stopChild(child, { graceMs: 40_000 })
+      // Should the devnet process have died first, its nodes must not outlive the benchmark.
+      for (const nd of info?.nodes ?? []) {
+        try {
+          process.kill(nd.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+      await rm(dir, { recursive: true, force: true })
+      await rm(join(tmpdir(), `${dir.split('/').pop()}.devnet.log`), { force: true })
+    },
+  }
+  try {
+    info = await waitFor(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`devnet exited (${child.exitCode ?? child.signalCode})`)
+        return readFile(join(dir, 'devnet.json'), 'utf8').then(JSON.parse, () => undefined)
+      },
+      { timeoutMs: 120_000, everyMs: 250, what: 'devnet.json' },
+    )
+    // Ready when every thin node is connected (gossip has a mesh to publish into).
+    await waitFor(async () => (await Promise.all(info.nodes.map((x) => peersOf(x.api)))).every((p) => p >= 1), {
+      timeoutMs: 60_000,
+      everyMs: 250,
+      what: 'peers connected',
+    })
+  } catch (err) {
+    const log = await readFile(join(tmpdir(), `${dir.split('/').pop()}.devnet.log`), 'utf8').catch(() => '')
+    await net.stop()
+    throw new Error(`${err.message}\n${log.slice(-2000)}`)
+  }
+  return net
+}
+
+async function peersOf(api) {
+  try {
+    const res = await fetch(`${api}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ status { peers } }' }),
+      signal: AbortSignal.timeout(2000),
+    })
+    return (await res.json()).data.status.peers
+  } catch {
+    return 0
+  }
+}
+
+/** One step on the network: lines into the thin inboxes, commits counted on the full node. */
+async function networkTrial(net, rate, seconds, log) {
+  const full = net.info.nodes.find((x) => x.type === 'full')
+  const thins = net.info.nodes.filter((x) => x.type === 'thin')
+  const h0 = await height(full.api)
+  const r = await trial({ api: full.api, inboxes: thins.map((t) => t.inbox), mode: 'jsonl', rate, seconds, settleMs: 30_000 })
+  // Exact count: every tx in the new canonical blocks (the metric counts canonical blocks, also on reorgs).
+  const h1 = await height(full.api)
+  const inChain = (await blocksRange(full.api, h0 + 1, h1)).reduce((a, b) => a + b.txCount, 0)
+  r.inChain = inChain
+  if (inChain !== r.sent) {
+    r.lost = Math.max(0, r.sent - inChain)
+    r.extra = Math.max(0, inChain - r.sent)
+  }
+  log(
+    `network ${rate}/s: sent ${r.sent} (fed at ${Math.round(r.offeredPerS)}/s) in chain ${inChain} → ${Math.round(r.committedPerS)}/s in ${r.blocks} blocks (max ${r.maxTxsPerBlock}/block), latency p50 ${r.p50} ms p99 ${r.p99} ms (drop→signed p50 ${r.signP50} p99 ${r.signP99}), lost ${r.lost} extra ${r.extra} dup ${r.duplicates} ${sustained(r) ? 'OK' : 'NOT SUSTAINED'}`,
+  )
+  return r
+}
+
+export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {
+  const runs = quick ? 1 : (opts.runs ?? 3)
+  const seconds = opts.seconds ?? (quick ? 3 : 8)
+  const rates = opts.rates ?? (quick ? [250, 500] : [250, 500, 1000, 2000, 5000, 10000])
+  const best = []
+  const p50s = []
+  const p99s = []
+  const peak = []
+  for (let i = 0; i < runs; i++) {
+    const net = await startDevnet({ thin: 2 })
+    try {
+      const steps = []
+      for (const rate of rates) {
+        const r = await networkTrial(net, rate, seconds, log)
+        steps.push(r)
+        if (!sustained(r)) break
+      }
+      const ok = steps.filter(sustained)
+      const top = ok[ok.length - 1]
+      best.push(top ? top.offeredPerS : 0)
+      if (top) {
+        p50s.push(top.p50)
+        p99s.push(top.p99)
+      }
+      peak.push(Math.max(...steps.map((s) => s.committedPerS)))
+    } finally {
+      await net.stop()
+    }
+  }
+  return [
+    { name: '2 thin + 1 full, 1 KiB JSONL lines: max sustained committed rate (p99 ≤ 2 s, zero loss)', unit: 'tx/s', median: median(best), runs },
+    { name: '2 thin + 1 full: commit latency p50 at that rate', unit: 'ms', median: median(p50s), runs: p50s.length },
+    { name: '2 thin + 1 full: commit latency p99 at that rate', unit: 'ms', median: median(p99s), runs: p99s.length },
+    { name: '2 thin + 1 full: peak committed rate (any step, txs / span of their blocks)', unit: 'tx/s', median: median(peak), runs },
+  ]
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2)
+  const val = (k) => {
+    const i = args.indexOf(k)
+    return i >= 0 ? args[i + 1] : undefined
+  }
+  const rows = await run({
+    quick: args.includes('--quick'),
+    opts: {
+      rates: val('--rates')?.split(',').map(Number),
+      seconds: val('--seconds') ? Number(val('--seconds')) : undefined,
+      runs: val('--runs') ? Number(val('--runs')) : undefined,
+    },
+  })
+  for (const r of rows) console.log(`${r.name}: ${typeof r.median === 'number' ? Math.round(r.median) : r.median} ${r.unit} (runs ${r.runs})`)
+}

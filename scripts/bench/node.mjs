@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+// Issue 4: one full node as a real process (`profichain init --type full` + `profichain start`), fed 1 KiB
+// records (a) as files dropped into the inbox and (b) as JSONL lines (1000 lines per file), at 1 s blocks.
+// Measures committed records/s and commit latency (drop time → timestamp of the block holding the record,
+// sampled records looked up by payload hash through the GraphQL API) with a step-up search for the highest
+// rate that is sustained: zero loss, no duplicate, latency p99 ≤ 2 s (a bounded p99 means the node keeps up).
+// Usage: node scripts/bench/node.mjs [--quick] [--profile] [--mode files|jsonl] [--rates 1000,2000] [--seconds 10]
+//        [--max-block-mib 64]   (build first: npx tsc -b)
+// --profile runs the node under --cpu-prof and prints where its time goes (see lib.mjs summariseProfile).
+// As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import {
+  blocksRange,
+  cli,
+  drop,
+  freePort,
+  height,
+  heightOfPayload,
+  median,
+  metric,
+  newestProfile,
+  percentile,
+  profileTable,
+  sha256hex,
+  sleep,
+  spawnCli,
+  stopChild,
+  summariseProfile,
+  waitFor,
+  waitHealthy,
+} from './lib.mjs'
+
+const RECORD_BYTES = 1024
+const LINES_PER_FILE = 1000
+const P99_LIMIT_MS = 2000
+
+/** Init and start one full node in a fresh tmp dir. */
+export async function startFullNode({ profile = false, maxBlockMiB, stableMs = 50, threads = 2 } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-bench-node-'))
+  const dataDir = join(dir, 'n')
+  const apiPort = await freePort()
+  const p2pPort = await freePort()
+  await cli(['init', '--type', 'full', '--data-dir', dataDir, '--api-port', String(apiPort), '--p2p-port', String(p2pPort), '--line-mode'])
+  const cfgPath = join(dataDir, 'config.toml')
+  let cfg = await readFile(cfgPath, 'utf8')
+  cfg = cfg
+    .replace(/^stable_ms = \d+/m, `stable_ms = ${stableMs}`)
+    .replace(/^level = "info"/m, 'level = "warn"')
+    .replace(/^threads = \d+/m, `threads = ${threads}`)
+  await writeFile(cfgPath, cfg)
+  if (maxBlockMiB) {
+    const gPath = join(dataDir, 'genesis.json')
+    const g = JSON.parse(await readFile(gPath, 'utf8'))
+    g.maxBlockBytes = maxBlockMiB * 2 ** 20
+    await writeFile(gPath, JSON.stringify(g, null, 2))
+  }
+  const profDir = join(dir, 'prof')
+  const nodeFlags = profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
+  const child = spawnCli(['start', '--data-dir', dataDir], { logFile: join(dir, 'node.log'), nodeFlags })
+  const api = `http://127.0.0.1:${apiPort}`
+  const node = {
+    dir,
+    dataDir,
+    api,
+    inbox: join(dataDir, 'inbox'),
+    child,
+    profDir,
+    async stop() {
+      await stopChild(child, { graceMs: 30_000, secondMs: 10_000 })
+    },
+    async cleanup() {
+      await stopChild(child, { signal: 'SIGKILL', graceMs: 1000 })
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+  try {
+    await waitHealthy(api, child)
+  } catch (err) {
+    const log = await readFile(join(dir, 'node.log'), 'utf8').catch(() => '')
+    await node.cleanup()
+    throw new Error(`${err.message}\n${log.slice(-2000)}`)
+  }
+  return node
+}
+
+/**
+ * Feed `rate` records/s for `seconds` into the inboxes (round-robin), wait until all are committed on `api`.
+ * mode 'files': one 1 KiB file per record; 'jsonl': files of up to 1000 lines of 1 KiB.
+ * Returns offered/committed rates, loss, latency percentiles (ms).
+ */
+export async function trial({ api, inboxes, mode, rate, seconds, tag = `${Date.now()}`, countMetric = 'profichain_chain_txs_total', settleMs = 15_000 }) {
+  const h0 = await height(api)
+  const c0 = await metric(api, countMetric)
+  const unit = mode === 'jsonl' ? Math.max(10, Math.min(LINES_PER_FILE, Math.round(rate / 10))) : 1
+  const totalUnits = Math.max(1, Math.round((rate * seconds) / unit))
+  const sent = totalUnits * unit
+  const sampleEvery = Math.max(1, Math.floor(totalUnits / 300))
+  const samples = [] // { hash, droppedAt }
+  const t0 = Date.now()
+  let next = 0
+  let maxLagMs = 0
+  const inflight = new Set()
+  // Exactly RECORD_BYTES of valid JSON per record, unique by run tag, unit and line.
+  const line = (u, i) => {
+    const s = `{"t":"${tag}","u":${u},"i":${i},"p":"`
+    return s + 'x'.repeat(RECORD_BYTES - s.length - 2) + '"}'
+  }
+  while (next < totalUnits) {
+    const due = Math.min(totalUnits, Math.floor(((Date.now() - t0) / 1000) * (rate / unit)) + 1)
+    maxLagMs = Math.max(maxLagMs, ((due - next) * unit * 1000) / rate)
+    while (next < due) {
+      const u = next++
+      const inbox = inboxes[u % inboxes.length]
+      let data
+      let name
+      let sampleLine
+      if (mode === 'jsonl') {
+        const lines = Array.from({ length: unit }, (_, i) => line(u, i))
+        data = `${lines.join('\n')}\n`
+        name = `b-${tag}-${u}.jsonl`
+        sampleLine = lines[lines.length - 1]
+      } else {
+        data = line(u, 0)
+        name = `f-${tag}-${u}.json`
+        sampleLine = data
+      }
+      const p = drop(inbox, name, data).then(() => {
+        if (u % sampleEvery === 0) samples.push({ hash: sha256hex(sampleLine), droppedAt: Date.now() })
+      })
+      inflight.add(p)
+      p.finally(() => inflight.delete(p))
+      if (inflight.size >= 64) await Promise.race(inflight)
+    }
+    await sleep(mode === 'jsonl' ? 20 : 5)
+  }
+  await Promise.all(inflight)
+  const feedEnd = Date.now()
+  let committed = 0
+  try {
+    await waitFor(
+      async () => {
+        committed = (await metric(api, countMetric)) - c0
+        return committed >= sent
+      },
+      { timeoutMs: Math.max(settleMs, seconds * 1000), everyMs: 200, what: `${sent} committed records` },
+    )
+  } catch {
+    // counted as loss below
+  }
+  const h1 = await height(api)
+  const blocks = (await blocksRange(api, h0 + 1, h1)).filter((b) => b.txCount > 0)
+  const ts = new Map(blocks.map((b) => [b.height, b.timestamp]))
+  const lastTs = blocks.length ? blocks[blocks.length - 1].timestamp : Date.now()
+  const lat = []
+  const signLat = [] // drop → record signed (ingest share of the latency)
+  let duplicates = 0
+  let missing = 0
+  for (const s of samples) {
+    const r = await heightOfPayload(api, s.hash)
+    if (r.count > 1) duplicates++
+    if (r.height === null || !ts.has(r.height)) {
+      missing++
+      continue
+    }
+    lat.push(ts.get(r.height) - s.droppedAt)
+    signLat.push(r.txTimestamp - s.droppedAt)
+  }
+  // Rate over the blocks that hold the records: n blocks at 1 s block time count as n seconds.
+  const blockMs = blocks.length > 1 ? (blocks[blocks.length - 1].timestamp - blocks[0].timestamp) / (blocks.length - 1) : 1000
+  const spanS = blocks.length ? (lastTs - blocks[0].timestamp + blockMs) / 1000 : Number.POSITIVE_INFINITY
+  return {
+    mode,
+    rate,
+    sent,
+    committed,
+    lost: sent - Math.min(sent, committed),
+    extra: Math.max(0, committed - sent),
+    duplicates,
+    missing,
+    offeredPerS: sent / ((feedEnd - t0) / 1000),
+    committedPerS: committed / spanS,
+    blocks: blocks.length,
+    maxTxsPerBlock: Math.max(0, ...blocks.map((b) => b.txCount)),
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    signP50: percentile(signLat, 50),
+    signP99: percentile(signLat, 99),
+    maxLagMs,
+    samples: lat.length,
+  }
+}
+
+export const sustained = (r) => r.lost === 0 && r.extra === 0 && r.missing === 0 && r.samples > 0 && r.p99 <= P99_LIMIT_MS
+
+const fmtTrial = (r) =>
+  `${r.mode} ${r.rate}/s: sent ${r.sent} (fed at ${Math.round(r.offeredPerS)}/s) committed ${r.committed} → ${Math.round(r.committedPerS)}/s in ${r.blocks} blocks (max ${r.maxTxsPerBlock}/block), latency p50 ${r.p50} ms p99 ${r.p99} ms (drop→signed p50 ${r.signP50} p99 ${r.signP99}), lost ${r.lost} missing ${r.missing} dup ${r.duplicates} ${sustained(r) ? 'OK' : 'NOT SUSTAINED'}`
+
+/** Step up the offered rate on one node until a step is not sustained; return every step's result. */
+export async function stepUp({ node, mode, rates, seconds, log }) {
+  const out = []
+  for (const rate of rates) {
+    const r = await trial({ api: node.api, inboxes: [node.inbox], mode, rate, seconds })
+    log(fmtTrial(r))
+    out.push(r)
+    if (!sustained(r)) break
+    // Let the node drain receipts and the outbox before the next step.
+    await waitFor(async () => (await metric(node.api, 'profichain_outbox_txs')) === 0, { timeoutMs: 30_000, everyMs: 250, what: 'empty outbox' }).catch(() => {})
+  }
+  return out
+}
+
+export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {
+  const runs = quick ? 1 : (opts.runs ?? 3)
+  const seconds = opts.seconds ?? (quick ? 3 : 8)
+  const modes = opts.mode ? [opts.mode] : ['jsonl', 'files']
+  const rows = []
+  for (const mode of modes) {
+    const rates =
+      opts.rates ?? (quick ? (mode === 'jsonl' ? [1000, 2000] : [100, 200]) : mode === 'jsonl' ? [1000, 1500, 2000, 3000, 5000, 10000, 20000] : [100, 200, 300, 500, 1000, 2000])
+    const best = []
+    const p50s = []
+    const p99s = []
+    const peak = []
+    for (let i = 0; i < runs; i++) {
+      const node = await startFullNode({ maxBlockMiB: opts.maxBlockMiB, profile: opts.profile })
+      try {
+        const steps = await stepUp({ node, mode, rates, seconds, log })
+        const ok = steps.filter(sustained)
+        const top = ok[ok.length - 1]
+        best.push(top ? top.offeredPerS : 0)
+        if (top) {
+          p50s.push(top.p50)
+          p99s.push(top.p99)
+        }
+        peak.push(Math.max(...steps.map((s) => s.committedPerS)))
+        if (opts.profile) {
+          await node.stop()
+          const prof = await newestProfile(node.profDir)
+          if (prof) log(`\n${profileTable(await summariseProfile(prof, 30), `CPU profile of the full node (${mode})`)}\n`)
+        }
+      } finally {
+        await node.stop()
+        await node.cleanup()
+      }
+    }
+    const label = mode === 'jsonl' ? 'JSONL lines' : 'files'
+    rows.push({ name: `full node, 1 KiB ${label}: max sustained committed rate (p99 ≤ 2 s, zero loss)`, unit: 'records/s', median: median(best), runs })
+    rows.push({ name: `full node, 1 KiB ${label}: commit latency p50 at that rate`, unit: 'ms', median: median(p50s), runs: p50s.length })
+    rows.push({ name: `full node, 1 KiB ${label}: commit latency p99 at that rate`, unit: 'ms', median: median(p99s), runs: p99s.length })
+    rows.push({ name: `full node, 1 KiB ${label}: peak committed rate (any step, records / span of their blocks)`, unit: 'records/s', median: median(peak), runs })
+  }
+  return rows
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2)
+  const val = (k) => {
+    const i = args.indexOf(k)
+    return i >= 0 ? args[i + 1] : undefined
+  }
+  const opts = {
+    profile: args.includes('--profile'),
+    mode: val('--mode'),
+    rates: val('--rates')?.split(',').map(Number),
+    seconds: val('--seconds') ? Number(val('--seconds')) : undefined,
+    runs: val('--runs') ? Number(val('--runs')) : undefined,
+    maxBlockMiB: val('--max-block-mib') ? Number(val('--max-block-mib')) : undefined,
+  }
+  const t0 = performance.now()
+  const rows = await run({ quick: args.includes('--quick'), opts })
+  for (const r of rows) console.log(`${r.name}: ${typeof r.median === 'number' ? Math.round(r.median) : r.median} ${r.unit} (runs ${r.runs})`)
+  console.error(`took ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
