@@ -111,7 +111,7 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
     await copyFile(join(dir, 'genesis.json'), join(dataDir, 'genesis.json'))
     await writeFile(
       join(dataDir, 'config.toml'),
-      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap: p.type === 'full' ? [] : [seed], lineMode: true }),
+      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap: p.type === 'full' ? [] : [seed], lineMode: true, stableMs: 200 }),
     )
   }
   return plans

@@ -27,6 +27,8 @@ export function configToml(o: {
   apiPort: number
   bootstrap: string[]
   lineMode: boolean
+  /** How long a file's size must stay unchanged before it is taken (default 500 ms). */
+  stableMs?: number
 }): string {
   return `# Profichain node configuration (see docs/operations.md).
 # Node type: thin | producer | archive | full (DESIGN §2). Modules below may override the preset.
@@ -61,11 +63,12 @@ include = ["**/*"]
 exclude = []
 # max_file_bytes = 16777216 # default and upper bound: genesis maxTxBytes
 line_mode = [${o.lineMode ? '"**/*.jsonl", "**/*.csv"' : ''}]   # files whose every line becomes one record
-stable_ms = 500             # a file counts once its size is unchanged this long
+stable_ms = ${o.stableMs ?? 500}             # a file counts once its size is unchanged this long
 
 [producer]
 empty_blocks = false        # seal blocks even when there is nothing to commit
 max_txs_per_block = 50000
+max_block_payload_mib = 256 # payload bytes one block may commit (payloads travel beside blocks)
 
 [store]
 # retention = "all"         # all | none | [{ origin = "<hex key>" }, { kind = "record", metadata = { device = "press-7" } }]

@@ -37,17 +37,33 @@ export function txBodyToCbor(b: TxBody): CborValue {
   return [b.version, b.network, b.kind, b.origin, b.seq, b.timestamp, b.payloadHash, b.payloadSize, b.metadata]
 }
 
+// Encodings are memoised per object: a record is signed, hashed, stored, gossiped and sized, and CBOR
+// encoding was a quarter of a busy node's main thread. Treat txs as immutable once encoded (build a new
+// object, e.g. `{ ...tx, signature }`, to change one), exactly as for the txId memo below.
+const bodyEnc = new WeakMap<TxBody, Uint8Array>()
+const strippedEnc = new WeakMap<StrippedTx, Uint8Array>()
+const txEnc = new WeakMap<Transaction, Uint8Array>()
+
+function memo<K extends object>(cache: WeakMap<K, Uint8Array>, key: K, make: () => Uint8Array): Uint8Array {
+  let v = cache.get(key)
+  if (v === undefined) {
+    v = make()
+    cache.set(key, v)
+  }
+  return v
+}
+
 export function encodeTxBody(b: TxBody): Uint8Array {
-  return encodeCbor(txBodyToCbor(b))
+  return memo(bodyEnc, b, () => encodeCbor(txBodyToCbor(b)))
 }
 
 export function encodeStrippedTx(tx: StrippedTx): Uint8Array {
-  return encodeCbor([txBodyToCbor(tx.body), tx.signature])
+  return memo(strippedEnc, tx, () => encodeCbor([txBodyToCbor(tx.body), tx.signature]))
 }
 
 /** Wire/disk form of a full transaction: [stripped, payload]. */
 export function encodeTransaction(tx: Transaction): Uint8Array {
-  return encodeCbor([[txBodyToCbor(tx.body), tx.signature], tx.payload])
+  return memo(txEnc, tx, () => encodeCbor([[txBodyToCbor(tx.body), tx.signature], tx.payload]))
 }
 
 export function txBodyFromCbor(v: CborValue): TxBody {
@@ -137,6 +153,8 @@ export function stripTx(tx: Transaction | StrippedTx): StrippedTx {
   const s = { body: tx.body, signature: tx.signature }
   const id = idCache.get(tx)
   if (id) idCache.set(s, id)
+  const enc = strippedEnc.get(tx)
+  if (enc) strippedEnc.set(s, enc)
   return s
 }
 

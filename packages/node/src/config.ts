@@ -73,8 +73,9 @@ const schema = z.strictObject({
     .strictObject({
       empty_blocks: z.boolean().default(false),
       max_txs_per_block: z.number().int().positive().default(50_000),
+      max_block_payload_mib: z.number().int().positive().default(256),
     })
-    .default({ empty_blocks: false, max_txs_per_block: 50_000 }),
+    .default({ empty_blocks: false, max_txs_per_block: 50_000, max_block_payload_mib: 256 }),
   store: z
     .strictObject({
       retention: z.union([z.enum(['all', 'none']), z.array(retentionRule)]).optional(),

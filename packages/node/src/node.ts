@@ -89,7 +89,11 @@ export class ProfichainNode extends EventEmitter {
             merkleRoot: (ids) => this.verifier.merkleRoot(ids),
             logger: this.logger.child({ component: 'producer' }),
           },
-          { emptyBlocks: c.producer.empty_blocks, maxTxsPerBlock: c.producer.max_txs_per_block },
+          {
+            emptyBlocks: c.producer.empty_blocks,
+            maxTxsPerBlock: c.producer.max_txs_per_block,
+            maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
+          },
         )
         this.producer.on('block', ({ result }) => this.onChainUpdate(result))
         this.producer.on('error', (err) => this.logger.error({ err }, 'producer failed'))

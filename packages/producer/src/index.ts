@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events'
 import {
   type Block,
-  type BlockHeader,
   blockHash,
   createBlock,
-  encodeStrippedTx,
   type KeyPair,
   stripTx,
   toHex,
@@ -36,6 +34,8 @@ export interface ProducerInit {
   emptyBlocks?: boolean
   /** Upper bound on txs per block, on top of the genesis byte limit. */
   maxTxsPerBlock?: number
+  /** Upper bound on the payload bytes one block commits (payloads travel beside blocks). Default 256 MiB. */
+  maxPayloadBytesPerBlock?: number
   /** How often to look again when there is nothing to do, ms. */
   idlePollMs?: number
 }
@@ -111,7 +111,11 @@ export class BlockProducer extends EventEmitter {
         continue
       }
       if (chain.head().hash !== head.hash) continue
-      const txs = await chain.mempool.select(this.byteBudget(head.header), this.init.maxTxsPerBlock)
+      const txs = await chain.mempool.select(
+        this.byteBudget(),
+        this.init.maxTxsPerBlock,
+        this.init.maxPayloadBytesPerBlock ?? 256 * 1024 * 1024,
+      )
       if (txs.length === 0 && !this.init.emptyBlocks) {
         await this.sleep(idle)
         continue
@@ -121,9 +125,8 @@ export class BlockProducer extends EventEmitter {
     }
   }
 
-  private byteBudget(parent: BlockHeader): number {
-    // Header + signatures + CBOR framing stay well under 1 KiB; the rest is for txs.
-    void parent
+  /** Stripped-block budget: header, signatures and CBOR framing stay well under 1 KiB; the rest is for txs. */
+  private byteBudget(): number {
     return this.components.consensus.genesis.maxBlockBytes - 1024
   }
 
@@ -155,11 +158,6 @@ export class BlockProducer extends EventEmitter {
     )
     this.emit('block', { block, result, sealMs } satisfies ProducedBlock)
   }
-}
-
-/** Stripped size used for byte budgets (kept here so node and producer agree). */
-export function txBytes(tx: Transaction): number {
-  return encodeStrippedTx(tx).byteLength + tx.payload.byteLength
 }
 
 export function blockProducer(init: ProducerInit = {}): (components: ProducerComponents) => BlockProducer {

@@ -103,6 +103,9 @@ export interface StoreStats {
   outbox: number
 }
 
+/** Blocks whose Merkle trees stay cached for receipts. */
+const LEVELS_CACHE_BLOCKS = 8
+
 /** Block 0 of a network (the consensus package's definition, so every package agrees on the genesis hash). */
 export function genesisBlockOf(genesis: Genesis): Block {
   return genesisBlock(genesis)
@@ -131,6 +134,7 @@ export class BlockTree {
   private counts: Counts = { blocks: 0, txs: 0, payloads: 0, payloadBytes: 0 }
   private closed = false
   readonly chain: ChainContext
+  private readonly levelsCache = new Map<string, Uint8Array[][]>()
 
   private constructor(
     private readonly db: BinaryDb,
@@ -805,6 +809,22 @@ export class BlockTree {
     }
   }
 
+  /**
+   * All Merkle levels of a block, from its stored leaves. Receipts are written for a whole block at once,
+   * so the last few trees are kept: rebuilding the tree per receipt made receipt writing quadratic.
+   */
+  private async merkleLevelsOf(hash: Uint8Array): Promise<Uint8Array[][] | undefined> {
+    const key = toHex(hash)
+    const hit = this.levelsCache.get(key)
+    if (hit) return hit
+    const leaves = await this.leaves(hash)
+    if (!leaves) return undefined
+    const levels = merkleLevels(leaves)
+    this.levelsCache.set(key, levels)
+    if (this.levelsCache.size > LEVELS_CACHE_BLOCKS) this.levelsCache.delete(this.levelsCache.keys().next().value as string)
+    return levels
+  }
+
   /** The block's Merkle leaves as stored. */
   async leaves(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
     const v = await this.subs.l.get(hash)
@@ -825,13 +845,13 @@ export class BlockTree {
   ): Promise<ChainpointProof | NativeReceipt | undefined> {
     const loc = await this.getTx(id)
     if (!loc) return undefined
-    const [header, leaves] = await Promise.all([this.getHeader(loc.blockHash), this.leaves(loc.blockHash)])
-    if (!header || !leaves) return undefined
+    const [header, levels] = await Promise.all([this.getHeader(loc.blockHash), this.merkleLevelsOf(loc.blockHash)])
+    if (!header || !levels) return undefined
     const input = {
       tx: loc.tx,
       header,
       leafIndex: loc.index,
-      auditPath: auditPathFromLevels(merkleLevels(leaves), loc.index),
+      auditPath: auditPathFromLevels(levels, loc.index),
       anchorBase,
     }
     return form === 'chainpoint' ? buildChainpointReceipt(input) : buildNativeReceipt(input)

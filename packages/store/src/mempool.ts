@@ -64,15 +64,17 @@ export class StoreMempool implements Mempool {
     })
   }
 
-  async select(maxBytes: number, maxCount = Number.MAX_SAFE_INTEGER): Promise<Transaction[]> {
+  async select(maxBytes: number, maxCount = Number.MAX_SAFE_INTEGER, maxPayloadBytes = Number.MAX_SAFE_INTEGER): Promise<Transaction[]> {
     const out: Transaction[] = []
     let bytes = 0
+    let payloadBytes = 0
     for (const e of this.entries.values()) {
       if (out.length >= maxCount) break
       // Skip (rather than stop at) a tx that does not fit, so one large tx cannot stall the others.
-      if (bytes + e.size > maxBytes) continue
+      if (bytes + e.size > maxBytes || payloadBytes + e.tx.payload.byteLength > maxPayloadBytes) continue
       out.push(e.tx)
       bytes += e.size
+      payloadBytes += e.tx.payload.byteLength
     }
     return out
   }
@@ -127,6 +129,7 @@ export class StoreMempool implements Mempool {
   }
 }
 
+/** What a tx adds to a block: its stripped encoding (payloads travel outside blocks, DESIGN §3). */
 function sizeOf(tx: Transaction): number {
-  return encodeStrippedTx(tx).byteLength + tx.payload.byteLength
+  return encodeStrippedTx(tx).byteLength
 }

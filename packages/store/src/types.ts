@@ -111,8 +111,11 @@ export interface Outbox {
 export interface Mempool {
   /** Add txs; already pending or already canonical txs are ignored. Returns how many were new. */
   add(txs: Transaction[]): Promise<number>
-  /** Oldest-first txs whose summed encoded size (stripped + payload) stays within maxBytes. Does not remove. */
-  select(maxBytes: number, maxCount?: number): Promise<Transaction[]>
+  /**
+   * Oldest-first txs whose summed stripped size (what the block carries) stays within maxBytes, at most
+   * maxCount of them, and whose payloads sum to at most maxPayloadBytes. Does not remove.
+   */
+  select(maxBytes: number, maxCount?: number, maxPayloadBytes?: number): Promise<Transaction[]>
   size(): number
 }
 
