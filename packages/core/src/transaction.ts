@@ -138,14 +138,16 @@ export function createTransaction(key: KeyPair, init: CreateTxInit): Transaction
     payloadSize: init.payload.byteLength,
     metadata: init.metadata ?? {},
   }
-  // Round-trip the body through the decoder's rules so we never sign something peers would reject.
+  // Check the body against the decoder's rules so we never sign something peers would reject.
   checkBody(body)
   const signature = getCrypto().sign(key.seed, encodeTxBody(body))
   return { body, signature, payload: init.payload }
 }
 
 function checkBody(body: TxBody): void {
-  txBodyFromCbor(decodeCbor(encodeTxBody(body), 'tx body'))
+  // The decoder's field rules, applied to the value directly (an encode + decode round trip per record
+  // cost ~5% of a busy node's main thread); the encoder itself only emits canonical CBOR.
+  txBodyFromCbor(txBodyToCbor(body))
 }
 
 /** Drop the payload. */

@@ -21,7 +21,7 @@ import { writeReceiptFiles } from './receipts.js'
 const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 /** Records per outbox batch for big line-mode files (each batch is atomic; dedupe keys cover a crash between batches). */
 const BATCH = 2_000
-const LOOKUP_PARALLEL = 256
+const LOOKUP_PARALLEL = 1024
 const utf8 = new TextEncoder()
 
 const silent: IngestLogger = {
@@ -420,7 +420,9 @@ export class FileIngestImpl implements FileIngest {
       const known = new Array<boolean>(records.length)
       for (let i = 0; i < records.length; i += LOOKUP_PARALLEL) {
         const slice = records.slice(i, i + LOOKUP_PARALLEL)
-        const ids = await Promise.all(slice.map((r) => outbox.lookup(r.dedupeKey)))
+        const ids = outbox.lookupMany
+          ? await outbox.lookupMany(slice.map((r) => r.dedupeKey))
+          : await Promise.all(slice.map((r) => outbox.lookup(r.dedupeKey)))
         ids.forEach((id, j) => {
           known[i + j] = id !== undefined
         })

@@ -26,7 +26,7 @@ export interface IngestComponents {
   /** Origin key: every record is signed with it. */
   key: KeyPair
   /** The store's durable outbox: records are added with a dedupe key, so a restart never adds one twice. */
-  outbox: Pick<Outbox, 'addMany' | 'lookup' | 'nextSeq'>
+  outbox: Pick<Outbox, 'addMany' | 'lookup' | 'nextSeq'> & Partial<Pick<Outbox, 'lookupMany'>>
   logger?: IngestLogger
   metrics?: IngestMetrics
 }

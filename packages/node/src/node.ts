@@ -117,6 +117,7 @@ export class ProfichainNode extends EventEmitter {
               return r
             },
             lookup: (k) => this.tree.outbox.lookup(k),
+            lookupMany: (ks) => this.tree.outbox.lookupMany(ks),
             nextSeq: (o) => this.tree.outbox.nextSeq(o),
           },
           logger: this.logger.child({ component: 'ingest' }),
@@ -277,10 +278,14 @@ export class ProfichainNode extends EventEmitter {
         for (;;) {
           const done = await this.tree.outbox.confirmed(this.config.store.confirmations, 10_000)
           if (done.length === 0) break
+          const byId = new Map(done.map((d) => [d.txId, d]))
           if (this.ingest) {
             await this.ingest.writeReceipts(
               done.filter((d) => d.tx.body.metadata.source === 'file').map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata })),
-              (id) => this.tree.receipt(id, 'chainpoint', this.anchorBase()),
+              (id) => {
+                const loc = byId.get(id)
+                return loc ? this.tree.receiptAt(loc, 'chainpoint', this.anchorBase()) : this.tree.receipt(id, 'chainpoint', this.anchorBase())
+              },
             )
           }
           await this.tree.outbox.ack(done.map((d) => d.txId))

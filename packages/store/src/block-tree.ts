@@ -832,11 +832,7 @@ export class BlockTree {
   }
 
   /** A receipt for a canonical tx, built from the stored leaves. */
-  receipt(
-    id: string | Uint8Array,
-    form: 'chainpoint',
-    anchorBase: string,
-  ): Promise<ChainpointProof | undefined>
+  receipt(id: string | Uint8Array, form: 'chainpoint', anchorBase: string): Promise<ChainpointProof | undefined>
   receipt(id: string | Uint8Array, form: 'native', anchorBase: string): Promise<NativeReceipt | undefined>
   async receipt(
     id: string | Uint8Array,
@@ -845,6 +841,18 @@ export class BlockTree {
   ): Promise<ChainpointProof | NativeReceipt | undefined> {
     const loc = await this.getTx(id)
     if (!loc) return undefined
+    // Two calls so each matches one overload of receiptAt.
+    return form === 'chainpoint' ? this.receiptAt(loc, 'chainpoint', anchorBase) : this.receiptAt(loc, 'native', anchorBase)
+  }
+
+  /** A receipt for a tx at a known location (e.g. from `outbox.confirmed`), without looking it up again. */
+  receiptAt(loc: TxLocation, form: 'chainpoint', anchorBase: string): Promise<ChainpointProof | undefined>
+  receiptAt(loc: TxLocation, form: 'native', anchorBase: string): Promise<NativeReceipt | undefined>
+  async receiptAt(
+    loc: TxLocation,
+    form: 'chainpoint' | 'native',
+    anchorBase: string,
+  ): Promise<ChainpointProof | NativeReceipt | undefined> {
     const [header, levels] = await Promise.all([this.getHeader(loc.blockHash), this.merkleLevelsOf(loc.blockHash)])
     if (!header || !levels) return undefined
     const input = {

@@ -120,6 +120,11 @@ export class StoreOutbox implements Outbox {
     return v === undefined ? undefined : toHex(v)
   }
 
+  async lookupMany(dedupeKeys: string[]): Promise<Array<string | undefined>> {
+    const vals = await this.ctx.subs.k.getMany(dedupeKeys.map(dedupeKeyBytes))
+    return vals.map((v) => (v === undefined ? undefined : toHex(v)))
+  }
+
   async nextSeq(origin: Uint8Array): Promise<number> {
     const v = await this.ctx.subs.q.get(origin)
     return v === undefined ? 0 : readU64(v)

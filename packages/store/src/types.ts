@@ -96,6 +96,8 @@ export interface Outbox {
   addMany(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>>
   /** txId (hex) stored under a dedupe key, if any. */
   lookup(dedupeKey: string): Promise<string | undefined>
+  /** Many lookups in one read, in order. */
+  lookupMany(dedupeKeys: string[]): Promise<Array<string | undefined>>
   /** Next sequence number for this origin (one past the highest stored). */
   nextSeq(origin: Uint8Array): Promise<number>
   /** Txs not yet in the canonical chain (to gossip / hand to the mempool again), in insertion order. */
