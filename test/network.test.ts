@@ -4,20 +4,12 @@ import { randomBytes } from 'node:crypto'
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createTransaction, generateKeyPair, readKeyFile, toHex } from '@profichain/core'
+import type { DevnetNodeInfo } from '@profichain/cli'
 import { createNetwork } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI, listFiles, readJson, startNode, type RunningNode, tempDir, waitFor } from './helpers.js'
 
-interface DevnetNode {
-  name: string
-  type: string
-  dataDir: string
-  inbox: string
-  api: string
-  pid: number
-  peerId: string
-  multiaddrs: string[]
-}
+type DevnetNode = DevnetNodeInfo
 
 let dir: string
 let devnetProc: ChildProcess

@@ -281,3 +281,40 @@ export function profileTable(sum, title) {
   for (const p of sum.inclusive) lines.push(`| ${p.ms} ms | ${p.pct} | \`${p.name}\` |`)
   return lines.join('\n')
 }
+
+/**
+ * Collects the outcome of step-up searches over several runs: the last sustained step of each run (its
+ * offered rate and latency) and the peak committed rate of any step; `rows()` gives the medians.
+ * `isSustained(step)` decides whether a step passed.
+ */
+export class StepUpTally {
+  constructor(isSustained) {
+    this.isSustained = isSustained
+    this.best = []
+    this.p50s = []
+    this.p99s = []
+    this.peak = []
+    this.runs = 0
+  }
+
+  add(steps) {
+    this.runs++
+    const ok = steps.filter(this.isSustained)
+    const top = ok[ok.length - 1]
+    this.best.push(top ? top.offeredPerS : 0)
+    if (top) {
+      this.p50s.push(top.p50)
+      this.p99s.push(top.p99)
+    }
+    this.peak.push(Math.max(...steps.map((s) => s.committedPerS)))
+  }
+
+  rows(label, unit, peakLabel) {
+    return [
+      { name: `${label}: max sustained committed rate (p99 ≤ 2 s, zero loss)`, unit, median: median(this.best), runs: this.runs },
+      { name: `${label}: commit latency p50 at that rate`, unit: 'ms', median: median(this.p50s), runs: this.p50s.length },
+      { name: `${label}: commit latency p99 at that rate`, unit: 'ms', median: median(this.p99s), runs: this.p99s.length },
+      { name: `${label}: peak committed rate (any step, ${peakLabel} / span of their blocks)`, unit, median: median(this.peak), runs: this.runs },
+    ]
+  }
+}

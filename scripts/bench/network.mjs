@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { blocksRange, freePortRange, height, median, spawnCli, stopChild, waitFor } from './lib.mjs'
+import { blocksRange, freePortRange, height, spawnCli, StepUpTally, stopChild, waitFor } from './lib.mjs'
 import { sustained, trial } from './node.mjs'
 
 /** Start `profichain devnet` (1 full + `thin` thin nodes) in a tmp dir; resolves once devnet.json exists. */
@@ -105,10 +105,7 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   const runs = quick ? 1 : (opts.runs ?? 3)
   const seconds = opts.seconds ?? (quick ? 3 : 8)
   const rates = opts.rates ?? (quick ? [250, 500] : [250, 500, 1000, 2000, 5000, 10000])
-  const best = []
-  const p50s = []
-  const p99s = []
-  const peak = []
+  const tally = new StepUpTally(sustained)
   for (let i = 0; i < runs; i++) {
     const net = await startDevnet({ thin: 2 })
     try {
@@ -118,24 +115,12 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
         steps.push(r)
         if (!sustained(r)) break
       }
-      const ok = steps.filter(sustained)
-      const top = ok[ok.length - 1]
-      best.push(top ? top.offeredPerS : 0)
-      if (top) {
-        p50s.push(top.p50)
-        p99s.push(top.p99)
-      }
-      peak.push(Math.max(...steps.map((s) => s.committedPerS)))
+      tally.add(steps)
     } finally {
       await net.stop()
     }
   }
-  return [
-    { name: '2 thin + 1 full, 1 KiB JSONL lines: max sustained committed rate (p99 ≤ 2 s, zero loss)', unit: 'tx/s', median: median(best), runs },
-    { name: '2 thin + 1 full: commit latency p50 at that rate', unit: 'ms', median: median(p50s), runs: p50s.length },
-    { name: '2 thin + 1 full: commit latency p99 at that rate', unit: 'ms', median: median(p99s), runs: p99s.length },
-    { name: '2 thin + 1 full: peak committed rate (any step, txs / span of their blocks)', unit: 'tx/s', median: median(peak), runs },
-  ]
+  return tally.rows('2 thin + 1 full, 1 KiB JSONL lines', 'tx/s', 'txs')
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

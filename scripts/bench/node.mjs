@@ -20,7 +20,6 @@ import {
   freePort,
   height,
   heightOfPayload,
-  median,
   metric,
   newestProfile,
   percentile,
@@ -29,6 +28,7 @@ import {
   sleep,
   spawnCli,
   stopChild,
+  StepUpTally,
   summariseProfile,
   waitFor,
   waitHealthy,
@@ -221,22 +221,12 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   for (const mode of modes) {
     const rates =
       opts.rates ?? (quick ? (mode === 'jsonl' ? [1000, 2000] : [100, 200]) : mode === 'jsonl' ? [1000, 1500, 2000, 3000, 5000, 10000, 20000] : [100, 200, 300, 500, 1000, 2000])
-    const best = []
-    const p50s = []
-    const p99s = []
-    const peak = []
+    const tally = new StepUpTally(sustained)
     for (let i = 0; i < runs; i++) {
       const node = await startFullNode({ maxBlockMiB: opts.maxBlockMiB, profile: opts.profile })
       try {
         const steps = await stepUp({ node, mode, rates, seconds, log })
-        const ok = steps.filter(sustained)
-        const top = ok[ok.length - 1]
-        best.push(top ? top.offeredPerS : 0)
-        if (top) {
-          p50s.push(top.p50)
-          p99s.push(top.p99)
-        }
-        peak.push(Math.max(...steps.map((s) => s.committedPerS)))
+        tally.add(steps)
         if (opts.profile) {
           await node.stop()
           const prof = await newestProfile(node.profDir)
@@ -248,10 +238,7 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
       }
     }
     const label = mode === 'jsonl' ? 'JSONL lines' : 'files'
-    rows.push({ name: `full node, 1 KiB ${label}: max sustained committed rate (p99 ≤ 2 s, zero loss)`, unit: 'records/s', median: median(best), runs })
-    rows.push({ name: `full node, 1 KiB ${label}: commit latency p50 at that rate`, unit: 'ms', median: median(p50s), runs: p50s.length })
-    rows.push({ name: `full node, 1 KiB ${label}: commit latency p99 at that rate`, unit: 'ms', median: median(p99s), runs: p99s.length })
-    rows.push({ name: `full node, 1 KiB ${label}: peak committed rate (any step, records / span of their blocks)`, unit: 'records/s', median: median(peak), runs })
+    rows.push(...tally.rows(`full node, 1 KiB ${label}`, 'records/s', 'records'))
   }
   return rows
 }

@@ -47,6 +47,22 @@ class PayloadCache {
   }
 }
 
+/** Encoded items of the canonical chain from height `from`, at most `count`, stopping at the head. */
+async function canonicalRange(
+  node: ProfichainNode,
+  from: number,
+  count: number,
+  get: (height: number) => Promise<Uint8Array | undefined>,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for (let h = from; h < from + count && h <= node.tree.head().height; h++) {
+    const v = await get(h)
+    if (!v) break
+    out.push(v)
+  }
+  return out
+}
+
 const REGOSSIP_AFTER_MS = 10_000
 const SYNC_BATCH = 32
 
@@ -82,28 +98,18 @@ export class NetworkBridge {
         key: node.key,
         logger: this.log,
         handlers: {
-          headers: async (from, count) => {
-            const out: Uint8Array[] = []
-            for (let h = from; h < from + count && h <= node.tree.head().height; h++) {
-              const header = await node.tree.getHeaderByHeight(h)
-              if (!header) break
-              out.push(encodeHeader(header))
-            }
-            return out
-          },
+          headers: (from, count) => canonicalRange(node, from, count, async (h) => {
+            const header = await node.tree.getHeaderByHeight(h)
+            return header && encodeHeader(header)
+          }),
           block: async (hash) => {
             const b = await node.tree.getBlock(hash)
             return b ? encodeBlock(b) : null
           },
-          blocks: async (from, count) => {
-            const out: Uint8Array[] = []
-            for (let h = from; h < from + count && h <= node.tree.head().height; h++) {
-              const b = await node.tree.getBlockByHeight(h)
-              if (!b) break
-              out.push(encodeBlock(b))
-            }
-            return out
-          },
+          blocks: (from, count) => canonicalRange(node, from, count, async (h) => {
+            const b = await node.tree.getBlockByHeight(h)
+            return b && encodeBlock(b)
+          }),
           payloads: async (ids) => Promise.all(ids.map(async (id) => (await node.tree.getPayload(id)) ?? null)),
           status: () => {
             const head = node.tree.head()
