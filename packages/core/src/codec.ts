@@ -26,7 +26,10 @@ const DECODE_OPTIONS = {
 export const MAX_DECODE_BYTES = 64 * 1024 * 1024
 
 export function encodeCbor(value: CborValue): Uint8Array {
-  return cborEncode(value, rfc8949EncodeOptions)
+  const out = cborEncode(value, rfc8949EncodeOptions)
+  // Always a plain Uint8Array: cborg may hand out a Buffer, whose slice() is a view, and encodings are
+  // memoised (transaction.ts), so a caller's `enc.slice()` must copy, never alias the cached bytes.
+  return out.constructor === Uint8Array ? out : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
 /** Decode bytes that must be a canonical encoding of one CBOR item, and nothing else. */
