@@ -306,10 +306,10 @@ describe('P2PNetwork', () => {
         return a.txBatches.length > 0
       },
       'A receives gossip after the restart',
-      30_000,
+      60_000,
     )
     expect(b.net.stats().dials).toBeGreaterThanOrEqual(2) // the first dial and at least one redial
-  })
+  }, 90_000)
 
   it('peer exchange connects members that only knew a seed', async () => {
     const keys = makeKeys(3)
