@@ -320,6 +320,18 @@ export class P2PNetwork implements Startable {
     return this.node?.getMultiaddrs().map(String) ?? []
   }
 
+  /**
+   * Drop the connections to one peer (or to every peer) so they are dialled again with fresh gossipsub
+   * streams. The node uses it when its own records stop getting committed although they are published:
+   * a stream bound to a connection that closed under gossipsub can swallow messages silently.
+   */
+  async reconnect(peer?: string): Promise<void> {
+    if (!this.node) return
+    const node = this.node
+    const targets = [...new Set(peer ? [peer] : this.peers().map((p) => p.peerId))]
+    await Promise.all(targets.map((p) => node.hangUp(peerIdFromString(p)).catch(() => {})))
+  }
+
   /** Open connections to members (one entry per connection). */
   peers(): PeerInfo[] {
     if (!this.node) return []

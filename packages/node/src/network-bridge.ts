@@ -77,6 +77,9 @@ export class NetworkBridge {
   private readonly payloadCache = new PayloadCache(256 * 1024 * 1024)
   private readonly lastPublished = new Map<string, number>()
   private syncing = false
+  /** Consecutive requeue rounds that found own records published long ago but still uncommitted. */
+  private staleRounds = 0
+  private lastReconnect = 0
   private syncAgain = false
   private timer?: NodeJS.Timeout
   private stopped = false
@@ -149,16 +152,34 @@ export class NetworkBridge {
     if (this.stopped || txs.length === 0) return
     const now = Date.now()
     const send: Transaction[] = []
+    let stale = 0
     for (const tx of txs) {
       const id = toHex(txId(tx))
       const last = this.lastPublished.get(id)
       if (requeue && last !== undefined && now - last < REGOSSIP_AFTER_MS) continue
+      if (requeue && last !== undefined) stale++
       this.lastPublished.set(id, now)
       send.push(tx)
     }
+    if (requeue) this.checkStale(stale)
     if (this.lastPublished.size > 1_000_000) this.lastPublished.clear()
     if (send.length === 0) return
     void this.net.publishTxs(send).catch((err) => this.log.warn({ err, txs: send.length }, 'publishing records failed'))
+  }
+
+  /**
+   * Safety net: when own records published more than once are still not committed for three requeue
+   * rounds in a row (≈ 30 s) while the node has peers, drop and redial the connections (at most once a
+   * minute), so gossipsub starts over with fresh streams.
+   */
+  private checkStale(stale: number): void {
+    this.staleRounds = stale > 0 ? this.staleRounds + 1 : 0
+    const now = Date.now()
+    if (this.staleRounds < 6 || now - this.lastReconnect < 60_000 || this.net.peers().length === 0) return
+    this.lastReconnect = now
+    this.staleRounds = 0
+    this.log.warn({ stale }, 'own records are published but not committed: reconnecting to peers')
+    void this.net.reconnect().catch((err) => this.log.warn({ err }, 'reconnect failed'))
   }
 
   private async onTxBatch(txs: Transaction[], from: string): Promise<Verdict> {
