@@ -4,10 +4,10 @@
 // signer limit lets it seal at most one block, so B forks briefly and stalls). After the heal there must be
 // one head, and every record ingested on either side committed exactly once.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { configToml } from '@profichain/cli'
-import { generateKeyPair, type KeyPair, toHex, writeKeyFile } from '@profichain/core'
+import { type ChainpointProof, evaluateChainpoint, generateKeyPair, type KeyPair, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, serializeGenesis } from '@profichain/consensus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI, listFiles, tempDir, waitFor } from './helpers.js'
@@ -175,18 +175,25 @@ describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {
     }, 120_000, 500)
 
     // Every receipt of side B ends up checking against side A's canonical chain (the fork block is gone and
-    // receipts written for it are rewritten once their records are committed again).
-    for (const name of ['during-b-0.json', 'during-b-29.json', 'before-b-3.json']) {
-      await waitFor(`${name} verifies against the surviving chain`, () => {
+    // receipts written for it are rewritten). Receipts naming the same block hash are checked once, through
+    // one representative file, so all 40 are covered with a few CLI calls.
+    const names = [...Array.from({ length: 30 }, (_, i) => `during-b-${i}.json`), ...Array.from({ length: 10 }, (_, i) => `before-b-${i}.json`)]
+    await waitFor('every side-B receipt verifies against the surviving chain', async () => {
+      const byBlock = new Map<string, string>()
+      for (const name of names) {
+        const proof = JSON.parse(await readFile(join(thinB.dir, 'receipts', `${name}.chp.json`), 'utf8')) as ChainpointProof
+        const [{ expected }] = evaluateChainpoint(proof)
+        if (!byBlock.has(expected)) byBlock.set(expected, name)
+      }
+      for (const name of byBlock.values()) {
         try {
-          return /VERIFIED/.test(
-            runIn('A', ['verify', join(thinB.dir, 'processed', name), '--receipt', join(thinB.dir, 'receipts', `${name}.chp.json`), '--api', `http://127.0.0.1:${full.api}`]),
-          )
+          runIn('A', ['verify', join(thinB.dir, 'processed', name), '--receipt', join(thinB.dir, 'receipts', `${name}.chp.json`), '--api', `http://127.0.0.1:${full.api}`])
         } catch {
-          return false // exit 1 while the receipt still names the abandoned fork block
+          return false // exit 1 while a receipt still names the abandoned fork block
         }
-      }, 60_000, 1000)
-    }
+      }
+      return true
+    }, 90_000, 1000)
 
     // Exactly once: stop the full node and count its records.
     const done = new Promise((r) => full.proc?.once('exit', r))

@@ -235,24 +235,25 @@ export class ProfichainNode extends EventEmitter {
   }
 
   /**
-   * A reorg can drop own records that were already confirmed (receipt written, outbox entry cleared).
-   * Put every own record of the abandoned branch that the new chain lacks back into the outbox, so it
-   * is gossiped and committed again and its receipt rewritten: nothing accepted is ever lost.
+   * A reorg can move own records that were already confirmed (receipt written, outbox entry cleared): out of
+   * the chain, or into another block of the new branch (e.g. gossip that crossed a healed partition). Put
+   * every own record of the abandoned branch back into the outbox: one that is already in the new chain is
+   * confirmed again at once and its receipt rewritten for its new block; one that is not is gossiped and
+   * committed again. Nothing accepted is ever lost, and no receipt keeps pointing at an abandoned block.
    */
   private async recoverOwnTxs(reorg: ReorgInfo): Promise<void> {
-    const removed = new Set(reorg.removedTxIds)
     const own = this.key.publicKey
     const again: Array<{ tx: Transaction }> = []
     let hash: Uint8Array | undefined = reorg.oldHead
-    for (let depth = 0; hash && depth <= reorg.depth + 1; depth++) {
+    for (let depth = 0; hash && depth < reorg.depth; depth++) {
       const block = await this.tree.getBlock(hash)
       if (!block) break
       for (const tx of block.txs) {
+        if (!equalBytes(tx.body.origin, own)) continue
         const id = toHex(txId(tx))
-        if (!removed.has(id) || !equalBytes(tx.body.origin, own) || (await this.tree.getTx(id))) continue
         const payload = await this.tree.getPayload(id)
         if (!payload) {
-          this.logger.error({ txId: id }, 'own record left the chain and its payload is not stored: it cannot be re-sent')
+          this.logger.error({ txId: id }, 'own record left its block in a reorg and its payload is not stored: it cannot be re-sent')
           continue
         }
         again.push({ tx: { ...stripTx(tx), payload } })
@@ -261,8 +262,9 @@ export class ProfichainNode extends EventEmitter {
     }
     if (again.length === 0) return
     const r = await this.tree.outbox.addMany(again)
-    this.logger.warn({ records: again.length }, 'own records left the chain in a reorg: queued again')
+    this.logger.warn({ records: again.length }, 'own records were in blocks a reorg abandoned: tracked again until confirmed')
     this.onOwnTxs(again.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
+    void this.writeReceipts()
   }
 
   /** Receipts for confirmed own txs, then drop them from the outbox. Serialised; reruns if asked meanwhile. */
