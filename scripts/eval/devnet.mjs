@@ -17,7 +17,7 @@ export async function startDevnet({ thin = 2, blockTimeMs = 1000, network = 'eva
   const stop = async () => {
     // The devnet process forwards SIGTERM to its nodes and waits for them (20 s each, then SIGKILL).
     await stopChild(child, { signal: 'SIGINT', graceMs: 45_000 })
-    if (!keep) await rm(dir, { recursive: true, force: true })
+    if (!keep) await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch(() => {})
   }
   try {
     const info = await waitFor(

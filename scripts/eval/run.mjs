@@ -10,6 +10,7 @@
 //   5 loss accounting: every record sent matched to exactly one committed tx (all runs above)
 // Writes DIR/results.json, DIR/report.md and DIR/*.svg. --quick runs a small version of everything and exits
 // non-zero when any record is lost, duplicated or unexpected, or a file has no receipt (correctness, never speed).
+import { execFileSync } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -69,17 +70,29 @@ sampler.unref()
 // Quick mode shares one devnet per block time (speed); the full run starts a fresh devnet per search or
 // configuration, so a backlog left by an overloaded step never leaks into the next measurement.
 const pool = new Map()
+const live = new Set()
 async function withDevnet(blockTimeMs, fn) {
   if (quick) {
     if (!pool.has(blockTimeMs)) pool.set(blockTimeMs, await startDevnet({ thin, blockTimeMs, log }))
+    live.add(pool.get(blockTimeMs))
     return fn(pool.get(blockTimeMs))
   }
   const d = await startDevnet({ thin, blockTimeMs, log })
+  live.add(d)
   try {
     return await fn(d)
   } finally {
+    live.delete(d)
     await d.stop()
   }
+}
+// Ctrl-C / kill: stop the devnets (their node processes) before leaving.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, async () => {
+    log(`${sig}: stopping ${live.size} devnet(s)`)
+    await Promise.all([...live].map((d) => d.stop()))
+    process.exit(130)
+  })
 }
 
 function loadSince(i) {
@@ -99,6 +112,17 @@ async function stepUp(d, { rates, seconds, recordBytes = 1024, parts = 1, label 
   return steps
 }
 
+/** HEAD of the checkout being measured, with "+dirty" when packages/ has uncommitted changes. */
+function gitDescribe() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', 'packages'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    return dirty ? `${head}+dirty` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
 const started = Date.now()
 const results = {
   meta: {
@@ -106,6 +130,7 @@ const results = {
     quick,
     date: new Date().toISOString(),
     node: process.version,
+    commit: gitDescribe(),
     cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     memGiB: Math.round(totalmem() / 2 ** 30),
     thin,
@@ -172,7 +197,10 @@ try {
     })
   }
 } finally {
-  for (const d of pool.values()) await d.stop()
+  for (const d of pool.values()) {
+    live.delete(d)
+    await d.stop()
+  }
   clearInterval(sampler)
 }
 
