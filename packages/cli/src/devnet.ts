@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { access, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -147,10 +147,14 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
     for (const p of plans) {
       const dataDir = join(dir, p.name)
       const logFile = join(dataDir, 'node.log')
-      const out = createWriteStream(logFile, { flags: 'a' })
-      const child = spawn(process.execPath, [CLI_BIN, 'start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
-      child.stdout?.pipe(out)
-      child.stderr?.pipe(out)
+      // The node writes its log file itself (not through this process), so it can still log its clean
+      // stop if the devnet process dies first.
+      const fd = openSync(logFile, 'a')
+      const child = spawn(process.execPath, [CLI_BIN, 'start', '--data-dir', dataDir], {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, PROFICHAIN_PARENT_PID: String(process.pid) },
+      })
+      closeSync(fd)
       children.push(child)
       const api = `http://127.0.0.1:${p.apiPort}`
       // The full node first: thin nodes bootstrap from it.

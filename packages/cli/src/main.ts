@@ -111,6 +111,17 @@ export function buildProgram(): Command {
         }
         process.on('SIGINT', () => onSignal('SIGINT'))
         process.on('SIGTERM', () => onSignal('SIGTERM'))
+        // Started by `profichain devnet`: stop cleanly when that process is gone (even if it was SIGKILLed).
+        const parent = Number(process.env.PROFICHAIN_PARENT_PID)
+        if (Number.isInteger(parent) && parent > 0) {
+          setInterval(() => {
+            try {
+              process.kill(parent, 0)
+            } catch {
+              onSignal('parent gone')
+            }
+          }, 1000).unref()
+        }
         await node.start()
         const c = node.config
         process.stderr.write(

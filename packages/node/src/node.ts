@@ -120,7 +120,7 @@ export class ProfichainNode extends EventEmitter {
             lookupMany: (ks) => this.tree.outbox.lookupMany(ks),
             nextSeq: (o) => this.tree.outbox.nextSeq(o),
           },
-          logger: this.logger.child({ component: 'ingest' }),
+          logger: this.logger, // ingest adds its own component field
           metrics: {
             filesAccepted: (n) => this.metrics.filesAccepted.inc(n),
             filesRejected: (n) => this.metrics.filesRejected.inc(n),
