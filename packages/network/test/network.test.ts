@@ -43,6 +43,23 @@ describe('keys', () => {
   })
 })
 
+/** B connected to A; A stops and starts again with the same key and port; resolves once B has redialled A. */
+async function restartedPeer() {
+    const keys = makeKeys(2)
+    const members = membersOf(keys)
+    let a = await start(keys[0], { members })
+    const addr = a.net.multiaddrs()[0]
+    const port = addr.split('/')[4]
+    const b = await start(keys[1], { members, bootstrap: [addr] })
+    await waitFor(() => connectedTo(b, a), 'connected')
+    await a.net.stop()
+    running.splice(running.indexOf(a), 1)
+    await waitFor(() => !connectedTo(b, a), 'B sees A gone')
+    a = await start(keys[0], { members, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+    await waitFor(() => connectedTo(b, a), 'B redials A', 20_000)
+    return { keys, a, b }
+}
+
 describe('P2PNetwork', () => {
   it('two members connect via bootstrap and gossip a tx batch', async () => {
     const keys = makeKeys(2)
@@ -281,18 +298,7 @@ describe('P2PNetwork', () => {
   })
 
   it('redials a peer that restarts with the same key and port, and sync works again', async () => {
-    const keys = makeKeys(2)
-    const members = membersOf(keys)
-    let a = await start(keys[0], { members })
-    const addr = a.net.multiaddrs()[0]
-    const port = addr.split('/')[4]
-    const b = await start(keys[1], { members, bootstrap: [addr] })
-    await waitFor(() => connectedTo(b, a), 'connected')
-    await a.net.stop()
-    running.splice(running.indexOf(a), 1)
-    await waitFor(() => !connectedTo(b, a), 'B sees A gone')
-    a = await start(keys[0], { members, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
-    await waitFor(() => connectedTo(b, a), 'B redials A', 20_000)
+    const { a, b } = await restartedPeer()
     expect(b.net.peers().filter((p) => p.peerId === a.net.peerId)).toHaveLength(1)
     expect((await b.net.request(a.net.peerId, { kind: 'status' })).height).toBe(2)
     expect(b.net.stats().dials).toBeGreaterThanOrEqual(2) // the first dial and at least one redial
@@ -317,18 +323,7 @@ describe('P2PNetwork', () => {
   // e2e tests restart producers and thin nodes), but tx gossip to that peer may stay silent. See the
   // closing note of session 1; un-skip when fixed.
   it.skip('gossip resumes after a peer restarts with the same key and port', async () => {
-    const keys = makeKeys(2)
-    const members = membersOf(keys)
-    let a = await start(keys[0], { members })
-    const addr = a.net.multiaddrs()[0]
-    const port = addr.split('/')[4]
-    const b = await start(keys[1], { members, bootstrap: [addr] })
-    await waitFor(() => connectedTo(b, a), 'connected')
-    await a.net.stop()
-    running.splice(running.indexOf(a), 1)
-    await waitFor(() => !connectedTo(b, a), 'B sees A gone')
-    a = await start(keys[0], { members, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
-    await waitFor(() => connectedTo(b, a), 'B redials A', 20_000)
+    const { keys, a, b } = await restartedPeer()
     let round = 0
     await waitFor(
       async () => {
