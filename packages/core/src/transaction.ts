@@ -90,14 +90,20 @@ export function strippedTxFromCbor(v: CborValue): StrippedTx {
   return { body: txBodyFromCbor(a[0]), signature: read.bytes(a[1], 'tx.signature', 64) }
 }
 
+// decodeCbor has proven `bytes` canonical, so they are the encoding: remember a private copy, and a
+// decoded tx that is hashed, stored or handed to the worker pool is not encoded again.
 export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
-  return strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
+  const tx = strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
+  strippedEnc.set(tx, new Uint8Array(bytes))
+  return tx
 }
 
 export function decodeTransaction(bytes: Uint8Array): Transaction {
   const a = read.array(decodeCbor(bytes, 'transaction'), 2, 'transaction')
   const stripped = strippedTxFromCbor(a[0])
-  return { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
+  const tx = { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
+  txEnc.set(tx, new Uint8Array(bytes))
+  return tx
 }
 
 const idCache = new WeakMap<StrippedTx, Uint8Array>()
