@@ -12,16 +12,21 @@ import {
 } from '@profichain/core'
 import { type ChainContext, type Consensus, createConsensus, type Genesis, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer } from '@profichain/api'
-import { fileIngest, type FileIngest } from '@profichain/ingest'
+import { fileIngest, type FileIngest, type ReceiptSource } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
 import { BlockProducer } from '@profichain/producer'
-import { type AddBlockResult, BlockTree, type ReorgInfo, type RetentionPolicy } from '@profichain/store'
+import { type AddBlockResult, BlockTree, type ReorgInfo, type RetentionPolicy, type TxLocation } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { ConfigError, type NodeConfig } from './config.js'
+import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
 import { NetworkBridge } from './network-bridge.js'
 
 export const NODE_VERSION = '0.1.0'
+
+/** A receipt that could not be written is retried alone after this delay, doubling per attempt up to the max. */
+const RECEIPT_RETRY_MIN_MS = 1000
+const RECEIPT_RETRY_MAX_MS = 30_000
 
 export interface NodeInit {
   config: NodeConfig
@@ -34,6 +39,8 @@ export class ProfichainNode extends EventEmitter {
   readonly config: NodeConfig
   readonly logger: Logger
   readonly metrics = new NodeMetrics()
+  /** What keeps the node from doing its job fully (disk full, failing receipts, a lost acknowledged block). */
+  readonly health = new HealthMonitor()
   genesis!: Genesis
   consensus!: Consensus
   key!: KeyPair
@@ -47,6 +54,7 @@ export class ProfichainNode extends EventEmitter {
   private timers: NodeJS.Timeout[] = []
   private receiptsBusy = false
   private receiptsAgain = false
+  private retryBusy = false
   private started = false
   private stopping?: Promise<void>
 
@@ -77,6 +85,8 @@ export class ProfichainNode extends EventEmitter {
       retention: this.retention(),
     })
     try {
+      this.checkAcknowledged()
+      this.health.add({ name: 'store', health: () => this.tree.health() })
       this.context = this.tree.chain
       this.verifier = createTxVerifier({ threads: c.processing.threads })
       if (c.enabled.producer) {
@@ -97,6 +107,8 @@ export class ProfichainNode extends EventEmitter {
         )
         this.producer.on('block', ({ result }) => this.onChainUpdate(result))
         this.producer.on('error', (err) => this.logger.error({ err }, 'producer failed'))
+        const producer = this.producer
+        this.health.add({ name: 'producer', health: () => producer.health() })
       }
       if (c.enabled.ingest) {
         await mkdir(c.paths.inbox, { recursive: true })
@@ -128,6 +140,10 @@ export class ProfichainNode extends EventEmitter {
           },
         })
       }
+      if (this.ingest) {
+        const ingest = this.ingest
+        this.health.add({ name: 'ingest', health: () => ingest.health() })
+      }
       // Anything left in the outbox from before a crash goes to the mempool again.
       await this.requeueOutbox()
       if (c.enabled.api) {
@@ -141,6 +157,10 @@ export class ProfichainNode extends EventEmitter {
             metrics: this.metrics.registry,
             anchorBase: () => this.anchorBase(),
             ready: () => this.started && !this.stopping,
+            health: () => {
+              const problems = this.problems()
+              return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
+            },
           },
         )
         await this.api.start()
@@ -153,6 +173,7 @@ export class ProfichainNode extends EventEmitter {
       await this.ingest?.start()
       this.timers.push(setInterval(() => void this.requeueOutbox().catch((err) => this.logger.warn({ err }, 'requeue failed')), 5000))
       this.timers.push(setInterval(() => this.updateGauges(), 1000))
+      this.timers.push(setInterval(() => void this.retryReceipts(), RECEIPT_RETRY_MIN_MS))
       void this.writeReceipts()
       this.started = true
       const head = this.tree.head()
@@ -172,8 +193,21 @@ export class ProfichainNode extends EventEmitter {
   }
 
   /** What /graphql `status` and `profichain status` report. */
-  status(): { type: string; nodeId: string; peerId?: string; network: string; version: string; syncing: boolean; peers: number } {
+  status(): {
+    type: string
+    nodeId: string
+    peerId?: string
+    network: string
+    version: string
+    syncing: boolean
+    peers: number
+    health: 'ready' | 'degraded'
+    problems: Problem[]
+  } {
+    const problems = this.problems()
     return {
+      health: problems.length > 0 ? 'degraded' : 'ready',
+      problems,
       type: this.config.type,
       nodeId: this.nodeId,
       network: this.genesis.network,
@@ -182,6 +216,26 @@ export class ProfichainNode extends EventEmitter {
       syncing: this.network?.isSyncing() ?? false,
       peers: this.peers().length,
     }
+  }
+
+  /** Current problems (empty when the node works fully). */
+  problems(): Problem[] {
+    return this.health.problems()
+  }
+
+  /**
+   * Power-cut check: the store remembers (outside LevelDB) the highest block for which this node issued
+   * receipts. If the chain no longer holds that block, records this node acknowledged may be gone: say so
+   * loudly, at every start, until an operator repairs the data dir.
+   */
+  private checkAcknowledged(): void {
+    const ack = this.tree.ackCheck()
+    if (ack.ok) return
+    this.logger.fatal(
+      { code: ack.code, acknowledged: ack.acknowledged, head: ack.head },
+      `DATA LOSS SUSPECTED: ${ack.message}. Receipts this node issued may not hold any more; run \`profichain audit\` and restore the data dir from a backup or resync it from peers`,
+    )
+    this.health.raise(ack.code, ack.message)
   }
 
   peers(): Array<{ peerId: string; publicKey: string; addrs: string[]; direction: string }> {
@@ -267,7 +321,11 @@ export class ProfichainNode extends EventEmitter {
     void this.writeReceipts()
   }
 
-  /** Receipts for confirmed own txs, then drop them from the outbox. Serialised; reruns if asked meanwhile. */
+  /**
+   * Receipts for confirmed own txs, then drop them from the outbox. A receipt that cannot be written is
+   * parked in the store's durable retry list (and retried alone), so it never blocks the others.
+   * Serialised; reruns if asked meanwhile.
+   */
   private async writeReceipts(): Promise<void> {
     if (this.receiptsBusy) {
       this.receiptsAgain = true
@@ -280,17 +338,12 @@ export class ProfichainNode extends EventEmitter {
         for (;;) {
           const done = await this.tree.outbox.confirmed(this.config.store.confirmations, 10_000)
           if (done.length === 0) break
-          const byId = new Map(done.map((d) => [d.txId, d]))
-          if (this.ingest) {
-            await this.ingest.writeReceipts(
-              done.filter((d) => d.tx.body.metadata.source === 'file').map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata })),
-              (id) => {
-                const loc = byId.get(id)
-                return loc ? this.tree.receiptAt(loc, 'chainpoint', this.anchorBase()) : this.tree.receipt(id, 'chainpoint', this.anchorBase())
-              },
-            )
-          }
-          await this.tree.outbox.ack(done.map((d) => d.txId))
+          const failed = await this.writeReceiptFiles(done)
+          const failedIds = new Set(failed.map((f) => f.txId))
+          const ok = done.filter((d) => !failedIds.has(d.txId))
+          if (failed.length > 0) await this.tree.outbox.deferReceipts(failed)
+          await this.tree.outbox.ack(ok.map((d) => d.txId))
+          await this.acknowledge(done)
           this.emit('committed', { txIds: done.map((d) => d.txId) })
         }
       } while (this.receiptsAgain)
@@ -298,6 +351,75 @@ export class ProfichainNode extends EventEmitter {
       if (!this.stopping) this.logger.error({ err }, 'writing receipts failed; will retry')
     } finally {
       this.receiptsBusy = false
+    }
+  }
+
+  /** Write the receipt files of these confirmed txs; returns the ones that failed (logged and counted). */
+  private async writeReceiptFiles(locs: TxLocation[]): Promise<Array<{ txId: string; code: string; message: string }>> {
+    if (!this.ingest) return []
+    const byId = new Map(locs.map((d) => [d.txId, d]))
+    const sources: ReceiptSource[] = locs
+      .filter((d) => d.tx.body.metadata.source === 'file')
+      .map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata }))
+    if (sources.length === 0) return []
+    const outcome = await this.ingest.writeReceipts(sources, (id) => {
+      const loc = byId.get(id)
+      return loc ? this.tree.receiptAt(loc, 'chainpoint', this.anchorBase()) : this.tree.receipt(id, 'chainpoint', this.anchorBase())
+    })
+    if (outcome.failed.length > 0) {
+      this.metrics.receiptsFailed.inc(outcome.failed.length)
+      const first = outcome.failed[0]
+      this.logger.error(
+        { failed: outcome.failed.length, txId: first.txId, code: first.code, err: first.message },
+        'receipts could not be written; they are retried alone and the others go on',
+      )
+    }
+    this.metrics.receiptsWritten.inc(outcome.written.length)
+    return outcome.failed
+  }
+
+  /** Remember the highest block this node issued receipts for (checked at the next start). */
+  private async acknowledge(done: TxLocation[]): Promise<void> {
+    let top: TxLocation | undefined
+    for (const d of done) if (!top || d.height > top.height) top = d
+    if (top) await this.tree.acknowledge({ height: top.height, hash: toHex(top.blockHash) })
+  }
+
+  /** Retry parked receipts whose back-off has passed; clear them once written. */
+  private async retryReceipts(): Promise<void> {
+    if (this.retryBusy || this.stopping) return
+    this.retryBusy = true
+    try {
+      const parked = await this.tree.outbox.deferredReceipts(1000)
+      this.metrics.receiptsDeferred.set(parked.length)
+      if (parked.length === 0) {
+        this.health.clear('RECEIPTS_FAILING')
+        return
+      }
+      const now = Date.now()
+      const due = parked.filter((p) => now - p.lastFailedAt >= Math.min(RECEIPT_RETRY_MIN_MS * 2 ** (p.attempts - 1), RECEIPT_RETRY_MAX_MS))
+      const locs: TxLocation[] = []
+      const gone: string[] = []
+      for (const p of due) {
+        const loc = await this.tree.getTx(p.txId)
+        if (loc) locs.push(loc)
+        else gone.push(p.txId) // no longer canonical: the reorg recovery tracks it again
+      }
+      const failed = await this.writeReceiptFiles(locs)
+      const failedIds = new Set(failed.map((f) => f.txId))
+      if (failed.length > 0) await this.tree.outbox.deferReceipts(failed)
+      await this.tree.outbox.clearDeferred([...gone, ...locs.filter((l) => !failedIds.has(l.txId)).map((l) => l.txId)])
+      const left = await this.tree.outbox.deferredCount()
+      this.metrics.receiptsDeferred.set(left)
+      if (left === 0) this.health.clear('RECEIPTS_FAILING')
+      else {
+        const worst = failed[0] ?? parked[0]
+        this.health.raise('RECEIPTS_FAILING', `${left} receipt(s) cannot be written (${worst.code}: ${worst.message}); retrying`)
+      }
+    } catch (err) {
+      if (!this.stopping) this.logger.warn({ err }, 'retrying parked receipts failed; will retry')
+    } finally {
+      this.retryBusy = false
     }
   }
 
