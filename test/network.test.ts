@@ -165,7 +165,7 @@ describe('a 4-node devnet (1 full + 3 thin, separate processes)', () => {
     // A stranger with its own key: the full node's gater drops it, so no request succeeds.
     const stranger = createNetwork(
       { network: genesis.network, listen: ['/ip4/127.0.0.1/tcp/0'], members: genesis.members },
-      { key: generateKeyPair(), handlers, onTxBatch: () => 'ignore', onBlock: () => 'ignore' },
+      { key: generateKeyPair(), handlers, originAllowed: () => true, onTxBatch: () => 'ignore', onBlock: () => 'ignore' },
     )
     await stranger.start()
     try {
@@ -180,7 +180,7 @@ describe('a 4-node devnet (1 full + 3 thin, separate processes)', () => {
     const rogueKey = await readKeyFile(join(t3.dataDir, 'node.key'))
     const rogue = createNetwork(
       { network: genesis.network, listen: ['/ip4/127.0.0.1/tcp/0'], members: genesis.members, bootstrap: full.multiaddrs },
-      { key: rogueKey, handlers, onTxBatch: () => 'ignore', onBlock: () => 'ignore' },
+      { key: rogueKey, handlers, originAllowed: () => true, onTxBatch: () => 'ignore', onBlock: () => 'ignore' },
     )
     await rogue.start()
     try {

@@ -12,7 +12,9 @@ export {
   publicKeyOfPeer,
 } from './keys.js'
 export { P2PNetwork } from './network.js'
+export type { Ban, BanReason } from './peer-penalties.js'
 export type {
+  BlockVerdict,
   MaybePromise,
   NetworkComponents,
   NetworkInit,
@@ -21,6 +23,7 @@ export type {
   NetworkStats,
   PeerInfo,
   PublishResult,
+  RejectReason,
   SyncHandlers,
   Verdict,
 } from './types.js'

@@ -35,18 +35,22 @@ import {
   type SyncRequestOf,
   type SyncResponses,
   type Transaction,
+  toHex,
   WIRE_LIMITS,
 } from '@profichain/core'
 import { createLibp2p } from 'libp2p'
 import { NetworkError } from './errors.js'
 import { libp2pPrivateKey, peerIdObjectFromPublicKey, publicKeyHexOfPeer } from './keys.js'
+import { type Ban, PeerPenalties } from './peer-penalties.js'
 import type {
+  BlockVerdict,
   NetworkComponents,
   NetworkInit,
   NetworkLogger,
   NetworkStats,
   PeerInfo,
   PublishResult,
+  RejectReason,
   Verdict,
 } from './types.js'
 
@@ -120,7 +124,8 @@ export class P2PNetwork implements Startable {
   private running = false
   private stopController = new AbortController()
   private maintenanceTimer?: NodeJS.Timeout
-  private readonly counters: Omit<NetworkStats, 'peers' | 'publishQueueLength'> = {
+  private readonly penalties: PeerPenalties
+  private readonly counters: Omit<NetworkStats, 'peers' | 'publishQueueLength' | 'bannedPeers' | 'rejected'> = {
     gossipIn: 0,
     gossipBytesIn: 0,
     gossipOut: 0,
@@ -142,9 +147,18 @@ export class P2PNetwork implements Startable {
     syncRequestsFailed: 0,
     syncBytesIn: 0,
     gaterDenied: 0,
+    orphanBlocks: 0,
+    peerBans: 0,
     dials: 0,
     dialFailures: 0,
     peerExchanges: 0,
+  }
+  private readonly rejected: Record<RejectReason, number> = {
+    decode: 0,
+    invalid: 0,
+    origin: 0,
+    'orphan-flood': 0,
+    banned: 0,
   }
   // Publish queue: blocks go before txs. Paced by a token bucket (gossipsub has no back-pressure).
   private readonly blockQueue: Pending[] = []
@@ -170,7 +184,13 @@ export class P2PNetwork implements Startable {
       redialBaseMs: init.redialBaseMs ?? 250,
       redialMaxMs: init.redialMaxMs ?? 10_000,
       maintenanceIntervalMs: init.maintenanceIntervalMs ?? 2_000,
+      orphanLimit: init.orphanLimit ?? 64,
+      orphanWindowMs: init.orphanWindowMs ?? 60_000,
+      banMs: init.banMs ?? 10 * 60_000,
     }
+    if (!(this.init.orphanLimit >= 1 && this.init.orphanWindowMs > 0 && this.init.banMs >= 0))
+      throw new NetworkError('ERR_CONFIG', 'orphanLimit must be ≥ 1, orphanWindowMs > 0 and banMs ≥ 0')
+    this.penalties = new PeerPenalties(this.init.orphanLimit, this.init.orphanWindowMs, this.init.banMs)
     if (this.init.maxBatchBytes > this.init.maxMessageBytes)
       throw new NetworkError('ERR_CONFIG', 'maxBatchBytes must not exceed maxMessageBytes')
     this.components = components
@@ -219,10 +239,36 @@ export class P2PNetwork implements Startable {
   }
 
   private deny(peerId: PeerId, hook: string): boolean {
-    if (this.isMember(peerId)) return false
+    if (!this.isMember(peerId)) {
+      this.counters.gaterDenied++
+      this.log.warn({ peer: peerId.toString(), hook }, 'connection from/to a non-member refused')
+      return true
+    }
+    const ban = this.penalties.banOf(peerId.toString())
+    if (ban === undefined) return false
     this.counters.gaterDenied++
-    this.log.warn({ peer: peerId.toString(), hook }, 'connection from/to a non-member refused')
+    this.log.debug(
+      { peer: peerId.toString(), hook, reason: ban.reason, until: new Date(ban.until).toISOString() },
+      'connection from/to a banned member refused',
+    )
     return true
+  }
+
+  /** Disconnect a member and refuse it (gater, both ways) until the ban expires. */
+  private ban(peerId: PeerId, ban: Ban, meta: Record<string, unknown>): void {
+    const peer = peerId.toString()
+    this.counters.peerBans++
+    this.log.warn(
+      { peer, reason: ban.reason, ...meta, banMs: this.init.banMs, until: new Date(ban.until).toISOString() },
+      `peer banned (${ban.reason}): disconnected and refused until the ban expires`,
+    )
+    // Hang up outside the validator that is handling this peer's message.
+    setImmediate(() => void this.node?.hangUp(peerId).catch(noop))
+  }
+
+  /** Is this peer (PeerId string) banned right now? */
+  isBanned(peer: string): boolean {
+    return this.penalties.banOf(peer) !== undefined
   }
 
   async start(): Promise<void> {
@@ -349,6 +395,8 @@ export class P2PNetwork implements Startable {
   stats(): NetworkStats {
     return {
       ...this.counters,
+      rejected: { ...this.rejected },
+      bannedPeers: this.penalties.bannedCount(),
       peers: this.node ? this.node.getPeers().length : 0,
       publishQueueLength: this.blockQueue.length + this.txQueue.length,
     }
@@ -359,11 +407,21 @@ export class P2PNetwork implements Startable {
   private async validateTxs(peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
     this.counters.gossipIn++
     this.counters.gossipBytesIn += msg.data.byteLength
+    if (this.isBanned(peer.toString())) return this.reject('banned')
     let txs: Transaction[]
     try {
       txs = decodeTxBatch(msg.data)
     } catch (err) {
       return this.decodeFailed(peer, 'tx batch', err)
+    }
+    // Only allowed keys (genesis members) may originate records: one stranger's tx rejects the batch.
+    const stranger = txs.find((t) => !this.components.originAllowed(t.body.origin))
+    if (stranger !== undefined) {
+      this.log.warn(
+        { peer: peer.toString(), origin: toHex(stranger.body.origin), txs: txs.length },
+        'tx batch rejected: a tx origin is not an allowed key (not a genesis member)',
+      )
+      return this.reject('origin')
     }
     return this.verdict(peer, () => this.components.onTxBatch(txs, peer.toString()))
   }
@@ -371,24 +429,34 @@ export class P2PNetwork implements Startable {
   private async validateBlock(peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
     this.counters.gossipIn++
     this.counters.gossipBytesIn += msg.data.byteLength
+    if (this.isBanned(peer.toString())) return this.reject('banned')
     let block: Block
     try {
       block = decodeBlockAnnouncement(msg.data)
     } catch (err) {
       return this.decodeFailed(peer, 'block', err)
     }
-    return this.verdict(peer, () => this.components.onBlock(block, peer.toString()))
+    return this.verdict(peer, () => this.components.onBlock(block, peer.toString()), block)
+  }
+
+  private reject(reason: RejectReason): TopicValidatorResult {
+    this.counters.gossipRejected++
+    this.rejected[reason]++
+    return TopicValidatorResult.Reject
   }
 
   private decodeFailed(peer: PeerId, what: string, err: unknown): TopicValidatorResult {
     this.counters.gossipDecodeFailed++
-    this.counters.gossipRejected++
     this.log.warn({ peer: peer.toString(), err: errMessage(err) }, `undecodable ${what} gossip rejected`)
-    return TopicValidatorResult.Reject
+    return this.reject('decode')
   }
 
-  private async verdict(peer: PeerId, fn: () => Verdict | Promise<Verdict>): Promise<TopicValidatorResult> {
-    let v: Verdict
+  private async verdict(
+    peer: PeerId,
+    fn: () => BlockVerdict | Promise<BlockVerdict>,
+    block?: Block,
+  ): Promise<TopicValidatorResult> {
+    let v: BlockVerdict
     try {
       v = await fn()
     } catch (err) {
@@ -397,8 +465,21 @@ export class P2PNetwork implements Startable {
       this.log.error({ peer: peer.toString(), err: errMessage(err) }, 'gossip callback failed')
       v = 'ignore'
     }
+    if (v === 'orphan') {
+      this.counters.orphanBlocks++
+      const ban = this.penalties.offend(peer.toString(), 'orphan-flood')
+      if (ban !== undefined) {
+        this.ban(peer, ban, {
+          height: block?.header.height,
+          orphanLimit: this.init.orphanLimit,
+          orphanWindowMs: this.init.orphanWindowMs,
+        })
+        return this.reject('orphan-flood') // also lowers its gossipsub score
+      }
+      v = 'ignore'
+    }
     if (v === 'accept') this.counters.gossipAccepted++
-    else if (v === 'reject') this.counters.gossipRejected++
+    else if (v === 'reject') return this.reject('invalid')
     else this.counters.gossipIgnored++
     return verdictToResult(v)
   }
@@ -866,6 +947,7 @@ export class P2PNetwork implements Startable {
       if (want <= 0) break
       if (id === this.selfId || connected.has(id) || m.dialing || m.addrs.size === 0 || m.nextDialAt > now)
         continue
+      if (this.isBanned(id)) continue
       want--
       void this.dialMember(m)
     }

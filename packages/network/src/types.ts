@@ -5,6 +5,25 @@ export type MaybePromise<T> = T | Promise<T>
 /** What a gossip callback decides: accept (deliver + forward), ignore (drop silently), reject (drop + penalise sender). */
 export type Verdict = 'accept' | 'reject' | 'ignore'
 
+/**
+ * What the block callback decides: a `Verdict`, or 'orphan' (parent unknown: dropped without forwarding
+ * like 'ignore', and counted against the sender; past `orphanLimit` per `orphanWindowMs` it is banned).
+ */
+export type BlockVerdict = Verdict | 'orphan'
+
+/** Why a gossip message was rejected (`NetworkStats.rejected` counts each). */
+export type RejectReason =
+  /** Not decodable as a tx batch / block announcement. */
+  | 'decode'
+  /** The callback said 'reject' (bad signature, consensus rule, …). */
+  | 'invalid'
+  /** A tx whose origin key may not originate records (`originAllowed` said no). */
+  | 'origin'
+  /** The orphan block that took its sender over the orphan limit. */
+  | 'orphan-flood'
+  /** Sent by a peer that is banned (in flight when the ban began). */
+  | 'banned'
+
 /** Server side of the sync protocol: the node wires these to its store. Encoded pieces come back as-is. */
 export interface SyncHandlers {
   /** Encoded headers of the canonical chain from height `from`, at most `count`. */
@@ -61,16 +80,29 @@ export interface NetworkInit {
   redialMaxMs?: number
   /** Period of the connection-maintenance loop. Default 2 s. */
   maintenanceIntervalMs?: number
+  /**
+   * Orphan blocks (unknown parent) one peer may gossip per `orphanWindowMs` before it is banned: a few are
+   * normal while a node catches up, a flood costs memory. Defaults 64 per 60 s.
+   */
+  orphanLimit?: number
+  orphanWindowMs?: number
+  /** How long a banned peer stays disconnected (the gater refuses it both ways). Default 10 min. */
+  banMs?: number
 }
 
 export interface NetworkComponents {
   key: KeyPair
   logger?: NetworkLogger
   handlers: SyncHandlers
+  /**
+   * May a tx with this origin (Ed25519 public key) be relayed? Checked for every tx of a gossiped batch
+   * before `onTxBatch`; one refused origin rejects the whole batch (and penalises the sender).
+   */
+  originAllowed(origin: Uint8Array): boolean
   /** Called from the tx topic validator with the decoded batch; signature checks are the callee's. */
   onTxBatch(txs: Transaction[], from: string): MaybePromise<Verdict>
   /** Called from the block topic validator with the decoded stripped block. */
-  onBlock(block: Block, from: string): MaybePromise<Verdict>
+  onBlock(block: Block, from: string): MaybePromise<BlockVerdict>
 }
 
 export interface PeerInfo {
@@ -96,6 +128,8 @@ export interface NetworkStats {
   gossipBytesOut: number
   gossipAccepted: number
   gossipRejected: number
+  /** `gossipRejected` split by reason. */
+  rejected: Record<RejectReason, number>
   gossipIgnored: number
   gossipDecodeFailed: number
   gossipCallbackErrors: number
@@ -112,6 +146,12 @@ export interface NetworkStats {
   syncRequestsFailed: number
   syncBytesIn: number
   gaterDenied: number
+  /** Orphan blocks received by gossip (counted against their senders). */
+  orphanBlocks: number
+  /** Bans imposed since start (each logged with its reason). */
+  peerBans: number
+  /** Peers banned right now. */
+  bannedPeers: number
   dials: number
   dialFailures: number
   peerExchanges: number

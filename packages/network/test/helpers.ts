@@ -14,6 +14,7 @@ import {
   txId,
 } from '@profichain/core'
 import {
+  type BlockVerdict,
   createNetwork,
   type NetworkInit,
   type P2PNetwork,
@@ -88,6 +89,8 @@ export interface TestNode {
   blocks: Array<{ block: Block; from: string }>
   /** Verdict returned for each tx batch; default accept. */
   txVerdict: (txs: Transaction[]) => Verdict
+  /** Verdict returned for each block; default accept. */
+  blockVerdict: (block: Block) => BlockVerdict
 }
 
 export function makeKeys(n: number): KeyPair[] {
@@ -109,8 +112,11 @@ export async function startNode(
     txBatches: [],
     blocks: [],
     txVerdict: () => 'accept',
+    blockVerdict: () => 'accept',
     net: undefined as unknown as P2PNetwork,
   }
+  // Like the node: only member keys may originate records.
+  const allowed = new Set(init.members.map((m) => m.publicKey.toLowerCase()))
   node.net = createNetwork(
     {
       network: NETWORK,
@@ -123,14 +129,16 @@ export async function startNode(
     {
       key,
       handlers: node.chain.handlers(),
+      originAllowed: (origin) => allowed.has(toHex(origin)),
       onTxBatch: async (txs, from) => {
         const v = node.txVerdict(txs)
         if (v === 'accept') node.txBatches.push({ txs, from })
         return v
       },
       onBlock: async (block, from) => {
-        node.blocks.push({ block, from })
-        return 'accept'
+        const v = node.blockVerdict(block)
+        if (v === 'accept') node.blocks.push({ block, from })
+        return v
       },
     },
   )

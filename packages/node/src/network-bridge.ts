@@ -13,8 +13,8 @@ import {
   type Transaction,
   txId,
 } from '@profichain/core'
-import { ConsensusError, genesisHash } from '@profichain/consensus'
-import { createNetwork, type P2PNetwork, type Verdict } from '@profichain/network'
+import { ConsensusError, type Genesis, genesisHash } from '@profichain/consensus'
+import { type BlockVerdict, createNetwork, type P2PNetwork, type Verdict } from '@profichain/network'
 import type { Logger } from 'pino'
 import type { ProfichainNode } from './node.js'
 
@@ -65,6 +65,24 @@ async function canonicalRange(
 
 const REGOSSIP_AFTER_MS = 10_000
 const SYNC_BATCH = 32
+/** Orphans from gossip trigger at most one parent sync per peer per this long (the 2 s loop does the rest). */
+const ORPHAN_SYNC_GAP_MS = 1_000
+const ORPHAN_WINDOW_MS = 60_000
+
+/**
+ * Orphans one peer may gossip per minute before it is banned: an honest peer relays about one block per
+ * block time while we catch up, so allow four times that (and never fewer than 64).
+ */
+export function orphanLimitOf(genesis: Pick<Genesis, 'blockTimeMs'>): number {
+  return Math.max(64, Math.ceil((4 * ORPHAN_WINDOW_MS) / genesis.blockTimeMs))
+}
+
+// TODO(lead): use consensus isAllowedOrigin
+/** Keys that may originate records: the genesis members. */
+function allowedOrigins(genesis: Pick<Genesis, 'members'>): (origin: Uint8Array) => boolean {
+  const keys = new Set(genesis.members.map((m) => m.publicKey.toLowerCase()))
+  return (origin) => keys.has(toHex(origin))
+}
 
 /**
  * Wires the libp2p network to the node: gossip in (validated in the worker pool, then mempool / block
@@ -81,6 +99,8 @@ export class NetworkBridge {
   private staleRounds = 0
   private lastReconnect = 0
   private syncAgain = false
+  /** When each peer last triggered a sync for an orphan's parents (bounded by the member count). */
+  private readonly orphanSyncAt = new Map<string, number>()
   private timer?: NodeJS.Timeout
   private stopped = false
   /** Serialises block application from gossip and sync (the store serialises too; this keeps order). */
@@ -96,6 +116,8 @@ export class NetworkBridge {
         bootstrap: c.p2p.bootstrap,
         targetPeers: c.p2p.target_peers,
         members: node.genesis.members.map((m) => ({ publicKey: m.publicKey, addrs: m.addrs })),
+        orphanLimit: orphanLimitOf(node.genesis),
+        orphanWindowMs: ORPHAN_WINDOW_MS,
       },
       {
         key: node.key,
@@ -119,8 +141,17 @@ export class NetworkBridge {
             return { height: head.height, headHash: head.hash, genesisHash: genesisHash(node.genesis) }
           },
         },
+        originAllowed: (() => {
+          const allowed = allowedOrigins(node.genesis)
+          // The network stops at the first refused origin, so this counts one rejected batch.
+          return (origin: Uint8Array) => {
+            if (allowed(origin)) return true
+            node.metrics.gossipRejected.inc()
+            return false
+          }
+        })(),
         onTxBatch: (txs, from) => this.onTxBatch(txs, from),
-        onBlock: (block, from) => this.onBlock(block, from),
+        onBlock: (block, from) => this.onBlock(block, from, 'gossip'),
       },
     )
   }
@@ -199,14 +230,15 @@ export class NetworkBridge {
     return 'accept'
   }
 
-  private onBlock(block: Block, from: string): Promise<Verdict> {
-    const run = this.chain.then(() => this.applyBlock(block, from))
+  /** Gossip orphans answer 'orphan' (the network counts them against the sender); sync ones 'ignore'. */
+  private onBlock(block: Block, from: string, source: 'gossip' | 'sync'): Promise<BlockVerdict> {
+    const run = this.chain.then(() => this.applyBlock(block, from, source))
     this.chain = run.catch(() => {})
     return run
   }
 
   /** Verify tx signatures in the pool, then add through the store (which runs the consensus rules). */
-  private async applyBlock(block: Block, from: string): Promise<Verdict> {
+  private async applyBlock(block: Block, from: string, source: 'gossip' | 'sync'): Promise<BlockVerdict> {
     const hash = blockHash(block.header)
     if (await this.node.tree.hasBlock(hash)) return 'ignore'
     const ok = await this.node.verifier.verifyStrippedTxs(block.txs.map((t) => encodeStrippedTx(t)))
@@ -219,8 +251,10 @@ export class NetworkBridge {
     try {
       const result = await this.node.tree.addBlock(block, { payloads: this.payloadCache.take(ids), signaturesChecked: true })
       if (result.status === 'orphan') {
-        void this.sync(from)
-        return 'ignore'
+        // Blocks we asked for in sync are our own doing: no penalty, and the sync loop goes on by itself.
+        if (source === 'sync') return 'ignore'
+        this.syncOrphanParents(from)
+        return 'orphan'
       }
       if (result.status === 'duplicate') return 'ignore'
       this.node.onChainUpdate(result)
@@ -238,6 +272,17 @@ export class NetworkBridge {
       }
       throw err
     }
+  }
+
+  /**
+   * Fetch the parents of a gossiped orphan from its sender, at most once per ORPHAN_SYNC_GAP_MS per peer:
+   * a peer flooding orphans must not turn into a flood of sync requests (it is banned past the limit).
+   */
+  private syncOrphanParents(from: string): void {
+    const now = Date.now()
+    if (now - (this.orphanSyncAt.get(from) ?? 0) < ORPHAN_SYNC_GAP_MS) return
+    this.orphanSyncAt.set(from, now)
+    void this.sync(from)
   }
 
   /** Archive nodes: fetch payloads of new canonical blocks that did not come with tx gossip. */
@@ -300,7 +345,7 @@ export class NetworkBridge {
         const blocks = await this.net.request(peer, { kind: 'blocks', from, count: SYNC_BATCH })
         if (blocks.length === 0) break
         for (const b of blocks) {
-          const verdict = await this.onBlock(b, peer)
+          const verdict = await this.onBlock(b, peer, 'sync')
           if (verdict === 'reject') return
         }
         if (!(await this.node.tree.hasBlock(blockHash(blocks[blocks.length - 1].header)))) {

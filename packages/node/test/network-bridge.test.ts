@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  createBlock,
+  createTransaction,
+  generateKeyPair,
+  type KeyPair,
+  type Transaction,
+  toHex,
+  txId,
+  writeKeyFile,
+} from '@profichain/core'
+import { createGenesis, type Genesis, genesisHash, serializeGenesis } from '@profichain/consensus'
+import { createNetwork, type NetworkError, type P2PNetwork } from '@profichain/network'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { orphanLimitOf } from '../src/network-bridge.js'
+import { parseConfig, ProfichainNode } from '../src/index.js'
+
+/** Poll until truthy or the deadline passes. */
+async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+const cleanup: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {})
+})
+
+/** A real node (LevelDB in a temp dir, libp2p on a random port) and a member key it does not run. */
+async function startNode(type: 'producer' | 'thin', blockTimeMs: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'profichain-bridge-'))
+  cleanup.push(() => rm(dir, { recursive: true, force: true }))
+  const nodeKey = generateKeyPair()
+  const member = generateKeyPair()
+  const genesis = createGenesis({
+    network: 'bridgetest',
+    validators: [nodeKey],
+    members: [{ name: 'member', publicKey: toHex(member.publicKey), roles: ['thin'] }],
+    blockTimeMs,
+  })
+  await writeFile(join(dir, 'genesis.json'), serializeGenesis(genesis))
+  await writeKeyFile(join(dir, 'node.key'), nodeKey)
+  const config = parseConfig(
+    {
+      type,
+      modules: { api: false, ingest: false },
+      p2p: { port: 0 },
+      processing: { threads: 0 },
+    },
+    dir,
+  )
+  const logs: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'warn' }, { write: (s: string) => void logs.push(JSON.parse(s)) })
+  const node = new ProfichainNode({ config, logger })
+  await node.start()
+  cleanup.push(() => node.stop())
+  return { node, genesis, member, logs }
+}
+
+/** A member's libp2p host driven by the test (a member gone rogue). */
+async function startRogue(key: KeyPair, genesis: Genesis, node: ProfichainNode) {
+  const served = { status: 0 }
+  const rogue: P2PNetwork = createNetwork(
+    {
+      network: genesis.network,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      members: genesis.members,
+      bootstrap: node.network?.net.multiaddrs() ?? [],
+      redialBaseMs: 100,
+      redialMaxMs: 1000,
+    },
+    {
+      key,
+      handlers: {
+        headers: () => [],
+        block: () => null,
+        blocks: () => [],
+        payloads: (ids) => ids.map(() => null),
+        // Claims a head the node lacks, so every sync round asks it for status and blocks.
+        status: () => {
+          served.status++
+          return { height: 1000, headHash: new Uint8Array(randomBytes(32)), genesisHash: genesisHash(genesis) }
+        },
+      },
+      originAllowed: () => true,
+      onTxBatch: () => 'ignore',
+      onBlock: () => 'ignore',
+    },
+  )
+  await rogue.start()
+  cleanup.push(() => rogue.stop())
+  const nodeId = node.network?.peerId ?? ''
+  await waitFor('rogue connected', () => rogue.peers().some((p) => p.peerId === nodeId))
+  return { rogue, served, nodeId }
+}
+
+describe('NetworkBridge (issue 10 items 7 and 8)', () => {
+  it('rejects gossip of a validly signed record from a key in no genesis; a member record is committed', async () => {
+    const { node, genesis, member } = await startNode('producer', 100)
+    const { rogue } = await startRogue(member, genesis, node)
+    const stranger = generateKeyPair()
+    const forged: Transaction[] = []
+    // A fresh tx per attempt: gossipsub would refuse to re-publish the same bytes.
+    await waitFor('forged batch rejected', async () => {
+      forged.push(createTransaction(stranger, { network: genesis.network, seq: forged.length, payload: new Uint8Array([1, 2, 3]) }))
+      await rogue.publishTxs([forged[forged.length - 1]])
+      return (node.network?.net.stats().rejected.origin ?? 0) >= 1
+    })
+    const rejected = node.network?.net.stats().rejected.origin
+    expect((await node.metrics.gossipRejected.get()).values[0].value).toBe(rejected)
+    const honest = createTransaction(member, { network: genesis.network, seq: 0, payload: new Uint8Array([4, 5, 6]) })
+    await rogue.publishTxs([honest])
+    await waitFor('the member record is committed', async () => (await node.tree.getTx(txId(honest))) !== undefined)
+    for (const f of forged) {
+      expect(await node.tree.getTx(txId(f))).toBeUndefined()
+      expect(node.tree.mempool.has(toHex(txId(f)))).toBe(false)
+    }
+  })
+
+  it('bans a member that floods orphan blocks, logs why, and keeps its orphan syncs bounded', async () => {
+    const { node, genesis, member, logs } = await startNode('thin', 2000)
+    const { rogue, served, nodeId } = await startRogue(member, genesis, node)
+    const net = node.network?.net as P2PNetwork
+    const limit = orphanLimitOf(genesis)
+    expect(limit).toBe(120)
+    const statusBefore = served.status
+    const t0 = Date.now()
+    for (let i = 0; i < limit + 20; i++) {
+      const orphan = createBlock({
+        network: genesis.network,
+        height: 10 + i,
+        timestamp: genesis.timestamp + 10_000 + i,
+        prevHash: new Uint8Array(randomBytes(32)),
+        producer: member.publicKey,
+        txs: [],
+      })
+      void rogue.publishBlock(orphan).catch(() => {})
+    }
+    await waitFor('the node bans the rogue', () => net.stats().peerBans === 1)
+    const elapsed = Date.now() - t0
+    await waitFor('the rogue is disconnected', () => !rogue.peers().some((p) => p.peerId === nodeId))
+    expect(net.stats().orphanBlocks).toBeGreaterThan(limit)
+    expect(net.isBanned(rogue.peerId)).toBe(true)
+    const line = logs.find((l) => String(l.msg).startsWith('peer banned'))
+    expect(line).toMatchObject({ peer: rogue.peerId, reason: 'orphan-flood', orphanLimit: limit })
+    // Orphan-triggered syncs: at most one per second for this peer, besides the 2 s loop (each round asks
+    // for status once). Without the limit every orphan started a round.
+    const rounds = served.status - statusBefore
+    expect(rounds).toBeLessThanOrEqual(3 + Math.ceil(elapsed / 1000) + Math.ceil(elapsed / 2000))
+    // The gater refuses it while the ban lasts.
+    const err = (await rogue
+      .request(nodeId, { kind: 'status' }, { timeoutMs: 5000 })
+      .catch((e: unknown) => e)) as NetworkError
+    expect(err.code).toBe('ERR_SYNC_PEER')
+  })
+})
