@@ -103,7 +103,10 @@ export class BlockProducer extends EventEmitter {
     if (this.running) return
     this.running = true
     this.abort = new AbortController()
-    this.loop = this.run()
+    this.loop = this.run().catch((err) => {
+      // Unreachable unless a listener throws inside the error path itself: say so rather than go silent.
+      this.components.logger?.warn({ err }, 'producer loop stopped by an unexpected error')
+    })
   }
 
   /** Not ok while the last attempt failed; `code` says why ('DISK_FULL' for ENOSPC). */
@@ -210,7 +213,11 @@ export class BlockProducer extends EventEmitter {
     const fields = { err, code, consecutive, errors: this.errors, retryInMs }
     if (log?.error) log.error(fields, 'producing a block failed; retrying after a back-off')
     else log?.warn(fields, 'producing a block failed; retrying after a back-off')
-    this.emit('failure', { err, code, consecutive, retryInMs } satisfies ProducerFailure)
+    try {
+      this.emit('failure', { err, code, consecutive, retryInMs } satisfies ProducerFailure)
+    } catch (listenerErr) {
+      log?.warn({ err: listenerErr }, "a 'failure' listener threw")
+    }
     await this.sleep(retryInMs, true)
   }
 
