@@ -21,7 +21,8 @@ interface Entry {
 
 /**
  * Producer mempool: persisted in the store's DB (a restart loses nothing), indexed in memory in arrival
- * order. Block application removes included txs in the block's own batch; reorgs give txs back.
+ * order. Block application removes included txs in the block's own batch; reorgs give txs back. Txs whose
+ * origin may not originate records (isAllowedOrigin: genesis members) are refused and counted, never stored.
  */
 export class StoreMempool implements Mempool {
   private readonly entries = new Map<string, Entry>()
