@@ -49,6 +49,12 @@ export class TestChain {
     const genesis = createGenesis({
       network: NETWORK,
       validators: [producer],
+      // The tests' record origins (seedKey(2..9)): only members may originate records.
+      members: [2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({
+        name: `origin-${n}`,
+        publicKey: Buffer.from(seedKey(n).publicKey).toString('hex'),
+        roles: ['thin'],
+      })),
       consensus: { type: 'authority', backoffMs: 500 },
       blockTimeMs: BLOCK_TIME,
       // Far enough back that every test block's timestamp is in the past.

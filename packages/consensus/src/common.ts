@@ -32,6 +32,7 @@ export type ConsensusErrorCode =
   | 'ERR_SEAL_ABORTED'
   | 'ERR_NOT_VALIDATOR'
   | 'ERR_CONSENSUS_TYPE'
+  | 'ERR_ORIGIN_NOT_MEMBER'
 
 export function reject(
   code: ConsensusErrorCode,

@@ -9,7 +9,7 @@ import {
   type Transaction,
   txId,
 } from '@profichain/core'
-import type { ChainContext, Consensus } from '@profichain/consensus'
+import { type ChainContext, type Consensus, isAllowedOrigin } from '@profichain/consensus'
 import type { AddBlockResult, HeadInfo, Mempool } from '@profichain/store'
 
 /** What the producer needs from the chain store. */
@@ -26,7 +26,12 @@ export interface ProducerComponents {
   key: KeyPair
   /** Merkle builds off the main thread (the worker pool); falls back to core when absent. */
   merkleRoot?: (txIds: Uint8Array[]) => Promise<Uint8Array>
-  logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void; debug(o: object, m?: string): void }
+  logger?: {
+    info(o: object, m?: string): void
+    warn(o: object, m?: string): void
+    error?(o: object, m?: string): void
+    debug(o: object, m?: string): void
+  }
 }
 
 export interface ProducerInit {
@@ -38,6 +43,30 @@ export interface ProducerInit {
   maxPayloadBytesPerBlock?: number
   /** How often to look again when there is nothing to do, ms. */
   idlePollMs?: number
+  /** Back-off after a failed attempt: starts here and doubles per failure in a row (default 100 ms). */
+  retryMinMs?: number
+  /** Upper bound of the back-off (default 5000 ms). */
+  retryMaxMs?: number
+}
+
+/** Why the producer is not healthy: the store is out of space, or any other failure to produce. */
+export const PRODUCER_HEALTH_CODES = ['DISK_FULL', 'PRODUCE_FAILED'] as const
+export type ProducerHealthCode = (typeof PRODUCER_HEALTH_CODES)[number]
+
+/** Not ok while the last attempt to produce failed (the loop keeps retrying with a bounded back-off). */
+export interface ProducerHealth {
+  ok: boolean
+  code?: ProducerHealthCode
+  message?: string
+}
+
+/** Payload of the 'failure' event: one failed attempt, and how long the loop waits before the next. */
+export interface ProducerFailure {
+  err: unknown
+  code: ProducerHealthCode
+  /** Failures in a row, this one included. */
+  consecutive: number
+  retryInMs: number
 }
 
 export interface ProducedBlock {
@@ -46,13 +75,22 @@ export interface ProducedBlock {
   sealMs: number
 }
 
-/** Block production loop driven by the consensus (DESIGN §1 producer). Emits 'block' (ProducedBlock). */
+/**
+ * Block production loop driven by the consensus (DESIGN §1 producer). Emits 'block' (ProducedBlock) after
+ * each stored block, 'failure' (ProducerFailure) after each failed attempt and 'recovered' once an attempt
+ * succeeds again. No error stops the loop: it logs, counts, backs off (bounded) and retries.
+ */
 export class BlockProducer extends EventEmitter {
   private running = false
   private loop?: Promise<void>
   private abort?: AbortController
   private wake?: () => void
   produced = 0
+  /** Failed attempts since start (any error: store I/O, disk full, seal, consensus). */
+  errors = 0
+  /** Mempool txs left out because their origin may not originate records. */
+  skippedOrigins = 0
+  private failure?: { code: ProducerHealthCode; message: string; consecutive: number }
 
   constructor(
     private readonly components: ProducerComponents,
@@ -66,9 +104,15 @@ export class BlockProducer extends EventEmitter {
     this.running = true
     this.abort = new AbortController()
     this.loop = this.run().catch((err) => {
-      this.components.logger?.warn({ err }, 'producer loop stopped by an error')
-      this.emit('error', err)
+      // Unreachable unless a listener throws inside the error path itself: say so rather than go silent.
+      this.components.logger?.warn({ err }, 'producer loop stopped by an unexpected error')
     })
+  }
+
+  /** Not ok while the last attempt failed; `code` says why ('DISK_FULL' for ENOSPC). */
+  health(): ProducerHealth {
+    const f = this.failure
+    return f === undefined ? { ok: true } : { ok: false, code: f.code, message: f.message }
   }
 
   /** Finish the block in flight, then stop. */
@@ -85,44 +129,104 @@ export class BlockProducer extends EventEmitter {
     this.wake?.()
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Wait `ms`; notify() ends the wait early unless `onlyStop` (a back-off), stop() always does. */
+  private sleep(ms: number, onlyStop = false): Promise<void> {
     return new Promise((resolve) => {
+      const signal = this.abort?.signal
       const t = setTimeout(done, Math.max(0, ms))
       function done() {
         clearTimeout(t)
+        signal?.removeEventListener('abort', done)
         resolve()
       }
-      this.wake = done
+      if (signal?.aborted) return done()
+      signal?.addEventListener('abort', done)
+      if (!onlyStop) this.wake = done
     })
   }
 
   private async run(): Promise<void> {
-    const { chain, consensus, key, context } = this.components
-    const idle = this.init.idlePollMs ?? 50
     while (this.running) {
-      const head = chain.head()
-      const delay = await consensus.producerDelay(head.header, key.publicKey, context, Date.now())
-      if (delay === null) {
-        await this.sleep(consensus.genesis.blockTimeMs)
-        continue
+      try {
+        await this.step()
+      } catch (err) {
+        if (!this.running) break
+        await this.failed(err)
       }
-      if (delay > 0) {
-        await this.sleep(Math.min(delay, consensus.genesis.blockTimeMs))
-        continue
-      }
-      if (chain.head().hash !== head.hash) continue
-      const txs = await chain.mempool.select(
+    }
+  }
+
+  /** One turn of the loop: wait for our slot, or produce one block. Throws when producing fails. */
+  private async step(): Promise<void> {
+    const { chain, consensus, key, context } = this.components
+    const head = chain.head()
+    const delay = await consensus.producerDelay(head.header, key.publicKey, context, Date.now())
+    if (delay === null) return this.sleep(consensus.genesis.blockTimeMs)
+    if (delay > 0) return this.sleep(Math.min(delay, consensus.genesis.blockTimeMs))
+    if (chain.head().hash !== head.hash) return
+    const txs = this.allowedOnly(
+      await chain.mempool.select(
         this.byteBudget(),
         this.init.maxTxsPerBlock,
         this.init.maxPayloadBytesPerBlock ?? 256 * 1024 * 1024,
-      )
-      if (txs.length === 0 && !this.init.emptyBlocks) {
-        await this.sleep(idle)
-        continue
-      }
-      if (!this.running) break
-      await this.produce(head, txs)
+      ),
+    )
+    if (txs.length === 0 && !this.init.emptyBlocks) {
+      // Nothing left to write: whatever failed before no longer holds anything back.
+      this.succeeded()
+      return this.sleep(this.init.idlePollMs ?? 50)
     }
+    if (!this.running) return
+    await this.produce(head, txs)
+    this.succeeded()
+  }
+
+  /** Never seal a tx whose origin may not originate records (block import would refuse the block). */
+  private allowedOnly(txs: Transaction[]): Transaction[] {
+    const genesis = this.components.consensus.genesis
+    const out = txs.filter((tx) => isAllowedOrigin(genesis, tx.body.origin))
+    const skipped = txs.length - out.length
+    if (skipped > 0) {
+      this.skippedOrigins += skipped
+      this.components.logger?.warn(
+        { skipped, total: this.skippedOrigins },
+        'left out mempool txs whose origin is not a genesis member',
+      )
+    }
+    return out
+  }
+
+  private async failed(err: unknown): Promise<void> {
+    this.errors++
+    const code: ProducerHealthCode = isDiskFull(err) ? 'DISK_FULL' : 'PRODUCE_FAILED'
+    const consecutive = (this.failure?.consecutive ?? 0) + 1
+    const min = this.init.retryMinMs ?? 100
+    const max = Math.max(min, this.init.retryMaxMs ?? 5000)
+    const retryInMs = Math.min(max, min * 2 ** Math.min(consecutive - 1, 30))
+    const detail = err instanceof Error ? err.message : String(err)
+    const message =
+      code === 'DISK_FULL'
+        ? `cannot store new blocks: the disk of the data dir is full (${detail}); free space there, production resumes by itself`
+        : `producing a block failed (${detail}); retrying`
+    this.failure = { code, message, consecutive }
+    const log = this.components.logger
+    const fields = { err, code, consecutive, errors: this.errors, retryInMs }
+    if (log?.error) log.error(fields, 'producing a block failed; retrying after a back-off')
+    else log?.warn(fields, 'producing a block failed; retrying after a back-off')
+    try {
+      this.emit('failure', { err, code, consecutive, retryInMs } satisfies ProducerFailure)
+    } catch (listenerErr) {
+      log?.warn({ err: listenerErr }, "a 'failure' listener threw")
+    }
+    await this.sleep(retryInMs, true)
+  }
+
+  private succeeded(): void {
+    const f = this.failure
+    if (f === undefined) return
+    this.failure = undefined
+    this.components.logger?.info({ code: f.code, failures: f.consecutive }, 'producer recovered')
+    this.emit('recovered', { code: f.code, failures: f.consecutive })
   }
 
   /** Stripped-block budget: header, signatures and CBOR framing stay well under 1 KiB; the rest is for txs. */
@@ -158,6 +262,17 @@ export class BlockProducer extends EventEmitter {
     )
     this.emit('block', { block, result, sealMs } satisfies ProducedBlock)
   }
+}
+
+/** Whether an error (or any error in its cause chain) is ENOSPC: the disk is full. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; depth++) {
+    const x = e as { code?: unknown; message?: unknown; meta?: { causeCode?: unknown; levelCode?: unknown }; cause?: unknown }
+    if (x.code === 'ENOSPC' || x.meta?.causeCode === 'ENOSPC' || x.meta?.levelCode === 'ENOSPC') return true
+    if (typeof x.message === 'string' && /ENOSPC|no space left on device/i.test(x.message)) return true
+    e = x.cause
+  }
+  return false
 }
 
 export function blockProducer(init: ProducerInit = {}): (components: ProducerComponents) => BlockProducer {

@@ -1,25 +1,40 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTransaction, generateKeyPair, toHex, txId } from '@profichain/core'
+import { createTransaction, generateKeyPair, toHex, txId, txIdHex } from '@profichain/core'
 import { createConsensus, createGenesis } from '@profichain/consensus'
-import { BlockTree } from '@profichain/store'
+import { BlockTree, StoreError } from '@profichain/store'
 import { afterEach, describe, expect, it } from 'vitest'
-import { BlockProducer, type ProducedBlock } from '../src/index.js'
+import {
+  BlockProducer,
+  type ProducedBlock,
+  type ProducerChain,
+  type ProducerFailure,
+  type ProducerHealth,
+} from '../src/index.js'
 
 const open: Array<{ stop(): Promise<void> } | BlockTree> = []
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await ('close' in o ? o.close() : o.stop())
 })
 
-async function setup(opts: { blockTimeMs?: number; maxBlockBytes?: number; emptyBlocks?: boolean; maxTxsPerBlock?: number } = {}) {
+async function setup(
+  opts: {
+    blockTimeMs?: number
+    maxBlockBytes?: number
+    emptyBlocks?: boolean
+    maxTxsPerBlock?: number
+    /** Wrap the real store (unit tests of failures); default: the store itself. */
+    chain?: (tree: BlockTree) => ProducerChain
+  } = {},
+) {
   const key = generateKeyPair()
   const genesis = createGenesis({ network: 'ptest', validators: [key], blockTimeMs: opts.blockTimeMs ?? 50, maxBlockBytes: opts.maxBlockBytes })
   const consensus = createConsensus(genesis)
   const tree = await BlockTree.open({ path: join(await mkdtemp(join(tmpdir(), 'producer-')), 'db'), genesis, consensus, retention: { mode: 'all' } })
   open.push(tree)
   const producer = new BlockProducer(
-    { chain: tree, consensus, key, context: tree.chain },
+    { chain: opts.chain ? opts.chain(tree) : tree, consensus, key, context: tree.chain },
     { emptyBlocks: opts.emptyBlocks, maxTxsPerBlock: opts.maxTxsPerBlock, idlePollMs: 10 },
   )
   open.push(producer)
@@ -81,5 +96,100 @@ describe('BlockProducer', () => {
     producer.start()
     await producer.stop()
     await producer.stop()
+  })
+
+  it('never includes a tx whose origin is not a genesis member', async () => {
+    // A mempool that hands out a valid tx signed by a fresh key (as one filled before the rule could).
+    const stranger = generateKeyPair()
+    const bad = createTransaction(stranger, { network: 'ptest', seq: 0, payload: new TextEncoder().encode('stranger') })
+    const { key, tree, producer, blocks } = await setup({
+      chain: (t) => ({
+        head: () => t.head(),
+        addBlock: (b, o) => t.addBlock(b, o),
+        mempool: {
+          add: (txs) => t.mempool.add(txs),
+          size: () => t.mempool.size() + 1,
+          select: async (...a: Parameters<typeof t.mempool.select>) => [bad, ...(await t.mempool.select(...a))],
+        },
+      }),
+    })
+    const txs = Array.from({ length: 5 }, (_, i) => createTransaction(key, { network: 'ptest', seq: i, payload: new TextEncoder().encode(`m${i}`) }))
+    await tree.mempool.add(txs)
+    producer.start()
+    await until('the member txs in produced blocks', () => blocks.reduce((n, b) => n + b.block.txs.length, 0) >= 5)
+    const committed = blocks.flatMap((b) => b.block.txs.map((t) => toHex(txId(t))))
+    expect(committed).toEqual(txs.map((t) => txIdHex(t)))
+    expect(committed).not.toContain(txIdHex(bad))
+    expect(await tree.getTx(txIdHex(bad))).toBeUndefined()
+    expect(producer.skippedOrigins).toBeGreaterThan(0)
+    expect(producer.errors).toBe(0)
+  })
+
+  it('survives a full disk: backs off, reports DISK_FULL, then recovers and produces once writes succeed', async () => {
+    // The store's addBlock fails with ENOSPC three times (as a raw errno error and as the store's I/O
+    // error), then works again: space was freed.
+    const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+    const failures = [
+      enospc(),
+      new StoreError('ERR_STORE_IO', 'writing a block failed: IO error: 000012.log: No space left on device', { levelCode: 'LEVEL_IO_ERROR' }, { cause: enospc() }),
+      enospc(),
+    ]
+    let attempts = 0
+    const { key, tree, producer, blocks } = await setup({
+      chain: (t) => ({
+        head: () => t.head(),
+        mempool: t.mempool,
+        addBlock: async (b, o) => {
+          attempts++
+          const err = failures.shift()
+          if (err) throw err
+          return t.addBlock(b, o)
+        },
+      }),
+    })
+    const seen: Array<{ failure: ProducerFailure; health: ProducerHealth }> = []
+    producer.on('failure', (failure: ProducerFailure) => seen.push({ failure, health: producer.health() }))
+    let recovered = 0
+    producer.on('recovered', () => recovered++)
+    const txs = Array.from({ length: 10 }, (_, i) => createTransaction(key, { network: 'ptest', seq: i, payload: new TextEncoder().encode(`d${i}`) }))
+    await tree.mempool.add(txs)
+    expect(producer.health()).toEqual({ ok: true })
+    producer.start()
+    await until('all txs in produced blocks after the disk-full errors', () => blocks.reduce((n, b) => n + b.block.txs.length, 0) === 10)
+    expect(attempts).toBeGreaterThanOrEqual(4)
+    expect(seen.map((s) => s.failure.code)).toEqual(['DISK_FULL', 'DISK_FULL', 'DISK_FULL'])
+    for (const s of seen) {
+      expect(s.health.ok).toBe(false)
+      expect(s.health.code).toBe('DISK_FULL')
+      expect(s.health.message).toMatch(/disk .* full.*free space/)
+    }
+    // Back-off grows (bounded) with failures in a row.
+    expect(seen.map((s) => s.failure.retryInMs)).toEqual([100, 200, 400])
+    expect(producer.errors).toBe(3)
+    expect(recovered).toBe(1)
+    expect(producer.health()).toEqual({ ok: true })
+    expect(await tree.getTx(txIdHex(txs[9]))).toBeDefined()
+    expect(tree.mempool.size()).toBe(0)
+  })
+
+  it('reports PRODUCE_FAILED for other errors and keeps going', async () => {
+    let fail = 1
+    const { key, tree, producer, blocks } = await setup({
+      chain: (t) => ({
+        head: () => t.head(),
+        mempool: t.mempool,
+        addBlock: async (b, o) => {
+          if (fail-- > 0) throw new Error('EIO: i/o error, write')
+          return t.addBlock(b, o)
+        },
+      }),
+    })
+    const health: ProducerHealth[] = []
+    producer.on('failure', () => health.push(producer.health()))
+    await tree.mempool.add([createTransaction(key, { network: 'ptest', seq: 0, payload: new Uint8Array([1]) })])
+    producer.start()
+    await until('the tx in a produced block', () => blocks.length === 1)
+    expect(health).toEqual([{ ok: false, code: 'PRODUCE_FAILED', message: expect.stringContaining('EIO') }])
+    expect(producer.health().ok).toBe(true)
   })
 })

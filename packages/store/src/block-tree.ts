@@ -1,4 +1,4 @@
-import { type ChainContext, type Consensus, type Genesis, genesisBlock } from '@profichain/consensus'
+import { type ChainContext, type Consensus, checkTxOrigins, type Genesis, genesisBlock } from '@profichain/consensus'
 import {
   auditPathFromLevels,
   type Block,
@@ -154,7 +154,7 @@ export class BlockTree {
     }
     this.ctx = { db, subs: this.subs, serial: this.serial, rules: this.rules, head: () => this.head() }
     this.outbox = new StoreOutbox(this.ctx)
-    this.mempool = new StoreMempool(this.ctx)
+    this.mempool = new StoreMempool(this.ctx, genesis)
     this.chain = { ancestors: (hash, n) => this.ancestors(hash, n) }
   }
 
@@ -315,6 +315,9 @@ export class BlockTree {
       skipTxSignatures: opts.signaturesChecked,
       merkleRoot: merkleRoot(leaves),
     })
+    // Records only from allowed origins (genesis members, isAllowedOrigin): checked before the orphan
+    // pool, so no path stores such a block (issue 10 item 7).
+    checkTxOrigins(this.genesis, block.txs, { height: block.header.height, blockHash: hex })
     const parent = await this.node(block.header.prevHash)
     if (!parent) {
       this.addOrphan({ block, hash, leaves, opts })

@@ -1,3 +1,4 @@
+import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
 import {
   decodeTransaction,
   encodeStrippedTx,
@@ -20,22 +21,42 @@ interface Entry {
 
 /**
  * Producer mempool: persisted in the store's DB (a restart loses nothing), indexed in memory in arrival
- * order. Block application removes included txs in the block's own batch; reorgs give txs back.
+ * order. Block application removes included txs in the block's own batch; reorgs give txs back. Txs whose
+ * origin may not originate records (isAllowedOrigin: genesis members) are refused and counted, never stored.
  */
 export class StoreMempool implements Mempool {
   private readonly entries = new Map<string, Entry>()
   private nextOrder = 0
+  private refused = 0
 
-  constructor(private readonly ctx: StoreContext) {}
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly genesis: Genesis,
+  ) {}
 
-  /** Load the persisted entries (called once on open). */
+  /** Load the persisted entries (called once on open); drops any whose origin is no longer allowed. */
   async load(): Promise<void> {
+    const stale: Uint8Array[] = []
     for await (const [k, v] of this.ctx.subs.t.iterator()) {
       const tx = decodeTransaction(v)
       const order = readU64(k)
-      this.entries.set(txIdHex(tx), { order, tx, size: sizeOf(tx) })
       this.nextOrder = order + 1
+      if (!isAllowedOrigin(this.genesis, tx.body.origin)) {
+        stale.push(k)
+        this.refused++
+        continue
+      }
+      this.entries.set(txIdHex(tx), { order, tx, size: sizeOf(tx) })
     }
+    if (stale.length === 0) return
+    const b = this.ctx.db.batch()
+    for (const k of stale) del(b, this.ctx.subs.t, k)
+    await writeBatch(b, 'dropping mempool txs of unknown origins')
+  }
+
+  /** Txs refused because their origin may not originate records (not a genesis member), since open. */
+  refusedOrigins(): number {
+    return this.refused
   }
 
   async add(txs: Transaction[]): Promise<number> {
@@ -44,6 +65,11 @@ export class StoreMempool implements Mempool {
       for (const tx of txs) validateTx(tx, this.ctx.rules, { skipSignature: true })
       const fresh = new Map<string, Transaction>()
       for (const tx of txs) {
+        // Only members may originate records: refuse (count, never store) the others.
+        if (!isAllowedOrigin(this.genesis, tx.body.origin)) {
+          this.refused++
+          continue
+        }
         const id = txIdHex(tx)
         if (!this.entries.has(id) && !fresh.has(id)) fresh.set(id, tx)
       }

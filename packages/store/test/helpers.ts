@@ -36,6 +36,8 @@ export function makeGenesis(network = NETWORK): Genesis {
     timestamp: 1_700_000_000_000,
     members: [
       { name: 'p', publicKey: Buffer.from(producer.publicKey).toString('hex'), roles: ['validator'] },
+      // The test txs' origin: only members may originate records.
+      { name: 'o', publicKey: Buffer.from(origin.publicKey).toString('hex'), roles: ['thin'] },
     ],
     validators: [Buffer.from(producer.publicKey).toString('hex')],
     consensus: { type: 'authority', backoffMs: 500 },
