@@ -15,6 +15,7 @@ export class NodeMetrics {
   readonly receiptsWritten = new Counter({ name: 'profichain_receipts_written_total', help: 'Receipt files written', registers: [this.registry] })
   readonly receiptsFailed = new Counter({ name: 'profichain_receipts_failed_total', help: 'Receipt file writes that failed (each is retried alone)', registers: [this.registry] })
   readonly receiptsDeferred = new Gauge({ name: 'profichain_receipts_deferred', help: 'Receipts waiting for a retry after a failed write', registers: [this.registry] })
+  readonly producerFailures = new Counter({ name: 'profichain_producer_failures_total', help: 'Block production attempts that failed (retried with back-off)', registers: [this.registry] })
   readonly reorgs = new Counter({ name: 'profichain_chain_reorgs_total', help: 'Canonical chain switches to another branch', registers: [this.registry] })
   readonly gossipRejected = new Counter({ name: 'profichain_network_gossip_rejected_total', help: 'Gossip messages rejected as invalid', registers: [this.registry] })
   readonly peers = new Gauge({ name: 'profichain_network_peers', help: 'Connected peers', registers: [this.registry] })

@@ -13,7 +13,7 @@ import {
   type Transaction,
   txId,
 } from '@profichain/core'
-import { ConsensusError, type Genesis, genesisHash } from '@profichain/consensus'
+import { ConsensusError, type Genesis, genesisHash, isAllowedOrigin } from '@profichain/consensus'
 import { type BlockVerdict, createNetwork, type P2PNetwork, type Verdict } from '@profichain/network'
 import type { Logger } from 'pino'
 import type { ProfichainNode } from './node.js'
@@ -77,13 +77,6 @@ export function orphanLimitOf(genesis: Pick<Genesis, 'blockTimeMs'>): number {
   return Math.max(64, Math.ceil((4 * ORPHAN_WINDOW_MS) / genesis.blockTimeMs))
 }
 
-// TODO(lead): use consensus isAllowedOrigin
-/** Keys that may originate records: the genesis members. */
-function allowedOrigins(genesis: Pick<Genesis, 'members'>): (origin: Uint8Array) => boolean {
-  const keys = new Set(genesis.members.map((m) => m.publicKey.toLowerCase()))
-  return (origin) => keys.has(toHex(origin))
-}
-
 /**
  * Wires the libp2p network to the node: gossip in (validated in the worker pool, then mempool / block
  * tree), gossip out (own records, produced blocks), sync server and client (catch-up, orphan parents,
@@ -142,10 +135,10 @@ export class NetworkBridge {
           },
         },
         originAllowed: (() => {
-          const allowed = allowedOrigins(node.genesis)
+          const genesis = node.genesis
           // The network stops at the first refused origin, so this counts one rejected batch.
           return (origin: Uint8Array) => {
-            if (allowed(origin)) return true
+            if (isAllowedOrigin(genesis, origin)) return true
             node.metrics.gossipRejected.inc()
             return false
           }

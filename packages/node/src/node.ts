@@ -10,11 +10,11 @@ import {
   type Transaction,
   txId,
 } from '@profichain/core'
-import { type ChainContext, type Consensus, createConsensus, type Genesis, loadGenesis } from '@profichain/consensus'
+import { type ChainContext, type Consensus, createConsensus, type Genesis, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer } from '@profichain/api'
 import { fileIngest, type FileIngest, type ReceiptSource } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
-import { BlockProducer } from '@profichain/producer'
+import { BlockProducer, type ProducerFailure } from '@profichain/producer'
 import { type AddBlockResult, BlockTree, type ReorgInfo, type RetentionPolicy, type TxLocation } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { ConfigError, type NodeConfig } from './config.js'
@@ -78,6 +78,11 @@ export class ProfichainNode extends EventEmitter {
     if (c.enabled.producer && !this.genesis.validators.includes(pub) && this.genesis.consensus.type !== 'work') {
       throw new ConfigError(`this node (${pub.slice(0, 16)}…) is configured as a producer but is not a validator in ${c.paths.genesis}`)
     }
+    if (c.enabled.ingest && !isAllowedOrigin(this.genesis, this.key.publicKey)) {
+      throw new ConfigError(
+        `this node (${pub.slice(0, 16)}…) ingests files but its key is not a member in ${c.paths.genesis}: the network would refuse every record it signs. Add its public key to genesis members, or disable ingest ([modules] ingest = false)`,
+      )
+    }
     this.tree = await BlockTree.open({
       path: c.paths.db,
       genesis: this.genesis,
@@ -106,7 +111,13 @@ export class ProfichainNode extends EventEmitter {
           },
         )
         this.producer.on('block', ({ result }) => this.onChainUpdate(result))
-        this.producer.on('error', (err) => this.logger.error({ err }, 'producer failed'))
+        this.producer.on('failure', (f: ProducerFailure) => {
+          this.metrics.producerFailures.inc()
+          this.logger.error({ err: f.err, code: f.code, consecutive: f.consecutive, retryInMs: f.retryInMs }, 'producing a block failed; retrying')
+        })
+        this.producer.on('recovered', (r: { code: string; failures: number }) =>
+          this.logger.info({ code: r.code, failures: r.failures }, 'block production works again'),
+        )
         const producer = this.producer
         this.health.add({ name: 'producer', health: () => producer.health() })
       }
