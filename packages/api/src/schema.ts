@@ -135,6 +135,8 @@ export function buildSchema() {
             mempoolSize: chain.mempool.size(),
             outboxSize: await chain.outbox.size(),
             syncState: s.syncing ? 'syncing' : 'synced',
+            health: s.health ?? 'ready',
+            problems: (s.problems ?? []).map((p) => ({ ...p, since: p.since ?? null })),
           }
         },
         block: async (

@@ -9,7 +9,7 @@ import { ApiError, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
 import { type ApiContextValue, buildSchema, type ResolvedOptions } from './schema.js'
-import type { ApiAddress, ApiComponents, ApiInit, ApiServer } from './types.js'
+import type { ApiAddress, ApiComponents, ApiInit, ApiServer, NodeHealth } from './types.js'
 
 const KiB = 1024
 const MIN_TOKEN_CHARS = 16
@@ -274,6 +274,23 @@ export class ApiHttpServer implements ApiServer {
       route = 'healthz'
       return this.healthz(res)
     }
+    // Anchor hash URIs stay public even with a token: they reveal only block hashes, and verifiers of a
+    // Chainpoint receipt (chainpoint-parse, `profichain verify --api`) must be able to resolve them.
+    const anchor = /^\/networks\/([^/]+)\/blocks\/([^/]+)\/hash$/.exec(path)
+    if (anchor) {
+      route = 'anchor'
+      if (method !== 'GET' && method !== 'HEAD')
+        return this.sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {
+          allow: 'GET, HEAD',
+        })
+      let network: string
+      try {
+        network = decodeURIComponent(anchor[1])
+      } catch {
+        return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
+      }
+      return this.anchorHash(res, network, anchor[2])
+    }
     const isGraphql = path === '/graphql' || path === '/graphql/'
     // The GraphiQL page is static and asks for nothing: browsers cannot attach a bearer token to a page load.
     const graphiqlPage = isGraphql && method === 'GET' && (req.headers.accept ?? '').includes('text/html')
@@ -302,17 +319,6 @@ export class ApiHttpServer implements ApiServer {
       route = 'metrics'
       const registry = this.metrics.registry
       return this.send(res, 200, registry.contentType, await registry.metrics())
-    }
-    const anchor = /^\/networks\/([^/]+)\/blocks\/([^/]+)\/hash$/.exec(path)
-    if (anchor) {
-      route = 'anchor'
-      let network: string
-      try {
-        network = decodeURIComponent(anchor[1])
-      } catch {
-        return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
-      }
-      return this.anchorHash(res, network, anchor[2])
     }
     const payload = /^\/tx\/([^/]+)\/payload$/.exec(path)
     if (payload) {
@@ -345,6 +351,7 @@ export class ApiHttpServer implements ApiServer {
   }
 
   private healthz(res: ServerResponse): void {
+    const noStore = { 'cache-control': 'no-store' }
     let ready = false
     try {
       ready = this.components.ready()
@@ -352,13 +359,31 @@ export class ApiHttpServer implements ApiServer {
       ready = false
     }
     if (!ready) {
-      this.send(res, 503, JSON_TYPE, JSON.stringify({ status: 'starting' }), { 'cache-control': 'no-store' })
+      this.send(res, 503, JSON_TYPE, JSON.stringify({ status: 'starting' }), noStore)
       return
     }
     const height = this.components.tree.head().height
-    this.send(res, 200, JSON_TYPE, JSON.stringify({ status: 'ready', height }), {
-      'cache-control': 'no-store',
-    })
+    let health: NodeHealth = { status: 'ready', problems: [] }
+    try {
+      if (this.components.health) health = this.components.health()
+    } catch (err) {
+      // A broken health probe is itself a problem worth a 503, not a 500 or a false "ready".
+      health = {
+        status: 'degraded',
+        problems: [{ code: 'HEALTH_CHECK_FAILED', message: `health check failed: ${(err as Error).message}` }],
+      }
+    }
+    if (health.status === 'degraded') {
+      this.send(
+        res,
+        503,
+        JSON_TYPE,
+        JSON.stringify({ status: 'degraded', height, problems: health.problems }),
+        noStore,
+      )
+      return
+    }
+    this.send(res, 200, JSON_TYPE, JSON.stringify({ status: 'ready', height }), noStore)
   }
 
   private async anchorHash(res: ServerResponse, network: string, heightText: string): Promise<void> {

@@ -8,7 +8,7 @@ export interface ApiInit {
   host?: string
   /** TCP port; 0 picks a free one (see the address `start()` resolves with). Default 8545. */
   port?: number
-  /** Bearer token required on every route but /healthz (and the GraphiQL page itself). */
+  /** Bearer token required on every route but /healthz, anchor hash URIs (block hashes only) and the GraphiQL page. */
   token?: string
   /** Allowed CORS origins ('*' for any). CORS is off when empty. */
   cors?: string[]
@@ -61,6 +61,26 @@ export interface NodeStatus {
   syncing: boolean
   /** Connected peers. */
   peers: number
+  /** 'degraded' while the node runs but cannot do part of its job (see `problems`). Default 'ready'. */
+  health?: 'ready' | 'degraded'
+  /** What is wrong while degraded. Default []. */
+  problems?: HealthProblem[]
+}
+
+/** One reason the node is degraded (e.g. it cannot write to disk). */
+export interface HealthProblem {
+  /** Stable machine-readable code, e.g. 'DISK_FULL'. */
+  code: string
+  /** What is wrong and what to do, for the operator. */
+  message: string
+  /** ms since the epoch when the problem started. */
+  since?: number
+}
+
+/** What /healthz reports once the node is ready. */
+export interface NodeHealth {
+  status: 'ready' | 'degraded'
+  problems: HealthProblem[]
 }
 
 export interface PeerInfo {
@@ -80,8 +100,10 @@ export interface ApiComponents {
   metrics?: Registry
   /** Base URL put in Chainpoint anchor URIs. */
   anchorBase(): string
-  /** Whether /healthz reports ready. */
+  /** Whether the node is up (false while starting or stopping: /healthz answers 503 "starting"). */
   ready(): boolean
+  /** Once ready: degraded answers /healthz with 503 and the problems. Absent: always ready. */
+  health?: () => NodeHealth
 }
 
 export interface ApiAddress {
