@@ -5,6 +5,7 @@ import { isHex, toHex } from '@profichain/core'
 import { parse } from 'graphql'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Registry } from 'prom-client'
+import { type BudgetLimits, WorkBudget } from './budget.js'
 import { ApiError, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
@@ -80,19 +81,32 @@ export class ApiHttpServer implements ApiServer {
     if (max !== 0) components.events.setMaxListeners(max + this.maxSubscriptions)
     this.maxTokens = init.maxTokens ?? 5000
     const maxPage = 100
+    const maxScanBlocks = init.maxScanBlocks ?? 2000
     this.limits = {
       maxDepth: init.maxDepth ?? 8,
       maxComplexity: init.maxComplexity ?? 5000,
       maxAliases: init.maxAliases ?? 30,
+      maxDirectives: init.maxDirectives ?? 50,
       defaultPage: 20,
       maxPage,
+      txIdsPerBlock: maxPage,
+      // One unindexed scan may read maxScanBlocks blocks: 250 at the default, so 30 aliased scans are refused.
+      scanCost: Math.ceil(maxScanBlocks / 8),
     }
     const opts: ResolvedOptions = {
       payloadCapBytes: init.payloadCapBytes ?? 64 * KiB,
       maxPage,
-      maxScanBlocks: init.maxScanBlocks ?? 2000,
+      maxScanBlocks,
       maxScanTxs: init.maxScanTxs ?? 200_000,
     }
+    const budgetLimits: BudgetLimits = {
+      maxWork: init.maxWork ?? 1_000_000,
+      maxResultBytes: init.maxResultBytes ?? 16 * 1024 * KiB,
+      maxQueryMs: init.maxQueryMs ?? 10_000,
+    }
+    for (const [k, v] of Object.entries({ ...this.limits, ...budgetLimits }))
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new ApiError('ERR_API_CONFIG', `api ${k} must be a non-negative integer, got ${v}`)
     this.metrics = new ApiMetrics(components.metrics ?? new Registry())
     const limits = this.limits
     const maxTokens = this.maxTokens
@@ -116,8 +130,10 @@ export class ApiHttpServer implements ApiServer {
         })
       },
       // Limits run before graphql-js validation, whose overlap check is quadratic in hostile documents.
-      onValidate({ params, setResult }) {
-        const errors = checkQueryLimits(params.documentAST, limits)
+      onValidate({ params, validateFn, setResult }) {
+        const errors = checkQueryLimits(params.schema, params.documentAST, limits, (s, d, rules) =>
+          validateFn(s, d, rules),
+        )
         if (errors.length > 0) {
           refused.inc({ reason: 'query_limits' })
           setResult(errors)
@@ -133,7 +149,13 @@ export class ApiHttpServer implements ApiServer {
       batching: false,
       logging: false,
       maskedErrors: true,
-      context: () => ({ chain: components.tree, components, opts, shutdown }),
+      context: () => ({
+        chain: components.tree,
+        components,
+        opts,
+        shutdown,
+        budget: new WorkBudget(budgetLimits, (kind) => refused.inc({ reason: `budget_${kind}` })),
+      }),
       plugins: [limitsPlugin],
     })
   }

@@ -14,10 +14,18 @@ export interface ApiInit {
   cors?: string[]
   /** Deepest field nesting of a query. Default 8. */
   maxDepth?: number
-  /** Query cost cap (each field 1, times the page size of the connections above it). Default 5000. */
+  /** Static query cost cap (each field 1, times the list sizes above it; see docs/api.md). Default 5000. */
   maxComplexity?: number
-  /** Aliased fields per document. Default 30. */
+  /** Aliased fields per operation. Default 30. */
   maxAliases?: number
+  /** Directives per operation. Default 50. */
+  maxDirectives?: number
+  /** Blocks and txs one request may load, scan, hash or return (run-time budget). Default 1 000 000. */
+  maxWork?: number
+  /** Approximate result size one request may build, in bytes (run-time budget). Default 16 MiB. */
+  maxResultBytes?: number
+  /** Time one request may spend resolving, in ms (run-time budget). Default 10 000. */
+  maxQueryMs?: number
   /** Lexical tokens per document (parse stops beyond). Default 5000. */
   maxTokens?: number
   /** Request body (and GET URL) size cap. Default 64 KiB. */
