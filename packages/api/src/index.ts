@@ -10,6 +10,8 @@ export type {
   ApiChain,
   ApiComponents,
   ApiInit,
+  HealthProblem,
+  NodeHealth,
   ApiServer,
   NodeStatus,
   PeerInfo,

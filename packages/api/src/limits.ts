@@ -1,54 +1,96 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases'
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth'
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives'
 import {
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLError,
+  type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
-  visit,
+  type ValidationRule,
+  validate as graphqlValidate,
 } from 'graphql'
 import { createGraphQLError } from './errors.js'
 
 export interface QueryLimits {
-  /** Deepest field nesting allowed (introspection subtrees have their own, fixed cap). */
+  /** Deepest field nesting allowed (GraphQL Armor max-depth; `__schema` introspection is exempt). */
   maxDepth: number
-  /** Cost cap: each field costs 1, times the page size (`first`) of the connections above it. */
+  /** Cost cap: each field costs 1, times the list sizes above it (see `checkQueryCost`). */
   maxComplexity: number
-  /** Aliased fields per document (aliases are how one request multiplies a costly field). */
+  /** Aliased fields per operation (GraphQL Armor max-aliases; aliases multiply a costly field). */
   maxAliases: number
+  /** Directives per operation (GraphQL Armor max-directives). */
+  maxDirectives: number
   /** Page size assumed for a connection whose `first` is absent. */
   defaultPage: number
   /** Page size assumed for a `first` given as a variable (not known at validation time). */
   maxPage: number
+  /** Elements assumed for `Block.txIds` (its real length, the block's tx count, is charged at run time). */
+  txIdsPerBlock: number
+  /** Cost of one unindexed `transactions(filter)` scan (it may read `maxScanBlocks` blocks). */
+  scanCost: number
 }
 
-/** GraphiQL's introspection query nests `ofType` about 9 deep below depth 4; keep it working, nothing deeper. */
-const INTROSPECTION_DEPTH = 16
-const INTROSPECTION_ROOTS = new Set(['__schema', '__type'])
-/** Fields whose children repeat once per page item. */
+/** Connections: their children repeat once per page item (`first`). */
 const PAGED = new Set(['blocks', 'transactions'])
 
+/**
+ * Check a parsed document against every limit before graphql-js validates it (some standard rules are
+ * quadratic, so hostile documents must be refused first): depth, aliases and directives with GraphQL
+ * Armor's rules, then the list-size cost, which Armor's cost-limit cannot express (it prices a field by
+ * its depth, not by `first` or the length of the list it returns).
+ */
+export function checkQueryLimits(
+  schema: GraphQLSchema,
+  doc: DocumentNode,
+  limits: QueryLimits,
+  // The server passes yoga's own validate: the schema must meet the graphql instance that built it.
+  validate: (s: GraphQLSchema, d: DocumentNode, rules: ValidationRule[]) => readonly GraphQLError[] = graphqlValidate,
+): GraphQLError[] {
+  const armor: GraphQLError[] = []
+  const onReject = [(_: unknown, err: GraphQLError) => void armor.push(tooComplex(armorMessage(err)))]
+  const common = { propagateOnRejection: false, exposeLimits: true, onReject }
+  validate(schema, doc, [
+    maxDepthRule({ ...common, n: limits.maxDepth, ignoreIntrospection: true }),
+    maxAliasesRule({ ...common, n: limits.maxAliases }),
+    maxDirectivesRule({ ...common, n: limits.maxDirectives }),
+  ])
+  if (armor.length > 0) return armor
+  return checkQueryCost(doc, limits)
+}
+
+/** Armor words its refusals as syntax errors; they are limits. */
+const armorMessage = (err: GraphQLError) => err.message.replace(/^Syntax Error:\s*/, '')
+
 interface Cost {
-  depth: number
   cost: number
 }
 
 /**
- * Check depth, complexity and alias limits on a parsed document before graphql-js validates it (some
- * standard rules are quadratic, so hostile documents must be refused first). Fragments are costed once
- * each (memoised), so fragment fan-out cannot blow up the check itself; fragment cycles stop the walk
- * (graphql's NoFragmentCycles rule reports them).
+ * The list-size cost: each field costs 1; the children of a connection cost `first` times (the default
+ * page when absent, the largest page when a variable); `Block.txIds` costs `txIdsPerBlock`; a
+ * `transactions` query that is not a literal payloadHash lookup adds `scanCost`. Aliases are separate
+ * fields, so they multiply the cost by themselves. Fragments are costed once each (memoised), so fragment
+ * fan-out cannot blow up the check itself; fragment cycles stop the walk (NoFragmentCycles reports them).
  */
-export function checkQueryLimits(doc: DocumentNode, limits: QueryLimits): GraphQLError[] {
+export function checkQueryCost(doc: DocumentNode, limits: QueryLimits): GraphQLError[] {
   const fragments = new Map<string, FragmentDefinitionNode>()
-  let aliases = 0
   for (const def of doc.definitions) {
     if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def)
   }
   const memo = new Map<string, Cost>()
   const visiting = new Set<string>()
+
+  const own = (field: FieldNode, root: boolean): number => {
+    if (field.name.value === 'txIds') return limits.txIdsPerBlock
+    // Query.transactions scans; Block.transactions pages one loaded block.
+    if (root && field.name.value === 'transactions' && isScan(field)) return 1 + limits.scanCost
+    return 1
+  }
 
   const pageOf = (field: FieldNode): number => {
     if (!PAGED.has(field.name.value)) return 1
@@ -57,40 +99,33 @@ export function checkQueryLimits(doc: DocumentNode, limits: QueryLimits): GraphQ
     return pageValue(arg.value, limits)
   }
 
-  const selection = (set: SelectionSetNode | undefined, introspection: boolean): Cost => {
-    if (!set) return { depth: 0, cost: 0 }
-    let depth = 0
+  const selection = (set: SelectionSetNode | undefined, introspection: boolean, root: boolean): Cost => {
+    if (!set) return { cost: 0 }
     let cost = 0
     for (const sel of set.selections) {
       let c: Cost
       if (sel.kind === Kind.FIELD) {
-        const intro = introspection || INTROSPECTION_ROOTS.has(sel.name.value)
-        const child = selection(sel.selectionSet, intro)
-        // Depth below an introspection root is checked on its own there and not counted here.
-        const d = intro && !introspection ? 1 : 1 + child.depth
-        if (intro && !introspection && child.depth + 1 > INTROSPECTION_DEPTH) {
-          return { depth: Number.POSITIVE_INFINITY, cost: Number.POSITIVE_INFINITY }
-        }
-        c = { depth: d, cost: 1 + (intro ? 1 : pageOf(sel)) * child.cost }
+        const intro = introspection || sel.name.value.startsWith('__')
+        const child = selection(sel.selectionSet, intro, false)
+        c = { cost: intro ? 1 + child.cost : own(sel, root) + pageOf(sel) * child.cost }
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        c = selection(sel.selectionSet, introspection)
+        c = selection(sel.selectionSet, introspection, root)
       } else {
-        c = fragment(sel.name.value, introspection)
+        c = fragment(sel.name.value, introspection, root)
       }
-      depth = Math.max(depth, c.depth)
       cost += c.cost
     }
-    return { depth, cost }
+    return { cost }
   }
 
-  const fragment = (name: string, introspection: boolean): Cost => {
-    const key = `${introspection ? 'i' : 'q'}:${name}`
+  const fragment = (name: string, introspection: boolean, root: boolean): Cost => {
+    const key = `${introspection ? 'i' : 'q'}${root ? 'r' : ''}:${name}`
     const hit = memo.get(key)
     if (hit) return hit
     const def = fragments.get(name)
-    if (!def || visiting.has(key)) return { depth: 0, cost: 0 }
+    if (!def || visiting.has(key)) return { cost: 0 }
     visiting.add(key)
-    const c = selection(def.selectionSet, introspection)
+    const c = selection(def.selectionSet, introspection, root)
     visiting.delete(key)
     memo.set(key, c)
     return c
@@ -99,29 +134,25 @@ export function checkQueryLimits(doc: DocumentNode, limits: QueryLimits): GraphQ
   const errors: GraphQLError[] = []
   for (const def of doc.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue
-    const c = selection((def as OperationDefinitionNode).selectionSet, false)
+    const c = selection((def as OperationDefinitionNode).selectionSet, false, true)
     const name = def.name?.value ?? 'anonymous operation'
-    if (c.depth > limits.maxDepth) {
+    if (c.cost > limits.maxComplexity) {
       errors.push(
         tooComplex(
-          `${name} is ${Number.isFinite(c.depth) ? c.depth : 'too'} levels deep; the limit is ${limits.maxDepth}`,
-          def,
-        ),
-      )
-    } else if (c.cost > limits.maxComplexity) {
-      errors.push(
-        tooComplex(
-          `${name} costs ${Number.isFinite(c.cost) ? c.cost : 'too much'}; the limit is ${limits.maxComplexity} (lower \`first\`)`,
+          `${name} costs ${Number.isFinite(c.cost) ? c.cost : 'too much'}; the limit is ${limits.maxComplexity} (lower \`first\`, ask for fewer lists, or use fewer aliases)`,
           def,
         ),
       )
     }
   }
-  // Aliases are counted as written; repeats through fragments are already paid for in the cost.
-  visit(doc, { Field: (f) => void (f.alias && aliases++) })
-  if (aliases > limits.maxAliases)
-    errors.push(tooComplex(`${aliases} aliases; the limit is ${limits.maxAliases}`))
   return errors
+}
+
+/** A `transactions` field scans blocks unless its filter is a literal object with a payloadHash (index lookup). */
+function isScan(field: FieldNode): boolean {
+  const filter = field.arguments?.find((a) => a.name.value === 'filter')?.value
+  if (filter?.kind !== Kind.OBJECT) return true
+  return !filter.fields.some((f) => f.name.value === 'payloadHash' && f.value.kind !== Kind.NULL)
 }
 
 function pageValue(v: ValueNode, limits: QueryLimits): number {

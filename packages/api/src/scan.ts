@@ -1,5 +1,6 @@
 import { equalBytes, type StrippedTx, txIdHex } from '@profichain/core'
 import type { TxLocation } from '@profichain/store'
+import type { WorkBudget } from './budget.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { badInput, hexArg } from './errors.js'
 import type { ApiChain } from './types.js'
@@ -26,6 +27,9 @@ interface Page {
 }
 
 type Match = (tx: StrippedTx) => boolean
+
+/** Result bytes charged per transaction returned (its fixed-size fields; metadata and payload are charged apart). */
+export const TX_RESULT_BYTES = 512
 
 function matcher(f: TxFilterInput): Match {
   const origin = f.origin != null ? hexArg(f.origin, 32, 'filter.origin') : undefined
@@ -75,6 +79,7 @@ export async function scanTransactions(
   first: number,
   after: string | undefined,
   bounds: ScanBounds,
+  budget: WorkBudget,
 ): Promise<Page> {
   const match = matcher(filter)
   const pos = after ? decodeCursor(after, 't', 2) : undefined
@@ -84,11 +89,14 @@ export async function scanTransactions(
   if (filter.payloadHash != null) {
     const hash = hexArg(filter.payloadHash, 32, 'filter.payloadHash')
     const ids = await chain.txIdsByPayloadHash(hash)
+    // Every holder of that payload is loaded to sort them: the same file dropped many times is many rows.
+    budget.charge(ids.length)
     const locs = (await chain.getTxs(ids)).filter(
       (l): l is TxLocation => l !== undefined && match(l.tx) && before(l),
     )
     locs.sort((a, b) => b.height - a.height || b.index - a.index)
     const nodes = locs.slice(0, first)
+    budget.charge(0, nodes.length * TX_RESULT_BYTES)
     const last = nodes[nodes.length - 1]
     return page(nodes, locs.length > first, last ? cursorOf(last.height, last.index) : (after ?? null), 0)
   }
@@ -103,8 +111,13 @@ export async function scanTransactions(
       // Out of budget: everything above `height` is done.
       return page(nodes, true, cursorOf(height + 1, 0), scannedBlocks)
     }
+    budget.charge(1)
     const hash = await chain.getHashAtHeight(height)
     if (!hash) continue
+    // Charge the block's txs before loading them, so concurrent (aliased) scans cannot overshoot the budget.
+    const header = await chain.getHeader(hash)
+    if (!header) continue
+    budget.charge(header.txCount)
     const block = await chain.getBlock(hash)
     if (!block) continue
     scannedBlocks++
@@ -113,6 +126,7 @@ export async function scanTransactions(
       const tx = block.txs[i]
       scannedTxs++
       if (!match(tx)) continue
+      budget.charge(0, TX_RESULT_BYTES)
       nodes.push({ tx, txId: txIdHex(tx), blockHash: hash, height, index: i })
       if (nodes.length === first) return page(nodes, height > 0 || i > 0, cursorOf(height, i), scannedBlocks)
     }

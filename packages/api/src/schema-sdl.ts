@@ -57,6 +57,19 @@ type Status {
   "synced | syncing"
   syncState: String!
   version: String!
+  "ready | degraded (the node runs but cannot do part of its job: see problems)"
+  health: String!
+  "Why the node is degraded; empty when ready."
+  problems: [Problem!]!
+}
+
+"One reason the node is degraded."
+type Problem {
+  "Stable machine-readable code, e.g. DISK_FULL."
+  code: String!
+  message: String!
+  "ms since the Unix epoch when it started"
+  since: Float
 }
 
 type HeaderSignature {

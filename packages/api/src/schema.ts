@@ -10,10 +10,11 @@ import {
 import type { TxLocation } from '@profichain/store'
 import { GraphQLScalarType, Kind } from 'graphql'
 import { createSchema } from 'graphql-yoga'
+import type { WorkBudget } from './budget.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { badInput, gqlError, hexArg, notFound } from './errors.js'
 import { eventIterator } from './events.js'
-import { scanTransactions, type TxFilterInput } from './scan.js'
+import { scanTransactions, TX_RESULT_BYTES, type TxFilterInput } from './scan.js'
 import { typeDefs } from './schema-sdl.js'
 import type { ApiChain, ApiComponents } from './types.js'
 
@@ -23,6 +24,8 @@ export interface ApiContextValue {
   opts: ResolvedOptions
   /** Aborted when the server stops: ends subscriptions. */
   shutdown: AbortSignal
+  /** This request's run-time work/result/time budget. */
+  budget: WorkBudget
 }
 
 export interface ResolvedOptions {
@@ -44,7 +47,9 @@ export class BlockView {
     if (block) this.loaded = Promise.resolve(block)
   }
 
-  block(): Promise<Block> {
+  /** The full block; its first load is charged to the budget by the block's tx count (decoding them). */
+  block(budget: WorkBudget): Promise<Block> {
+    if (!this.loaded) budget.charge(1 + this.header.txCount)
     this.loaded ??= this.chain.getBlock(this.hash).then((b) => {
       if (!b) throw notFound('block', toHex(this.hash))
       return b
@@ -52,6 +57,11 @@ export class BlockView {
     return this.loaded
   }
 }
+
+/** Result bytes charged per txId (64 hex characters, quotes and a comma). */
+const TXID_RESULT_BYTES = 67
+/** Result bytes charged per receipt (its proof path grows with log2 of the block's tx count). */
+const RECEIPT_RESULT_BYTES = 4096
 
 function pageSize(first: number | null | undefined, max: number): number {
   const n = first ?? 20
@@ -135,13 +145,16 @@ export function buildSchema() {
             mempoolSize: chain.mempool.size(),
             outboxSize: await chain.outbox.size(),
             syncState: s.syncing ? 'syncing' : 'synced',
+            health: s.health ?? 'ready',
+            problems: (s.problems ?? []).map((p) => ({ ...p, since: p.since ?? null })),
           }
         },
         block: async (
           _: unknown,
           args: { height?: number | null; hash?: string | null },
-          { chain }: ApiContextValue,
+          { chain, budget }: ApiContextValue,
         ) => {
+          budget.charge(1)
           const hasH = args.height !== undefined && args.height !== null
           const hasHash = args.hash !== undefined && args.hash !== null
           if (hasH === hasHash) throw badInput('give exactly one of height or hash')
@@ -159,7 +172,7 @@ export function buildSchema() {
         blocks: async (
           _: unknown,
           args: { from?: number | null; to?: number | null; first?: number | null; after?: string | null },
-          { chain, opts }: ApiContextValue,
+          { chain, opts, budget }: ApiContextValue,
         ) => {
           const first = pageSize(args.first, opts.maxPage)
           const head = chain.head().height
@@ -169,6 +182,7 @@ export function buildSchema() {
           if (args.after) start = Math.max(from, decodeCursor(args.after, 'b', 1)[0] + 1)
           const nodes: BlockView[] = []
           for (let h = start; h <= to && nodes.length < first; h++) {
+            budget.charge(1)
             const v = await blockAtHeight(chain, h)
             // The head moved down (reorg) while we paged: stop at what exists.
             if (!v) break
@@ -184,24 +198,39 @@ export function buildSchema() {
             },
           }
         },
-        transaction: (_: unknown, args: { id: string }, { chain }: ApiContextValue) => txById(chain, args.id),
+        transaction: (_: unknown, args: { id: string }, { chain, budget }: ApiContextValue) => {
+          budget.charge(1, TX_RESULT_BYTES)
+          return txById(chain, args.id)
+        },
         transactions: (
           _: unknown,
           args: { filter?: TxFilterInput | null; first?: number | null; after?: string | null },
           ctx: ApiContextValue,
         ) => {
           const first = pageSize(args.first, ctx.opts.maxPage)
-          return scanTransactions(ctx.chain, args.filter ?? {}, first, args.after ?? undefined, ctx.opts)
+          return scanTransactions(
+            ctx.chain,
+            args.filter ?? {},
+            first,
+            args.after ?? undefined,
+            ctx.opts,
+            ctx.budget,
+          )
         },
         receipt: async (
           _: unknown,
           args: { txId: string; format?: 'CHAINPOINT' | 'NATIVE' | null },
-          { chain, components }: ApiContextValue,
+          { chain, components, budget }: ApiContextValue,
         ) => {
           hexArg(args.txId, 32, 'txId')
           const id = args.txId.toLowerCase()
+          budget.charge(1)
           // Check first so an unknown id is NOT_FOUND whatever the store's receipt() does with it.
-          if (!(await chain.getTx(id))) throw notFound('transaction', args.txId)
+          const loc = await chain.getTx(id)
+          if (!loc) throw notFound('transaction', args.txId)
+          // A receipt rebuilds its block's Merkle tree: work in the block's tx count.
+          const header = await chain.getHeader(loc.blockHash)
+          budget.charge(header?.txCount ?? 1, RECEIPT_RESULT_BYTES)
           const base = components.anchorBase()
           const r =
             args.format === 'NATIVE'
@@ -216,8 +245,11 @@ export function buildSchema() {
         newBlocks: {
           subscribe: (_: unknown, __: unknown, { components, shutdown }: ApiContextValue) =>
             eventIterator<Block>(components.events, 'block', { maxQueue: 1000, signal: shutdown }),
-          resolve: (b: Block, _: unknown, { chain }: ApiContextValue) =>
-            new BlockView(blockHash(b.header), b.header, chain, b),
+          resolve: (b: Block, _: unknown, { chain, budget }: ApiContextValue) => {
+            // Each event is its own unit of work: a stream is not aborted for living long.
+            budget.reset()
+            return new BlockView(blockHash(b.header), b.header, chain, b)
+          },
         },
         committedTxs: {
           subscribe: (_: unknown, __: unknown, { components, shutdown }: ApiContextValue) =>
@@ -225,11 +257,15 @@ export function buildSchema() {
               maxQueue: 1000,
               signal: shutdown,
             }),
-          resolve: (e: { txIds: string[] }) => e,
+          resolve: (e: { txIds: string[] }, _: unknown, { budget }: ApiContextValue) => {
+            budget.reset()
+            return e
+          },
         },
       },
       CommittedTxs: {
-        transactions: async (e: { txIds: string[] }, _: unknown, { chain }: ApiContextValue) => {
+        transactions: async (e: { txIds: string[] }, _: unknown, { chain, budget }: ApiContextValue) => {
+          budget.charge(e.txIds.length, e.txIds.length * TX_RESULT_BYTES)
           const locs = await chain.getTxs(e.txIds)
           return locs.filter((l): l is TxLocation => l !== undefined)
         },
@@ -263,17 +299,22 @@ export function buildSchema() {
           const at = await chain.getHashAtHeight(v.header.height)
           return at !== undefined && equalBytes(at, v.hash)
         },
-        txIds: async (v: BlockView) => (await v.block()).txs.map((t) => txIdHex(t)),
+        txIds: async (v: BlockView, _: unknown, { budget }: ApiContextValue) => {
+          // Charged by the real list length before any hashing: one id per tx of the block.
+          budget.charge(v.header.txCount, v.header.txCount * TXID_RESULT_BYTES)
+          return (await v.block(budget)).txs.map((t) => txIdHex(t))
+        },
         transactions: async (
           v: BlockView,
           args: { first?: number | null; after?: string | null },
-          { opts }: ApiContextValue,
+          { opts, budget }: ApiContextValue,
         ) => {
           const first = pageSize(args.first, opts.maxPage)
-          const block = await v.block()
+          const block = await v.block(budget)
           const start = args.after ? decodeCursor(args.after, 'i', 1)[0] + 1 : 0
           const end = Math.min(block.txs.length, start + first)
           const nodes: TxLocation[] = []
+          budget.charge(Math.max(0, end - start), Math.max(0, end - start) * TX_RESULT_BYTES)
           for (let i = start; i < end; i++) nodes.push(locationFromBlock(v, block, i))
           return {
             edges: nodes.map((n) => ({ cursor: encodeCursor('i', n.index), node: n })),
@@ -297,12 +338,16 @@ export function buildSchema() {
         time: (l: TxLocation) => iso(l.tx.body.timestamp),
         payloadHash: (l: TxLocation) => toHex(l.tx.body.payloadHash),
         payloadSize: (l: TxLocation) => l.tx.body.payloadSize,
-        metadata: (l: TxLocation) =>
-          Object.entries(l.tx.body.metadata).map(([key, value]) => ({ key, value })),
+        metadata: (l: TxLocation, _: unknown, { budget }: ApiContextValue) => {
+          const entries = Object.entries(l.tx.body.metadata)
+          budget.charge(0, entries.reduce((n, [k, v]) => n + k.length + v.length + 32, 0))
+          return entries.map(([key, value]) => ({ key, value }))
+        },
         meta: (l: TxLocation, args: { key: string }) =>
           Object.hasOwn(l.tx.body.metadata, args.key) ? l.tx.body.metadata[args.key] : null,
         signature: (l: TxLocation) => toHex(l.tx.signature),
-        block: async (l: TxLocation, _: unknown, { chain }: ApiContextValue) => {
+        block: async (l: TxLocation, _: unknown, { chain, budget }: ApiContextValue) => {
+          budget.charge(1)
           const header = await chain.getHeader(l.blockHash)
           if (!header) throw notFound('block', toHex(l.blockHash))
           return new BlockView(l.blockHash, header, chain)
@@ -313,7 +358,7 @@ export function buildSchema() {
         confirmations: (l: TxLocation, _: unknown, { chain }: ApiContextValue) =>
           Math.max(0, chain.head().height - l.height + 1),
         payloadHeld: (l: TxLocation, _: unknown, { chain }: ApiContextValue) => chain.hasPayload(l.txId),
-        payload: async (l: TxLocation, _: unknown, { chain, opts }: ApiContextValue) => {
+        payload: async (l: TxLocation, _: unknown, { chain, opts, budget }: ApiContextValue) => {
           const url = `/tx/${l.txId}/payload`
           if (l.tx.body.payloadSize > opts.payloadCapBytes) {
             throw gqlError(
@@ -322,6 +367,7 @@ export function buildSchema() {
               { payloadUrl: url },
             )
           }
+          budget.charge(1, Math.ceil(l.tx.body.payloadSize / 3) * 4)
           const p = await chain.getPayload(l.txId)
           return p ? toBase64(p) : null
         },

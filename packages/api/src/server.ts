@@ -5,11 +5,12 @@ import { isHex, toHex } from '@profichain/core'
 import { parse } from 'graphql'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Registry } from 'prom-client'
+import { type BudgetLimits, WorkBudget } from './budget.js'
 import { ApiError, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
 import { type ApiContextValue, buildSchema, type ResolvedOptions } from './schema.js'
-import type { ApiAddress, ApiComponents, ApiInit, ApiServer } from './types.js'
+import type { ApiAddress, ApiComponents, ApiInit, ApiServer, NodeHealth } from './types.js'
 
 const KiB = 1024
 const MIN_TOKEN_CHARS = 16
@@ -80,19 +81,32 @@ export class ApiHttpServer implements ApiServer {
     if (max !== 0) components.events.setMaxListeners(max + this.maxSubscriptions)
     this.maxTokens = init.maxTokens ?? 5000
     const maxPage = 100
+    const maxScanBlocks = init.maxScanBlocks ?? 2000
     this.limits = {
       maxDepth: init.maxDepth ?? 8,
       maxComplexity: init.maxComplexity ?? 5000,
       maxAliases: init.maxAliases ?? 30,
+      maxDirectives: init.maxDirectives ?? 50,
       defaultPage: 20,
       maxPage,
+      txIdsPerBlock: maxPage,
+      // One unindexed scan may read maxScanBlocks blocks: 250 at the default, so 30 aliased scans are refused.
+      scanCost: Math.ceil(maxScanBlocks / 8),
     }
     const opts: ResolvedOptions = {
       payloadCapBytes: init.payloadCapBytes ?? 64 * KiB,
       maxPage,
-      maxScanBlocks: init.maxScanBlocks ?? 2000,
+      maxScanBlocks,
       maxScanTxs: init.maxScanTxs ?? 200_000,
     }
+    const budgetLimits: BudgetLimits = {
+      maxWork: init.maxWork ?? 1_000_000,
+      maxResultBytes: init.maxResultBytes ?? 16 * 1024 * KiB,
+      maxQueryMs: init.maxQueryMs ?? 10_000,
+    }
+    for (const [k, v] of Object.entries({ ...this.limits, ...budgetLimits }))
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new ApiError('ERR_API_CONFIG', `api ${k} must be a non-negative integer, got ${v}`)
     this.metrics = new ApiMetrics(components.metrics ?? new Registry())
     const limits = this.limits
     const maxTokens = this.maxTokens
@@ -116,8 +130,10 @@ export class ApiHttpServer implements ApiServer {
         })
       },
       // Limits run before graphql-js validation, whose overlap check is quadratic in hostile documents.
-      onValidate({ params, setResult }) {
-        const errors = checkQueryLimits(params.documentAST, limits)
+      onValidate({ params, validateFn, setResult }) {
+        const errors = checkQueryLimits(params.schema, params.documentAST, limits, (s, d, rules) =>
+          validateFn(s, d, rules),
+        )
         if (errors.length > 0) {
           refused.inc({ reason: 'query_limits' })
           setResult(errors)
@@ -133,7 +149,13 @@ export class ApiHttpServer implements ApiServer {
       batching: false,
       logging: false,
       maskedErrors: true,
-      context: () => ({ chain: components.tree, components, opts, shutdown }),
+      context: () => ({
+        chain: components.tree,
+        components,
+        opts,
+        shutdown,
+        budget: new WorkBudget(budgetLimits, (kind) => refused.inc({ reason: `budget_${kind}` })),
+      }),
       plugins: [limitsPlugin],
     })
   }
@@ -274,6 +296,23 @@ export class ApiHttpServer implements ApiServer {
       route = 'healthz'
       return this.healthz(res)
     }
+    // Anchor hash URIs stay public even with a token: they reveal only block hashes, and verifiers of a
+    // Chainpoint receipt (chainpoint-parse, `profichain verify --api`) must be able to resolve them.
+    const anchor = /^\/networks\/([^/]+)\/blocks\/([^/]+)\/hash$/.exec(path)
+    if (anchor) {
+      route = 'anchor'
+      if (method !== 'GET' && method !== 'HEAD')
+        return this.sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {
+          allow: 'GET, HEAD',
+        })
+      let network: string
+      try {
+        network = decodeURIComponent(anchor[1])
+      } catch {
+        return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
+      }
+      return this.anchorHash(res, network, anchor[2])
+    }
     const isGraphql = path === '/graphql' || path === '/graphql/'
     // The GraphiQL page is static and asks for nothing: browsers cannot attach a bearer token to a page load.
     const graphiqlPage = isGraphql && method === 'GET' && (req.headers.accept ?? '').includes('text/html')
@@ -302,17 +341,6 @@ export class ApiHttpServer implements ApiServer {
       route = 'metrics'
       const registry = this.metrics.registry
       return this.send(res, 200, registry.contentType, await registry.metrics())
-    }
-    const anchor = /^\/networks\/([^/]+)\/blocks\/([^/]+)\/hash$/.exec(path)
-    if (anchor) {
-      route = 'anchor'
-      let network: string
-      try {
-        network = decodeURIComponent(anchor[1])
-      } catch {
-        return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
-      }
-      return this.anchorHash(res, network, anchor[2])
     }
     const payload = /^\/tx\/([^/]+)\/payload$/.exec(path)
     if (payload) {
@@ -345,6 +373,7 @@ export class ApiHttpServer implements ApiServer {
   }
 
   private healthz(res: ServerResponse): void {
+    const noStore = { 'cache-control': 'no-store' }
     let ready = false
     try {
       ready = this.components.ready()
@@ -352,13 +381,31 @@ export class ApiHttpServer implements ApiServer {
       ready = false
     }
     if (!ready) {
-      this.send(res, 503, JSON_TYPE, JSON.stringify({ status: 'starting' }), { 'cache-control': 'no-store' })
+      this.send(res, 503, JSON_TYPE, JSON.stringify({ status: 'starting' }), noStore)
       return
     }
     const height = this.components.tree.head().height
-    this.send(res, 200, JSON_TYPE, JSON.stringify({ status: 'ready', height }), {
-      'cache-control': 'no-store',
-    })
+    let health: NodeHealth = { status: 'ready', problems: [] }
+    try {
+      if (this.components.health) health = this.components.health()
+    } catch (err) {
+      // A broken health probe is itself a problem worth a 503, not a 500 or a false "ready".
+      health = {
+        status: 'degraded',
+        problems: [{ code: 'HEALTH_CHECK_FAILED', message: `health check failed: ${(err as Error).message}` }],
+      }
+    }
+    if (health.status === 'degraded') {
+      this.send(
+        res,
+        503,
+        JSON_TYPE,
+        JSON.stringify({ status: 'degraded', height, problems: health.problems }),
+        noStore,
+      )
+      return
+    }
+    this.send(res, 200, JSON_TYPE, JSON.stringify({ status: 'ready', height }), noStore)
   }
 
   private async anchorHash(res: ServerResponse, network: string, heightText: string): Promise<void> {

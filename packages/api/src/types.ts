@@ -8,16 +8,24 @@ export interface ApiInit {
   host?: string
   /** TCP port; 0 picks a free one (see the address `start()` resolves with). Default 8545. */
   port?: number
-  /** Bearer token required on every route but /healthz (and the GraphiQL page itself). */
+  /** Bearer token required on every route but /healthz, anchor hash URIs (block hashes only) and the GraphiQL page. */
   token?: string
   /** Allowed CORS origins ('*' for any). CORS is off when empty. */
   cors?: string[]
   /** Deepest field nesting of a query. Default 8. */
   maxDepth?: number
-  /** Query cost cap (each field 1, times the page size of the connections above it). Default 5000. */
+  /** Static query cost cap (each field 1, times the list sizes above it; see docs/api.md). Default 5000. */
   maxComplexity?: number
-  /** Aliased fields per document. Default 30. */
+  /** Aliased fields per operation. Default 30. */
   maxAliases?: number
+  /** Directives per operation. Default 50. */
+  maxDirectives?: number
+  /** Blocks and txs one request may load, scan, hash or return (run-time budget). Default 1 000 000. */
+  maxWork?: number
+  /** Approximate result size one request may build, in bytes (run-time budget). Default 16 MiB. */
+  maxResultBytes?: number
+  /** Time one request may spend resolving, in ms (run-time budget). Default 10 000. */
+  maxQueryMs?: number
   /** Lexical tokens per document (parse stops beyond). Default 5000. */
   maxTokens?: number
   /** Request body (and GET URL) size cap. Default 64 KiB. */
@@ -61,6 +69,26 @@ export interface NodeStatus {
   syncing: boolean
   /** Connected peers. */
   peers: number
+  /** 'degraded' while the node runs but cannot do part of its job (see `problems`). Default 'ready'. */
+  health?: 'ready' | 'degraded'
+  /** What is wrong while degraded. Default []. */
+  problems?: HealthProblem[]
+}
+
+/** One reason the node is degraded (e.g. it cannot write to disk). */
+export interface HealthProblem {
+  /** Stable machine-readable code, e.g. 'DISK_FULL'. */
+  code: string
+  /** What is wrong and what to do, for the operator. */
+  message: string
+  /** ms since the epoch when the problem started. */
+  since?: number
+}
+
+/** What /healthz reports once the node is ready. */
+export interface NodeHealth {
+  status: 'ready' | 'degraded'
+  problems: HealthProblem[]
 }
 
 export interface PeerInfo {
@@ -80,8 +108,10 @@ export interface ApiComponents {
   metrics?: Registry
   /** Base URL put in Chainpoint anchor URIs. */
   anchorBase(): string
-  /** Whether /healthz reports ready. */
+  /** Whether the node is up (false while starting or stopping: /healthz answers 503 "starting"). */
   ready(): boolean
+  /** Once ready: degraded answers /healthz with 503 and the problems. Absent: always ready. */
+  health?: () => NodeHealth
 }
 
 export interface ApiAddress {

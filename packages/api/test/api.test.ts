@@ -444,6 +444,48 @@ describe('REST', () => {
     expect(text).toContain('profichain_api_request_duration_seconds_bucket')
   })
 
+  it('reports degraded health with its problems on /healthz and in status', async () => {
+    const problems = [
+      { code: 'DISK_FULL', message: 'cannot write the store: free disk space', since: 1_700_000_000_000 },
+    ]
+    let health: { status: 'ready' | 'degraded'; problems: typeof problems } = { status: 'degraded', problems }
+    let ready = true
+    const s = createApiServer(
+      { port: 0 },
+      chain.components({
+        ready: () => ready,
+        health: () => health,
+        status: () => ({ ...chain.components().status(), health: health.status, problems: health.problems }),
+      }),
+    )
+    const { url: u } = await s.start()
+    try {
+      const degraded = await fetch(`${u}/healthz`)
+      expect(degraded.status).toBe(503)
+      expect(await degraded.json()).toEqual({ status: 'degraded', height: 7, problems })
+      const st = await gql(u, '{ status { health problems { code message since } } }')
+      expect(st.body.errors).toBeUndefined()
+      expect(st.body.data.status).toEqual({ health: 'degraded', problems })
+      ready = false
+      const starting = await fetch(`${u}/healthz`)
+      expect(starting.status).toBe(503)
+      expect(await starting.json()).toEqual({ status: 'starting' })
+      ready = true
+      health = { status: 'ready', problems: [] }
+      const ok = await fetch(`${u}/healthz`)
+      expect(ok.status).toBe(200)
+      expect(await ok.json()).toEqual({ status: 'ready', height: 7 })
+    } finally {
+      await s.stop()
+    }
+  })
+
+  it('defaults status health to ready without problems', async () => {
+    const { body } = await gql(url, '{ status { health problems { code message since } } }')
+    expect(body.errors).toBeUndefined()
+    expect(body.data.status).toEqual({ health: 'ready', problems: [] })
+  })
+
   it('answers unknown routes and methods without a 500', async () => {
     expect((await fetch(`${url}/nope`)).status).toBe(404)
     expect((await fetch(`${url}/metrics`, { method: 'POST', body: 'x' })).status).toBe(405)
@@ -532,7 +574,11 @@ describe('auth and binding', () => {
       expect(ok.status).toBe(200)
       expect(ok.body.data.status.height).toBe(7)
       expect((await fetch(`${u}/metrics`)).status).toBe(401)
-      expect((await fetch(`${u}/networks/${NETWORK}/blocks/1/hash`)).status).toBe(401)
+      // Anchor hash URIs reveal only block hashes: public, so any Chainpoint verifier can resolve them.
+      const anchor = await fetch(`${u}/networks/${NETWORK}/blocks/1/hash`)
+      expect(anchor.status).toBe(200)
+      expect(await anchor.text()).toBe(blockHashHex(blocks[0].header))
+      expect((await fetch(`${u}/networks/${NETWORK}/blocks/1/hash`, { method: 'POST' })).status).toBe(405)
       expect((await fetch(`${u}/tx/${txIdHex(txs[0])}/payload`)).status).toBe(401)
       expect((await fetch(`${u}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
         200,
