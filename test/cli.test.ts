@@ -300,7 +300,7 @@ describe('devnet and the README quick start (issue 10 items 15, 17)', () => {
     const base = randomBase()
     const d = await startDevnet('npm', ['run', 'devnet', '--', '--dir', dir, '--thin', '1', '--p2p-port', String(base), '--api-port', String(base + 10)], ROOT, dir)
     process.kill(d.child.pid as number, 'SIGINT')
-    await d.exited
+    await waitFor('npm to exit after SIGINT', () => d.child.exitCode !== null || d.child.signalCode !== null, 60_000)
     expect(d.out()).toMatch(/SIGINT: stopping all nodes/)
     await expectCleanStop(dir)
   })
