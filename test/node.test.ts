@@ -92,9 +92,11 @@ describe('a full node ingesting files', () => {
       if (seen) expect(anchor.expected_value).toBe(seen)
       else byHeight.set(anchor.anchor_id, anchor.expected_value)
     }
-    // The CLI verifies a sample against the original files.
+    // The CLI verifies a sample against the original files and the running node's chain (without --api
+    // the anchor is not checked: exit 3, issue 10 item 10).
+    const api = new URL(chainpointParse(await readJson(join(dir, 'receipts', `${good[0]}.chp.json`))).branches[0].anchors[0].uris[0]).origin
     for (const rel of [good[0], good[501], good[999]]) {
-      const r = await cli(['verify', join(dir, 'processed', rel), '--receipt', join(dir, 'receipts', `${rel}.chp.json`)])
+      const r = await cli(['verify', join(dir, 'processed', rel), '--receipt', join(dir, 'receipts', `${rel}.chp.json`), '--api', api])
       expect(r.code, r.stdout + r.stderr).toBe(0)
       expect(r.stdout).toMatch(/VERIFIED/)
     }
@@ -107,7 +109,7 @@ describe('a full node ingesting files', () => {
     // Line receipts: one file with one receipt per line.
     const lineReceipts = await readJson<Array<{ line: number }>>(join(dir, 'receipts', 'export.jsonl.chp.json'))
     expect(lineReceipts.map((r) => r.line)).toEqual([1, 2, 3, 4, 5])
-    const lv = await cli(['verify', join(dir, 'processed', 'export.jsonl'), '--receipt', join(dir, 'receipts', 'export.jsonl.chp.json')])
+    const lv = await cli(['verify', join(dir, 'processed', 'export.jsonl'), '--receipt', join(dir, 'receipts', 'export.jsonl.chp.json'), '--api', api])
     expect(lv.code, lv.stdout + lv.stderr).toBe(0)
 
     expect(await node.stop('SIGTERM')).toBe(0)

@@ -150,8 +150,12 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
       // The node writes its log file itself (not through this process), so it can still log its clean
       // stop if the devnet process dies first.
       const fd = openSync(logFile, 'a')
+      // Each node in its own process group: a terminal Ctrl-C (SIGINT to the foreground group) reaches
+      // only this process, which then stops every node with exactly one SIGTERM. Sharing the group, a node
+      // got the SIGINT and then our SIGTERM, and took the second signal as "exit without a clean stop".
       const child = spawn(process.execPath, [CLI_BIN, 'start', '--data-dir', dataDir], {
         stdio: ['ignore', fd, fd],
+        detached: true,
         env: { ...process.env, PROFICHAIN_PARENT_PID: String(process.pid) },
       })
       closeSync(fd)

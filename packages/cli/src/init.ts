@@ -2,7 +2,7 @@ import { access, copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, nodeIdOf, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, loadGenesis, serializeGenesis } from '@profichain/consensus'
-import { NODE_TYPES, type NodeType } from '@profichain/node'
+import { NODE_TYPES, type NodeType, TYPE_PRESETS } from '@profichain/node'
 import { CliError } from './util.js'
 
 export interface InitOptions {
@@ -93,6 +93,15 @@ async function exists(p: string): Promise<boolean> {
 export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey: string; nodeId: string }> {
   if (!(NODE_TYPES as readonly string[]).includes(o.type)) {
     throw new CliError(`--type must be one of ${NODE_TYPES.join(', ')}, not "${o.type}"`, 2)
+  }
+  if (!o.genesis && !TYPE_PRESETS[o.type].producer) {
+    // A new network's only validator would be this node, and a thin/archive node never produces:
+    // every file would be ingested and no receipt would ever come.
+    throw new CliError(
+      `a ${o.type} node does not produce blocks, so without --genesis it would be the only validator of a new network that never makes a block (no receipt would ever come). ` +
+        `To join a network pass --genesis <genesis.json of that network> (then list one of its nodes in [p2p] bootstrap of config.toml); for a standalone node use --type full or --type producer`,
+      2,
+    )
   }
   const dir = resolve(o.dataDir)
   if (await exists(join(dir, 'config.toml'))) {

@@ -10,7 +10,7 @@ import { graphql } from './api-client.js'
 import { devnet } from './devnet.js'
 import { init } from './init.js'
 import { CliError, progress } from './util.js'
-import { verifyFile } from './verify.js'
+import { VERIFY_EXIT, verifyFile } from './verify.js'
 
 const VERSION = '0.1.0'
 
@@ -94,8 +94,10 @@ export function buildProgram(): Command {
         const config = await loadConfig(join(resolve(o.dataDir), 'config.toml'))
         const node = await createNode({ config })
         let signals = 0
+        let parentWatch: NodeJS.Timeout | undefined
         const onSignal = (sig: string) => {
           signals++
+          clearInterval(parentWatch) // stopping already: the parent going away is no reason to hurry
           if (signals > 1) {
             process.stderr.write(`${sig} again: exiting without a clean stop\n`)
             process.exit(130)
@@ -114,7 +116,7 @@ export function buildProgram(): Command {
         // Started by `profichain devnet`: stop cleanly when that process is gone (even if it was SIGKILLed).
         const parent = Number(process.env.PROFICHAIN_PARENT_PID)
         if (Number.isInteger(parent) && parent > 0) {
-          setInterval(() => {
+          parentWatch = setInterval(() => {
             try {
               process.kill(parent, 0)
             } catch {
@@ -224,17 +226,33 @@ export function buildProgram(): Command {
   example(
     program
       .command('verify')
-      .description('check a file against its receipt, offline (exit 0 only if every check holds)')
+      .description('check a file against its receipt and the block against a chain (exit 0 only if all of it holds)')
       .argument('<file>', 'the data file (or the JSONL/CSV export for line receipts)')
       .requiredOption('--receipt <file>', 'Chainpoint (.chp.json) or native receipt')
       .option('--genesis <file>', 'network genesis: check the producer is a validator (native receipts)')
-      .option('--api <url>', 'also check the block hash against this node\'s canonical chain')
+      .option('--api <url>', 'check the block hash against this node\'s canonical chain (http:// assumed)')
+      .option('--token <token>', 'API bearer token for --api (default: env PROFICHAIN_API_TOKEN)')
       .option('--line <n>', 'line receipts: check only this line', positiveInt)
+      .addHelpText(
+        'after',
+        `
+Exit codes:
+  0  VERIFIED: the proof holds and its block is anchored (--api node agrees, or --genesis for a native receipt)
+  1  FAILED: a check failed (data changed, malformed or forged receipt, the node has another block)
+  2  usage error
+  3  proof consistent, anchor NOT checked: give --api (or --genesis for a native receipt);
+     anyone can build a self-consistent receipt, so this is not a verification`,
+      )
       .action(async (file: string, o) => {
-        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, line: o.line })
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line })
         for (const l of r.lines) process.stdout.write(`${l}\n`)
-        process.stdout.write(r.ok ? 'VERIFIED\n' : 'FAILED\n')
-        if (!r.ok) process.exitCode = 1
+        const verdict = {
+          verified: 'VERIFIED',
+          failed: 'FAILED',
+          anchorNotChecked: 'proof consistent, anchor NOT checked (pass --api <node URL>, or --genesis <file> for a native receipt)',
+        }[r.outcome]
+        process.stdout.write(`${verdict}\n`)
+        process.exitCode = VERIFY_EXIT[r.outcome]
       }),
     'profichain verify ./report.pdf --receipt ./receipts/report.pdf.chp.json --api http://127.0.0.1:8545\nprofichain verify ./report.pdf --receipt report.receipt.json --genesis genesis.json',
   )
@@ -320,12 +338,26 @@ export function buildProgram(): Command {
             `  drop files into an inbox above; receipts appear in <node>/receipts/\n  node logs: <node>/node.log — Ctrl-C stops all nodes\n`,
         )
         await new Promise<void>((res) => {
+          let stopping = false
           const done = (sig: string) => {
+            if (stopping) {
+              // Another Ctrl-C must not kill this process before the nodes are down (they would then stop
+              // on their own parent watch, but nobody would report it).
+              process.stderr.write(`${sig}: still stopping the nodes cleanly (each gets 20 s, then SIGKILL)…\n`)
+              return
+            }
+            stopping = true
             process.stderr.write(`${sig}: stopping all nodes…\n`)
-            stop().then(res, res)
+            stop().then(
+              () => {
+                process.stderr.write('all nodes stopped\n')
+                res()
+              },
+              res,
+            )
           }
-          process.once('SIGINT', () => done('SIGINT'))
-          process.once('SIGTERM', () => done('SIGTERM'))
+          process.on('SIGINT', () => done('SIGINT'))
+          process.on('SIGTERM', () => done('SIGTERM'))
         })
       }),
     'profichain devnet --dir .devnet --thin 2',

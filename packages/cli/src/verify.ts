@@ -1,22 +1,27 @@
 import { readFile } from 'node:fs/promises'
 import {
+  anchorUri,
   type ChainpointProof,
-  evaluateChainpoint,
   type NativeReceipt,
   NATIVE_RECEIPT_TYPE,
   ProofError,
   sha256,
   toHex,
+  verifyChainpointReceipt,
   verifyNativeReceipt,
 } from '@profichain/core'
 import { loadGenesis, validatorKeys } from '@profichain/consensus'
 import { lineFormatOf, splitLines } from '@profichain/ingest'
+import { apiBase, apiToken } from './api-client.js'
 import { CliError, readJsonFile } from './util.js'
 
 export interface VerifyOptions {
   receipt: string
   genesis?: string
+  /** Node whose canonical chain the block hash is checked against. */
   api?: string
+  /** Bearer token for `api` (default PROFICHAIN_API_TOKEN). */
+  token?: string
   /** Line-mode receipts: which line (1-based) of the file to check; default all. */
   line?: number
 }
@@ -26,28 +31,70 @@ export interface CheckLine {
   what: string
 }
 
+/**
+ * `verify` exit codes: everything checked and anchored; a check failed; usage; the proof is consistent
+ * but nothing tied its block to a real chain (no --api, and no --genesis for a native receipt).
+ */
+export const VERIFY_EXIT = { verified: 0, failed: 1, usage: 2, anchorNotChecked: 3 } as const
+export type VerifyOutcome = 'verified' | 'failed' | 'anchorNotChecked'
+
+export interface VerifyResult {
+  outcome: VerifyOutcome
+  lines: string[]
+}
+
+/** One receipt's checks; `anchored` says whether its block was tied to a chain (node or validator set). */
+export interface OneResult {
+  checks: CheckLine[]
+  anchored: boolean
+}
+
+type HashCache = Map<string, Promise<string>>
+
 /** Fetch the canonical block hash at a height from a node's plain-hex anchor URI. */
-async function canonicalHash(url: string): Promise<string> {
+async function canonicalHash(url: string, token: string | undefined): Promise<string> {
   let res: Response
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) })
   } catch (err) {
-    throw new CliError(`cannot reach ${url}: ${(err as Error).message}`)
+    throw new CliError(`cannot reach ${url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`)
   }
+  if (res.status === 401) throw new CliError(`${url} wants a bearer token: pass --token or set PROFICHAIN_API_TOKEN`)
+  if (res.status === 404) return '(no such block)'
   if (!res.ok) throw new CliError(`${url} answered ${res.status}`)
   return (await res.text()).trim().toLowerCase()
 }
 
-function anchorUrl(api: string, uri: string): string {
-  // Keep the path of the anchor URI but ask the node given with --api.
-  const u = new URL(uri)
-  return new URL(u.pathname, api.endsWith('/') ? api : `${api}/`).toString()
+/** Ask the node given with --api (never the host the receipt names) for the block at this height. */
+async function anchorCheck(o: VerifyOptions, cache: HashCache, network: string, height: number, blockHash: string, receiptUri: string | undefined): Promise<CheckLine[]> {
+  const base = apiBase(o.api as string)
+  const url = anchorUri(base, network, height)
+  let p = cache.get(url)
+  if (!p) {
+    p = canonicalHash(url, apiToken(o.token))
+    cache.set(url, p)
+  }
+  const canon = await p
+  const out: CheckLine[] = []
+  const ok = canon === blockHash
+  out.push({ ok, what: `asked node ${base}: its canonical block ${height} of "${network}" is ${canon}${ok ? '' : ` (the receipt's block is ${blockHash})`}` })
+  if (receiptUri) {
+    let named: string
+    try {
+      named = new URL(receiptUri).origin
+    } catch {
+      named = receiptUri
+    }
+    if (named !== new URL(base).origin) out.push({ ok: true, what: `note: the receipt's anchor URI names node ${named}; the node asked was ${base}` })
+  }
+  return out
 }
 
-/** Check one payload against one receipt (Chainpoint or native). Returns the check list; never throws ProofError. */
-export async function verifyOne(payload: Uint8Array, receipt: unknown, o: VerifyOptions): Promise<CheckLine[]> {
+/** Check one payload against one receipt (Chainpoint or native). Never throws ProofError. */
+export async function verifyOne(payload: Uint8Array, receipt: unknown, o: VerifyOptions, cache: HashCache = new Map()): Promise<OneResult> {
   const checks: CheckLine[] = []
   const r = receipt as Record<string, unknown>
+  let anchored = false
   try {
     if (r?.type === NATIVE_RECEIPT_TYPE) {
       const validators = o.genesis ? validatorKeys(await loadGenesis(o.genesis)) : undefined
@@ -56,31 +103,24 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
       checks.push({ ok: true, what: `record signature by origin ${toHex(v.tx.body.origin).slice(0, 16)}… verifies; txId ${v.txId}` })
       checks.push({ ok: true, what: `Merkle inclusion proof leads to the root of block ${v.height} (${v.blockHash})` })
       checks.push({ ok: true, what: `producer signature by ${v.producer.slice(0, 16)}… verifies` })
-      if (validators) checks.push({ ok: true, what: `producer is a validator of network "${v.network}" (genesis ${o.genesis})` })
-      else checks.push({ ok: true, what: 'producer NOT checked against a validator set (pass --genesis to check it)' })
+      if (validators) {
+        checks.push({ ok: true, what: `producer is a validator of network "${v.network}" (genesis ${o.genesis})` })
+        anchored = true
+      } else checks.push({ ok: true, what: 'producer NOT checked against a validator set (pass --genesis of the network)' })
       if (o.api) {
-        const canon = await canonicalHash(anchorUrl(o.api, (r as unknown as NativeReceipt).anchorUri))
-        checks.push({ ok: canon === v.blockHash, what: `node ${o.api} has block ${v.height} = ${canon}${canon === v.blockHash ? '' : ` (receipt says ${v.blockHash})`}` })
+        checks.push(...(await anchorCheck(o, cache, v.network, v.height, v.blockHash, (r as unknown as NativeReceipt).anchorUri)))
+        anchored = true
       }
     } else if (r?.['@context'] !== undefined) {
-      const proof = r as unknown as ChainpointProof
-      const fileHash = toHex(sha256(payload))
-      if (fileHash !== String(proof.hash).toLowerCase()) {
-        checks.push({ ok: false, what: `payload SHA-256 ${fileHash} differs from the receipt's hash ${proof.hash}: the data was changed` })
-        return checks
-      }
-      checks.push({ ok: true, what: `payload SHA-256 ${fileHash} matches the receipt` })
-      const anchors = evaluateChainpoint(proof)
-      for (const { anchor, expected } of anchors) {
-        checks.push({ ok: true, what: `proof operations compute block hash ${expected} (anchor ${anchor.type} ${anchor.anchor_id})` })
-        if (o.api) {
-          const uri = anchor.uris?.[0]
-          if (!uri) throw new CliError('anchor has no URI')
-          const canon = await canonicalHash(anchorUrl(o.api, uri))
-          checks.push({ ok: canon === expected, what: `node ${o.api} has block ${anchor.anchor_id} = ${canon}` })
-        } else {
-          checks.push({ ok: true, what: 'block hash NOT checked against a chain (pass --api URL, or use a native receipt with --genesis)' })
-        }
+      const v = verifyChainpointReceipt(r as unknown as ChainpointProof, { payload })
+      checks.push({ ok: true, what: `payload SHA-256 ${toHex(sha256(payload))} matches the receipt` })
+      checks.push({ ok: true, what: `record signature by origin ${toHex(v.tx.body.origin).slice(0, 16)}… verifies; txId ${v.txId}` })
+      checks.push({ ok: true, what: `proof operations compute block ${v.height} of "${v.network}" = ${v.blockHash} (anchor_id ${v.anchorId})` })
+      if (o.api) {
+        checks.push(...(await anchorCheck(o, cache, v.network, v.height, v.blockHash, v.anchorUris[0])))
+        anchored = true
+      } else {
+        checks.push({ ok: true, what: `block hash NOT checked against a chain (pass --api URL of a node of "${v.network}"; the receipt names ${v.anchorUris[0]})` })
       }
     } else {
       checks.push({ ok: false, what: 'receipt is neither a Chainpoint v5 proof nor a ProfichainReceipt' })
@@ -89,19 +129,22 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
     if (err instanceof ProofError) checks.push({ ok: false, what: `${err.code}: ${err.message}` })
     else throw err
   }
-  return checks
+  return { checks, anchored }
 }
 
-export async function verifyFile(file: string, o: VerifyOptions): Promise<{ ok: boolean; lines: string[] }> {
+/** Check a file (or each line of a line-mode export) against its receipt(s). */
+export async function verifyFile(file: string, o: VerifyOptions): Promise<VerifyResult> {
   let payload: Buffer
   try {
     payload = await readFile(file)
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
+  if (o.api) apiBase(o.api) // a bad --api is a usage error before any check runs
   const receipt = await readJsonFile(o.receipt, 'receipt')
   const out: string[] = []
   let ok = true
+  let anchored = true
   const entries: Array<{ label: string; payload: Uint8Array; receipt: unknown }> = []
   if (Array.isArray(receipt)) {
     // Split exactly as ingest did (CSV quoted fields may span lines; a record's line is where it starts).
@@ -120,11 +163,14 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<{ ok: 
   } else {
     entries.push({ label: '', payload, receipt })
   }
+  const cache: HashCache = new Map()
   for (const e of entries) {
-    for (const c of await verifyOne(e.payload, e.receipt, o)) {
+    const r = await verifyOne(e.payload, e.receipt, o, cache)
+    for (const c of r.checks) {
       out.push(`${c.ok ? '✓' : '✗'} ${e.label}${c.what}`)
       if (!c.ok) ok = false
     }
+    if (!r.anchored) anchored = false
   }
-  return { ok, lines: out }
+  return { outcome: !ok ? 'failed' : anchored ? 'verified' : 'anchorNotChecked', lines: out }
 }

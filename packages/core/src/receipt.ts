@@ -1,8 +1,8 @@
-import { blockHash, type BlockHeader, decodeHeader, encodeHeader, encodeHeaderBody, producerSignature, verifyHeaderSignature } from './block.js'
+import { blockHash, type BlockHeader, decodeHeader, encodeHeader, encodeHeaderBody, type HeaderBody, producerSignature, verifyHeaderSignature } from './block.js'
 import { equalBytes, fromHex, isHex, toHex } from './bytes.js'
 import { ProofError } from './errors.js'
 import { sha256 } from './hash.js'
-import { inclusionSteps, leafHash, rootFromInclusionProof } from './merkle.js'
+import { inclusionSteps, leafHash, nodeHash, rootFromInclusionProof } from './merkle.js'
 import { decodeStrippedTx, encodeStrippedTx, type StrippedTx, txId, verifyTxSignature } from './transaction.js'
 
 /**
@@ -66,11 +66,32 @@ export function anchorUri(base: string, network: string, height: number): string
   return `${base.replace(/\/+$/, '')}/networks/${encodeURIComponent(network)}/blocks/${height}/hash`
 }
 
-/** Split `whole` around the first occurrence of `part` at a known offset. */
-function around(whole: Uint8Array, part: Uint8Array): { prefix: Uint8Array; suffix: Uint8Array } {
-  const at = Buffer.from(whole).indexOf(Buffer.from(part))
-  if (at < 0) throw new ProofError('ERR_RECEIPT_BUILD', 'internal: value not found in its encoding')
-  return { prefix: whole.subarray(0, at), suffix: whole.subarray(at + part.byteLength) }
+/**
+ * Byte offset of a 32-byte field inside an encoding: encode again with that field flipped in every byte
+ * (same length, so nothing moves) and find the first byte that differs. Exact even when another field
+ * holds the same 32 bytes.
+ */
+function fieldOffset(enc: Uint8Array, flipped: Uint8Array): number {
+  for (let i = 0; i < enc.byteLength; i++) if (enc[i] !== flipped[i]) return i
+  throw new ProofError('ERR_RECEIPT_BUILD', 'internal: field not found in its encoding')
+}
+
+function flip(b: Uint8Array): Uint8Array {
+  return b.map((x) => x ^ 0xff)
+}
+
+/** Offset of `payloadHash` in `encodeStrippedTx(tx)`. */
+function payloadHashOffset(tx: StrippedTx, enc: Uint8Array): number {
+  return fieldOffset(enc, encodeStrippedTx({ ...tx, body: { ...tx.body, payloadHash: flip(tx.body.payloadHash) } }))
+}
+
+/** Offset of `merkleRoot` in `encodeHeaderBody(h)`. */
+function merkleRootOffset(h: HeaderBody, enc: Uint8Array): number {
+  return fieldOffset(enc, encodeHeaderBody({ ...h, merkleRoot: flip(h.merkleRoot) }))
+}
+
+function split(whole: Uint8Array, at: number): { prefix: Uint8Array; suffix: Uint8Array } {
+  return { prefix: whole.subarray(0, at), suffix: whole.subarray(at + 32) }
 }
 
 /** Ops computing SHA-256(prefix ‖ x ‖ suffix), chunked to the 256-byte operand limit. */
@@ -116,7 +137,8 @@ function checkInputs(input: ReceiptInput): Uint8Array {
 export function buildChainpointReceipt(input: ReceiptInput): ChainpointProof {
   const id = checkInputs(input)
   const { tx, header } = input
-  const txWrap = around(encodeStrippedTx(tx), tx.body.payloadHash)
+  const txEnc = encodeStrippedTx(tx)
+  const txWrap = split(txEnc, payloadHashOffset(tx, txEnc))
   const ops: ChainpointOp[] = [...wrapOps(txWrap.prefix, txWrap.suffix), { l: '00' }, { op: 'sha-256' }]
   for (const step of inclusionSteps(input.leafIndex, header.txCount, input.auditPath)) {
     if (step.siblingOnLeft) ops.push({ l: `01${toHex(step.sibling)}` }, { op: 'sha-256' })
@@ -137,10 +159,7 @@ export function buildChainpointReceipt(input: ReceiptInput): ChainpointProof {
 
 function headerAroundRoot(header: BlockHeader): { prefix: Uint8Array; suffix: Uint8Array } {
   const enc = encodeHeaderBody(header)
-  // The root is field 5; search after the prevHash so an identical prevHash can never be mistaken for it.
-  const afterPrev = Buffer.from(enc).indexOf(Buffer.from(header.prevHash)) + 32
-  const at = Buffer.from(enc).indexOf(Buffer.from(header.merkleRoot), afterPrev)
-  return { prefix: enc.subarray(0, at), suffix: enc.subarray(at + 32) }
+  return split(enc, merkleRootOffset(header, enc))
 }
 
 export function buildNativeReceipt(input: ReceiptInput): NativeReceipt {
@@ -265,6 +284,179 @@ export function verifyNativeReceipt(
     network: header.network,
     producer: toHex(header.producer),
     signers: header.signatures.map((s) => toHex(s.signer)),
+    tx,
+    header,
+  }
+}
+
+export interface ChainpointVerification {
+  txId: string
+  blockHash: string
+  height: number
+  network: string
+  producer: string
+  /** The anchor's `anchor_id` (equal to `String(height)`). */
+  anchorId: string
+  /** The anchor's URIs (each names this block of this network). */
+  anchorUris: string[]
+  tx: StrippedTx
+  header: HeaderBody
+}
+
+type Segment = ChainpointOp[]
+
+function structure(message: string): ProofError {
+  return new ProofError('ERR_RECEIPT_STRUCTURE', `not a Profichain receipt structure: ${message}`)
+}
+
+function operand(op: ChainpointOp, side: 'l' | 'r'): Uint8Array | undefined {
+  if (!(side in op)) return undefined
+  const v = (op as Record<string, unknown>)[side]
+  if (typeof v !== 'string' || v.length === 0 || !isHex(v)) throw new ProofError('ERR_RECEIPT_FORMAT', `operand is not hex: ${String(v).slice(0, 20)}`)
+  const b = fromHex(v)
+  if (b.byteLength > MAX_OPERAND_BYTES) throw structure(`an operand longer than ${MAX_OPERAND_BYTES} bytes`)
+  return b
+}
+
+/** A wrap segment (`l`… then `r`…): the prefix (its `l` chunks came last-first) and the suffix. */
+function unwrap(seg: Segment, what: string): { prefix: Uint8Array; suffix: Uint8Array } {
+  const ls: Uint8Array[] = []
+  const rs: Uint8Array[] = []
+  for (const op of seg) {
+    const l = operand(op, 'l')
+    const r = operand(op, 'r')
+    if (l && rs.length === 0 && Object.keys(op).length === 1) ls.push(l)
+    else if (r && Object.keys(op).length === 1) rs.push(r)
+    else throw structure(`${what}: expected \`l\` operands then \`r\` operands`)
+  }
+  return { prefix: Buffer.concat(ls.reverse()), suffix: Buffer.concat(rs) }
+}
+
+/**
+ * Verify a Chainpoint receipt as Profichain builds it (docs/protocol.md §6.1), not just evaluate it: the
+ * ops must be exactly payload hash → stripped tx → leaf → audit path → root → header body → block hash →
+ * one `cal` anchor, the stripped tx and header body must decode (canonical CBOR) with the hash and root
+ * in their own fields, the tx signature must verify, and `anchor_id` and every URI must name the header's
+ * height and network. So nothing but a payload can start a proof (a header body or a stripped tx as
+ * the "file" fails), and an anchor cannot claim another block. Does NOT check that the block is on any
+ * chain: compare `blockHash` with a node (the anchor URI) for that.
+ */
+export function verifyChainpointReceipt(
+  proof: ChainpointProof,
+  opts: { payload?: Uint8Array; payloadHash?: Uint8Array } = {},
+): ChainpointVerification {
+  if (proof?.['@context'] !== CHAINPOINT_CONTEXT || proof.type !== 'Chainpoint') {
+    throw new ProofError('ERR_RECEIPT_FORMAT', 'not a Chainpoint v5 proof')
+  }
+  if (typeof proof.hash !== 'string' || !isHex(proof.hash, 32)) throw new ProofError('ERR_RECEIPT_FORMAT', 'proof.hash must be 64 hex chars')
+  const hash = fromHex(proof.hash)
+  const expectPayloadHash = opts.payload ? sha256(opts.payload) : opts.payloadHash
+  if (expectPayloadHash && !equalBytes(expectPayloadHash, hash)) {
+    throw new ProofError('ERR_RECEIPT_PAYLOAD', `payload SHA-256 ${toHex(expectPayloadHash)} differs from the receipt's hash ${proof.hash}: the data was changed`)
+  }
+  if (!Array.isArray(proof.branches) || proof.branches.length !== 1) throw structure('expected exactly one branch')
+  const ops = proof.branches[0]?.ops
+  if (!Array.isArray(ops)) throw new ProofError('ERR_RECEIPT_FORMAT', 'branch has no ops')
+  // Cut the ops at each sha-256: every segment but the last ends in one hash; the last holds the anchor.
+  const segs: Segment[] = [[]]
+  for (const op of ops) {
+    if (op === null || typeof op !== 'object') throw new ProofError('ERR_RECEIPT_FORMAT', 'an op is not an object')
+    if ('op' in op) {
+      if (op.op !== 'sha-256' || Object.keys(op).length !== 1) throw new ProofError('ERR_RECEIPT_FORMAT', `unsupported op ${String(op.op)}`)
+      segs.push([])
+    } else segs[segs.length - 1].push(op)
+  }
+  // tx wrap, leaf, ≥ 0 path steps, header wrap, anchor.
+  if (segs.length < 4) throw structure(`${segs.length - 1} hash operations; a receipt has at least 3`)
+  const anchorSeg = segs[segs.length - 1]
+  if (anchorSeg.length !== 1 || !('anchors' in anchorSeg[0]) || Object.keys(anchorSeg[0]).length !== 1) {
+    throw structure('the ops must end with one `anchors` op right after the block hash')
+  }
+
+  // 1. payload hash → stripped tx → txId.
+  const txWrap = unwrap(segs[0], 'payload hash → txId')
+  const txBytes = Buffer.concat([txWrap.prefix, hash, txWrap.suffix])
+  let tx: StrippedTx
+  try {
+    tx = decodeStrippedTx(txBytes)
+  } catch (err) {
+    throw structure(`the first hash does not hash a stripped transaction around the payload hash (${(err as Error).message})`)
+  }
+  if (payloadHashOffset(tx, txBytes) !== txWrap.prefix.byteLength) throw structure('the hash is not in the payloadHash field of the transaction')
+  if (!verifyTxSignature(tx)) throw new ProofError('ERR_RECEIPT_TX_SIGNATURE', 'tx signature does not verify against its origin key')
+  const id = sha256(txBytes)
+
+  // 2. txId → leaf.
+  const leafSeg = segs[1]
+  const leafOp = leafSeg.length === 1 ? operand(leafSeg[0], 'l') : undefined
+  if (!leafOp || leafOp.byteLength !== 1 || leafOp[0] !== 0 || Object.keys(leafSeg[0]).length !== 1) {
+    throw structure('the second hash must be the RFC 6962 leaf hash (`l: "00"`)')
+  }
+  let node = leafHash(id)
+
+  // 3. audit path: `l: 01‖sibling` or `r: sibling, l: 01`, one hash each.
+  const pathSegs = segs.slice(2, segs.length - 2)
+  if (pathSegs.length > 64) throw structure('audit path longer than 64 steps')
+  for (const [i, seg] of pathSegs.entries()) {
+    const only = seg.length === 1 ? operand(seg[0], 'l') : undefined
+    if (only && only.byteLength === 33 && only[0] === 1 && Object.keys(seg[0]).length === 1) {
+      node = nodeHash(only.subarray(1), node)
+      continue
+    }
+    const right = seg.length === 2 && Object.keys(seg[0]).length === 1 ? operand(seg[0], 'r') : undefined
+    const one = right && Object.keys(seg[1]).length === 1 ? operand(seg[1], 'l') : undefined
+    if (!right || right.byteLength !== 32 || !one || one.byteLength !== 1 || one[0] !== 1) throw structure(`audit path step ${i + 1} is not an RFC 6962 interior node`)
+    node = nodeHash(node, right)
+  }
+
+  // 4. root → header body → block hash.
+  const headerWrap = unwrap(segs[segs.length - 2], 'root → block hash')
+  const bodyBytes = Buffer.concat([headerWrap.prefix, node, headerWrap.suffix])
+  let header: HeaderBody
+  try {
+    // A header body alone is not a wire item: decode it as a header with no signatures.
+    header = decodeHeader(Buffer.concat([Uint8Array.of(0x82), bodyBytes, Uint8Array.of(0x80)]))
+  } catch (err) {
+    throw structure(`the last hash does not hash a block header around the Merkle root (${(err as Error).message})`)
+  }
+  if (merkleRootOffset(header, bodyBytes) !== headerWrap.prefix.byteLength) throw structure('the Merkle root is not in the merkleRoot field of the header')
+  if (header.txCount < 1 || pathSegs.length > Math.ceil(Math.log2(header.txCount))) {
+    throw structure(`an audit path of ${pathSegs.length} steps cannot belong to a block of ${header.txCount} txs`)
+  }
+  if (tx.body.network !== header.network) throw structure(`tx network "${tx.body.network}" differs from block network "${header.network}"`)
+
+  // 5. the anchor names this block.
+  const anchors = (anchorSeg[0] as { anchors: unknown }).anchors
+  if (!Array.isArray(anchors) || anchors.length !== 1) throw structure('expected exactly one anchor')
+  const a = anchors[0] as Partial<ChainpointAnchor>
+  if (a?.type !== 'cal') throw new ProofError('ERR_RECEIPT_ANCHOR', `anchor type ${String(a?.type)} is not "cal"`)
+  if (a.anchor_id !== String(header.height)) {
+    throw new ProofError('ERR_RECEIPT_ANCHOR', `anchor_id ${String(a.anchor_id)} is not the height ${header.height} of the block the proof computes`)
+  }
+  const tail = anchorUri('', header.network, header.height)
+  if (!Array.isArray(a.uris) || a.uris.length === 0) throw new ProofError('ERR_RECEIPT_ANCHOR', 'anchor has no URI')
+  for (const uri of a.uris) {
+    let u: URL | undefined
+    try {
+      u = typeof uri === 'string' ? new URL(uri) : undefined
+    } catch {
+      u = undefined
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.pathname.endsWith(tail) || u.search || u.hash) {
+      throw new ProofError('ERR_RECEIPT_ANCHOR', `anchor URI ${String(uri)} does not name block ${header.height} of network ${header.network} (…${tail})`)
+    }
+  }
+  if (opts.payload && opts.payload.byteLength !== tx.body.payloadSize) {
+    throw new ProofError('ERR_RECEIPT_PAYLOAD', `payload is ${opts.payload.byteLength} bytes, signed size is ${tx.body.payloadSize}`)
+  }
+  return {
+    txId: toHex(id),
+    blockHash: toHex(sha256(bodyBytes)),
+    height: header.height,
+    network: header.network,
+    producer: toHex(header.producer),
+    anchorId: a.anchor_id,
+    anchorUris: a.uris as string[],
     tx,
     header,
   }

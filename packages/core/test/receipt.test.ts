@@ -14,6 +14,8 @@ import {
   type ChainpointProof,
   decodeHeader,
   encodeHeader,
+  encodeHeaderBody,
+  encodeStrippedTx,
   evaluateChainpoint,
   fromHex,
   merkleLevels,
@@ -26,6 +28,7 @@ import {
   txIdHex,
   ulidFor,
   utf8,
+  verifyChainpointReceipt,
   verifyNativeReceipt,
 } from '../src/index.js'
 import { makeBlock, makeTx, testKey } from './helpers.js'
@@ -168,6 +171,80 @@ describe('Chainpoint v5 receipts', () => {
     }
     // …and the validator is not a rubber stamp.
     expect(validate({ '@context': 'https://w3id.org/chainpoint/v5', type: 'Chainpoint' }).valid).toBe(false)
+  })
+})
+
+describe('Chainpoint receipts verified by structure (issue 10 items 11, 12)', () => {
+  const { block, txs } = buildBlock({ n: 9, longEvery: 3, height: 4, salt: 50 })
+  const bh = blockHashHex(block.header)
+  const receipts = receiptsOf(block).map((r) => r.chainpoint)
+  const clone = (p: ChainpointProof) => JSON.parse(JSON.stringify(p)) as ChainpointProof
+  const anchorOf = (p: ChainpointProof) => (p.branches[0].ops.at(-1) as { anchors: Array<{ anchor_id: string; uris: string[] }> }).anchors[0]
+
+  it('every receipt of random blocks verifies and names its tx, block and anchor', () => {
+    fc.assert(
+      fc.property(blockSpec, (spec) => {
+        const { block: b, txs: t } = buildBlock({ ...spec, n: Math.min(spec.n, 60) })
+        receiptsOf(b).forEach(({ chainpoint }, i) => {
+          const v = verifyChainpointReceipt(JSON.parse(JSON.stringify(chainpoint)) as ChainpointProof, { payload: t[i].payload })
+          expect(v.txId).toBe(txIdHex(t[i]))
+          expect(v.blockHash).toBe(blockHashHex(b.header))
+          expect(v.height).toBe(spec.height)
+          expect(v.anchorId).toBe(String(spec.height))
+        })
+      }),
+      { numRuns: 5 },
+    )
+  })
+
+  it('a header body given as the "file" fails (evaluation alone would accept it)', () => {
+    const body = encodeHeaderBody(block.header)
+    const forged = clone(receipts[0])
+    forged.hash = blockHashHex(block.header)
+    forged.branches[0].ops = [forged.branches[0].ops.at(-1)!]
+    expect(evaluateChainpoint(forged)[0].expected).toBe(bh) // what the old verifier compared
+    expect(proofCode(() => verifyChainpointReceipt(forged, { payload: body }))).toBe('ERR_RECEIPT_STRUCTURE')
+  })
+
+  it('stripped-tx bytes given as the "file" fail (evaluation alone would accept them)', () => {
+    const stripped = encodeStrippedTx(txs[2])
+    const forged = clone(receipts[2])
+    forged.hash = txIdHex(txs[2])
+    const ops = forged.branches[0].ops
+    forged.branches[0].ops = ops.slice(ops.findIndex((o) => 'op' in o) + 1)
+    expect(evaluateChainpoint(forged)[0].expected).toBe(bh)
+    expect(proofCode(() => verifyChainpointReceipt(forged, { payload: stripped }))).toBe('ERR_RECEIPT_STRUCTURE')
+  })
+
+  it('extra or reordered ops fail', () => {
+    const extra = clone(receipts[1])
+    extra.branches[0].ops.splice(-1, 0, { l: '00' }, { op: 'sha-256' })
+    expect(proofCode(() => verifyChainpointReceipt(extra))).toBe('ERR_RECEIPT_STRUCTURE')
+    const two = clone(receipts[1])
+    two.branches.push(two.branches[0])
+    expect(proofCode(() => verifyChainpointReceipt(two))).toBe('ERR_RECEIPT_STRUCTURE')
+  })
+
+  it('binds anchor_id and the URI to the height of the header inside the proof', () => {
+    expect(verifyChainpointReceipt(receipts[3]).height).toBe(4)
+    const wrongId = clone(receipts[3])
+    anchorOf(wrongId).anchor_id = '5' // URI and header say 4
+    expect(evaluateChainpoint(wrongId)[0].expected).toBe(bh)
+    expect(proofCode(() => verifyChainpointReceipt(wrongId))).toBe('ERR_RECEIPT_ANCHOR')
+    const wrongUri = clone(receipts[3])
+    anchorOf(wrongUri).uris = ['http://127.0.0.1:8545/networks/testnet/blocks/5/hash']
+    expect(proofCode(() => verifyChainpointReceipt(wrongUri))).toBe('ERR_RECEIPT_ANCHOR')
+    const bothFive = clone(receipts[3])
+    anchorOf(bothFive).anchor_id = '5'
+    anchorOf(bothFive).uris = ['http://127.0.0.1:8545/networks/testnet/blocks/5/hash']
+    expect(proofCode(() => verifyChainpointReceipt(bothFive))).toBe('ERR_RECEIPT_ANCHOR')
+    const otherNet = clone(receipts[3])
+    anchorOf(otherNet).uris = ['http://127.0.0.1:8545/networks/other/blocks/4/hash']
+    expect(proofCode(() => verifyChainpointReceipt(otherNet))).toBe('ERR_RECEIPT_ANCHOR')
+  })
+
+  it('a changed payload fails with ERR_RECEIPT_PAYLOAD', () => {
+    expect(proofCode(() => verifyChainpointReceipt(receipts[0], { payload: utf8('other') }))).toBe('ERR_RECEIPT_PAYLOAD')
   })
 })
 

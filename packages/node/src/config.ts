@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { ProfichainError } from '@profichain/core'
-import { parse as parseToml } from 'smol-toml'
+import { parse as parseToml, TomlError } from 'smol-toml'
 import { z } from 'zod'
 
 export const NODE_TYPES = ['thin', 'producer', 'archive', 'full'] as const
@@ -126,6 +126,17 @@ export function parseConfig(raw: unknown, dataDir: string, source = 'config'): N
   }
 }
 
+/** A TOML syntax error as `file:line:column: what`, with the offending lines and a caret below. */
+function tomlError(file: string, err: unknown): ConfigError {
+  const first = (err as Error).message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '')
+  if (!(err instanceof TomlError)) return new ConfigError(`${file} is not valid TOML: ${first}`)
+  const block = err.codeblock ? `\n${err.codeblock.replace(/\n+$/, '')}` : ''
+  return new ConfigError(`${file}:${err.line}:${err.column}: not valid TOML: ${first} (line ${err.line}, column ${err.column})${block}`, {
+    line: err.line,
+    column: err.column,
+  })
+}
+
 /** Read `<dataDir>/config.toml` (or the given file) and validate it. */
 export async function loadConfig(file: string): Promise<NodeConfig> {
   let text: string
@@ -141,7 +152,7 @@ export async function loadConfig(file: string): Promise<NodeConfig> {
   try {
     raw = parseToml(text)
   } catch (err) {
-    throw new ConfigError(`${file} is not valid TOML: ${(err as Error).message.split('\n')[0]}`)
+    throw tomlError(file, err)
   }
   return parseConfig(raw, dirname(resolve(file)), file)
 }

@@ -55,4 +55,15 @@ describe('node config', () => {
     await writeFile(f, 'type = "full"\n[api\nport = 1')
     await expect(loadConfig(f)).rejects.toThrow(/not valid TOML/)
   })
+
+  it('gives the line and column of a TOML syntax error', async () => {
+    const f = join(tmpdir(), `bad-pos-${process.pid}.toml`)
+    await writeFile(f, 'type = "full"\n\n[api]\nport = 85 45\n')
+    const err = (await loadConfig(f).catch((e: unknown) => e)) as ConfigError
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(err.meta).toMatchObject({ line: 4, column: expect.any(Number) })
+    expect(err.message).toContain(`${f}:4:`)
+    expect(err.message).toMatch(/line 4, column \d+/)
+    expect(err.message).toContain('port = 85 45') // the offending line is quoted
+  })
 })
