@@ -49,6 +49,7 @@ import {
   Serial,
   type StoreContext,
   type StoreHealth,
+  trackHealth,
   WriteHealth,
   writeBatch,
 } from './context.js'
@@ -178,6 +179,7 @@ export class BlockTree {
     genesisHash: Uint8Array,
   ) {
     this.subs = openSublevels(db)
+    trackHealth(db, this.health_)
     this.genesisHash = genesisHash
     this.maxOrphans = init.maxOrphans ?? DEFAULT_MAX_ORPHANS
     this.maxOrphanBytes = init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES
@@ -372,7 +374,10 @@ export class BlockTree {
   /** Validate and store a block; connects orphans it unlocks and switches the canonical chain if it wins. */
   async addBlock(block: Block, opts: AddBlockOptions = {}): Promise<AddBlockResult> {
     this.checkOpen()
-    return this.serial.run(() => this.addBlockNow(block, opts))
+    return this.serial.run(async () => {
+      await this.beforeWrite()
+      return this.addBlockNow(block, opts)
+    })
   }
 
   private async addBlockNow(block: Block, opts: AddBlockOptions): Promise<AddBlockResult> {
@@ -460,7 +465,6 @@ export class BlockTree {
     if (extra.length === 0) return
     const header: BlockHeader = { ...known.header, signatures: [...known.header.signatures, ...extra] }
     const updated: TreeNode = { ...known, header }
-    await this.beforeWrite()
     const b = this.db.batch()
     put(b, this.subs.h, known.hash, encodeHeader(header))
     const becomesFinal =
@@ -468,7 +472,7 @@ export class BlockTree {
       updated.height > this.finalNode.height &&
       (await this.isCanonical(known))
     if (becomesFinal) put(b, this.subs.z, META.final, known.hash)
-    await writeBatch(b, 'storing header signatures', { sync: true, health: this.health_ })
+    await writeBatch(b, 'storing header signatures', { sync: true })
     this.remember(updated)
     if (becomesFinal) this.finalNode = updated
     if (equalBytes(this.headNode.hash, known.hash)) this.headNode = updated
@@ -499,7 +503,6 @@ export class BlockTree {
       totalWork: parent.totalWork + this.consensus.work(header),
     }
     const s = this.subs
-    await this.beforeWrite()
     const b = this.db.batch()
     const counts = { ...this.counts, blocks: this.counts.blocks + 1 }
     put(b, s.h, hash, encodeHeader(header))
@@ -521,7 +524,7 @@ export class BlockTree {
       if (finalNode !== this.finalNode) put(b, s.z, META.final, finalNode.hash)
     }
     put(b, s.z, META.counts, encodeCounts(counts))
-    await writeBatch(b, `storing block ${node.height}`, { sync: true, health: this.health_ })
+    await writeBatch(b, `storing block ${node.height}`, { sync: true })
     this.counts = counts
     this.remember(node)
     if (switched) {
@@ -836,6 +839,7 @@ export class BlockTree {
   async putPayload(id: string | Uint8Array, payload: Uint8Array): Promise<void> {
     this.checkOpen()
     await this.serial.run(async () => {
+      await this.beforeWrite()
       const loc = await this.getTx(id)
       if (!loc)
         throw new StoreError(
@@ -859,7 +863,7 @@ export class BlockTree {
       const b = this.db.batch()
       put(b, this.subs.d, key, payload)
       put(b, this.subs.z, META.counts, encodeCounts(counts))
-      await writeBatch(b, 'storing a payload', { sync: true, health: this.health_ })
+      await writeBatch(b, 'storing a payload', { sync: true })
       this.counts = counts
     })
   }
@@ -989,11 +993,12 @@ export class BlockTree {
    * (e.g. a compaction that hit ENOSPC) and refuses every later write until it is reopened.
    */
   private async beforeWrite(): Promise<void> {
-    if (this.health_.state.ok) return
+    if (!this.health_.reopen) return
     try {
       await this.db.close()
       await this.db.open()
       await Promise.all(SUBLEVELS.map((n) => this.subs[n].open()))
+      this.health_.reopen = false
     } catch (err) {
       const e = ioError(err, 'reopening the store after a failed write')
       this.health_.failed(e)

@@ -36,8 +36,11 @@ export type StoreHealth = { ok: true } | { ok: false; code: 'DISK_FULL' | 'WRITE
 /** Last write outcome of the store, for /healthz. */
 export class WriteHealth {
   state: StoreHealth = { ok: true }
+  /** A write failed since the DB was last (re)opened. */
+  reopen = false
 
   failed(err: StoreError): void {
+    this.reopen = true
     const c = err.meta as { levelCode?: string; causeCode?: string }
     const text = `${err.message} ${c.causeCode ?? ''} ${c.levelCode ?? ''}`
     const full = /ENOSPC|no space left/i.test(text)
@@ -93,6 +96,13 @@ export function ioError(err: unknown, what: string): StoreError {
   )
 }
 
+const healthByDb = new WeakMap<object, WriteHealth>()
+
+/** Every batch written on `db` (mempool writes too) reports to `health`. */
+export function trackHealth(db: BinaryDb, health: WriteHealth): void {
+  healthByDb.set(db, health)
+}
+
 /**
  * Write a batch. `sync: true` (fsync of LevelDB's log before resolving) for every write after which the
  * node acknowledges something (blocks, outbox add/ack/defer): without it a power cut can drop it.
@@ -100,14 +110,16 @@ export function ioError(err: unknown, what: string): StoreError {
 export async function writeBatch(
   b: Batch,
   what: string,
-  opts: { sync?: boolean; health?: WriteHealth } = {},
+  opts: { sync?: boolean } = {},
 ): Promise<void> {
+  // A failed write can leave a torn record in LevelDB's log; the store must reopen before writing again.
+  const health = healthByDb.get(b.db)
   try {
     await b.write({ sync: opts.sync === true })
   } catch (err) {
     const e = ioError(err, what)
-    opts.health?.failed(e)
+    health?.failed(e)
     throw e
   }
-  opts.health?.succeeded()
+  health?.succeeded()
 }

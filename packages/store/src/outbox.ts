@@ -59,12 +59,12 @@ export class StoreOutbox implements Outbox {
   ): Promise<Array<{ txId: string; duplicate: boolean }>> {
     return this.ctx.serial.run(async () => {
       for (const { tx } of items) validateTx(tx, this.ctx.rules, { skipSignature: true })
+      await this.ctx.beforeWrite()
       const { subs } = this.ctx
       const ids = items.map((it) => txId(it.tx))
       const present = await subs.O.hasMany(ids)
       const keyed = items.map((it) => (it.dedupeKey === undefined ? undefined : dedupeKeyBytes(it.dedupeKey)))
       const keyHits = await subs.k.getMany(keyed.filter((k): k is Uint8Array => k !== undefined))
-      await this.ctx.beforeWrite()
       const b = this.ctx.db.batch()
       const out: Array<{ txId: string; duplicate: boolean }> = []
       const seenIds = new Set<string>()
@@ -116,7 +116,7 @@ export class StoreOutbox implements Outbox {
         const prev = stored[i] === undefined ? 0 : readU64(stored[i] as Uint8Array)
         put(b, subs.q, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
       })
-      await writeBatch(b, 'outbox add', { sync: true, health: this.ctx.health })
+      await writeBatch(b, 'outbox add', { sync: true })
       for (const [o, e] of added) this.decoded.set(o, e)
       this.nextOrder = order
       this.count += seenIds.size
@@ -193,8 +193,8 @@ export class StoreOutbox implements Outbox {
     await this.ctx.serial.run(async () => {
       const ids = [...new Set(txIds)].map(fromHex)
       if (ids.length === 0) return
-      const present = await this.ctx.subs.r.hasMany(ids)
       await this.ctx.beforeWrite()
+      const present = await this.ctx.subs.r.hasMany(ids)
       const b = this.ctx.db.batch()
       let n = 0
       ids.forEach((id, i) => {
@@ -203,7 +203,7 @@ export class StoreOutbox implements Outbox {
         n++
       })
       if (n === 0) return b.close()
-      await writeBatch(b, 'clearing deferred receipts', { sync: true, health: this.ctx.health })
+      await writeBatch(b, 'clearing deferred receipts', { sync: true })
       this.deferred -= n
     })
   }
@@ -219,12 +219,12 @@ export class StoreOutbox implements Outbox {
     what: string,
   ): Promise<void> {
     await this.ctx.serial.run(async () => {
+      await this.ctx.beforeWrite()
       const ids = [...new Set(txIds)].map(fromHex)
       const orders = await this.ctx.subs.O.getMany(ids)
       const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
       const deferIds = [...deferById.keys()].map(fromHex)
       const before = deferIds.length > 0 ? await this.ctx.subs.r.getMany(deferIds) : []
-      await this.ctx.beforeWrite()
       const b = this.ctx.db.batch()
       let n = 0
       ids.forEach((id, i) => {
@@ -254,7 +254,7 @@ export class StoreOutbox implements Outbox {
         )
       })
       if (n === 0 && deferIds.length === 0) return b.close()
-      await writeBatch(b, what, { sync: true, health: this.ctx.health })
+      await writeBatch(b, what, { sync: true })
       for (const o of orders) if (o !== undefined) this.decoded.delete(readU64(o))
       this.count -= n
       this.deferred += fresh
