@@ -164,8 +164,23 @@ export interface Mempool {
   size(): number
 }
 
+/** Every code a StoreError carries. */
+export const STORE_ERROR_CODES = [
+  'ERR_STORE_LOCKED',
+  'ERR_STORE_IO',
+  'ERR_STORE_NETWORK',
+  'ERR_STORE_SCHEMA',
+  'ERR_STORE_CORRUPT',
+  'ERR_STORE_UNKNOWN_TX',
+  'ERR_STORE_CLOSED',
+  /** The genesis file differs from the one the store was created with (any field). */
+  'GENESIS_MISMATCH',
+] as const
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number]
+
 export class StoreError extends ProfichainError {
-  constructor(code: string, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  declare readonly code: StoreErrorCode
+  constructor(code: StoreErrorCode, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(code, message, meta, options)
     this.name = 'StoreError'
   }
