@@ -76,8 +76,6 @@ describe('acknowledged watermark', () => {
     tree = await openTree(dbPath)
     expect(tree.ackCheck().ok).toBe(true)
     await tree.close()
-    const other = await openTree(join(dir.path, 'other'))
-    await other.close()
     // A store whose chain is shorter than what was acknowledged.
     tree = await openTree(dbPath)
     await tree.acknowledge({ height: 5, hash: 'cd'.repeat(32) })
