@@ -1,4 +1,14 @@
-import { type ChainContext, type Consensus, checkTxOrigins, type Genesis, genesisBlock } from '@profichain/consensus'
+import { open as openFile, readFile, rename } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import {
+  type ChainContext,
+  checkTxOrigins,
+  type Consensus,
+  type Genesis,
+  genesisBlock,
+  genesisConfigHash,
+  serializeGenesis,
+} from '@profichain/consensus'
 import {
   auditPathFromLevels,
   type Block,
@@ -13,6 +23,7 @@ import {
   decodeHeader,
   decodeStrippedTx,
   decodeTransaction,
+  encodeBlock,
   encodeHeader,
   encodeStrippedTx,
   equalBytes,
@@ -31,7 +42,18 @@ import {
 } from '@profichain/core'
 import { Level } from 'level'
 import { runAudit } from './audit.js'
-import { type Batch, del, ioError, put, Serial, type StoreContext, writeBatch } from './context.js'
+import {
+  type Batch,
+  del,
+  ioError,
+  put,
+  Serial,
+  type StoreContext,
+  type StoreHealth,
+  trackHealth,
+  WriteHealth,
+  writeBatch,
+} from './context.js'
 import {
   type BinaryDb,
   type BlockMeta,
@@ -46,6 +68,7 @@ import {
   encodeTxIndex,
   META,
   openSublevels,
+  SUBLEVELS,
   payloadIndexKey,
   prefixRange,
   readU64,
@@ -58,6 +81,8 @@ import { StoreMempool } from './mempool.js'
 import { StoreOutbox } from './outbox.js'
 import { retains } from './retention.js'
 import {
+  type AckCheck,
+  type AckPoint,
   type AddBlockOptions,
   type AddBlockResult,
   type AuditProgress,
@@ -72,6 +97,7 @@ import {
 } from './types.js'
 
 const DEFAULT_MAX_ORPHANS = 256
+const DEFAULT_MAX_ORPHAN_BYTES = 32 * 1024 * 1024
 const NODE_CACHE_SIZE = 4096
 
 /** A stored block's header with its place in the tree. */
@@ -87,6 +113,8 @@ interface Orphan {
   hash: Uint8Array
   leaves: Uint8Array[]
   opts: AddBlockOptions
+  /** Encoded block size, counted against maxOrphanBytes. */
+  bytes: number
 }
 
 export interface StoreStats {
@@ -99,6 +127,8 @@ export interface StoreStats {
   payloads: number
   payloadBytes: number
   orphans: number
+  /** Summed encoded size of the orphan pool. */
+  orphanBytes: number
   mempool: number
   outbox: number
 }
@@ -127,6 +157,12 @@ export class BlockTree {
   private readonly orphans = new Map<string, Orphan>()
   private readonly orphansByParent = new Map<string, Set<string>>()
   private readonly maxOrphans: number
+  private readonly maxOrphanBytes: number
+  private orphanBytes = 0
+  private readonly health_ = new WriteHealth()
+  private ackResult: AckCheck = { ok: true }
+  private ackWrite: Promise<unknown> = Promise.resolve()
+  private readonly ackPath: string
   private readonly retention: RetentionPolicy
   private readonly rules: BlockRules
   private headNode!: TreeNode
@@ -144,15 +180,26 @@ export class BlockTree {
     genesisHash: Uint8Array,
   ) {
     this.subs = openSublevels(db)
+    trackHealth(db, this.health_)
     this.genesisHash = genesisHash
     this.maxOrphans = init.maxOrphans ?? DEFAULT_MAX_ORPHANS
+    this.maxOrphanBytes = init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES
+    this.ackPath = ackFilePath(init.path)
     this.retention = init.retention ?? { mode: 'all' }
     this.rules = {
       network: genesis.network,
       maxBlockBytes: genesis.maxBlockBytes,
       maxTxBytes: genesis.maxTxBytes,
     }
-    this.ctx = { db, subs: this.subs, serial: this.serial, rules: this.rules, head: () => this.head() }
+    this.ctx = {
+      db,
+      subs: this.subs,
+      serial: this.serial,
+      rules: this.rules,
+      head: () => this.head(),
+      health: this.health_,
+      beforeWrite: () => this.beforeWrite(),
+    }
     this.outbox = new StoreOutbox(this.ctx)
     this.mempool = new StoreMempool(this.ctx, genesis)
     this.chain = { ancestors: (hash, n) => this.ancestors(hash, n) }
@@ -182,7 +229,7 @@ export class BlockTree {
       const genesisBlock = genesisBlockOf(init.genesis)
       const gHash = blockHash(genesisBlock.header)
       const tree = new BlockTree(db, init.genesis, init.consensus, init, gHash)
-      await tree.load(genesisBlock)
+      await tree.load(genesisBlock, init)
       return tree
     } catch (err) {
       await db.close().catch(() => undefined)
@@ -190,7 +237,7 @@ export class BlockTree {
     }
   }
 
-  private async load(genesisBlock: Block): Promise<void> {
+  private async load(genesisBlock: Block, init: BlockTreeInit): Promise<void> {
     const z = this.subs.z
     const stored = await z.get(META.genesis)
     if (stored === undefined) {
@@ -201,6 +248,8 @@ export class BlockTree {
         `the store belongs to another network (genesis ${toHex(stored)}), this node's genesis is ${toHex(this.genesisHash)}`,
         { stored: toHex(stored), expected: toHex(this.genesisHash) },
       )
+    } else {
+      await this.checkGenesisConfig(init)
     }
     const schema = await z.get(META.schema)
     if (schema === undefined || readU64(schema) !== SCHEMA_VERSION) {
@@ -222,8 +271,38 @@ export class BlockTree {
     this.counts = decodeCounts(counts)
     await (this.outbox as StoreOutbox).load()
     await this.mempool.load()
+    this.ackResult = await this.checkAck()
   }
 
+  /**
+   * The full genesis (every field, not only what the genesis block commits to) must be the one the DB was
+   * created with: a changed blockTimeMs or member list would otherwise start silently.
+   */
+  private async checkGenesisConfig(init: BlockTreeInit): Promise<void> {
+    const [digest, json] = await this.subs.z.getMany([META.genesisConfig, META.genesisJson])
+    const want = genesisConfigHash(this.genesis)
+    const wantJson = serializeGenesis(this.genesis)
+    if (digest === undefined) {
+      const b = this.db.batch()
+      put(b, this.subs.z, META.genesisConfig, want)
+      put(b, this.subs.z, META.genesisJson, new Uint8Array(Buffer.from(wantJson, 'utf8')))
+      await writeBatch(b, 'storing the genesis digest', { sync: true })
+      init.log?.('store: genesis digest stored (store created by an older version)', {
+        genesisConfigHash: toHex(want),
+      })
+      return
+    }
+    if (equalBytes(digest, want)) return
+    const source = init.genesisSource ?? "this node's genesis"
+    const diffs = json === undefined ? [] : genesisDiff(Buffer.from(json).toString('utf8'), wantJson)
+    throw new StoreError(
+      'GENESIS_MISMATCH',
+      `genesis file ${source} differs from the genesis this data dir was created with` +
+        `${diffs.length > 0 ? ` (${diffs.join('; ')})` : ''}: restore the original genesis file, or start ` +
+        'with a fresh data dir for a new network',
+      { source, stored: toHex(digest), expected: toHex(want), differences: diffs },
+    )
+  }
   private async initGenesis(g: Block): Promise<void> {
     const hash = this.genesisHash
     const b = this.db.batch()
@@ -236,9 +315,11 @@ export class BlockTree {
     put(b, s.z, META.final, hash)
     put(b, s.z, META.counts, encodeCounts({ blocks: 1, txs: 0, payloads: 0, payloadBytes: 0 }))
     // Genesis last-but-one, schema last: a DB with a genesis key is always fully initialised (one batch anyway).
+    put(b, s.z, META.genesisConfig, genesisConfigHash(this.genesis))
+    put(b, s.z, META.genesisJson, new Uint8Array(Buffer.from(serializeGenesis(this.genesis), 'utf8')))
     put(b, s.z, META.genesis, hash)
     put(b, s.z, META.schema, u64(SCHEMA_VERSION))
-    await writeBatch(b, 'initialising the store')
+    await writeBatch(b, 'initialising the store', { sync: true })
   }
 
   // ---------------------------------------------------------------- tree nodes
@@ -294,7 +375,10 @@ export class BlockTree {
   /** Validate and store a block; connects orphans it unlocks and switches the canonical chain if it wins. */
   async addBlock(block: Block, opts: AddBlockOptions = {}): Promise<AddBlockResult> {
     this.checkOpen()
-    return this.serial.run(() => this.addBlockNow(block, opts))
+    return this.serial.run(async () => {
+      await this.beforeWrite()
+      return this.addBlockNow(block, opts)
+    })
   }
 
   private async addBlockNow(block: Block, opts: AddBlockOptions): Promise<AddBlockResult> {
@@ -320,13 +404,13 @@ export class BlockTree {
     checkTxOrigins(this.genesis, block.txs, { height: block.header.height, blockHash: hex })
     const parent = await this.node(block.header.prevHash)
     if (!parent) {
-      this.addOrphan({ block, hash, leaves, opts })
+      this.addOrphan({ block, hash, leaves, opts, bytes: encodeBlock(block).byteLength })
       return this.result('orphan', [], [], [])
     }
     const oldHead = this.headNode
     const connected: Uint8Array[] = []
     const applied: Applied[] = []
-    applied.push(await this.connect({ block, hash, leaves, opts }, parent, await indexed))
+    applied.push(await this.connect({ block, hash, leaves, opts, bytes: 0 }, parent, await indexed))
     connected.push(hash)
     // Orphans waiting for this block (and theirs, recursively); an invalid orphan is dropped, not thrown.
     const queue = [hex]
@@ -339,6 +423,7 @@ export class BlockTree {
         const o = this.orphans.get(childHex)
         if (!o) continue
         this.orphans.delete(childHex)
+        this.orphanBytes -= o.bytes
         const p = await this.node(o.block.header.prevHash)
         if (!p) continue
         try {
@@ -356,16 +441,19 @@ export class BlockTree {
   private addOrphan(o: Orphan): void {
     const hex = toHex(o.hash)
     const parentHex = toHex(o.block.header.prevHash)
+    if (o.bytes > this.maxOrphanBytes) return
     this.orphans.set(hex, o)
+    this.orphanBytes += o.bytes
     let set = this.orphansByParent.get(parentHex)
     if (!set) {
       set = new Set()
       this.orphansByParent.set(parentHex, set)
     }
     set.add(hex)
-    while (this.orphans.size > this.maxOrphans) {
+    while (this.orphans.size > this.maxOrphans || this.orphanBytes > this.maxOrphanBytes) {
       const [oldest, old] = this.orphans.entries().next().value as [string, Orphan]
       this.orphans.delete(oldest)
+      this.orphanBytes -= old.bytes
       const ph = toHex(old.block.header.prevHash)
       this.orphansByParent.get(ph)?.delete(oldest)
       if (this.orphansByParent.get(ph)?.size === 0) this.orphansByParent.delete(ph)
@@ -388,7 +476,7 @@ export class BlockTree {
       updated.height > this.finalNode.height &&
       (await this.isCanonical(known))
     if (becomesFinal) put(b, this.subs.z, META.final, known.hash)
-    await writeBatch(b, 'storing header signatures')
+    await writeBatch(b, 'storing header signatures', { sync: true })
     this.remember(updated)
     if (becomesFinal) this.finalNode = updated
     if (equalBytes(this.headNode.hash, known.hash)) this.headNode = updated
@@ -440,7 +528,7 @@ export class BlockTree {
       if (finalNode !== this.finalNode) put(b, s.z, META.final, finalNode.hash)
     }
     put(b, s.z, META.counts, encodeCounts(counts))
-    await writeBatch(b, `storing block ${node.height}`)
+    await writeBatch(b, `storing block ${node.height}`, { sync: true })
     this.counts = counts
     this.remember(node)
     if (switched) {
@@ -755,6 +843,7 @@ export class BlockTree {
   async putPayload(id: string | Uint8Array, payload: Uint8Array): Promise<void> {
     this.checkOpen()
     await this.serial.run(async () => {
+      await this.beforeWrite()
       const loc = await this.getTx(id)
       if (!loc)
         throw new StoreError(
@@ -774,10 +863,11 @@ export class BlockTree {
         payloads: this.counts.payloads + 1,
         payloadBytes: this.counts.payloadBytes + payload.byteLength,
       }
+      await this.beforeWrite()
       const b = this.db.batch()
       put(b, this.subs.d, key, payload)
       put(b, this.subs.z, META.counts, encodeCounts(counts))
-      await writeBatch(b, 'storing a payload')
+      await writeBatch(b, 'storing a payload', { sync: true })
       this.counts = counts
     })
   }
@@ -875,6 +965,7 @@ export class BlockTree {
       headHeight: this.headNode.height,
       finalHeight: this.finalNode.height,
       orphans: this.orphans.size,
+      orphanBytes: this.orphanBytes,
       mempool: this.mempool.size(),
       outbox: await this.outbox.size(),
     }
@@ -883,7 +974,92 @@ export class BlockTree {
   /** Re-hash and re-check everything stored; each mismatch names its block, tx and what differs. */
   async audit(onProgress?: (p: AuditProgress) => void): Promise<AuditReport> {
     this.checkOpen()
-    return runAudit(this.ctx, this.genesisHash, onProgress)
+    const report = await runAudit(this.ctx, this.genesisHash, onProgress)
+    const ack = this.ackResult
+    if (!ack.ok) {
+      report.mismatches.push({
+        kind: 'ack',
+        height: ack.acknowledged.height,
+        blockHash: ack.acknowledged.hash,
+        message: ack.message,
+      })
+    }
+    return report
+  }
+
+  /** Whether the last store write succeeded (for /healthz); a failed write sets it, the next good one clears it. */
+  health(): StoreHealth {
+    return this.health_.state
+  }
+
+  /**
+   * After a failed write, close and reopen LevelDB before the next one: LevelDB keeps a background error
+   * (e.g. a compaction that hit ENOSPC) and refuses every later write until it is reopened.
+   */
+  private async beforeWrite(): Promise<void> {
+    if (!this.health_.reopen) return
+    try {
+      await this.db.close()
+      await this.db.open()
+      await Promise.all(SUBLEVELS.map((n) => this.subs[n].open()))
+      this.health_.reopen = false
+    } catch (err) {
+      const e = ioError(err, 'reopening the store after a failed write')
+      this.health_.failed(e)
+      throw e
+    }
+  }
+
+  /**
+   * Record that everything up to block `at` was acknowledged to the world (receipts written). Kept in a
+   * small file beside the DB directory (atomic: tmp + fsync + rename + fsync dir), so losing LevelDB's log
+   * cannot lose it too; lower heights than the stored one are ignored.
+   */
+  async acknowledge(at: AckPoint): Promise<void> {
+    const job = this.ackWrite.then(async () => {
+      const prev = await readAck(this.ackPath)
+      if (prev && prev.height >= at.height) return
+      await writeFileDurably(this.ackPath, `${JSON.stringify({ height: at.height, hash: at.hash.toLowerCase() })}\n`)
+    })
+    this.ackWrite = job.catch(() => undefined)
+    return job
+  }
+
+  /** The acknowledged watermark compared with the chain at open: a head behind it means records were lost. */
+  ackCheck(): AckCheck {
+    return this.ackResult
+  }
+
+  private async checkAck(): Promise<AckCheck> {
+    const ack = await readAck(this.ackPath)
+    if (!ack) return { ok: true }
+    const head = { height: this.headNode.height, hash: toHex(this.headNode.hash) }
+    if (head.height < ack.height) {
+      return {
+        ok: false,
+        code: 'HEAD_BEHIND_ACK',
+        message:
+          `the store's head (height ${head.height}) is behind block ${ack.height} (${ack.hash}), for which ` +
+          'receipts were already issued: committed blocks were lost (power cut or disk fault?). Receipts up to ' +
+          `height ${ack.height} may not verify against this node; restore the data dir from a backup or resync it from peers`,
+        acknowledged: ack,
+        head,
+      }
+    }
+    const at = await this.subs.c.get(u64(ack.height))
+    if (at === undefined || toHex(at) !== ack.hash) {
+      return {
+        ok: false,
+        code: 'ACK_BLOCK_REPLACED',
+        message:
+          `block ${ack.height} on this store's chain is ${at === undefined ? 'missing' : toHex(at)}, but receipts ` +
+          `were issued for block ${ack.hash} at that height: the acknowledged block was replaced. Receipts for it ` +
+          'may not verify; restore the data dir from a backup or resync it from peers',
+        acknowledged: ack,
+        head,
+      }
+    }
+    return { ok: true }
   }
 
   async close(): Promise<void> {
@@ -915,4 +1091,77 @@ interface Switch {
 interface Applied {
   node: TreeNode
   switched?: Switch
+}
+
+/** The acknowledged-watermark file: beside the DB directory, `<db dir name>.ack.json`. */
+function ackFilePath(dbPath: string): string {
+  const abs = resolve(dbPath)
+  return join(dirname(abs), `${basename(abs)}.ack.json`)
+}
+
+async function readAck(path: string): Promise<AckPoint | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw ioError(err, `reading the acknowledged watermark ${path}`)
+  }
+  const v = JSON.parse(text) as { height?: unknown; hash?: unknown }
+  if (!Number.isSafeInteger(v.height) || typeof v.hash !== 'string' || !/^[0-9a-f]{64}$/.test(v.hash)) {
+    throw new StoreError(
+      'ERR_STORE_CORRUPT',
+      `the acknowledged watermark ${path} is malformed: expected {"height": n, "hash": "<64 hex>"}`,
+      { path },
+    )
+  }
+  return { height: v.height as number, hash: v.hash }
+}
+
+/** tmp file + fsync + rename + fsync of the directory: the file is either the old or the new one. */
+async function writeFileDurably(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  try {
+    const f = await openFile(tmp, 'w')
+    try {
+      await f.writeFile(text, 'utf8')
+      await f.sync()
+    } finally {
+      await f.close()
+    }
+    await rename(tmp, path)
+    const d = await openFile(dirname(path), 'r')
+    try {
+      await d.sync()
+    } finally {
+      await d.close()
+    }
+  } catch (err) {
+    throw ioError(err, `writing the acknowledged watermark ${path}`)
+  }
+}
+
+/** Field-level differences between two serialized geneses, e.g. `blockTimeMs: 1000 → 2000`. */
+function genesisDiff(storedJson: string, currentJson: string): string[] {
+  const out: string[] = []
+  const walk = (path: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return
+    const obj = (x: unknown) => typeof x === 'object' && x !== null
+    if (obj(a) && obj(b) && Array.isArray(a) === Array.isArray(b)) {
+      const ra = a as Record<string, unknown>
+      const rb = b as Record<string, unknown>
+      for (const k of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
+        walk(path === '' ? k : Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`, ra[k], rb[k])
+      }
+      return
+    }
+    const show = (x: unknown) => (x === undefined ? '(none)' : JSON.stringify(x))
+    out.push(`${path}: ${show(a)} → ${show(b)}`)
+  }
+  try {
+    walk('', JSON.parse(storedJson), JSON.parse(currentJson))
+  } catch {
+    return []
+  }
+  return out
 }

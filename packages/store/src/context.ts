@@ -25,6 +25,37 @@ export interface StoreContext {
   serial: Serial
   rules: BlockRules
   head(): HeadInfo
+  /** Write health: set by a failed write, cleared by the next successful one. */
+  health: WriteHealth
+  /** Run before building a batch: reopens the DB after a failed write (LevelDB may keep a sticky error). */
+  beforeWrite(): Promise<void>
+}
+
+export type StoreHealth = { ok: true } | { ok: false; code: 'DISK_FULL' | 'WRITE_FAILED'; message: string }
+
+/** Last write outcome of the store, for /healthz. */
+export class WriteHealth {
+  state: StoreHealth = { ok: true }
+  /** A write failed since the DB was last (re)opened. */
+  reopen = false
+
+  failed(err: StoreError): void {
+    this.reopen = true
+    const c = err.meta as { levelCode?: string; causeCode?: string }
+    const text = `${err.message} ${c.causeCode ?? ''} ${c.levelCode ?? ''}`
+    const full = /ENOSPC|no space left/i.test(text)
+    this.state = {
+      ok: false,
+      code: full ? 'DISK_FULL' : 'WRITE_FAILED',
+      message: full
+        ? `the disk is full: ${err.message}; free space on the data volume, the store retries by itself`
+        : `a store write failed: ${err.message}; the store retries on the next write`,
+    }
+  }
+
+  succeeded(): void {
+    if (!this.state.ok) this.state = { ok: true }
+  }
 }
 
 export type Batch = ReturnType<BinaryDb['batch']>
@@ -65,10 +96,30 @@ export function ioError(err: unknown, what: string): StoreError {
   )
 }
 
-export async function writeBatch(b: Batch, what: string): Promise<void> {
+const healthByDb = new WeakMap<object, WriteHealth>()
+
+/** Every batch written on `db` (mempool writes too) reports to `health`. */
+export function trackHealth(db: BinaryDb, health: WriteHealth): void {
+  healthByDb.set(db, health)
+}
+
+/**
+ * Write a batch. `sync: true` (fsync of LevelDB's log before resolving) for every write after which the
+ * node acknowledges something (blocks, outbox add/ack/defer): without it a power cut can drop it.
+ */
+export async function writeBatch(
+  b: Batch,
+  what: string,
+  opts: { sync?: boolean } = {},
+): Promise<void> {
+  // A failed write can leave a torn record in LevelDB's log; the store must reopen before writing again.
+  const health = healthByDb.get(b.db)
   try {
-    await b.write()
+    await b.write({ sync: opts.sync === true })
   } catch (err) {
-    throw ioError(err, what)
+    const e = ioError(err, what)
+    health?.failed(e)
+    throw e
   }
+  health?.succeeded()
 }

@@ -18,11 +18,23 @@ import type { Level } from 'level'
  *   k  utf8 dedupe key                → txId
  *   q  origin                         → u64 next origin sequence number
  *   t  u64 mempool arrival order      → encodeTransaction
- *   z  utf8 name                      → meta (head, genesis, final, schema, counts)
+ *   r  txId                           → CBOR [code, message, attempts, firstFailedAt ms, lastFailedAt ms]
+ *                                       (receipts that could not be written, to retry; outbox.deferReceipts)
+ *   z  utf8 name                      → meta:
+ *        'head'            → blockHash of the canonical head
+ *        'genesis'         → genesis block hash
+ *        'genesisConfig'   → SHA-256 of the full serialized genesis (consensus genesisConfigHash)
+ *        'genesisJson'     → utf8 serialized genesis (to name the fields that changed)
+ *        'final'           → blockHash of the latest final block
+ *        'schema'          → u64 schema version
+ *        'counts'          → encodeCounts
+ *
+ * Beside the DB directory (not in LevelDB, so it survives losing LevelDB's log): `<db>.ack.json`, the
+ * acknowledged watermark { height, hash } written atomically by `BlockTree.acknowledge`.
  */
 export const SCHEMA_VERSION = 1
 
-export const SUBLEVELS = ['h', 'x', 'l', 'm', 'c', 'i', 'p', 'd', 'o', 'O', 'k', 'q', 't', 'z'] as const
+export const SUBLEVELS = ['h', 'x', 'l', 'm', 'c', 'i', 'p', 'd', 'o', 'O', 'k', 'q', 't', 'r', 'z'] as const
 export type SublevelName = (typeof SUBLEVELS)[number]
 
 export type BinaryDb = Level<Uint8Array, Uint8Array>
@@ -53,6 +65,8 @@ export function openSublevels(db: BinaryDb): Subs {
 export const META = {
   head: utf8Key('head'),
   genesis: utf8Key('genesis'),
+  genesisConfig: utf8Key('genesisConfig'),
+  genesisJson: utf8Key('genesisJson'),
   final: utf8Key('final'),
   schema: utf8Key('schema'),
   counts: utf8Key('counts'),

@@ -1,16 +1,20 @@
 import {
+  type CborValue,
+  decodeCbor,
   decodeTransaction,
+  encodeCbor,
   encodeTransaction,
   fromHex,
   stripTx,
   type Transaction,
   toHex,
+  read,
   txId,
   validateTx,
 } from '@profichain/core'
 import { del, put, type StoreContext, writeBatch } from './context.js'
 import { decodeTxIndex, readU64, type TxIndexEntry, u64 } from './keys.js'
-import type { Outbox, TxLocation } from './types.js'
+import type { DeferredReceipt, Outbox, TxLocation } from './types.js'
 
 const SCAN_CHUNK = 512
 
@@ -20,6 +24,7 @@ const SCAN_CHUNK = 512
  */
 export class StoreOutbox implements Outbox {
   private count = 0
+  private deferred = 0
   private nextOrder = 0
   /**
    * Decoded entries by order. `confirmed()` runs after every block and `uncommitted()` every few seconds;
@@ -36,6 +41,9 @@ export class StoreOutbox implements Outbox {
     for await (const _ of this.ctx.subs.O.keys()) n++
     this.count = n
     for await (const k of this.ctx.subs.o.keys({ reverse: true, limit: 1 })) this.nextOrder = readU64(k) + 1
+    let d = 0
+    for await (const _ of this.ctx.subs.r.keys()) d++
+    this.deferred = d
   }
 
   async add(
@@ -51,6 +59,7 @@ export class StoreOutbox implements Outbox {
   ): Promise<Array<{ txId: string; duplicate: boolean }>> {
     return this.ctx.serial.run(async () => {
       for (const { tx } of items) validateTx(tx, this.ctx.rules, { skipSignature: true })
+      await this.ctx.beforeWrite()
       const { subs } = this.ctx
       const ids = items.map((it) => txId(it.tx))
       const present = await subs.O.hasMany(ids)
@@ -107,7 +116,7 @@ export class StoreOutbox implements Outbox {
         const prev = stored[i] === undefined ? 0 : readU64(stored[i] as Uint8Array)
         put(b, subs.q, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
       })
-      await writeBatch(b, 'outbox add')
+      await writeBatch(b, 'outbox add', { sync: true })
       for (const [o, e] of added) this.decoded.set(o, e)
       this.nextOrder = order
       this.count += seenIds.size
@@ -162,9 +171,60 @@ export class StoreOutbox implements Outbox {
   }
 
   async ack(txIds: string[]): Promise<void> {
+    await this.remove(txIds, [], 'outbox ack')
+  }
+
+  async deferReceipts(items: Array<{ txId: string; code: string; message: string }>): Promise<void> {
+    await this.remove(
+      items.map((it) => it.txId),
+      items,
+      'deferring receipts',
+    )
+  }
+
+  async deferredReceipts(limit = Number.MAX_SAFE_INTEGER): Promise<DeferredReceipt[]> {
+    const out: DeferredReceipt[] = []
+    if (limit <= 0) return out
+    for await (const [k, v] of this.ctx.subs.r.iterator({ limit })) out.push(decodeDeferred(toHex(k), v))
+    return out
+  }
+
+  async clearDeferred(txIds: string[]): Promise<void> {
     await this.ctx.serial.run(async () => {
       const ids = [...new Set(txIds)].map(fromHex)
+      if (ids.length === 0) return
+      await this.ctx.beforeWrite()
+      const present = await this.ctx.subs.r.hasMany(ids)
+      const b = this.ctx.db.batch()
+      let n = 0
+      ids.forEach((id, i) => {
+        if (!present[i]) return
+        del(b, this.ctx.subs.r, id)
+        n++
+      })
+      if (n === 0) return b.close()
+      await writeBatch(b, 'clearing deferred receipts', { sync: true })
+      this.deferred -= n
+    })
+  }
+
+  async deferredCount(): Promise<number> {
+    return this.deferred
+  }
+
+  /** Remove txIds from the outbox and (if `defer` names them) record them for a receipt retry: one synced batch. */
+  private async remove(
+    txIds: string[],
+    defer: Array<{ txId: string; code: string; message: string }>,
+    what: string,
+  ): Promise<void> {
+    await this.ctx.serial.run(async () => {
+      await this.ctx.beforeWrite()
+      const ids = [...new Set(txIds)].map(fromHex)
       const orders = await this.ctx.subs.O.getMany(ids)
+      const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
+      const deferIds = [...deferById.keys()].map(fromHex)
+      const before = deferIds.length > 0 ? await this.ctx.subs.r.getMany(deferIds) : []
       const b = this.ctx.db.batch()
       let n = 0
       ids.forEach((id, i) => {
@@ -174,10 +234,30 @@ export class StoreOutbox implements Outbox {
         del(b, this.ctx.subs.O, id)
         n++
       })
-      if (n === 0) return b.close()
-      await writeBatch(b, 'outbox ack')
+      const now = Date.now()
+      let fresh = 0
+      deferIds.forEach((id, i) => {
+        const d = deferById.get(toHex(id)) as { code: string; message: string }
+        const prev = before[i] === undefined ? undefined : decodeDeferred(toHex(id), before[i] as Uint8Array)
+        if (prev === undefined) fresh++
+        put(
+          b,
+          this.ctx.subs.r,
+          id,
+          encodeDeferred({
+            code: d.code,
+            message: d.message,
+            attempts: (prev?.attempts ?? 0) + 1,
+            firstFailedAt: prev?.firstFailedAt ?? now,
+            lastFailedAt: now,
+          }),
+        )
+      })
+      if (n === 0 && deferIds.length === 0) return b.close()
+      await writeBatch(b, what, { sync: true })
       for (const o of orders) if (o !== undefined) this.decoded.delete(readU64(o))
       this.count -= n
+      this.deferred += fresh
     })
   }
 
@@ -221,4 +301,20 @@ export class StoreOutbox implements Outbox {
 
 function dedupeKeyBytes(key: string): Uint8Array {
   return new Uint8Array(Buffer.from(key, 'utf8'))
+}
+
+function encodeDeferred(d: Omit<DeferredReceipt, 'txId'>): Uint8Array {
+  return encodeCbor([d.code, d.message, d.attempts, d.firstFailedAt, d.lastFailedAt] as CborValue)
+}
+
+function decodeDeferred(id: string, v: Uint8Array): DeferredReceipt {
+  const a = read.array(decodeCbor(v, 'deferred receipt'), 5, 'deferred receipt')
+  return {
+    txId: id,
+    code: read.text(a[0], 'deferred.code', 1024),
+    message: read.text(a[1], 'deferred.message', 1 << 20),
+    attempts: read.uint(a[2], 'deferred.attempts'),
+    firstFailedAt: read.uint(a[3], 'deferred.firstFailedAt'),
+    lastFailedAt: read.uint(a[4], 'deferred.lastFailedAt'),
+  }
 }

@@ -65,7 +65,30 @@ export interface BlockTreeInit {
   retention?: RetentionPolicy
   /** Bounded orphan pool size (blocks). Default 256. */
   maxOrphans?: number
+  /** Bounded orphan pool size (summed encoded block bytes). Default 32 MiB. */
+  maxOrphanBytes?: number
+  /** Where the genesis came from (file path), named in a GENESIS_MISMATCH error. */
+  genesisSource?: string
+  /** Info lines (e.g. the genesis digest stored into an older DB). */
+  log?: (message: string, fields?: Record<string, unknown>) => void
 }
+
+/** The acknowledged watermark (`BlockTree.acknowledge`). */
+export interface AckPoint {
+  height: number
+  /** Block hash, hex. */
+  hash: string
+}
+
+export type AckCheck =
+  | { ok: true }
+  | {
+      ok: false
+      code: 'HEAD_BEHIND_ACK' | 'ACK_BLOCK_REPLACED'
+      message: string
+      acknowledged: AckPoint
+      head: AckPoint
+    }
 
 export interface AuditMismatch {
   /** 'header' | 'link' | 'merkle' | 'tx' | 'payload' | 'signature' | 'leaf' | 'index' */
@@ -106,7 +129,27 @@ export interface Outbox {
   confirmed(confirmations: number, limit?: number): Promise<TxLocation[]>
   /** Remove txs for good (after their receipts were written). */
   ack(txIds: string[]): Promise<void>
+  /**
+   * Receipts that could not be written: remove these txs from the outbox (like `ack`) and record them for
+   * a retry, in one synced batch; `attempts` counts up when a txId is deferred again.
+   */
+  deferReceipts(items: Array<{ txId: string; code: string; message: string }>): Promise<void>
+  /** Receipts waiting for a retry, by txId order. */
+  deferredReceipts(limit?: number): Promise<DeferredReceipt[]>
+  /** Forget deferred receipts (written at last). */
+  clearDeferred(txIds: string[]): Promise<void>
+  deferredCount(): Promise<number>
   size(): Promise<number>
+}
+
+/** A receipt that could not be written, kept for a retry (outbox.deferReceipts). */
+export interface DeferredReceipt {
+  txId: string
+  code: string
+  message: string
+  attempts: number
+  firstFailedAt: number
+  lastFailedAt: number
 }
 
 /** Mempool for producers: txs from any member waiting for a block, in arrival order. */
@@ -121,8 +164,23 @@ export interface Mempool {
   size(): number
 }
 
+/** Every code a StoreError carries. */
+export const STORE_ERROR_CODES = [
+  'ERR_STORE_LOCKED',
+  'ERR_STORE_IO',
+  'ERR_STORE_NETWORK',
+  'ERR_STORE_SCHEMA',
+  'ERR_STORE_CORRUPT',
+  'ERR_STORE_UNKNOWN_TX',
+  'ERR_STORE_CLOSED',
+  /** The genesis file differs from the one the store was created with (any field). */
+  'GENESIS_MISMATCH',
+] as const
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number]
+
 export class StoreError extends ProfichainError {
-  constructor(code: string, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  declare readonly code: StoreErrorCode
+  constructor(code: StoreErrorCode, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(code, message, meta, options)
     this.name = 'StoreError'
   }
