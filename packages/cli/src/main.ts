@@ -35,7 +35,7 @@ async function openStore(dataDir: string): Promise<{ tree: BlockTree; apiBase: s
   const config = await loadConfig(join(resolve(dataDir), 'config.toml'))
   const genesis = await loadGenesis(config.paths.genesis)
   try {
-    const tree = await BlockTree.open({ path: config.paths.db, genesis, consensus: createConsensus(genesis) })
+    const tree = await BlockTree.open({ path: config.paths.db, genesis, consensus: createConsensus(genesis), genesisSource: config.paths.genesis })
     const apiBase = config.api.public_url ?? `http://${config.api.host}:${config.api.port}`
     return { tree, apiBase }
   } catch (err) {

@@ -88,6 +88,8 @@ export class ProfichainNode extends EventEmitter {
       genesis: this.genesis,
       consensus: this.consensus,
       retention: this.retention(),
+      genesisSource: c.paths.genesis,
+      log: (message, fields) => this.logger.child({ component: 'store' }).info(fields ?? {}, message),
     })
     try {
       this.checkAcknowledged()
