@@ -11,6 +11,7 @@ import {
   moveInto,
   moveOnto,
   releaseName,
+  removeStaleTemps,
   reserveName,
   writeFileAtomic,
 } from './fs-util.js'
@@ -134,8 +135,10 @@ export class FileIngestImpl implements FileIngest {
 
   async start(): Promise<void> {
     if (this.running) return
-    for (const d of [this.inbox, this.processedDir, this.rejectedDir, this.receiptsDir])
+    for (const d of [this.inbox, this.processedDir, this.rejectedDir, this.receiptsDir]) {
       await mkdir(d, { recursive: true })
+      if (d !== this.inbox) await removeStaleTemps(d)
+    }
     this.running = true
     // Watch first, then scan: a file dropped between the two is seen by one of them (duplicates coalesce).
     const watcher = watch(this.inbox, {
@@ -146,16 +149,17 @@ export class FileIngestImpl implements FileIngest {
     this.watcher = watcher
     watcher.on('add', (p) => this.touch(p))
     watcher.on('change', (p) => this.touch(p))
-    // chokidar stats link targets and stays silent about dangling symlinks; the raw fs.watch event
-    // still names them, so they are rejected at once instead of at the next rescan.
+    // chokidar stays silent about dangling symlinks and folds a file re-added soon after it was moved
+    // away (the same name dropped again) into an event it may drop; the raw fs.watch event still names
+    // them, so every raw event is a candidate too (touch is idempotent; the stat poll sorts them out).
     watcher.on('raw', (event, name, details) => {
       const dir = (details as { watchedPath?: string } | undefined)?.watchedPath
-      if (event === 'rename' && typeof name === 'string' && name && dir) {
+      if ((event === 'rename' || event === 'change') && typeof name === 'string' && name && dir) {
         const abs = join(dir, name)
+        if (this.ignoredByWatcher(abs)) return
+        // Only names that exist (a file just moved out also raises an event).
         void lstat(abs).then(
-          (st) => {
-            if (st.isSymbolicLink()) this.touch(abs)
-          },
+          () => this.touch(abs),
           () => {},
         )
       }
@@ -517,9 +521,16 @@ export class FileIngestImpl implements FileIngest {
     }
     // Last look before the move: a writer that resumed meanwhile must not have its file moved half-written.
     if (!(await this.unchanged(abs, st, dataHash))) {
+      // What was recorded is exactly `data`: keep that under the reserved name (its receipt verifies
+      // against it); the file in the inbox is a newer version and is taken again.
+      await writeFileAtomic(join(this.processedDir, dest), data)
+      this.counters.accepted++
+      this.counters.records += created
+      this.metrics?.filesAccepted(1)
+      if (created > 0) this.metrics?.recordsCreated(created)
       this.log.error(
         { path: rel, processed: dest },
-        'file changed after it was recorded: that version stays recorded, the file is taken again',
+        'file changed after it was recorded: the recorded version is kept in processed/, the file is taken again',
       )
       return this.retake(rel, await lstat(abs).catch(() => undefined), 'after recording')
     }
@@ -613,9 +624,9 @@ export class FileIngestImpl implements FileIngest {
       }
       const fresh = records.filter((_, i) => !known[i])
       if (fresh.length === 0) return 0
+      let seq = await outbox.nextSeq(key.publicKey)
       // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
       if (unchanged && !(await unchanged())) throw new FileChanged()
-      let seq = await outbox.nextSeq(key.publicKey)
       let created = 0
       for (let i = 0; i < fresh.length; i += BATCH) {
         const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.slice(i, i + BATCH).map((r) => ({

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFile, lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, lstat, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
 function errCode(err: unknown): string | undefined {
@@ -131,19 +131,24 @@ export async function moveInto(src: string | Buffer, destRoot: string, relPath: 
 export async function reserveName(destRoot: string, relPath: string, token: string): Promise<string> {
   await mkdir(dirname(join(destRoot, boundedPath(relPath))), { recursive: true })
   const want = Buffer.from(token)
-  for (let n = 0; ; n++) {
-    const candidate = candidateName(relPath, n)
-    const dest = join(destRoot, candidate)
-    try {
-      await writeFile(dest, want, { flag: 'wx' })
-      return candidate
-    } catch (err) {
-      if (errCode(err) !== 'EEXIST') {
-        await unlink(dest).catch(() => {})
-        throw err
+  // Written whole under a temp name, then hard-linked (fails atomically if the name exists): a kill
+  // never leaves a half-written reservation that a later run could not recognise.
+  const tmp = join(destRoot, `.${process.pid}.${randomBytes(4).toString('hex')}.reserve.tmp`)
+  await writeFile(tmp, want)
+  try {
+    for (let n = 0; ; n++) {
+      const candidate = candidateName(relPath, n)
+      const dest = join(destRoot, candidate)
+      try {
+        await link(tmp, dest)
+        return candidate
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err
       }
+      if (await isReservation(dest, want)) return candidate
     }
-    if (await isReservation(dest, want)) return candidate
+  } finally {
+    await unlink(tmp).catch(() => {})
   }
 }
 
@@ -166,6 +171,20 @@ export async function moveOnto(src: string, destRoot: string, relPath: string): 
 export async function releaseName(destRoot: string, relPath: string, token: string): Promise<void> {
   const path = join(destRoot, relPath)
   if (await isReservation(path, Buffer.from(token))) await unlink(path).catch(() => {})
+}
+
+const TEMP_NAME = /^\.\d+\.[0-9a-f]{8}(\.reserve)?\.tmp$/
+
+/** Remove temp files a killed run left in the top level of `dir` (ours are `.<pid>.<hex>[.reserve].tmp`). */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let n = 0
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (TEMP_NAME.test(name) && !name.startsWith(`.${process.pid}.`)) {
+      await unlink(join(dir, name)).catch(() => {})
+      n++
+    }
+  }
+  return n
 }
 
 /** Write a file atomically: temp file in the same folder, then rename over the target. */
