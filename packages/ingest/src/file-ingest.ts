@@ -26,7 +26,7 @@ import type {
   ReceiptSource,
   ReceiptWriteOutcome,
 } from './index.js'
-import { lineFormatOf, splitLines } from './lines.js'
+import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
 import { writeReceiptFiles } from './receipts.js'
 
@@ -57,6 +57,28 @@ interface PendingRecord {
   dedupeKey: string
   payload: Uint8Array
   metadata: Record<string, string>
+}
+
+/** The records of one file, made batch by batch when committed (a big line file is never held as records). */
+interface RecordPlan {
+  /** Dedupe key of the file version (a line's key is `<key>#<line>`). */
+  key: string
+  count: number
+  /** Metadata every record carries (`processed` is added once the name is reserved). */
+  meta: Record<string, string>
+  records(): Iterable<PendingRecord>
+}
+
+function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = []
+  for (const item of items) {
+    chunk.push(item)
+    if (chunk.length === size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
 }
 
 function statSig(st: Stats): string {
@@ -491,7 +513,7 @@ export class FileIngestImpl implements FileIngest {
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     const dataHash = sha256Hex(data)
 
-    let records: PendingRecord[]
+    let records: RecordPlan
     try {
       records = this.buildRecords(rel, st, data)
     } catch (err) {
@@ -501,9 +523,9 @@ export class FileIngestImpl implements FileIngest {
     // Reserve the processed/ name before signing and carry it in every record (`processed`), so the
     // receipt name follows from it even if the process dies between the commit and the move.
     // The token makes a later run for the same file reuse this reservation.
-    const token = `profichain-reserved ${(records[0] as PendingRecord).dedupeKey.split('#')[0]}\n`
+    const token = `profichain-reserved ${records.key}\n`
     const dest = await reserveName(this.processedDir, rel, token)
-    if (utf8.encode(dest).byteLength <= LIMITS.metadataValueBytes) for (const r of records) r.metadata.processed = dest
+    if (utf8.encode(dest).byteLength <= LIMITS.metadataValueBytes) records.meta.processed = dest
     let created: number
     try {
       created = await this.commit(records, async () => this.unchanged(abs, st))
@@ -549,7 +571,7 @@ export class FileIngestImpl implements FileIngest {
     this.counters.records += created
     this.metrics?.filesAccepted(1)
     if (created > 0) this.metrics?.recordsCreated(created)
-    this.log.info({ path: rel, processed: dest, records: records.length, created }, 'file ingested')
+    this.log.info({ path: rel, processed: dest, records: records.count, created }, 'file ingested')
   }
 
   /** Same size and mtime as `st` (and, given `hash`, the same content) as when the file was read. */
@@ -566,7 +588,7 @@ export class FileIngestImpl implements FileIngest {
     }
   }
 
-  private buildRecords(rel: string, st: Stats, data: Uint8Array): PendingRecord[] {
+  private buildRecords(rel: string, st: Stats, data: Uint8Array): RecordPlan {
     if (utf8.encode(rel).byteLength > LIMITS.metadataValueBytes) {
       throw new IngestError(
         'ERR_INGEST_PATH_TOO_LONG',
@@ -575,64 +597,83 @@ export class FileIngestImpl implements FileIngest {
     }
     const mtime = Math.floor(st.mtimeMs)
     const baseKey = `file:${sha256Hex(`${rel}\0${st.size}\0${mtime}\0${sha256Hex(data)}`)}`
-    const base: Record<string, string> = {
+    const meta: Record<string, string> = {
       source: 'file',
       path: rel,
       size: String(st.size),
       mtime: String(mtime),
       contentType: contentTypeOf(rel),
     }
-    if (!this.isLineFile(rel)) return [{ dedupeKey: baseKey, payload: data, metadata: base }]
+    if (!this.isLineFile(rel)) {
+      return { key: baseKey, count: 1, meta, records: () => [{ dedupeKey: baseKey, payload: data, metadata: { ...meta } }] }
+    }
 
-    const split = splitLines(data, lineFormatOf(rel))
-    if (split.records.length === 0) {
+    // First pass: check every line and count the records; nothing is kept.
+    const format = lineFormatOf(rel)
+    let header: string | undefined
+    let count = 0
+    for (const r of iterateLines(data, format)) {
+      if ('header' in r) header = r.header
+      else count++
+    }
+    if (count === 0) {
       const why =
         data.byteLength === 0
           ? 'the file is empty'
-          : split.header !== undefined
-            ? `the CSV has only its header line (${JSON.stringify(split.header.slice(0, 80))}) and no data lines`
+          : header !== undefined
+            ? `the CSV has only its header line (${JSON.stringify(header.slice(0, 80))}) and no data lines`
             : 'the file holds only blank lines'
       throw new IngestError('ERR_INGEST_NO_RECORDS', `${why}: a line-mode file needs at least one data line`)
     }
-    const meta: Record<string, string> = { ...base, lines: String(split.records.length) }
-    if (split.header !== undefined) {
+    meta.lines = String(count)
+    if (header !== undefined) {
       // Very wide CSV headers do not fit a metadata value: keep their hash so the header stays provable.
-      if (utf8.encode(split.header).byteLength <= LIMITS.metadataValueBytes) meta.csvHeader = split.header
-      else meta.csvHeaderSha256 = sha256Hex(split.header)
+      if (utf8.encode(header).byteLength <= LIMITS.metadataValueBytes) meta.csvHeader = header
+      else meta.csvHeaderSha256 = sha256Hex(header)
     }
-    return split.records.map((r) => ({
-      dedupeKey: `${baseKey}#${r.line}`,
-      payload: r.payload,
-      metadata: { ...meta, line: String(r.line) },
-    }))
+    return {
+      key: baseKey,
+      count,
+      meta,
+      // Second pass, batch by batch as the commit asks: records are views into `data`.
+      *records() {
+        for (const r of iterateLines(data, format, false)) {
+          if ('header' in r) continue
+          yield { dedupeKey: `${baseKey}#${r.line}`, payload: r.payload, metadata: { ...meta, line: String(r.line) } }
+        }
+      },
+    }
   }
 
-  /** Add records not yet in the outbox, with contiguous seqs. Returns how many were new. */
-  private commit(records: PendingRecord[], unchanged?: () => Promise<boolean>): Promise<number> {
+  /**
+   * Add the records not yet in the outbox, in batches, with contiguous seqs. Returns how many were new.
+   * Batches are stored in order, so after a crash the stored ones are a prefix and are skipped on retry
+   * without spending seqs.
+   */
+  private commit(plan: RecordPlan, unchanged?: () => Promise<boolean>): Promise<number> {
     const run = this.commitChain.then(async () => {
       const { outbox, key, network } = this.components
-      // Skip what a previous run (killed before the move) already stored: no seq is spent on it.
-      const known = new Array<boolean>(records.length)
-      for (let i = 0; i < records.length; i += LOOKUP_PARALLEL) {
-        const slice = records.slice(i, i + LOOKUP_PARALLEL)
-        const ids = outbox.lookupMany
-          ? await outbox.lookupMany(slice.map((r) => r.dedupeKey))
-          : await Promise.all(slice.map((r) => outbox.lookup(r.dedupeKey)))
-        ids.forEach((id, j) => {
-          known[i + j] = id !== undefined
-        })
-      }
-      const fresh = records.filter((_, i) => !known[i])
-      if (fresh.length === 0) return 0
-      let seq = await outbox.nextSeq(key.publicKey)
-      // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
-      if (unchanged && !(await unchanged())) throw new FileChanged()
+      let seq: number | undefined
       let created = 0
-      for (let i = 0; i < fresh.length; i += BATCH) {
-        const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.slice(i, i + BATCH).map((r) => ({
-          tx: createTransaction(key, { network, seq: seq++, payload: r.payload, metadata: r.metadata }),
+      for (const chunk of chunks(plan.records(), BATCH)) {
+        const ids: Array<string | undefined> = []
+        for (let i = 0; i < chunk.length; i += LOOKUP_PARALLEL) {
+          const keys = chunk.slice(i, i + LOOKUP_PARALLEL).map((r) => r.dedupeKey)
+          ids.push(...(outbox.lookupMany ? await outbox.lookupMany(keys) : await Promise.all(keys.map((k) => outbox.lookup(k)))))
+        }
+        const fresh = chunk.filter((_, i) => ids[i] === undefined)
+        if (fresh.length === 0) continue
+        if (seq === undefined) {
+          seq = await outbox.nextSeq(key.publicKey)
+          // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
+          if (unchanged && !(await unchanged())) throw new FileChanged()
+        }
+        const first = seq
+        const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.map((r, j) => ({
+          tx: createTransaction(key, { network, seq: first + j, payload: r.payload, metadata: r.metadata }),
           dedupeKey: r.dedupeKey,
         }))
+        seq = first + fresh.length
         const results = await outbox.addMany(items)
         created += results.filter((r) => !r.duplicate).length
       }
