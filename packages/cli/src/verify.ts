@@ -10,7 +10,7 @@ import {
   verifyNativeReceipt,
 } from '@profichain/core'
 import { loadGenesis, validatorKeys } from '@profichain/consensus'
-import { lineFormatOf, splitLines } from '@profichain/ingest'
+import { lineFormatOf, readLineReceipts, splitLines } from '@profichain/ingest'
 import { CliError, readJsonFile } from './util.js'
 
 export interface VerifyOptions {
@@ -99,7 +99,12 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<{ ok: 
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  const receipt = await readJsonFile(o.receipt, 'receipt')
+  // Line-mode receipts are append-only JSON lines (`.chp.jsonl`, later entry wins); others one JSON document.
+  const receipt = o.receipt.endsWith('.jsonl')
+    ? await readLineReceipts(o.receipt).catch((err: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot read receipt ${o.receipt}: ${err.code ?? err.message}`)
+      })
+    : await readJsonFile(o.receipt, 'receipt')
   const out: string[] = []
   let ok = true
   const entries: Array<{ label: string; payload: Uint8Array; receipt: unknown }> = []

@@ -515,7 +515,7 @@ export class FileIngestImpl implements FileIngest {
 
     let records: RecordPlan
     try {
-      records = this.buildRecords(rel, st, data)
+      records = this.buildRecords(rel, st, data, dataHash)
     } catch (err) {
       if (err instanceof ProfichainError) return this.reject(rel, st, err)
       throw err
@@ -588,7 +588,7 @@ export class FileIngestImpl implements FileIngest {
     }
   }
 
-  private buildRecords(rel: string, st: Stats, data: Uint8Array): RecordPlan {
+  private buildRecords(rel: string, st: Stats, data: Uint8Array, dataHash: string): RecordPlan {
     if (utf8.encode(rel).byteLength > LIMITS.metadataValueBytes) {
       throw new IngestError(
         'ERR_INGEST_PATH_TOO_LONG',
@@ -596,7 +596,7 @@ export class FileIngestImpl implements FileIngest {
       )
     }
     const mtime = Math.floor(st.mtimeMs)
-    const baseKey = `file:${sha256Hex(`${rel}\0${st.size}\0${mtime}\0${sha256Hex(data)}`)}`
+    const baseKey = `file:${sha256Hex(`${rel}\0${st.size}\0${mtime}\0${dataHash}`)}`
     const meta: Record<string, string> = {
       source: 'file',
       path: rel,
@@ -708,7 +708,10 @@ export class FileIngestImpl implements FileIngest {
         join(this.rejectedDir, boundedPath(dest, '.reason')),
         `${err.code}: ${err.message}\npath: ${rel}\nrejected: ${dest}\n`,
       )
+      this.clearDiskError()
     } catch (reasonErr) {
+      const disk = diskErrorCode(reasonErr)
+      if (disk) this.noteDiskError(disk, this.rejectedDir, String(reasonErr))
       this.log.error({ path: dest, err: String(reasonErr) }, 'cannot write the .reason file')
     }
     this.counters.rejected++

@@ -134,8 +134,8 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
   // Written whole under a temp name, then hard-linked (fails atomically if the name exists): a kill
   // never leaves a half-written reservation that a later run could not recognise.
   const tmp = join(destRoot, `.${process.pid}.${randomBytes(4).toString('hex')}.reserve.tmp`)
-  await writeFile(tmp, want)
   try {
+    await writeFile(tmp, want)
     for (let n = 0; ; n++) {
       const candidate = candidateName(relPath, n)
       const dest = join(destRoot, candidate)

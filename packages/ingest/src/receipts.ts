@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { appendFile, mkdir, open, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { IngestError } from './errors.js'
 import { boundedPath, diskErrorCode, errCode, suffixed, writeFileAtomic } from './fs-util.js'
 import type { IngestLogger, ReceiptSource, ReceiptWriteOutcome } from './index.js'
 import { isSafeRelPath } from './paths.js'
@@ -51,6 +52,10 @@ function receiptBase(c: ReceiptSource): string | undefined {
   const p = c.metadata.processed
   if (p !== undefined && isSafeRelPath(p)) return p
   return c.metadata.path
+}
+
+function noProof(): IngestError {
+  return new IngestError('ERR_INGEST_NO_PROOF', 'no proof is available for this record yet; it is retried')
 }
 
 function failure(txId: string, err: unknown): { txId: string; code: string; message: string } {
@@ -127,7 +132,7 @@ export async function writeReceiptFiles(
   for (const c of files) {
     try {
       const receipt = await receiptFor(c.txId)
-      if (receipt === undefined) throw Object.assign(new Error('no proof available for this record yet'), { code: 'ERR_INGEST_NO_PROOF' })
+      if (receipt === undefined) throw noProof()
       const base = receiptBase(c) as string
       let name = boundedPath(base, '.chp.json')
       if (c.metadata.processed === undefined) {
@@ -150,7 +155,7 @@ export async function writeReceiptFiles(
     for (const c of list) {
       try {
         const receipt = await receiptFor(c.txId)
-        if (receipt === undefined) throw Object.assign(new Error('no proof available for this record yet'), { code: 'ERR_INGEST_NO_PROOF' })
+        if (receipt === undefined) throw noProof()
         const entry: LineReceipt = { line: Number(c.metadata.line), txId: c.txId, receipt }
         parts.push(`${JSON.stringify(entry)}\n`)
         ok.push(c.txId)
