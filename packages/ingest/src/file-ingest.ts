@@ -130,6 +130,7 @@ export class FileIngestImpl implements FileIngest {
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   private readonly retryMs: number
+  private scanQueued = false
   /** Non-UTF-8 names already reported (hex), so a folder that cannot be moved is counted once. */
   private readonly seenBadNames = new Set<string>()
   /** Set while the disk refuses writes; cleared by the next successful write. */
@@ -177,6 +178,8 @@ export class FileIngestImpl implements FileIngest {
     watcher.on('raw', (event, name, details) => {
       const dir = (details as { watchedPath?: string } | undefined)?.watchedPath
       if ((event === 'rename' || event === 'change') && typeof name === 'string' && name && dir) {
+        // A name that is not UTF-8 arrives mangled (U+FFFD): only a Buffer listing finds the real file.
+        if (name.includes('\uFFFD')) return this.scanSoon()
         const abs = join(dir, name)
         if (this.ignoredByWatcher(abs)) return
         // Only names that exist (a file just moved out also raises an event).
@@ -272,6 +275,18 @@ export class FileIngestImpl implements FileIngest {
     if (this.diskError === undefined) return
     this.diskError = undefined
     this.log.info({}, 'disk writable again: ingest recovered')
+  }
+
+  /** One inbox scan after stableMs, however many events asked for it. */
+  private scanSoon(): void {
+    if (this.scanQueued || !this.running) return
+    this.scanQueued = true
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t)
+      this.scanQueued = false
+      void this.scan().catch((err) => this.log.warn({ err: String(err) }, 'scan failed'))
+    }, this.stableMs)
+    this.retryTimers.add(t)
   }
 
   /** Look at `rel` again after retryMs (a file left in the inbox after a transient failure). */
