@@ -130,7 +130,7 @@ export class FileIngestImpl implements FileIngest {
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   private readonly retryMs: number
-  private scanQueued = false
+  private readonly scansQueued = new Set<string>()
   /** Non-UTF-8 names already reported (hex), so a folder that cannot be moved is counted once. */
   private readonly seenBadNames = new Set<string>()
   /** Set while the disk refuses writes; cleared by the next successful write. */
@@ -172,6 +172,11 @@ export class FileIngestImpl implements FileIngest {
     this.watcher = watcher
     watcher.on('add', (p) => this.touch(p))
     watcher.on('change', (p) => this.touch(p))
+    // Files written into a new folder before chokidar watches it raise no event: list the folder
+    // once it is watched.
+    watcher.on('addDir', (p) => {
+      if (p !== this.inbox) this.scanSoon(p)
+    })
     // chokidar stays silent about dangling symlinks and folds a file re-added soon after it was moved
     // away (the same name dropped again) into an event it may drop; the raw fs.watch event still names
     // them, so every raw event is a candidate too (touch is idempotent; the stat poll sorts them out).
@@ -182,9 +187,12 @@ export class FileIngestImpl implements FileIngest {
         if (name.includes('\uFFFD')) return this.scanSoon()
         const abs = join(dir, name)
         if (this.ignoredByWatcher(abs)) return
-        // Only names that exist (a file just moved out also raises an event).
+        // Only names that exist (a file just moved out also raises an event), and no folders: chokidar
+        // watches those itself.
         void lstat(abs).then(
-          () => this.touch(abs),
+          (st) => {
+            if (!st.isDirectory()) this.touch(abs)
+          },
           () => {},
         )
       }
@@ -277,14 +285,14 @@ export class FileIngestImpl implements FileIngest {
     this.log.info({}, 'disk writable again: ingest recovered')
   }
 
-  /** One inbox scan after stableMs, however many events asked for it. */
-  private scanSoon(): void {
-    if (this.scanQueued || !this.running) return
-    this.scanQueued = true
+  /** One scan of `dir` (default the whole inbox) after stableMs, however many events asked for it. */
+  private scanSoon(dir = this.inbox): void {
+    if (this.scansQueued.has(dir) || !this.running) return
+    this.scansQueued.add(dir)
     const t = setTimeout(() => {
       this.retryTimers.delete(t)
-      this.scanQueued = false
-      void this.scan().catch((err) => this.log.warn({ err: String(err) }, 'scan failed'))
+      this.scansQueued.delete(dir)
+      void this.scan(dir).catch((err) => this.log.warn({ err: String(err) }, 'scan failed'))
     }, this.stableMs)
     this.retryTimers.add(t)
   }
@@ -335,7 +343,7 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /** Walk the inbox (no symlinked folders) and note every file that passes the filters. */
-  private async scan(): Promise<void> {
+  private async scan(dir = this.inbox): Promise<void> {
     const walk = async (dir: string): Promise<void> => {
       let entries: import('node:fs').Dirent<Buffer>[]
       try {
@@ -360,7 +368,7 @@ export class FileIngestImpl implements FileIngest {
         } else this.touch(abs)
       }
     }
-    await walk(this.inbox)
+    await walk(dir)
     await this.poll()
   }
 
@@ -421,6 +429,10 @@ export class FileIngestImpl implements FileIngest {
             return
           }
           if (this.stuck.get(rel) === statSig(st)) {
+            this.candidates.delete(rel)
+            return
+          }
+          if (st.isDirectory()) {
             this.candidates.delete(rel)
             return
           }

@@ -247,6 +247,21 @@ describe('issue 10 item 6: a slow writer never gets a half file recorded or move
   })
 })
 
+describe('watch events', () => {
+  it('takes files from a folder created while running, and never takes the folder itself', async () => {
+    const { inbox, make, dir } = await setup()
+    const ingest = make()
+    await ingest.start()
+    await mkdir(join(inbox, 'new/deeper'), { recursive: true })
+    await writeFile(join(inbox, 'new/deeper/a.bin'), 'a')
+    await writeFile(join(inbox, 'new/b.bin'), 'b')
+    await waitFor(() => ingest.stats().accepted === 2, 'both files accepted')
+    expect(ingest.stats().rejected).toBe(0)
+    expect(await listFiles(dir('processed'))).toEqual(['new/b.bin', 'new/deeper/a.bin'])
+    expect(await listFiles(dir('rejected'))).toEqual([])
+  })
+})
+
 describe('issue 10 item 17: empty line-mode files say why they are rejected', () => {
   it('names a header-only CSV, an empty and a blank file in the reason', async () => {
     const { inbox, make, dir } = await setup({ lineMode: { patterns: ['**/*.csv', '**/*.txt'] } })
