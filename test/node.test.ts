@@ -7,6 +7,7 @@ import { Level } from 'level'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse as chainpointParse } from 'chainpoint-parse'
 import { validate as chainpointValidate } from 'chainpoint-proof-json-schema'
+import { readLineReceipts } from '@profichain/ingest'
 import { cli, exists, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const running: RunningNode[] = []
@@ -36,7 +37,7 @@ async function initNode(name: string, extra: (toml: string) => string = (t) => t
 }
 
 async function receiptCount(dir: string): Promise<number> {
-  return (await listFiles(join(dir, 'receipts'))).filter((f) => f.endsWith('.chp.json')).length
+  return (await listFiles(join(dir, 'receipts'))).filter((f) => /\.chp\.jsonl?$/.test(f)).length
 }
 
 describe('a full node ingesting files', () => {
@@ -106,10 +107,10 @@ describe('a full node ingesting files', () => {
     const bad = await cli(['verify', victim, '--receipt', join(dir, 'receipts', `${good[3]}.chp.json`)])
     expect(bad.code).toBe(1)
     expect(bad.stdout).toMatch(/data was changed/)
-    // Line receipts: one file with one receipt per line.
-    const lineReceipts = await readJson<Array<{ line: number }>>(join(dir, 'receipts', 'export.jsonl.chp.json'))
+    // Line receipts: one append-only JSON-lines file with one receipt per line.
+    const lineReceipts = await readLineReceipts(join(dir, 'receipts', 'export.jsonl.chp.jsonl'))
     expect(lineReceipts.map((r) => r.line)).toEqual([1, 2, 3, 4, 5])
-    const lv = await cli(['verify', join(dir, 'processed', 'export.jsonl'), '--receipt', join(dir, 'receipts', 'export.jsonl.chp.json'), '--api', api])
+    const lv = await cli(['verify', join(dir, 'processed', 'export.jsonl'), '--receipt', join(dir, 'receipts', 'export.jsonl.chp.jsonl'), '--api', api])
     expect(lv.code, lv.stdout + lv.stderr).toBe(0)
 
     expect(await node.stop('SIGTERM')).toBe(0)

@@ -112,12 +112,15 @@ export async function account({ devnet, feedResult, fromHeight, tag }) {
   const dropToReceipt = []
   for (const f of feedResult.files) {
     const node = devnet.thins.find((n) => n.name === f.node)
-    const rp = join(node.dataDir, 'receipts', `${f.path}.chp.json`)
-    try {
-      const st = await stat(rp)
-      dropToReceipt.push(st.mtimeMs - f.droppedAt)
-    } catch {
-      // no receipt: counted below
+    // A whole file has `<path>.chp.json`; a line-mode file appends to `<path>.chp.jsonl`.
+    for (const ext of ['.chp.json', '.chp.jsonl']) {
+      try {
+        const st = await stat(join(node.dataDir, 'receipts', `${f.path}${ext}`))
+        dropToReceipt.push(st.mtimeMs - f.droppedAt)
+        break
+      } catch {
+        // no receipt: counted below
+      }
     }
   }
   const receiptsMissing = feedResult.files.length - dropToReceipt.length
@@ -148,6 +151,18 @@ export function dist(xs) {
 /** Check a receipt file holds one entry per line (used by the quick mode's assertions). */
 export async function receiptEntries(devnet, file) {
   const node = devnet.thins.find((n) => n.name === file.node)
-  const j = JSON.parse(await readFile(join(node.dataDir, 'receipts', `${file.path}.chp.json`), 'utf8'))
+  const base = join(node.dataDir, 'receipts', file.path)
+  // Line mode: append-only JSON lines, one {line, txId, receipt} each (a re-issued txId counts once).
+  const lines = await readFile(`${base}.chp.jsonl`, 'utf8').catch(() => undefined)
+  if (lines !== undefined) {
+    const ids = new Set()
+    for (const l of lines.split('\n')) {
+      try {
+        ids.add(JSON.parse(l).txId)
+      } catch {}
+    }
+    return ids.size
+  }
+  const j = JSON.parse(await readFile(`${base}.chp.json`, 'utf8'))
   return Array.isArray(j) ? j.length : 1
 }

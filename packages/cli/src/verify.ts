@@ -11,7 +11,7 @@ import {
   verifyNativeReceipt,
 } from '@profichain/core'
 import { loadGenesis, validatorKeys } from '@profichain/consensus'
-import { lineFormatOf, splitLines } from '@profichain/ingest'
+import { lineFormatOf, readLineReceipts, splitLines } from '@profichain/ingest'
 import { apiBase, apiToken } from './api-client.js'
 import { CliError, readJsonFile } from './util.js'
 
@@ -141,7 +141,12 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<Verify
     throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   if (o.api) apiBase(o.api) // a bad --api is a usage error before any check runs
-  const receipt = await readJsonFile(o.receipt, 'receipt')
+  // Line-mode receipts are append-only JSON lines (`.chp.jsonl`, later entry wins); others one JSON document.
+  const receipt = o.receipt.endsWith('.jsonl')
+    ? await readLineReceipts(o.receipt).catch((err: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot read receipt ${o.receipt}: ${err.code ?? err.message}`)
+      })
+    : await readJsonFile(o.receipt, 'receipt')
   const out: string[] = []
   let ok = true
   let anchored = true

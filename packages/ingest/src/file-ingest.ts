@@ -4,17 +4,29 @@ import { dirname, join, resolve } from 'node:path'
 import { createTransaction, LIMITS, ProfichainError, sha256, type Transaction, toHex } from '@profichain/core'
 import { type FSWatcher, watch } from 'chokidar'
 import { IngestError } from './errors.js'
-import { errCode, moveInto, writeFileAtomic } from './fs-util.js'
+import {
+  boundedPath,
+  diskErrorCode,
+  errCode,
+  moveInto,
+  moveOnto,
+  releaseName,
+  removeStaleTemps,
+  reserveName,
+  writeFileAtomic,
+} from './fs-util.js'
 import type {
   FileIngest,
   IngestComponents,
+  IngestHealth,
   IngestInit,
   IngestLogger,
   IngestMetrics,
   IngestStats,
   ReceiptSource,
+  ReceiptWriteOutcome,
 } from './index.js'
-import { lineFormatOf, splitLines } from './lines.js'
+import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
 import { writeReceiptFiles } from './receipts.js'
 
@@ -47,8 +59,40 @@ interface PendingRecord {
   metadata: Record<string, string>
 }
 
+/** The records of one file, made batch by batch when committed (a big line file is never held as records). */
+interface RecordPlan {
+  /** Dedupe key of the file version (a line's key is `<key>#<line>`). */
+  key: string
+  count: number
+  /** Metadata every record carries (`processed` is added once the name is reserved). */
+  meta: Record<string, string>
+  records(): Iterable<PendingRecord>
+}
+
+function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = []
+  for (const item of items) {
+    chunk.push(item)
+    if (chunk.length === size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
 function statSig(st: Stats): string {
   return `${st.size}:${st.mtimeMs}`
+}
+
+/** Thrown inside commit when the file changed since it was read: nothing is stored. */
+class FileChanged extends Error {}
+
+/** A non-UTF-8 file name as text, losslessly: printable ASCII other than `%` kept, every other byte `%XX`. */
+export function escapeName(name: Buffer): string {
+  let out = ''
+  for (const b of name) out += b > 0x20 && b < 0x7f && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
+  return out
 }
 
 function sha256Hex(s: string | Uint8Array): string {
@@ -83,7 +127,14 @@ export class FileIngestImpl implements FileIngest {
   /** Serialises seq allocation + outbox writes: seqs must be contiguous per origin. */
   private commitChain: Promise<unknown> = Promise.resolve()
   private receiptChain: Promise<unknown> = Promise.resolve()
-  private counters = { accepted: 0, rejected: 0, records: 0 }
+  private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
+  private readonly retryTimers = new Set<NodeJS.Timeout>()
+  private readonly retryMs: number
+  private readonly scansQueued = new Set<string>()
+  /** Non-UTF-8 names already reported (hex), so a folder that cannot be moved is counted once. */
+  private readonly seenBadNames = new Set<string>()
+  /** Set while the disk refuses writes; cleared by the next successful write. */
+  private diskError?: { code: string; message: string }
 
   constructor(
     private readonly components: IngestComponents,
@@ -100,14 +151,17 @@ export class FileIngestImpl implements FileIngest {
     this.stableMs = init.stableMs ?? 500
     this.concurrency = Math.max(1, init.concurrency ?? 8)
     this.rescanMs = init.rescanMs ?? 60_000
+    this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })
     this.metrics = components.metrics
   }
 
   async start(): Promise<void> {
     if (this.running) return
-    for (const d of [this.inbox, this.processedDir, this.rejectedDir, this.receiptsDir])
+    for (const d of [this.inbox, this.processedDir, this.rejectedDir, this.receiptsDir]) {
       await mkdir(d, { recursive: true })
+      if (d !== this.inbox) await removeStaleTemps(d)
+    }
     this.running = true
     // Watch first, then scan: a file dropped between the two is seen by one of them (duplicates coalesce).
     const watcher = watch(this.inbox, {
@@ -118,15 +172,26 @@ export class FileIngestImpl implements FileIngest {
     this.watcher = watcher
     watcher.on('add', (p) => this.touch(p))
     watcher.on('change', (p) => this.touch(p))
-    // chokidar stats link targets and stays silent about dangling symlinks; the raw fs.watch event
-    // still names them, so they are rejected at once instead of at the next rescan.
+    // Files written into a new folder before chokidar watches it raise no event: list the folder
+    // once it is watched.
+    watcher.on('addDir', (p) => {
+      if (p !== this.inbox) this.scanSoon(p)
+    })
+    // chokidar stays silent about dangling symlinks and folds a file re-added soon after it was moved
+    // away (the same name dropped again) into an event it may drop; the raw fs.watch event still names
+    // them, so every raw event is a candidate too (touch is idempotent; the stat poll sorts them out).
     watcher.on('raw', (event, name, details) => {
       const dir = (details as { watchedPath?: string } | undefined)?.watchedPath
-      if (event === 'rename' && typeof name === 'string' && name && dir) {
+      if ((event === 'rename' || event === 'change') && typeof name === 'string' && name && dir) {
+        // A name that is not UTF-8 arrives mangled (U+FFFD): only a Buffer listing finds the real file.
+        if (name.includes('\uFFFD')) return this.scanSoon()
         const abs = join(dir, name)
+        if (this.ignoredByWatcher(abs)) return
+        // Only names that exist (a file just moved out also raises an event), and no folders: chokidar
+        // watches those itself.
         void lstat(abs).then(
           (st) => {
-            if (st.isSymbolicLink()) this.touch(abs)
+            if (!st.isDirectory()) this.touch(abs)
           },
           () => {},
         )
@@ -151,6 +216,8 @@ export class FileIngestImpl implements FileIngest {
     this.running = false
     clearInterval(this.pollTimer)
     clearInterval(this.rescanTimer)
+    for (const t of this.retryTimers) clearTimeout(t)
+    this.retryTimers.clear()
     this.queue.length = 0
     await this.watcher?.close()
     this.watcher = undefined
@@ -162,20 +229,103 @@ export class FileIngestImpl implements FileIngest {
   }
 
   stats(): IngestStats {
-    return { ...this.counters, pending: this.candidates.size + this.queue.length + this.active.size }
+    return {
+      accepted: this.counters.accepted,
+      rejected: this.counters.rejected,
+      records: this.counters.records,
+      pending: this.candidates.size + this.queue.length + this.active.size,
+      retaken: this.counters.retaken,
+      badNames: this.counters.badNames,
+      receiptsFailed: this.counters.receiptsFailed,
+    }
+  }
+
+  health(): IngestHealth {
+    return this.diskError ? { ok: false, ...this.diskError } : { ok: true }
   }
 
   writeReceipts(
     committed: ReceiptSource[],
     receiptFor: (txId: string) => Promise<object | undefined>,
-  ): Promise<void> {
-    // Serialised so that two calls never merge the same line-mode receipt file concurrently.
+  ): Promise<ReceiptWriteOutcome> {
+    // Serialised so that two calls never append to the same line-mode receipt file concurrently.
     const run = this.receiptChain.then(async () => {
-      const n = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log)
-      if (n > 0) this.log.debug({ receipts: n }, 'receipts written')
+      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log)
+      if (out.written.length > 0) this.log.debug({ receipts: out.written.length }, 'receipts written')
+      if (out.failed.length > 0) {
+        this.counters.receiptsFailed += out.failed.length
+        this.metrics?.receiptsFailed?.(out.failed.length)
+        const disk = out.failed.find((f) => diskErrorCode({ code: f.code, message: f.message }) !== undefined)
+        if (disk) this.noteDiskError(disk.code, this.receiptsDir, disk.message)
+        this.log.error(
+          { failed: out.failed.length, first: out.failed[0] },
+          'receipts not written; they are retried, the others are not held back',
+        )
+      } else if (out.written.length > 0) this.clearDiskError()
+      return out
     })
     this.receiptChain = run.catch(() => {})
     return run
+  }
+
+  // --- disk health and retries ---------------------------------------------------------------
+
+  private noteDiskError(code: string, path: string, detail: string): void {
+    const full = code === 'ENOSPC' || code === 'EDQUOT'
+    const message = full
+      ? `${code}: no space left writing ${path}; free space there: files stay in the inbox and are retried (${detail})`
+      : `${code}: cannot write ${path}; check the disk: files stay in the inbox and are retried (${detail})`
+    if (this.diskError?.message !== message) this.log.error({ code, path }, message)
+    this.diskError = { code: full ? 'DISK_FULL' : 'DISK_ERROR', message }
+  }
+
+  private clearDiskError(): void {
+    if (this.diskError === undefined) return
+    this.diskError = undefined
+    this.log.info({}, 'disk writable again: ingest recovered')
+  }
+
+  /** One scan of `dir` (default the whole inbox) after stableMs, however many events asked for it. */
+  private scanSoon(dir = this.inbox): void {
+    if (this.scansQueued.has(dir) || !this.running) return
+    this.scansQueued.add(dir)
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t)
+      this.scansQueued.delete(dir)
+      void this.scan(dir).catch((err) => this.log.warn({ err: String(err) }, 'scan failed'))
+    }, this.stableMs)
+    this.retryTimers.add(t)
+  }
+
+  /** Look at `rel` again after retryMs (a file left in the inbox after a transient failure). */
+  private retryLater(rel: string): void {
+    if (!this.running) return
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t)
+      this.touch(join(this.inbox, rel))
+    }, this.retryMs)
+    this.retryTimers.add(t)
+  }
+
+  /** A file processing failure that is not the file's fault: note disk trouble, keep the file, retry. */
+  private failed(rel: string, err: unknown): void {
+    const disk = diskErrorCode(err)
+    const path = (err as NodeJS.ErrnoException | undefined)?.path
+    if (disk) this.noteDiskError(disk, path ?? this.processedDir, (err as Error)?.message ?? String(err))
+    else this.log.error({ path: rel, err: String(err) }, 'file ingest failed, will retry')
+    this.retryLater(rel)
+  }
+
+  /** The file changed after it was read (a writer still at work): take it again once it is quiet. */
+  private retake(rel: string, st: Stats | undefined, when: string): void {
+    this.counters.retaken++
+    this.metrics?.filesRetaken?.(1)
+    this.log.warn(
+      { path: rel, when },
+      'file changed after it was read; taken again once quiet (writers: write x.tmp or a dotfile, then rename)',
+    )
+    if (st) this.candidates.set(rel, { size: st.size, mtimeMs: st.mtimeMs, since: Date.now() })
+    else this.retryLater(rel)
   }
 
   // --- discovery -----------------------------------------------------------------------------
@@ -193,26 +343,66 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /** Walk the inbox (no symlinked folders) and note every file that passes the filters. */
-  private async scan(): Promise<void> {
+  private async scan(dir = this.inbox): Promise<void> {
     const walk = async (dir: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[]
+      let entries: import('node:fs').Dirent<Buffer>[]
       try {
-        entries = await readdir(dir, { withFileTypes: true })
+        // Buffer names: a name that is not UTF-8 would otherwise be mangled and never found again.
+        entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
       } catch (err) {
         this.log.warn({ dir, err: String(err) }, 'cannot list folder')
         return
       }
       for (const e of entries) {
         if (!this.running) return
-        if (e.name.startsWith('.')) continue
-        const abs = join(dir, e.name)
+        const raw = e.name
+        if (raw[0] === 0x2e) continue
+        const name = raw.toString('utf8')
+        if (!Buffer.from(name, 'utf8').equals(raw)) {
+          await this.badName(dir, raw, e.isDirectory())
+          continue
+        }
+        const abs = join(dir, name)
         if (e.isDirectory()) {
           if (!this.isOutputDir(abs)) await walk(abs)
         } else this.touch(abs)
       }
     }
-    await walk(this.inbox)
+    await walk(dir)
     await this.poll()
+  }
+
+  /** A name that is not valid UTF-8: rejected under a lossless escaped name (a folder is only reported). */
+  private async badName(dir: string, raw: Buffer, isDir: boolean): Promise<void> {
+    const escaped = escapeName(raw)
+    const relDir = relPathOf(this.inbox, dir)
+    const rel = relDir === undefined ? escaped : `${relDir}/${escaped}`
+    const first = !this.seenBadNames.has(`${dir}\0${raw.toString('hex')}`)
+    this.seenBadNames.add(`${dir}\0${raw.toString('hex')}`)
+    if (first) {
+      this.counters.badNames++
+      this.metrics?.badNames?.(1)
+    }
+    if (isDir) {
+      if (first)
+        this.log.warn({ path: rel }, 'folder name is not valid UTF-8: its files are not ingested; rename it')
+      return
+    }
+    const src = Buffer.concat([Buffer.from(`${dir}/`), raw])
+    if (first) this.log.warn({ path: rel }, 'file name is not valid UTF-8: rejected under an escaped name')
+    await this.reject(
+      rel,
+      undefined,
+      new IngestError(
+        'ERR_INGEST_BAD_NAME',
+        `file name is not valid UTF-8; kept as ${escaped} (other bytes as %XX): rename it to UTF-8 and drop it again`,
+      ),
+      src,
+    ).catch((err) => {
+      const disk = diskErrorCode(err)
+      if (disk) this.noteDiskError(disk, this.rejectedDir, String(err))
+      else this.log.error({ path: rel, err: String(err) }, 'cannot move a file with a non-UTF-8 name')
+    })
   }
 
   private touch(abs: string): void {
@@ -239,6 +429,10 @@ export class FileIngestImpl implements FileIngest {
             return
           }
           if (this.stuck.get(rel) === statSig(st)) {
+            this.candidates.delete(rel)
+            return
+          }
+          if (st.isDirectory()) {
             this.candidates.delete(rel)
             return
           }
@@ -277,7 +471,7 @@ export class FileIngestImpl implements FileIngest {
     while (this.running && this.active.size < this.concurrency && this.queue.length > 0) {
       const rel = this.queue.shift() as string
       const p = this.processFile(rel)
-        .catch((err) => this.log.error({ path: rel, err: String(err) }, 'file ingest failed, will retry'))
+        .catch((err) => this.failed(rel, err))
         .finally(() => {
           this.active.delete(rel)
           this.pump()
@@ -333,6 +527,7 @@ export class FileIngestImpl implements FileIngest {
       data = await readFile(abs)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
+      if (diskErrorCode(err)) throw err
       return this.reject(
         rel,
         st,
@@ -342,44 +537,85 @@ export class FileIngestImpl implements FileIngest {
     // The writer may have resumed after a pause longer than stableMs: then wait again.
     const after = await lstat(abs).catch(() => undefined)
     if (after === undefined) return
-    if (statSig(after) !== statSig(st) || data.byteLength !== st.size) {
-      this.candidates.set(rel, { size: after.size, mtimeMs: after.mtimeMs, since: Date.now() })
-      return
-    }
+    if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
+    const dataHash = sha256Hex(data)
 
-    let records: PendingRecord[]
+    let records: RecordPlan
     try {
-      records = this.buildRecords(rel, st, data)
+      records = this.buildRecords(rel, st, data, dataHash)
     } catch (err) {
       if (err instanceof ProfichainError) return this.reject(rel, st, err)
       throw err
     }
+    // Reserve the processed/ name before signing and carry it in every record (`processed`), so the
+    // receipt name follows from it even if the process dies between the commit and the move.
+    // The token makes a later run for the same file reuse this reservation.
+    const token = `profichain-reserved ${records.key}\n`
+    const dest = await reserveName(this.processedDir, rel, token)
+    if (utf8.encode(dest).byteLength <= LIMITS.metadataValueBytes) records.meta.processed = dest
     let created: number
     try {
-      created = await this.commit(records)
+      created = await this.commit(records, async () => this.unchanged(abs, st))
     } catch (err) {
+      if (err instanceof FileChanged) {
+        await releaseName(this.processedDir, dest, token)
+        return this.retake(rel, await lstat(abs).catch(() => undefined), 'before recording')
+      }
       // Bad metadata (e.g. a path too long for the format) is the file's fault; outbox failures are not.
-      if (err instanceof ProfichainError && err.code === 'ERR_CODEC') return this.reject(rel, st, err)
+      if (err instanceof ProfichainError && err.code === 'ERR_CODEC') {
+        await releaseName(this.processedDir, dest, token)
+        return this.reject(rel, st, err)
+      }
       throw err
     }
-    let dest: string
+    // Last look before the move: a writer that resumed meanwhile must not have its file moved half-written.
+    if (!(await this.unchanged(abs, st, dataHash))) {
+      // What was recorded is exactly `data`: keep that under the reserved name (its receipt verifies
+      // against it); the file in the inbox is a newer version and is taken again.
+      await writeFileAtomic(join(this.processedDir, dest), data)
+      this.counters.accepted++
+      this.counters.records += created
+      this.metrics?.filesAccepted(1)
+      if (created > 0) this.metrics?.recordsCreated(created)
+      this.log.error(
+        { path: rel, processed: dest },
+        'file changed after it was recorded: the recorded version is kept in processed/, the file is taken again',
+      )
+      return this.retake(rel, await lstat(abs).catch(() => undefined), 'after recording')
+    }
     try {
-      dest = await moveInto(abs, this.processedDir, rel)
+      await moveOnto(abs, this.processedDir, dest)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
+      if (diskErrorCode(err)) throw err
       // Recorded but not movable: the dedupe keys make the next attempt a plain move.
       this.stuck.set(rel, statSig(st))
       this.log.error({ path: rel, err: String(err) }, 'recorded, but cannot move the file to processed/')
       return
     }
+    this.clearDiskError()
     this.counters.accepted++
     this.counters.records += created
     this.metrics?.filesAccepted(1)
     if (created > 0) this.metrics?.recordsCreated(created)
-    this.log.info({ path: rel, processed: dest, records: records.length, created }, 'file ingested')
+    this.log.info({ path: rel, processed: dest, records: records.count, created }, 'file ingested')
   }
 
-  private buildRecords(rel: string, st: Stats, data: Uint8Array): PendingRecord[] {
+  /** Same size and mtime as `st` (and, given `hash`, the same content) as when the file was read. */
+  private async unchanged(abs: string, st: Stats, hash?: string): Promise<boolean> {
+    const now = await lstat(abs).catch(() => undefined)
+    if (now === undefined) return true // gone: the move reports it
+    if (statSig(now) !== statSig(st)) return false
+    if (hash === undefined) return true
+    try {
+      return sha256Hex(await readFile(abs)) === hash
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return true
+      throw err
+    }
+  }
+
+  private buildRecords(rel: string, st: Stats, data: Uint8Array, dataHash: string): RecordPlan {
     if (utf8.encode(rel).byteLength > LIMITS.metadataValueBytes) {
       throw new IngestError(
         'ERR_INGEST_PATH_TOO_LONG',
@@ -387,55 +623,84 @@ export class FileIngestImpl implements FileIngest {
       )
     }
     const mtime = Math.floor(st.mtimeMs)
-    const baseKey = `file:${sha256Hex(`${rel}\0${st.size}\0${mtime}\0${sha256Hex(data)}`)}`
-    const base: Record<string, string> = {
+    const baseKey = `file:${sha256Hex(`${rel}\0${st.size}\0${mtime}\0${dataHash}`)}`
+    const meta: Record<string, string> = {
       source: 'file',
       path: rel,
       size: String(st.size),
       mtime: String(mtime),
       contentType: contentTypeOf(rel),
     }
-    if (!this.isLineFile(rel)) return [{ dedupeKey: baseKey, payload: data, metadata: base }]
-
-    const split = splitLines(data, lineFormatOf(rel))
-    if (split.records.length === 0) throw new IngestError('ERR_INGEST_NO_RECORDS', 'file holds no data lines')
-    const meta: Record<string, string> = { ...base, lines: String(split.records.length) }
-    if (split.header !== undefined) {
-      // Very wide CSV headers do not fit a metadata value: keep their hash so the header stays provable.
-      if (utf8.encode(split.header).byteLength <= LIMITS.metadataValueBytes) meta.csvHeader = split.header
-      else meta.csvHeaderSha256 = sha256Hex(split.header)
+    if (!this.isLineFile(rel)) {
+      return { key: baseKey, count: 1, meta, records: () => [{ dedupeKey: baseKey, payload: data, metadata: { ...meta } }] }
     }
-    return split.records.map((r) => ({
-      dedupeKey: `${baseKey}#${r.line}`,
-      payload: r.payload,
-      metadata: { ...meta, line: String(r.line) },
-    }))
+
+    // First pass: check every line and count the records; nothing is kept.
+    const format = lineFormatOf(rel)
+    let header: string | undefined
+    let count = 0
+    for (const r of iterateLines(data, format)) {
+      if ('header' in r) header = r.header
+      else count++
+    }
+    if (count === 0) {
+      const why =
+        data.byteLength === 0
+          ? 'the file is empty'
+          : header !== undefined
+            ? `the CSV has only its header line (${JSON.stringify(header.slice(0, 80))}) and no data lines`
+            : 'the file holds only blank lines'
+      throw new IngestError('ERR_INGEST_NO_RECORDS', `${why}: a line-mode file needs at least one data line`)
+    }
+    meta.lines = String(count)
+    if (header !== undefined) {
+      // Very wide CSV headers do not fit a metadata value: keep their hash so the header stays provable.
+      if (utf8.encode(header).byteLength <= LIMITS.metadataValueBytes) meta.csvHeader = header
+      else meta.csvHeaderSha256 = sha256Hex(header)
+    }
+    return {
+      key: baseKey,
+      count,
+      meta,
+      // Second pass, batch by batch as the commit asks: records are views into `data`.
+      *records() {
+        for (const r of iterateLines(data, format, false)) {
+          if ('header' in r) continue
+          yield { dedupeKey: `${baseKey}#${r.line}`, payload: r.payload, metadata: { ...meta, line: String(r.line) } }
+        }
+      },
+    }
   }
 
-  /** Add records not yet in the outbox, with contiguous seqs. Returns how many were new. */
-  private commit(records: PendingRecord[]): Promise<number> {
+  /**
+   * Add the records not yet in the outbox, in batches, with contiguous seqs. Returns how many were new.
+   * Batches are stored in order, so after a crash the stored ones are a prefix and are skipped on retry
+   * without spending seqs.
+   */
+  private commit(plan: RecordPlan, unchanged?: () => Promise<boolean>): Promise<number> {
     const run = this.commitChain.then(async () => {
       const { outbox, key, network } = this.components
-      // Skip what a previous run (killed before the move) already stored: no seq is spent on it.
-      const known = new Array<boolean>(records.length)
-      for (let i = 0; i < records.length; i += LOOKUP_PARALLEL) {
-        const slice = records.slice(i, i + LOOKUP_PARALLEL)
-        const ids = outbox.lookupMany
-          ? await outbox.lookupMany(slice.map((r) => r.dedupeKey))
-          : await Promise.all(slice.map((r) => outbox.lookup(r.dedupeKey)))
-        ids.forEach((id, j) => {
-          known[i + j] = id !== undefined
-        })
-      }
-      const fresh = records.filter((_, i) => !known[i])
-      if (fresh.length === 0) return 0
-      let seq = await outbox.nextSeq(key.publicKey)
+      let seq: number | undefined
       let created = 0
-      for (let i = 0; i < fresh.length; i += BATCH) {
-        const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.slice(i, i + BATCH).map((r) => ({
-          tx: createTransaction(key, { network, seq: seq++, payload: r.payload, metadata: r.metadata }),
+      for (const chunk of chunks(plan.records(), BATCH)) {
+        const ids: Array<string | undefined> = []
+        for (let i = 0; i < chunk.length; i += LOOKUP_PARALLEL) {
+          const keys = chunk.slice(i, i + LOOKUP_PARALLEL).map((r) => r.dedupeKey)
+          ids.push(...(outbox.lookupMany ? await outbox.lookupMany(keys) : await Promise.all(keys.map((k) => outbox.lookup(k)))))
+        }
+        const fresh = chunk.filter((_, i) => ids[i] === undefined)
+        if (fresh.length === 0) continue
+        if (seq === undefined) {
+          seq = await outbox.nextSeq(key.publicKey)
+          // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
+          if (unchanged && !(await unchanged())) throw new FileChanged()
+        }
+        const first = seq
+        const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.map((r, j) => ({
+          tx: createTransaction(key, { network, seq: first + j, payload: r.payload, metadata: r.metadata }),
           dedupeKey: r.dedupeKey,
         }))
+        seq = first + fresh.length
         const results = await outbox.addMany(items)
         created += results.filter((r) => !r.duplicate).length
       }
@@ -445,13 +710,19 @@ export class FileIngestImpl implements FileIngest {
     return run
   }
 
-  private async reject(rel: string, st: Stats | undefined, err: ProfichainError): Promise<void> {
-    const abs = join(this.inbox, rel)
+  private async reject(
+    rel: string,
+    st: Stats | undefined,
+    err: ProfichainError,
+    src: string | Buffer = join(this.inbox, rel),
+  ): Promise<void> {
     let dest: string
     try {
-      dest = await moveInto(abs, this.rejectedDir, rel)
+      dest = await moveInto(src, this.rejectedDir, rel)
     } catch (moveErr) {
       if (errCode(moveErr) === 'ENOENT') return
+      // Disk trouble is not the file's fault: it stays in the inbox and is retried.
+      if (diskErrorCode(moveErr)) throw moveErr
       if (st) this.stuck.set(rel, statSig(st))
       this.log.error(
         { path: rel, code: err.code, reason: err.message, err: String(moveErr) },
@@ -460,8 +731,14 @@ export class FileIngestImpl implements FileIngest {
       return
     }
     try {
-      await writeFileAtomic(join(this.rejectedDir, `${dest}.reason`), `${err.code}: ${err.message}\n`)
+      await writeFileAtomic(
+        join(this.rejectedDir, boundedPath(dest, '.reason')),
+        `${err.code}: ${err.message}\npath: ${rel}\nrejected: ${dest}\n`,
+      )
+      this.clearDiskError()
     } catch (reasonErr) {
+      const disk = diskErrorCode(reasonErr)
+      if (disk) this.noteDiskError(disk, this.rejectedDir, String(reasonErr))
       this.log.error({ path: dest, err: String(reasonErr) }, 'cannot write the .reason file')
     }
     this.counters.rejected++

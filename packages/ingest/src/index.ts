@@ -2,8 +2,10 @@ import type { KeyPair } from '@profichain/core'
 import type { Outbox } from '@profichain/store'
 import { FileIngestImpl } from './file-ingest.js'
 
-export { IngestError } from './errors.js'
+export { INGEST_ERROR_CODES, IngestError, type IngestErrorCode } from './errors.js'
+export { boundedName, boundedPath } from './fs-util.js'
 export { lineFormatOf, splitLines, type LineFormat, type LineRecord } from './lines.js'
+export { type LineReceipt, readLineReceipts } from './receipts.js'
 
 /** pino-compatible logger subset. */
 export interface IngestLogger {
@@ -19,6 +21,12 @@ export interface IngestMetrics {
   filesAccepted(n: number): void
   filesRejected(n: number): void
   recordsCreated(n: number): void
+  /** Files that changed after they were read (slow writer): left in the inbox and taken again later. */
+  filesRetaken?(n: number): void
+  /** Files whose name is not valid UTF-8 (rejected under an escaped name). */
+  badNames?(n: number): void
+  /** Receipts that could not be written (each is reported in the ReceiptWriteOutcome). */
+  receiptsFailed?(n: number): void
 }
 
 export interface IngestComponents {
@@ -70,6 +78,28 @@ export interface IngestStats {
   records: number
   /** Files seen but not finished yet (waiting to be stable, queued, or being processed). */
   pending: number
+  /** Files that changed after they were read (slow writer) and were taken again later. */
+  retaken: number
+  /** Files with a non-UTF-8 name (rejected under an escaped name). */
+  badNames: number
+  /** Receipts that could not be written. */
+  receiptsFailed: number
+}
+
+/** What one `writeReceipts` call did, by txId. */
+export interface ReceiptWriteOutcome {
+  written: string[]
+  /** Not a file record / no receipt needed: ack them. */
+  skipped: string[]
+  /** Not written (e.g. ENOSPC): retry them later; the others are not held back. */
+  failed: Array<{ txId: string; code: string; message: string }>
+}
+
+/** Whether ingest can write: `ok: false` with `code: 'DISK_FULL'` (or 'DISK_ERROR') and the failing path. */
+export interface IngestHealth {
+  ok: boolean
+  code?: string
+  message?: string
 }
 
 export interface ReceiptSource {
@@ -78,11 +108,16 @@ export interface ReceiptSource {
 }
 
 export interface FileIngest extends Startable {
-  /** Write or refresh `receipts/<path>.chp.json` for committed file records; `receiptFor` gives the Chainpoint v5 proof. */
+  /**
+   * Write `receipts/<processed>.chp.json` (whole file) or append to `receipts/<processed>.chp.jsonl` (line mode)
+   * for committed file records; `receiptFor` gives the Chainpoint v5 proof. Never throws for one record.
+   */
   writeReceipts(
     committed: ReceiptSource[],
     receiptFor: (txId: string) => Promise<object | undefined>,
-  ): Promise<void>
+  ): Promise<ReceiptWriteOutcome>
+  /** Not ok while files or receipts cannot be written (disk full, I/O error); recovers by itself. */
+  health(): IngestHealth
   /** Counters since start. */
   stats(): IngestStats
 }

@@ -38,8 +38,26 @@ function isBlank(b: Uint8Array): boolean {
  * JSONL: every line must parse as JSON, else the whole file is refused with the line number.
  */
 export function splitLines(data: Uint8Array, format: LineFormat): SplitResult {
-  let start = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0
   const out: LineRecord[] = []
+  let header: string | undefined
+  for (const r of iterateLines(data, format)) {
+    if ('header' in r) header = r.header
+    else out.push({ line: r.line, payload: r.payload.slice() })
+  }
+  return header === undefined ? { records: out } : { header, records: out }
+}
+
+/**
+ * The records of {@link splitLines} one at a time, as views into `data` (nothing is copied or kept),
+ * preceded by `{header}` for a CSV. Throws at the first bad line (`check` = false skips the JSON parse of a
+ * file already checked).
+ */
+export function* iterateLines(
+  data: Uint8Array,
+  format: LineFormat,
+  check = true,
+): Generator<LineRecord | { header: string }> {
+  let start = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0
   let header: string | undefined
   let lineNo = 1
   while (start < data.length) {
@@ -65,15 +83,16 @@ export function splitLines(data: Uint8Array, format: LineFormat): SplitResult {
     }
     let stop = end
     if (stop > start && data[stop - 1] === CR) stop--
-    const bytes = data.slice(start, stop)
+    const bytes = data.subarray(start, stop)
     start = end + 1
     lineNo++
     if (isBlank(bytes)) continue
     if (format === 'csv' && header === undefined) {
       header = decodeText(bytes, firstLine)
+      yield { header }
       continue
     }
-    if (format === 'jsonl') {
+    if (format === 'jsonl' && check) {
       try {
         JSON.parse(decodeText(bytes, firstLine))
       } catch (err) {
@@ -85,9 +104,8 @@ export function splitLines(data: Uint8Array, format: LineFormat): SplitResult {
         )
       }
     }
-    out.push({ line: firstLine, payload: bytes })
+    yield { line: firstLine, payload: bytes }
   }
-  return header === undefined ? { records: out } : { header, records: out }
 }
 
 function decodeText(bytes: Uint8Array, line: number): string {

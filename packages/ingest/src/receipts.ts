@@ -1,85 +1,176 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { errCode, suffixed, writeFileAtomic } from './fs-util.js'
-import type { IngestLogger, ReceiptSource } from './index.js'
+import { createReadStream } from 'node:fs'
+import { appendFile, mkdir, open, readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { IngestError } from './errors.js'
+import { boundedPath, diskErrorCode, errCode, suffixed, writeFileAtomic } from './fs-util.js'
+import type { IngestLogger, ReceiptSource, ReceiptWriteOutcome } from './index.js'
 import { isSafeRelPath } from './paths.js'
 
-/** One entry of a line-mode receipt file. */
+/** One entry (one line) of a line-mode receipt file `receipts/<processed>.chp.jsonl`. */
 export interface LineReceipt {
   line: number
   txId: string
   receipt: object
 }
 
+/** Index of shortened receipt names: one `{name, path}` JSON line per name that had to be shortened. */
+export const NAMES_INDEX = '.names.jsonl'
+
 async function readJson(path: string, log: IngestLogger): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8'))
   } catch (err) {
-    if (errCode(err) !== 'ENOENT')
-      log.warn({ path, err: String(err) }, 'unreadable receipt file, rewriting it')
+    if (errCode(err) !== 'ENOENT') log.warn({ path, err: String(err) }, 'unreadable receipt file, rewriting it')
     return undefined
   }
 }
 
 /**
- * Write receipts for committed file records: `<dir>/<path>.chp.json` holds the Chainpoint proof of a
- * whole-file record, or an array of {line, txId, receipt} for a line-mode file (merged across calls,
- * keyed by txId). Records that are not from the file watcher, or whose proof is not available, are skipped.
+ * Read a line-mode receipt file line by line (bounded memory per line). A txId seen again later wins
+ * (a receipt re-issued after a reorg is appended); a torn last line (crash mid-append) is ignored.
+ * Returns the entries sorted by line.
+ */
+export async function readLineReceipts(path: string): Promise<LineReceipt[]> {
+  const byTx = new Map<string, LineReceipt>()
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity })
+  for await (const text of rl) {
+    if (text.trim() === '') continue
+    let e: LineReceipt
+    try {
+      e = JSON.parse(text) as LineReceipt
+    } catch {
+      continue
+    }
+    if (typeof e?.txId === 'string' && typeof e.line === 'number') byTx.set(e.txId, e)
+  }
+  return [...byTx.values()].sort((a, b) => a.line - b.line || (a.txId < b.txId ? -1 : 1))
+}
+
+/** Where a record's receipt goes: named after its processed file (metadata.processed), else its path. */
+function receiptBase(c: ReceiptSource): string | undefined {
+  const p = c.metadata.processed
+  if (p !== undefined && isSafeRelPath(p)) return p
+  return c.metadata.path
+}
+
+function noProof(): IngestError {
+  return new IngestError('ERR_INGEST_NO_PROOF', 'no proof is available for this record yet; it is retried')
+}
+
+function failure(txId: string, err: unknown): { txId: string; code: string; message: string } {
+  const code = diskErrorCode(err) ?? errCode(err) ?? (err as { code?: string }).code ?? 'ERR_INGEST_RECEIPT'
+  return { txId, code: String(code), message: (err as Error)?.message ?? String(err) }
+}
+
+class NameIndex {
+  private readonly seen = new Set<string>()
+  constructor(private readonly dir: string) {}
+  /** Record `name → path` once when the name had to be shortened, so it stays reversible. */
+  async note(name: string, full: string): Promise<void> {
+    if (name === full || this.seen.has(name)) return
+    await mkdir(this.dir, { recursive: true })
+    await appendFile(join(this.dir, NAMES_INDEX), `${JSON.stringify({ name, path: full })}\n`)
+    this.seen.add(name)
+  }
+}
+
+/** Append `text` to `path`, starting on a fresh line if an earlier append was torn, then fsync. */
+async function appendLines(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const fh = await open(path, 'a+')
+  try {
+    const { size } = await fh.stat()
+    let prefix = ''
+    if (size > 0) {
+      const last = Buffer.alloc(1)
+      await fh.read(last, 0, 1, size - 1)
+      if (last[0] !== 0x0a) prefix = '\n'
+    }
+    await fh.write(prefix + text)
+    await fh.datasync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Write receipts for committed file records, each on its own (one failure never stops the others):
+ * `<dir>/<processed>.chp.json` holds the Chainpoint proof of a whole-file record (rewritten only by a
+ * re-issue for the same record); line-mode records are appended to `<dir>/<processed>.chp.jsonl`, one
+ * `{line, txId, receipt}` per line (later wins). Names are bounded by {@link boundedPath}.
  */
 export async function writeReceiptFiles(
   dir: string,
   committed: ReceiptSource[],
   receiptFor: (txId: string) => Promise<object | undefined>,
   log: IngestLogger,
-): Promise<number> {
-  const files = new Map<string, ReceiptSource[]>()
+): Promise<ReceiptWriteOutcome> {
+  const out: ReceiptWriteOutcome = { written: [], skipped: [], failed: [] }
+  const names = new NameIndex(dir)
+  const files: ReceiptSource[] = []
   const lineFiles = new Map<string, ReceiptSource[]>()
   for (const c of committed) {
-    const path = c.metadata.path
-    if (c.metadata.source !== 'file' || path === undefined) continue
-    if (!isSafeRelPath(path)) {
-      log.warn({ txId: c.txId, path }, 'record path would leave the receipts folder, no receipt written')
+    const base = receiptBase(c)
+    if (c.metadata.source !== 'file' || base === undefined) {
+      out.skipped.push(c.txId)
       continue
     }
-    const target = c.metadata.line !== undefined ? lineFiles : files
-    const list = target.get(path)
-    if (list === undefined) target.set(path, [c])
+    if (!isSafeRelPath(base)) {
+      log.warn({ txId: c.txId, path: base }, 'record path would leave the receipts folder, no receipt written')
+      out.failed.push({ txId: c.txId, code: 'ERR_INGEST_UNSAFE_PATH', message: `path ${JSON.stringify(base)} would leave the receipts folder` })
+      continue
+    }
+    if (c.metadata.line === undefined) {
+      files.push(c)
+      continue
+    }
+    const list = lineFiles.get(base)
+    if (list === undefined) lineFiles.set(base, [c])
     else list.push(c)
   }
-  let written = 0
-  for (const [path, list] of files) {
-    for (const c of list) {
+  for (const c of files) {
+    try {
       const receipt = await receiptFor(c.txId)
-      if (receipt === undefined) continue
-      let target = join(dir, `${path}.chp.json`)
-      // A later file with the same name but other content must not overwrite the earlier proof.
-      const existing = (await readJson(target, log)) as { hash?: unknown } | undefined
-      const hash = (receipt as { hash?: unknown }).hash
-      if (existing !== undefined && existing.hash !== hash) {
-        target = join(dir, `${suffixed(path, c.txId.slice(0, 16))}.chp.json`)
+      if (receipt === undefined) throw noProof()
+      const base = receiptBase(c) as string
+      let name = boundedPath(base, '.chp.json')
+      if (c.metadata.processed === undefined) {
+        // Records from before `metadata.processed`: a receipt of other content must not be replaced.
+        const existing = (await readJson(join(dir, name), log)) as { hash?: unknown } | undefined
+        if (existing !== undefined && existing.hash !== (receipt as { hash?: unknown }).hash)
+          name = boundedPath(suffixed(base, c.txId.slice(0, 16)), '.chp.json')
       }
-      await writeFileAtomic(target, `${JSON.stringify(receipt, null, 2)}\n`)
-      written++
+      await names.note(name, `${base}.chp.json`)
+      await writeFileAtomic(join(dir, name), `${JSON.stringify(receipt, null, 2)}\n`)
+      out.written.push(c.txId)
+    } catch (err) {
+      out.failed.push(failure(c.txId, err))
     }
   }
-  for (const [path, list] of lineFiles) {
-    const target = join(dir, `${path}.chp.json`)
-    const existing = await readJson(target, log)
-    const byTx = new Map<string, LineReceipt>()
-    if (Array.isArray(existing)) {
-      for (const e of existing as LineReceipt[]) if (typeof e?.txId === 'string') byTx.set(e.txId, e)
-    }
-    let changed = false
+  for (const [base, list] of lineFiles) {
+    const name = boundedPath(base, '.chp.jsonl')
+    const parts: string[] = []
+    const ok: string[] = []
     for (const c of list) {
-      const receipt = await receiptFor(c.txId)
-      if (receipt === undefined) continue
-      byTx.set(c.txId, { line: Number(c.metadata.line), txId: c.txId, receipt })
-      changed = true
-      written++
+      try {
+        const receipt = await receiptFor(c.txId)
+        if (receipt === undefined) throw noProof()
+        const entry: LineReceipt = { line: Number(c.metadata.line), txId: c.txId, receipt }
+        parts.push(`${JSON.stringify(entry)}\n`)
+        ok.push(c.txId)
+      } catch (err) {
+        out.failed.push(failure(c.txId, err))
+      }
     }
-    if (!changed) continue
-    const entries = [...byTx.values()].sort((a, b) => a.line - b.line || (a.txId < b.txId ? -1 : 1))
-    await writeFileAtomic(target, `${JSON.stringify(entries, null, 2)}\n`)
+    if (ok.length === 0) continue
+    try {
+      await names.note(name, `${base}.chp.jsonl`)
+      await appendLines(join(dir, name), parts.join(''))
+      out.written.push(...ok)
+    } catch (err) {
+      for (const txId of ok) out.failed.push(failure(txId, err))
+    }
   }
-  return written
+  return out
 }

@@ -18,6 +18,7 @@ interface Entry {
   seq: number
   path: string
   line: string | null
+  processed: string | null
 }
 
 let root: string | undefined
@@ -58,20 +59,23 @@ describe('file ingest under SIGKILL', () => {
     const seed = randomBytes(32).toString('hex')
     await mkdir(join(inbox, 'batch'), { recursive: true })
     const expected = new Set<string>()
+    const content = new Map<string, string>()
     for (let i = 0; i < FILES; i++) {
       const rel = `batch/f${i}.json`
-      await writeFile(join(inbox, rel), JSON.stringify({ i, pad: 'x'.repeat(i * 10) }))
+      content.set(rel, JSON.stringify({ i, pad: 'x'.repeat(i * 10) }))
       expected.add(`${rel}#`)
     }
     for (let f = 0; f < LINE_FILES; f++) {
       const rel = `lines${f}.jsonl`
-      await writeFile(
-        join(inbox, rel),
-        Array.from({ length: LINES }, (_, i) => JSON.stringify({ f, i })).join('\n'),
-      )
+      content.set(rel, Array.from({ length: LINES }, (_, i) => JSON.stringify({ f, i })).join('\n'))
       for (let i = 1; i <= LINES; i++) expected.add(`${rel}#${i}`)
     }
-    const total = FILES + LINE_FILES
+    for (const [rel, text] of content) await writeFile(join(inbox, rel), text)
+    // Earlier files of the same names are already in processed/: these drops get `~1` names.
+    const CLASHES = ['batch/f0.json', 'batch/f1.json', 'batch/f2.json', 'batch/f3.json', 'lines0.jsonl']
+    await mkdir(join(root, 'processed/batch'), { recursive: true })
+    for (const rel of CLASHES) await writeFile(join(root, 'processed', rel), 'earlier drop')
+    const total = FILES + LINE_FILES + CLASHES.length
 
     // Kill the node at several points of the run, each time a few more files after the last kill.
     let kills = 0
@@ -102,8 +106,16 @@ describe('file ingest under SIGKILL', () => {
     expect(new Set(seen)).toEqual(expected) // nothing lost
     expect(new Set(entries.map((e) => e.seq)).size).toBe(entries.length)
     const processed = await listFiles(join(root, 'processed'))
-    expect(processed).toHaveLength(total)
-    expect(processed.some((p) => p.includes('~'))).toBe(false)
+    expect(processed, JSON.stringify(processed)).toHaveLength(total)
+    expect(processed.filter((p) => p.includes('~')).sort()).toEqual(
+      ['batch/f0~1.json', 'batch/f1~1.json', 'batch/f2~1.json', 'batch/f3~1.json', 'lines0~1.jsonl'].sort(),
+    )
+    // Every record names (metadata.processed) the file it was made from, whatever the kills interrupted.
+    for (const e of entries) {
+      expect(e.processed, `${e.path}#${e.line}`).not.toBeNull()
+      expect(await readFile(join(root, 'processed', e.processed as string), 'utf8')).toBe(content.get(e.path))
+    }
+    for (const rel of CLASHES) expect(await readFile(join(root, 'processed', rel), 'utf8')).toBe('earlier drop')
     expect(await listFiles(join(root, 'rejected'))).toEqual([])
   }, 90_000)
 })

@@ -3,7 +3,7 @@ import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'nod
 import { join } from 'node:path'
 import { generateKeyPair, toHex, txIdHex, verifyTxSignature } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type FileIngest, fileIngest, type IngestInit } from '../src/index.js'
+import { type FileIngest, fileIngest, type IngestInit, readLineReceipts } from '../src/index.js'
 import { listFiles, MemoryOutbox, tmpRoot, waitFor } from './helpers.js'
 
 const key = generateKeyPair()
@@ -73,7 +73,7 @@ describe('file ingest', () => {
       expect(toHex(t.body.origin)).toBe(toHex(key.publicKey))
     }
     expect(outbox.txs.map((t) => t.body.seq).sort()).toEqual([0, 1, 2, 3])
-    expect(ingest.stats()).toEqual({ accepted: 4, rejected: 0, records: 4, pending: 0 })
+    expect(ingest.stats()).toMatchObject({ accepted: 4, rejected: 0, records: 4, pending: 0, retaken: 0 })
 
     // Same name again, other content: recorded again, kept beside the first under a suffix.
     await writeFile(join(inbox, 'a.json'), '{"t":2}')
@@ -115,7 +115,7 @@ describe('file ingest', () => {
       'pipe.json.reason',
     ])
     expect(await readFile(join(dir('rejected'), 'big.bin.reason'), 'utf8')).toBe(
-      'ERR_INGEST_TOO_LARGE: 200 bytes exceeds the 100-byte limit\n',
+      'ERR_INGEST_TOO_LARGE: 200 bytes exceeds the 100-byte limit\npath: big.bin\nrejected: big.bin\n',
     )
     expect(await readFile(join(dir('rejected'), 'pipe.json.reason'), 'utf8')).toMatch(
       /^ERR_INGEST_NOT_A_FILE: /,
@@ -226,7 +226,7 @@ describe('file ingest', () => {
     expect(new Set(outbox.keys.keys()).size).toBe(3)
   })
 
-  it('writes a receipt per file and one merged receipt file per line-mode file', async () => {
+  it('writes a receipt per file and one append-only receipt file per line-mode file', async () => {
     const { inbox, outbox, make, dir } = await setup({ lineMode: { patterns: ['**/*.jsonl'] } })
     await mkdir(join(inbox, 'sub'), { recursive: true })
     await writeFile(join(inbox, 'sub/doc.pdf'), '%PDF-1.7')
@@ -252,31 +252,38 @@ describe('file ingest', () => {
       .sort((a, b) => Number(b.metadata.line) - Number(a.metadata.line))
     const pdf = committed.find((c) => c.metadata.path === 'sub/doc.pdf')!
     // Receipts arrive over several calls, out of order; one record has no proof yet.
-    await ingest.writeReceipts([pdf, lines[0]], receiptFor)
-    await ingest.writeReceipts([lines[1], lines[2]], async (id) =>
+    expect(await ingest.writeReceipts([pdf, lines[0]], receiptFor)).toEqual({
+      written: [pdf.txId, lines[0].txId],
+      skipped: [],
+      failed: [],
+    })
+    const partial = await ingest.writeReceipts([lines[1], lines[2]], async (id) =>
       id === lines[2].txId ? undefined : receiptFor(id),
     )
+    expect(partial.written).toEqual([lines[1].txId])
+    expect(partial.failed).toMatchObject([{ txId: lines[2].txId, code: 'ERR_INGEST_NO_PROOF' }])
     await ingest.writeReceipts([lines[2], lines[1]], receiptFor)
 
-    expect(await listFiles(dir('receipts'))).toEqual(['ev.jsonl.chp.json', 'sub/doc.pdf.chp.json'])
+    expect(await listFiles(dir('receipts'))).toEqual(['ev.jsonl.chp.jsonl', 'sub/doc.pdf.chp.json'])
     const pdfReceipt = JSON.parse(await readFile(join(dir('receipts'), 'sub/doc.pdf.chp.json'), 'utf8'))
     expect(pdfReceipt).toEqual(await receiptFor(pdf.txId))
-    const lineFile = join(dir('receipts'), 'ev.jsonl.chp.json')
-    const entries = JSON.parse(await readFile(lineFile, 'utf8'))
-    expect(entries.map((e: { line: number }) => e.line)).toEqual([1, 2, 3])
+    const lineFile = join(dir('receipts'), 'ev.jsonl.chp.jsonl')
+    const entries = await readLineReceipts(lineFile)
+    expect(entries.map((e) => e.line)).toEqual([1, 2, 3])
     for (const e of entries) expect(e.receipt).toEqual(await receiptFor(e.txId))
-    // Idempotent: the same call again leaves the same content.
-    const before = await readFile(lineFile, 'utf8')
+    // Append-only: the same call again (a re-issue) appends; reading it gives the same receipts.
     await ingest.writeReceipts(committed, receiptFor)
-    expect(await readFile(lineFile, 'utf8')).toBe(before)
-    // Records from elsewhere, or with paths leaving the folder, never write a file.
-    await ingest.writeReceipts(
+    expect(await readLineReceipts(lineFile)).toEqual(entries)
+    // Records from elsewhere are skipped; paths leaving the folder fail; neither writes a file.
+    const other = await ingest.writeReceipts(
       [
         { txId: 'aa', metadata: { source: 'api', path: 'x.json' } },
         { txId: 'bb', metadata: { source: 'file', path: '../escape.json' } },
       ],
       async () => ({ hash: 'x' }),
     )
-    expect(await listFiles(dir('receipts'))).toEqual(['ev.jsonl.chp.json', 'sub/doc.pdf.chp.json'])
+    expect(other.skipped).toEqual(['aa'])
+    expect(other.failed).toMatchObject([{ txId: 'bb', code: 'ERR_INGEST_UNSAFE_PATH' }])
+    expect(await listFiles(dir('receipts'))).toEqual(['ev.jsonl.chp.jsonl', 'sub/doc.pdf.chp.json'])
   })
 })
