@@ -56,7 +56,8 @@ type MetaArgs<C extends NetworkErrorCode> =
 /** A network failure with a stable code and the metadata of that code (see `NetworkErrorMeta`). */
 export class NetworkError<C extends NetworkErrorCode = NetworkErrorCode> extends ProfichainError {
   declare readonly code: C
-  declare readonly meta: NetworkErrorMeta[C]
+  /** Typed per code once the code is known (`NetworkError.is(err, code)`), still readable as a record. */
+  declare readonly meta: NetworkErrorMeta[C] & Record<string, unknown>
   constructor(code: C, message: string, ...[meta, options]: MetaArgs<C>) {
     super(code, message, meta ?? {}, options)
     this.name = 'NetworkError'

@@ -18,6 +18,7 @@ import type { Node } from '../src/host.js'
 import {
   type BlockVerdict,
   createNetwork,
+  type NetworkComponents,
   type NetworkInit,
   type P2PNetwork,
   type SyncHandlers,
@@ -107,6 +108,7 @@ export async function startNode(
   key: KeyPair,
   init: Partial<NetworkInit> & { members: NetworkInit['members'] },
   chain?: MemChain,
+  extra: Pick<NetworkComponents, 'registry'> = {},
 ): Promise<TestNode> {
   const node: TestNode = {
     key,
@@ -129,6 +131,7 @@ export async function startNode(
       ...init,
     },
     {
+      ...extra,
       key,
       handlers: node.chain.handlers(),
       originAllowed: (origin) => allowed.has(toHex(origin)),

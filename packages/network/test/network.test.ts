@@ -1,4 +1,5 @@
 import { blockHash, createTransaction, type Transaction, toHex, txId } from '@profichain/core'
+import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NetworkError, peerIdFromPublicKey, peerIdOfKey, publicKeyOfPeer } from '../src/index.js'
 import {
@@ -353,6 +354,30 @@ describe('P2PNetwork', () => {
     expect(a.txBatches[0].txs.map((t) => t.body.metadata.tag)).toEqual(['after-race', 'after-race', 'after-race'])
     expect(b.net.stats().streamRepairs).toBeGreaterThanOrEqual(1)
     expect(b.net.stats().publishUnsent).toBe(0)
+  })
+
+  it('exports its counters on the registry it is given (prom-client, _total), stats() unchanged', async () => {
+    const keys = makeKeys(2)
+    const members = membersOf(keys)
+    const [ra, rb] = [new Registry(), new Registry()]
+    const a = await start(keys[0], { members }, undefined, { registry: ra })
+    const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() }, undefined, { registry: rb })
+    await waitFor(() => connectedTo(b, a), 'connected')
+    await b.net.request(a.net.peerId, { kind: 'status' })
+    await b.net.publishTxs(txsOf(keys[1], 2, 'metrics'))
+    await waitFor(() => a.txBatches.length > 0, 'A receives the batch')
+    const textA = await ra.metrics()
+    const textB = await rb.metrics()
+    expect(textB).toContain('profichain_network_sync_requests_total{kind="status"} 1')
+    expect(textA).toContain(`profichain_network_sync_served_total{kind="status"} 1`)
+    expect(textB).toContain('profichain_network_gossip_published_total{topic="tx"} 1')
+    expect(textA).toContain('profichain_network_gossip_accepted_total{topic="tx"} 1')
+    // stats() and the Counters are one count: every kind served adds up to stats().syncServed.
+    const servedTotal = async () =>
+      (await ra.getSingleMetric('profichain_network_sync_served_total')?.get())?.values.reduce((n, v) => n + v.value, 0)
+    await waitFor(async () => (await servedTotal()) === a.net.stats().syncServed, 'Counters match stats()')
+    expect(a.net.stats().gossipAccepted).toBe(1)
+    expect(b.net.stats().gossipOut).toBe(1)
   })
 
   it('peer exchange connects members that only knew a seed', async () => {
