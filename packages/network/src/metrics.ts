@@ -92,10 +92,14 @@ export class NetworkMetrics {
       const name = metricName(key)
       if (spec === null || name === null) continue
       const existing = registry.getSingleMetric(name)
-      if (existing !== undefined && !(existing instanceof Counter))
-        throw new NetworkError('ERR_CONFIG', `metric ${name} is already registered as something else`, {
-          field: 'registry',
-        })
+      const sameLabels = (m: object) =>
+        [...((m as { labelNames?: string[] }).labelNames ?? [])].sort().join() === [...spec.labels].sort().join()
+      if (existing !== undefined && !(existing instanceof Counter && sameLabels(existing)))
+        throw new NetworkError(
+          'ERR_CONFIG',
+          `metric ${name} is already registered with other labels or type: drop it, the network registers it`,
+          { field: 'registry' },
+        )
       // A registry shared by several networks in one process (tests, restarts) keeps the first Counter.
       this.counters.set(
         key,

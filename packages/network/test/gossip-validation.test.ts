@@ -11,7 +11,7 @@ import {
   generateKeyPair,
   toHex,
 } from '@profichain/core'
-import { Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { networkConfig } from '../src/config.js'
 import { GossipValidator } from '../src/gossip-validation.js'
@@ -132,7 +132,11 @@ describe('GossipValidator (the error carries the verdict)', () => {
       expect(name).toMatch(/^profichain_network_[a-z_]+_total$/)
       expect(text).toContain(`# TYPE ${name} counter`)
     }
-    // A second network on the same registry (restart in one process) shares the Counters.
+    // A second network on the same registry (restart in one process) shares the Counters...
     expect(() => new NetworkMetrics(registry)).not.toThrow()
+    // ...but a same-named metric of another shape is refused at once, not at the first increment.
+    const other = new Registry()
+    new Counter({ name: 'profichain_network_gossip_rejected_total', help: 'x', registers: [other] })
+    expect(() => new NetworkMetrics(other)).toThrow(/profichain_network_gossip_rejected_total is already registered/)
   })
 })
