@@ -313,7 +313,8 @@ describe('P2PNetwork', () => {
     const members = membersOf(keys)
     const a = await start(keys[0], { members })
     const b = await start(keys[1], { members, bootstrap: a.net.multiaddrs() })
-    await waitFor(() => connectedTo(b, a), 'connected')
+    // Both sides: B can see the connection open before A does, and A can only hang up what it sees.
+    await waitFor(() => connectedTo(b, a) && connectedTo(a, b), 'connected')
     const dials = b.net.stats().dials
     await a.net.reconnect()
     await waitFor(() => b.net.stats().dials > dials && connectedTo(b, a), 'B redials A after the hang-up', 20_000)
