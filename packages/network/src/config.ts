@@ -2,6 +2,8 @@ import { NetworkError } from './errors.js'
 import type { NetworkInit } from './types.js'
 
 export const MiB = 1024 * 1024
+/** Per-item framing allowance (CBOR byte-string header) in batches and sync responses. */
+export const ITEM_OVERHEAD = 9
 
 /** `NetworkInit` with every default filled in. */
 export type NetworkConfig = Required<Omit<NetworkInit, 'bootstrap'>> & { bootstrap: string[] }

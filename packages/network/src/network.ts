@@ -1,6 +1,6 @@
 import type { Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Block, SyncKind, SyncRequestOf, SyncResponses, Transaction } from '@profichain/core'
+import type { Block, MemberAddrs, SyncKind, SyncRequestOf, SyncResponses, Transaction } from '@profichain/core'
 import { type NetworkConfig, networkConfig, protocolNames, silentLogger } from './config.js'
 import { NetworkError } from './errors.js'
 import { GossipValidator } from './gossip-validation.js'
@@ -12,7 +12,6 @@ import { NetworkMetrics } from './metrics.js'
 import { PublishQueue } from './publish-queue.js'
 import { SyncClient } from './sync-client.js'
 import { SyncServer } from './sync-server.js'
-import type { MemberAddrs } from '@profichain/core'
 import type { NetworkComponents, NetworkInit, NetworkLogger, NetworkStats, PeerInfo, PublishResult } from './types.js'
 
 /**

@@ -8,15 +8,14 @@ import {
   type Transaction,
   WIRE_LIMITS,
 } from '@profichain/core'
-import { errMessage, sleep } from './config.js'
+import { errMessage, ITEM_OVERHEAD, sleep } from './config.js'
 import { NetworkError } from './errors.js'
 import type { GossipsubAdapter } from './gossipsub-adapter.js'
 import type { NetworkContext } from './host.js'
 import type { PublishResult } from './types.js'
 
-/** Batch framing overhead allowance: CBOR array + per-item byte-string headers. */
+/** Batch framing overhead allowance: CBOR array header. */
 const BATCH_OVERHEAD = 16
-export const ITEM_OVERHEAD = 9
 const noop = () => {}
 
 interface Pending {

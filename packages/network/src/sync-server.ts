@@ -8,10 +8,9 @@ import {
   type MemberAddrs,
   type SyncRequest,
 } from '@profichain/core'
-import { errMessage } from './config.js'
+import { errMessage, ITEM_OVERHEAD } from './config.js'
 import { NetworkError } from './errors.js'
 import type { NetworkContext } from './host.js'
-import { ITEM_OVERHEAD } from './publish-queue.js'
 import type { SyncHandlers } from './types.js'
 
 /** A sync request is small (≤ 256 txIds); anything bigger is garbage. */
