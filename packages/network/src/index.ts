@@ -3,7 +3,15 @@ import './polyfill.js'
 import { P2PNetwork } from './network.js'
 import type { NetworkComponents, NetworkInit } from './types.js'
 
-export { NetworkError, type NetworkErrorCode } from './errors.js'
+export {
+  GossipAction,
+  GossipActionError,
+  type GossipErrorCode,
+  NETWORK_ERROR_CODES,
+  NetworkError,
+  type NetworkErrorCode,
+  type NetworkErrorMeta,
+} from './errors.js'
 export {
   libp2pPrivateKey,
   peerIdFromPublicKey,
@@ -11,10 +19,12 @@ export {
   publicKeyHexOfPeer,
   publicKeyOfPeer,
 } from './keys.js'
+export { NETWORK_METRIC_NAMES } from './metrics.js'
 export { P2PNetwork } from './network.js'
 export type { Ban, BanReason } from './peer-penalties.js'
 export type {
   BlockVerdict,
+  IgnoreReason,
   MaybePromise,
   NetworkComponents,
   NetworkInit,

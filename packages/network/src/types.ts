@@ -1,4 +1,5 @@
 import type { Block, KeyPair, MemberAddrs, SyncStatus, Transaction } from '@profichain/core'
+import type { Registry } from 'prom-client'
 
 export type MaybePromise<T> = T | Promise<T>
 
@@ -23,6 +24,15 @@ export type RejectReason =
   | 'orphan-flood'
   /** Sent by a peer that is banned (in flight when the ban began). */
   | 'banned'
+
+/** Why a gossip message was ignored (dropped without penalty). */
+export type IgnoreReason =
+  /** The callback said 'ignore' (duplicate, already known, …). */
+  | 'verdict'
+  /** An orphan block (parent unknown) within its sender's orphan allowance. */
+  | 'orphan'
+  /** The callback threw: our failure, not the sender's. */
+  | 'callback-error'
 
 /** Server side of the sync protocol: the node wires these to its store. Encoded pieces come back as-is. */
 export interface SyncHandlers {
@@ -93,6 +103,11 @@ export interface NetworkInit {
 export interface NetworkComponents {
   key: KeyPair
   logger?: NetworkLogger
+  /**
+   * Where to register the network's prom-client Counters (`profichain_network_<what>_total`, listed in
+   * docs/api.md). Without it the network only counts for `stats()`.
+   */
+  registry?: Registry
   handlers: SyncHandlers
   /**
    * May a tx with this origin (Ed25519 public key) be relayed? Checked for every tx of a gossiped batch
@@ -138,6 +153,8 @@ export interface NetworkStats {
   publishErrors: number
   /** Publishes that reached no peer (a tx batch is then re-split and re-sent). */
   publishUnsent: number
+  /** Dead gossipsub outbound streams refused or replaced by the adapter (docs/network.md, "Restarts"). */
+  streamRepairs: number
   syncServed: number
   syncServeFailed: number
   syncBadRequests: number

@@ -13,9 +13,12 @@ import {
   toHex,
   txId,
 } from '@profichain/core'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Node } from '../src/host.js'
 import {
   type BlockVerdict,
   createNetwork,
+  type NetworkComponents,
   type NetworkInit,
   type P2PNetwork,
   type SyncHandlers,
@@ -105,6 +108,7 @@ export async function startNode(
   key: KeyPair,
   init: Partial<NetworkInit> & { members: NetworkInit['members'] },
   chain?: MemChain,
+  extra: Pick<NetworkComponents, 'registry'> = {},
 ): Promise<TestNode> {
   const node: TestNode = {
     key,
@@ -127,6 +131,7 @@ export async function startNode(
       ...init,
     },
     {
+      ...extra,
       key,
       handlers: node.chain.handlers(),
       originAllowed: (origin) => allowed.has(toHex(origin)),
@@ -148,4 +153,28 @@ export async function startNode(
 
 export function connectedTo(a: TestNode, b: TestNode): boolean {
   return a.net.peers().some((p) => p.peerId === b.net.peerId)
+}
+
+type Internals = {
+  streamsOutbound: Map<string, { rawStream: Stream }>
+  createOutboundStream(peerId: PeerId, connection: Connection): Promise<void>
+}
+/** The gossipsub internals the adapter works around (tests only). */
+export const internals = (n: Node) => n.services.pubsub as unknown as Internals
+
+/** The libp2p node inside a P2PNetwork (tests only). */
+export const nodeOf = (net: P2PNetwork) => (net as unknown as { node: Node }).node
+
+/**
+ * Replay the gossipsub race behind the "gossip after restart" bug: `from`'s gossipsub (re)creates its
+ * outbound stream to `peer` on a connection that closes while the stream is being opened.
+ */
+export async function openOnClosingConnection(from: Node, peer: PeerId): Promise<void> {
+  const ps = internals(from)
+  const conn = from.getConnections(peer)[0]
+  const dead = await conn.newStream(from.services.pubsub.protocols)
+  dead.abort(new Error('connection closed while the stream was being opened'))
+  ps.streamsOutbound.delete(peer.toString())
+  const closing = { ...conn, remotePeer: conn.remotePeer, newStream: async () => dead } as unknown as Connection
+  await ps.createOutboundStream(peer, closing)
 }

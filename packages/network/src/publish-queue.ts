@@ -1,0 +1,246 @@
+import {
+  type Block,
+  decodeTxBatchItems,
+  encodeBlock,
+  encodeBlockAnnouncement,
+  encodeTransaction,
+  encodeTxBatch,
+  type Transaction,
+  WIRE_LIMITS,
+} from '@profichain/core'
+import { errMessage, ITEM_OVERHEAD, sleep } from './config.js'
+import { NetworkError } from './errors.js'
+import type { GossipsubAdapter } from './gossipsub-adapter.js'
+import type { NetworkContext } from './host.js'
+import type { PublishResult } from './types.js'
+
+/** Batch framing overhead allowance: CBOR array header. */
+const BATCH_OVERHEAD = 16
+const noop = () => {}
+
+interface Pending {
+  topic: string
+  data: Uint8Array
+  done: (published: boolean) => void
+}
+
+/** Split an encoded tx batch into two batches (different bytes, so new gossip message ids); undefined for 1 item. */
+function splitBatch(data: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+  const items = decodeTxBatchItems(data)
+  if (items.length < 2) return undefined
+  const mid = items.length >> 1
+  return [encodeTxBatch(items.slice(0, mid)), encodeTxBatch(items.slice(mid))]
+}
+
+/**
+ * Outgoing gossip: blocks go before tx batches, paced by a token bucket (gossipsub has no back-pressure),
+ * each message waiting until a subscriber's outbound stream is open. Never drops while running.
+ */
+export class PublishQueue {
+  private readonly blockQueue: Pending[] = []
+  private readonly txQueue: Pending[] = []
+  private pumping = false
+  private tokens = 0
+  private tokensAt = 0
+  private wake?: () => void
+
+  constructor(
+    private readonly ctx: NetworkContext,
+    private readonly topics: { txTopic: string; blockTopic: string },
+    private readonly gossip: () => GossipsubAdapter,
+  ) {}
+
+  get length(): number {
+    return this.blockQueue.length + this.txQueue.length
+  }
+
+  /** A subscription changed: a waiting publish may go now. */
+  wakeUp(): void {
+    this.wake?.()
+  }
+
+  /** Resolve every waiting publish with published: false (the network stops). */
+  drain(): void {
+    this.wake?.()
+    for (const q of [this.blockQueue, this.txQueue]) for (const p of q.splice(0)) p.done(false)
+  }
+
+  /** Queue txs in batches of ≤ maxBatchBytes (see P2PNetwork.publishTxs). */
+  publishTxs(txs: Transaction[]): Promise<PublishResult> {
+    const c = this.ctx.config
+    const encoded = txs.map((t) => encodeTransaction(t))
+    const batches: Uint8Array[][] = []
+    let cur: Uint8Array[] = []
+    let size = BATCH_OVERHEAD
+    for (const e of encoded) {
+      if (e.byteLength + ITEM_OVERHEAD + BATCH_OVERHEAD > c.maxMessageBytes) {
+        throw new NetworkError(
+          'ERR_TX_TOO_LARGE',
+          `a ${e.byteLength}-byte tx exceeds the ${c.maxMessageBytes}-byte gossip message limit`,
+          { bytes: e.byteLength, maxMessageBytes: c.maxMessageBytes },
+        )
+      }
+      if (
+        cur.length > 0 &&
+        (size + e.byteLength + ITEM_OVERHEAD > c.maxBatchBytes || cur.length >= WIRE_LIMITS.txBatchItems)
+      ) {
+        batches.push(cur)
+        cur = []
+        size = BATCH_OVERHEAD
+      }
+      cur.push(e)
+      size += e.byteLength + ITEM_OVERHEAD
+    }
+    if (cur.length > 0) batches.push(cur)
+    return this.enqueue(
+      this.txQueue,
+      this.topics.txTopic,
+      batches.map((b) => encodeTxBatch(b)),
+    )
+  }
+
+  /** Queue a (stripped) block announcement; blocks go out before queued tx batches. */
+  publishBlock(block: Block | Uint8Array): Promise<PublishResult> {
+    const max = this.ctx.config.maxMessageBytes
+    const data = encodeBlockAnnouncement(block instanceof Uint8Array ? block : encodeBlock(block))
+    if (data.byteLength > max) {
+      throw new NetworkError(
+        'ERR_TX_TOO_LARGE',
+        `a ${data.byteLength}-byte block exceeds the ${max}-byte gossip message limit`,
+        { bytes: data.byteLength, maxMessageBytes: max },
+      )
+    }
+    return this.enqueue(this.blockQueue, this.topics.blockTopic, [data])
+  }
+
+  private topicLabel(topic: string): 'tx' | 'block' {
+    return topic === this.topics.txTopic ? 'tx' : 'block'
+  }
+
+  private enqueue(queue: Pending[], topic: string, messages: Uint8Array[]): Promise<PublishResult> {
+    if (!this.ctx.running())
+      return Promise.reject(new NetworkError('ERR_NOT_STARTED', 'the network is not started'))
+    if (messages.length === 0) return Promise.resolve({ batches: 0, published: true })
+    let left = messages.length
+    let ok = true
+    return new Promise((resolve) => {
+      for (const data of messages) {
+        this.ctx.metrics.count('publishQueued', { topic: this.topicLabel(topic) })
+        queue.push({
+          topic,
+          data,
+          done: (published) => {
+            ok &&= published
+            if (--left === 0) resolve({ batches: messages.length, published: ok })
+          },
+        })
+      }
+      this.pump().catch((err: unknown) => this.ctx.log.error({ err: errMessage(err) }, 'publish loop failed'))
+    })
+  }
+
+  /** Wait until a subscription changes (or a short poll interval passes, or we stop). */
+  private waitForSubscribers(): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(t)
+        if (this.wake === finish) this.wake = undefined
+        resolve()
+      }
+      const t = setTimeout(finish, 100)
+      this.wake = finish
+    })
+  }
+
+  /** Milliseconds to wait before `n` bytes may go out (0 = go, tokens taken). */
+  private takeTokens(n: number): number {
+    const rate = this.ctx.config.publishBytesPerSecond
+    const capacity = Math.max(this.ctx.config.maxMessageBytes, rate / 4)
+    const now = performance.now()
+    this.tokens = Math.min(capacity, this.tokens + ((now - this.tokensAt) * rate) / 1000)
+    this.tokensAt = now
+    if (this.tokens >= n) {
+      this.tokens -= n
+      return 0
+    }
+    return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / rate))
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    let sinceYield = 0
+    let errorDelay = 100
+    const m = this.ctx.metrics
+    try {
+      while (this.ctx.running()) {
+        const queue = this.blockQueue.length > 0 ? this.blockQueue : this.txQueue
+        const item = queue[0]
+        if (item === undefined) break
+        const gossip = this.gossip()
+        const topic = this.topicLabel(item.topic)
+        if (gossip.readySubscribers(item.topic) === 0) {
+          await this.waitForSubscribers()
+          continue
+        }
+        const wait = this.takeTokens(item.data.byteLength)
+        if (wait > 0) {
+          await sleep(wait, this.ctx.stopSignal())
+          continue
+        }
+        try {
+          const out = await gossip.publish(item.topic, item.data)
+          switch (out.kind) {
+            case 'sent':
+              queue.shift()
+              m.count('gossipOut', { topic })
+              m.count('gossipBytesOut', { topic }, item.data.byteLength)
+              item.done(true)
+              break
+            case 'unsent': {
+              // Every send failed (streams closed under us). The bytes are now in gossipsub's seen cache, so
+              // an identical re-publish would be refused: re-split a tx batch into halves (new message ids);
+              // a single item stays in the message cache for IHAVE gossip and the durable outbox re-sends it.
+              queue.shift()
+              m.count('publishUnsent', { topic })
+              gossip.heal()
+              const halves = topic === 'tx' ? splitBatch(item.data) : undefined
+              if (halves) {
+                queue.unshift(
+                  { topic: item.topic, data: halves[0], done: noop },
+                  { topic: item.topic, data: halves[1], done: item.done },
+                )
+              } else {
+                this.ctx.log.warn({ topic: item.topic }, 'gossip message reached no peer')
+                item.done(false)
+              }
+              break
+            }
+            case 'duplicate':
+              queue.shift() // already seen/sent: the network has it
+              item.done(true)
+              break
+            case 'no-peers':
+              m.count('publishRetries', {})
+              await this.waitForSubscribers()
+              break
+          }
+          errorDelay = 100
+        } catch (err) {
+          if (!this.ctx.running()) break
+          m.count('publishErrors', {})
+          this.ctx.log.warn({ err: errMessage(err), topic: item.topic }, 'gossip publish failed; will retry')
+          await sleep(errorDelay, this.ctx.stopSignal())
+          errorDelay = Math.min(errorDelay * 2, 5000)
+        }
+        // Let sockets drain between publishes (measured best in the spike: yield every few dozen).
+        if (++sinceYield >= 16) {
+          sinceYield = 0
+          await new Promise((r) => setImmediate(r))
+        }
+      }
+    } finally {
+      this.pumping = false
+    }
+  }
+}
