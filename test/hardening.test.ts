@@ -81,6 +81,10 @@ describe('hardening: receipts, power cut, disk full', () => {
     const again = await startNode(n.dir)
     running.push(again)
     await waitFor('healthz degraded after restart', async () => (await healthz(n.api)).code === 503, 30_000)
+    const status = await cli(['status', '--api', n.api])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/health\s+degraded/)
+    expect(status.stdout).toMatch(/problem\s+RECEIPTS_FAILING: 1 receipt/)
 
     // Room for it again: the parked receipt is written by itself and the node is healthy.
     await rm(join(n.dir, 'receipts', 'blocked'))

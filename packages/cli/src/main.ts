@@ -308,12 +308,19 @@ Exit codes:
       .action(async (o) => {
         const r = await graphql<{ status: Record<string, unknown> }>(
           o.api,
-          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version } }',
+          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version health problems { code message since } } }',
           {},
           o.token,
         )
         if (o.json) process.stdout.write(`${JSON.stringify(r.status, null, 2)}\n`)
-        else for (const [k, v] of Object.entries(r.status)) process.stdout.write(`${k.padEnd(12)} ${v ?? '-'}\n`)
+        else {
+          const { problems, ...rest } = r.status as { problems?: Array<{ code: string; message: string; since?: number }> }
+          for (const [k, v] of Object.entries(rest)) process.stdout.write(`${k.padEnd(12)} ${v ?? '-'}\n`)
+          for (const p of problems ?? []) {
+            const since = p.since ? ` (since ${new Date(p.since).toISOString()})` : ''
+            process.stdout.write(`${'problem'.padEnd(12)} ${p.code}: ${p.message}${since}\n`)
+          }
+        }
       }),
     'profichain status --api http://127.0.0.1:8545',
   )
