@@ -69,11 +69,28 @@ describe('hardening: receipts, power cut, disk full', () => {
     const metrics = await (await fetch(`${n.api}/metrics`)).text()
     expect(metrics).toMatch(/profichain_receipts_failed_total [1-9]/)
 
-    // Space for it again: the parked receipt is written by itself and the node is healthy.
+    // A restart does not hide it: the audit of the stopped node lists the pending receipt ...
+    expect(await node.stop('SIGTERM')).toBe(0)
+    const audit = await cli(['audit', '--data-dir', n.dir, '--json'])
+    expect(audit.code, audit.stderr).toBe(0)
+    const pending = (JSON.parse(audit.stdout) as { deferredReceipts: Array<{ txId: string; code: string }> }).deferredReceipts
+    expect(pending).toHaveLength(1)
+    const text = await cli(['audit', '--data-dir', n.dir])
+    expect(text.stdout).toMatch(/RECEIPT PENDING tx [0-9a-f]{64}/)
+    // ... and the restarted node is degraded again until it can write it.
+    const again = await startNode(n.dir)
+    running.push(again)
+    await waitFor('healthz degraded after restart', async () => (await healthz(n.api)).code === 503, 30_000)
+    const status = await cli(['status', '--api', n.api])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/health\s+degraded/)
+    expect(status.stdout).toMatch(/problem\s+RECEIPTS_FAILING: 1 receipt/)
+
+    // Room for it again: the parked receipt is written by itself and the node is healthy.
     await rm(join(n.dir, 'receipts', 'blocked'))
     await waitFor('the parked receipt', () => exists(join(n.dir, 'receipts', 'blocked', 'a.txt.chp.json')), 90_000, 250)
     await waitFor('healthz ready', async () => (await healthz(n.api)).code === 200, 30_000)
-    expect(await node.stop('SIGTERM')).toBe(0)
+    expect(await again.stop('SIGTERM')).toBe(0)
   })
 
   it('says loudly at start that acknowledged blocks are gone after a power cut (item 4)', async () => {

@@ -270,8 +270,11 @@ Exit codes:
           const report = await tree.audit((p: { height: number; headHeight: number }) => bar.update(p.height, p.headHeight))
           bar.done()
           const stats = await tree.stats()
+          // Receipts the node could not write yet (parked for retry): not an inconsistency, but the
+          // operator must see them, since those records have no receipt file yet.
+          const deferred = await tree.outbox.deferredReceipts(1000)
           if (o.json) {
-            const out = { ...report, headHeight: stats.headHeight, canonicalTxs: stats.txs }
+            const out = { ...report, headHeight: stats.headHeight, canonicalTxs: stats.txs, deferredReceipts: deferred }
             process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
           }
           else {
@@ -280,6 +283,9 @@ Exit codes:
                 .filter(Boolean)
                 .join(' ')
               process.stdout.write(`MISMATCH ${m.kind} ${where}: ${m.message}\n`)
+            }
+            for (const d of deferred) {
+              process.stdout.write(`RECEIPT PENDING tx ${d.txId}: ${d.attempts} failed attempt(s) since ${new Date(d.firstFailedAt).toISOString()}, last ${d.code}: ${d.message}\n`)
             }
             process.stdout.write(
               `audited ${report.blocks} blocks, ${report.txs} txs (${stats.txs} on the canonical chain of height ${stats.headHeight}), ${report.payloads} payloads: ${report.mismatches.length === 0 ? 'all consistent' : `${report.mismatches.length} mismatch(es)`}\n`,
@@ -302,12 +308,19 @@ Exit codes:
       .action(async (o) => {
         const r = await graphql<{ status: Record<string, unknown> }>(
           o.api,
-          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version } }',
+          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version health problems { code message since } } }',
           {},
           o.token,
         )
         if (o.json) process.stdout.write(`${JSON.stringify(r.status, null, 2)}\n`)
-        else for (const [k, v] of Object.entries(r.status)) process.stdout.write(`${k.padEnd(12)} ${v ?? '-'}\n`)
+        else {
+          const { problems, ...rest } = r.status as { problems?: Array<{ code: string; message: string; since?: number }> }
+          for (const [k, v] of Object.entries(rest)) process.stdout.write(`${k.padEnd(12)} ${v ?? '-'}\n`)
+          for (const p of problems ?? []) {
+            const since = p.since ? ` (since ${new Date(p.since).toISOString()})` : ''
+            process.stdout.write(`${'problem'.padEnd(12)} ${p.code}: ${p.message}${since}\n`)
+          }
+        }
       }),
     'profichain status --api http://127.0.0.1:8545',
   )
