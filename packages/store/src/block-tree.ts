@@ -139,7 +139,7 @@ export class BlockTree {
     this.storeOutbox = new StoreOutbox(this.ctx)
     this.outbox = this.storeOutbox
     this.mempool = new StoreMempool(this.ctx, genesis)
-    this.nodes = new TreeNodes(this.subs, () => this.state)
+    this.nodes = new TreeNodes(this.subs, this.state)
     this.chain = { ancestors: (hash, n) => this.nodes.ancestors(hash, n) }
     this.orphans = new OrphanPool(init.maxOrphans ?? DEFAULT_MAX_ORPHANS, init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES, {
       added: () => metrics.count('orphansAdded'),

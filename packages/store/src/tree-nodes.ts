@@ -25,7 +25,8 @@ export class TreeNodes {
 
   constructor(
     private readonly subs: Subs,
-    private readonly state: () => ChainState,
+    /** The tree's live state (filled at open). */
+    private readonly state: ChainState,
   ) {}
 
   async node(hash: Uint8Array): Promise<TreeNode | undefined> {
@@ -70,7 +71,7 @@ export class TreeNodes {
   }
 
   async isCanonical(n: TreeNode): Promise<boolean> {
-    if (n.height > this.state().head.height) return false
+    if (n.height > this.state.head.height) return false
     const h = await this.subs.canonical.get(u64(n.height))
     return h !== undefined && equalBytes(h, n.hash)
   }
