@@ -45,8 +45,8 @@ export async function runAudit(
   const { subs } = ctx
   const report: AuditReport = { blocks: 0, txs: 0, payloads: 0, mismatches: [] }
   const add = (m: AuditMismatch) => report.mismatches.push(m)
-  const headHash = await subs.z.get(META.head)
-  const headMeta = headHash && (await subs.m.get(headHash))
+  const headHash = await subs.meta.get(META.head)
+  const headMeta = headHash && (await subs.blockMeta.get(headHash))
   const headHeight = headMeta ? decodeBlockMeta(headMeta).height : -1
   if (!headHash || !headMeta)
     add({ kind: 'index', message: 'the head pointer is missing or points to an unknown block' })
@@ -55,7 +55,7 @@ export async function runAudit(
   const canonical = new Map<string, number>()
   let prev: Uint8Array | undefined
   let expect = 0
-  for await (const [k, hash] of subs.c.iterator()) {
+  for await (const [k, hash] of subs.canonical.iterator()) {
     const height = readU64(k)
     if (height !== expect) {
       add({
@@ -93,7 +93,7 @@ export async function runAudit(
         })
       }
     }
-    const idx = await subs.i.getMany(check.ids)
+    const idx = await subs.txIndex.getMany(check.ids)
     check.ids.forEach((id, i) => {
       const v = idx[i]
       const txHex = toHex(id)
@@ -138,13 +138,13 @@ export async function runAudit(
     })
 
   // Side branches: the same block checks, no index.
-  for await (const hash of subs.h.keys()) {
+  for await (const hash of subs.header.keys()) {
     if (canonical.has(toHex(hash))) continue
     await checkBlock(ctx, hash, report, add)
   }
 
   // Stale index entries: every entry must point into a canonical block.
-  for await (const [id, v] of subs.i.iterator()) {
+  for await (const [id, v] of subs.txIndex.iterator()) {
     try {
       const e = decodeTxIndex(v)
       const at = canonical.get(toHex(e.blockHash))
@@ -176,9 +176,9 @@ async function checkBlock(
   const hex = toHex(hash)
   report.blocks++
   const [rawHeader, rawMeta, rawLeaves] = await Promise.all([
-    subs.h.get(hash),
-    subs.m.get(hash),
-    subs.l.get(hash),
+    subs.header.get(hash),
+    subs.blockMeta.get(hash),
+    subs.leaves.get(hash),
   ])
   let header: BlockHeader | undefined
   let height: number | undefined
@@ -225,7 +225,7 @@ async function checkBlock(
   const txs: Array<StrippedTx | undefined> = []
   const ids: Uint8Array[] = []
   const computed: Array<Uint8Array | undefined> = []
-  for await (const [k, v] of subs.x.iterator(prefixRange(hash))) {
+  for await (const [k, v] of subs.strippedTx.iterator(prefixRange(hash))) {
     const i = txKeyIndex(k)
     while (txs.length < i) {
       add({ kind: 'tx', height, blockHash: hex, message: `stripped tx ${txs.length} is missing` })
@@ -329,7 +329,7 @@ async function checkBlock(
     }
   }
   // Payloads: each must hash to what its tx signed.
-  const present = ids.length > 0 ? await subs.d.getMany(ids) : []
+  const present = ids.length > 0 ? await subs.payload.getMany(ids) : []
   const byId = new Map<string, StrippedTx>()
   for (const tx of txs) if (tx) byId.set(toHex(txId(tx)), tx)
   present.forEach((p, k) => {

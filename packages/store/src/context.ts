@@ -1,5 +1,6 @@
 import type { BlockRules } from '@profichain/core'
 import type { BinaryDb, Sub, Subs } from './keys.js'
+import type { StoreMetrics } from './metrics.js'
 import { type HeadInfo, StoreError } from './types.js'
 
 /** Runs async jobs one at a time: every write path of the store goes through one queue. */
@@ -29,6 +30,7 @@ export interface StoreContext {
   health: WriteHealth
   /** Run before building a batch: reopens the DB after a failed write (LevelDB may keep a sticky error). */
   beforeWrite(): Promise<void>
+  metrics: StoreMetrics
 }
 
 export type StoreHealth = { ok: true } | { ok: false; code: 'DISK_FULL' | 'WRITE_FAILED'; message: string }

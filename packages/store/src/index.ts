@@ -1,3 +1,5 @@
 export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
+export { Bucket, type BucketName, LAYOUT_VERSION } from './keys.js'
+export { STORE_METRIC_NAMES } from './metrics.js'
 export { retains, ruleMatches } from './retention.js'
 export * from './types.js'

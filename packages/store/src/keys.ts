@@ -2,40 +2,56 @@ import { type CborValue, CodecError, decodeCbor, encodeCbor, read } from '@profi
 import type { Level } from 'level'
 
 /**
- * On-disk layout (schema 1). Every sublevel uses binary keys and values; structured values go through the
- * core codec (deterministic CBOR), hashed data is stored in its canonical encoding so audit can re-hash it.
- *
- *   h  blockHash                      → encodeHeader(signed header)
- *   x  blockHash ‖ u32 index          → encodeStrippedTx
- *   l  blockHash                      → CBOR byte string: the block's Merkle leaves, 32 bytes each
- *   m  blockHash                      → CBOR [height, totalWork (big-endian bytes)]
- *   c  u64 height                     → blockHash (canonical chain)
- *   i  txId                           → CBOR [blockHash, height, index] (canonical txs only)
- *   p  payloadHash ‖ txId             → empty (canonical txs only)
- *   d  txId                           → payload bytes (kept per the retention policy)
- *   o  u64 outbox order               → encodeTransaction
- *   O  txId                           → u64 outbox order
- *   k  utf8 dedupe key                → txId
- *   q  origin                         → u64 next origin sequence number
- *   t  u64 mempool arrival order      → encodeTransaction
- *   r  txId                           → CBOR [code, message, attempts, firstFailedAt ms, lastFailedAt ms]
- *                                       (receipts that could not be written, to retry; outbox.deferReceipts)
- *   z  utf8 name                      → meta:
- *        'head'            → blockHash of the canonical head
- *        'genesis'         → genesis block hash
- *        'genesisConfig'   → SHA-256 of the full serialized genesis (consensus genesisConfigHash)
- *        'genesisJson'     → utf8 serialized genesis (to name the fields that changed)
- *        'final'           → blockHash of the latest final block
- *        'schema'          → u64 schema version
- *        'counts'          → encodeCounts
+ * The store's LevelDB buckets (one sublevel each), by name: key → value (docs/storage.md). Every bucket uses
+ * binary keys and values; structured values go through the core codec (deterministic CBOR), hashed data is
+ * stored in its canonical encoding so audit can re-hash it. The values are the sublevel prefixes on disk
+ * (`!h!…`): they are the format and never change; code names the bucket, never the letter.
  *
  * Beside the DB directory (not in LevelDB, so it survives losing LevelDB's log): `<db>.ack.json`, the
- * acknowledged watermark { height, hash } written atomically by `BlockTree.acknowledge`.
+ * acknowledged watermark { height, hash } written atomically by `BlockTree.acknowledge` (durability.ts).
  */
-export const SCHEMA_VERSION = 1
+export const Bucket = {
+  /** blockHash → encodeHeader(signed header) */
+  header: 'h',
+  /** blockHash ‖ u32 index → encodeStrippedTx */
+  strippedTx: 'x',
+  /** blockHash → CBOR byte string: the block's Merkle leaves, 32 bytes each */
+  leaves: 'l',
+  /** blockHash → CBOR [height, totalWork (big-endian bytes)] */
+  blockMeta: 'm',
+  /** u64 height → blockHash (canonical chain) */
+  canonical: 'c',
+  /** txId → CBOR [blockHash, height, index] (canonical txs only) */
+  txIndex: 'i',
+  /** payloadHash ‖ txId → empty (canonical txs only) */
+  payloadIndex: 'p',
+  /** txId → payload bytes (kept per the retention policy) */
+  payload: 'd',
+  /** u64 outbox order → encodeTransaction (this node's own txs until acknowledged) */
+  outbox: 'o',
+  /** txId → u64 outbox order */
+  outboxOrder: 'O',
+  /** utf8 dedupe key → txId (never deleted) */
+  dedupe: 'k',
+  /** origin public key → u64 next origin sequence number */
+  originSeq: 'q',
+  /** u64 mempool arrival order → encodeTransaction */
+  mempool: 't',
+  /** txId → CBOR [code, message, attempts, firstFailedAt ms, lastFailedAt ms] (receipts to retry) */
+  deferredReceipt: 'r',
+  /** utf8 name → value (see META) */
+  meta: 'z',
+} as const
+export type BucketName = keyof typeof Bucket
 
-export const SUBLEVELS = ['h', 'x', 'l', 'm', 'c', 'i', 'p', 'd', 'o', 'O', 'k', 'q', 't', 'r', 'z'] as const
-export type SublevelName = (typeof SUBLEVELS)[number]
+/** Every bucket name, in a fixed order. */
+export const BUCKETS = Object.keys(Bucket) as BucketName[]
+
+/**
+ * The layout of the DB described by `Bucket`, `META` and docs/storage.md, stored under META.layout. A DB
+ * without one is layout 1 (stores before the version was named); another version is refused at open.
+ */
+export const LAYOUT_VERSION = 1
 
 export type BinaryDb = Level<Uint8Array, Uint8Array>
 /** Plain Uint8Array views (no Buffer subclass) out of the DB, zero-copy. */
@@ -52,23 +68,31 @@ function makeSub(db: BinaryDb, name: string) {
 }
 export type Sub = ReturnType<typeof makeSub>
 
-export type Subs = Record<SublevelName, Sub>
+export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
-  for (const name of SUBLEVELS) {
-    out[name] = makeSub(db, name)
+  for (const name of BUCKETS) {
+    out[name] = makeSub(db, Bucket[name])
   }
   return out
 }
 
+/** Keys of the `meta` bucket: utf8 name → value. */
 export const META = {
+  /** blockHash of the canonical head */
   head: utf8Key('head'),
+  /** genesis block hash */
   genesis: utf8Key('genesis'),
+  /** SHA-256 of the full serialized genesis (consensus genesisConfigHash) */
   genesisConfig: utf8Key('genesisConfig'),
+  /** utf8 serialized genesis (to name the fields that changed) */
   genesisJson: utf8Key('genesisJson'),
+  /** blockHash of the latest final block */
   final: utf8Key('final'),
-  schema: utf8Key('schema'),
+  /** u64 layout version (LAYOUT_VERSION); the on-disk name predates "layout" */
+  layout: utf8Key('schema'),
+  /** encodeCounts: blocks, txs, payloads, payload bytes */
   counts: utf8Key('counts'),
 } as const
 

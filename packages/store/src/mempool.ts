@@ -37,7 +37,7 @@ export class StoreMempool implements Mempool {
   /** Load the persisted entries (called once on open); drops any whose origin is no longer allowed. */
   async load(): Promise<void> {
     const stale: Uint8Array[] = []
-    for await (const [k, v] of this.ctx.subs.t.iterator()) {
+    for await (const [k, v] of this.ctx.subs.mempool.iterator()) {
       const tx = decodeTransaction(v)
       const order = readU64(k)
       this.nextOrder = order + 1
@@ -50,7 +50,7 @@ export class StoreMempool implements Mempool {
     }
     if (stale.length === 0) return
     const b = this.ctx.db.batch()
-    for (const k of stale) del(b, this.ctx.subs.t, k)
+    for (const k of stale) del(b, this.ctx.subs.mempool, k)
     await writeBatch(b, 'dropping mempool txs of unknown origins')
   }
 
@@ -75,7 +75,7 @@ export class StoreMempool implements Mempool {
       }
       if (fresh.size === 0) return 0
       const list = [...fresh.values()]
-      const canonical = await this.ctx.subs.i.hasMany(list.map((t) => txId(t)))
+      const canonical = await this.ctx.subs.txIndex.hasMany(list.map((t) => txId(t)))
       const b = this.ctx.db.batch()
       const commit = this.stageAdd(
         b,
@@ -124,7 +124,7 @@ export class StoreMempool implements Mempool {
     for (const id of ids) {
       const e = this.entries.get(id)
       if (e) {
-        del(b, this.ctx.subs.t, u64(e.order))
+        del(b, this.ctx.subs.mempool, u64(e.order))
         gone.push(id)
       }
     }
@@ -143,7 +143,7 @@ export class StoreMempool implements Mempool {
       if (this.entries.has(id) || seen.has(id)) continue
       seen.add(id)
       const entry = { order: order++, tx, size: sizeOf(tx) }
-      put(b, this.ctx.subs.t, u64(entry.order), encodeTransaction(tx))
+      put(b, this.ctx.subs.mempool, u64(entry.order), encodeTransaction(tx))
       added.push([id, entry])
     }
     const next = order

@@ -38,12 +38,32 @@ export class StoreOutbox implements Outbox {
   /** Count the persisted entries (called once on open). */
   async load(): Promise<void> {
     let n = 0
-    for await (const _ of this.ctx.subs.O.keys()) n++
+    for await (const _ of this.ctx.subs.outboxOrder.keys()) n++
     this.count = n
-    for await (const k of this.ctx.subs.o.keys({ reverse: true, limit: 1 })) this.nextOrder = readU64(k) + 1
+    for await (const k of this.ctx.subs.outbox.keys({ reverse: true, limit: 1 })) this.nextOrder = readU64(k) + 1
     let d = 0
-    for await (const _ of this.ctx.subs.r.keys()) d++
+    for await (const _ of this.ctx.subs.deferredReceipt.keys()) d++
     this.deferred = d
+    this.levels()
+  }
+
+  private levels(): void {
+    this.ctx.metrics.level('outboxDepth', this.count)
+    this.ctx.metrics.level('deferredReceipts', this.deferred)
+  }
+
+  /** Payloads of outbox txs by txId (undefined: not in the outbox), for the block tree's retention. */
+  async payloads(ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    if (this.count === 0 || ids.length === 0) return ids.map(() => undefined)
+    const orders = await this.ctx.subs.outboxOrder.getMany(ids)
+    const present = orders.filter((o): o is Uint8Array => o !== undefined)
+    const vals = await this.ctx.subs.outbox.getMany(present)
+    let k = 0
+    return orders.map((o) => {
+      if (o === undefined) return undefined
+      const v = vals[k++]
+      return v === undefined ? undefined : decodeTransaction(v).payload
+    })
   }
 
   async add(
@@ -62,9 +82,9 @@ export class StoreOutbox implements Outbox {
       await this.ctx.beforeWrite()
       const { subs } = this.ctx
       const ids = items.map((it) => txId(it.tx))
-      const present = await subs.O.hasMany(ids)
+      const present = await subs.outboxOrder.hasMany(ids)
       const keyed = items.map((it) => (it.dedupeKey === undefined ? undefined : dedupeKeyBytes(it.dedupeKey)))
-      const keyHits = await subs.k.getMany(keyed.filter((k): k is Uint8Array => k !== undefined))
+      const keyHits = await subs.dedupe.getMany(keyed.filter((k): k is Uint8Array => k !== undefined))
       const b = this.ctx.db.batch()
       const out: Array<{ txId: string; duplicate: boolean }> = []
       const seenIds = new Set<string>()
@@ -94,12 +114,12 @@ export class StoreOutbox implements Outbox {
         }
         seenIds.add(id)
         const tx = items[i].tx
-        put(b, subs.o, u64(order), encodeTransaction(tx))
-        put(b, subs.O, ids[i], u64(order))
+        put(b, subs.outbox, u64(order), encodeTransaction(tx))
+        put(b, subs.outboxOrder, ids[i], u64(order))
         added.push([order, { tx, id: ids[i] }])
         order++
         if (keyed[i] !== undefined) {
-          put(b, subs.k, keyed[i] as Uint8Array, ids[i])
+          put(b, subs.dedupe, keyed[i] as Uint8Array, ids[i])
           seenKeys.set(key as string, id)
         }
         const origin = toHex(tx.body.origin)
@@ -111,31 +131,32 @@ export class StoreOutbox implements Outbox {
         return out
       }
       const origins = [...seqs.keys()]
-      const stored = await subs.q.getMany(origins.map(fromHex))
+      const stored = await subs.originSeq.getMany(origins.map(fromHex))
       origins.forEach((o, i) => {
         const prev = stored[i] === undefined ? 0 : readU64(stored[i] as Uint8Array)
-        put(b, subs.q, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
+        put(b, subs.originSeq, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
       })
       await writeBatch(b, 'outbox add', { sync: true })
       for (const [o, e] of added) this.decoded.set(o, e)
       this.nextOrder = order
       this.count += seenIds.size
+      this.levels()
       return out
     })
   }
 
   async lookup(dedupeKey: string): Promise<string | undefined> {
-    const v = await this.ctx.subs.k.get(dedupeKeyBytes(dedupeKey))
+    const v = await this.ctx.subs.dedupe.get(dedupeKeyBytes(dedupeKey))
     return v === undefined ? undefined : toHex(v)
   }
 
   async lookupMany(dedupeKeys: string[]): Promise<Array<string | undefined>> {
-    const vals = await this.ctx.subs.k.getMany(dedupeKeys.map(dedupeKeyBytes))
+    const vals = await this.ctx.subs.dedupe.getMany(dedupeKeys.map(dedupeKeyBytes))
     return vals.map((v) => (v === undefined ? undefined : toHex(v)))
   }
 
   async nextSeq(origin: Uint8Array): Promise<number> {
-    const v = await this.ctx.subs.q.get(origin)
+    const v = await this.ctx.subs.originSeq.get(origin)
     return v === undefined ? 0 : readU64(v)
   }
 
@@ -185,7 +206,7 @@ export class StoreOutbox implements Outbox {
   async deferredReceipts(limit = Number.MAX_SAFE_INTEGER): Promise<DeferredReceipt[]> {
     const out: DeferredReceipt[] = []
     if (limit <= 0) return out
-    for await (const [k, v] of this.ctx.subs.r.iterator({ limit })) out.push(decodeDeferred(toHex(k), v))
+    for await (const [k, v] of this.ctx.subs.deferredReceipt.iterator({ limit })) out.push(decodeDeferred(toHex(k), v))
     return out
   }
 
@@ -194,17 +215,18 @@ export class StoreOutbox implements Outbox {
       const ids = [...new Set(txIds)].map(fromHex)
       if (ids.length === 0) return
       await this.ctx.beforeWrite()
-      const present = await this.ctx.subs.r.hasMany(ids)
+      const present = await this.ctx.subs.deferredReceipt.hasMany(ids)
       const b = this.ctx.db.batch()
       let n = 0
       ids.forEach((id, i) => {
         if (!present[i]) return
-        del(b, this.ctx.subs.r, id)
+        del(b, this.ctx.subs.deferredReceipt, id)
         n++
       })
       if (n === 0) return b.close()
       await writeBatch(b, 'clearing deferred receipts', { sync: true })
       this.deferred -= n
+      this.levels()
     })
   }
 
@@ -221,17 +243,17 @@ export class StoreOutbox implements Outbox {
     await this.ctx.serial.run(async () => {
       await this.ctx.beforeWrite()
       const ids = [...new Set(txIds)].map(fromHex)
-      const orders = await this.ctx.subs.O.getMany(ids)
+      const orders = await this.ctx.subs.outboxOrder.getMany(ids)
       const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
       const deferIds = [...deferById.keys()].map(fromHex)
-      const before = deferIds.length > 0 ? await this.ctx.subs.r.getMany(deferIds) : []
+      const before = deferIds.length > 0 ? await this.ctx.subs.deferredReceipt.getMany(deferIds) : []
       const b = this.ctx.db.batch()
       let n = 0
       ids.forEach((id, i) => {
         const o = orders[i]
         if (o === undefined) return
-        del(b, this.ctx.subs.o, o)
-        del(b, this.ctx.subs.O, id)
+        del(b, this.ctx.subs.outbox, o)
+        del(b, this.ctx.subs.outboxOrder, id)
         n++
       })
       const now = Date.now()
@@ -242,7 +264,7 @@ export class StoreOutbox implements Outbox {
         if (prev === undefined) fresh++
         put(
           b,
-          this.ctx.subs.r,
+          this.ctx.subs.deferredReceipt,
           id,
           encodeDeferred({
             code: d.code,
@@ -258,6 +280,8 @@ export class StoreOutbox implements Outbox {
       for (const o of orders) if (o !== undefined) this.decoded.delete(readU64(o))
       this.count -= n
       this.deferred += fresh
+      this.ctx.metrics.count('receiptWritesDeferred', deferIds.length)
+      this.levels()
     })
   }
 
@@ -274,7 +298,7 @@ export class StoreOutbox implements Outbox {
       // Decode what is not cached yet (after a restart), then look every entry up in the tx index.
       const missing = orders.filter((o) => !this.decoded.has(o))
       if (missing.length > 0) {
-        const vals = await this.ctx.subs.o.getMany(missing.map(u64))
+        const vals = await this.ctx.subs.outbox.getMany(missing.map(u64))
         missing.forEach((o, i) => {
           const v = vals[i]
           if (v === undefined) return // acked meanwhile
@@ -284,14 +308,14 @@ export class StoreOutbox implements Outbox {
       }
       const entries = orders.map((o) => this.decoded.get(o)).filter((e) => e !== undefined)
       orders = []
-      const locs = await this.ctx.subs.i.getMany(entries.map((e) => e.id))
+      const locs = await this.ctx.subs.txIndex.getMany(entries.map((e) => e.id))
       return entries.map((e, i) => ({
         tx: e.tx,
         id: toHex(e.id),
         loc: locs[i] === undefined ? undefined : decodeTxIndex(locs[i] as Uint8Array),
       }))
     }
-    for await (const k of this.ctx.subs.o.keys()) {
+    for await (const k of this.ctx.subs.outbox.keys()) {
       orders.push(readU64(k))
       if (orders.length >= SCAN_CHUNK) yield await flush()
     }

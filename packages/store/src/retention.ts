@@ -1,4 +1,8 @@
-import { type StrippedTx, toHex } from '@profichain/core'
+import { equalBytes, type StrippedTx, sha256, toHex } from '@profichain/core'
+import { type Batch, put } from './context.js'
+import type { Counts, Subs } from './keys.js'
+import type { StoreMempool } from './mempool.js'
+import type { StoreOutbox } from './outbox.js'
 import type { RetentionPolicy, RetentionRule } from './types.js'
 
 /** Whether the payload of `tx` is kept under `policy` (headers, stripped txs and leaves are always kept). */
@@ -17,4 +21,48 @@ export function ruleMatches(rule: RetentionRule, tx: StrippedTx): boolean {
     for (const [k, v] of Object.entries(rule.metadata)) if (b.metadata[k] !== v) return false
   }
   return true
+}
+
+/**
+ * Stage the payloads of a block's txs kept by the retention policy, from the block's companions, the
+ * mempool or the outbox; counts them into `counts`.
+ */
+export async function stagePayloads(
+  b: Batch,
+  from: { retention: RetentionPolicy; subs: Subs; mempool: StoreMempool; outbox: StoreOutbox },
+  txs: StrippedTx[],
+  ids: Uint8Array[],
+  given: Map<string, Uint8Array> | undefined,
+  counts: Counts,
+): Promise<void> {
+  const { retention, subs } = from
+  if (retention.mode === 'none' || txs.length === 0) return
+  const want: number[] = []
+  for (let i = 0; i < txs.length; i++) if (retains(retention, txs[i])) want.push(i)
+  if (want.length === 0) return
+  const have = await subs.payload.hasMany(want.map((i) => ids[i]))
+  const missing: number[] = []
+  const found = new Map<number, Uint8Array>()
+  want.forEach((i, k) => {
+    if (have[k]) return
+    const hex = toHex(ids[i])
+    const p = given?.get(hex) ?? from.mempool.get(hex)?.payload
+    if (p !== undefined) found.set(i, p)
+    else missing.push(i)
+  })
+  if (missing.length > 0) {
+    const own = await from.outbox.payloads(missing.map((i) => ids[i]))
+    missing.forEach((i, k) => {
+      const p = own[k]
+      if (p !== undefined) found.set(i, p)
+    })
+  }
+  for (const [i, p] of found) {
+    const body = txs[i].body
+    // Payloads from peers are untrusted: keep only the one the tx signed.
+    if (p.byteLength !== body.payloadSize || !equalBytes(sha256(p), body.payloadHash)) continue
+    put(b, subs.payload, ids[i], p)
+    counts.payloads++
+    counts.payloadBytes += p.byteLength
+  }
 }

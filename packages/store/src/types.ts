@@ -1,6 +1,7 @@
 import type { Block, BlockHeader, ChainpointProof, NativeReceipt, StrippedTx, Transaction, TxKind } from '@profichain/core'
 import { ProfichainError } from '@profichain/core'
 import type { Consensus, Genesis } from '@profichain/consensus'
+import type { Registry } from 'prom-client'
 
 /** Which payloads a node keeps. Headers, stripped txs and Merkle leaves are always kept. */
 export type RetentionPolicy =
@@ -71,6 +72,12 @@ export interface BlockTreeInit {
   genesisSource?: string
   /** Info lines (e.g. the genesis digest stored into an older DB). */
   log?: (message: string, fields?: Record<string, unknown>) => void
+}
+
+/** What the store is given rather than configured with. */
+export interface BlockTreeComponents {
+  /** Where the store registers its prom-client metrics (`profichain_store_*`, docs/storage.md); none: not counted. */
+  registry?: Registry
 }
 
 /** The acknowledged watermark (`BlockTree.acknowledge`). */
@@ -164,25 +171,57 @@ export interface Mempool {
   size(): number
 }
 
-/** Every code a StoreError carries. */
+/** Every code a StoreError carries (a caller's `switch` over `err.code` is checked). */
 export const STORE_ERROR_CODES = [
   'ERR_STORE_LOCKED',
   'ERR_STORE_IO',
   'ERR_STORE_NETWORK',
-  'ERR_STORE_SCHEMA',
+  /** The DB was written in another on-disk layout version (docs/storage.md). */
+  'ERR_STORE_LAYOUT',
   'ERR_STORE_CORRUPT',
   'ERR_STORE_UNKNOWN_TX',
   'ERR_STORE_CLOSED',
+  'ERR_STORE_CONFIG',
   /** The genesis file differs from the one the store was created with (any field). */
   'GENESIS_MISMATCH',
 ] as const
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number]
 
-export class StoreError extends ProfichainError {
-  declare readonly code: StoreErrorCode
-  constructor(code: StoreErrorCode, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(code, message, meta, options)
+/** The metadata each code carries. */
+export interface StoreErrorMeta {
+  ERR_STORE_LOCKED: { path: string }
+  /** The LevelDB error code and its cause's code (e.g. ENOSPC), when known. */
+  ERR_STORE_IO: { levelCode?: string; causeCode?: string }
+  /** Genesis block hashes (hex): the DB's and this node's. */
+  ERR_STORE_NETWORK: { stored: string; expected: string }
+  /** `found`: the DB's layout version (null when unreadable). */
+  ERR_STORE_LAYOUT: { path: string; found: number | null; expected: number }
+  ERR_STORE_CORRUPT: { path?: string }
+  ERR_STORE_UNKNOWN_TX: { txId: string }
+  ERR_STORE_CLOSED: Record<string, never>
+  ERR_STORE_CONFIG: { field: string }
+  /** Genesis config digests (hex) and the fields that differ (`field: old → new`). */
+  GENESIS_MISMATCH: { source: string; stored: string; expected: string; differences: string[] }
+}
+
+type MetaArgs<C extends StoreErrorCode> =
+  Record<string, never> extends StoreErrorMeta[C]
+    ? [meta?: StoreErrorMeta[C], options?: { cause?: unknown }]
+    : [meta: StoreErrorMeta[C], options?: { cause?: unknown }]
+
+/** A store failure with a stable code and the metadata of that code (see `StoreErrorMeta`). */
+export class StoreError<C extends StoreErrorCode = StoreErrorCode> extends ProfichainError {
+  declare readonly code: C
+  /** Typed per code once the code is known (`StoreError.is(err, code)`), still readable as a record. */
+  declare readonly meta: StoreErrorMeta[C] & Record<string, unknown>
+  constructor(code: C, message: string, ...[meta, options]: MetaArgs<C>) {
+    super(code, message, meta ?? {}, options)
     this.name = 'StoreError'
+  }
+
+  /** Narrow `err` to a StoreError of `code` (so its `meta` is typed). */
+  static is<K extends StoreErrorCode>(err: unknown, code: K): err is StoreError<K> {
+    return err instanceof StoreError && err.code === code
   }
 }
 

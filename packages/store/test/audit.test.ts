@@ -55,18 +55,18 @@ async function tamper(fn: (s: Subs) => Promise<void>): Promise<AuditMismatch[]> 
 describe('audit finds tampering', () => {
   it('of a header', async () => {
     const ms = await tamper(async (s) => {
-      const h = decodeHeader((await s.h.get(hash1)) as Uint8Array)
-      await s.h.put(hash1, encodeHeader({ ...h, timestamp: h.timestamp + 1 }))
+      const h = decodeHeader((await s.header.get(hash1)) as Uint8Array)
+      await s.header.put(hash1, encodeHeader({ ...h, timestamp: h.timestamp + 1 }))
     })
     expect(ms).toContainEqual(expect.objectContaining({ kind: 'header', height: 1, blockHash: toHex(hash1) }))
   })
 
   it('of a header signature', async () => {
     const ms = await tamper(async (s) => {
-      const h = decodeHeader((await s.h.get(hash2)) as Uint8Array)
+      const h = decodeHeader((await s.header.get(hash2)) as Uint8Array)
       const sig = new Uint8Array(h.signatures[0].signature)
       sig[5] ^= 1
-      await s.h.put(
+      await s.header.put(
         hash2,
         encodeHeader({ ...h, signatures: [{ signer: h.signatures[0].signer, signature: sig }] }),
       )
@@ -76,8 +76,8 @@ describe('audit finds tampering', () => {
 
   it('of a stripped tx', async () => {
     const ms = await tamper(async (s) => {
-      const tx = decodeStrippedTx((await s.x.get(txKey(hash1, 1))) as Uint8Array)
-      await s.x.put(
+      const tx = decodeStrippedTx((await s.strippedTx.get(txKey(hash1, 1))) as Uint8Array)
+      await s.strippedTx.put(
         txKey(hash1, 1),
         encodeStrippedTx({ ...tx, body: { ...tx.body, metadata: { forged: '1' } } }),
       )
@@ -92,7 +92,7 @@ describe('audit finds tampering', () => {
 
   it('of a payload', async () => {
     const ms = await tamper(async (s) => {
-      await s.d.put(Buffer.from(ids[2], 'hex'), new Uint8Array(Buffer.from('t2 changed')))
+      await s.payload.put(Buffer.from(ids[2], 'hex'), new Uint8Array(Buffer.from('t2 changed')))
     })
     expect(ms).toEqual([
       expect.objectContaining({ kind: 'payload', height: 1, blockHash: toHex(hash1), txId: ids[2] }),
@@ -102,7 +102,7 @@ describe('audit finds tampering', () => {
   it('of a Merkle leaf', async () => {
     const ms = await tamper(async (s) => {
       const leaves = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), new Uint8Array(32).fill(3)]
-      await s.l.put(hash1, encodeLeaves(leaves))
+      await s.leaves.put(hash1, encodeLeaves(leaves))
     })
     expect(ms.length).toBe(3)
     expect(ms.every((m) => m.kind === 'leaf' && m.height === 1)).toBe(true)
@@ -111,8 +111,8 @@ describe('audit finds tampering', () => {
 
   it('of the tx index and the canonical chain', async () => {
     const ms = await tamper(async (s) => {
-      await s.i.put(Buffer.from(ids[0], 'hex'), encodeTxIndex({ blockHash: hash1, height: 1, index: 2 }))
-      await s.i.del(Buffer.from(ids[1], 'hex'))
+      await s.txIndex.put(Buffer.from(ids[0], 'hex'), encodeTxIndex({ blockHash: hash1, height: 1, index: 2 }))
+      await s.txIndex.del(Buffer.from(ids[1], 'hex'))
     })
     expect(ms).toEqual([
       expect.objectContaining({ kind: 'index', height: 1, txId: ids[0] }),
@@ -120,7 +120,7 @@ describe('audit finds tampering', () => {
     ])
     await tree.close()
     const ms2 = await tamper(async (s) => {
-      await s.c.put(u64(1), hash2)
+      await s.canonical.put(u64(1), hash2)
     })
     expect(ms2).toContainEqual(expect.objectContaining({ kind: 'index', height: 1, blockHash: toHex(hash2) }))
     expect(ms2).toContainEqual(expect.objectContaining({ kind: 'link', height: 2 }))

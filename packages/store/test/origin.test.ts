@@ -77,7 +77,7 @@ describe('records from unknown origins', () => {
     const bad = makeTx('stranger persisted', {}, stranger)
     const db = new Level<Uint8Array, Uint8Array>(dir.path, { keyEncoding: 'view', valueEncoding: 'view' })
     await db.open()
-    await openSublevels(db).t.put(u64(1000), encodeTransaction(bad))
+    await openSublevels(db).mempool.put(u64(1000), encodeTransaction(bad))
     await db.close()
     tree = await openTree(dir.path)
     expect(tree.mempool.size()).toBe(1)

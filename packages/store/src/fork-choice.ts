@@ -1,0 +1,373 @@
+import { type ChainContext, checkTxOrigins, type Consensus, type Genesis } from '@profichain/consensus'
+import {
+  type Block,
+  type BlockHeader,
+  type BlockRules,
+  blockHash,
+  blockLeaves,
+  compareBytes,
+  encodeBlock,
+  encodeHeader,
+  encodeStrippedTx,
+  equalBytes,
+  merkleRoot,
+  type StrippedTx,
+  type Transaction,
+  toHex,
+  txId,
+  ValidationError,
+  validateBlock,
+  verifyHeaderSignature,
+} from '@profichain/core'
+import { type Batch, del, put, writeBatch } from './context.js'
+import {
+  type BinaryDb,
+  type BlockMeta,
+  type Counts,
+  decodeTxIndex,
+  encodeBlockMeta,
+  encodeCounts,
+  encodeLeaves,
+  encodeTxIndex,
+  META,
+  payloadIndexKey,
+  type Subs,
+  txKey,
+  u64,
+} from './keys.js'
+import type { StoreMempool } from './mempool.js'
+import type { StoreMetrics } from './metrics.js'
+import type { Orphan, OrphanPool } from './orphan-pool.js'
+import type { StoreOutbox } from './outbox.js'
+import { stagePayloads } from './retention.js'
+import type { ChainState, TreeNode, TreeNodes } from './tree-nodes.js'
+import type { AddBlockOptions, AddBlockResult, HeadInfo, ReorgInfo, RetentionPolicy } from './types.js'
+
+interface SwitchBlock {
+  node: TreeNode
+  txs: StrippedTx[]
+  ids: Uint8Array[]
+}
+
+/** The canonical change one block causes: blocks leaving and joining the chain above the fork point. */
+interface Switch {
+  fork: TreeNode
+  added: SwitchBlock[]
+  removed: SwitchBlock[]
+  removedTxIds?: string[]
+  addedTxIds?: string[]
+}
+
+interface Applied {
+  node: TreeNode
+  switched?: Switch
+}
+
+/** What fork choice works on (the block tree's parts). */
+export interface ForkChoiceParts {
+  db: BinaryDb
+  subs: Subs
+  genesis: Genesis
+  consensus: Consensus
+  rules: BlockRules
+  chain: ChainContext
+  nodes: TreeNodes
+  state: ChainState
+  orphans: OrphanPool
+  mempool: StoreMempool
+  outbox: StoreOutbox
+  retention: RetentionPolicy
+  metrics: StoreMetrics
+}
+
+/** The canonical head of a chain state, as the public HeadInfo. */
+export function headInfo(state: ChainState): HeadInfo {
+  const n = state.head
+  return { hash: n.hash, height: n.height, header: n.header, totalWork: n.totalWork }
+}
+
+/**
+ * Adding blocks (DESIGN §6): validation against the parent, fork choice (most cumulative work, tie: lowest
+ * hash), and staging of the canonical switch a winning block causes, written with the block in one atomic
+ * batch so a crash leaves either the old or the new state. Blocks without a parent go to the orphan pool
+ * and are connected when it arrives. Runs inside the store's write queue.
+ */
+export class ForkChoice {
+  constructor(private readonly p: ForkChoiceParts) {}
+
+  async addBlock(block: Block, opts: AddBlockOptions): Promise<AddBlockResult> {
+    const { p } = this
+    const hash = blockHash(block.header)
+    const hex = toHex(hash)
+    const known = await p.nodes.node(hash)
+    if (known) {
+      await this.mergeSignatures(known, block.header)
+      return this.result('duplicate', [], [], p.state.head)
+    }
+    if (p.orphans.has(hex)) return this.result('duplicate', [], [], p.state.head)
+    const ids = block.txs.map((t) => txId(t))
+    // Start the replay lookup now: LevelDB reads on its own thread while this one validates.
+    const indexed = ids.length > 0 ? p.subs.txIndex.getMany(ids) : Promise.resolve([])
+    indexed.catch(() => undefined)
+    const leaves = blockLeaves(block.txs)
+    validateBlock(block, p.rules, {
+      skipTxSignatures: opts.signaturesChecked,
+      merkleRoot: merkleRoot(leaves),
+    })
+    // Records only from allowed origins (genesis members, isAllowedOrigin): checked before the orphan
+    // pool, so no path stores such a block (issue 10 item 7).
+    checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex })
+    const parent = await p.nodes.node(block.header.prevHash)
+    if (!parent) {
+      p.orphans.add({ block, hash, leaves, opts, bytes: encodeBlock(block).byteLength })
+      return this.result('orphan', [], [], p.state.head)
+    }
+    const oldHead = p.state.head
+    const connected: Uint8Array[] = []
+    const applied: Applied[] = []
+    applied.push(await this.connect({ block, hash, leaves, opts, bytes: 0 }, parent, await indexed))
+    connected.push(hash)
+    // Orphans waiting for this block (and theirs, recursively); an invalid orphan is dropped, not thrown.
+    const queue = [hex]
+    while (queue.length > 0) {
+      const parentHex = queue.shift() as string
+      for (const o of p.orphans.takeChildren(parentHex)) {
+        const parentNode = await p.nodes.node(o.block.header.prevHash)
+        if (!parentNode) continue
+        try {
+          applied.push(await this.connect(o, parentNode))
+          connected.push(o.hash)
+          queue.push(toHex(o.hash))
+        } catch (err) {
+          if (!(err instanceof ValidationError) && (err as Error).name !== 'ConsensusError') throw err
+        }
+      }
+    }
+    const result = this.result('added', connected, applied, oldHead)
+    p.metrics.count('blocksApplied', connected.length)
+    if (result.reorg) p.metrics.count('reorgs')
+    return result
+  }
+
+  /** Quorum signatures can arrive after the block: keep the union of valid signatures on the stored header. */
+  private async mergeSignatures(known: TreeNode, incoming: BlockHeader): Promise<void> {
+    const { p } = this
+    const have = new Set(known.header.signatures.map((s) => toHex(s.signer)))
+    const extra = incoming.signatures.filter(
+      (s) => !have.has(toHex(s.signer)) && verifyHeaderSignature(known.header, s),
+    )
+    if (extra.length === 0) return
+    const header: BlockHeader = { ...known.header, signatures: [...known.header.signatures, ...extra] }
+    const updated: TreeNode = { ...known, header }
+    const b = p.db.batch()
+    put(b, p.subs.header, known.hash, encodeHeader(header))
+    const becomesFinal =
+      p.consensus.isFinal(header) &&
+      updated.height > p.state.final.height &&
+      (await p.nodes.isCanonical(known))
+    if (becomesFinal) put(b, p.subs.meta, META.final, known.hash)
+    await writeBatch(b, 'storing header signatures', { sync: true })
+    p.nodes.remember(updated)
+    if (becomesFinal) p.state.final = updated
+    if (equalBytes(p.state.head.hash, known.hash)) p.state.head = updated
+  }
+
+  /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */
+  private async connect(o: Orphan, parent: TreeNode, indexed?: Array<Uint8Array | undefined>): Promise<Applied> {
+    const { p } = this
+    const { block, hash, leaves } = o
+    const header = block.header
+    if (header.height !== parent.height + 1) {
+      throw new ValidationError(
+        'ERR_BLOCK_HEIGHT',
+        `block height ${header.height} does not follow its parent's ${parent.height}`,
+        { blockHash: toHex(hash) },
+      )
+    }
+    await p.consensus.validateHeader(header, parent.header, p.chain)
+    const ids = block.txs.map((t) => txId(t))
+    await this.checkReplay(ids, parent, hash, indexed)
+    const node: TreeNode = {
+      hash,
+      header,
+      height: header.height,
+      totalWork: parent.totalWork + p.consensus.work(header),
+    }
+    const s = p.subs
+    const b = p.db.batch()
+    const counts = { ...p.state.counts, blocks: p.state.counts.blocks + 1 }
+    put(b, s.header, hash, encodeHeader(header))
+    put(b, s.blockMeta, hash, encodeBlockMeta({ height: node.height, totalWork: node.totalWork } satisfies BlockMeta))
+    put(b, s.leaves, hash, encodeLeaves(leaves))
+    for (let i = 0; i < block.txs.length; i++) put(b, s.strippedTx, txKey(hash, i), encodeStrippedTx(block.txs[i]))
+    await stagePayloads(b, p, block.txs, ids, o.opts.payloads, counts)
+
+    let switched: Switch | undefined
+    if (better(node, p.state.head)) switched = await this.planSwitch(node, block, ids)
+    let commitMempool = () => {}
+    let finalNode = p.state.final
+    if (switched) {
+      commitMempool = await this.stageSwitch(b, switched, counts)
+      for (const n of switched.added) {
+        if (n.node.height > finalNode.height && p.consensus.isFinal(n.node.header)) finalNode = n.node
+      }
+      put(b, s.meta, META.head, node.hash)
+      if (finalNode !== p.state.final) put(b, s.meta, META.final, finalNode.hash)
+    }
+    put(b, s.meta, META.counts, encodeCounts(counts))
+    await writeBatch(b, `storing block ${node.height}`, { sync: true })
+    p.state.counts = counts
+    p.nodes.remember(node)
+    if (switched) {
+      commitMempool()
+      p.state.head = node
+      p.state.final = finalNode
+    }
+    return { node, switched }
+  }
+
+  /** A tx already on the chain this block extends (below the fork point) may not appear again. */
+  private async checkReplay(
+    ids: Uint8Array[],
+    parent: TreeNode,
+    hash: Uint8Array,
+    indexed?: Array<Uint8Array | undefined>,
+  ): Promise<void> {
+    if (ids.length === 0) return
+    const { nodes } = this.p
+    const hits = indexed ?? (await this.p.subs.txIndex.getMany(ids))
+    if (hits.every((h) => h === undefined)) return
+    // Height of the fork point between the parent's chain and the canonical chain.
+    let cur: TreeNode | undefined = parent
+    while (cur && !(await nodes.isCanonical(cur))) cur = await nodes.node(cur.header.prevHash)
+    const forkHeight = cur ? cur.height : -1
+    hits.forEach((h, i) => {
+      if (h !== undefined && decodeTxIndex(h).height <= forkHeight) {
+        throw new ValidationError(
+          'ERR_BLOCK_TX_REPLAY',
+          `tx ${toHex(ids[i])} is already in block ${decodeTxIndex(h).height} of this chain`,
+          {
+            blockHash: toHex(hash),
+            txId: toHex(ids[i]),
+          },
+        )
+      }
+    })
+  }
+
+  /** Blocks leaving and joining the canonical chain if `tip` became head; undefined if that would undo finality. */
+  private async planSwitch(tip: TreeNode, tipBlock: Block, tipIds: Uint8Array[]): Promise<Switch | undefined> {
+    const { nodes, state, subs } = this.p
+    const added: SwitchBlock[] = [{ node: tip, txs: tipBlock.txs, ids: tipIds }]
+    let cur = (await nodes.node(tip.header.prevHash)) as TreeNode
+    while (!(await nodes.isCanonical(cur))) {
+      added.push({ node: cur, ...(await nodes.loadTxs(cur.hash)) })
+      cur = (await nodes.node(cur.header.prevHash)) as TreeNode
+    }
+    const fork = cur
+    if (fork.height < state.final.height) return undefined
+    added.reverse()
+    const removed: SwitchBlock[] = []
+    for (let h = state.head.height; h > fork.height; h--) {
+      const hash = (await subs.canonical.get(u64(h))) as Uint8Array
+      const n = (await nodes.node(hash)) as TreeNode
+      removed.push({ node: n, ...(await nodes.loadTxs(hash)) })
+    }
+    return { fork, added, removed }
+  }
+
+  /** Stage the canonical index changes of a switch; returns the mempool commit to run after the write. */
+  private async stageSwitch(b: Batch, sw: Switch, counts: Counts): Promise<() => void> {
+    const s = this.p.subs
+    const addedIds = new Set<string>()
+    for (const a of sw.added) for (const id of a.ids) addedIds.add(toHex(id))
+    // Old branch first: deletes are overwritten by the new branch's puts later in the same batch.
+    const back: StrippedTx[] = []
+    const backIds: Uint8Array[] = []
+    for (const r of sw.removed) {
+      if (r.node.height > sw.added[sw.added.length - 1].node.height) del(b, s.canonical, u64(r.node.height))
+      r.txs.forEach((tx, i) => {
+        del(b, s.txIndex, r.ids[i])
+        del(b, s.payloadIndex, payloadIndexKey(tx.body.payloadHash, r.ids[i]))
+        counts.txs--
+        if (!addedIds.has(toHex(r.ids[i]))) {
+          back.push(tx)
+          backIds.push(r.ids[i])
+        }
+      })
+    }
+    for (const a of sw.added) {
+      const { hash, height } = a.node
+      put(b, s.canonical, u64(height), hash)
+      const empty = new Uint8Array(0)
+      a.txs.forEach((tx, i) => {
+        put(b, s.txIndex, a.ids[i], encodeTxIndex({ blockHash: hash, height, index: i }))
+        put(b, s.payloadIndex, payloadIndexKey(tx.body.payloadHash, a.ids[i]), empty)
+        counts.txs++
+      })
+    }
+    sw.removedTxIds = backIds.map(toHex)
+    const wasCanonical = new Set<string>()
+    for (const r of sw.removed) for (const id of r.ids) wasCanonical.add(toHex(id))
+    sw.addedTxIds = [...addedIds].filter((id) => !wasCanonical.has(id))
+    const removeCommit = this.p.mempool.stageRemove(b, addedIds)
+    // Txs that left the canonical chain go back to the mempool when their payload is known here.
+    const returning: Transaction[] = []
+    if (back.length > 0) {
+      const payloads = await s.payload.getMany(backIds)
+      back.forEach((tx, i) => {
+        const pl = payloads[i]
+        if (pl !== undefined) returning.push({ ...tx, payload: pl })
+      })
+    }
+    const addCommit = this.p.mempool.stageAdd(b, returning)
+    return () => {
+      removeCommit()
+      addCommit()
+    }
+  }
+
+  private result(
+    status: AddBlockResult['status'],
+    connected: Uint8Array[],
+    applied: Applied[],
+    oldHead: TreeNode,
+  ): AddBlockResult {
+    const newCanonical = new Map<number, Block>()
+    let reorg: ReorgInfo | undefined
+    const removedAll = new Set<string>()
+    const addedAll = new Set<string>()
+    let depth = 0
+    for (const a of applied) {
+      const sw = a.switched
+      if (!sw) continue
+      for (const r of sw.removed) newCanonical.delete(r.node.height)
+      for (const x of sw.added) newCanonical.set(x.node.height, { header: x.node.header, txs: x.txs })
+      if (sw.removed.length > 0) {
+        depth = Math.max(depth, oldHead.height - sw.fork.height)
+        for (const id of sw.removedTxIds ?? []) removedAll.add(id)
+        for (const id of sw.addedTxIds ?? []) addedAll.add(id)
+      } else {
+        for (const id of sw.addedTxIds ?? []) addedAll.add(id)
+      }
+    }
+    if (depth > 0) {
+      const removedTxIds = [...removedAll].filter((id) => !addedAll.has(id))
+      const addedTxIds = [...addedAll].filter((id) => !removedAll.has(id))
+      reorg = { depth, oldHead: oldHead.hash, newHead: this.p.state.head.hash, removedTxIds, addedTxIds }
+    }
+    return {
+      status,
+      head: headInfo(this.p.state),
+      connected,
+      newCanonical: [...newCanonical.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]),
+      ...(reorg ? { reorg } : {}),
+    }
+  }
+}
+
+/** Fork choice: most cumulative work, then lowest hash. */
+function better(a: TreeNode, b: TreeNode): boolean {
+  if (a.totalWork !== b.totalWork) return a.totalWork > b.totalWork
+  return compareBytes(a.hash, b.hash) < 0
+}
