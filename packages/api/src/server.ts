@@ -15,15 +15,17 @@ import type { ApiAddress, ApiComponents, ApiInit, ApiServer, NodeHealth } from '
 const KiB = 1024
 const MIN_TOKEN_CHARS = 16
 
-/** Loopback addresses: the only ones served without a token. */
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)'
+const LOOPBACK_V4 = new RegExp(`^(::ffff:)?127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`)
+
+/**
+ * Whether a bind address is loopback, the only kind served without a token: `localhost`, any address of
+ * 127.0.0.0/8 (also IPv4-mapped, `::ffff:127.x.y.z`) and `::1`, case-insensitive, with or without IPv6
+ * brackets. The one definition of "loopback" for the API and for config validation.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  return (
-    h === 'localhost' ||
-    h === '::1' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
-    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
-  )
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  return h === 'localhost' || h === '::1' || LOOPBACK_V4.test(h)
 }
 
 function digest(s: string): Buffer {
