@@ -82,6 +82,7 @@ describe('core errors', () => {
       'ValidationError',
       'ProofError',
       'KeyError',
+      'codedError\\(.*?\\),',
     ], ['ERR_CODEC', 'ERR_BLOCK_HEIGHT', 'ERR_BLOCK_TX_REPLAY'])
   })
 })
