@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { GraphQLError } from 'graphql'
-import { createGraphQLError } from './errors.js'
+import { type ApiResponseCode, createGraphQLError } from './errors.js'
 
 /**
  * An async iterator over one emitter event, for a subscription. The queue is bounded: a client that does
@@ -20,7 +20,7 @@ export function eventIterator<T>(
     if (queue.length >= opts.maxQueue) {
       failure = createGraphQLError(
         `subscription dropped: more than ${opts.maxQueue} events waiting for a slow client`,
-        { extensions: { code: 'SLOW_CONSUMER' } },
+        { extensions: { code: 'SLOW_CONSUMER' satisfies ApiResponseCode } },
       )
       finish()
       return

@@ -1,7 +1,14 @@
 import { ApiHttpServer } from './server.js'
 import type { ApiComponents, ApiInit, ApiServer } from './types.js'
 
-export { ApiError, type ApiErrorCode } from './errors.js'
+export {
+  API_ERROR_CODES,
+  API_RESPONSE_CODES,
+  ApiError,
+  type ApiErrorCode,
+  type ApiErrorMeta,
+  type ApiResponseCode,
+} from './errors.js'
 export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
 export { isLoopbackHost } from './server.js'

@@ -14,7 +14,7 @@ import {
   type ValidationRule,
   validate as graphqlValidate,
 } from 'graphql'
-import { createGraphQLError } from './errors.js'
+import { type ApiResponseCode, createGraphQLError } from './errors.js'
 
 export interface QueryLimits {
   /** Deepest field nesting allowed (GraphQL Armor max-depth; `__schema` introspection is exempt). */
@@ -164,6 +164,6 @@ function pageValue(v: ValueNode, limits: QueryLimits): number {
 function tooComplex(message: string, node?: OperationDefinitionNode): GraphQLError {
   return createGraphQLError(`query refused: ${message}`, {
     nodes: node ? [node] : undefined,
-    extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } },
+    extensions: { code: 'QUERY_TOO_COMPLEX' satisfies ApiResponseCode, http: { status: 400 } },
   })
 }

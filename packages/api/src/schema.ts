@@ -1,6 +1,7 @@
 import {
   type Block,
   type BlockHeader,
+  codedError,
   blockHash,
   equalBytes,
   toBase64,
@@ -88,7 +89,7 @@ const Long = new GraphQLScalarType<number, number>({
   serialize: (v) => {
     if (typeof v === 'bigint') return Number(v)
     if (typeof v !== 'number' || !Number.isSafeInteger(v))
-      throw new TypeError(`not a safe integer: ${String(v)}`)
+      throw codedError(new TypeError(`not a safe integer: ${String(v)}`), 'ERR_API_NOT_SAFE_INTEGER')
     return v
   },
   parseValue: (v) => {

@@ -6,7 +6,7 @@ import { parse } from 'graphql'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Registry } from 'prom-client'
 import { type BudgetLimits, WorkBudget } from './budget.js'
-import { ApiError, createGraphQLError } from './errors.js'
+import { ApiError, type ApiResponseCode, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
 import { type ApiContextValue, buildSchema, type ResolvedOptions } from './schema.js'
@@ -15,15 +15,17 @@ import type { ApiAddress, ApiComponents, ApiInit, ApiServer, NodeHealth } from '
 const KiB = 1024
 const MIN_TOKEN_CHARS = 16
 
-/** Loopback addresses: the only ones served without a token. */
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)'
+const LOOPBACK_V4 = new RegExp(`^(::ffff:)?127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`)
+
+/**
+ * Whether a bind address is loopback, the only kind served without a token: `localhost`, any address of
+ * 127.0.0.0/8 (also IPv4-mapped, `::ffff:127.x.y.z`) and `::1`, case-insensitive, with or without IPv6
+ * brackets. The one definition of "loopback" for the API and for config validation.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  return (
-    h === 'localhost' ||
-    h === '::1' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
-    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
-  )
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  return h === 'localhost' || h === '::1' || LOOPBACK_V4.test(h)
 }
 
 function digest(s: string): Buffer {
@@ -59,9 +61,9 @@ export class ApiHttpServer implements ApiServer {
     this.host = init.host ?? '127.0.0.1'
     this.port = init.port ?? 8545
     if (!Number.isInteger(this.port) || this.port < 0 || this.port > 65535)
-      throw new ApiError('ERR_API_CONFIG', `api port ${init.port} is not in 0..65535`)
+      throw new ApiError('ERR_API_CONFIG', `api port ${init.port} is not in 0..65535`, { option: 'port' })
     if (init.token !== undefined && init.token.length < MIN_TOKEN_CHARS) {
-      throw new ApiError('ERR_API_CONFIG', `api token must be at least ${MIN_TOKEN_CHARS} characters`)
+      throw new ApiError('ERR_API_CONFIG', `api token must be at least ${MIN_TOKEN_CHARS} characters`, { option: 'token' })
     }
     if (!isLoopbackHost(this.host) && init.token === undefined) {
       throw new ApiError(
@@ -106,7 +108,7 @@ export class ApiHttpServer implements ApiServer {
     }
     for (const [k, v] of Object.entries({ ...this.limits, ...budgetLimits }))
       if (!Number.isSafeInteger(v) || v < 0)
-        throw new ApiError('ERR_API_CONFIG', `api ${k} must be a non-negative integer, got ${v}`)
+        throw new ApiError('ERR_API_CONFIG', `api ${k} must be a non-negative integer, got ${v}`, { option: k })
     this.metrics = new ApiMetrics(components.metrics ?? new Registry())
     const limits = this.limits
     const maxTokens = this.maxTokens
@@ -123,7 +125,7 @@ export class ApiHttpServer implements ApiServer {
             // Re-create syntax errors on yoga's graphql instance so they answer 400, not a masked 500.
             if (e.name === 'GraphQLError')
               throw createGraphQLError(e.message, {
-                extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } },
+                extensions: { code: 'GRAPHQL_PARSE_FAILED' satisfies ApiResponseCode, http: { status: 400 } },
               })
             throw err
           }
@@ -178,7 +180,7 @@ export class ApiHttpServer implements ApiServer {
               500,
               JSON_TYPE,
               JSON.stringify({
-                errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+                errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ApiResponseCode } }],
               }),
             )
           else res.destroy(err as Error)
@@ -251,7 +253,7 @@ export class ApiHttpServer implements ApiServer {
   private sendError(
     res: ServerResponse,
     status: number,
-    code: string,
+    code: ApiResponseCode,
     message: string,
     headers: Record<string, string> = {},
   ): void {

@@ -8,9 +8,9 @@ export function apiBase(api: string): string {
   try {
     u = new URL(withScheme)
   } catch {
-    throw new CliError(`--api ${api} is not a URL (give e.g. http://127.0.0.1:8545 or 127.0.0.1:8545)`, 2)
+    throw new CliError('ERR_CLI_USAGE', `--api ${api} is not a URL (give e.g. http://127.0.0.1:8545 or 127.0.0.1:8545)`)
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError(`--api ${api}: only http:// and https:// are supported`, 2)
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('ERR_CLI_USAGE', `--api ${api}: only http:// and https:// are supported`)
   return u.toString().replace(/\/+$/, '')
 }
 
@@ -30,11 +30,11 @@ export async function graphql<T>(api: string, query: string, variables: Record<s
   try {
     res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(30_000) })
   } catch (err) {
-    throw new CliError(`cannot reach the node API at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`)
+    throw new CliError('ERR_CLI_API_UNREACHABLE', `cannot reach the node API at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, { url: base }, { cause: err })
   }
-  if (res.status === 401) throw new CliError(`the node API at ${base} wants a bearer token: set PROFICHAIN_API_TOKEN or --token`)
+  if (res.status === 401) throw new CliError('ERR_CLI_API_AUTH', `the node API at ${base} wants a bearer token: set PROFICHAIN_API_TOKEN or --token`, { url: base })
   const body = (await res.json().catch(() => null)) as { data?: T; errors?: Array<{ message: string }> } | null
-  if (!body) throw new CliError(`the node API at ${base} answered ${res.status} with no JSON`)
-  if (body.errors?.length) throw new CliError(body.errors.map((e) => e.message).join('; '))
+  if (!body) throw new CliError('ERR_CLI_API_RESPONSE', `the node API at ${base} answered ${res.status} with no JSON`, { url: base, status: res.status })
+  if (body.errors?.length) throw new CliError('ERR_CLI_API_RESPONSE', body.errors.map((e) => e.message).join('; '), { url: base, status: res.status })
   return body.data as T
 }

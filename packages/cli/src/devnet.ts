@@ -59,7 +59,7 @@ async function waitReady(url: string, child: ChildProcess, name: string, logFile
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const log = await readFile(logFile, 'utf8').catch(() => '')
-      throw new CliError(`${name} exited during start-up (code ${child.exitCode ?? child.signalCode}); last log lines:\n${log.split('\n').slice(-15).join('\n')}`)
+      throw new CliError('ERR_CLI_DEVNET', `${name} exited during start-up (code ${child.exitCode ?? child.signalCode}); last log lines:\n${log.split('\n').slice(-15).join('\n')}`)
     }
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })
@@ -69,7 +69,7 @@ async function waitReady(url: string, child: ChildProcess, name: string, logFile
     }
     await new Promise((r) => setTimeout(r, 200))
   }
-  throw new CliError(`${name} did not become ready at ${url} in time; see ${logFile}`)
+  throw new CliError('ERR_CLI_DEVNET', `${name} did not become ready at ${url} in time; see ${logFile}`)
 }
 
 /** Create (or reuse) the devnet's data dirs: one full node (the validator) and N thin nodes. */
@@ -85,7 +85,7 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
     let key: KeyPair
     if (await exists(keyFile)) key = await readKeyFile(keyFile)
     else {
-      if (reuse) throw new CliError(`${dir} holds a devnet with a different shape (no ${name}); use another --dir or delete it`)
+      if (reuse) throw new CliError('ERR_CLI_DATA_DIR', `${dir} holds a devnet with a different shape (no ${name}); use another --dir or delete it`)
       key = generateKeyPair()
       await writeKeyFile(keyFile, key)
     }

@@ -1,5 +1,5 @@
 export { configToml, init, type InitOptions } from './init.js'
 export { type OneResult, VERIFY_EXIT, verifyFile, verifyOne, type VerifyOptions, type VerifyOutcome, type VerifyResult } from './verify.js'
 export { apiBase, apiToken } from './api-client.js'
-export { CliError } from './util.js'
+export * from './errors.js'
 export type { DevnetInfo, DevnetNodeInfo } from './devnet.js'

@@ -92,20 +92,20 @@ async function exists(p: string): Promise<boolean> {
 /** `profichain init`: data dir with config.toml, node.key (0600), genesis.json and inbox/. */
 export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey: string; nodeId: string }> {
   if (!(NODE_TYPES as readonly string[]).includes(o.type)) {
-    throw new CliError(`--type must be one of ${NODE_TYPES.join(', ')}, not "${o.type}"`, 2)
+    throw new CliError('ERR_CLI_USAGE', `--type must be one of ${NODE_TYPES.join(', ')}, not "${o.type}"`)
   }
   if (!o.genesis && !TYPE_PRESETS[o.type].producer) {
     // A new network's only validator would be this node, and a thin/archive node never produces:
     // every file would be ingested and no receipt would ever come.
     throw new CliError(
+      'ERR_CLI_USAGE',
       `a ${o.type} node does not produce blocks, so without --genesis it would be the only validator of a new network that never makes a block (no receipt would ever come). ` +
         `To join a network pass --genesis <genesis.json of that network> (then list one of its nodes in [p2p] bootstrap of config.toml); for a standalone node use --type full or --type producer`,
-      2,
     )
   }
   const dir = resolve(o.dataDir)
   if (await exists(join(dir, 'config.toml'))) {
-    throw new CliError(`${dir} already holds a node (config.toml exists); choose another --data-dir`)
+    throw new CliError('ERR_CLI_DATA_DIR', `${dir} already holds a node (config.toml exists); choose another --data-dir`)
   }
   await mkdir(join(dir, 'inbox'), { recursive: true })
   const key = generateKeyPair()

@@ -40,7 +40,7 @@ async function openStore(dataDir: string): Promise<{ tree: BlockTree; apiBase: s
     return { tree, apiBase }
   } catch (err) {
     if (err instanceof ProfichainError && err.code === 'ERR_STORE_LOCKED') {
-      throw new CliError(`the node in ${dataDir} is running; stop it first (or ask its API with --api URL)`)
+      throw new CliError('ERR_CLI_NODE_RUNNING', `the node in ${dataDir} is running; stop it first (or ask its API with --api URL)`)
     }
     throw err
   }
@@ -150,7 +150,7 @@ export function buildProgram(): Command {
           process.stdout.write(`${JSON.stringify({ file: o.generate, publicKey: toHex(kp.publicKey), nodeId: nodeIdOf(kp.publicKey) }, null, 2)}\n`)
           return
         }
-        if (!o.dataDir) throw new CliError('give --data-dir <dir> to show a key, or --generate <file>', 2)
+        if (!o.dataDir) throw new CliError('ERR_CLI_USAGE', 'give --data-dir <dir> to show a key, or --generate <file>')
         const kp = await readKeyFile(join(resolve(o.dataDir), 'node.key'))
         process.stdout.write(`${JSON.stringify({ publicKey: toHex(kp.publicKey), nodeId: nodeIdOf(kp.publicKey) }, null, 2)}\n`)
       }),
@@ -169,12 +169,12 @@ export function buildProgram(): Command {
       .addOption(new Option('--format <format>', 'receipt form').choices(['chainpoint', 'native']).default('chainpoint'))
       .option('--out <file>', 'write the receipt here instead of stdout')
       .action(async (txIdArg: string | undefined, o) => {
-        if (!o.dataDir === !o.api) throw new CliError('give either --data-dir <dir> (stopped node) or --api <url> (running node)', 2)
+        if (!o.dataDir === !o.api) throw new CliError('ERR_CLI_USAGE', 'give either --data-dir <dir> (stopped node) or --api <url> (running node)')
         if (o.api) {
           let id = txIdArg?.toLowerCase()
           if (o.file) {
             const data = await readFile(o.file).catch((err) => {
-              throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
+              throw new CliError('ERR_CLI_FILE', `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
             })
             const r = await graphql<{ transactions: { nodes: Array<{ id: string }> } }>(
               o.api,
@@ -183,16 +183,16 @@ export function buildProgram(): Command {
               o.token,
             )
             id = r.transactions.nodes[0]?.id
-            if (!id) throw new CliError(`no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is on that node's chain`)
+            if (!id) throw new CliError('ERR_CLI_NOT_FOUND', `no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is on that node's chain`)
           }
-          if (!id || !isHex(id, 32)) throw new CliError('give a txId (64 hex chars) or --file <file>', 2)
+          if (!id || !isHex(id, 32)) throw new CliError('ERR_CLI_USAGE', 'give a txId (64 hex chars) or --file <file>')
           const r = await graphql<{ receipt: unknown }>(
             o.api,
             'query($id: String!, $f: ReceiptFormat) { receipt(txId: $id, format: $f) }',
             { id, f: o.format.toUpperCase() },
             o.token,
           )
-          if (!r.receipt) throw new CliError(`record ${id} is not in a canonical block yet`)
+          if (!r.receipt) throw new CliError('ERR_CLI_NOT_FOUND', `record ${id} is not in a canonical block yet`)
           const text = `${JSON.stringify(r.receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
           else process.stdout.write(text)
@@ -203,16 +203,16 @@ export function buildProgram(): Command {
           let ids: string[]
           if (o.file) {
             const data = await readFile(o.file).catch((err) => {
-              throw new CliError(`cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
+              throw new CliError('ERR_CLI_FILE', `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code}`)
             })
             ids = (await tree.txIdsByPayloadHash(sha256(data))).map((x: Uint8Array | string) => (typeof x === 'string' ? x : toHex(x)))
-            if (ids.length === 0) throw new CliError(`no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is in this node's chain`)
+            if (ids.length === 0) throw new CliError('ERR_CLI_NOT_FOUND', `no record with the content of ${o.file} (SHA-256 ${toHex(sha256(data))}) is in this node's chain`)
           } else {
-            if (!txIdArg || !isHex(txIdArg, 32)) throw new CliError('give a txId (64 hex chars) or --file <file>', 2)
+            if (!txIdArg || !isHex(txIdArg, 32)) throw new CliError('ERR_CLI_USAGE', 'give a txId (64 hex chars) or --file <file>')
             ids = [txIdArg.toLowerCase()]
           }
           const receipt = await tree.receipt(ids[0], o.format, apiBase)
-          if (!receipt) throw new CliError(`record ${ids[0]} is not in a canonical block of this node`)
+          if (!receipt) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
           const text = `${JSON.stringify(receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
           else process.stdout.write(text)
@@ -336,7 +336,7 @@ Exit codes:
       .option('--api-port <port>', 'first API port (one per node, counting up)', port, 8600)
       .option('--network <id>', 'network id of a new devnet', 'devnet')
       .action(async (o) => {
-        if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('--thin must be 0..32', 2)
+        if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         process.stderr.write(`starting devnet in ${resolve(o.dir)}…\n`)
         const { info, stop } = await devnet({
           dir: o.dir,

@@ -1,25 +1,19 @@
 import { readFile } from 'node:fs/promises'
-import { ProfichainError } from '@profichain/core'
+import { CliError } from './errors.js'
 
-/** A usage or operator error: printed as one line, exit code 1 (2 for usage). */
-export class CliError extends ProfichainError {
-  constructor(message: string, readonly exitCode = 1) {
-    super('ERR_CLI', message)
-    this.name = 'CliError'
-  }
-}
+export { CliError } from './errors.js'
 
 export async function readJsonFile(path: string, what: string): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new CliError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new CliError('ERR_CLI_FILE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw new CliError(`${what} ${path} is not valid JSON: ${(err as Error).message}`)
+    throw new CliError('ERR_CLI_FILE', `${what} ${path} is not valid JSON: ${(err as Error).message}`)
   }
 }
 

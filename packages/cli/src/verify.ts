@@ -57,11 +57,11 @@ async function canonicalHash(url: string, token: string | undefined): Promise<st
   try {
     res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) })
   } catch (err) {
-    throw new CliError(`cannot reach ${url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`)
+    throw new CliError('ERR_CLI_API_UNREACHABLE', `cannot reach ${url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, { url }, { cause: err })
   }
-  if (res.status === 401) throw new CliError(`${url} wants a bearer token: pass --token or set PROFICHAIN_API_TOKEN`)
+  if (res.status === 401) throw new CliError('ERR_CLI_API_AUTH', `${url} wants a bearer token: pass --token or set PROFICHAIN_API_TOKEN`, { url })
   if (res.status === 404) return '(no such block)'
-  if (!res.ok) throw new CliError(`${url} answered ${res.status}`)
+  if (!res.ok) throw new CliError('ERR_CLI_API_RESPONSE', `${url} answered ${res.status}`, { url, status: res.status })
   return (await res.text()).trim().toLowerCase()
 }
 
@@ -138,13 +138,13 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<Verify
   try {
     payload = await readFile(file)
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new CliError('ERR_CLI_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   if (o.api) apiBase(o.api) // a bad --api is a usage error before any check runs
   // Line-mode receipts are append-only JSON lines (`.chp.jsonl`, later entry wins); others one JSON document.
   const receipt = o.receipt.endsWith('.jsonl')
     ? await readLineReceipts(o.receipt).catch((err: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot read receipt ${o.receipt}: ${err.code ?? err.message}`)
+        throw new CliError('ERR_CLI_FILE', `cannot read receipt ${o.receipt}: ${err.code ?? err.message}`)
       })
     : await readJsonFile(o.receipt, 'receipt')
   const out: string[] = []
@@ -164,7 +164,7 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<Verify
       }
       entries.push({ label: `line ${e.line}: `, payload: bytes, receipt: e.receipt })
     }
-    if (entries.length === 0 && ok) throw new CliError(o.line ? `no receipt for line ${o.line} in ${o.receipt}` : `${o.receipt} holds no receipts`)
+    if (entries.length === 0 && ok) throw new CliError('ERR_CLI_NOT_FOUND', o.line ? `no receipt for line ${o.line} in ${o.receipt}` : `${o.receipt} holds no receipts`)
   } else {
     entries.push({ label: '', payload, receipt })
   }

@@ -1,7 +1,8 @@
 import { type Block, type BlockHeader, blockHash, type KeyPair, signHeader, toHex } from '@profichain/core'
 import { checkLink, checkSoleProducerSignature, reject } from './common.js'
 import { validatorKeys } from './genesis.js'
-import { type ChainContext, type Consensus, ConsensusError, type Genesis } from './types.js'
+import { ConsensusError } from './errors.js'
+import type { ChainContext, Consensus, Genesis } from './types.js'
 
 /** Header difficulty (= fork-choice weight) of a block sealed by the in-turn validator. */
 export const DIFFICULTY_IN_TURN = 2

@@ -1,4 +1,5 @@
 import {
+  type ErrorMetaArgs,
   type BlockHeader,
   blockHash,
   blockHashHex,
@@ -6,41 +7,28 @@ import {
   toHex,
   verifyHeaderSignature,
 } from '@profichain/core'
-import { ConsensusError, type Genesis } from './types.js'
+import { ConsensusError, type ConsensusErrorCode, type ConsensusErrorMeta } from './errors.js'
+import type { Genesis } from './types.js'
 
 /** How far a header's timestamp may run ahead of our clock (clock skew between factory hosts). */
 export const MAX_FUTURE_DRIFT_MS = 15_000
 
-/** Stable codes of ConsensusError, so callers (e.g. peer scoring) can branch on the reason. */
-export type ConsensusErrorCode =
-  | 'ERR_HEADER_HEIGHT'
-  | 'ERR_HEADER_PREV_HASH'
-  | 'ERR_HEADER_NETWORK'
-  | 'ERR_HEADER_NONCE'
-  | 'ERR_HEADER_DIFFICULTY'
-  | 'ERR_HEADER_TIMESTAMP_EARLY'
-  | 'ERR_HEADER_TIMESTAMP_FUTURE'
-  | 'ERR_PRODUCER_NOT_VALIDATOR'
-  | 'ERR_PRODUCER_NOT_MEMBER'
-  | 'ERR_PRODUCER_SIGNATURE'
-  | 'ERR_PRODUCER_RECENT'
-  | 'ERR_SIGNATURE_INVALID'
-  | 'ERR_SIGNATURE_DUPLICATE'
-  | 'ERR_SIGNATURE_NOT_VALIDATOR'
-  | 'ERR_SIGNATURE_EXTRA'
-  | 'ERR_INSUFFICIENT_WORK'
-  | 'ERR_SEAL_ABORTED'
-  | 'ERR_NOT_VALIDATOR'
-  | 'ERR_CONSENSUS_TYPE'
-  | 'ERR_ORIGIN_NOT_MEMBER'
+export type { ConsensusErrorCode } from './errors.js'
 
-export function reject(
-  code: ConsensusErrorCode,
+/** Codes whose metadata is the refused header (plus optional extras). */
+type HeaderCode = {
+  [C in ConsensusErrorCode]: ConsensusErrorMeta[C] extends { height: number; blockHash?: string } ? C : never
+}[ConsensusErrorCode]
+
+/** Throw the ConsensusError `code` for header `h` (its height and hash go into the metadata). */
+export function reject<C extends HeaderCode>(
+  code: C,
   message: string,
   h: BlockHeader,
-  meta: Record<string, unknown> = {},
+  meta?: Omit<ConsensusErrorMeta[C], 'height' | 'blockHash'>,
 ): never {
-  throw new ConsensusError(code, message, { height: h.height, blockHash: blockHashHex(h), ...meta })
+  const full = { height: h.height, blockHash: blockHashHex(h), ...meta } as ConsensusErrorMeta[C]
+  throw new ConsensusError(code, message, ...([full] as ErrorMetaArgs<ConsensusErrorMeta, C>))
 }
 
 /** Checks every consensus shares: link to the parent, network, clock drift. */

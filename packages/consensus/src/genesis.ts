@@ -13,7 +13,8 @@ import {
   ZERO_HASH,
 } from '@profichain/core'
 import { z } from 'zod'
-import { type ConsensusParams, type Genesis, GenesisError, type GenesisMember } from './types.js'
+import { GenesisError } from './errors.js'
+import type { ConsensusParams, Genesis, GenesisMember } from './types.js'
 
 /** Roles a member may hold (DESIGN §2 node types plus 'validator'). */
 export const MEMBER_ROLES = ['validator', 'producer', 'archive', 'full', 'thin'] as const

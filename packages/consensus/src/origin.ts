@@ -1,6 +1,7 @@
 import { equalBytes, type StrippedTx, toHex, txIdHex } from '@profichain/core'
-import type { ConsensusErrorCode } from './common.js'
-import { ConsensusError, type Genesis } from './types.js'
+
+import { ConsensusError } from './errors.js'
+import type { Genesis } from './types.js'
 
 const memberKeys = new WeakMap<Genesis, Set<string>>()
 
@@ -43,7 +44,7 @@ export function checkTxOrigins(
     }
     const id = txIdHex(txs[i])
     const where = block ? ` in block ${block.height} (${block.blockHash.slice(0, 16)}…)` : ''
-    const code: ConsensusErrorCode = 'ERR_ORIGIN_NOT_MEMBER'
+    const code = 'ERR_ORIGIN_NOT_MEMBER'
     throw new ConsensusError(
       code,
       `tx ${id} (index ${i})${where} is signed by ${toHex(origin)}, which is not a member of network "${genesis.network}": only genesis members may originate records`,

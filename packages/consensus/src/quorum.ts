@@ -8,7 +8,8 @@ import {
 } from '@profichain/core'
 import { AuthorityConsensus } from './authority.js'
 import { checkProducerSignature, reject } from './common.js'
-import { ConsensusError, type Genesis } from './types.js'
+import { ConsensusError } from './errors.js'
+import type { Genesis } from './types.js'
 
 /**
  * Quorum consensus: blocks are produced exactly as under `authority` (in turn, back-off, signer limit), and

@@ -1,5 +1,4 @@
 import type { Block, BlockHeader, KeyPair } from '@profichain/core'
-import { ProfichainError } from '@profichain/core'
 
 /** A member of the network as listed in genesis. */
 export interface GenesisMember {
@@ -64,16 +63,3 @@ export interface Consensus {
   cosign?(header: BlockHeader, key: KeyPair): BlockHeader
 }
 
-export class ConsensusError extends ProfichainError {
-  constructor(code: string, message: string, meta: Record<string, unknown> = {}) {
-    super(code, message, meta)
-    this.name = 'ConsensusError'
-  }
-}
-
-export class GenesisError extends ProfichainError {
-  constructor(message: string, meta: Record<string, unknown> = {}) {
-    super('ERR_GENESIS', message, meta)
-    this.name = 'GenesisError'
-  }
-}

@@ -9,7 +9,8 @@ import {
   toHex,
 } from '@profichain/core'
 import { checkLink, checkSoleProducerSignature, reject } from './common.js'
-import { type ChainContext, type Consensus, ConsensusError, type Genesis } from './types.js'
+import { ConsensusError } from './errors.js'
+import type { ChainContext, Consensus, Genesis } from './types.js'
 
 /** Timestamps must exceed the median of this many most recent blocks (Bitcoin's median-time-past). */
 export const MEDIAN_TIME_SPAN = 11

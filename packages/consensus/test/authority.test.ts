@@ -1,5 +1,6 @@
 import { blockHash, signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
+import { CONSENSUS_ERROR_CODES, type ConsensusErrorCode } from '../src/index.js'
 import { authority, createConsensus, createGenesis, type Genesis, genesisBlock } from '../src/index.js'
 import { child, extend, key, MemChain, manual, T0 } from './helpers.js'
 
@@ -17,7 +18,9 @@ function setup(n: number) {
   return { keys, genesis, g, chain, c: authority(genesis) }
 }
 
-async function rejects(p: Promise<unknown>, code: string) {
+async function rejects(p: Promise<unknown>, code: ConsensusErrorCode) {
+  // Every rule tested here must be a code of the package's union (checked at run time, not only by tsc).
+  expect(CONSENSUS_ERROR_CODES).toContain(code)
   await expect(p).rejects.toMatchObject({ name: 'ConsensusError', code })
 }
 

@@ -1,5 +1,6 @@
 import { signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
+import { CONSENSUS_ERROR_CODES, type ConsensusErrorCode } from '../src/index.js'
 import { createConsensus, createGenesis, type Genesis, genesisBlock, quorum } from '../src/index.js'
 import { extend, key, MemChain, T0 } from './helpers.js'
 
@@ -16,7 +17,9 @@ function setup(threshold?: number) {
   return { keys, genesis, g, chain: new MemChain(g), c: quorum(genesis) }
 }
 
-async function rejects(p: Promise<unknown>, code: string) {
+async function rejects(p: Promise<unknown>, code: ConsensusErrorCode) {
+  // Every rule tested here must be a code of the package's union (checked at run time, not only by tsc).
+  expect(CONSENSUS_ERROR_CODES).toContain(code)
   await expect(p).rejects.toMatchObject({ name: 'ConsensusError', code })
 }
 

@@ -1,5 +1,6 @@
 import { type BlockHeader, blockHash, encodeHeaderBody, sha256, signHeader } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
+import { CONSENSUS_ERROR_CODES, type ConsensusErrorCode } from '../src/index.js'
 import {
   createConsensus,
   createGenesis,
@@ -38,7 +39,9 @@ function setup(params: Record<string, unknown> = {}) {
   return { genesis, g, chain: new MemChain(g), c: work(genesis) }
 }
 
-async function rejects(p: Promise<unknown>, code: string) {
+async function rejects(p: Promise<unknown>, code: ConsensusErrorCode) {
+  // Every rule tested here must be a code of the package's union (checked at run time, not only by tsc).
+  expect(CONSENSUS_ERROR_CODES).toContain(code)
   await expect(p).rejects.toMatchObject({ name: 'ConsensusError', code })
 }
 

@@ -1,4 +1,5 @@
 /** Byte helpers shared by every package: nobody else converts hex or concatenates by hand. */
+import { codedError } from './errors.js'
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/
 
@@ -6,10 +7,10 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-/** Strict lowercase/uppercase hex to bytes; throws TypeError on odd length or non-hex characters. */
+/** Strict lowercase/uppercase hex to bytes; throws TypeError (code ERR_INVALID_ARGUMENT) on odd length or non-hex characters. */
 export function fromHex(hex: string): Uint8Array {
   const h = hex.toLowerCase()
-  if (!HEX_RE.test(h)) throw new TypeError(`not a hex string: ${hex.length > 40 ? `${hex.slice(0, 40)}…` : hex}`)
+  if (!HEX_RE.test(h)) throw codedError(new TypeError(`not a hex string: ${hex.length > 40 ? `${hex.slice(0, 40)}…` : hex}`), 'ERR_INVALID_ARGUMENT')
   return new Uint8Array(Buffer.from(h, 'hex'))
 }
 

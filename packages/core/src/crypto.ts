@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, hash as nodeHash, sign as nodeSign, 
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { toHex } from './bytes.js'
+import { codedError } from './errors.js'
 
 /**
  * The small crypto interface core depends on. Two backends: node:crypto (default in Node, 14-19x faster)
@@ -37,12 +38,12 @@ class KeyCache<T> {
 }
 
 export function nodePrivateKey(seed: Uint8Array): KeyObject {
-  if (seed.byteLength !== 32) throw new TypeError('Ed25519 seed must be 32 bytes')
+  if (seed.byteLength !== 32) throw codedError(new TypeError('Ed25519 seed must be 32 bytes'), 'ERR_INVALID_ARGUMENT')
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
 }
 
 export function nodePublicKey(pub: Uint8Array): KeyObject {
-  if (pub.byteLength !== 32) throw new TypeError('Ed25519 public key must be 32 bytes')
+  if (pub.byteLength !== 32) throw codedError(new TypeError('Ed25519 public key must be 32 bytes'), 'ERR_INVALID_ARGUMENT')
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' })
 }
 

@@ -31,7 +31,7 @@ export function nodeIdOf(publicKey: Uint8Array): string {
 export async function writeKeyFile(path: string, kp: KeyPair): Promise<void> {
   const pem = nodePrivateKey(kp.seed).export({ format: 'pem', type: 'pkcs8' }) as string
   await writeFile(path, pem, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EEXIST') throw new KeyError('ERR_KEY_EXISTS', `key file ${path} already exists; refusing to overwrite it`)
+    if (err.code === 'EEXIST') throw new KeyError('ERR_KEY_EXISTS', `key file ${path} already exists; refusing to overwrite it`, { path })
     throw err
   })
   await chmod(path, 0o600)
@@ -42,11 +42,11 @@ export async function readKeyFile(path: string): Promise<KeyPair> {
   try {
     pem = await readFile(path, 'utf8')
   } catch (err) {
-    throw new KeyError('ERR_KEY_UNREADABLE', `cannot read key file ${path}: ${(err as Error).message}`)
+    throw new KeyError('ERR_KEY_UNREADABLE', `cannot read key file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
   const st = await stat(path)
   if ((st.mode & 0o077) !== 0) {
-    throw new KeyError('ERR_KEY_PERMISSIONS', `key file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`)
+    throw new KeyError('ERR_KEY_PERMISSIONS', `key file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`, { path })
   }
   try {
     const key = createPrivateKey(pem)
@@ -58,7 +58,7 @@ export async function readKeyFile(path: string): Promise<KeyPair> {
       publicKey: new Uint8Array(Buffer.from(pub.x as string, 'base64url')),
     }
   } catch (err) {
-    throw new KeyError('ERR_KEY_INVALID', `key file ${path} is not an Ed25519 PKCS#8 PEM key: ${(err as Error).message}`)
+    throw new KeyError('ERR_KEY_INVALID', `key file ${path} is not an Ed25519 PKCS#8 PEM key: ${(err as Error).message}`, { path }, { cause: err })
   }
 }
 

@@ -2,7 +2,7 @@ import type { KeyPair } from '@profichain/core'
 import type { Outbox } from '@profichain/store'
 import { FileIngestImpl } from './file-ingest.js'
 
-export { INGEST_ERROR_CODES, IngestError, type IngestErrorCode } from './errors.js'
+export * from './errors.js'
 export { boundedName, boundedPath } from './fs-util.js'
 export { lineFormatOf, splitLines, type LineFormat, type LineRecord } from './lines.js'
 export { type LineReceipt, readLineReceipts } from './receipts.js'

@@ -3,7 +3,7 @@ import { InlineVerifier } from './inline.js'
 import { PoolVerifier } from './pool.js'
 import type { ProcessingInit, TxVerifier } from './types.js'
 
-export { ProcessingError } from './errors.js'
+export * from './errors.js'
 export type { ProcessingInit, TxCheck, TxVerifier } from './types.js'
 
 /** Batch verifier: inline when threads is 0, otherwise a worker-thread pool (needs the built dist/worker.js). */

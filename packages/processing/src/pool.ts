@@ -32,6 +32,7 @@ export class PoolVerifier implements TxVerifier {
       throw new ProcessingError(
         'ERR_WORKER_MISSING',
         `processing worker not found at ${fileURLToPath(WORKER_URL)}; build first (tsc -b)`,
+        { path: fileURLToPath(WORKER_URL) },
       )
     }
     this.threads = init.threads

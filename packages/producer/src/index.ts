@@ -3,11 +3,14 @@ import {
   type Block,
   blockHash,
   createBlock,
+  type ErrorMetaArgs,
   type KeyPair,
+  ProfichainError,
   stripTx,
   toHex,
   type Transaction,
   txId,
+  type TypedEmitterClass,
 } from '@profichain/core'
 import { type ChainContext, type Consensus, isAllowedOrigin } from '@profichain/consensus'
 import type { AddBlockResult, HeadInfo, Mempool } from '@profichain/store'
@@ -49,9 +52,31 @@ export interface ProducerInit {
   retryMaxMs?: number
 }
 
-/** Why the producer is not healthy: the store is out of space, or any other failure to produce. */
-export const PRODUCER_HEALTH_CODES = ['DISK_FULL', 'PRODUCE_FAILED'] as const
-export type ProducerHealthCode = (typeof PRODUCER_HEALTH_CODES)[number]
+/**
+ * Every code of @profichain/producer: why an attempt to produce failed (the store is out of space, or any
+ * other failure). The same codes are the producer's health codes and `ProducerFailure.code`.
+ */
+export const PRODUCER_ERROR_CODES = ['DISK_FULL', 'PRODUCE_FAILED'] as const
+export type ProducerErrorCode = (typeof PRODUCER_ERROR_CODES)[number]
+/** Why the producer is not healthy (the codes of PRODUCER_ERROR_CODES). */
+export const PRODUCER_HEALTH_CODES = PRODUCER_ERROR_CODES
+export type ProducerHealthCode = ProducerErrorCode
+
+/** The metadata each code carries: failures in a row (this one included) and the back-off before the next. */
+export interface ProducerErrorMeta {
+  DISK_FULL: { consecutive: number; retryInMs: number }
+  PRODUCE_FAILED: { consecutive: number; retryInMs: number }
+}
+
+/** One failed attempt to produce a block; the underlying error is its `cause`. */
+export class ProducerError<C extends ProducerErrorCode = ProducerErrorCode> extends ProfichainError {
+  declare readonly code: C
+  declare readonly meta: ProducerErrorMeta[C] & Record<string, unknown>
+  constructor(code: C, message: string, ...[meta, options]: ErrorMetaArgs<ProducerErrorMeta, C>) {
+    super(code, message, meta ?? {}, options)
+    this.name = 'ProducerError'
+  }
+}
 
 /** Not ok while the last attempt to produce failed (the loop keeps retrying with a bounded back-off). */
 export interface ProducerHealth {
@@ -67,6 +92,14 @@ export interface ProducerFailure {
   /** Failures in a row, this one included. */
   consecutive: number
   retryInMs: number
+  /** The same failure as a ProducerError (code, typed meta, message for operators; `cause` = `err`). */
+  error: ProducerError
+}
+
+/** Payload of the 'recovered' event: an attempt succeeded after `failures` failed ones of code `code`. */
+export interface ProducerRecovered {
+  code: ProducerHealthCode
+  failures: number
 }
 
 export interface ProducedBlock {
@@ -75,12 +108,22 @@ export interface ProducedBlock {
   sealMs: number
 }
 
+/** The events a BlockProducer emits, event name → payload. */
+export interface ProducerEvents {
+  /** A block was produced and stored. */
+  block: ProducedBlock
+  /** An attempt failed; the loop backs off and retries. */
+  failure: ProducerFailure
+  /** An attempt succeeded after failed ones. */
+  recovered: ProducerRecovered
+}
+
 /**
  * Block production loop driven by the consensus (DESIGN §1 producer). Emits 'block' (ProducedBlock) after
  * each stored block, 'failure' (ProducerFailure) after each failed attempt and 'recovered' once an attempt
  * succeeds again. No error stops the loop: it logs, counts, backs off (bounded) and retries.
  */
-export class BlockProducer extends EventEmitter {
+export class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) {
   private running = false
   private loop?: Promise<void>
   private abort?: AbortController
@@ -214,7 +257,8 @@ export class BlockProducer extends EventEmitter {
     if (log?.error) log.error(fields, 'producing a block failed; retrying after a back-off')
     else log?.warn(fields, 'producing a block failed; retrying after a back-off')
     try {
-      this.emit('failure', { err, code, consecutive, retryInMs } satisfies ProducerFailure)
+      const error = new ProducerError(code, message, { consecutive, retryInMs }, { cause: err })
+      this.emit('failure', { err, code, consecutive, retryInMs, error })
     } catch (listenerErr) {
       log?.warn({ err: listenerErr }, "a 'failure' listener threw")
     }
@@ -260,7 +304,7 @@ export class BlockProducer extends EventEmitter {
       { height: block.header.height, txs: txs.length, hash: toHex(blockHash(block.header)).slice(0, 16), sealMs: Math.round(sealMs) },
       'produced block',
     )
-    this.emit('block', { block, result, sealMs } satisfies ProducedBlock)
+    this.emit('block', { block, result, sealMs })
   }
 }
 

@@ -7,10 +7,13 @@ import { BlockTree, StoreError } from '@profichain/store'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   BlockProducer,
+  PRODUCER_ERROR_CODES,
   type ProducedBlock,
+  ProducerError,
   type ProducerChain,
   type ProducerFailure,
   type ProducerHealth,
+  type ProducerRecovered,
 } from '../src/index.js'
 
 const open: Array<{ stop(): Promise<void> } | BlockTree> = []
@@ -191,5 +194,38 @@ describe('BlockProducer', () => {
     await until('the tx in a produced block', () => blocks.length === 1)
     expect(health).toEqual([{ ok: false, code: 'PRODUCE_FAILED', message: expect.stringContaining('EIO') }])
     expect(producer.health().ok).toBe(true)
+  })
+
+  it('every failure carries a ProducerError with a code of PRODUCER_ERROR_CODES, typed meta and the cause', async () => {
+    const errors = [Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }), new Error('EIO: i/o error')]
+    const thrownErrs = [...errors]
+    const { key, tree, producer, blocks } = await setup({
+      chain: (t) => ({
+        head: () => t.head(),
+        mempool: t.mempool,
+        addBlock: async (b, o) => {
+          const err = thrownErrs.shift()
+          if (err) throw err
+          return t.addBlock(b, o)
+        },
+      }),
+    })
+    const failures: ProducerFailure[] = []
+    const recovered: ProducerRecovered[] = []
+    producer.on('failure', (f) => failures.push(f))
+    producer.on('recovered', (r) => recovered.push(r))
+    await tree.mempool.add([createTransaction(key, { network: 'ptest', seq: 0, payload: new Uint8Array([1]) })])
+    producer.start()
+    await until('the tx in a produced block', () => blocks.length === 1)
+    expect(failures.map((f) => f.code)).toEqual(['DISK_FULL', 'PRODUCE_FAILED'])
+    failures.forEach((f, i) => {
+      expect(f.error).toBeInstanceOf(ProducerError)
+      expect(f.error.name).toBe('ProducerError')
+      expect(PRODUCER_ERROR_CODES).toContain(f.error.code)
+      expect(f.error.code).toBe(f.code)
+      expect(f.error.cause).toBe(errors[i])
+      expect(f.error.meta).toEqual({ consecutive: i + 1, retryInMs: f.retryInMs })
+    })
+    expect(recovered).toEqual([{ code: 'PRODUCE_FAILED', failures: 2 }])
   })
 })
