@@ -20,6 +20,7 @@ export function networkConfig(init: NetworkInit): NetworkConfig {
     maxMessageBytes: init.maxMessageBytes ?? 16 * MiB,
     maxBatchBytes: init.maxBatchBytes ?? 1 * MiB,
     publishBytesPerSecond: init.publishBytesPerSecond ?? 64 * MiB,
+    maxQueuedBytes: init.maxQueuedBytes ?? 64 * MiB,
     syncTimeoutMs: init.syncTimeoutMs ?? 15_000,
     syncServeTimeoutMs: init.syncServeTimeoutMs ?? 15_000,
     redialBaseMs: init.redialBaseMs ?? 250,

@@ -33,6 +33,11 @@ const SPECS = {
   publishRetries: { name: 'publish_retries', help: 'Publishes retried because no peer was subscribed', labels: [] },
   publishErrors: { name: 'publish_errors', help: 'Publishes that failed with an error (retried)', labels: [] },
   publishUnsent: { name: 'publish_unsent', help: 'Publishes that reached no peer', labels: ['topic'] },
+  publishDropped: {
+    name: 'publish_dropped',
+    help: 'Queued gossip messages dropped, oldest first, because the queue was over maxQueuedBytes (own records are re-sent from the outbox)',
+    labels: ['topic'],
+  },
   streamRepairs: {
     name: 'gossip_stream_repairs',
     help: 'Dead gossipsub outbound streams refused or replaced (see docs/network.md)',

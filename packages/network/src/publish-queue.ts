@@ -32,13 +32,63 @@ function splitBatch(data: Uint8Array): [Uint8Array, Uint8Array] | undefined {
   return [encodeTxBatch(items.slice(0, mid)), encodeTxBatch(items.slice(mid))]
 }
 
+/** A FIFO of pending messages that knows how many bytes it holds. */
+class PendingQueue {
+  private items: Pending[] = []
+  bytes = 0
+
+  get length(): number {
+    return this.items.length
+  }
+
+  first(): Pending | undefined {
+    return this.items[0]
+  }
+
+  push(p: Pending): void {
+    this.items.push(p)
+    this.bytes += p.data.byteLength
+  }
+
+  shift(): void {
+    const p = this.items.shift()
+    if (p) this.bytes -= p.data.byteLength
+  }
+
+  unshift(...ps: Pending[]): void {
+    this.items.unshift(...ps)
+    for (const p of ps) this.bytes += p.data.byteLength
+  }
+
+  /** Remove everything (the caller settles each). */
+  drain(): Pending[] {
+    this.bytes = 0
+    return this.items.splice(0)
+  }
+
+  /** Drop the oldest messages after the head (which may be in flight) until at most `max` bytes are held. */
+  trim(max: number): Pending[] {
+    let n = 0
+    let bytes = this.bytes
+    while (bytes > max && n + 1 < this.items.length) {
+      n++
+      bytes -= this.items[n].data.byteLength
+    }
+    if (n === 0) return []
+    this.bytes = bytes
+    return this.items.splice(1, n)
+  }
+}
+
 /**
  * Outgoing gossip: blocks go before tx batches, paced by a token bucket (gossipsub has no back-pressure),
- * each message waiting until a subscriber's outbound stream is open. Never drops while running.
+ * each message waiting until a subscriber's outbound stream is open. While no peer can take them, each queue
+ * holds at most `maxQueuedBytes`: the oldest messages are dropped (counted), since own records are re-sent
+ * from the durable outbox and peers sync missing blocks, so memory stays bounded on a node left alone.
  */
 export class PublishQueue {
-  private readonly blockQueue: Pending[] = []
-  private readonly txQueue: Pending[] = []
+  private readonly blockQueue = new PendingQueue()
+  private readonly txQueue = new PendingQueue()
   private pumping = false
   private tokens = 0
   private tokensAt = 0
@@ -62,7 +112,7 @@ export class PublishQueue {
   /** Resolve every waiting publish with published: false (the network stops). */
   drain(): void {
     this.wake?.()
-    for (const q of [this.blockQueue, this.txQueue]) for (const p of q.splice(0)) p.done(false)
+    for (const q of [this.blockQueue, this.txQueue]) for (const p of q.drain()) p.done(false)
   }
 
   /** Queue txs in batches of ≤ maxBatchBytes (see P2PNetwork.publishTxs). */
@@ -117,7 +167,7 @@ export class PublishQueue {
     return topic === this.topics.txTopic ? 'tx' : 'block'
   }
 
-  private enqueue(queue: Pending[], topic: string, messages: Uint8Array[]): Promise<PublishResult> {
+  private enqueue(queue: PendingQueue, topic: string, messages: Uint8Array[]): Promise<PublishResult> {
     if (!this.ctx.running())
       return Promise.reject(new NetworkError('ERR_NOT_STARTED', 'the network is not started'))
     if (messages.length === 0) return Promise.resolve({ batches: 0, published: true })
@@ -134,6 +184,15 @@ export class PublishQueue {
             if (--left === 0) resolve({ batches: messages.length, published: ok })
           },
         })
+      }
+      const dropped = queue.trim(this.ctx.config.maxQueuedBytes)
+      if (dropped.length > 0) {
+        this.ctx.metrics.count('publishDropped', { topic: this.topicLabel(topic) }, dropped.length)
+        this.ctx.log.warn(
+          { topic: this.topicLabel(topic), dropped: dropped.length, maxQueuedBytes: this.ctx.config.maxQueuedBytes },
+          'publish queue full (no peer takes gossip): oldest messages dropped',
+        )
+        for (const p of dropped) p.done(false)
       }
       this.pump().catch((err: unknown) => this.ctx.log.error({ err: errMessage(err) }, 'publish loop failed'))
     })
@@ -175,7 +234,7 @@ export class PublishQueue {
     try {
       while (this.ctx.running()) {
         const queue = this.blockQueue.length > 0 ? this.blockQueue : this.txQueue
-        const item = queue[0]
+        const item = queue.first()
         if (item === undefined) break
         const gossip = this.gossip()
         const topic = this.topicLabel(item.topic)

@@ -81,6 +81,12 @@ export interface NetworkInit {
   maxBatchBytes?: number
   /** Publish pacing (token bucket). Default 64 MiB/s. */
   publishBytesPerSecond?: number
+  /**
+   * Bytes each publish queue (blocks, tx batches) may hold while no peer can take them (e.g. a node alone,
+   * or all peers down). Over it the oldest messages are dropped: own records stay in the durable outbox and
+   * are re-gossiped, peers sync missing blocks. Default 64 MiB.
+   */
+  maxQueuedBytes?: number
   /** Client-side sync request timeout. Default 15 s. */
   syncTimeoutMs?: number
   /** Server-side budget to read a request and answer it. Default 15 s. */
@@ -153,6 +159,8 @@ export interface NetworkStats {
   publishErrors: number
   /** Publishes that reached no peer (a tx batch is then re-split and re-sent). */
   publishUnsent: number
+  /** Queued messages dropped (oldest first) because the publish queue was over `maxQueuedBytes`. */
+  publishDropped: number
   /** Dead gossipsub outbound streams refused or replaced by the adapter (docs/network.md, "Restarts"). */
   streamRepairs: number
   syncServed: number
