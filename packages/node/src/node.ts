@@ -3,10 +3,10 @@ import { mkdir } from 'node:fs/promises'
 import { type Block, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
 import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer } from '@profichain/api'
-import { fileIngest, type FileIngest } from '@profichain/ingest'
+import { createFileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
-import { BlockProducer, type ProducerFailure } from '@profichain/producer'
-import { BlockTree, type RetentionPolicy } from '@profichain/store'
+import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@profichain/producer'
+import { type BlockTree, createBlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
@@ -87,7 +87,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     this.checkRoles()
     const log = (component: string) => this.logger.child({ component })
     const registry = this.metrics.registry
-    this.tree = await BlockTree.open({
+    this.tree = await createBlockTree({
       path: c.paths.db,
       genesis: this.genesis,
       consensus: this.consensus,
@@ -103,13 +103,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
 
       // Block production (producer nodes): seals blocks from the mempool; the chain service takes them.
       if (c.enabled.producer) {
-        const producer = (this.producer = new BlockProducer(
-          { chain: tree, context: tree.chain, consensus: this.consensus, key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+        const producer = (this.producer = createBlockProducer(
           {
             emptyBlocks: c.producer.empty_blocks,
             maxTxsPerBlock: c.producer.max_txs_per_block,
             maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
           },
+          { chain: tree, context: tree.chain, consensus: this.consensus, key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
         ))
         producer.on('failure', (f: ProducerFailure) => {
           this.metrics.producerFailures.inc()
@@ -122,14 +122,14 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // File ingest: signs records and hands them to the chain service (outbox first).
       if (c.enabled.ingest) {
         await mkdir(c.paths.inbox, { recursive: true })
-        const ingest = (this.ingest = fileIngest({
+        const ingest = (this.ingest = createFileIngest({
           inbox: c.paths.inbox,
           include: c.ingest.include,
           exclude: c.ingest.exclude,
           maxFileBytes: Math.min(c.ingest.max_file_bytes ?? this.genesis.maxTxBytes, this.genesis.maxTxBytes),
           lineMode: c.ingest.line_mode.length ? { patterns: c.ingest.line_mode } : undefined,
           stableMs: c.ingest.stable_ms,
-        })({
+        }, {
           network: this.genesis.network,
           key: this.key,
           outbox: {

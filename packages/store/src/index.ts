@@ -1,3 +1,11 @@
+import { BlockTree } from './block-tree.js'
+import type { BlockTreeInit } from './types.js'
+
 export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
 export { retains, ruleMatches } from './retention.js'
 export * from './types.js'
+
+/** Open (or create) the store: same as `BlockTree.open`, under the project's `createX` factory name. */
+export function createBlockTree(init: BlockTreeInit): Promise<BlockTree> {
+  return BlockTree.open(init)
+}
