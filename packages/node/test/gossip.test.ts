@@ -130,6 +130,21 @@ describe('gossip (issue 10 items 7 and 8)', () => {
     }
   })
 
+  it('metrics: the network counts into the node registry; levels are read at scrape, nothing is copied', async () => {
+    const { node } = await startNode('producer', 100)
+    const registry = node.metrics.registry
+    for (const copied of ['profichain_network_gossip_in_messages', 'profichain_network_gossip_out_messages', 'profichain_network_sync_requests', 'profichain_network_sync_served_requests']) {
+      expect(registry.getSingleMetric(copied)).toBeUndefined()
+    }
+    expect(registry.getSingleMetric('profichain_network_gossip_received_total')).toBeDefined()
+    expect(registry.getSingleMetric('profichain_network_sync_requests_total')).toBeDefined()
+    const text = await registry.metrics()
+    // No empty blocks and no records: the head stays at genesis, and the gauges say what the store says.
+    expect(/^profichain_chain_height_blocks (\d+)$/m.exec(text)?.[1]).toBe(String(node.tree.head().height))
+    expect(/^profichain_outbox_txs (\d+)$/m.exec(text)?.[1]).toBe(String(await node.tree.outbox.size()))
+    expect(/^profichain_chain_blocks_total (\d+)$/m.exec(text)?.[1]).toBe('0')
+  })
+
   it('bans a member that floods orphan blocks, logs why, and keeps its orphan syncs bounded', async () => {
     const { node, genesis, member, logs } = await startNode('thin', 2000)
     const { rogue, served, nodeId } = await startRogue(member, genesis, node)
