@@ -151,7 +151,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Receipts: confirmed own records → receipt files (parked and retried alone when a write fails).
       const receipts = (this.receipts = createReceiptsWriter(
         { confirmations: c.store.confirmations, anchorBase: () => this.anchorBase() },
-        { store: tree, ingest: this.ingest, health: this.health, logger: this.logger, registry },
+        { store: tree, ingest: this.ingest, health: this.health, logger: log('receipts'), registry },
       ))
 
       // The chain service: every block and every own record goes through it.
@@ -167,7 +167,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           payloads,
           isInvalidBlockError: (err): err is ValidationError | ConsensusError | CodecError =>
             err instanceof ValidationError || err instanceof ConsensusError || err instanceof CodecError,
-          logger: this.logger,
+          logger: log('chain'),
           registry,
         },
       ))
@@ -215,7 +215,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         ))
         const sync = (this.sync = createSync(
           { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
-          { net: gossip.net, store: tree, chain, logger: log('network') },
+          { net: gossip.net, store: tree, chain, logger: log('sync') },
         ))
         chain.on('own-txs', (txs) => gossip.publishOwn(txs))
         chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
