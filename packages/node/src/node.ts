@@ -51,20 +51,21 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   readonly metrics = new NodeMetrics()
   /** What keeps the node from doing its job fully (disk full, failing receipts, a lost acknowledged block). */
   readonly health = new HealthMonitor()
-  genesis!: Genesis
-  consensus!: Consensus
-  key!: KeyPair
-  /** The store (blocks, outbox, mempool, receipts): read-only use outside the chain service. */
-  tree!: BlockTree
-  private verifier?: TxVerifier
-  chain?: ChainService
-  receipts?: ReceiptsWriter
-  ingest?: FileIngest
-  producer?: BlockProducer
-  api?: ApiServer
-  /** Gossip and the libp2p host (`network.net`), networked nodes only. */
-  network?: GossipService
-  sync?: SyncService
+  /** The parts, set once each by `start()`; read through the getters below. */
+  private readonly parts: {
+    genesis?: Genesis
+    consensus?: Consensus
+    key?: KeyPair
+    tree?: BlockTree
+    verifier?: TxVerifier
+    chain?: ChainService
+    receipts?: ReceiptsWriter
+    ingest?: FileIngest
+    producer?: BlockProducer
+    api?: ApiServer
+    network?: GossipService
+    sync?: SyncService
+  } = {}
   private started = false
   private stopping?: Promise<void>
 
@@ -74,6 +75,48 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     this.logger = init.logger ?? pino({ level: init.config.log.level, base: { node: undefined } })
   }
 
+  get genesis(): Genesis {
+    return this.need('genesis')
+  }
+  get consensus(): Consensus {
+    return this.need('consensus')
+  }
+  get key(): KeyPair {
+    return this.need('key')
+  }
+  /** The store (blocks, outbox, mempool, receipts): read-only use outside the chain service. */
+  get tree(): BlockTree {
+    return this.need('tree')
+  }
+  get chain(): ChainService | undefined {
+    return this.parts.chain
+  }
+  get receipts(): ReceiptsWriter | undefined {
+    return this.parts.receipts
+  }
+  get ingest(): FileIngest | undefined {
+    return this.parts.ingest
+  }
+  get producer(): BlockProducer | undefined {
+    return this.parts.producer
+  }
+  get api(): ApiServer | undefined {
+    return this.parts.api
+  }
+  /** Gossip and the libp2p host (`network.net`), networked nodes only. */
+  get network(): GossipService | undefined {
+    return this.parts.network
+  }
+  get sync(): SyncService | undefined {
+    return this.parts.sync
+  }
+
+  private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
+    const v = this.parts[k]
+    if (v === undefined) throw new Error(`the node is not started: no ${k} yet`)
+    return v as NonNullable<ProfichainNode['parts'][K]>
+  }
+
   get nodeId(): string {
     return nodeIdOf(this.key.publicKey)
   }
@@ -81,13 +124,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Open everything in order; on failure, close what was opened and rethrow. */
   async start(): Promise<void> {
     const c = this.config
-    this.genesis = await loadGenesis(c.paths.genesis)
-    this.key = await readKeyFile(c.paths.key)
-    this.consensus = createConsensus(this.genesis)
+    this.parts.genesis = await loadGenesis(c.paths.genesis)
+    this.parts.key = await readKeyFile(c.paths.key)
+    this.parts.consensus = createConsensus(this.genesis)
     this.checkRoles()
     const log = (component: string) => this.logger.child({ component })
     const registry = this.metrics.registry
-    this.tree = await createBlockTree({
+    this.parts.tree = await createBlockTree({
       path: c.paths.db,
       genesis: this.genesis,
       consensus: this.consensus,
@@ -99,11 +142,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       const tree = this.tree
       this.checkAcknowledged()
       this.health.add({ name: 'store', health: () => tree.health() })
-      const verifier = (this.verifier = createTxVerifier({ threads: c.processing.threads }))
+      const verifier = (this.parts.verifier = createTxVerifier({ threads: c.processing.threads }))
 
       // Block production (producer nodes): seals blocks from the mempool; the chain service takes them.
       if (c.enabled.producer) {
-        const producer = (this.producer = createBlockProducer(
+        const producer = (this.parts.producer = createBlockProducer(
           {
             emptyBlocks: c.producer.empty_blocks,
             maxTxsPerBlock: c.producer.max_txs_per_block,
@@ -122,7 +165,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // File ingest: signs records and hands them to the chain service (outbox first).
       if (c.enabled.ingest) {
         await mkdir(c.paths.inbox, { recursive: true })
-        const ingest = (this.ingest = createFileIngest({
+        const ingest = (this.parts.ingest = createFileIngest({
           inbox: c.paths.inbox,
           include: c.ingest.include,
           exclude: c.ingest.exclude,
@@ -149,14 +192,14 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       }
 
       // Receipts: confirmed own records → receipt files (parked and retried alone when a write fails).
-      const receipts = (this.receipts = createReceiptsWriter(
+      const receipts = (this.parts.receipts = createReceiptsWriter(
         { confirmations: c.store.confirmations, anchorBase: () => this.anchorBase() },
         { store: tree, ingest: this.ingest, health: this.health, logger: log('receipts'), registry },
       ))
 
       // The chain service: every block and every own record goes through it.
       const payloads = c.enabled.archive && c.enabled.network ? new PayloadCache(256 * 1024 * 1024) : undefined
-      const chain = (this.chain = createChainService(
+      const chain = (this.parts.chain = createChainService(
         {},
         {
           store: tree,
@@ -178,7 +221,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await chain.requeue()
 
       if (c.enabled.api) {
-        this.api = createApiServer(
+        const api = (this.parts.api = createApiServer(
           { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
           {
             tree,
@@ -193,13 +236,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
             },
           },
-        )
-        await this.api.start()
+        ))
+        await api.start()
       }
 
       // Networked nodes: gossip in/out and sync (server answers from the store, client catches up).
       if (c.enabled.network) {
-        const gossip = (this.network = createGossip(
+        const gossip = (this.parts.network = createGossip(
           { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers },
           {
             key: this.key,
@@ -213,7 +256,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             registry,
           },
         ))
-        const sync = (this.sync = createSync(
+        const sync = (this.parts.sync = createSync(
           { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
           { net: gossip.net, store: tree, chain, logger: log('sync') },
         ))
@@ -355,8 +398,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   }
 
   private async closeAll(): Promise<void> {
-    await this.verifier?.close().catch(() => {})
-    await this.tree?.close().catch((err) => this.logger.warn({ err }, 'closing the store failed'))
+    await this.parts.verifier?.close().catch(() => {})
+    await this.parts.tree?.close().catch((err) => this.logger.warn({ err }, 'closing the store failed'))
   }
 }
 
