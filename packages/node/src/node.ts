@@ -10,6 +10,7 @@ import { type BlockTree, createBlockTree, type RetentionPolicy } from '@proficha
 import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
+import { NodeError } from './errors.js'
 import { createGossip, type GossipService, PayloadCache } from './gossip/index.js'
 import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
@@ -113,7 +114,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
     const v = this.parts[k]
-    if (v === undefined) throw new Error(`the node is not started: no ${k} yet`)
+    if (v === undefined) throw new NodeError('ERR_NOT_STARTED', `the node is not started: no ${k} yet`, { part: k })
     return v as NonNullable<ProfichainNode['parts'][K]>
   }
 
@@ -296,7 +297,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   }
 
   private requireChain(): ChainService {
-    if (!this.chain) throw new Error('the chain service is not running')
+    if (!this.chain) throw new NodeError('ERR_NOT_STARTED', 'the chain service is not running', { part: 'chain' })
     return this.chain
   }
 
