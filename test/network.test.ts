@@ -194,7 +194,8 @@ describe('a 4-node devnet (1 full + 3 thin, separate processes)', () => {
         let n = 0
         for (const m of live) {
           const text = await fetch(`${m.api}/metrics`).then((r) => r.text())
-          n += Number(/profichain_network_gossip_rejected_total (\d+)/.exec(text)?.[1] ?? 0)
+          // Labelled by topic and reason: one line per pair, summed.
+          for (const line of text.matchAll(/^profichain_network_gossip_rejected_total\{[^}]*\} (\d+)$/gm)) n += Number(line[1])
         }
         return n
       }

@@ -123,6 +123,6 @@ export interface FileIngest extends Startable {
 }
 
 /** Factory: the file watcher of DESIGN §8. */
-export function fileIngest(init: IngestInit): (components: IngestComponents) => FileIngest {
-  return (components) => new FileIngestImpl(components, init)
+export function createFileIngest(init: IngestInit, components: IngestComponents): FileIngest {
+  return new FileIngestImpl(components, init)
 }

@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, txIdHex } from '@profichain/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fileIngest } from '../src/index.js'
+import { createFileIngest } from '../src/index.js'
 import { listFiles, MemoryOutbox, tmpRoot, waitFor } from './helpers.js'
 
 // Issue 10 item 5: a real full file system (a 4 MiB tmpfs) under processed/, rejected/ and receipts/.
@@ -45,7 +45,7 @@ describe('ingest on a full disk (issue 10 item 5)', () => {
   it('keeps files in the inbox, reports DISK_FULL, and recovers by itself once space is back', async () => {
     const inbox = join(root, 'inbox')
     const outbox = new MemoryOutbox()
-    const ingest = fileIngest({
+    const ingest = createFileIngest({
       inbox,
       processedDir: join(out, 'processed'),
       rejectedDir: join(out, 'rejected'),
@@ -53,7 +53,7 @@ describe('ingest on a full disk (issue 10 item 5)', () => {
       stableMs: 50,
       rescanMs: 0,
       lineMode: { patterns: ['**/*.csv'] },
-    })({ network: 'testnet', key: generateKeyPair(), outbox })
+    }, { network: 'testnet', key: generateKeyPair(), outbox })
     await ingest.start()
     try {
       await writeFile(join(inbox, 'first.json'), '{"ok":true}')

@@ -3,7 +3,7 @@ import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'nod
 import { join } from 'node:path'
 import { generateKeyPair, toHex, txIdHex, verifyTxSignature } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type FileIngest, fileIngest, type IngestInit, readLineReceipts } from '../src/index.js'
+import { type FileIngest, createFileIngest, type IngestInit, readLineReceipts } from '../src/index.js'
 import { listFiles, MemoryOutbox, tmpRoot, waitFor } from './helpers.js'
 
 const key = generateKeyPair()
@@ -16,7 +16,7 @@ async function setup(init: Partial<IngestInit> = {}, outbox = new MemoryOutbox()
   const inbox = join(root, 'inbox')
   await mkdir(inbox, { recursive: true })
   const make = () => {
-    const ingest = fileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init })({
+    const ingest = createFileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init }, {
       network: 'testnet',
       key,
       outbox,

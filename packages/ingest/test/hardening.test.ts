@@ -3,7 +3,7 @@ import { appendFile, mkdir, readdir, readFile, rm, utimes, writeFile } from 'nod
 import { join } from 'node:path'
 import { generateKeyPair, toHex, txIdHex } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type FileIngest, fileIngest, type IngestInit } from '../src/index.js'
+import { type FileIngest, createFileIngest, type IngestInit } from '../src/index.js'
 import { listFiles, MemoryOutbox, tmpRoot, waitFor } from './helpers.js'
 
 const key = generateKeyPair()
@@ -16,7 +16,7 @@ async function setup(init: Partial<IngestInit> = {}, outbox = new MemoryOutbox()
   const inbox = join(root, 'inbox')
   await mkdir(inbox, { recursive: true })
   const make = () => {
-    const ingest = fileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init })({ network: 'testnet', key, outbox })
+    const ingest = createFileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init }, { network: 'testnet', key, outbox })
     running.push(ingest)
     return ingest
   }
@@ -116,7 +116,7 @@ describe('issue 10 item 1: names are always writable', () => {
         return logger
       },
     }
-    const ingest = fileIngest({ inbox: join(dir('inbox')), stableMs: 100, rescanMs: 0 })({
+    const ingest = createFileIngest({ inbox: join(dir('inbox')), stableMs: 100, rescanMs: 0 }, {
       network: 'testnet',
       key,
       outbox: new MemoryOutbox(),

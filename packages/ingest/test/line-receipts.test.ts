@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { generateKeyPair } from '@profichain/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fileIngest, type ReceiptSource, readLineReceipts } from '../src/index.js'
+import { createFileIngest, type ReceiptSource, readLineReceipts } from '../src/index.js'
 import { MemoryOutbox, tmpRoot } from './helpers.js'
 
 // Issue 10 item 2: receipts of a 1,000,000-line export, written in batches as blocks confirm.
@@ -38,7 +38,7 @@ describe('line-mode receipts at scale', () => {
     root = await tmpRoot()
     const inbox = join(root, 'inbox')
     await mkdir(inbox)
-    const ingest = fileIngest({ inbox })({ network: 'testnet', key: generateKeyPair(), outbox: new MemoryOutbox() })
+    const ingest = createFileIngest({ inbox }, { network: 'testnet', key: generateKeyPair(), outbox: new MemoryOutbox() })
     const txId = (i: number) => i.toString(16).padStart(64, '0')
     // A cheap fake proof of realistic shape (Chainpoint-like, ~150 bytes).
     const receiptFor = async (id: string) => ({ hash: id, proof_id: id.slice(48), anchor: 5 })
@@ -70,7 +70,7 @@ describe('line-mode receipts at scale', () => {
     const dir = join(root, 'small')
     const inbox = join(dir, 'inbox')
     await mkdir(inbox, { recursive: true })
-    const ingest = fileIngest({ inbox })({ network: 'testnet', key: generateKeyPair(), outbox: new MemoryOutbox() })
+    const ingest = createFileIngest({ inbox }, { network: 'testnet', key: generateKeyPair(), outbox: new MemoryOutbox() })
     const meta = { source: 'file', path: 'e.jsonl', processed: 'e.jsonl' }
     const r = (tag: string) => async (id: string) => ({ hash: id, tag })
     await ingest.writeReceipts(

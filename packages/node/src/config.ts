@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { ProfichainError } from '@profichain/core'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { z } from 'zod'
+import { NodeError, type NodeErrorMeta } from './errors.js'
 
 export const NODE_TYPES = ['thin', 'producer', 'archive', 'full'] as const
 export type NodeType = (typeof NODE_TYPES)[number]
@@ -15,8 +15,8 @@ export const TYPE_PRESETS: Record<NodeType, { producer: boolean; archive: boolea
   full: { producer: true, archive: true },
 }
 
-export class ConfigError extends ProfichainError {
-  constructor(message: string, meta: Record<string, unknown> = {}) {
+export class ConfigError extends NodeError<'ERR_CONFIG'> {
+  constructor(message: string, meta: NodeErrorMeta['ERR_CONFIG'] = {}) {
     super('ERR_CONFIG', message, meta)
     this.name = 'ConfigError'
   }

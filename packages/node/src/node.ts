@@ -1,32 +1,23 @@
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
-import {
-  equalBytes,
-  type KeyPair,
-  nodeIdOf,
-  readKeyFile,
-  stripTx,
-  toHex,
-  type Transaction,
-  txId,
-} from '@profichain/core'
-import { type ChainContext, type Consensus, createConsensus, type Genesis, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
+import { type Block, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
+import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer } from '@profichain/api'
-import { fileIngest, type FileIngest, type ReceiptSource } from '@profichain/ingest'
+import { createFileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
-import { BlockProducer, type ProducerFailure } from '@profichain/producer'
-import { type AddBlockResult, BlockTree, type ReorgInfo, type RetentionPolicy, type TxLocation } from '@profichain/store'
+import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@profichain/producer'
+import { type BlockTree, createBlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
+import { type ChainService, createChainService } from './chain/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
+import { NodeError } from './errors.js'
+import { createGossip, type GossipService, PayloadCache } from './gossip/index.js'
 import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
-import { NetworkBridge } from './network-bridge.js'
+import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
+import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
 
 export const NODE_VERSION = '0.1.0'
-
-/** A receipt that could not be written is retried alone after this delay, doubling per attempt up to the max. */
-const RECEIPT_RETRY_MIN_MS = 1000
-const RECEIPT_RETRY_MAX_MS = 30_000
 
 export interface NodeInit {
   config: NodeConfig
@@ -34,27 +25,48 @@ export interface NodeInit {
   logger?: Logger
 }
 
-/** Events: 'block' (Block, newly canonical), 'committed' ({txIds}), 'ready', 'stopped'. */
-export class ProfichainNode extends EventEmitter {
+/** The node's events (what the API's subscriptions follow). */
+export interface NodeEvents {
+  /** A block became canonical. */
+  block: [Block]
+  /** Own records confirmed and their receipts written. */
+  committed: [{ txIds: string[] }]
+  ready: []
+  stopped: []
+}
+
+/**
+ * A node composes its subsystems per node type and owns nothing else. The path of a record this node
+ * signs (read `start()` top to bottom):
+ *
+ *   ingest signs it → chain.submitOwn: outbox (durable, deduplicated)
+ *     → local producer's mempool (producer nodes)      → producer seals a block → chain.applied
+ *     → gossip.publishOwn (networked nodes; re-gossiped on every requeue until committed)
+ *   any block (produced / gossip / sync) → chain: verify signatures → store (consensus, fork choice)
+ *     → events `block` / `reorg` (a reorg puts own records of the abandoned branch back into the outbox)
+ *     → receipts writer: confirmed own records → receipt files → outbox ack → ack watermark → `committed`
+ */
+export class ProfichainNode extends EventEmitter<NodeEvents> {
   readonly config: NodeConfig
   readonly logger: Logger
   readonly metrics = new NodeMetrics()
   /** What keeps the node from doing its job fully (disk full, failing receipts, a lost acknowledged block). */
   readonly health = new HealthMonitor()
-  genesis!: Genesis
-  consensus!: Consensus
-  key!: KeyPair
-  tree!: BlockTree
-  verifier!: TxVerifier
-  ingest?: FileIngest
-  producer?: BlockProducer
-  api?: ApiServer
-  network?: NetworkBridge
-  context!: ChainContext
-  private timers: NodeJS.Timeout[] = []
-  private receiptsBusy = false
-  private receiptsAgain = false
-  private retryBusy = false
+  /** The parts, set once each by `start()`; read through the getters below. */
+  private readonly parts: {
+    genesis?: Genesis
+    consensus?: Consensus
+    key?: KeyPair
+    tree?: BlockTree
+    verifier?: TxVerifier
+    chain?: ChainService
+    receipts?: ReceiptsWriter
+    ingest?: FileIngest
+    producer?: BlockProducer
+    api?: ApiServer
+    network?: GossipService
+    sync?: SyncService
+  } = {}
   private started = false
   private stopping?: Promise<void>
 
@@ -64,6 +76,48 @@ export class ProfichainNode extends EventEmitter {
     this.logger = init.logger ?? pino({ level: init.config.log.level, base: { node: undefined } })
   }
 
+  get genesis(): Genesis {
+    return this.need('genesis')
+  }
+  get consensus(): Consensus {
+    return this.need('consensus')
+  }
+  get key(): KeyPair {
+    return this.need('key')
+  }
+  /** The store (blocks, outbox, mempool, receipts): read-only use outside the chain service. */
+  get tree(): BlockTree {
+    return this.need('tree')
+  }
+  get chain(): ChainService | undefined {
+    return this.parts.chain
+  }
+  get receipts(): ReceiptsWriter | undefined {
+    return this.parts.receipts
+  }
+  get ingest(): FileIngest | undefined {
+    return this.parts.ingest
+  }
+  get producer(): BlockProducer | undefined {
+    return this.parts.producer
+  }
+  get api(): ApiServer | undefined {
+    return this.parts.api
+  }
+  /** Gossip and the libp2p host (`network.net`), networked nodes only. */
+  get network(): GossipService | undefined {
+    return this.parts.network
+  }
+  get sync(): SyncService | undefined {
+    return this.parts.sync
+  }
+
+  private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
+    const v = this.parts[k]
+    if (v === undefined) throw new NodeError('ERR_NOT_STARTED', `the node is not started: no ${k} yet`, { part: k })
+    return v as NonNullable<ProfichainNode['parts'][K]>
+  }
+
   get nodeId(): string {
     return nodeIdOf(this.key.publicKey)
   }
@@ -71,9 +125,185 @@ export class ProfichainNode extends EventEmitter {
   /** Open everything in order; on failure, close what was opened and rethrow. */
   async start(): Promise<void> {
     const c = this.config
-    this.genesis = await loadGenesis(c.paths.genesis)
-    this.key = await readKeyFile(c.paths.key)
-    this.consensus = createConsensus(this.genesis)
+    this.parts.genesis = await loadGenesis(c.paths.genesis)
+    this.parts.key = await readKeyFile(c.paths.key)
+    this.parts.consensus = createConsensus(this.genesis)
+    this.checkRoles()
+    const log = (component: string) => this.logger.child({ component })
+    const registry = this.metrics.registry
+    this.parts.tree = await createBlockTree({
+      path: c.paths.db,
+      genesis: this.genesis,
+      consensus: this.consensus,
+      retention: this.retention(),
+      genesisSource: c.paths.genesis,
+      log: (message, fields) => log('store').info(fields ?? {}, message),
+    })
+    try {
+      const tree = this.tree
+      this.checkAcknowledged()
+      this.health.add({ name: 'store', health: () => tree.health() })
+      const verifier = (this.parts.verifier = createTxVerifier({ threads: c.processing.threads }))
+
+      // Block production (producer nodes): seals blocks from the mempool; the chain service takes them.
+      if (c.enabled.producer) {
+        const producer = (this.parts.producer = createBlockProducer(
+          {
+            emptyBlocks: c.producer.empty_blocks,
+            maxTxsPerBlock: c.producer.max_txs_per_block,
+            maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
+          },
+          { chain: tree, context: tree.chain, consensus: this.consensus, key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+        ))
+        producer.on('failure', (f: ProducerFailure) => {
+          this.metrics.producerFailures.inc()
+          this.logger.error({ err: f.err, code: f.code, consecutive: f.consecutive, retryInMs: f.retryInMs }, 'producing a block failed; retrying')
+        })
+        producer.on('recovered', (r: { code: string; failures: number }) => this.logger.info({ code: r.code, failures: r.failures }, 'block production works again'))
+        this.health.add({ name: 'producer', health: () => producer.health() })
+      }
+
+      // File ingest: signs records and hands them to the chain service (outbox first).
+      if (c.enabled.ingest) {
+        await mkdir(c.paths.inbox, { recursive: true })
+        const ingest = (this.parts.ingest = createFileIngest({
+          inbox: c.paths.inbox,
+          include: c.ingest.include,
+          exclude: c.ingest.exclude,
+          maxFileBytes: Math.min(c.ingest.max_file_bytes ?? this.genesis.maxTxBytes, this.genesis.maxTxBytes),
+          lineMode: c.ingest.line_mode.length ? { patterns: c.ingest.line_mode } : undefined,
+          stableMs: c.ingest.stable_ms,
+        }, {
+          network: this.genesis.network,
+          key: this.key,
+          outbox: {
+            addMany: (items) => this.requireChain().submitOwn(items),
+            lookup: (k) => tree.outbox.lookup(k),
+            lookupMany: (ks) => tree.outbox.lookupMany(ks),
+            nextSeq: (o) => tree.outbox.nextSeq(o),
+          },
+          logger: this.logger, // ingest adds its own component field
+          metrics: {
+            filesAccepted: (n) => this.metrics.filesAccepted.inc(n),
+            filesRejected: (n) => this.metrics.filesRejected.inc(n),
+            recordsCreated: (n) => this.metrics.recordsCreated.inc(n),
+          },
+        }))
+        this.health.add({ name: 'ingest', health: () => ingest.health() })
+      }
+
+      // Receipts: confirmed own records → receipt files (parked and retried alone when a write fails).
+      const receipts = (this.parts.receipts = createReceiptsWriter(
+        { confirmations: c.store.confirmations, anchorBase: () => this.anchorBase() },
+        { store: tree, ingest: this.ingest, health: this.health, logger: log('receipts'), registry },
+      ))
+
+      // The chain service: every block and every own record goes through it.
+      const payloads = c.enabled.archive && c.enabled.network ? new PayloadCache(256 * 1024 * 1024) : undefined
+      const chain = (this.parts.chain = createChainService(
+        {},
+        {
+          store: tree,
+          verifier,
+          ownOrigin: this.key.publicKey,
+          receipts,
+          producer: this.producer,
+          payloads,
+          isInvalidBlockError: (err): err is ValidationError | ConsensusError | CodecError =>
+            err instanceof ValidationError || err instanceof ConsensusError || err instanceof CodecError,
+          logger: log('chain'),
+          registry,
+        },
+      ))
+      chain.on('block', (b) => this.emit('block', b))
+      chain.on('committed', (e) => this.emit('committed', e))
+      this.producer?.on('block', ({ result }) => chain.applied(result))
+      // Anything left in the outbox from before a crash goes to the mempool again.
+      await chain.requeue()
+
+      if (c.enabled.api) {
+        const api = (this.parts.api = createApiServer(
+          { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
+          {
+            tree,
+            status: () => this.status(),
+            peers: () => this.peers(),
+            events: this,
+            metrics: registry,
+            anchorBase: () => this.anchorBase(),
+            ready: () => this.started && !this.stopping,
+            health: () => {
+              const problems = this.problems()
+              return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
+            },
+          },
+        ))
+        await api.start()
+      }
+
+      // Networked nodes: gossip in/out and sync (server answers from the store, client catches up).
+      if (c.enabled.network) {
+        const gossip = (this.parts.network = createGossip(
+          { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers },
+          {
+            key: this.key,
+            handlers: createSyncHandlers({ genesisHash: genesisHash(this.genesis) }, { store: tree }),
+            chain,
+            verifier,
+            mempool: this.producer ? tree.mempool : undefined,
+            producer: this.producer,
+            payloads,
+            logger: log('network'),
+            registry,
+          },
+        ))
+        const sync = (this.parts.sync = createSync(
+          { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
+          { net: gossip.net, store: tree, chain, logger: log('sync') },
+        ))
+        chain.on('own-txs', (txs) => gossip.publishOwn(txs))
+        chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
+        this.producer?.on('block', ({ block }) => gossip.publishBlock(block))
+        gossip.on('orphan', ({ from }) => sync.orphanParents(from))
+        if (c.enabled.archive) gossip.on('applied', ({ blocks, from }) => void sync.fetchPayloads(blocks, from))
+        await gossip.start()
+        sync.start()
+      }
+      this.metrics.levels({
+        height: () => tree.head().height,
+        mempool: () => tree.mempool.size(),
+        outbox: () => tree.outbox.size(),
+        peers: this.network ? () => this.peers().length : undefined,
+      })
+
+      this.producer?.start()
+      await this.ingest?.start()
+      chain.start()
+      receipts.start()
+      this.started = true
+      const head = tree.head()
+      this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
+      this.emit('ready')
+    } catch (err) {
+      await this.ingest?.stop().catch(() => {})
+      await this.producer?.stop().catch(() => {})
+      await this.sync?.stop().catch(() => {})
+      await this.network?.stop().catch(() => {})
+      await this.chain?.stop().catch(() => {})
+      await this.api?.stop().catch(() => {})
+      await this.closeAll()
+      throw err
+    }
+  }
+
+  private requireChain(): ChainService {
+    if (!this.chain) throw new NodeError('ERR_NOT_STARTED', 'the chain service is not running', { part: 'chain' })
+    return this.chain
+  }
+
+  /** A producer must be a validator (except under proof of work); an ingesting node must be a member. */
+  private checkRoles(): void {
+    const c = this.config
     const pub = toHex(this.key.publicKey)
     if (c.enabled.producer && !this.genesis.validators.includes(pub) && this.genesis.consensus.type !== 'work') {
       throw new ConfigError(`this node (${pub.slice(0, 16)}…) is configured as a producer but is not a validator in ${c.paths.genesis}`)
@@ -82,126 +312,6 @@ export class ProfichainNode extends EventEmitter {
       throw new ConfigError(
         `this node (${pub.slice(0, 16)}…) ingests files but its key is not a member in ${c.paths.genesis}: the network would refuse every record it signs. Add its public key to genesis members, or disable ingest ([modules] ingest = false)`,
       )
-    }
-    this.tree = await BlockTree.open({
-      path: c.paths.db,
-      genesis: this.genesis,
-      consensus: this.consensus,
-      retention: this.retention(),
-      genesisSource: c.paths.genesis,
-      log: (message, fields) => this.logger.child({ component: 'store' }).info(fields ?? {}, message),
-    })
-    try {
-      this.checkAcknowledged()
-      this.health.add({ name: 'store', health: () => this.tree.health() })
-      this.context = this.tree.chain
-      this.verifier = createTxVerifier({ threads: c.processing.threads })
-      if (c.enabled.producer) {
-        this.producer = new BlockProducer(
-          {
-            chain: this.tree,
-            context: this.context,
-            consensus: this.consensus,
-            key: this.key,
-            merkleRoot: (ids) => this.verifier.merkleRoot(ids),
-            logger: this.logger.child({ component: 'producer' }),
-          },
-          {
-            emptyBlocks: c.producer.empty_blocks,
-            maxTxsPerBlock: c.producer.max_txs_per_block,
-            maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
-          },
-        )
-        this.producer.on('block', ({ result }) => this.onChainUpdate(result))
-        this.producer.on('failure', (f: ProducerFailure) => {
-          this.metrics.producerFailures.inc()
-          this.logger.error({ err: f.err, code: f.code, consecutive: f.consecutive, retryInMs: f.retryInMs }, 'producing a block failed; retrying')
-        })
-        this.producer.on('recovered', (r: { code: string; failures: number }) =>
-          this.logger.info({ code: r.code, failures: r.failures }, 'block production works again'),
-        )
-        const producer = this.producer
-        this.health.add({ name: 'producer', health: () => producer.health() })
-      }
-      if (c.enabled.ingest) {
-        await mkdir(c.paths.inbox, { recursive: true })
-        this.ingest = fileIngest({
-          inbox: c.paths.inbox,
-          include: c.ingest.include,
-          exclude: c.ingest.exclude,
-          maxFileBytes: Math.min(c.ingest.max_file_bytes ?? this.genesis.maxTxBytes, this.genesis.maxTxBytes),
-          lineMode: c.ingest.line_mode.length ? { patterns: c.ingest.line_mode } : undefined,
-          stableMs: c.ingest.stable_ms,
-        })({
-          network: this.genesis.network,
-          key: this.key,
-          outbox: {
-            addMany: async (items) => {
-              const r = await this.tree.outbox.addMany(items)
-              this.onOwnTxs(items.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
-              return r
-            },
-            lookup: (k) => this.tree.outbox.lookup(k),
-            lookupMany: (ks) => this.tree.outbox.lookupMany(ks),
-            nextSeq: (o) => this.tree.outbox.nextSeq(o),
-          },
-          logger: this.logger, // ingest adds its own component field
-          metrics: {
-            filesAccepted: (n) => this.metrics.filesAccepted.inc(n),
-            filesRejected: (n) => this.metrics.filesRejected.inc(n),
-            recordsCreated: (n) => this.metrics.recordsCreated.inc(n),
-          },
-        })
-      }
-      if (this.ingest) {
-        const ingest = this.ingest
-        this.health.add({ name: 'ingest', health: () => ingest.health() })
-      }
-      // Anything left in the outbox from before a crash goes to the mempool again.
-      await this.requeueOutbox()
-      if (c.enabled.api) {
-        this.api = createApiServer(
-          { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
-          {
-            tree: this.tree,
-            status: () => this.status(),
-            peers: () => this.peers(),
-            events: this,
-            metrics: this.metrics.registry,
-            anchorBase: () => this.anchorBase(),
-            ready: () => this.started && !this.stopping,
-            health: () => {
-              const problems = this.problems()
-              return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
-            },
-          },
-        )
-        await this.api.start()
-      }
-      if (c.enabled.network) {
-        this.network = new NetworkBridge(this)
-        await this.network.start()
-      }
-      this.producer?.start()
-      await this.ingest?.start()
-      this.timers.push(setInterval(() => void this.requeueOutbox().catch((err) => this.logger.warn({ err }, 'requeue failed')), 5000))
-      this.timers.push(setInterval(() => this.updateGauges(), 1000))
-      this.timers.push(setInterval(() => void this.retryReceipts(), RECEIPT_RETRY_MIN_MS))
-      void this.writeReceipts()
-      this.started = true
-      const head = this.tree.head()
-      this.logger.info(
-        { type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled },
-        'node started',
-      )
-      this.emit('ready')
-    } catch (err) {
-      await this.ingest?.stop().catch(() => {})
-      await this.producer?.stop().catch(() => {})
-      await this.network?.stop().catch(() => {})
-      await this.api?.stop().catch(() => {})
-      await this.closeAll()
-      throw err
     }
   }
 
@@ -226,7 +336,7 @@ export class ProfichainNode extends EventEmitter {
       network: this.genesis.network,
       peerId: this.network?.peerId,
       version: NODE_VERSION,
-      syncing: this.network?.isSyncing() ?? false,
+      syncing: this.sync?.isSyncing() ?? false,
       peers: this.peers().length,
     }
   }
@@ -264,208 +374,23 @@ export class ProfichainNode extends EventEmitter {
     return { mode: 'rules', rules: [own, ...(r ?? [])] }
   }
 
-  /** New txs of our own: hand them to the local producer (the network publishes them in networked nodes). */
-  private onOwnTxs(txs: Transaction[]): void {
-    if (txs.length === 0) return
-    if (this.producer) {
-      void this.tree.mempool
-        .add(txs)
-        .then(() => this.producer?.notify())
-        .catch((err) => this.logger.warn({ err }, 'mempool add failed'))
-    }
-    this.emit('own-txs', txs)
-  }
-
-  private async requeueOutbox(): Promise<void> {
-    const pending = await this.tree.outbox.uncommitted(100_000)
-    if (pending.length === 0) return
-    if (this.producer) {
-      const added = await this.tree.mempool.add(pending)
-      if (added > 0) this.producer.notify()
-    }
-    this.emit('requeue', pending)
-  }
-
-  /** Called after every block this node applied (produced, gossiped or synced). */
-  onChainUpdate(result: AddBlockResult): void {
-    for (const b of result.newCanonical) {
-      this.metrics.blocks.inc()
-      this.metrics.txsCommitted.inc(b.txs.length)
-      this.emit('block', b)
-    }
-    if (result.reorg) {
-      this.metrics.reorgs.inc()
-      this.logger.warn({ depth: result.reorg.depth, removed: result.reorg.removedTxIds.length }, 'chain reorganised')
-      void this.recoverOwnTxs(result.reorg).catch((err) => this.logger.error({ err }, 'recovering records after a reorg failed'))
-    }
-    void this.writeReceipts()
-  }
-
-  /**
-   * A reorg can move own records that were already confirmed (receipt written, outbox entry cleared): out of
-   * the chain, or into another block of the new branch (e.g. gossip that crossed a healed partition). Put
-   * every own record of the abandoned branch back into the outbox: one that is already in the new chain is
-   * confirmed again at once and its receipt rewritten for its new block; one that is not is gossiped and
-   * committed again. Nothing accepted is ever lost, and no receipt keeps pointing at an abandoned block.
-   */
-  private async recoverOwnTxs(reorg: ReorgInfo): Promise<void> {
-    const own = this.key.publicKey
-    const again: Array<{ tx: Transaction }> = []
-    let hash: Uint8Array | undefined = reorg.oldHead
-    for (let depth = 0; hash && depth < reorg.depth; depth++) {
-      const block = await this.tree.getBlock(hash)
-      if (!block) break
-      for (const tx of block.txs) {
-        if (!equalBytes(tx.body.origin, own)) continue
-        const id = toHex(txId(tx))
-        const payload = await this.tree.getPayload(id)
-        if (!payload) {
-          this.logger.error({ txId: id }, 'own record left its block in a reorg and its payload is not stored: it cannot be re-sent')
-          continue
-        }
-        again.push({ tx: { ...stripTx(tx), payload } })
-      }
-      hash = block.header.height > 0 ? block.header.prevHash : undefined
-    }
-    if (again.length === 0) return
-    const r = await this.tree.outbox.addMany(again)
-    this.logger.warn({ records: again.length }, 'own records were in blocks a reorg abandoned: tracked again until confirmed')
-    this.onOwnTxs(again.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
-    void this.writeReceipts()
-  }
-
-  /**
-   * Receipts for confirmed own txs, then drop them from the outbox. A receipt that cannot be written is
-   * parked in the store's durable retry list (and retried alone), so it never blocks the others.
-   * Serialised; reruns if asked meanwhile.
-   */
-  private async writeReceipts(): Promise<void> {
-    if (this.receiptsBusy) {
-      this.receiptsAgain = true
-      return
-    }
-    this.receiptsBusy = true
-    try {
-      do {
-        this.receiptsAgain = false
-        for (;;) {
-          const done = await this.tree.outbox.confirmed(this.config.store.confirmations, 10_000)
-          if (done.length === 0) break
-          const failed = await this.writeReceiptFiles(done)
-          const failedIds = new Set(failed.map((f) => f.txId))
-          const ok = done.filter((d) => !failedIds.has(d.txId))
-          if (failed.length > 0) await this.tree.outbox.deferReceipts(failed)
-          await this.tree.outbox.ack(ok.map((d) => d.txId))
-          await this.acknowledge(done)
-          this.emit('committed', { txIds: done.map((d) => d.txId) })
-        }
-      } while (this.receiptsAgain)
-    } catch (err) {
-      if (!this.stopping) this.logger.error({ err }, 'writing receipts failed; will retry')
-    } finally {
-      this.receiptsBusy = false
-    }
-  }
-
-  /** Write the receipt files of these confirmed txs; returns the ones that failed (logged and counted). */
-  private async writeReceiptFiles(locs: TxLocation[]): Promise<Array<{ txId: string; code: string; message: string }>> {
-    if (!this.ingest) return []
-    const byId = new Map(locs.map((d) => [d.txId, d]))
-    const sources: ReceiptSource[] = locs
-      .filter((d) => d.tx.body.metadata.source === 'file')
-      .map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata }))
-    if (sources.length === 0) return []
-    const outcome = await this.ingest.writeReceipts(sources, (id) => {
-      const loc = byId.get(id)
-      return loc ? this.tree.receiptAt(loc, 'chainpoint', this.anchorBase()) : this.tree.receipt(id, 'chainpoint', this.anchorBase())
-    })
-    if (outcome.failed.length > 0) {
-      this.metrics.receiptsFailed.inc(outcome.failed.length)
-      const first = outcome.failed[0]
-      this.logger.error(
-        { failed: outcome.failed.length, txId: first.txId, code: first.code, err: first.message },
-        'receipts could not be written; they are retried alone and the others go on',
-      )
-    }
-    this.metrics.receiptsWritten.inc(outcome.written.length)
-    return outcome.failed
-  }
-
-  /** Remember the highest block this node issued receipts for (checked at the next start). */
-  private async acknowledge(done: TxLocation[]): Promise<void> {
-    let top: TxLocation | undefined
-    for (const d of done) if (!top || d.height > top.height) top = d
-    if (top) await this.tree.acknowledge({ height: top.height, hash: toHex(top.blockHash) })
-  }
-
-  /** Retry parked receipts whose back-off has passed; clear them once written. */
-  private async retryReceipts(): Promise<void> {
-    if (this.retryBusy || this.stopping) return
-    this.retryBusy = true
-    try {
-      const parked = await this.tree.outbox.deferredReceipts(1000)
-      this.metrics.receiptsDeferred.set(parked.length)
-      if (parked.length === 0) {
-        this.health.clear('RECEIPTS_FAILING')
-        return
-      }
-      const now = Date.now()
-      const due = parked.filter((p) => now - p.lastFailedAt >= Math.min(RECEIPT_RETRY_MIN_MS * 2 ** (p.attempts - 1), RECEIPT_RETRY_MAX_MS))
-      const locs: TxLocation[] = []
-      const gone: string[] = []
-      for (const p of due) {
-        const loc = await this.tree.getTx(p.txId)
-        if (loc) locs.push(loc)
-        else gone.push(p.txId) // no longer canonical: the reorg recovery tracks it again
-      }
-      const failed = await this.writeReceiptFiles(locs)
-      const failedIds = new Set(failed.map((f) => f.txId))
-      if (failed.length > 0) await this.tree.outbox.deferReceipts(failed)
-      await this.tree.outbox.clearDeferred([...gone, ...locs.filter((l) => !failedIds.has(l.txId)).map((l) => l.txId)])
-      const left = await this.tree.outbox.deferredCount()
-      this.metrics.receiptsDeferred.set(left)
-      if (left === 0) this.health.clear('RECEIPTS_FAILING')
-      else {
-        const worst = failed[0] ?? parked[0]
-        this.health.raise('RECEIPTS_FAILING', `${left} receipt(s) cannot be written (${worst.code}: ${worst.message}); retrying`)
-      }
-    } catch (err) {
-      if (!this.stopping) this.logger.warn({ err }, 'retrying parked receipts failed; will retry')
-    } finally {
-      this.retryBusy = false
-    }
-  }
-
   /** Base URL for Chainpoint anchor URIs: the public API URL, else the local API address. */
   anchorBase(): string {
     const a = this.config.api
     return a.public_url ?? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
   }
 
-  private updateGauges(): void {
-    const head = this.tree.head()
-    this.metrics.height.set(head.height)
-    this.metrics.mempool.set(this.tree.mempool.size())
-    void this.tree.outbox.size().then((n) => this.metrics.outbox.set(n))
-    if (this.network) {
-      const st = this.network.net.stats()
-      this.metrics.peers.set(st.peers)
-      this.metrics.gossipIn.set(st.gossipIn)
-      this.metrics.gossipOut.set(st.gossipOut)
-      this.metrics.syncServed.set(st.syncServed)
-      this.metrics.syncRequests.set(st.syncRequests)
-    }
-  }
-
-  /** Graceful stop: finish in-flight work, flush, close the DB. Idempotent. */
+  /** Graceful stop: finish in-flight work, write the receipts due, close the DB. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const t of this.timers) clearInterval(t)
       await this.api?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
+      await this.sync?.stop()
+      await this.chain?.idle()
       await this.network?.stop()
-      if (this.started) await this.writeReceipts()
+      await this.chain?.stop()
+      if (this.started) await this.receipts?.stop()
       await this.closeAll()
       this.logger.info('node stopped')
       this.emit('stopped')
@@ -474,8 +399,8 @@ export class ProfichainNode extends EventEmitter {
   }
 
   private async closeAll(): Promise<void> {
-    await this.verifier?.close().catch(() => {})
-    await this.tree?.close().catch((err) => this.logger.warn({ err }, 'closing the store failed'))
+    await this.parts.verifier?.close().catch(() => {})
+    await this.parts.tree?.close().catch((err) => this.logger.warn({ err }, 'closing the store failed'))
   }
 }
 

@@ -123,7 +123,7 @@ export interface ProducerEvents {
  * each stored block, 'failure' (ProducerFailure) after each failed attempt and 'recovered' once an attempt
  * succeeds again. No error stops the loop: it logs, counts, backs off (bounded) and retries.
  */
-export class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) {
+class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) {
   private running = false
   private loop?: Promise<void>
   private abort?: AbortController
@@ -319,6 +319,9 @@ export function isDiskFull(err: unknown): boolean {
   return false
 }
 
-export function blockProducer(init: ProducerInit = {}): (components: ProducerComponents) => BlockProducer {
-  return (components) => new BlockProducer(components, init)
+export type { BlockProducer }
+
+/** Create (not start) the block producer. */
+export function createBlockProducer(init: ProducerInit, components: ProducerComponents): BlockProducer {
+  return new BlockProducer(components, init)
 }

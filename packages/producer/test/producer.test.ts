@@ -6,7 +6,7 @@ import { createConsensus, createGenesis } from '@profichain/consensus'
 import { BlockTree, StoreError } from '@profichain/store'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  BlockProducer,
+  createBlockProducer,
   PRODUCER_ERROR_CODES,
   type ProducedBlock,
   ProducerError,
@@ -36,9 +36,9 @@ async function setup(
   const consensus = createConsensus(genesis)
   const tree = await BlockTree.open({ path: join(await mkdtemp(join(tmpdir(), 'producer-')), 'db'), genesis, consensus, retention: { mode: 'all' } })
   open.push(tree)
-  const producer = new BlockProducer(
-    { chain: opts.chain ? opts.chain(tree) : tree, consensus, key, context: tree.chain },
+  const producer = createBlockProducer(
     { emptyBlocks: opts.emptyBlocks, maxTxsPerBlock: opts.maxTxsPerBlock, idlePollMs: 10 },
+    { chain: opts.chain ? opts.chain(tree) : tree, consensus, key, context: tree.chain },
   )
   open.push(producer)
   const blocks: ProducedBlock[] = []

@@ -1,5 +1,13 @@
+import { BlockTree } from './block-tree.js'
+import type { BlockTreeInit } from './types.js'
+
 export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
 export { Bucket, type BucketName, LAYOUT_VERSION } from './keys.js'
 export { STORE_METRIC_NAMES } from './metrics.js'
 export { retains, ruleMatches } from './retention.js'
 export * from './types.js'
+
+/** Open (or create) the store: same as `BlockTree.open`, under the project's `createX` factory name. */
+export function createBlockTree(init: BlockTreeInit): Promise<BlockTree> {
+  return BlockTree.open(init)
+}

@@ -15,8 +15,9 @@ import {
 import { createGenesis, type Genesis, genesisHash, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, type NetworkError, type P2PNetwork } from '@profichain/network'
 import { pino } from 'pino'
+import type { Counter } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { orphanLimitOf } from '../src/network-bridge.js'
+import { orphanLimitOf } from '../src/gossip/index.js'
 import { parseConfig, ProfichainNode } from '../src/index.js'
 
 /** Poll until truthy or the deadline passes. */
@@ -103,7 +104,7 @@ async function startRogue(key: KeyPair, genesis: Genesis, node: ProfichainNode) 
   return { rogue, served, nodeId }
 }
 
-describe('NetworkBridge (issue 10 items 7 and 8)', () => {
+describe('gossip (issue 10 items 7 and 8)', () => {
   it('rejects gossip of a validly signed record from a key in no genesis; a member record is committed', async () => {
     const { node, genesis, member } = await startNode('producer', 100)
     const { rogue } = await startRogue(member, genesis, node)
@@ -116,7 +117,10 @@ describe('NetworkBridge (issue 10 items 7 and 8)', () => {
       return (node.network?.net.stats().rejected.origin ?? 0) >= 1
     })
     const rejected = node.network?.net.stats().rejected.origin
-    expect((await node.metrics.gossipRejected.get()).values[0].value).toBe(rejected)
+    // The network counts rejections in the node's registry, labelled by topic and reason.
+    const counter = node.metrics.registry.getSingleMetric('profichain_network_gossip_rejected_total') as Counter
+    const byOrigin = (await counter.get()).values.filter((v) => v.labels.reason === 'origin')
+    expect(byOrigin.reduce((n, v) => n + v.value, 0)).toBe(rejected)
     const honest = createTransaction(member, { network: genesis.network, seq: 0, payload: new Uint8Array([4, 5, 6]) })
     await rogue.publishTxs([honest])
     await waitFor('the member record is committed', async () => (await node.tree.getTx(txId(honest))) !== undefined)
@@ -124,6 +128,21 @@ describe('NetworkBridge (issue 10 items 7 and 8)', () => {
       expect(await node.tree.getTx(txId(f))).toBeUndefined()
       expect(node.tree.mempool.has(toHex(txId(f)))).toBe(false)
     }
+  })
+
+  it('metrics: the network counts into the node registry; levels are read at scrape, nothing is copied', async () => {
+    const { node } = await startNode('producer', 100)
+    const registry = node.metrics.registry
+    for (const copied of ['profichain_network_gossip_in_messages', 'profichain_network_gossip_out_messages', 'profichain_network_sync_requests', 'profichain_network_sync_served_requests']) {
+      expect(registry.getSingleMetric(copied)).toBeUndefined()
+    }
+    expect(registry.getSingleMetric('profichain_network_gossip_received_total')).toBeDefined()
+    expect(registry.getSingleMetric('profichain_network_sync_requests_total')).toBeDefined()
+    const text = await registry.metrics()
+    // No empty blocks and no records: the head stays at genesis, and the gauges say what the store says.
+    expect(/^profichain_chain_height_blocks (\d+)$/m.exec(text)?.[1]).toBe(String(node.tree.head().height))
+    expect(/^profichain_outbox_txs (\d+)$/m.exec(text)?.[1]).toBe(String(await node.tree.outbox.size()))
+    expect(/^profichain_chain_blocks_total (\d+)$/m.exec(text)?.[1]).toBe('0')
   })
 
   it('bans a member that floods orphan blocks, logs why, and keeps its orphan syncs bounded', async () => {

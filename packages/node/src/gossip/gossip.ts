@@ -1,0 +1,196 @@
+import { EventEmitter } from 'node:events'
+import { type Block, encodeTransaction, type KeyPair, toHex, type Transaction, txId } from '@profichain/core'
+import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
+import { type BlockVerdict, createNetwork, type NetworkInit, type P2PNetwork, type SyncHandlers, type Verdict } from '@profichain/network'
+import type { TxVerifier } from '@profichain/processing'
+import type { Mempool } from '@profichain/store'
+import type { Registry } from 'prom-client'
+import type { Logger } from 'pino'
+import type { ApplyOutcome } from '../chain/index.js'
+import type { Startable } from '../types.js'
+import type { PayloadCache } from './payload-cache.js'
+
+/**
+ * Gossip in and out over the libp2p host: tx batches (validated in the worker pool, then the mempool),
+ * blocks (to the chain service), own records and produced blocks out, re-gossip of own records until
+ * they are committed.
+ */
+export interface GossipEvents {
+  /** A peer gossiped a block whose parent we do not have. */
+  orphan: [{ from: string }]
+  /** Blocks gossiped by `from` became canonical. */
+  applied: [{ blocks: Block[]; from: string }]
+}
+
+const ORPHAN_WINDOW_MS = 60_000
+
+/**
+ * Orphans one peer may gossip per minute before it is banned: an honest peer relays about one block per
+ * block time while we catch up, so allow four times that (and never fewer than 64).
+ */
+export function orphanLimitOf(genesis: Pick<Genesis, 'blockTimeMs'>): number {
+  return Math.max(64, Math.ceil((4 * ORPHAN_WINDOW_MS) / genesis.blockTimeMs))
+}
+
+export interface GossipInit {
+  genesis: Genesis
+  listen: string[]
+  bootstrap: string[]
+  targetPeers: number
+  /** Re-gossip an own record still uncommitted after this long (ms). Default 10 s. */
+  regossipAfterMs?: number
+}
+
+export interface GossipComponents {
+  key: KeyPair
+  /** The sync server's answers (see sync/). */
+  handlers: SyncHandlers
+  /** Where gossiped blocks go (the chain service). */
+  chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
+  verifier: Pick<TxVerifier, 'checkTransactions'>
+  /** The local producer's mempool, if this node produces. */
+  mempool?: Mempool
+  producer?: { notify(): void }
+  /** Archive nodes keep gossiped payloads until their block arrives. */
+  payloads?: PayloadCache
+  logger: Logger
+  registry?: Registry
+}
+
+export interface GossipService extends Startable, EventEmitter<GossipEvents> {
+  readonly net: P2PNetwork
+  readonly peerId: string
+  /** Gossip own records; on requeue only those not sent for a while. */
+  publishOwn(txs: Transaction[], requeue?: boolean): void
+  publishBlock(block: Block): void
+}
+
+class Gossip extends EventEmitter<GossipEvents> implements GossipService {
+  readonly net: P2PNetwork
+  private readonly log: Logger
+  private readonly lastPublished = new Map<string, number>()
+  /** Consecutive requeue rounds that found own records published long ago but still uncommitted. */
+  private staleRounds = 0
+  private lastReconnect = 0
+  private stopped = false
+
+  constructor(
+    private readonly init: GossipInit,
+    private readonly components: GossipComponents,
+  ) {
+    super()
+    this.log = components.logger
+    const genesis = init.genesis
+    const netInit: NetworkInit = {
+      network: genesis.network,
+      listen: init.listen,
+      bootstrap: init.bootstrap,
+      targetPeers: init.targetPeers,
+      members: genesis.members.map((m) => ({ publicKey: m.publicKey, addrs: m.addrs })),
+      orphanLimit: orphanLimitOf(genesis),
+      orphanWindowMs: ORPHAN_WINDOW_MS,
+    }
+    this.net = createNetwork(netInit, {
+      key: components.key,
+      logger: this.log,
+      registry: components.registry,
+      handlers: components.handlers,
+      originAllowed: (origin) => isAllowedOrigin(genesis, origin),
+      onTxBatch: (txs, from) => this.onTxBatch(txs, from),
+      onBlock: (block, from) => this.onBlock(block, from),
+    })
+  }
+
+  get peerId(): string {
+    return this.net.peerId
+  }
+
+  async start(): Promise<void> {
+    await this.net.start()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.net.stop()
+  }
+
+  publishBlock(block: Block): void {
+    if (this.stopped) return
+    void this.net.publishBlock(block).catch((err) => this.log.warn({ err }, 'publishing a block failed'))
+  }
+
+  publishOwn(txs: Transaction[], requeue = false): void {
+    if (this.stopped || txs.length === 0) return
+    const now = Date.now()
+    const after = this.init.regossipAfterMs ?? 10_000
+    const send: Transaction[] = []
+    let stale = 0
+    for (const tx of txs) {
+      const id = toHex(txId(tx))
+      const last = this.lastPublished.get(id)
+      if (requeue && last !== undefined && now - last < after) continue
+      if (requeue && last !== undefined) stale++
+      this.lastPublished.set(id, now)
+      send.push(tx)
+    }
+    if (requeue) this.checkStale(stale)
+    if (this.lastPublished.size > 1_000_000) this.lastPublished.clear()
+    if (send.length === 0) return
+    void this.net.publishTxs(send).catch((err) => this.log.warn({ err, txs: send.length }, 'publishing records failed'))
+  }
+
+  /**
+   * Safety net: when own records published more than once are still not committed for six requeue
+   * rounds in a row while the node has peers, drop and redial the connections (at most once a minute),
+   * so gossipsub starts over with fresh streams.
+   */
+  private checkStale(stale: number): void {
+    this.staleRounds = stale > 0 ? this.staleRounds + 1 : 0
+    const now = Date.now()
+    if (this.staleRounds < 6 || now - this.lastReconnect < 60_000 || this.net.peers().length === 0) return
+    this.lastReconnect = now
+    this.staleRounds = 0
+    this.log.warn({ stale }, 'own records are published but not committed: reconnecting to peers')
+    void this.net.reconnect().catch((err) => this.log.warn({ err }, 'reconnect failed'))
+  }
+
+  private async onTxBatch(txs: Transaction[], from: string): Promise<Verdict> {
+    const genesis = this.init.genesis
+    const checks = await this.components.verifier.checkTransactions(txs.map((t) => encodeTransaction(t)))
+    const bad = checks.findIndex((c) => !c.ok)
+    if (bad >= 0 || txs.some((t) => t.body.network !== genesis.network || t.body.payloadSize > genesis.maxTxBytes)) {
+      this.log.warn({ from, error: bad >= 0 ? checks[bad].error : 'ERR_TX_NETWORK' }, 'rejected an invalid tx batch')
+      return 'reject'
+    }
+    const cache = this.components.payloads
+    if (cache) for (const t of txs) cache.set(toHex(txId(t)), t.payload)
+    const { mempool, producer } = this.components
+    if (mempool && producer) {
+      const added = await mempool.add(txs)
+      if (added > 0) producer.notify()
+    }
+    return 'accept'
+  }
+
+  /** Orphans answer 'orphan' (the network counts them against the sender) and trigger a parent fetch. */
+  private async onBlock(block: Block, from: string): Promise<BlockVerdict> {
+    const outcome = await this.components.chain.addBlock(block, { from })
+    switch (outcome.status) {
+      case 'applied':
+        this.emit('applied', { blocks: outcome.result.newCanonical, from })
+        return 'accept'
+      case 'orphan':
+        this.emit('orphan', { from })
+        return 'orphan'
+      case 'invalid':
+        return 'reject'
+      default:
+        return 'ignore'
+    }
+  }
+}
+
+/** Create (not start) the gossip service and its libp2p host. */
+export function createGossip(init: GossipInit, components: GossipComponents): GossipService {
+  return new Gossip(init, components)
+}

@@ -1,0 +1,203 @@
+import { EventEmitter } from 'node:events'
+import { toHex } from '@profichain/core'
+import type { FileIngest, ReceiptSource } from '@profichain/ingest'
+import type { AckPoint, BlockTree, Outbox, TxLocation } from '@profichain/store'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Logger } from 'pino'
+import type { HealthMonitor } from '../health.js'
+import type { Startable } from '../types.js'
+
+export interface ReceiptsEvents {
+  /** Own records confirmed: receipts written (or parked for a retry) and the outbox entries cleared. */
+  committed: [{ txIds: string[] }]
+}
+
+export interface ReceiptsInit {
+  /** Blocks on top of a record before its receipt is written (1 = in the head block). */
+  confirmations: number
+  /** Base URL for Chainpoint anchor URIs. */
+  anchorBase: () => string
+  /** A receipt that failed is retried alone after this delay, doubling per attempt up to the max. */
+  retryMinMs?: number
+  retryMaxMs?: number
+}
+
+export type ReceiptsStore = Pick<BlockTree, 'receiptAt' | 'receipt' | 'getTx' | 'acknowledge' | 'head'> & {
+  readonly outbox: Outbox
+}
+
+export interface ReceiptsComponents {
+  store: ReceiptsStore
+  /** Where receipt files go (file ingest); without it, confirmed records are only cleared from the outbox. */
+  ingest?: Pick<FileIngest, 'writeReceipts'>
+  health: Pick<HealthMonitor, 'raise' | 'clear'>
+  logger: Logger
+  registry?: Registry
+}
+
+export interface ReceiptsWriter extends Startable, EventEmitter<ReceiptsEvents> {
+  /** Write receipts for every confirmed own record; serialised, reruns once if called meanwhile. */
+  flush(): Promise<void>
+  /** Retry parked receipts whose back-off has passed (the timer calls it; tests may too). */
+  retry(): Promise<void>
+}
+
+class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
+  private busy = false
+  private again = false
+  private retryBusy = false
+  private stopping = false
+  private timer?: NodeJS.Timeout
+  private lastAck?: AckPoint
+  private readonly minMs: number
+  private readonly maxMs: number
+  private readonly written?: Counter
+  private readonly failedCount?: Counter
+  private readonly deferred?: Gauge
+
+  constructor(
+    private readonly init: ReceiptsInit,
+    private readonly components: ReceiptsComponents,
+  ) {
+    super()
+    this.minMs = init.retryMinMs ?? 1000
+    this.maxMs = init.retryMaxMs ?? 30_000
+    const registry = components.registry
+    if (registry) {
+      const registers = [registry]
+      const store = components.store
+      this.written = new Counter({ name: 'profichain_receipts_written_total', help: 'Receipt files written', registers })
+      this.failedCount = new Counter({ name: 'profichain_receipts_failed_total', help: 'Receipt file writes that failed (each is retried alone)', registers })
+      this.deferred = new Gauge({ name: 'profichain_receipts_deferred', help: 'Receipts waiting for a retry after a failed write', registers })
+      const lag = () => (this.lastAck ? Math.max(0, store.head().height - this.lastAck.height) : 0)
+      new Gauge({
+        name: 'profichain_receipts_lag_blocks',
+        help: 'Canonical head height minus the highest block this node issued receipts for (since start)',
+        registers,
+        collect() {
+          this.set(lag())
+        },
+      })
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.retry(), this.minMs)
+    void this.flush()
+  }
+
+  /** Stops the retry timer and writes what is confirmed one last time. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    await this.flush()
+    this.stopping = true
+  }
+
+  async flush(): Promise<void> {
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.busy = true
+    const { store } = this.components
+    try {
+      do {
+        this.again = false
+        for (;;) {
+          const done = await store.outbox.confirmed(this.init.confirmations, 10_000)
+          if (done.length === 0) break
+          const failed = await this.writeFiles(done)
+          const failedIds = new Set(failed.map((f) => f.txId))
+          const ok = done.filter((d) => !failedIds.has(d.txId))
+          if (failed.length > 0) await store.outbox.deferReceipts(failed)
+          await store.outbox.ack(ok.map((d) => d.txId))
+          await this.acknowledge(done)
+          this.emit('committed', { txIds: done.map((d) => d.txId) })
+        }
+      } while (this.again)
+    } catch (err) {
+      if (!this.stopping) this.components.logger.error({ err }, 'writing receipts failed; will retry')
+    } finally {
+      this.busy = false
+    }
+  }
+
+  /** Write the receipt files of these confirmed txs; returns the ones that failed (logged and counted). */
+  private async writeFiles(locs: TxLocation[]): Promise<Array<{ txId: string; code: string; message: string }>> {
+    const { ingest, store, logger } = this.components
+    if (!ingest) return []
+    const byId = new Map(locs.map((d) => [d.txId, d]))
+    const sources: ReceiptSource[] = locs
+      .filter((d) => d.tx.body.metadata.source === 'file')
+      .map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata }))
+    if (sources.length === 0) return []
+    const base = this.init.anchorBase()
+    const outcome = await ingest.writeReceipts(sources, (id) => {
+      const loc = byId.get(id)
+      return loc ? store.receiptAt(loc, 'chainpoint', base) : store.receipt(id, 'chainpoint', base)
+    })
+    if (outcome.failed.length > 0) {
+      this.failedCount?.inc(outcome.failed.length)
+      const first = outcome.failed[0]
+      logger.error(
+        { failed: outcome.failed.length, txId: first.txId, code: first.code, err: first.message },
+        'receipts could not be written; they are retried alone and the others go on',
+      )
+    }
+    this.written?.inc(outcome.written.length)
+    return outcome.failed
+  }
+
+  /** Remember the highest block this node issued receipts for (checked at the next start). */
+  private async acknowledge(done: TxLocation[]): Promise<void> {
+    let top: TxLocation | undefined
+    for (const d of done) if (!top || d.height > top.height) top = d
+    if (!top) return
+    const point = { height: top.height, hash: toHex(top.blockHash) }
+    await this.components.store.acknowledge(point)
+    this.lastAck = point
+  }
+
+  async retry(): Promise<void> {
+    if (this.retryBusy || this.stopping) return
+    this.retryBusy = true
+    const { store, health, logger } = this.components
+    try {
+      const parked = await store.outbox.deferredReceipts(1000)
+      this.deferred?.set(parked.length)
+      if (parked.length === 0) {
+        health.clear('RECEIPTS_FAILING')
+        return
+      }
+      const now = Date.now()
+      const due = parked.filter((p) => now - p.lastFailedAt >= Math.min(this.minMs * 2 ** (p.attempts - 1), this.maxMs))
+      const locs: TxLocation[] = []
+      const gone: string[] = []
+      for (const p of due) {
+        const loc = await store.getTx(p.txId)
+        if (loc) locs.push(loc)
+        else gone.push(p.txId) // no longer canonical: the reorg recovery tracks it again
+      }
+      const failed = await this.writeFiles(locs)
+      const failedIds = new Set(failed.map((f) => f.txId))
+      if (failed.length > 0) await store.outbox.deferReceipts(failed)
+      await store.outbox.clearDeferred([...gone, ...locs.filter((l) => !failedIds.has(l.txId)).map((l) => l.txId)])
+      const left = await store.outbox.deferredCount()
+      this.deferred?.set(left)
+      if (left === 0) health.clear('RECEIPTS_FAILING')
+      else {
+        const worst = failed[0] ?? parked[0]
+        health.raise('RECEIPTS_FAILING', `${left} receipt(s) cannot be written (${worst.code}: ${worst.message}); retrying`)
+      }
+    } catch (err) {
+      if (!this.stopping) logger.warn({ err }, 'retrying parked receipts failed; will retry')
+    } finally {
+      this.retryBusy = false
+    }
+  }
+}
+
+/** Create (not start) the receipts writer. */
+export function createReceiptsWriter(init: ReceiptsInit, components: ReceiptsComponents): ReceiptsWriter {
+  return new Receipts(init, components)
+}

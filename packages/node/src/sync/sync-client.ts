@@ -1,0 +1,195 @@
+import { EventEmitter } from 'node:events'
+import {
+  type Block,
+  blockHash,
+  equalBytes,
+  type SyncKind,
+  type SyncRequestOf,
+  type SyncResponses,
+  txId,
+} from '@profichain/core'
+import type { BlockTree } from '@profichain/store'
+import type { Logger } from 'pino'
+import type { ApplyOutcome } from '../chain/index.js'
+import type { Startable } from '../types.js'
+
+/**
+ * Sync, both sides of the sync protocol (the wire format and transport are @profichain/network's
+ * sync-server / sync-client): the server answers from the canonical chain; the client catches up with
+ * peers that are ahead, fetches the parents of gossiped orphans, and (archive nodes) missing payloads.
+ */
+export interface SyncEvents {
+  /** A catch-up round with one peer ended; `applied` blocks came from it. */
+  synced: [{ peer: string; applied: number }]
+}
+
+export type SyncStore = Pick<
+  BlockTree,
+  'head' | 'hasBlock' | 'getHeaderByHeight' | 'getBlock' | 'getBlockByHeight' | 'getPayload' | 'hasPayload' | 'putPayload'
+>
+
+/** What the sync client needs of the network: requests to peers and the current peer list. */
+export interface SyncNet {
+  request<K extends SyncKind>(peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]>
+  peers(): Array<{ peerId: string }>
+}
+
+export interface SyncInit {
+  genesisHash: Uint8Array
+  /** Catch-up loop period (ms). Default 2000. */
+  intervalMs?: number
+  /** Blocks per request. Default 32. */
+  batch?: number
+  /** Orphans from gossip trigger at most one parent sync per peer per this long (ms). Default 1000. */
+  orphanSyncGapMs?: number
+  /** Archive nodes: fetch the payloads of synced blocks from the peer that sent them. */
+  fetchPayloads?: boolean
+}
+
+export interface SyncComponents {
+  net: SyncNet
+  store: SyncStore
+  /** Where fetched blocks go (the chain service). */
+  chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
+  logger: Logger
+}
+
+export interface SyncService extends Startable, EventEmitter<SyncEvents> {
+  /** Catch up with every connected peer ahead of us (or only `peer`). Serialised; coalesces calls. */
+  sync(peer?: string): Promise<void>
+  /** A peer gossiped an orphan: fetch its parents from it (rate-limited per peer). */
+  orphanParents(peer: string): void
+  /** Archive nodes: fetch payloads of these new canonical blocks that did not come with tx gossip. */
+  fetchPayloads(blocks: Block[], peer: string): Promise<void>
+  isSyncing(): boolean
+}
+
+class Sync extends EventEmitter<SyncEvents> implements SyncService {
+  private syncing = false
+  private again = false
+  private stopped = false
+  private timer?: NodeJS.Timeout
+  /** When each peer last triggered a sync for an orphan's parents (bounded by the member count). */
+  private readonly orphanSyncAt = new Map<string, number>()
+  private current: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly init: SyncInit,
+    private readonly components: SyncComponents,
+  ) {
+    super()
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sync(), this.init.intervalMs ?? 2000)
+    void this.sync()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    await this.current.catch(() => {})
+  }
+
+  isSyncing(): boolean {
+    return this.syncing
+  }
+
+  orphanParents(peer: string): void {
+    const now = Date.now()
+    if (now - (this.orphanSyncAt.get(peer) ?? 0) < (this.init.orphanSyncGapMs ?? 1000)) return
+    this.orphanSyncAt.set(peer, now)
+    void this.sync(peer)
+  }
+
+  async sync(only?: string): Promise<void> {
+    if (this.stopped) return
+    if (this.syncing) {
+      this.again = true
+      return
+    }
+    this.syncing = true
+    const run = (async () => {
+      let rounds = 0
+      do {
+        this.again = false
+        rounds++
+        const peers = only ? [only] : this.components.net.peers().map((p) => p.peerId)
+        for (const peer of peers) {
+          await this.syncFrom(peer).catch((err) => this.components.logger.debug({ err, peer }, 'sync failed'))
+        }
+      } while (this.again && !this.stopped && rounds < 3)
+    })()
+    this.current = run
+    try {
+      await run
+    } finally {
+      this.syncing = false
+    }
+  }
+
+  private async syncFrom(peer: string): Promise<void> {
+    const { net, store, chain, logger } = this.components
+    const st = await net.request(peer, { kind: 'status' })
+    if (!equalBytes(st.genesisHash, this.init.genesisHash)) {
+      logger.warn({ peer }, 'peer is on another genesis')
+      return
+    }
+    if (await store.hasBlock(st.headHash)) return
+    const ours = store.head().height
+    const batch = this.init.batch ?? 32
+    let applied = 0
+    try {
+      // Start a little below the common height; step further back while what we get does not connect.
+      let back = 8
+      for (;;) {
+        let from = Math.max(1, Math.min(ours, st.height) - back)
+        let connected = true
+        while (from <= st.height && !this.stopped) {
+          const blocks = await net.request(peer, { kind: 'blocks', from, count: batch })
+          if (blocks.length === 0) break
+          for (const b of blocks) {
+            // Blocks we asked for are our own doing: an orphan here is no offence, the loop goes on.
+            const outcome = await chain.addBlock(b, { from: peer })
+            if (outcome.status === 'invalid') return
+            if (outcome.status !== 'applied') continue
+            applied++
+            if (this.init.fetchPayloads) void this.fetchPayloads(outcome.result.newCanonical, peer)
+          }
+          if (!(await store.hasBlock(blockHash(blocks[blocks.length - 1].header)))) {
+            connected = false
+            break
+          }
+          from += blocks.length
+        }
+        if (connected || from <= 1 || back > ours) return
+        back *= 4
+      }
+    } finally {
+      this.emit('synced', { peer, applied })
+    }
+  }
+
+  async fetchPayloads(blocks: Block[], peer: string): Promise<void> {
+    const { net, store, logger } = this.components
+    for (const b of blocks) {
+      const ids = b.txs.map((t) => txId(t))
+      const have = await Promise.all(ids.map((id) => store.hasPayload(id)))
+      const missing = ids.filter((_, i) => !have[i])
+      for (let i = 0; i < missing.length; i += 256) {
+        const chunk = missing.slice(i, i + 256)
+        try {
+          const got = await net.request(peer, { kind: 'payloads', txIds: chunk })
+          for (const e of got) if (e.payload) await store.putPayload(e.txId, e.payload)
+        } catch (err) {
+          logger.debug({ err, peer }, 'payload fetch failed')
+        }
+      }
+    }
+  }
+}
+
+/** Create (not start) the sync client. */
+export function createSync(init: SyncInit, components: SyncComponents): SyncService {
+  return new Sync(init, components)
+}

@@ -1,0 +1,104 @@
+import { type Block, blockHash, type SyncKind, type SyncRequestOf, type SyncResponses } from '@profichain/core'
+import { describe, expect, it } from 'vitest'
+import { type ApplyOutcome, type ChainStore, createChainService } from '../src/chain/index.js'
+import { createSync, createSyncHandlers, type SyncNet, type SyncStore } from '../src/sync/index.js'
+import { blocksOn, FakeStore, GENESIS_LIKE, silent, waitFor } from './fakes.js'
+
+const GENESIS_HASH = new Uint8Array(32).fill(9)
+
+/** A peer that serves its own FakeStore through the real sync server handlers. */
+function peerServing(store: FakeStore) {
+  const handlers = createSyncHandlers({ genesisHash: GENESIS_HASH }, { store: store as unknown as SyncStore })
+  const requests: Array<{ peer: string; kind: SyncKind }> = []
+  const net: SyncNet = {
+    peers: () => [{ peerId: 'ahead' }],
+    request: async <K extends SyncKind>(peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]> => {
+      requests.push({ peer, kind: req.kind })
+      const r = req as SyncRequestOf<SyncKind>
+      const { decodeBlock } = await import('@profichain/core')
+      switch (r.kind) {
+        case 'status':
+          return (await handlers.status()) as SyncResponses[K]
+        case 'blocks':
+          return (await handlers.blocks(r.from, r.count)).map((b) => decodeBlock(b)) as SyncResponses[K]
+        default:
+          throw new Error(`unexpected ${r.kind}`)
+      }
+    },
+  }
+  return { net, requests }
+}
+
+function local() {
+  const store = new FakeStore()
+  const chain = createChainService(
+    {},
+    {
+      store: store as unknown as ChainStore,
+      verifier: { verifyStrippedTxs: async (txs) => txs.map(() => true) },
+      ownOrigin: new Uint8Array(32),
+      receipts: { flush: async () => {}, on: () => undefined },
+      logger: silent,
+    },
+  )
+  return { store, chain }
+}
+
+async function fill(store: FakeStore, blocks: Block[]) {
+  for (const b of blocks) expect((await store.addBlock(b)).status).toBe('added')
+}
+
+describe('sync', () => {
+  it('catches up from a peer ahead, in order, in batches', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 70 }, () => []))
+    await fill(remote, chainOf)
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    const applied: number[] = []
+    chain.on('block', (b) => applied.push(b.header.height))
+    const sync = createSync({ genesisHash: GENESIS_HASH, batch: 32 }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    const synced: Array<{ peer: string; applied: number }> = []
+    sync.on('synced', (e) => synced.push(e))
+    await sync.sync()
+    expect(store.head().height).toBe(70)
+    expect(applied).toEqual(chainOf.map((b) => b.header.height))
+    expect(synced).toEqual([{ peer: 'ahead', applied: 70 }])
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(3) // 32 + 32 + 6
+    // Level with the peer: a second round asks for its status only.
+    await sync.sync()
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(3)
+    await sync.stop()
+  })
+
+  it('a peer on another genesis is not synced from', async () => {
+    const remote = new FakeStore()
+    await fill(remote, blocksOn(GENESIS_LIKE, [[], []]))
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    const sync = createSync({ genesisHash: new Uint8Array(32).fill(1) }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(store.head().height).toBe(0)
+    expect(requests.map((r) => r.kind)).toEqual(['status'])
+  })
+
+  it('orphan parent fetch: a gossiped orphan makes the node fetch its parents from the sender, rate-limited', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, [[], [], [], [], []])
+    await fill(remote, chainOf)
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    // Gossip brings the tip only: an orphan here.
+    const tip = chainOf[4]
+    const outcome: ApplyOutcome = await chain.addBlock(tip, { from: 'ahead' })
+    expect(outcome.status).toBe('orphan')
+    const sync = createSync({ genesisHash: GENESIS_HASH, orphanSyncGapMs: 60_000 }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    sync.orphanParents('ahead')
+    sync.orphanParents('ahead') // within the gap: no second round
+    await waitFor('the parents are fetched and the chain connects', () => store.head().height === 5)
+    expect(store.head().hash).toEqual(blockHash(tip.header))
+    await waitFor('the round ends', () => !sync.isSyncing())
+    expect(requests.filter((r) => r.kind === 'status')).toHaveLength(1)
+    expect(requests.every((r) => r.peer === 'ahead')).toBe(true)
+  })
+})
