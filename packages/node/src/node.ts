@@ -138,7 +138,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       retention: this.retention(),
       genesisSource: c.paths.genesis,
       log: (message, fields) => log('store').info(fields ?? {}, message),
-    })
+    }, { registry })
     try {
       const tree = this.tree
       this.checkAcknowledged()

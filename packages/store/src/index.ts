@@ -1,5 +1,5 @@
 import { BlockTree } from './block-tree.js'
-import type { BlockTreeInit } from './types.js'
+import type { BlockTreeComponents, BlockTreeInit } from './types.js'
 
 export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
 export { Bucket, type BucketName, LAYOUT_VERSION } from './keys.js'
@@ -8,6 +8,6 @@ export { retains, ruleMatches } from './retention.js'
 export * from './types.js'
 
 /** Open (or create) the store: same as `BlockTree.open`, under the project's `createX` factory name. */
-export function createBlockTree(init: BlockTreeInit): Promise<BlockTree> {
-  return BlockTree.open(init)
+export function createBlockTree(init: BlockTreeInit, components: BlockTreeComponents = {}): Promise<BlockTree> {
+  return BlockTree.open(init, components)
 }

@@ -136,7 +136,10 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     if (requeue) this.checkStale(stale)
     if (this.lastPublished.size > 1_000_000) this.lastPublished.clear()
     if (send.length === 0) return
-    void this.net.publishTxs(send).catch((err) => this.log.warn({ err, txs: send.length }, 'publishing records failed'))
+    // Keep only the count in the callback: a publish can wait long for a peer, and the records must not stay
+    // in memory meanwhile (they are in the durable outbox; the queue holds only their encoding).
+    const n = send.length
+    void this.net.publishTxs(send).catch((err) => this.log.warn({ err, txs: n }, 'publishing records failed'))
   }
 
   /**
