@@ -25,7 +25,7 @@ import type {
   IngestStats,
   ReceiptSource,
   ReceiptWriteOutcome,
-} from './index.js'
+} from './types.js'
 import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
 import { writeReceiptFiles } from './receipts.js'

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { IngestError } from './errors.js'
 import { boundedPath, diskErrorCode, errCode, suffixed, writeFileAtomic } from './fs-util.js'
-import type { IngestLogger, ReceiptSource, ReceiptWriteOutcome } from './index.js'
+import type { IngestLogger, ReceiptSource, ReceiptWriteOutcome } from './types.js'
 import { isSafeRelPath } from './paths.js'
 
 /** One entry (one line) of a line-mode receipt file `receipts/<processed>.chp.jsonl`. */
