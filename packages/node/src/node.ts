@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { type Block, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
 import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
-import { type ApiServer, createApiServer } from '@profichain/api'
+import { type ApiServer, createApiServer, type NodeStatus } from '@profichain/api'
 import { createFileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
 import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@profichain/producer'
@@ -316,17 +316,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   }
 
   /** What /graphql `status` and `profichain status` report. */
-  status(): {
-    type: string
-    nodeId: string
-    peerId?: string
-    network: string
-    version: string
-    syncing: boolean
-    peers: number
-    health: 'ready' | 'degraded'
-    problems: Problem[]
-  } {
+  status(): Required<Pick<NodeStatus, 'health' | 'problems'>> & NodeStatus {
     const problems = this.problems()
     return {
       health: problems.length > 0 ? 'degraded' : 'ready',
