@@ -24,7 +24,8 @@ const genesis = {
   version: 1,
   network: NETWORK,
   timestamp: 1_700_000_000_000,
-  members: [],
+  // The txs' origin is a member: only members may originate records (the store refuses other origins).
+  members: [{ name: 'origin', publicKey: Buffer.from(origin).toString('hex'), roles: ['thin'] }],
   validators: [],
   consensus: { type: 'authority', backoffMs: 500 },
   blockTimeMs: 1000,

@@ -1,36 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair, toHex, txIdHex, verifyTxSignature } from '@profichain/core'
+import { toHex, txIdHex, verifyTxSignature } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type FileIngest, createFileIngest, type IngestInit, readLineReceipts } from '../src/index.js'
-import { listFiles, MemoryOutbox, tmpRoot, waitFor } from './helpers.js'
+import { readLineReceipts } from '../src/index.js'
+import { ingestHarness, listFiles, MemoryOutbox, waitFor } from './helpers.js'
 
-const key = generateKeyPair()
-const running: FileIngest[] = []
-const roots: string[] = []
-
-async function setup(init: Partial<IngestInit> = {}, outbox = new MemoryOutbox()) {
-  const root = await tmpRoot()
-  roots.push(root)
-  const inbox = join(root, 'inbox')
-  await mkdir(inbox, { recursive: true })
-  const make = () => {
-    const ingest = createFileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init }, {
-      network: 'testnet',
-      key,
-      outbox,
-    })
-    running.push(ingest)
-    return ingest
-  }
-  return { root, inbox, outbox, make, dir: (name: string) => join(root, name) }
-}
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((i) => i.stop()))
-  await Promise.all(roots.splice(0).map((r) => rm(r, { recursive: true, force: true })))
-})
+const { key, setup, cleanup } = ingestHarness()
+afterEach(cleanup)
 
 const meta = (outbox: MemoryOutbox) => outbox.txs.map((t) => t.body.metadata)
 const text = (b: Uint8Array) => new TextDecoder().decode(b)

@@ -1,7 +1,9 @@
 import { mkdtemp, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Transaction, txIdHex } from '@profichain/core'
+import { mkdir, rm } from 'node:fs/promises'
+import { generateKeyPair, type Transaction, txIdHex } from '@profichain/core'
+import { createFileIngest, type FileIngest, type IngestInit } from '../src/index.js'
 
 /** In-memory stand-in for the store's Outbox (atomic addMany, dedupe by key and txId). */
 export class MemoryOutbox {
@@ -71,4 +73,31 @@ export async function listFiles(dir: string): Promise<string[]> {
   } catch {
     return []
   }
+}
+
+/**
+ * One test file's ingest harness: `setup()` makes a temp root with an inbox and returns a factory for
+ * watchers on it (fast stability, no rescan); `cleanup()` (afterEach) stops them and removes the roots.
+ */
+export function ingestHarness() {
+  const key = generateKeyPair()
+  const running: FileIngest[] = []
+  const roots: string[] = []
+  async function setup(init: Partial<IngestInit> = {}, outbox = new MemoryOutbox()) {
+    const root = await tmpRoot()
+    roots.push(root)
+    const inbox = join(root, 'inbox')
+    await mkdir(inbox, { recursive: true })
+    const make = () => {
+      const ingest = createFileIngest({ inbox, stableMs: 100, rescanMs: 0, ...init }, { network: 'testnet', key, outbox })
+      running.push(ingest)
+      return ingest
+    }
+    return { root, inbox, outbox, make, dir: (name: string) => join(root, name) }
+  }
+  async function cleanup(): Promise<void> {
+    await Promise.all(running.splice(0).map((i) => i.stop()))
+    await Promise.all(roots.splice(0).map((r) => rm(r, { recursive: true, force: true })))
+  }
+  return { key, setup, cleanup }
 }
