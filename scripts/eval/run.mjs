@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { ROOT } from '../bench/lib.mjs'
 import { startDevnet } from './devnet.mjs'
 import { writeReport } from './report.mjs'
@@ -126,7 +126,8 @@ function gitDescribe() {
 const started = Date.now()
 const results = {
   meta: {
-    command: `node scripts/eval/run.mjs ${args.join(' ')}`.trim(),
+    // Paths inside the repository are recorded relative to its root (reports never name this machine's paths).
+    command: `node scripts/eval/run.mjs ${args.map((a) => (a.startsWith(`${ROOT}/`) ? relative(ROOT, a) : a)).join(' ')}`.trim(),
     quick,
     date: new Date().toISOString(),
     node: process.version,
