@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createFileIngest } from '../src/index.js'
 import { ingestHarness, listFiles, MemoryOutbox, waitFor } from './helpers.js'
 
-const { key, setup, cleanup } = ingestHarness()
+const { key, setup, cleanup, track } = ingestHarness()
 afterEach(cleanup)
 
 const committedOf = (outbox: MemoryOutbox) =>
@@ -103,7 +103,7 @@ describe('issue 10 item 1: names are always writable', () => {
       outbox: new MemoryOutbox(),
       logger,
     })
-    running.push(ingest)
+    track(ingest)
     await ingest.start()
     await waitFor(() => ingest.stats().rejected === 1, 'non-UTF-8 name rejected')
     // One dropped while running is found too (no rescan configured).

@@ -99,5 +99,9 @@ export function ingestHarness() {
     await Promise.all(running.splice(0).map((i) => i.stop()))
     await Promise.all(roots.splice(0).map((r) => rm(r, { recursive: true, force: true })))
   }
-  return { key, setup, cleanup }
+  /** Stop this watcher too at cleanup (one made by hand, not by `setup().make`). */
+  const track = (ingest: FileIngest): void => {
+    running.push(ingest)
+  }
+  return { key, setup, cleanup, track }
 }
