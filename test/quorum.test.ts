@@ -1,0 +1,204 @@
+// End to end (issue 18): a quorum network of four validators (threshold 3) as separate processes, made with
+// `profichain init --consensus quorum`, talking real libp2p and storing in real LevelDB. Validators co-sign
+// every canonical block and gossip their votes; a block with 3 distinct validator signatures is final.
+// Nothing here asserts wall time: every wait polls with a generous deadline.
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+
+const BLOCK_MS = 500
+const N = 4
+const THRESHOLD = 3
+const P2P = 21_000 + Math.floor(Math.random() * 400) * 10
+const API = P2P + 5000
+
+interface Validator {
+  name: string
+  dir: string
+  api: string
+  node?: RunningNode
+  log: string
+}
+
+interface Status {
+  height: number
+  headHash: string
+  finalHeight: number
+  peers: number
+}
+
+let root: string
+let net: string
+const vs: Validator[] = []
+
+async function gql<T>(v: Validator, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${v.api}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(5000),
+  })
+  const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> }
+  if (body.errors?.length) throw new Error(body.errors[0].message)
+  return body.data as T
+}
+
+const status = async (v: Validator) => (await gql<{ status: Status }>(v, '{ status { height headHash finalHeight peers } }')).status
+const hashAt = async (v: Validator, height: number) =>
+  (await gql<{ block: { hash: string; final: boolean } | null }>(v, 'query($h: Int) { block(height: $h) { hash final } }', { h: height })).block
+
+async function start(v: Validator): Promise<void> {
+  v.node = await startNode(v.dir, 60_000)
+}
+
+/** SIGKILL (a crash, no clean stop) or SIGTERM (clean stop); keeps the output for post-mortems. */
+async function stop(v: Validator, signal: NodeJS.Signals): Promise<void> {
+  if (!v.node) return
+  await v.node.stop(signal)
+  v.log += v.node.output()
+  v.node = undefined
+}
+
+const running = () => vs.filter((v) => v.node)
+
+/** Wait until every running validator has finalHeight ≥ `min` and finality within two blocks of its head. */
+async function finalFollowsHead(min: number, what: string): Promise<Status[]> {
+  return waitFor(
+    what,
+    async () => {
+      const sts = await Promise.all(running().map(status))
+      return sts.every((s) => s.finalHeight >= min && s.finalHeight >= s.height - 2 && s.finalHeight <= s.height) && sts
+    },
+    90_000,
+    200,
+  )
+}
+
+beforeAll(async () => {
+  root = await tempDir('quorum')
+  net = join(root, 'net')
+  const r = await cli(['init', '--consensus', 'quorum', '--validators', String(N), '--data-dir', net, '--network', 'qnet', '--p2p-port', String(P2P), '--api-port', String(API), '--block-time', String(BLOCK_MS)])
+  expect(r.code, r.stderr).toBe(0)
+  for (let i = 1; i <= N; i++) {
+    const dir = join(net, `validator-${i}`)
+    // Empty blocks keep the chain (and so finality) moving without records; files are picked up quickly.
+    const toml = (await readFile(join(dir, 'config.toml'), 'utf8')).replace('empty_blocks = false', 'empty_blocks = true').replace('stable_ms = 500', 'stable_ms = 100')
+    await writeFile(join(dir, 'config.toml'), toml)
+    vs.push({ name: `validator-${i}`, dir, api: `http://127.0.0.1:${API + i - 1}`, log: '' })
+  }
+  await Promise.all(vs.map(start))
+}, 120_000)
+
+afterAll(async () => {
+  for (const v of vs) {
+    await stop(v, 'SIGKILL')
+    await writeFile(join(v.dir, 'node.log'), v.log).catch(() => {})
+  }
+})
+
+describe('init --consensus quorum', () => {
+  it('writes one genesis with N validators and the threshold, and N data dirs that bootstrap from each other', async () => {
+    const g = await readJson<{ validators: string[]; consensus: { type: string; threshold: number } }>(join(net, 'genesis.json'))
+    expect(g.consensus).toMatchObject({ type: 'quorum', threshold: THRESHOLD })
+    expect(g.validators).toHaveLength(N)
+    for (const v of vs) {
+      expect(await readFile(join(v.dir, 'genesis.json'), 'utf8')).toBe(await readFile(join(net, 'genesis.json'), 'utf8'))
+      const toml = await readFile(join(v.dir, 'config.toml'), 'utf8')
+      expect(toml.match(/\/p2p\/12D3/g)).toHaveLength(N - 1)
+    }
+    const unsafe = await cli(['init', '--consensus', 'quorum', '--validators', '4', '--threshold', '2', '--data-dir', join(root, 'unsafe')])
+    expect(unsafe.code).toBe(2)
+    expect(unsafe.stderr).toMatch(/threshold 2 is not safe for 4 validators/)
+  })
+})
+
+describe('quorum network of 4 validators, threshold 3', () => {
+  let finalBeforeRestart = 0
+  let finalHashBeforeRestart = ''
+
+  it('finalises blocks: finality follows the head on every validator', async () => {
+    await finalFollowsHead(4, 'finality on all four validators')
+    const s = await status(vs[0])
+    const b = await hashAt(vs[0], s.finalHeight)
+    expect(b?.final).toBe(true)
+    // The same final block everywhere.
+    for (const v of vs.slice(1)) expect((await hashAt(v, s.finalHeight))?.hash).toBe(b?.hash)
+  })
+
+  it('a receipt of a final block carries the signatures: verify --genesis says final', async () => {
+    const v = vs[0]
+    await writeFile(join(v.dir, 'inbox', 'reading.json.tmp'), JSON.stringify({ press: 7, bar: 210 }))
+    await rename(join(v.dir, 'inbox', 'reading.json.tmp'), join(v.dir, 'inbox', 'reading.json'))
+    await waitFor('receipt file', async () => (await listFiles(join(v.dir, 'receipts'))).includes('reading.json.chp.json'), 60_000, 200)
+    const { transactions } = await gql<{ transactions: { nodes: Array<{ id: string; height: number }> } }>(
+      v,
+      '{ transactions(first: 1) { nodes { id height } } }',
+    )
+    const tx = transactions.nodes[0]
+    await waitFor('the record block is final', async () => (await status(v)).finalHeight >= tx.height, 60_000, 200)
+    const out = join(root, 'reading.receipt.json')
+    const proof = await cli(['proof', tx.id, '--api', v.api, '--format', 'native', '--out', out])
+    expect(proof.code, proof.stderr).toBe(0)
+    const verified = await cli(['verify', join(v.dir, 'processed', 'reading.json'), '--receipt', out, '--genesis', join(net, 'genesis.json')])
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+    expect(verified.stdout).toMatch(/^final: yes \([34] of 4 validator signatures, threshold 3\)$/m)
+  })
+
+  it('one validator killed: blocks still become final', async () => {
+    await stop(vs[3], 'SIGKILL')
+    const before = Math.max(...(await Promise.all(running().map(status))).map((s) => s.finalHeight))
+    await finalFollowsHead(before + 4, 'finality with three of four validators')
+  })
+
+  it('two validators killed: finality stalls (the head never falls below it) and resumes when one returns', async () => {
+    await stop(vs[2], 'SIGKILL')
+    // Votes already in flight may still finalise a block or two: wait until finalHeight has settled (the
+    // same on both survivors over several block times), then watch it stay there.
+    let settled = -1
+    let same = 0
+    await waitFor(
+      'finalHeight settles with two validators',
+      async () => {
+        const sts = await Promise.all(running().map(status))
+        const f = Math.max(...sts.map((s) => s.finalHeight))
+        same = f === settled ? same + 1 : 0
+        settled = f
+        return same >= 8
+      },
+      60_000,
+      BLOCK_MS,
+    )
+    const finalHash = (await hashAt(vs[0], settled))?.hash
+    // Observation window of 10 block times: no new final block, the head never below the final block,
+    // the final block never replaced.
+    for (let i = 0; i < 10; i++) {
+      for (const v of running()) {
+        const s = await status(v)
+        expect(s.finalHeight).toBe(settled)
+        expect(s.height).toBeGreaterThanOrEqual(settled)
+        expect((await hashAt(v, settled))?.hash).toBe(finalHash)
+      }
+      await new Promise((r) => setTimeout(r, BLOCK_MS))
+    }
+    await start(vs[2])
+    await finalFollowsHead(settled + 3, 'finality resumes with validator-3 back')
+    expect((await hashAt(vs[2], settled))?.hash).toBe(finalHash)
+  })
+
+  it('a restart of every node keeps the final height', async () => {
+    await start(vs[3])
+    const sts = await finalFollowsHead(1, 'all four back')
+    finalBeforeRestart = Math.min(...sts.map((s) => s.finalHeight))
+    finalHashBeforeRestart = (await hashAt(vs[0], finalBeforeRestart))?.hash ?? ''
+    for (const v of vs) await stop(v, 'SIGTERM')
+    // Started one at a time: each comes up alone first and must report its stored final height at once.
+    for (const v of vs) {
+      await start(v)
+      const s = await status(v)
+      expect(s.finalHeight).toBeGreaterThanOrEqual(finalBeforeRestart)
+      expect((await hashAt(v, finalBeforeRestart))?.hash).toBe(finalHashBeforeRestart)
+    }
+    await finalFollowsHead(finalBeforeRestart + 3, 'finality after the restart')
+  })
+})
