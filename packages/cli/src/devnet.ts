@@ -190,7 +190,7 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
         peerId: peerIdFromPublicKey(p.key.publicKey),
         multiaddrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`],
       })
-      log(`  ${p.name.padEnd(8)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
+      log(`  ${p.name.padEnd(12)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
     }
     const genesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }
     const info: DevnetInfo = { network: genesis.network, nodes }
