@@ -32,7 +32,7 @@ type Query {
   receipt(txId: String!, format: ReceiptFormat = CHAINPOINT): JSON
   "Connected peers."
   peers: [Peer!]!
-  "Equivocation evidence this node holds (quorum): validators caught co-signing two blocks at one height, newest first. Empty when the node keeps no evidence (other consensus)."
+  "Equivocation evidence this node holds (quorum): validators caught co-signing two blocks at one height, newest first (by at, then height). Empty when the node keeps no evidence (other consensus)."
   evidence(first: Int = 20): [Equivocation!]!
 }
 
@@ -43,8 +43,8 @@ type Equivocation {
   height: Int!
   "The two block hashes it signed at that height."
   blockHashes: [String!]!
-  "ms since the Unix epoch when this node caught it"
-  at: Long!
+  "ms since the Unix epoch when this node caught it (null when the node does not keep the time)"
+  at: Long
 }
 
 type Subscription {

@@ -246,7 +246,10 @@ export function buildSchema() {
         evidence: async (_: unknown, args: { first?: number | null }, { components, budget, opts }: ApiContextValue) => {
           const first = pageSize(args.first, opts.maxPage)
           const all = components.evidence ? await components.evidence() : []
-          const out = [...all].sort((a, b) => b.at - a.at).slice(0, first)
+          const out = [...all]
+            .sort((a, b) => (b.at ?? 0) - (a.at ?? 0) || b.height - a.height)
+            .slice(0, first)
+            .map((e) => ({ ...e, at: e.at ?? null }))
           budget.charge(out.length, out.length * EVIDENCE_RESULT_BYTES)
           return out
         },

@@ -123,8 +123,8 @@ export interface EquivocationEvidence {
   height: number
   /** The two block hashes (hex) it signed at that height. */
   blockHashes: [string, string]
-  /** ms since the epoch when this node caught it. */
-  at: number
+  /** ms since the epoch when this node caught it, when the node keeps that. */
+  at?: number
 }
 
 export interface ApiAddress {

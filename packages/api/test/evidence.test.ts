@@ -43,3 +43,17 @@ describe('evidence', () => {
     expect(bad.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
   })
 })
+
+describe('evidence without a time', () => {
+  it('orders by height and answers at: null', async () => {
+    const url = await serve(async () => [
+      { validator: 'cc'.repeat(32), height: 3, blockHashes: ['05'.repeat(32), '06'.repeat(32)] },
+      { validator: 'dd'.repeat(32), height: 8, blockHashes: ['07'.repeat(32), '08'.repeat(32)] },
+    ])
+    const r = await gql(url, '{ evidence { validator height at } }')
+    expect(r.body.data.evidence).toEqual([
+      { validator: 'dd'.repeat(32), height: 8, at: null },
+      { validator: 'cc'.repeat(32), height: 3, at: null },
+    ])
+  })
+})
