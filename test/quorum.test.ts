@@ -2,8 +2,12 @@
 // `profichain init --consensus quorum`, talking real libp2p and storing in real LevelDB. Validators co-sign
 // every canonical block and gossip their votes; a block with 3 distinct validator signatures is final.
 // Nothing here asserts wall time: every wait polls with a generous deadline.
+import { randomBytes } from 'node:crypto'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fromHex, readKeyFile, signVote, toHex } from '@profichain/core'
+import { genesisHash, loadGenesis } from '@profichain/consensus'
+import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
@@ -200,5 +204,95 @@ describe('quorum network of 4 validators, threshold 3', () => {
       expect((await hashAt(v, finalBeforeRestart))?.hash).toBe(finalHashBeforeRestart)
     }
     await finalFollowsHead(finalBeforeRestart + 3, 'finality after the restart')
+  })
+})
+
+describe('equivocation and forged votes (a test-only libp2p client)', () => {
+  /**
+   * The test-only tool: a bare libp2p host with validator-4's key (the member allow-list admits it; its node
+   * is stopped first), connected to validator-1, that publishes whatever votes it is given on the vote topic.
+   */
+  async function voteClient(keyOf: Validator, to: Validator) {
+    const genesis = await loadGenesis(join(net, 'genesis.json'))
+    const key = await readKeyFile(join(keyOf.dir, 'node.key'))
+    const target = await readKeyFile(join(to.dir, 'node.key'))
+    const p2p = Number((await readFile(join(to.dir, 'config.toml'), 'utf8')).match(/\[p2p\][^[]*?port = (\d+)/)?.[1])
+    const client = createNetwork(
+      {
+        network: genesis.network,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: [`/ip4/127.0.0.1/tcp/${p2p}/p2p/${peerIdFromPublicKey(target.publicKey)}`],
+        members: genesis.members.map((m) => ({ publicKey: m.publicKey })),
+      },
+      {
+        key,
+        handlers: {
+          headers: () => [],
+          block: () => null,
+          blocks: () => [],
+          payloads: (ids) => ids.map(() => null),
+          status: () => ({ height: 0, headHash: genesisHash(genesis), genesisHash: genesisHash(genesis) }),
+        },
+        originAllowed: () => false,
+        onTxBatch: () => 'ignore',
+        onBlock: () => 'ignore',
+        onVote: () => 'ignore',
+      } as Parameters<typeof createNetwork>[1],
+    )
+    await client.start()
+    await waitFor('the vote client is connected', () => client.peers().length > 0, 30_000, 100)
+    return { client, key, network: genesis.network }
+  }
+
+  const evidenceOf = async (v: Validator) =>
+    (await gql<{ evidence: Array<{ validator: string; height: number; blockHashes: string[]; at: number | null }> }>(v, '{ evidence(first: 50) { validator height blockHashes at } }')).evidence
+
+  it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
+    await stop(vs[3], 'SIGTERM')
+    const { client, key, network } = await voteClient(vs[3], vs[0])
+    try {
+      const s = await status(vs[0])
+      const h = s.finalHeight
+      const real = fromHex((await hashAt(vs[0], h))?.hash ?? '')
+      const other = randomBytes(32)
+      // Published until seen: gossip may drop the first while the mesh forms.
+      await waitFor(
+        'evidence against validator-4 on validator-1',
+        async () => {
+          await client.publishVote(signVote(network, h, real, key))
+          await client.publishVote(signVote(network, h, other, key))
+          const ev = await evidenceOf(vs[0])
+          return ev.find((e) => e.validator === toHex(key.publicKey) && e.height === h)
+        },
+        60_000,
+        500,
+      ).then((e) => {
+        expect(new Set(e.blockHashes)).toEqual(new Set([toHex(real), toHex(other)]))
+      })
+    } finally {
+      await client.stop()
+    }
+    // Finality goes on with the three honest validators.
+    const f = (await status(vs[0])).finalHeight
+    await finalFollowsHead(f + 2, 'finality after the equivocation')
+  })
+
+  it('a forged vote (another validator\'s key, a signature that does not verify) is refused and adds nothing', async () => {
+    const { client, key, network } = await voteClient(vs[3], vs[0])
+    try {
+      const victim = await readKeyFile(join(vs[1].dir, 'node.key'))
+      const s = await status(vs[0])
+      const h = s.height
+      const target = fromHex((await hashAt(vs[0], h))?.hash ?? '')
+      // validator-2's name on validator-4's signature: refused on the signature.
+      const forged = { ...signVote(network, h, randomBytes(32), key), signer: victim.publicKey, blockHash: randomBytes(32) }
+      await client.publishVote(forged)
+      await client.publishVote({ ...forged, blockHash: target })
+      // A later honest block still finalises, and no evidence names validator-2 (its key was only forged).
+      await finalFollowsHead(h + 2, 'finality after the forged votes')
+      expect((await evidenceOf(vs[0])).some((e) => e.validator === toHex(victim.publicKey))).toBe(false)
+    } finally {
+      await client.stop()
+    }
   })
 })
