@@ -79,220 +79,222 @@ async function finalFollowsHead(min: number, what: string): Promise<Status[]> {
   )
 }
 
+describe('a quorum network made with init --consensus quorum', () => {
 beforeAll(async () => {
-  root = await tempDir('quorum')
-  net = join(root, 'net')
-  const r = await cli(['init', '--consensus', 'quorum', '--validators', String(N), '--data-dir', net, '--network', 'qnet', '--p2p-port', String(P2P), '--api-port', String(API), '--block-time', String(BLOCK_MS)])
-  expect(r.code, r.stderr).toBe(0)
-  for (let i = 1; i <= N; i++) {
-    const dir = join(net, `validator-${i}`)
-    // Empty blocks keep the chain (and so finality) moving without records; files are picked up quickly.
-    const toml = (await readFile(join(dir, 'config.toml'), 'utf8')).replace('empty_blocks = false', 'empty_blocks = true').replace('stable_ms = 500', 'stable_ms = 100')
-    await writeFile(join(dir, 'config.toml'), toml)
-    vs.push({ name: `validator-${i}`, dir, api: `http://127.0.0.1:${API + i - 1}`, log: '' })
-  }
-  await Promise.all(vs.map(start))
-}, 120_000)
-
-afterAll(async () => {
-  for (const v of vs) {
-    await stop(v, 'SIGKILL')
-    await writeFile(join(v.dir, 'node.log'), v.log).catch(() => {})
-  }
-})
-
-describe('init --consensus quorum', () => {
-  it('writes one genesis with N validators and the threshold, and N data dirs that bootstrap from each other', async () => {
-    const g = await readJson<{ validators: string[]; consensus: { type: string; threshold: number } }>(join(net, 'genesis.json'))
-    expect(g.consensus).toMatchObject({ type: 'quorum', threshold: THRESHOLD })
-    expect(g.validators).toHaveLength(N)
-    for (const v of vs) {
-      expect(await readFile(join(v.dir, 'genesis.json'), 'utf8')).toBe(await readFile(join(net, 'genesis.json'), 'utf8'))
-      const toml = await readFile(join(v.dir, 'config.toml'), 'utf8')
-      expect(toml.match(/\/p2p\/12D3/g)).toHaveLength(N - 1)
+    root = await tempDir('quorum')
+    net = join(root, 'net')
+    const r = await cli(['init', '--consensus', 'quorum', '--validators', String(N), '--data-dir', net, '--network', 'qnet', '--p2p-port', String(P2P), '--api-port', String(API), '--block-time', String(BLOCK_MS)])
+    expect(r.code, r.stderr).toBe(0)
+    for (let i = 1; i <= N; i++) {
+      const dir = join(net, `validator-${i}`)
+      // Empty blocks keep the chain (and so finality) moving without records; files are picked up quickly.
+      const toml = (await readFile(join(dir, 'config.toml'), 'utf8')).replace('empty_blocks = false', 'empty_blocks = true').replace('stable_ms = 500', 'stable_ms = 100')
+      await writeFile(join(dir, 'config.toml'), toml)
+      vs.push({ name: `validator-${i}`, dir, api: `http://127.0.0.1:${API + i - 1}`, log: '' })
     }
-    const unsafe = await cli(['init', '--consensus', 'quorum', '--validators', '4', '--threshold', '2', '--data-dir', join(root, 'unsafe')])
-    expect(unsafe.code).toBe(2)
-    expect(unsafe.stderr).toMatch(/threshold 2 is not safe for 4 validators/)
-  })
-})
+    await Promise.all(vs.map(start))
+  }, 120_000)
 
-describe('quorum network of 4 validators, threshold 3', () => {
-  let finalBeforeRestart = 0
-  let finalHashBeforeRestart = ''
-
-  it('finalises blocks: finality follows the head on every validator', async () => {
-    await finalFollowsHead(4, 'finality on all four validators')
-    const s = await status(vs[0])
-    const b = await hashAt(vs[0], s.finalHeight)
-    expect(b?.final).toBe(true)
-    // The same final block everywhere.
-    for (const v of vs.slice(1)) expect((await hashAt(v, s.finalHeight))?.hash).toBe(b?.hash)
+  afterAll(async () => {
+    for (const v of vs) {
+      await stop(v, 'SIGKILL')
+      await writeFile(join(v.dir, 'node.log'), v.log).catch(() => {})
+    }
   })
 
-  it('a receipt of a final block carries the signatures: verify --genesis says final', async () => {
-    const v = vs[0]
-    await writeFile(join(v.dir, 'inbox', 'reading.json.tmp'), JSON.stringify({ press: 7, bar: 210 }))
-    await rename(join(v.dir, 'inbox', 'reading.json.tmp'), join(v.dir, 'inbox', 'reading.json'))
-    await waitFor('receipt file', async () => (await listFiles(join(v.dir, 'receipts'))).includes('reading.json.chp.json'), 60_000, 200)
-    const { transactions } = await gql<{ transactions: { nodes: Array<{ id: string; height: number }> } }>(
-      v,
-      '{ transactions(first: 1) { nodes { id height } } }',
-    )
-    const tx = transactions.nodes[0]
-    await waitFor('the record block is final', async () => (await status(v)).finalHeight >= tx.height, 60_000, 200)
-    const out = join(root, 'reading.receipt.json')
-    const proof = await cli(['proof', tx.id, '--api', v.api, '--format', 'native', '--out', out])
-    expect(proof.code, proof.stderr).toBe(0)
-    const verified = await cli(['verify', join(v.dir, 'processed', 'reading.json'), '--receipt', out, '--genesis', join(net, 'genesis.json')])
-    expect(verified.code, verified.stdout + verified.stderr).toBe(0)
-    expect(verified.stdout).toMatch(/^final: yes \([34] of 4 validator signatures, threshold 3\)$/m)
-  })
-
-  it('one validator killed: blocks still become final', async () => {
-    await stop(vs[3], 'SIGKILL')
-    const before = Math.max(...(await Promise.all(running().map(status))).map((s) => s.finalHeight))
-    await finalFollowsHead(before + 4, 'finality with three of four validators')
-  })
-
-  it('two validators killed: finality stalls (the head never falls below it) and resumes when one returns', async () => {
-    await stop(vs[2], 'SIGKILL')
-    // Votes already in flight may still finalise a block or two: wait until finalHeight has settled (the
-    // same on both survivors over several block times), then watch it stay there.
-    let settled = -1
-    let same = 0
-    await waitFor(
-      'finalHeight settles with two validators',
-      async () => {
-        const sts = await Promise.all(running().map(status))
-        const f = Math.max(...sts.map((s) => s.finalHeight))
-        same = f === settled ? same + 1 : 0
-        settled = f
-        return same >= 8
-      },
-      60_000,
-      BLOCK_MS,
-    )
-    const finalHash = (await hashAt(vs[0], settled))?.hash
-    // Observation window of 10 block times: no new final block, the head never below the final block,
-    // the final block never replaced.
-    for (let i = 0; i < 10; i++) {
-      for (const v of running()) {
-        const s = await status(v)
-        expect(s.finalHeight).toBe(settled)
-        expect(s.height).toBeGreaterThanOrEqual(settled)
-        expect((await hashAt(v, settled))?.hash).toBe(finalHash)
+  describe('init --consensus quorum', () => {
+    it('writes one genesis with N validators and the threshold, and N data dirs that bootstrap from each other', async () => {
+      const g = await readJson<{ validators: string[]; consensus: { type: string; threshold: number } }>(join(net, 'genesis.json'))
+      expect(g.consensus).toMatchObject({ type: 'quorum', threshold: THRESHOLD })
+      expect(g.validators).toHaveLength(N)
+      for (const v of vs) {
+        expect(await readFile(join(v.dir, 'genesis.json'), 'utf8')).toBe(await readFile(join(net, 'genesis.json'), 'utf8'))
+        const toml = await readFile(join(v.dir, 'config.toml'), 'utf8')
+        expect(toml.match(/\/p2p\/12D3/g)).toHaveLength(N - 1)
       }
-      await new Promise((r) => setTimeout(r, BLOCK_MS))
-    }
-    await start(vs[2])
-    await finalFollowsHead(settled + 3, 'finality resumes with validator-3 back')
-    expect((await hashAt(vs[2], settled))?.hash).toBe(finalHash)
+      const unsafe = await cli(['init', '--consensus', 'quorum', '--validators', '4', '--threshold', '2', '--data-dir', join(root, 'unsafe')])
+      expect(unsafe.code).toBe(2)
+      expect(unsafe.stderr).toMatch(/threshold 2 is not safe for 4 validators/)
+    })
   })
 
-  it('a restart of every node keeps the final height', async () => {
-    await start(vs[3])
-    const sts = await finalFollowsHead(1, 'all four back')
-    finalBeforeRestart = Math.min(...sts.map((s) => s.finalHeight))
-    finalHashBeforeRestart = (await hashAt(vs[0], finalBeforeRestart))?.hash ?? ''
-    for (const v of vs) await stop(v, 'SIGTERM')
-    // Started one at a time: each comes up alone first and must report its stored final height at once.
-    for (const v of vs) {
-      await start(v)
-      const s = await status(v)
-      expect(s.finalHeight).toBeGreaterThanOrEqual(finalBeforeRestart)
-      expect((await hashAt(v, finalBeforeRestart))?.hash).toBe(finalHashBeforeRestart)
-    }
-    await finalFollowsHead(finalBeforeRestart + 3, 'finality after the restart')
-  })
-})
+  describe('quorum network of 4 validators, threshold 3', () => {
+    let finalBeforeRestart = 0
+    let finalHashBeforeRestart = ''
 
-describe('equivocation and forged votes (a test-only libp2p client)', () => {
-  /**
-   * The test-only tool: a bare libp2p host with validator-4's key (the member allow-list admits it; its node
-   * is stopped first), connected to validator-1, that publishes whatever votes it is given on the vote topic.
-   */
-  async function voteClient(keyOf: Validator, to: Validator) {
-    const genesis = await loadGenesis(join(net, 'genesis.json'))
-    const key = await readKeyFile(join(keyOf.dir, 'node.key'))
-    const target = await readKeyFile(join(to.dir, 'node.key'))
-    const p2p = Number((await readFile(join(to.dir, 'config.toml'), 'utf8')).match(/\[p2p\][^[]*?port = (\d+)/)?.[1])
-    const client = createNetwork(
-      {
-        network: genesis.network,
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap: [`/ip4/127.0.0.1/tcp/${p2p}/p2p/${peerIdFromPublicKey(target.publicKey)}`],
-        members: genesis.members.map((m) => ({ publicKey: m.publicKey })),
-      },
-      {
-        key,
-        handlers: {
-          headers: () => [],
-          block: () => null,
-          blocks: () => [],
-          payloads: (ids) => ids.map(() => null),
-          status: () => ({ height: 0, headHash: genesisHash(genesis), genesisHash: genesisHash(genesis) }),
-        },
-        originAllowed: () => false,
-        onTxBatch: () => 'ignore',
-        onBlock: () => 'ignore',
-        onVote: () => 'ignore',
-      } as Parameters<typeof createNetwork>[1],
-    )
-    await client.start()
-    await waitFor('the vote client is connected', () => client.peers().length > 0, 30_000, 100)
-    return { client, key, network: genesis.network }
-  }
-
-  const evidenceOf = async (v: Validator) =>
-    (await gql<{ evidence: Array<{ validator: string; height: number; blockHashes: string[]; at: number | null }> }>(v, '{ evidence(first: 50) { validator height blockHashes at } }')).evidence
-
-  it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
-    await stop(vs[3], 'SIGTERM')
-    const { client, key, network } = await voteClient(vs[3], vs[0])
-    try {
+    it('finalises blocks: finality follows the head on every validator', async () => {
+      await finalFollowsHead(4, 'finality on all four validators')
       const s = await status(vs[0])
-      const h = s.finalHeight
-      const real = fromHex((await hashAt(vs[0], h))?.hash ?? '')
-      const other = randomBytes(32)
-      // Published until seen: gossip may drop the first while the mesh forms.
+      const b = await hashAt(vs[0], s.finalHeight)
+      expect(b?.final).toBe(true)
+      // The same final block everywhere.
+      for (const v of vs.slice(1)) expect((await hashAt(v, s.finalHeight))?.hash).toBe(b?.hash)
+    })
+
+    it('a receipt of a final block carries the signatures: verify --genesis says final', async () => {
+      const v = vs[0]
+      await writeFile(join(v.dir, 'inbox', 'reading.json.tmp'), JSON.stringify({ press: 7, bar: 210 }))
+      await rename(join(v.dir, 'inbox', 'reading.json.tmp'), join(v.dir, 'inbox', 'reading.json'))
+      await waitFor('receipt file', async () => (await listFiles(join(v.dir, 'receipts'))).includes('reading.json.chp.json'), 60_000, 200)
+      const { transactions } = await gql<{ transactions: { nodes: Array<{ id: string; height: number }> } }>(
+        v,
+        '{ transactions(first: 1) { nodes { id height } } }',
+      )
+      const tx = transactions.nodes[0]
+      await waitFor('the record block is final', async () => (await status(v)).finalHeight >= tx.height, 60_000, 200)
+      const out = join(root, 'reading.receipt.json')
+      const proof = await cli(['proof', tx.id, '--api', v.api, '--format', 'native', '--out', out])
+      expect(proof.code, proof.stderr).toBe(0)
+      const verified = await cli(['verify', join(v.dir, 'processed', 'reading.json'), '--receipt', out, '--genesis', join(net, 'genesis.json')])
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+      expect(verified.stdout).toMatch(/^final: yes \([34] of 4 validator signatures, threshold 3\)$/m)
+    })
+
+    it('one validator killed: blocks still become final', async () => {
+      await stop(vs[3], 'SIGKILL')
+      const before = Math.max(...(await Promise.all(running().map(status))).map((s) => s.finalHeight))
+      await finalFollowsHead(before + 4, 'finality with three of four validators')
+    })
+
+    it('two validators killed: finality stalls (the head never falls below it) and resumes when one returns', async () => {
+      await stop(vs[2], 'SIGKILL')
+      // Votes already in flight may still finalise a block or two: wait until finalHeight has settled (the
+      // same on both survivors over several block times), then watch it stay there.
+      let settled = -1
+      let same = 0
       await waitFor(
-        'evidence against validator-4 on validator-1',
+        'finalHeight settles with two validators',
         async () => {
-          await client.publishVote(signVote(network, h, real, key))
-          await client.publishVote(signVote(network, h, other, key))
-          const ev = await evidenceOf(vs[0])
-          return ev.find((e) => e.validator === toHex(key.publicKey) && e.height === h)
+          const sts = await Promise.all(running().map(status))
+          const f = Math.max(...sts.map((s) => s.finalHeight))
+          same = f === settled ? same + 1 : 0
+          settled = f
+          return same >= 8
         },
         60_000,
-        500,
-      ).then((e) => {
-        expect(new Set(e.blockHashes)).toEqual(new Set([toHex(real), toHex(other)]))
-      })
-    } finally {
-      await client.stop()
-    }
-    // Finality goes on with the three honest validators.
-    const f = (await status(vs[0])).finalHeight
-    await finalFollowsHead(f + 2, 'finality after the equivocation')
+        BLOCK_MS,
+      )
+      const finalHash = (await hashAt(vs[0], settled))?.hash
+      // Observation window of 10 block times: no new final block, the head never below the final block,
+      // the final block never replaced.
+      for (let i = 0; i < 10; i++) {
+        for (const v of running()) {
+          const s = await status(v)
+          expect(s.finalHeight).toBe(settled)
+          expect(s.height).toBeGreaterThanOrEqual(settled)
+          expect((await hashAt(v, settled))?.hash).toBe(finalHash)
+        }
+        await new Promise((r) => setTimeout(r, BLOCK_MS))
+      }
+      await start(vs[2])
+      await finalFollowsHead(settled + 3, 'finality resumes with validator-3 back')
+      expect((await hashAt(vs[2], settled))?.hash).toBe(finalHash)
+    })
+
+    it('a restart of every node keeps the final height', async () => {
+      await start(vs[3])
+      const sts = await finalFollowsHead(1, 'all four back')
+      finalBeforeRestart = Math.min(...sts.map((s) => s.finalHeight))
+      finalHashBeforeRestart = (await hashAt(vs[0], finalBeforeRestart))?.hash ?? ''
+      for (const v of vs) await stop(v, 'SIGTERM')
+      // Started one at a time: each comes up alone first and must report its stored final height at once.
+      for (const v of vs) {
+        await start(v)
+        const s = await status(v)
+        expect(s.finalHeight).toBeGreaterThanOrEqual(finalBeforeRestart)
+        expect((await hashAt(v, finalBeforeRestart))?.hash).toBe(finalHashBeforeRestart)
+      }
+      await finalFollowsHead(finalBeforeRestart + 3, 'finality after the restart')
+    })
   })
 
-  it('a forged vote (another validator\'s key, a signature that does not verify) is refused and adds nothing', async () => {
-    const { client, key, network } = await voteClient(vs[3], vs[0])
-    try {
-      const victim = await readKeyFile(join(vs[1].dir, 'node.key'))
-      const s = await status(vs[0])
-      const h = s.height
-      const target = fromHex((await hashAt(vs[0], h))?.hash ?? '')
-      // validator-2's name on validator-4's signature: refused on the signature.
-      const forged = { ...signVote(network, h, randomBytes(32), key), signer: victim.publicKey, blockHash: randomBytes(32) }
-      await client.publishVote(forged)
-      await client.publishVote({ ...forged, blockHash: target })
-      // A later honest block still finalises, and no evidence names validator-2 (its key was only forged).
-      await finalFollowsHead(h + 2, 'finality after the forged votes')
-      expect((await evidenceOf(vs[0])).some((e) => e.validator === toHex(victim.publicKey))).toBe(false)
-    } finally {
-      await client.stop()
+  describe('equivocation and forged votes (a test-only libp2p client)', () => {
+    /**
+     * The test-only tool: a bare libp2p host with validator-4's key (the member allow-list admits it; its node
+     * is stopped first), connected to validator-1, that publishes whatever votes it is given on the vote topic.
+     */
+    async function voteClient(keyOf: Validator, to: Validator) {
+      const genesis = await loadGenesis(join(net, 'genesis.json'))
+      const key = await readKeyFile(join(keyOf.dir, 'node.key'))
+      const target = await readKeyFile(join(to.dir, 'node.key'))
+      const p2p = Number((await readFile(join(to.dir, 'config.toml'), 'utf8')).match(/\[p2p\][^[]*?port = (\d+)/)?.[1])
+      const client = createNetwork(
+        {
+          network: genesis.network,
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          bootstrap: [`/ip4/127.0.0.1/tcp/${p2p}/p2p/${peerIdFromPublicKey(target.publicKey)}`],
+          members: genesis.members.map((m) => ({ publicKey: m.publicKey })),
+        },
+        {
+          key,
+          handlers: {
+            headers: () => [],
+            block: () => null,
+            blocks: () => [],
+            payloads: (ids) => ids.map(() => null),
+            status: () => ({ height: 0, headHash: genesisHash(genesis), genesisHash: genesisHash(genesis) }),
+          },
+          originAllowed: () => false,
+          onTxBatch: () => 'ignore',
+          onBlock: () => 'ignore',
+          onVote: () => 'ignore',
+        } as Parameters<typeof createNetwork>[1],
+      )
+      await client.start()
+      await waitFor('the vote client is connected', () => client.peers().length > 0, 30_000, 100)
+      return { client, key, network: genesis.network }
     }
+
+    const evidenceOf = async (v: Validator) =>
+      (await gql<{ evidence: Array<{ validator: string; height: number; blockHashes: string[]; at: number | null }> }>(v, '{ evidence(first: 50) { validator height blockHashes at } }')).evidence
+
+    it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
+      await stop(vs[3], 'SIGTERM')
+      const { client, key, network } = await voteClient(vs[3], vs[0])
+      try {
+        const s = await status(vs[0])
+        const h = s.finalHeight
+        const real = fromHex((await hashAt(vs[0], h))?.hash ?? '')
+        const other = randomBytes(32)
+        // Published until seen: gossip may drop the first while the mesh forms.
+        await waitFor(
+          'evidence against validator-4 on validator-1',
+          async () => {
+            await client.publishVote(signVote(network, h, real, key))
+            await client.publishVote(signVote(network, h, other, key))
+            const ev = await evidenceOf(vs[0])
+            return ev.find((e) => e.validator === toHex(key.publicKey) && e.height === h)
+          },
+          60_000,
+          500,
+        ).then((e) => {
+          expect(new Set(e.blockHashes)).toEqual(new Set([toHex(real), toHex(other)]))
+        })
+      } finally {
+        await client.stop()
+      }
+      // Finality goes on with the three honest validators.
+      const f = (await status(vs[0])).finalHeight
+      await finalFollowsHead(f + 2, 'finality after the equivocation')
+    })
+
+    it('a forged vote (another validator\'s key, a signature that does not verify) is refused and adds nothing', async () => {
+      const { client, key, network } = await voteClient(vs[3], vs[0])
+      try {
+        const victim = await readKeyFile(join(vs[1].dir, 'node.key'))
+        const s = await status(vs[0])
+        const h = s.height
+        const target = fromHex((await hashAt(vs[0], h))?.hash ?? '')
+        // validator-2's name on validator-4's signature: refused on the signature.
+        const forged = { ...signVote(network, h, randomBytes(32), key), signer: victim.publicKey, blockHash: randomBytes(32) }
+        await client.publishVote(forged)
+        await client.publishVote({ ...forged, blockHash: target })
+        // A later honest block still finalises, and no evidence names validator-2 (its key was only forged).
+        await finalFollowsHead(h + 2, 'finality after the forged votes')
+        expect((await evidenceOf(vs[0])).some((e) => e.validator === toHex(victim.publicKey))).toBe(false)
+      } finally {
+        await client.stop()
+      }
+    })
   })
 })
