@@ -80,7 +80,7 @@ async function finalFollowsHead(min: number, what: string): Promise<Status[]> {
 }
 
 describe('a quorum network made with init --consensus quorum', () => {
-beforeAll(async () => {
+  beforeAll(async () => {
     root = await tempDir('quorum')
     net = join(root, 'net')
     const r = await cli(['init', '--consensus', 'quorum', '--validators', String(N), '--data-dir', net, '--network', 'qnet', '--p2p-port', String(P2P), '--api-port', String(API), '--block-time', String(BLOCK_MS)])
