@@ -2,14 +2,16 @@
 // `profichain init --consensus quorum`, talking real libp2p and storing in real LevelDB. Validators co-sign
 // every canonical block and gossip their votes; a block with 3 distinct validator signatures is final.
 // Nothing here asserts wall time: every wait polls with a generous deadline.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fromHex, readKeyFile, signVote, toHex } from '@profichain/core'
-import { genesisHash, loadGenesis } from '@profichain/consensus'
+import { configToml } from '@profichain/cli'
+import { fromHex, generateKeyPair, type KeyPair, readKeyFile, signVote, toHex, writeKeyFile } from '@profichain/core'
+import { createGenesis, genesisHash, loadGenesis, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const BLOCK_MS = 500
 const N = 4
@@ -295,6 +297,162 @@ describe('a quorum network made with init --consensus quorum', () => {
       } finally {
         await client.stop()
       }
+    })
+  })
+})
+
+// Partition 2|2 (network namespaces joined by a veth pair, as in test/partition.test.ts; needs root): with
+// threshold 3 neither half can finalise; after the heal there is one chain and no final block was lost.
+const pid = Math.floor(Math.random() * 200) + 20
+const NS = { A: `pqA${pid}`, B: `pqB${pid}` }
+const IP = { A: `10.232.${pid}.1`, B: `10.232.${pid}.2` }
+const VETH = { A: `pqva${pid}`, B: `pqvb${pid}` }
+
+function sh(args: string[]): void {
+  execFileSync(args[0], args.slice(1), { stdio: 'pipe' })
+}
+
+let netnsOk = false
+try {
+  sh(['ip', 'netns', 'add', NS.A])
+  sh(['ip', 'netns', 'add', NS.B])
+  sh(['ip', 'link', 'add', VETH.A, 'type', 'veth', 'peer', 'name', VETH.B])
+  for (const side of ['A', 'B'] as const) {
+    sh(['ip', 'link', 'set', VETH[side], 'netns', NS[side]])
+    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'addr', 'add', `${IP[side]}/24`, 'dev', VETH[side]])
+    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', VETH[side], 'up'])
+    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', 'lo', 'up'])
+  }
+  netnsOk = true
+} catch (err) {
+  process.stderr.write(`quorum partition test skipped: cannot create network namespaces here (${(err as Error).message.split('\n')[0]})\n`)
+}
+
+function setLink(up: boolean): void {
+  for (const side of ['A', 'B'] as const) sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', VETH[side], up ? 'up' : 'down'])
+}
+
+interface PMember {
+  name: string
+  side: 'A' | 'B'
+  key: KeyPair
+  p2p: number
+  api: number
+  dir: string
+  proc?: ChildProcess
+  out: string
+}
+
+const pm: PMember[] = []
+
+/** A GraphQL query from inside the member's namespace (its API listens on that namespace's loopback). */
+function pgql<T>(m: PMember, query: string, variables: Record<string, unknown> = {}): T {
+  const out = execFileSync(
+    'ip',
+    ['netns', 'exec', NS[m.side], 'curl', '-s', '-m', '5', '-H', 'content-type: application/json', '-d', JSON.stringify({ query, variables }), `http://127.0.0.1:${m.api}/graphql`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 },
+  )
+  const body = JSON.parse(out) as { data?: T; errors?: Array<{ message: string }> }
+  if (body.errors?.length) throw new Error(body.errors[0].message)
+  return body.data as T
+}
+const pstatus = (m: PMember) => pgql<{ status: Status }>(m, '{ status { height headHash finalHeight peers } }').status
+const phash = (m: PMember, h: number) => pgql<{ block: { hash: string } | null }>(m, 'query($h: Int) { block(height: $h) { hash } }', { h }).block?.hash
+
+describe.skipIf(!netnsOk)('quorum partition 2|2 (network namespaces)', () => {
+  beforeAll(async () => {
+    const proot = await tempDir('quorum-partition')
+    const base = 7500 + Math.floor(Math.random() * 100) * 4
+    for (const [i, side] of (['A', 'A', 'B', 'B'] as const).entries()) {
+      pm.push({ name: `pv${i + 1}`, side, key: generateKeyPair(), p2p: base + i, api: base + 1000 + i, dir: join(proot, `pv${i + 1}`), out: '' })
+    }
+    const genesis = createGenesis({
+      network: 'qpart',
+      validators: pm.map((m) => m.key),
+      members: pm.map((m) => ({ name: m.name, publicKey: toHex(m.key.publicKey), roles: ['validator', 'producer', 'full'], addrs: [`/ip4/${IP[m.side]}/tcp/${m.p2p}`] })),
+      consensus: { type: 'quorum', threshold: THRESHOLD },
+      blockTimeMs: BLOCK_MS,
+    })
+    for (const m of pm) {
+      await mkdir(join(m.dir, 'inbox'), { recursive: true })
+      await writeKeyFile(join(m.dir, 'node.key'), m.key)
+      await writeFile(join(m.dir, 'genesis.json'), serializeGenesis(genesis))
+      const bootstrap = pm.filter((o) => o !== m).map((o) => `/ip4/${IP[o.side]}/tcp/${o.p2p}/p2p/${peerIdFromPublicKey(o.key.publicKey)}`)
+      const toml = configToml({ type: 'full', p2pPort: m.p2p, apiPort: m.api, bootstrap, lineMode: false })
+        .replace(`host = "127.0.0.1"\nport = ${m.p2p}`, `host = "${IP[m.side]}"\nport = ${m.p2p}`)
+        .replace('empty_blocks = false', 'empty_blocks = true')
+      await writeFile(join(m.dir, 'config.toml'), toml)
+    }
+    await Promise.all(
+      pm.map(async (m) => {
+        m.proc = spawn('ip', ['netns', 'exec', NS[m.side], process.execPath, CLI_PATH, 'start', '--data-dir', m.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+        m.proc.stdout?.on('data', (d) => {
+          m.out += d
+        })
+        m.proc.stderr?.on('data', (d) => {
+          m.out += d
+        })
+        await waitFor(`${m.name} started`, () => {
+          if (m.proc?.exitCode !== null) throw new Error(`${m.name} exited:\n${m.out.slice(-2000)}`)
+          return m.out.includes('"msg":"node started"')
+        }, 60_000)
+      }),
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const m of pm) await writeFile(join(m.dir, 'node.log'), m.out).catch(() => {})
+    for (const m of pm) {
+      if (m.proc && m.proc.exitCode === null) {
+        const done = new Promise((r) => m.proc?.once('exit', r))
+        m.proc.kill('SIGKILL')
+        await done
+      }
+    }
+    for (const ns of Object.values(NS)) {
+      try {
+        sh(['ip', 'netns', 'del', ns])
+      } catch {}
+    }
+  })
+
+  it('neither side finalises while cut off; after the heal one chain and nothing final lost', async () => {
+    await waitFor('finality on all four before the cut', () => pm.map(pstatus).every((s) => s.finalHeight >= 3 && s.finalHeight >= s.height - 2), 90_000, 300)
+    setLink(false)
+    // Votes in flight may finalise one more block: wait until each side's finalHeight has settled.
+    let settled: number[] = []
+    let same = 0
+    await waitFor(
+      'finalHeight settles on both sides',
+      () => {
+        const f = pm.map((m) => pstatus(m).finalHeight)
+        same = f.every((x, i) => x === settled[i]) ? same + 1 : 0
+        settled = f
+        return same >= 6
+      },
+      60_000,
+      BLOCK_MS,
+    )
+    const top = Math.max(...settled)
+    const finalHashes = pm.map((m, i) => phash(m, settled[i]))
+    // Observation window of 8 block times on both sides: no side finalises anything new.
+    for (let i = 0; i < 8; i++) {
+      pm.forEach((m, j) => expect(pstatus(m).finalHeight).toBe(settled[j]))
+      await new Promise((r) => setTimeout(r, BLOCK_MS))
+    }
+    setLink(true)
+    await waitFor(
+      'one chain, finalising again, after the heal',
+      () => {
+        const sts = pm.map(pstatus)
+        return sts.every((s) => s.headHash === sts[0].headHash && s.finalHeight >= top + 2) && sts
+      },
+      120_000,
+      500,
+    )
+    // Every block that was final on either side is still the block at that height everywhere.
+    pm.forEach((m, i) => {
+      for (const o of pm) expect(phash(o, settled[i])).toBe(finalHashes[i])
     })
   })
 })
