@@ -70,15 +70,19 @@ const running = () => vs.filter((v) => v.node)
 
 /** Wait until every running validator has finalHeight ≥ `min` and finality within two blocks of its head. */
 async function finalFollowsHead(min: number, what: string): Promise<Status[]> {
+  let last: Array<Status & { name: string }> = []
   return waitFor(
     what,
     async () => {
       const sts = await Promise.all(running().map(status))
+      last = sts.map((s, i) => ({ ...s, name: running()[i]?.name ?? '?' }))
       return sts.every((s) => s.finalHeight >= min && s.finalHeight >= s.height - 2 && s.finalHeight <= s.height) && sts
     },
     90_000,
     200,
-  )
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last (finalHeight ≥ ${min} wanted): ${last.map((s) => `${s.name} height ${s.height} final ${s.finalHeight} peers ${s.peers}`).join(', ')}`)
+  })
 }
 
 describe('a quorum network made with init --consensus quorum', () => {
