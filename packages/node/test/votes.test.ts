@@ -17,7 +17,7 @@ import {
 import { type BlockTree, createBlockTree, genesisBlockOf } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createVotes, type VotesService } from '../src/votes/index.js'
+import { createVotes } from '../src/votes/index.js'
 import { silent } from './fakes.js'
 
 const NET = 'votenet'

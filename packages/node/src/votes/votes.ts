@@ -124,13 +124,13 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
       }
-      const self = this
+      const pendingCount = () => this.pendingVotes
       new Gauge({
         name: 'profichain_votes_pending',
         help: 'Votes waiting for their block',
         registers,
         collect() {
-          this.set(self.pendingVotes)
+          this.set(pendingCount())
         },
       })
     }
