@@ -16,6 +16,7 @@ import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
+import { createVotes, type VotesService } from './votes/index.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -66,6 +67,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     api?: ApiServer
     network?: GossipService
     sync?: SyncService
+    votes?: VotesService
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -110,6 +112,10 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   }
   get sync(): SyncService | undefined {
     return this.parts.sync
+  }
+  /** Quorum votes: own co-signatures, received votes, equivocation evidence, finality events. */
+  get votes(): VotesService | undefined {
+    return this.parts.votes
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -216,6 +222,15 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         },
       ))
       chain.on('block', (b) => this.emit('block', b))
+      // Quorum: validators co-sign each new canonical block; every node collects the votes (finality).
+      if (this.genesis.consensus.type === 'quorum') {
+        const votes = (this.parts.votes = createVotes(
+          { genesis: this.genesis },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
+        ))
+        chain.on('block', (b) => void votes.onBlock(b))
+        votes.on('final', ({ height, hash }) => this.logger.debug({ height, blockHash: toHex(hash) }, 'final block'))
+      }
       chain.on('committed', (e) => this.emit('committed', e))
       this.producer?.on('block', ({ result }) => chain.applied(result))
       // Anything left in the outbox from before a crash goes to the mempool again.
@@ -253,6 +268,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             mempool: this.producer ? tree.mempool : undefined,
             producer: this.producer,
             payloads,
+            votes: this.votes,
             logger: log('network'),
             registry,
           },
@@ -290,6 +306,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.sync?.stop().catch(() => {})
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
+      await this.votes?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
@@ -378,6 +395,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.votes?.stop()
       await this.network?.stop()
       await this.chain?.stop()
       if (this.started) await this.receipts?.stop()

@@ -1,0 +1,8 @@
+export {
+  createVotes,
+  type VotesComponents,
+  type VotesEvents,
+  type VotesInit,
+  type VotesService,
+  type VotesStore,
+} from './votes.js'
