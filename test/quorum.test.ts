@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { configToml } from '@profichain/cli'
-import { fromHex, generateKeyPair, type KeyPair, readKeyFile, signVote, toHex, writeKeyFile } from '@profichain/core'
-import { createGenesis, genesisHash, loadGenesis, serializeGenesis } from '@profichain/consensus'
+import { type Block, type BlockHeader, blockHash, createBlock, fromHex, generateKeyPair, type KeyPair, readKeyFile, signVote, toHex, voteForHeader, writeKeyFile } from '@profichain/core'
+import { createGenesis, genesisHash, loadGenesis, QuorumConsensus, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
@@ -254,35 +254,78 @@ describe('a quorum network made with init --consensus quorum', () => {
     const evidenceOf = async (v: Validator) =>
       (await gql<{ evidence: Array<{ validator: string; height: number; blockHashes: string[]; at: number | null }> }>(v, '{ evidence(first: 50) { validator height blockHashes at } }')).evidence
 
-    it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
-      await stop(vs[3], 'SIGTERM')
-      const { client, key, network } = await voteClient(vs[3], vs[0])
-      try {
-        const s = await status(vs[0])
-        const h = s.finalHeight
-        const real = fromHex((await hashAt(vs[0], h))?.hash ?? '')
-        const other = randomBytes(32)
-        // Published until seen: gossip may drop the first while the mesh forms.
-        await waitFor(
-          'evidence against validator-4 on validator-1',
-          async () => {
-            await client.publishVote(signVote(network, h, real, key))
-            await client.publishVote(signVote(network, h, other, key))
-            const ev = await evidenceOf(vs[0])
-            return ev.find((e) => e.validator === toHex(key.publicKey) && e.height === h)
-          },
-          60_000,
-          500,
-        ).then((e) => {
-          expect(new Set(e.blockHashes)).toEqual(new Set([toHex(real), toHex(other)]))
-        })
-      } finally {
-        await client.stop()
+  /**
+   * Make validator-4 equivocate for real: when the next height is its turn, seal two different empty blocks
+   * on the current head with its key (an in-turn block beats the others' out-of-turn ones), publish both and
+   * a vote for each. Both blocks get stored by the honest nodes, so the two votes are evidence.
+   */
+  async function equivocate(c: Awaited<ReturnType<typeof voteClient>>, to: Validator): Promise<{ height: number; hashes: string[] }> {
+    const genesis = await loadGenesis(join(net, 'genesis.json'))
+    const q = new QuorumConsensus(genesis)
+    const peer = peerIdFromPublicKey((await readKeyFile(join(to.dir, 'node.key'))).publicKey)
+    const headers = new Map<string, BlockHeader>()
+    const ctx = {
+      ancestors: async (hash: Uint8Array, n: number) => {
+        const out: BlockHeader[] = []
+        for (let h = headers.get(toHex(hash)); h && out.length < n; h = headers.get(toHex(h.prevHash))) out.push(h)
+        return out
+      },
+    }
+    const r = await waitFor(
+      'two blocks sealed by validator-4 at its turn',
+      async () => {
+        const s = await status(to)
+        if (!q.isInTurn(s.height + 1, c.key.publicKey)) return false
+        const got = await c.client.request(peer, { kind: 'headers', from: Math.max(0, s.height - 3), count: 4 })
+        for (const h of got) headers.set(toHex(blockHash(h)), h)
+        const parent = got[got.length - 1]
+        if (!parent || parent.height !== s.height) return false
+        const sealed: Block[] = []
+        for (const dt of [0, 1]) {
+          const b = createBlock({ network: genesis.network, height: parent.height + 1, timestamp: parent.timestamp + genesis.blockTimeMs + dt, prevHash: blockHash(parent), producer: c.key.publicKey, txs: [] })
+          sealed.push(await q.seal(b, parent, c.key, ctx))
+        }
+        for (const b of sealed) await c.client.publishBlock(b)
+        for (const b of sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
+        return { height: parent.height + 1, sealed }
+      },
+      60_000,
+      50,
+    )
+    // Re-sent until seen (gossip may drop messages while the client's mesh forms).
+    await waitFor(
+      'evidence against validator-4',
+      async () => {
+        for (const b of r.sealed) await c.client.publishBlock(b)
+        for (const b of r.sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
+        return (await evidenceOf(to)).some((e) => e.validator === toHex(c.key.publicKey))
+      },
+      60_000,
+      500,
+    )
+    return { height: r.height, hashes: r.sealed.map((b) => toHex(blockHash(b.header))) }
+  }
+
+  it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
+    await stop(vs[3], 'SIGTERM')
+    const c = await voteClient(vs[3], vs[0])
+    try {
+      const { height, hashes } = await equivocate(c, vs[0])
+      // Every honest node holds the evidence (the votes are relayed), naming both blocks.
+      for (const v of running()) {
+        const e = await waitFor(`evidence on ${v.name}`, async () => (await evidenceOf(v)).find((x) => x.validator === toHex(c.key.publicKey)), 30_000, 200)
+        expect(e.height).toBe(height)
+        expect(new Set(e.blockHashes)).toEqual(new Set(hashes))
       }
-      // Finality goes on with the three honest validators.
-      const f = (await status(vs[0])).finalHeight
-      await finalFollowsHead(f + 2, 'finality after the equivocation')
-    })
+      const metrics = await (await fetch(`${vs[0].api}/metrics`)).text()
+      expect(metrics).toMatch(/^profichain_votes_equivocations_total [1-9]/m)
+    } finally {
+      await c.client.stop()
+    }
+    // Finality goes on with the three honest validators.
+    const f = (await status(vs[0])).finalHeight
+    await finalFollowsHead(f + 2, 'finality after the equivocation')
+  })
 
     it('a forged vote (another validator\'s key, a signature that does not verify) is refused and adds nothing', async () => {
       const { client, key, network } = await voteClient(vs[3], vs[0])
@@ -293,8 +336,22 @@ describe('a quorum network made with init --consensus quorum', () => {
         const target = fromHex((await hashAt(vs[0], h))?.hash ?? '')
         // validator-2's name on validator-4's signature: refused on the signature.
         const forged = { ...signVote(network, h, randomBytes(32), key), signer: victim.publicKey, blockHash: randomBytes(32) }
-        await client.publishVote(forged)
-        await client.publishVote({ ...forged, blockHash: target })
+        const rejected = async () => {
+          const text = await (await fetch(`${vs[0].api}/metrics`)).text()
+          return [...text.matchAll(/^profichain_network_gossip_rejected_total\{[^}]*topic="vote"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0)
+        }
+        const before = await rejected()
+        // Refused on the signature and counted as a rejection (gossipsub penalises the sender for it).
+        await waitFor(
+          'the forged vote rejected',
+          async () => {
+            await client.publishVote(forged)
+            await client.publishVote({ ...forged, blockHash: target })
+            return (await rejected()) > before
+          },
+          30_000,
+          300,
+        )
         // A later honest block still finalises, and no evidence names validator-2 (its key was only forged).
         await finalFollowsHead(h + 2, 'finality after the forged votes')
         expect((await evidenceOf(vs[0])).some((e) => e.validator === toHex(victim.publicKey))).toBe(false)

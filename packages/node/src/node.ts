@@ -251,6 +251,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               const problems = this.problems()
               return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
             },
+            // Equivocation evidence kept by the store (quorum), for GraphQL `evidence`.
+            evidence: async () =>
+              (await tree.evidence()).map((e) => ({
+                validator: e.signer,
+                height: e.height,
+                blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
+              })),
           },
         ))
         await api.start()
