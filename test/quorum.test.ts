@@ -362,6 +362,58 @@ describe('a quorum network made with init --consensus quorum', () => {
   })
 })
 
+describe('devnet --consensus quorum', () => {
+  it('starts N validators as separate processes whose blocks become final', async () => {
+    const dir = join(await tempDir('quorum-devnet'), 'qnet')
+    const child = spawn(process.execPath, [CLI_PATH, 'devnet', '--dir', dir, '--consensus', 'quorum', '--validators', '4', '--thin', '1', '--block-time', String(BLOCK_MS), '--p2p-port', String(P2P + 100), '--api-port', String(API + 100)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+    })
+    child.stderr?.on('data', (d) => {
+      out += d
+    })
+    const exited = new Promise((r) => child.once('exit', r))
+    try {
+      const info = await waitFor(
+        'devnet.json',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`devnet exited:\n${out}`)
+          return JSON.parse(await readFile(join(dir, 'devnet.json'), 'utf8')) as { nodes: Array<{ name: string; type: string; api: string; inbox: string; pid: number }> }
+        },
+        90_000,
+        200,
+      )
+      expect(info.nodes.map((n) => `${n.name}:${n.type}`)).toEqual(['validator-1:full', 'validator-2:full', 'validator-3:full', 'validator-4:full', 'thin-1:thin'])
+      expect(new Set(info.nodes.map((n) => n.pid)).size).toBe(5)
+      const g = await readJson<{ validators: string[]; consensus: { type: string; threshold: number } }>(join(dir, 'genesis.json'))
+      expect(g.consensus).toMatchObject({ type: 'quorum', threshold: 3 })
+      expect(g.validators).toHaveLength(4)
+      // Records from the thin node, one a second like a device would write them: blocks become final on
+      // every node. (One record alone is not enough: after an idle spell every validator may seal the same
+      // height at once, and votes split over those blocks never reach the threshold; a later block's do.)
+      const thin = info.nodes[4]
+      const nodes = info.nodes.map((n) => ({ name: n.name, dir: '', api: n.api, log: '' }) satisfies Validator)
+      let i = 0
+      await waitFor(
+        'records final everywhere',
+        async () => {
+          await writeFile(join(thin.inbox, `r${i}.json.tmp`), JSON.stringify({ i }))
+          await rename(join(thin.inbox, `r${i}.json.tmp`), join(thin.inbox, `r${i++}.json`))
+          return (await Promise.all(nodes.map(status))).every((s) => s.height >= 1 && s.finalHeight >= 1)
+        },
+        90_000,
+        1000,
+      )
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+})
+
 // Partition 2|2 (network namespaces joined by a veth pair, as in test/partition.test.ts; needs root): with
 // threshold 3 neither half can finalise; after the heal there is one chain and no final block was lost.
 const pid = Math.floor(Math.random() * 200) + 20
