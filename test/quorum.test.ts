@@ -254,78 +254,86 @@ describe('a quorum network made with init --consensus quorum', () => {
     const evidenceOf = async (v: Validator) =>
       (await gql<{ evidence: Array<{ validator: string; height: number; blockHashes: string[]; at: number | null }> }>(v, '{ evidence(first: 50) { validator height blockHashes at } }')).evidence
 
-  /**
-   * Make validator-4 equivocate for real: when the next height is its turn, seal two different empty blocks
-   * on the current head with its key (an in-turn block beats the others' out-of-turn ones), publish both and
-   * a vote for each. Both blocks get stored by the honest nodes, so the two votes are evidence.
-   */
-  async function equivocate(c: Awaited<ReturnType<typeof voteClient>>, to: Validator): Promise<{ height: number; hashes: string[] }> {
-    const genesis = await loadGenesis(join(net, 'genesis.json'))
-    const q = new QuorumConsensus(genesis)
-    const peer = peerIdFromPublicKey((await readKeyFile(join(to.dir, 'node.key'))).publicKey)
-    const headers = new Map<string, BlockHeader>()
-    const ctx = {
-      ancestors: async (hash: Uint8Array, n: number) => {
-        const out: BlockHeader[] = []
-        for (let h = headers.get(toHex(hash)); h && out.length < n; h = headers.get(toHex(h.prevHash))) out.push(h)
-        return out
-      },
-    }
-    const r = await waitFor(
-      'two blocks sealed by validator-4 at its turn',
-      async () => {
-        const s = await status(to)
-        if (!q.isInTurn(s.height + 1, c.key.publicKey)) return false
-        const got = await c.client.request(peer, { kind: 'headers', from: Math.max(0, s.height - 3), count: 4 })
-        for (const h of got) headers.set(toHex(blockHash(h)), h)
-        const parent = got[got.length - 1]
-        if (!parent || parent.height !== s.height) return false
-        const sealed: Block[] = []
-        for (const dt of [0, 1]) {
-          const b = createBlock({ network: genesis.network, height: parent.height + 1, timestamp: parent.timestamp + genesis.blockTimeMs + dt, prevHash: blockHash(parent), producer: c.key.publicKey, txs: [] })
-          sealed.push(await q.seal(b, parent, c.key, ctx))
-        }
-        for (const b of sealed) await c.client.publishBlock(b)
-        for (const b of sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
-        return { height: parent.height + 1, sealed }
-      },
-      60_000,
-      50,
-    )
-    // Re-sent until seen (gossip may drop messages while the client's mesh forms).
-    await waitFor(
-      'evidence against validator-4',
-      async () => {
-        for (const b of r.sealed) await c.client.publishBlock(b)
-        for (const b of r.sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
-        return (await evidenceOf(to)).some((e) => e.validator === toHex(c.key.publicKey))
-      },
-      60_000,
-      500,
-    )
-    return { height: r.height, hashes: r.sealed.map((b) => toHex(blockHash(b.header))) }
-  }
-
-  it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
-    await stop(vs[3], 'SIGTERM')
-    const c = await voteClient(vs[3], vs[0])
-    try {
-      const { height, hashes } = await equivocate(c, vs[0])
-      // Every honest node holds the evidence (the votes are relayed), naming both blocks.
-      for (const v of running()) {
-        const e = await waitFor(`evidence on ${v.name}`, async () => (await evidenceOf(v)).find((x) => x.validator === toHex(c.key.publicKey)), 30_000, 200)
-        expect(e.height).toBe(height)
-        expect(new Set(e.blockHashes)).toEqual(new Set(hashes))
+    /**
+     * Make validator-4 equivocate for real: when the next height is its turn, seal two different empty blocks
+     * on the current head with its key (an in-turn block beats the others' out-of-turn ones), publish both and
+     * a vote for each. Both blocks get stored by the honest nodes, so the two votes are evidence.
+     */
+    async function equivocate(c: Awaited<ReturnType<typeof voteClient>>, to: Validator): Promise<{ height: number; hashes: string[] }> {
+      const genesis = await loadGenesis(join(net, 'genesis.json'))
+      const q = new QuorumConsensus(genesis)
+      const peer = peerIdFromPublicKey((await readKeyFile(join(to.dir, 'node.key'))).publicKey)
+      const headers = new Map<string, BlockHeader>()
+      const ctx = {
+        ancestors: async (hash: Uint8Array, n: number) => {
+          const out: BlockHeader[] = []
+          for (let h = headers.get(toHex(hash)); h && out.length < n; h = headers.get(toHex(h.prevHash))) out.push(h)
+          return out
+        },
       }
-      const metrics = await (await fetch(`${vs[0].api}/metrics`)).text()
-      expect(metrics).toMatch(/^profichain_votes_equivocations_total [1-9]/m)
-    } finally {
-      await c.client.stop()
+      const r = await waitFor(
+        'two blocks sealed by validator-4 at its turn',
+        async () => {
+          const s = await status(to)
+          if (!q.isInTurn(s.height + 1, c.key.publicKey)) return false
+          const got = await c.client.request(peer, { kind: 'headers', from: Math.max(0, s.height - 3), count: 4 })
+          for (const h of got) headers.set(toHex(blockHash(h)), h)
+          const parent = got[got.length - 1]
+          if (!parent || parent.height !== s.height) return false
+          const sealed: Block[] = []
+          for (const dt of [0, 1]) {
+            const b = createBlock({ network: genesis.network, height: parent.height + 1, timestamp: parent.timestamp + genesis.blockTimeMs + dt, prevHash: blockHash(parent), producer: c.key.publicKey, txs: [] })
+            sealed.push(await q.seal(b, parent, c.key, ctx))
+          }
+          for (const b of sealed) await c.client.publishBlock(b)
+          for (const b of sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
+          return { height: parent.height + 1, sealed }
+        },
+        60_000,
+        50,
+      )
+      // Re-sent until seen (gossip may drop messages while the client's mesh forms).
+      await waitFor(
+        'evidence against validator-4',
+        async () => {
+          for (const b of r.sealed) await c.client.publishBlock(b)
+          for (const b of r.sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
+          return (await evidenceOf(to)).some((e) => e.validator === toHex(c.key.publicKey))
+        },
+        60_000,
+        500,
+      )
+      return { height: r.height, hashes: r.sealed.map((b) => toHex(blockHash(b.header))) }
     }
-    // Finality goes on with the three honest validators.
-    const f = (await status(vs[0])).finalHeight
-    await finalFollowsHead(f + 2, 'finality after the equivocation')
-  })
+
+    it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
+      await stop(vs[3], 'SIGTERM')
+      const c = await voteClient(vs[3], vs[0])
+      let caught = { height: -1, hashes: [] as string[] }
+      try {
+        caught = await equivocate(c, vs[0])
+        const { height, hashes } = caught
+        // Every honest node holds the evidence (the votes are relayed), naming both blocks.
+        for (const v of running()) {
+          const e = await waitFor(`evidence on ${v.name}`, async () => (await evidenceOf(v)).find((x) => x.validator === toHex(c.key.publicKey)), 30_000, 200)
+          expect(e.height).toBe(height)
+          expect(new Set(e.blockHashes)).toEqual(new Set(hashes))
+        }
+        const metrics = await (await fetch(`${vs[0].api}/metrics`)).text()
+        expect(metrics).toMatch(/^profichain_votes_equivocations_total [1-9]/m)
+      } finally {
+        await c.client.stop()
+      }
+      // audit of a stopped node names it (no store inconsistency, so exit 0).
+      await stop(vs[2], 'SIGTERM')
+      const audit = await cli(['audit', '--data-dir', vs[2].dir])
+      expect(audit.code, audit.stdout + audit.stderr).toBe(0)
+      expect(audit.stdout).toMatch(new RegExp(`^EQUIVOCATION validator ${toHex(c.key.publicKey)} co-signed two blocks at height ${caught.height}: `, 'm'))
+      await start(vs[2])
+      // Finality goes on with the three honest validators.
+      const f = (await status(vs[0])).finalHeight
+      await finalFollowsHead(f + 2, 'finality after the equivocation')
+    })
 
     it('a forged vote (another validator\'s key, a signature that does not verify) is refused and adds nothing', async () => {
       const { client, key, network } = await voteClient(vs[3], vs[0])

@@ -317,6 +317,10 @@ Exit codes:
                 .join(' ')
               process.stdout.write(`MISMATCH ${m.kind} ${where}: ${m.message}\n`)
             }
+            // Not a store inconsistency (exit code unchanged), but the operator must see it: a validator key misbehaved.
+            for (const e of report.evidence ?? []) {
+              process.stdout.write(`EQUIVOCATION validator ${e.signer} co-signed two blocks at height ${e.height}: ${e.blockHashes[0]} and ${e.blockHashes[1]}\n`)
+            }
             for (const d of deferred) {
               process.stdout.write(`RECEIPT PENDING tx ${d.txId}: ${d.attempts} failed attempt(s) since ${new Date(d.firstFailedAt).toISOString()}, last ${d.code}: ${d.message}\n`)
             }
