@@ -139,21 +139,31 @@ describe('a quorum network made with init --consensus quorum', () => {
 
     it('a receipt of a final block carries the signatures: verify --genesis says final', async () => {
       const v = vs[0]
-      await writeFile(join(v.dir, 'inbox', 'reading.json.tmp'), JSON.stringify({ press: 7, bar: 210 }))
-      await rename(join(v.dir, 'inbox', 'reading.json.tmp'), join(v.dir, 'inbox', 'reading.json'))
-      await waitFor('receipt file', async () => (await listFiles(join(v.dir, 'receipts'))).includes('reading.json.chp.json'), 60_000, 200)
-      const { transactions } = await gql<{ transactions: { nodes: Array<{ id: string; height: number }> } }>(
-        v,
-        '{ transactions(first: 1) { nodes { id height } } }',
-      )
-      const tx = transactions.nodes[0]
-      await waitFor('the record block is final', async () => (await status(v)).finalHeight >= tx.height, 60_000, 200)
-      const out = join(root, 'reading.receipt.json')
-      const proof = await cli(['proof', tx.id, '--api', v.api, '--format', 'native', '--out', out])
-      expect(proof.code, proof.stderr).toBe(0)
-      const verified = await cli(['verify', join(v.dir, 'processed', 'reading.json'), '--receipt', out, '--genesis', join(net, 'genesis.json')])
-      expect(verified.code, verified.stdout + verified.stderr).toBe(0)
-      expect(verified.stdout).toMatch(/^final: yes \([34] of 4 validator signatures, threshold 3\)$/m)
+      // A block can also become final only through a final descendant (its own votes split over a brief fork
+      // at its height): then its header, and so its receipt, has fewer than 3 signatures and verify must say
+      // "final: no". Records are dropped until one lands in a block that collected the threshold itself.
+      const seen: string[] = []
+      for (let i = 0; i < 6 && !seen.some((l) => l.startsWith('final: yes')); i++) {
+        const name = `reading-${i}.json`
+        await writeFile(join(v.dir, 'inbox', `${name}.tmp`), JSON.stringify({ press: 7, bar: 210 + i }))
+        await rename(join(v.dir, 'inbox', `${name}.tmp`), join(v.dir, 'inbox', name))
+        await waitFor('receipt file', async () => (await listFiles(join(v.dir, 'receipts'))).includes(`${name}.chp.json`), 60_000, 200)
+        const file = join(v.dir, 'processed', name)
+        const out = join(root, `${name}.receipt.json`)
+        const first = await cli(['proof', '--api', v.api, '--file', file, '--format', 'native', '--out', out])
+        expect(first.code, first.stderr).toBe(0)
+        const { height } = await readJson<{ height: number }>(out)
+        await waitFor('the record block is final', async () => (await status(v)).finalHeight >= height + 1, 60_000, 200)
+        // Fetched again once final: the receipt carries every signature the node holds by now.
+        const proof = await cli(['proof', '--api', v.api, '--file', file, '--format', 'native', '--out', out])
+        expect(proof.code, proof.stderr).toBe(0)
+        const verified = await cli(['verify', file, '--receipt', out, '--genesis', join(net, 'genesis.json')])
+        expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+        const line = verified.stdout.split('\n').find((l) => l.startsWith('final: ')) ?? '(no final line)'
+        expect(line).toMatch(/^final: (yes \([34]|no \([0-2]) of 4 validator signatures, threshold 3\)$/)
+        seen.push(line)
+      }
+      expect(seen.some((l) => l.startsWith('final: yes')), seen.join('\n')).toBe(true)
     })
 
     it('one validator killed: blocks still become final', async () => {
