@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
-import { type Block, blockHash, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
+import { type Block, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
 import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer, type NodeStatus } from '@profichain/api'
 import { createFileIngest, type FileIngest } from '@profichain/ingest'
@@ -16,7 +16,7 @@ import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
-import { createVotes, type VotesService } from './votes/index.js'
+import { createVotes, guardSealing, type VotesService } from './votes/index.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -159,7 +159,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             maxTxsPerBlock: c.producer.max_txs_per_block,
             maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
           },
-          { chain: tree, context: tree.chain, consensus: this.guardedConsensus(tree), key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+          { chain: tree, context: tree.chain, consensus: guardSealing(this.consensus, tree), key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
         ))
         producer.on('failure', (f: ProducerFailure) => {
           this.metrics.producerFailures.inc()
@@ -311,31 +311,6 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.closeAll()
       throw err
     }
-  }
-
-  /**
-   * Quorum: a producer's signature on its block counts as its vote, so sealing obeys the vote guard too — no
-   * block at a height where this validator already co-signed another one (it waits instead), and the sealed
-   * block's hash is recorded in the guard before the block leaves the node. Other consensus types unchanged.
-   */
-  private guardedConsensus(tree: BlockTree): Consensus {
-    const inner = this.consensus
-    if (inner.type !== 'quorum') return inner
-    const guarded = Object.create(inner) as Consensus
-    guarded.producerDelay = async (parent, key, ctx, now) =>
-      (await tree.ownVote(parent.height + 1)) !== undefined ? null : inner.producerDelay(parent, key, ctx, now)
-    guarded.seal = async (block, parent, key, ctx, signal) => {
-      const sealed = await inner.seal(block, parent, key, ctx, signal)
-      const hash = blockHash(sealed.header)
-      if (!(await tree.guardVote(sealed.header.height, hash))) {
-        throw new NodeError('ERR_VOTE_GUARD', `already co-signed another block at height ${sealed.header.height}`, {
-          height: sealed.header.height,
-          blockHash: toHex(hash),
-        })
-      }
-      return sealed
-    }
-    return guarded
   }
 
   private requireChain(): ChainService {
