@@ -165,6 +165,23 @@ describe('votes subsystem', () => {
     expect((await tree.getHeader(blockHash(c.header)))?.signatures).toHaveLength(1)
   })
 
+  it('applies a pending vote for a side-branch block once the chain passes its height (equivocation caught)', async () => {
+    const { votes } = votesOf(v3)
+    const a = blockOn(g0, v0, 2)
+    const side = blockOn(g0, v1)
+    await tree.addBlock(a)
+    expect(await votes.onVote(signVote(NET, 1, blockHash(a.header), v2))).toBe('accept')
+    expect(await votes.onVote(signVote(NET, 1, blockHash(side.header), v2))).toBe('accept')
+    expect(votes.pending().votes).toBe(1)
+    await tree.addBlock(side)
+    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(a.header)))
+    const c = blockOn(a.header, v0)
+    await tree.addBlock(c)
+    await votes.onBlock(c)
+    expect(votes.pending().votes).toBe(0)
+    expect((await tree.evidence()).map((e) => e.signer)).toEqual([toHex(v2.publicKey)])
+  })
+
   it('rejects forged, non-validator and relabelled votes', async () => {
     const { votes } = votesOf(v3)
     const a = blockOn(g0, v0)
