@@ -32,6 +32,8 @@ export interface NodeEvents {
   block: [Block]
   /** Own records confirmed and their receipts written. */
   committed: [{ txIds: string[] }]
+  /** Quorum: a block became the latest final block (enough validator co-signatures). */
+  final: [{ height: number; hash: Uint8Array }]
   ready: []
   stopped: []
 }
@@ -229,7 +231,10 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
-        votes.on('final', ({ height, hash }) => this.logger.debug({ height, blockHash: toHex(hash) }, 'final block'))
+        votes.on('final', (f) => {
+          this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
+          this.emit('final', f)
+        })
       }
       chain.on('committed', (e) => this.emit('committed', e))
       this.producer?.on('block', ({ result }) => chain.applied(result))
