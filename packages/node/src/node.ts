@@ -16,7 +16,7 @@ import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
-import { createVotes, type VotesService } from './votes/index.js'
+import { createVotes, guardSealing, type VotesService } from './votes/index.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -32,6 +32,8 @@ export interface NodeEvents {
   block: [Block]
   /** Own records confirmed and their receipts written. */
   committed: [{ txIds: string[] }]
+  /** Quorum: a block became the latest final block (enough validator co-signatures). */
+  final: [{ height: number; hash: Uint8Array }]
   ready: []
   stopped: []
 }
@@ -159,7 +161,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             maxTxsPerBlock: c.producer.max_txs_per_block,
             maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
           },
-          { chain: tree, context: tree.chain, consensus: this.consensus, key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+          { chain: tree, context: tree.chain, consensus: guardSealing(this.consensus, tree), key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
         ))
         producer.on('failure', (f: ProducerFailure) => {
           this.metrics.producerFailures.inc()
@@ -229,7 +231,10 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
-        votes.on('final', ({ height, hash }) => this.logger.debug({ height, blockHash: toHex(hash) }, 'final block'))
+        votes.on('final', (f) => {
+          this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
+          this.emit('final', f)
+        })
       }
       chain.on('committed', (e) => this.emit('committed', e))
       this.producer?.on('block', ({ result }) => chain.applied(result))

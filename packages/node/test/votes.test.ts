@@ -7,6 +7,8 @@ import {
   type BlockHeader,
   blockHash,
   createBlock,
+  decodeBlock,
+  decodeHeader,
   generateKeyPair,
   type KeyPair,
   signHeader,
@@ -17,7 +19,8 @@ import {
 import { type BlockTree, createBlockTree, genesisBlockOf } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createVotes } from '../src/votes/index.js'
+import { createSyncHandlers } from '../src/sync/index.js'
+import { createVotes, guardSealing } from '../src/votes/index.js'
 import { silent } from './fakes.js'
 
 const NET = 'votenet'
@@ -123,6 +126,12 @@ describe('votes subsystem', () => {
     expect(tree.finalHeight()).toBe(1)
     expect(finals).toEqual([1])
     expect((await tree.getHeader(h))?.signatures.length).toBe(4)
+    // Sync serves the co-signatures: headers and blocks come from the stored header.
+    const handlers = createSyncHandlers({ genesisHash: blockHash(g0) }, { store: tree })
+    const [served] = await handlers.headers(1, 1)
+    expect(decodeHeader(served).signatures).toHaveLength(4)
+    const [servedBlock] = await handlers.blocks(1, 1)
+    expect(decodeBlock(servedBlock).header.signatures).toHaveLength(4)
     // A heavier branch from genesis would drop the final block: refused.
     const f1 = blockOn(g0, v2, 5)
     await tree.addBlock(f1)
@@ -156,6 +165,23 @@ describe('votes subsystem', () => {
     expect((await tree.getHeader(blockHash(c.header)))?.signatures).toHaveLength(1)
   })
 
+  it('applies a pending vote for a side-branch block once the chain passes its height (equivocation caught)', async () => {
+    const { votes } = votesOf(v3)
+    const a = blockOn(g0, v0, 2)
+    const side = blockOn(g0, v1)
+    await tree.addBlock(a)
+    expect(await votes.onVote(signVote(NET, 1, blockHash(a.header), v2))).toBe('accept')
+    expect(await votes.onVote(signVote(NET, 1, blockHash(side.header), v2))).toBe('accept')
+    expect(votes.pending().votes).toBe(1)
+    await tree.addBlock(side)
+    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(a.header)))
+    const c = blockOn(a.header, v0)
+    await tree.addBlock(c)
+    await votes.onBlock(c)
+    expect(votes.pending().votes).toBe(0)
+    expect((await tree.evidence()).map((e) => e.signer)).toEqual([toHex(v2.publicKey)])
+  })
+
   it('rejects forged, non-validator and relabelled votes', async () => {
     const { votes } = votesOf(v3)
     const a = blockOn(g0, v0)
@@ -167,5 +193,23 @@ describe('votes subsystem', () => {
     expect(await votes.onVote(signVote(NET, 2, h, v1))).toBe('reject')
     expect((await tree.getHeader(h))?.signatures).toHaveLength(1)
     expect(await tree.evidence()).toEqual([])
+  })
+})
+
+describe('guardSealing (producers obey the vote guard)', () => {
+  it('does not produce where this validator co-signed another block; guards the sealed hash before it leaves', async () => {
+    const guarded = guardSealing(consensus, tree)
+    const ctx = tree.chain
+    expect(await guarded.producerDelay(g0, v0.publicKey, ctx, Date.now())).toBe(0)
+    await tree.guardVote(1, new Uint8Array(32).fill(9))
+    expect(await guarded.producerDelay(g0, v0.publicKey, ctx, Date.now())).toBeNull()
+    const a = blockOn(g0, v0)
+    const b2 = blockOn(a.header, v0)
+    const sealed = await guarded.seal(b2, a.header, v0, ctx)
+    expect(toHex((await tree.ownVote(2)) as Uint8Array)).toBe(toHex(blockHash(sealed.header)))
+    const other = blockOn(a.header, v0, 1)
+    await expect(guarded.seal(other, a.header, v0, ctx)).rejects.toMatchObject({ code: 'ERR_VOTE_GUARD' })
+    // Other consensus types are returned as they are.
+    expect(guardSealing({ ...consensus, type: 'authority' }, tree).seal).toBe(consensus.seal)
   })
 })

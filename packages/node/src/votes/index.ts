@@ -6,3 +6,4 @@ export {
   type VotesService,
   type VotesStore,
 } from './votes.js'
+export { guardSealing } from './guard-sealing.js'

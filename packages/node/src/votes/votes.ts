@@ -165,6 +165,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       try {
         if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block, hash)
         await this.applyPending(hash, block.header.height)
+        await this.retryPending(block.header.height)
       } catch (err) {
         this.log.error({ err, height: block.header.height, blockHash: toHex(hash) }, 'voting on a block failed')
       }
@@ -275,6 +276,29 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       if (this.components.store.isEquivocator(p.vote.signer)) continue
       await this.apply(p.vote, height)
     }
+  }
+
+  /**
+   * Votes for blocks that were stored without becoming canonical (a side branch: e.g. the second block of an
+   * equivocating validator) never see a `block` event: look them up again once the chain has passed their
+   * height. The pool is small (votes usually arrive after their block) and bounded.
+   */
+  private async retryPending(height: number): Promise<void> {
+    for (const [hex, list] of [...this.waiting.entries()]) {
+      if (list[0].vote.height > height) continue
+      const meta = await this.components.store.getBlockMeta(list[0].vote.blockHash)
+      if (meta) await this.applyPending(list[0].vote.blockHash, meta.height)
+      else if (list[0].vote.height + 64 < height) this.dropPending(hex)
+    }
+  }
+
+  private dropPending(hex: string): void {
+    for (const p of this.waiting.get(hex) ?? []) {
+      this.pendingVotes--
+      this.pendingBytes -= p.bytes
+      this.metrics?.dropped.inc()
+    }
+    this.waiting.delete(hex)
   }
 
   private checkFinal(): void {
