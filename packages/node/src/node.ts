@@ -161,7 +161,17 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             maxTxsPerBlock: c.producer.max_txs_per_block,
             maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
           },
-          { chain: tree, context: tree.chain, consensus: guardSealing(this.consensus, tree), key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+          {
+            chain: tree,
+            context: tree.chain,
+            consensus: guardSealing(this.consensus, tree),
+            key: this.key,
+            merkleRoot: (ids) => verifier.merkleRoot(ids),
+            logger: log('producer'),
+            // Quorum: keep sealing (empty blocks if need be) until the head is final, so votes that split
+            // at one height converge on the next and no record stays unfinal for lack of a later block.
+            needsBlock: this.genesis.consensus.type === 'quorum' ? () => tree.finalHeight() < tree.head().height : undefined,
+          },
         ))
         producer.on('failure', (f: ProducerFailure) => {
           this.metrics.producerFailures.inc()
