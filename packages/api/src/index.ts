@@ -17,6 +17,7 @@ export type {
   ApiChain,
   ApiComponents,
   ApiInit,
+  EquivocationEvidence,
   HealthProblem,
   NodeHealth,
   ApiServer,

@@ -35,8 +35,8 @@ export interface QueryLimits {
   scanCost: number
 }
 
-/** Connections: their children repeat once per page item (`first`). */
-const PAGED = new Set(['blocks', 'transactions'])
+/** Connections (and `evidence`): their children repeat once per page item (`first`). */
+const PAGED = new Set(['blocks', 'transactions', 'evidence'])
 
 /**
  * Check a parsed document against every limit before graphql-js validates it (some standard rules are

@@ -32,6 +32,19 @@ type Query {
   receipt(txId: String!, format: ReceiptFormat = CHAINPOINT): JSON
   "Connected peers."
   peers: [Peer!]!
+  "Equivocation evidence this node holds (quorum): validators caught co-signing two blocks at one height, newest first (by at, then height). Empty when the node keeps no evidence (other consensus)."
+  evidence(first: Int = 20): [Equivocation!]!
+}
+
+"Two co-signatures by one validator on two different blocks at one height (quorum equivocation)."
+type Equivocation {
+  "The validator's public key (hex)."
+  validator: String!
+  height: Int!
+  "The two block hashes it signed at that height."
+  blockHashes: [String!]!
+  "ms since the Unix epoch when this node caught it (null when the node does not keep the time)"
+  at: Long
 }
 
 type Subscription {

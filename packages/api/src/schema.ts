@@ -61,6 +61,8 @@ export class BlockView {
 
 /** Result bytes charged per txId (64 hex characters, quotes and a comma). */
 const TXID_RESULT_BYTES = 67
+/** Approximate JSON bytes of one `evidence` entry (a key, two hashes, two numbers). */
+const EVIDENCE_RESULT_BYTES = 256
 /** Result bytes charged per receipt (its proof path grows with log2 of the block's tx count). */
 const RECEIPT_RESULT_BYTES = 4096
 
@@ -241,6 +243,16 @@ export function buildSchema() {
           return r
         },
         peers: (_: unknown, __: unknown, { components }: ApiContextValue) => components.peers(),
+        evidence: async (_: unknown, args: { first?: number | null }, { components, budget, opts }: ApiContextValue) => {
+          const first = pageSize(args.first, opts.maxPage)
+          const all = components.evidence ? await components.evidence() : []
+          const out = [...all]
+            .sort((a, b) => (b.at ?? 0) - (a.at ?? 0) || b.height - a.height)
+            .slice(0, first)
+            .map((e) => ({ ...e, at: e.at ?? null }))
+          budget.charge(out.length, out.length * EVIDENCE_RESULT_BYTES)
+          return out
+        },
       },
       Subscription: {
         newBlocks: {

@@ -112,6 +112,19 @@ export interface ApiComponents {
   ready(): boolean
   /** Once ready: degraded answers /healthz with 503 and the problems. Absent: always ready. */
   health?: () => NodeHealth
+  /** Equivocation evidence the node keeps (quorum). Absent: GraphQL `evidence` is empty. */
+  evidence?: () => Promise<EquivocationEvidence[]>
+}
+
+/** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */
+export interface EquivocationEvidence {
+  /** The validator's public key, hex. */
+  validator: string
+  height: number
+  /** The two block hashes (hex) it signed at that height. */
+  blockHashes: [string, string]
+  /** ms since the epoch when this node caught it, when the node keeps that. */
+  at?: number
 }
 
 export interface ApiAddress {

@@ -7,7 +7,7 @@ import { generateKeyPair, type KeyPair, readKeyFile, toHex, writeKeyFile } from 
 import { createGenesis, serializeGenesis } from '@profichain/consensus'
 import { peerIdFromPublicKey } from '@profichain/network'
 import type { NodeType } from '@profichain/node'
-import { configToml } from './init.js'
+import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
 import { CliError } from './util.js'
 
 export interface DevnetOptions {
@@ -17,6 +17,12 @@ export interface DevnetOptions {
   p2pBasePort: number
   apiBasePort: number
   network: string
+  /** Consensus of a new devnet: 'authority' (one full node validates) or 'quorum' (`validators` full nodes co-sign). */
+  consensus?: InitConsensus
+  /** Quorum: number of validators (full nodes validator-1 … validator-N). Default 4. */
+  validators?: number
+  /** Quorum: co-signatures that make a block final. Default ⌊2N/3⌋ + 1. */
+  threshold?: number
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
   log?: (line: string) => void
@@ -72,10 +78,17 @@ async function waitReady(url: string, child: ChildProcess, name: string, logFile
   throw new CliError('ERR_CLI_DEVNET', `${name} did not become ready at ${url} in time; see ${logFile}`)
 }
 
-/** Create (or reuse) the devnet's data dirs: one full node (the validator) and N thin nodes. */
+/**
+ * Create (or reuse) the devnet's data dirs: the validators (one full node `full-0` under authority, full
+ * nodes `validator-1` … `validator-N` under quorum) and N thin nodes.
+ */
 async function prepare(o: DevnetOptions): Promise<Plan[]> {
   const dir = resolve(o.dir)
-  const names = ['full-0', ...Array.from({ length: o.thin }, (_, i) => `thin-${i + 1}`)]
+  const quorum = o.consensus === 'quorum'
+  const nValidators = quorum ? (o.validators ?? 4) : 1
+  const threshold = quorum ? checkQuorumShape(nValidators, o.threshold) : undefined
+  const validatorNames = quorum ? Array.from({ length: nValidators }, (_, i) => `validator-${i + 1}`) : ['full-0']
+  const names = [...validatorNames, ...Array.from({ length: o.thin }, (_, i) => `thin-${i + 1}`)]
   const plans: Plan[] = []
   const reuse = await exists(join(dir, 'genesis.json'))
   for (const [i, name] of names.entries()) {
@@ -89,12 +102,13 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
       key = generateKeyPair()
       await writeKeyFile(keyFile, key)
     }
-    plans.push({ name, type: i === 0 ? 'full' : 'thin', key, p2pPort: o.p2pBasePort + i, apiPort: o.apiBasePort + i })
+    plans.push({ name, type: i < nValidators ? 'full' : 'thin', key, p2pPort: o.p2pBasePort + i, apiPort: o.apiBasePort + i })
   }
   if (!reuse) {
     const g = createGenesis({
       network: o.network,
-      validators: [plans[0].key],
+      validators: plans.slice(0, nValidators).map((p) => p.key),
+      ...(threshold !== undefined ? { consensus: { type: 'quorum' as const, threshold } } : {}),
       members: plans.map((p) => ({
         name: p.name,
         publicKey: toHex(p.key.publicKey),
@@ -105,13 +119,16 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
     })
     await writeFile(join(dir, 'genesis.json'), serializeGenesis(g))
   }
-  const seed = `/ip4/127.0.0.1/tcp/${plans[0].p2pPort}/p2p/${peerIdFromPublicKey(plans[0].key.publicKey)}`
+  const seedOf = (p: Plan) => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`
+  const validatorPlans = plans.slice(0, nValidators)
   for (const p of plans) {
+    // Every node bootstraps from every validator but itself (one full node and no bootstrap under authority).
+    const bootstrap = validatorPlans.filter((v) => v !== p).map(seedOf)
     const dataDir = join(dir, p.name)
     await copyFile(join(dir, 'genesis.json'), join(dataDir, 'genesis.json'))
     await writeFile(
       join(dataDir, 'config.toml'),
-      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap: p.type === 'full' ? [] : [seed], lineMode: true, stableMs: 200 }),
+      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap, lineMode: true, stableMs: 200 }),
     )
   }
   return plans
@@ -173,7 +190,7 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
         peerId: peerIdFromPublicKey(p.key.publicKey),
         multiaddrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`],
       })
-      log(`  ${p.name.padEnd(8)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
+      log(`  ${p.name.padEnd(12)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
     }
     const genesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }
     const info: DevnetInfo = { network: genesis.network, nodes }

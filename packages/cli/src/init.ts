@@ -2,6 +2,7 @@ import { access, copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, nodeIdOf, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, loadGenesis, serializeGenesis } from '@profichain/consensus'
+import { peerIdFromPublicKey } from '@profichain/network'
 import { NODE_TYPES, type NodeType, TYPE_PRESETS } from '@profichain/node'
 import { CliError } from './util.js'
 
@@ -132,4 +133,120 @@ export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey
     configToml({ type: o.type, p2pPort: o.p2pPort, apiPort: o.apiPort, bootstrap: o.bootstrap ?? [], lineMode: o.lineMode ?? false }),
   )
   return { dataDir: dir, publicKey: toHex(key.publicKey), nodeId: nodeIdOf(key.publicKey) }
+}
+
+/** Consensus kinds `init` and `devnet` can set up for a new network. */
+export const INIT_CONSENSUS = ['authority', 'quorum'] as const
+export type InitConsensus = (typeof INIT_CONSENSUS)[number]
+
+/**
+ * Default co-signature threshold for `n` quorum validators: ⌊2n/3⌋ + 1 (finality holds with fewer than n/3
+ * validators misbehaving; up to ⌈n/3⌉ − 1 may be down and blocks still become final). Always in the range
+ * genesis accepts for quorum (more than half, at most all).
+ */
+export function defaultQuorumThreshold(n: number): number {
+  return Math.floor((2 * n) / 3) + 1
+}
+
+/** Check `--validators` / `--threshold` as genesis will (CliError with a usage message). */
+export function checkQuorumShape(validators: number, threshold: number | undefined): number {
+  if (!Number.isInteger(validators) || validators < 1 || validators > 32) {
+    throw new CliError('ERR_CLI_USAGE', `--validators must be 1..32, not ${validators}`)
+  }
+  const t = threshold ?? defaultQuorumThreshold(validators)
+  if (!Number.isInteger(t) || t > validators || t * 2 <= validators) {
+    throw new CliError(
+      'ERR_CLI_USAGE',
+      `--threshold ${t} is not safe for ${validators} validators: it must be more than half and at most all (${Math.floor(validators / 2) + 1}..${validators})`,
+    )
+  }
+  return t
+}
+
+export interface InitQuorumOptions {
+  /** Parent directory: gets genesis.json and one data dir per validator (validator-1 … validator-N). */
+  dir: string
+  validators: number
+  /** Co-signatures a block needs to be final; default ⌊2n/3⌋ + 1. */
+  threshold?: number
+  network?: string
+  /** Validator i (1-based) listens on p2pPort + i − 1 and apiPort + i − 1. */
+  p2pPort: number
+  apiPort: number
+  blockTime?: number
+  lineMode?: boolean
+  /** Address the nodes reach each other at (default 127.0.0.1, i.e. all on this machine). */
+  host?: string
+}
+
+export interface InitQuorumNode {
+  name: string
+  dataDir: string
+  publicKey: string
+  nodeId: string
+  p2pPort: number
+  apiPort: number
+}
+
+/**
+ * `profichain init --consensus quorum --validators N`: a new quorum network of N validators in one
+ * directory — genesis.json (consensus quorum, threshold, every validator with its address) and the data dirs
+ * validator-1 … validator-N (each with its own key, a copy of genesis and a config.toml that bootstraps from
+ * every other validator). Start each with `profichain start --data-dir <dir>/validator-i`; to spread them
+ * over machines, copy a data dir over and edit [p2p] host / bootstrap in its config.toml.
+ */
+export async function initQuorum(o: InitQuorumOptions): Promise<{ dir: string; threshold: number; genesis: string; nodes: InitQuorumNode[] }> {
+  const threshold = checkQuorumShape(o.validators, o.threshold)
+  const dir = resolve(o.dir)
+  if (await exists(join(dir, 'genesis.json'))) {
+    throw new CliError('ERR_CLI_DATA_DIR', `${dir} already holds a network (genesis.json exists); choose another --data-dir`)
+  }
+  const host = o.host ?? '127.0.0.1'
+  const plans = Array.from({ length: o.validators }, (_, i) => ({
+    name: `validator-${i + 1}`,
+    key: generateKeyPair(),
+    p2pPort: o.p2pPort + i,
+    apiPort: o.apiPort + i,
+  }))
+  for (const p of plans) {
+    if (await exists(join(dir, p.name, 'config.toml'))) {
+      throw new CliError('ERR_CLI_DATA_DIR', `${join(dir, p.name)} already holds a node; choose another --data-dir`)
+    }
+  }
+  const g = createGenesis({
+    network: o.network ?? 'local',
+    validators: plans.map((p) => p.key),
+    members: plans.map((p) => ({
+      name: p.name,
+      publicKey: toHex(p.key.publicKey),
+      roles: ['validator', 'producer', 'full'],
+      addrs: [`/ip4/${host}/tcp/${p.p2pPort}`],
+    })),
+    consensus: { type: 'quorum', threshold },
+    blockTimeMs: o.blockTime ?? 1000,
+  })
+  const genesisText = serializeGenesis(g)
+  await mkdir(dir, { recursive: true })
+  const seeds = plans.map((p) => `/ip4/${host}/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`)
+  const nodes: InitQuorumNode[] = []
+  for (const [i, p] of plans.entries()) {
+    const dataDir = join(dir, p.name)
+    await mkdir(join(dataDir, 'inbox'), { recursive: true })
+    await writeKeyFile(join(dataDir, 'node.key'), p.key)
+    await writeFile(join(dataDir, 'genesis.json'), genesisText)
+    await writeFile(
+      join(dataDir, 'config.toml'),
+      configToml({
+        type: 'full',
+        p2pPort: p.p2pPort,
+        apiPort: p.apiPort,
+        bootstrap: seeds.filter((_, j) => j !== i),
+        lineMode: o.lineMode ?? false,
+      }),
+    )
+    nodes.push({ name: p.name, dataDir, publicKey: toHex(p.key.publicKey), nodeId: nodeIdOf(p.key.publicKey), p2pPort: p.p2pPort, apiPort: p.apiPort })
+  }
+  // The network's genesis beside the data dirs: what joining nodes (`init --genesis`) and `verify --genesis` take.
+  await writeFile(join(dir, 'genesis.json'), genesisText)
+  return { dir, threshold, genesis: join(dir, 'genesis.json'), nodes }
 }

@@ -8,7 +8,7 @@ import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
 import { devnet } from './devnet.js'
-import { init } from './init.js'
+import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
 
@@ -60,14 +60,44 @@ export function buildProgram(): Command {
       .command('init')
       .description('create a node data dir: config.toml, node.key (0600), genesis.json and inbox/')
       .addOption(new Option('--type <type>', 'node type').choices(['thin', 'producer', 'archive', 'full']).default('full'))
-      .requiredOption('--data-dir <dir>', 'directory for the node (created)')
+      .requiredOption('--data-dir <dir>', 'directory for the node (created); with --consensus quorum the network directory')
       .option('--genesis <file>', 'join an existing network with this genesis (default: a new one-node network)')
       .option('--network <id>', 'network id of a new one-node network', 'local')
       .option('--p2p-port <port>', 'libp2p TCP port', port, 7000)
       .option('--api-port <port>', 'HTTP API port (bound to 127.0.0.1)', port, 8545)
       .option('--block-time <ms>', 'block time of a new network, ms', positiveInt, 1000)
       .option('--line-mode', 'split *.jsonl and *.csv files into one record per line')
+      .addOption(new Option('--consensus <kind>', 'consensus of a new network').choices([...INIT_CONSENSUS]).default('authority'))
+      .option('--validators <n>', 'quorum: create a network of N validators (data dirs <data-dir>/validator-1..N)', positiveInt)
+      .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
       .action(async (o) => {
+        if (o.consensus === 'quorum') {
+          if (o.genesis) throw new CliError('ERR_CLI_USAGE', '--consensus quorum creates a new network; to join one, drop --consensus and pass --genesis')
+          if (o.type !== 'full') throw new CliError('ERR_CLI_USAGE', '--consensus quorum creates validators (full nodes); add other nodes later with init --genesis <dir>/genesis.json')
+          const q = await initQuorum({
+            dir: o.dataDir,
+            validators: o.validators ?? 4,
+            threshold: o.threshold,
+            network: o.network,
+            p2pPort: o.p2pPort,
+            apiPort: o.apiPort,
+            blockTime: o.blockTime,
+            lineMode: o.lineMode,
+          })
+          const lines = [
+            `initialised quorum network "${o.network}" in ${q.dir}: ${q.nodes.length} validators, a block is final with ${q.threshold} of ${q.nodes.length} signatures`,
+            `  genesis: ${q.genesis}`,
+            ...q.nodes.map((n) => `  ${n.name}: node ${n.nodeId}, p2p 127.0.0.1:${n.p2pPort}, api http://127.0.0.1:${n.apiPort}`),
+            'start every validator (each in its own terminal or as a service):',
+            ...q.nodes.map((n) => `  profichain start --data-dir ${join(o.dataDir, n.name)}`),
+            `blocks need ${q.threshold} running validators to become final; watch finalHeight with profichain status --api http://127.0.0.1:${q.nodes[0].apiPort}`,
+          ]
+          process.stdout.write(`${lines.join('\n')}\n`)
+          return
+        }
+        if (o.validators !== undefined || o.threshold !== undefined) {
+          throw new CliError('ERR_CLI_USAGE', '--validators and --threshold need --consensus quorum')
+        }
         const r = await init({
           type: o.type as NodeType,
           dataDir: o.dataDir,
@@ -82,7 +112,10 @@ export function buildProgram(): Command {
           `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
         )
       }),
-    'profichain init --type full --data-dir ./node1 --api-port 8545',
+    'profichain init --type full --data-dir ./node1 --api-port 8545\n' +
+      '# a quorum network of 4 validators (final with 3 signatures) in ./net/validator-1..4:\n' +
+      'profichain init --consensus quorum --validators 4 --data-dir ./net --network plant\n' +
+      'profichain start --data-dir ./net/validator-1   # …and validator-2, -3, -4',
   )
 
   example(
@@ -284,6 +317,10 @@ Exit codes:
                 .join(' ')
               process.stdout.write(`MISMATCH ${m.kind} ${where}: ${m.message}\n`)
             }
+            // Not a store inconsistency (exit code unchanged), but the operator must see it: a validator key misbehaved.
+            for (const e of report.evidence ?? []) {
+              process.stdout.write(`EQUIVOCATION validator ${e.signer} co-signed two blocks at height ${e.height}: ${e.blockHashes[0]} and ${e.blockHashes[1]}\n`)
+            }
             for (const d of deferred) {
               process.stdout.write(`RECEIPT PENDING tx ${d.txId}: ${d.attempts} failed attempt(s) since ${new Date(d.firstFailedAt).toISOString()}, last ${d.code}: ${d.message}\n`)
             }
@@ -328,15 +365,21 @@ Exit codes:
   example(
     program
       .command('devnet')
-      .description('run a local network: one full node and N thin nodes as separate processes on loopback')
+      .description('run a local network as separate processes on loopback: one full node (or N quorum validators) and N thin nodes')
       .option('--dir <dir>', 'where the nodes keep their data (reused on the next run)', '.devnet')
       .option('--thin <n>', 'number of thin nodes', (v) => Number.parseInt(v, 10), 2)
       .option('--block-time <ms>', 'block time of a new devnet, ms', positiveInt, 1000)
       .option('--p2p-port <port>', 'first libp2p port (one per node, counting up)', port, 7100)
       .option('--api-port <port>', 'first API port (one per node, counting up)', port, 8600)
       .option('--network <id>', 'network id of a new devnet', 'devnet')
+      .addOption(new Option('--consensus <kind>', 'consensus of a new devnet').choices([...INIT_CONSENSUS]).default('authority'))
+      .option('--validators <n>', 'quorum: number of validators (full nodes validator-1..N), default 4', positiveInt)
+      .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
+        if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
+          throw new CliError('ERR_CLI_USAGE', '--validators and --threshold need --consensus quorum')
+        }
         process.stderr.write(`starting devnet in ${resolve(o.dir)}…\n`)
         const { info, stop } = await devnet({
           dir: o.dir,
@@ -345,6 +388,9 @@ Exit codes:
           p2pBasePort: o.p2pPort,
           apiBasePort: o.apiPort,
           network: o.network,
+          consensus: o.consensus,
+          validators: o.validators,
+          threshold: o.threshold,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
@@ -373,7 +419,9 @@ Exit codes:
           process.on('SIGTERM', () => done('SIGTERM'))
         })
       }),
-    'profichain devnet --dir .devnet --thin 2',
+    'profichain devnet --dir .devnet --thin 2\n' +
+      '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
+      'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
   return program
 }

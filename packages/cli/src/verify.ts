@@ -4,13 +4,14 @@ import {
   type ChainpointProof,
   type NativeReceipt,
   NATIVE_RECEIPT_TYPE,
+  type NativeVerification,
   ProofError,
   sha256,
   toHex,
   verifyChainpointReceipt,
   verifyNativeReceipt,
 } from '@profichain/core'
-import { loadGenesis, validatorKeys } from '@profichain/consensus'
+import { type Genesis, loadGenesis, QuorumConsensus, validatorKeys } from '@profichain/consensus'
 import { lineFormatOf, readLineReceipts, splitLines } from '@profichain/ingest'
 import { apiBase, apiToken } from './api-client.js'
 import { CliError, readJsonFile } from './util.js'
@@ -29,6 +30,8 @@ export interface VerifyOptions {
 export interface CheckLine {
   ok: boolean
   what: string
+  /** A statement, not a check: printed without ✓/✗ and never fails the verification (e.g. "final: no (…)"). */
+  info?: boolean
 }
 
 /**
@@ -90,6 +93,21 @@ async function anchorCheck(o: VerifyOptions, cache: HashCache, network: string, 
   return out
 }
 
+/**
+ * Whether the receipt's block was final by the header signatures it carries (quorum: `threshold` distinct
+ * validators with a valid signature over the block hash). A receipt written before enough votes arrived says
+ * "no" although the chain may have finalised the block since: fetch the receipt again (`proof`) to see that.
+ */
+export function finality(genesis: Genesis, header: NativeVerification['header']): CheckLine {
+  if (genesis.consensus.type !== 'quorum') {
+    return { ok: true, info: true, what: `final: not applicable (consensus "${genesis.consensus.type}" has no validator co-signatures)` }
+  }
+  const q = new QuorumConsensus(genesis)
+  const votes = q.votes(header)
+  const n = genesis.validators.length
+  return { ok: true, info: true, what: `final: ${votes >= q.threshold ? 'yes' : 'no'} (${votes} of ${n} validator signatures, threshold ${q.threshold})` }
+}
+
 /** Check one payload against one receipt (Chainpoint or native). Never throws ProofError. */
 export async function verifyOne(payload: Uint8Array, receipt: unknown, o: VerifyOptions, cache: HashCache = new Map()): Promise<OneResult> {
   const checks: CheckLine[] = []
@@ -97,7 +115,8 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
   let anchored = false
   try {
     if (r?.type === NATIVE_RECEIPT_TYPE) {
-      const validators = o.genesis ? validatorKeys(await loadGenesis(o.genesis)) : undefined
+      const genesis = o.genesis ? await loadGenesis(o.genesis) : undefined
+      const validators = genesis ? validatorKeys(genesis) : undefined
       const v = verifyNativeReceipt(r as unknown as NativeReceipt, { payload, validators })
       checks.push({ ok: true, what: `payload SHA-256 ${toHex(sha256(payload))} matches the signed record` })
       checks.push({ ok: true, what: `record signature by origin ${toHex(v.tx.body.origin).slice(0, 16)}… verifies; txId ${v.txId}` })
@@ -105,6 +124,7 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
       checks.push({ ok: true, what: `producer signature by ${v.producer.slice(0, 16)}… verifies` })
       if (validators) {
         checks.push({ ok: true, what: `producer is a validator of network "${v.network}" (genesis ${o.genesis})` })
+        checks.push(finality(genesis as Genesis, v.header))
         anchored = true
       } else checks.push({ ok: true, what: 'producer NOT checked against a validator set (pass --genesis of the network)' })
       if (o.api) {
@@ -172,7 +192,7 @@ export async function verifyFile(file: string, o: VerifyOptions): Promise<Verify
   for (const e of entries) {
     const r = await verifyOne(e.payload, e.receipt, o, cache)
     for (const c of r.checks) {
-      out.push(`${c.ok ? '✓' : '✗'} ${e.label}${c.what}`)
+      out.push(c.info ? `${e.label}${c.what}` : `${c.ok ? '✓' : '✗'} ${e.label}${c.what}`)
       if (!c.ok) ok = false
     }
     if (!r.anchored) anchored = false

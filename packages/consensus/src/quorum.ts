@@ -19,7 +19,8 @@ import type { Genesis } from './types.js'
  * Finality only holds if the store refuses every reorg that would drop a final block: the store must never
  * switch to a branch that does not contain the latest final block, whatever its work (the store's BlockTree
  * does this with `isFinal`). And a validator must never cosign two different blocks at the same height
- * (the caller keeps that record): with threshold > n/2, two conflicting final blocks then need at least one
+ * (the caller keeps that record: the store's vote guard, used by the node's votes subsystem and by its
+ * producer through `guardSealing`): with threshold > n/2, two conflicting final blocks then need at least one
  * equivocating validator.
  */
 export class QuorumConsensus extends AuthorityConsensus {

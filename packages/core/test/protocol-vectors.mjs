@@ -82,6 +82,7 @@ export function computeProtocolVectors(core) {
     'merkle.root': toHex(core.merkleRoot(mLeaves)),
     'merkle.path3': core.inclusionProof(mLeaves, 3).map(toHex).join(','),
     'receipt.proofId': chainpoint.proof_id,
+    'vote.encoded': toHex(core.encodeVote(core.voteForHeader(block.header, key))),
   }
   return { vectors, chainpoint, native }
 }

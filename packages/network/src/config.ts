@@ -6,7 +6,7 @@ export const MiB = 1024 * 1024
 export const ITEM_OVERHEAD = 9
 
 /** `NetworkInit` with every default filled in. */
-export type NetworkConfig = Required<Omit<NetworkInit, 'bootstrap'>> & { bootstrap: string[] }
+export type NetworkConfig = Required<Omit<NetworkInit, 'bootstrap' | 'validators'>> & { bootstrap: string[]; validators: string[] }
 
 /** Fill in the defaults of `init` and check it (ERR_CONFIG naming the field that is wrong). */
 export function networkConfig(init: NetworkInit): NetworkConfig {
@@ -17,6 +17,7 @@ export function networkConfig(init: NetworkInit): NetworkConfig {
     bootstrap: init.bootstrap ?? [],
     targetPeers: init.targetPeers ?? 8,
     members: init.members,
+    validators: (init.validators ?? []).map((v) => v.toLowerCase()),
     maxMessageBytes: init.maxMessageBytes ?? 16 * MiB,
     maxBatchBytes: init.maxBatchBytes ?? 1 * MiB,
     publishBytesPerSecond: init.publishBytesPerSecond ?? 64 * MiB,
@@ -44,6 +45,7 @@ export function protocolNames(network: string) {
   return {
     txTopic: `/profichain/${network}/tx/1`,
     blockTopic: `/profichain/${network}/block/1`,
+    voteTopic: `/profichain/${network}/vote/1`,
     syncProtocol: `/profichain/${network}/sync/1`,
   }
 }

@@ -1,13 +1,22 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { type Block, decodeBlockAnnouncement, decodeTxBatch, type Transaction, toHex } from '@profichain/core'
+import {
+  type Block,
+  decodeBlockAnnouncement,
+  decodeTxBatch,
+  decodeVote,
+  type Transaction,
+  toHex,
+  verifyVote,
+  type Vote,
+} from '@profichain/core'
 import { errMessage } from './config.js'
 import { GossipAction, GossipActionError, type GossipErrorCode } from './errors.js'
 import type { NetworkContext } from './host.js'
 import type { Members } from './members.js'
 import type { BlockVerdict, IgnoreReason, NetworkComponents, RejectReason } from './types.js'
 
-type Topic = 'tx' | 'block'
+type Topic = 'tx' | 'block' | 'vote'
 
 /** The stats/metrics reason each gossip error is counted under. */
 const REASON = {
@@ -29,7 +38,7 @@ const REASON = {
 export class GossipValidator {
   constructor(
     private readonly ctx: NetworkContext,
-    private readonly components: Pick<NetworkComponents, 'originAllowed' | 'onTxBatch' | 'onBlock'>,
+    private readonly components: Pick<NetworkComponents, 'originAllowed' | 'onTxBatch' | 'onBlock' | 'onVote'>,
     private readonly members: Members,
   ) {}
 
@@ -89,6 +98,30 @@ export class GossipValidator {
         })
       }
       this.verdict(meta, v)
+    })
+
+  /**
+   * Validator of the vote topic: it must decode, name this network, be signed by a genesis validator with a
+   * valid signature over the block hash (else REJECT: the sender relayed a bad vote); then the node decides.
+   */
+  validateVote = (peer: PeerId, msg: Message): Promise<TopicValidatorResult> =>
+    this.run('vote', peer, msg, async (meta) => {
+      let vote: Vote
+      try {
+        vote = decodeVote(msg.data)
+      } catch (err) {
+        throw decodeError(meta, 'vote', err)
+      }
+      const c = this.ctx.config
+      const signer = toHex(vote.signer)
+      if (vote.network !== c.network || !c.validators.includes(signer) || !verifyVote(vote)) {
+        this.ctx.log.warn({ ...meta, signer, height: vote.height, network: vote.network }, 'rejected a forged or foreign vote')
+        throw new GossipActionError(GossipAction.REJECT, 'ERR_GOSSIP_INVALID', 'vote rejected: wrong network, not a validator or a bad signature', meta)
+      }
+      const onVote = this.components.onVote
+      if (onVote === undefined)
+        throw new GossipActionError(GossipAction.IGNORE, 'ERR_GOSSIP_IGNORED', 'votes are not used here', meta)
+      this.verdict(meta, await this.callback(meta, () => onVote(vote, meta.peer)))
     })
 
   private async run(

@@ -1,6 +1,15 @@
 import type { Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Block, MemberAddrs, SyncKind, SyncRequestOf, SyncResponses, Transaction } from '@profichain/core'
+import {
+  type Block,
+  encodeVote,
+  type MemberAddrs,
+  type SyncKind,
+  type SyncRequestOf,
+  type SyncResponses,
+  type Transaction,
+  type Vote,
+} from '@profichain/core'
 import { type NetworkConfig, networkConfig, protocolNames, silentLogger } from './config.js'
 import { NetworkError } from './errors.js'
 import { GossipValidator } from './gossip-validation.js'
@@ -22,6 +31,7 @@ import type { NetworkComponents, NetworkInit, NetworkLogger, NetworkStats, PeerI
 export class P2PNetwork implements Startable {
   readonly txTopic: string
   readonly blockTopic: string
+  readonly voteTopic: string
   readonly syncProtocol: string
 
   private readonly config: NetworkConfig
@@ -46,7 +56,7 @@ export class P2PNetwork implements Startable {
     this.components = components
     this.log = components.logger ?? silentLogger
     this.metrics = new NetworkMetrics(components.registry)
-    ;({ txTopic: this.txTopic, blockTopic: this.blockTopic, syncProtocol: this.syncProtocol } = protocolNames(
+    ;({ txTopic: this.txTopic, blockTopic: this.blockTopic, voteTopic: this.voteTopic, syncProtocol: this.syncProtocol } = protocolNames(
       init.network,
     ))
     this.selfId = peerIdObjectFromPublicKey(components.key.publicKey).toString()
@@ -94,7 +104,7 @@ export class P2PNetwork implements Startable {
   async start(): Promise<void> {
     if (this.running) return
     this.stopController = new AbortController()
-    const node = await createHost(this.config, this.components.key, [this.txTopic, this.blockTopic], (p, hook) =>
+    const node = await createHost(this.config, this.components.key, [this.txTopic, this.blockTopic, this.voteTopic], (p, hook) =>
       this.members.deny(p, hook),
     )
     this.node = node
@@ -103,6 +113,7 @@ export class P2PNetwork implements Startable {
     this.gossip = gossip
     gossip.setValidator(this.txTopic, this.validator.validateTxs)
     gossip.setValidator(this.blockTopic, this.validator.validateBlock)
+    gossip.setValidator(this.voteTopic, this.validator.validateVote)
     await node.handle(this.syncProtocol, this.server.serve, { maxInboundStreams: 64 })
     this.members.attach(node)
     gossip.onSubscriptionChange(() => this.queue.wakeUp())
@@ -114,6 +125,7 @@ export class P2PNetwork implements Startable {
     await node.start()
     gossip.subscribe(this.txTopic)
     gossip.subscribe(this.blockTopic)
+    gossip.subscribe(this.voteTopic)
     this.running = true
     await this.members.start()
     this.healTimer = setInterval(() => this.repairStreams(), this.config.maintenanceIntervalMs)
@@ -189,6 +201,11 @@ export class P2PNetwork implements Startable {
   /** Queue a (stripped) block announcement; blocks go out before queued tx batches. */
   async publishBlock(block: Block | Uint8Array): Promise<PublishResult> {
     return this.queue.publishBlock(block)
+  }
+
+  /** Queue a vote (quorum co-signature) for the vote topic; it goes out before queued tx batches. */
+  async publishVote(vote: Vote): Promise<PublishResult> {
+    return this.queue.publishVote(encodeVote(vote))
   }
 
   /** Peer-exchange answer: every member with the addresses we know for it (our own included). */

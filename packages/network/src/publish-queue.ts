@@ -96,7 +96,7 @@ export class PublishQueue {
 
   constructor(
     private readonly ctx: NetworkContext,
-    private readonly topics: { txTopic: string; blockTopic: string },
+    private readonly topics: { txTopic: string; blockTopic: string; voteTopic: string },
     private readonly gossip: () => GossipsubAdapter,
   ) {}
 
@@ -163,8 +163,14 @@ export class PublishQueue {
     return this.enqueue(this.blockQueue, this.topics.blockTopic, [data])
   }
 
-  private topicLabel(topic: string): 'tx' | 'block' {
-    return topic === this.topics.txTopic ? 'tx' : 'block'
+  /** Queue a vote (`encodeVote` bytes); votes go out with blocks, before queued tx batches. */
+  publishVote(data: Uint8Array): Promise<PublishResult> {
+    return this.enqueue(this.blockQueue, this.topics.voteTopic, [data])
+  }
+
+  private topicLabel(topic: string): 'tx' | 'block' | 'vote' {
+    if (topic === this.topics.txTopic) return 'tx'
+    return topic === this.topics.voteTopic ? 'vote' : 'block'
   }
 
   private enqueue(queue: PendingQueue, topic: string, messages: Uint8Array[]): Promise<PublishResult> {

@@ -1,4 +1,4 @@
-import type { Block, KeyPair, MemberAddrs, SyncStatus, Transaction } from '@profichain/core'
+import type { Block, KeyPair, MemberAddrs, SyncStatus, Transaction, Vote } from '@profichain/core'
 import type { Registry } from 'prom-client'
 
 export type MaybePromise<T> = T | Promise<T>
@@ -75,6 +75,11 @@ export interface NetworkInit {
   targetPeers?: number
   /** The allow-list from genesis. Only these keys may connect, either way. */
   members: NetworkMember[]
+  /**
+   * Genesis validators (Ed25519 public keys, hex): only their votes pass the vote topic. Without any, every
+   * vote is rejected (a network without quorum consensus has no votes).
+   */
+  validators?: string[]
   /** Largest gossip message or sync response. Default 16 MiB. */
   maxMessageBytes?: number
   /** Tx batches are cut at this size. Default 1 MiB. */
@@ -124,6 +129,11 @@ export interface NetworkComponents {
   onTxBatch(txs: Transaction[], from: string): MaybePromise<Verdict>
   /** Called from the block topic validator with the decoded stripped block. */
   onBlock(block: Block, from: string): MaybePromise<BlockVerdict>
+  /**
+   * Called from the vote topic validator with a decoded vote of this network whose signer is a validator
+   * and whose signature over the block hash is valid. Without it votes are ignored (not relayed).
+   */
+  onVote?(vote: Vote, from: string): MaybePromise<Verdict>
 }
 
 export interface PeerInfo {

@@ -12,6 +12,7 @@ import {
   type Transaction,
   toHex,
   txId,
+  type Vote,
 } from '@profichain/core'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Node } from '../src/host.js'
@@ -90,6 +91,7 @@ export interface TestNode {
   chain: MemChain
   txBatches: Array<{ txs: Transaction[]; from: string }>
   blocks: Array<{ block: Block; from: string }>
+  votes: Array<{ vote: Vote; from: string }>
   /** Verdict returned for each tx batch; default accept. */
   txVerdict: (txs: Transaction[]) => Verdict
   /** Verdict returned for each block; default accept. */
@@ -115,6 +117,7 @@ export async function startNode(
     chain: chain ?? new MemChain(key, 3),
     txBatches: [],
     blocks: [],
+    votes: [],
     txVerdict: () => 'accept',
     blockVerdict: () => 'accept',
     net: undefined as unknown as P2PNetwork,
@@ -144,6 +147,10 @@ export async function startNode(
         const v = node.blockVerdict(block)
         if (v === 'accept') node.blocks.push({ block, from })
         return v
+      },
+      onVote: async (vote, from) => {
+        node.votes.push({ vote, from })
+        return 'accept'
       },
     },
   )

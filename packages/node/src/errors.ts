@@ -6,6 +6,8 @@ export const NODE_ERROR_CODES = [
   'ERR_CONFIG',
   /** A part of the node was used before `start()` set it up. */
   'ERR_NOT_STARTED',
+  /** Quorum: this validator already co-signed another block at this height; it must not seal one there. */
+  'ERR_VOTE_GUARD',
 ] as const
 
 export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number]
@@ -14,6 +16,7 @@ export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number]
 export interface NodeErrorMeta {
   ERR_CONFIG: { issues?: unknown[]; line?: number; column?: number }
   ERR_NOT_STARTED: { part: string }
+  ERR_VOTE_GUARD: { height: number; blockHash: string }
 }
 
 /** A node failure with a stable code and the metadata of that code. */

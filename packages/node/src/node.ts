@@ -16,6 +16,7 @@ import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
+import { createVotes, guardSealing, type VotesService } from './votes/index.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -31,6 +32,8 @@ export interface NodeEvents {
   block: [Block]
   /** Own records confirmed and their receipts written. */
   committed: [{ txIds: string[] }]
+  /** Quorum: a block became the latest final block (enough validator co-signatures). */
+  final: [{ height: number; hash: Uint8Array }]
   ready: []
   stopped: []
 }
@@ -66,6 +69,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     api?: ApiServer
     network?: GossipService
     sync?: SyncService
+    votes?: VotesService
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -111,6 +115,10 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   get sync(): SyncService | undefined {
     return this.parts.sync
   }
+  /** Quorum votes: own co-signatures, received votes, equivocation evidence, finality events. */
+  get votes(): VotesService | undefined {
+    return this.parts.votes
+  }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
     const v = this.parts[k]
@@ -153,7 +161,17 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             maxTxsPerBlock: c.producer.max_txs_per_block,
             maxPayloadBytesPerBlock: c.producer.max_block_payload_mib * 1024 * 1024,
           },
-          { chain: tree, context: tree.chain, consensus: this.consensus, key: this.key, merkleRoot: (ids) => verifier.merkleRoot(ids), logger: log('producer') },
+          {
+            chain: tree,
+            context: tree.chain,
+            consensus: guardSealing(this.consensus, tree),
+            key: this.key,
+            merkleRoot: (ids) => verifier.merkleRoot(ids),
+            logger: log('producer'),
+            // Quorum: keep sealing (empty blocks if need be) until the head is final, so votes that split
+            // at one height converge on the next and no record stays unfinal for lack of a later block.
+            needsBlock: this.genesis.consensus.type === 'quorum' ? () => tree.finalHeight() < tree.head().height : undefined,
+          },
         ))
         producer.on('failure', (f: ProducerFailure) => {
           this.metrics.producerFailures.inc()
@@ -216,6 +234,18 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         },
       ))
       chain.on('block', (b) => this.emit('block', b))
+      // Quorum: validators co-sign each new canonical block; every node collects the votes (finality).
+      if (this.genesis.consensus.type === 'quorum') {
+        const votes = (this.parts.votes = createVotes(
+          { genesis: this.genesis },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
+        ))
+        chain.on('block', (b) => void votes.onBlock(b))
+        votes.on('final', (f) => {
+          this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
+          this.emit('final', f)
+        })
+      }
       chain.on('committed', (e) => this.emit('committed', e))
       this.producer?.on('block', ({ result }) => chain.applied(result))
       // Anything left in the outbox from before a crash goes to the mempool again.
@@ -236,6 +266,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               const problems = this.problems()
               return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
             },
+            // Equivocation evidence kept by the store (quorum), for GraphQL `evidence`.
+            evidence: async () =>
+              (await tree.evidence()).map((e) => ({
+                validator: e.signer,
+                height: e.height,
+                blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
+              })),
           },
         ))
         await api.start()
@@ -253,6 +290,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             mempool: this.producer ? tree.mempool : undefined,
             producer: this.producer,
             payloads,
+            votes: this.votes,
             logger: log('network'),
             registry,
           },
@@ -290,6 +328,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.sync?.stop().catch(() => {})
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
+      await this.votes?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
@@ -378,6 +417,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.votes?.stop()
       await this.network?.stop()
       await this.chain?.stop()
       if (this.started) await this.receipts?.stop()

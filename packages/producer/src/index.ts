@@ -27,6 +27,12 @@ export interface ProducerComponents {
   context: ChainContext
   consensus: Consensus
   key: KeyPair
+  /**
+   * Seal a block even with nothing to commit while this says so. Quorum: while the head is not final, an
+   * empty block on top lets split votes converge (a block at the next height finalises its ancestors);
+   * without it a network with occasional records could leave its last records unfinal for good.
+   */
+  needsBlock?: () => boolean
   /** Merkle builds off the main thread (the worker pool); falls back to core when absent. */
   merkleRoot?: (txIds: Uint8Array[]) => Promise<Uint8Array>
   logger?: {
@@ -214,7 +220,7 @@ class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) 
         this.init.maxPayloadBytesPerBlock ?? 256 * 1024 * 1024,
       ),
     )
-    if (txs.length === 0 && !this.init.emptyBlocks) {
+    if (txs.length === 0 && !this.init.emptyBlocks && !(this.components.needsBlock?.() ?? false)) {
       // Nothing left to write: whatever failed before no longer holds anything back.
       this.succeeded()
       return this.sleep(this.init.idlePollMs ?? 50)

@@ -29,6 +29,7 @@ async function setup(
     maxTxsPerBlock?: number
     /** Wrap the real store (unit tests of failures); default: the store itself. */
     chain?: (tree: BlockTree) => ProducerChain
+    needsBlock?: () => boolean
   } = {},
 ) {
   const key = generateKeyPair()
@@ -38,7 +39,7 @@ async function setup(
   open.push(tree)
   const producer = createBlockProducer(
     { emptyBlocks: opts.emptyBlocks, maxTxsPerBlock: opts.maxTxsPerBlock, idlePollMs: 10 },
-    { chain: opts.chain ? opts.chain(tree) : tree, consensus, key, context: tree.chain },
+    { chain: opts.chain ? opts.chain(tree) : tree, consensus, key, context: tree.chain, needsBlock: opts.needsBlock },
   )
   open.push(producer)
   const blocks: ProducedBlock[] = []
@@ -55,6 +56,23 @@ async function until(what: string, f: () => boolean | Promise<boolean>, ms = 10_
 }
 
 describe('BlockProducer', () => {
+  it('seals empty blocks while needsBlock() says so (quorum head not final), and stops when it no longer does', async () => {
+    let need = true
+    const { producer, blocks } = await setup({ needsBlock: () => need })
+    producer.start()
+    await until('two empty blocks', () => blocks.length >= 2)
+    expect(blocks.every((b) => b.block.txs.length === 0)).toBe(true)
+    need = false
+    const settled = blocks.length
+    // One block may already be in flight; after that no more are sealed with nothing to commit.
+    await until('production settles', async () => {
+      const n = blocks.length
+      await new Promise((r) => setTimeout(r, 300))
+      return blocks.length === n
+    })
+    expect(blocks.length).toBeLessThanOrEqual(settled + 1)
+  })
+
   it('seals mempool txs in arrival order into canonical blocks', async () => {
     const { key, tree, producer, blocks } = await setup()
     const txs = Array.from({ length: 30 }, (_, i) => createTransaction(key, { network: 'ptest', seq: i, payload: new TextEncoder().encode(`r${i}`) }))

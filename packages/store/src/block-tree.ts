@@ -3,6 +3,8 @@ import {
   type Block,
   type BlockHeader,
   type BlockRules,
+  type HeaderSignature,
+  type Vote,
   blockHash,
   type ChainpointProof,
   decodeStrippedTx,
@@ -38,12 +40,14 @@ import { StoreMetrics } from './metrics.js'
 import { DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_MAX_ORPHANS, OrphanPool } from './orphan-pool.js'
 import { StoreOutbox } from './outbox.js'
 import { Receipts } from './receipts.js'
+import { StoreVotes, type VoteEvidence, type VoteRecord } from './votes.js'
 import { type ChainState, TreeNodes } from './tree-nodes.js'
 import {
   type AckCheck,
   type AckPoint,
   type AddBlockOptions,
   type AddBlockResult,
+  type AddSignaturesResult,
   type AuditProgress,
   type AuditReport,
   type BlockTreeComponents,
@@ -98,6 +102,7 @@ export class BlockTree {
   private readonly receipts: Receipts
   private readonly forkChoice: ForkChoice
   private readonly storeOutbox: StoreOutbox
+  private readonly votes: StoreVotes
   /** Shared with fork choice; filled by `load` before the tree is handed out. */
   private readonly state = {} as ChainState
   private closed = false
@@ -139,6 +144,7 @@ export class BlockTree {
     this.storeOutbox = new StoreOutbox(this.ctx)
     this.outbox = this.storeOutbox
     this.mempool = new StoreMempool(this.ctx, genesis)
+    this.votes = new StoreVotes(this.ctx)
     this.nodes = new TreeNodes(this.subs, this.state)
     this.chain = { ancestors: (hash, n) => this.nodes.ancestors(hash, n) }
     this.orphans = new OrphanPool(init.maxOrphans ?? DEFAULT_MAX_ORPHANS, init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES, {
@@ -216,6 +222,7 @@ export class BlockTree {
     Object.assign(this.state, { head: headNode, final: finalNode, counts: decodeCounts(counts) } satisfies ChainState)
     await this.storeOutbox.load()
     await this.mempool.load()
+    await this.votes.load()
     await this.durability.checkAck(headNode, this.subs.canonical)
   }
 
@@ -226,6 +233,57 @@ export class BlockTree {
       await this.durability.beforeWrite()
       return this.forkChoice.addBlock(block, opts)
     })
+  }
+
+  // ---------------------------------------------------------------- votes (quorum)
+
+  /**
+   * Add co-signatures to a stored block (votes gossiped after the block): the union of valid validator
+   * signatures is kept on the stored header (same hash) and the final block advances when the canonical
+   * block reaches the threshold (then `becameFinal`). Undefined when the block is not stored (yet).
+   */
+  async addSignatures(hash: Uint8Array, sigs: readonly HeaderSignature[]): Promise<AddSignaturesResult | undefined> {
+    this.checkOpen()
+    return this.serial.run(async () => {
+      await this.durability.beforeWrite()
+      return this.forkChoice.addSignatures(hash, sigs)
+    })
+  }
+
+  /**
+   * This node's vote guard: true when it may co-sign `blockHash` at `height`, i.e. it has not co-signed
+   * another block at that height, ever (durable across restarts: the record is fsynced before this resolves
+   * true for a new height, so call it BEFORE the signature leaves the node). Same block again: true.
+   */
+  async guardVote(height: number, blockHash: Uint8Array): Promise<boolean> {
+    this.checkOpen()
+    return this.serial.run(() => this.votes.guard(height, blockHash))
+  }
+
+  /** The block this node co-signed at `height`, if any. */
+  async ownVote(height: number): Promise<Uint8Array | undefined> {
+    return this.votes.ownVote(height)
+  }
+
+  /**
+   * Remember a validator's vote (signature and validator already checked by the caller). A second vote by
+   * the same validator for another block at the same height keeps both as evidence (durable) and from then
+   * on that validator's votes come back `ignored`.
+   */
+  async recordVote(vote: Vote): Promise<VoteRecord> {
+    this.checkOpen()
+    return this.serial.run(() => this.votes.record(vote))
+  }
+
+  /** Has this validator (public key, bytes or hex) equivocated? */
+  isEquivocator(signer: Uint8Array | string): boolean {
+    return this.votes.isEquivocator(signer)
+  }
+
+  /** Every piece of equivocation evidence kept by the store. */
+  async evidence(): Promise<VoteEvidence[]> {
+    this.checkOpen()
+    return this.votes.evidence()
   }
 
   // ---------------------------------------------------------------- reads
@@ -444,6 +502,14 @@ export class BlockTree {
   async audit(onProgress?: (p: AuditProgress) => void): Promise<AuditReport> {
     this.checkOpen()
     const report = await runAudit(this.ctx, this.genesisHash, onProgress)
+    const evidence = await this.votes.evidence()
+    if (evidence.length > 0) {
+      report.evidence = evidence.map((e) => ({
+        signer: e.signer,
+        height: e.height,
+        blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)],
+      }))
+    }
     const ack = this.durability.ackCheck()
     if (!ack.ok) {
       report.mismatches.push({

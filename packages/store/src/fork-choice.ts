@@ -4,6 +4,7 @@ import {
   type BlockHeader,
   type BlockRules,
   blockHash,
+  type HeaderSignature,
   blockLeaves,
   compareBytes,
   encodeBlock,
@@ -41,7 +42,7 @@ import type { Orphan, OrphanPool } from './orphan-pool.js'
 import type { StoreOutbox } from './outbox.js'
 import { stagePayloads } from './retention.js'
 import type { ChainState, TreeNode, TreeNodes } from './tree-nodes.js'
-import type { AddBlockOptions, AddBlockResult, HeadInfo, ReorgInfo, RetentionPolicy } from './types.js'
+import type { AddBlockOptions, AddBlockResult, AddSignaturesResult, HeadInfo, ReorgInfo, RetentionPolicy } from './types.js'
 
 interface SwitchBlock {
   node: TreeNode
@@ -101,7 +102,7 @@ export class ForkChoice {
     const hex = toHex(hash)
     const known = await p.nodes.node(hash)
     if (known) {
-      await this.mergeSignatures(known, block.header)
+      await this.mergeSignatures(known, block.header.signatures)
       return this.result('duplicate', [], [], p.state.head)
     }
     if (p.orphans.has(hex)) return this.result('duplicate', [], [], p.state.head)
@@ -149,14 +150,41 @@ export class ForkChoice {
     return result
   }
 
-  /** Quorum signatures can arrive after the block: keep the union of valid signatures on the stored header. */
-  private async mergeSignatures(known: TreeNode, incoming: BlockHeader): Promise<void> {
+  /**
+   * Add co-signatures (votes) to a stored block: keeps the union of valid validator signatures on the stored
+   * header (the hash does not change) and advances the final block when it reaches the threshold while
+   * canonical. Undefined when the block is not stored.
+   */
+  async addSignatures(hash: Uint8Array, sigs: readonly HeaderSignature[]): Promise<AddSignaturesResult | undefined> {
+    const known = await this.p.nodes.node(hash)
+    if (!known) return undefined
+    return this.mergeSignatures(known, sigs)
+  }
+
+  /**
+   * Quorum signatures can arrive after the block: keep the union of valid signatures on the stored header.
+   * Under quorum consensus only signatures by genesis validators are kept (a stranger's would make the
+   * header invalid to peers, whose quorum rules refuse non-validator signatures).
+   */
+  private async mergeSignatures(known: TreeNode, incoming: readonly HeaderSignature[]): Promise<AddSignaturesResult> {
     const { p } = this
     const have = new Set(known.header.signatures.map((s) => toHex(s.signer)))
-    const extra = incoming.signatures.filter(
-      (s) => !have.has(toHex(s.signer)) && verifyHeaderSignature(known.header, s),
-    )
-    if (extra.length === 0) return
+    const validators = p.consensus.type === 'quorum' ? new Set(p.genesis.validators.map((v) => v.toLowerCase())) : undefined
+    const extra: HeaderSignature[] = []
+    for (const s of incoming) {
+      const signer = toHex(s.signer)
+      if (have.has(signer) || (validators && !validators.has(signer)) || !verifyHeaderSignature(known.header, s)) continue
+      have.add(signer)
+      extra.push(s)
+    }
+    const outcome = (becameFinal: boolean): AddSignaturesResult => ({
+      added: extra.length,
+      signatures: known.header.signatures.length,
+      becameFinal,
+      finalHeight: p.state.final.height,
+      finalHash: p.state.final.hash,
+    })
+    if (extra.length === 0) return outcome(false)
     const header: BlockHeader = { ...known.header, signatures: [...known.header.signatures, ...extra] }
     const updated: TreeNode = { ...known, header }
     const b = p.db.batch()
@@ -170,6 +198,7 @@ export class ForkChoice {
     p.nodes.remember(updated)
     if (becomesFinal) p.state.final = updated
     if (equalBytes(p.state.head.hash, known.hash)) p.state.head = updated
+    return { ...outcome(becomesFinal), signatures: header.signatures.length }
   }
 
   /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */

@@ -42,10 +42,22 @@ export const Bucket = {
   /** utf8 name → value (see META) */
   meta: 'z',
 } as const
-export type BucketName = keyof typeof Bucket
+/**
+ * Buckets of quorum consensus (issue 18), added to layout 1 without changing it: a store written before they
+ * existed simply has them empty.
+ */
+export const QuorumBucket = {
+  /** u64 height → blockHash this node co-signed at that height (the vote guard; written before the vote leaves) */
+  ownVote: 'v',
+  /** validator public key ‖ u64 height → encodeVote (the first vote seen by that validator at that height) */
+  vote: 'V',
+  /** validator public key ‖ u64 height → CBOR [encodeVote, encodeVote] (equivocation evidence, never deleted) */
+  evidence: 'e',
+} as const
+export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket
 
 /** Every bucket name, in a fixed order. */
-export const BUCKETS = Object.keys(Bucket) as BucketName[]
+export const BUCKETS = [...Object.keys(Bucket), ...Object.keys(QuorumBucket)] as BucketName[]
 
 /**
  * The layout of the DB described by `Bucket`, `META` and docs/storage.md, stored under META.layout. A DB
@@ -72,8 +84,9 @@ export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
+  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket }
   for (const name of BUCKETS) {
-    out[name] = makeSub(db, Bucket[name])
+    out[name] = makeSub(db, prefixes[name])
   }
   return out
 }
@@ -129,6 +142,14 @@ export function prefixRange(prefix: Uint8Array): { gte: Uint8Array; lt: Uint8Arr
   lt.set(prefix, 0)
   lt.fill(0xff, prefix.byteLength)
   return { gte: prefix, lt }
+}
+
+/** Key of a validator's vote (or evidence) at a height: public key ‖ u64 height. */
+export function voteKey(signer: Uint8Array, height: number): Uint8Array {
+  const k = new Uint8Array(signer.byteLength + 8)
+  k.set(signer, 0)
+  k.set(u64(height), signer.byteLength)
+  return k
 }
 
 export function payloadIndexKey(payloadHash: Uint8Array, id: Uint8Array): Uint8Array {

@@ -111,6 +111,24 @@ export interface AuditReport {
   txs: number
   payloads: number
   mismatches: AuditMismatch[]
+  /**
+   * Equivocation evidence kept by the store (quorum): validators that co-signed two blocks at one height.
+   * Not a mismatch of the store, but what an auditor must see.
+   */
+  evidence?: Array<{ signer: string; height: number; blockHashes: [string, string] }>
+}
+
+/** What adding co-signatures to a stored block did (`BlockTree.addSignatures`). */
+export interface AddSignaturesResult {
+  /** Valid validator signatures that were new. */
+  added: number
+  /** Signatures now on the stored header. */
+  signatures: number
+  /** This block became the latest final block. */
+  becameFinal: boolean
+  /** The latest final block after the change. */
+  finalHeight: number
+  finalHash: Uint8Array
 }
 
 export interface AuditProgress {

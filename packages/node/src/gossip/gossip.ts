@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type Block, encodeTransaction, type KeyPair, toHex, type Transaction, txId } from '@profichain/core'
+import { type Block, encodeTransaction, type KeyPair, toHex, type Transaction, txId, type Vote } from '@profichain/core'
 import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
 import { type BlockVerdict, createNetwork, type NetworkInit, type P2PNetwork, type SyncHandlers, type Verdict } from '@profichain/network'
 import type { TxVerifier } from '@profichain/processing'
@@ -53,6 +53,8 @@ export interface GossipComponents {
   producer?: { notify(): void }
   /** Archive nodes keep gossiped payloads until their block arrives. */
   payloads?: PayloadCache
+  /** Where gossiped votes go (the votes subsystem); without it the vote topic ignores votes. */
+  votes?: { onVote(vote: Vote, from: string): Promise<Verdict> }
   logger: Logger
   registry?: Registry
 }
@@ -63,6 +65,8 @@ export interface GossipService extends Startable, EventEmitter<GossipEvents> {
   /** Gossip own records; on requeue only those not sent for a while. */
   publishOwn(txs: Transaction[], requeue?: boolean): void
   publishBlock(block: Block): void
+  /** Gossip a vote (quorum co-signature) on the vote topic. */
+  publishVote(vote: Vote): void
 }
 
 class Gossip extends EventEmitter<GossipEvents> implements GossipService {
@@ -87,6 +91,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,
       members: genesis.members.map((m) => ({ publicKey: m.publicKey, addrs: m.addrs })),
+      validators: genesis.consensus.type === 'quorum' ? genesis.validators : [],
       orphanLimit: orphanLimitOf(genesis),
       orphanWindowMs: ORPHAN_WINDOW_MS,
     }
@@ -98,6 +103,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       originAllowed: (origin) => isAllowedOrigin(genesis, origin),
       onTxBatch: (txs, from) => this.onTxBatch(txs, from),
       onBlock: (block, from) => this.onBlock(block, from),
+      ...(components.votes ? { onVote: (vote: Vote, from: string) => this.onVote(vote, from) } : {}),
     })
   }
 
@@ -117,6 +123,15 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
   publishBlock(block: Block): void {
     if (this.stopped) return
     void this.net.publishBlock(block).catch((err) => this.log.warn({ err }, 'publishing a block failed'))
+  }
+
+  publishVote(vote: Vote): void {
+    if (this.stopped) return
+    void this.net.publishVote(vote).catch((err) => this.log.warn({ err }, 'publishing a vote failed'))
+  }
+
+  private onVote(vote: Vote, from: string): Promise<Verdict> {
+    return (this.components.votes as NonNullable<GossipComponents['votes']>).onVote(vote, from)
   }
 
   publishOwn(txs: Transaction[], requeue = false): void {

@@ -1,0 +1,29 @@
+import type { Consensus } from '@profichain/consensus'
+import { blockHash, toHex } from '@profichain/core'
+import type { BlockTree } from '@profichain/store'
+import { NodeError } from '../errors.js'
+
+/**
+ * Quorum: a producer's signature on its block counts as its vote, so sealing obeys the vote guard too. The
+ * returned consensus (for the producer) answers "may not produce" (null delay) at a height where this
+ * validator already co-signed a block, and records the sealed block's hash in the guard before the block
+ * leaves the node (ERR_VOTE_GUARD if another block got there first). Other consensus types: unchanged.
+ */
+export function guardSealing(inner: Consensus, store: Pick<BlockTree, 'ownVote' | 'guardVote'>): Consensus {
+  if (inner.type !== 'quorum') return inner
+  const guarded = Object.create(inner) as Consensus
+  guarded.producerDelay = async (parent, key, ctx, now) =>
+    (await store.ownVote(parent.height + 1)) !== undefined ? null : inner.producerDelay(parent, key, ctx, now)
+  guarded.seal = async (block, parent, key, ctx, signal) => {
+    const sealed = await inner.seal(block, parent, key, ctx, signal)
+    const hash = blockHash(sealed.header)
+    if (!(await store.guardVote(sealed.header.height, hash))) {
+      throw new NodeError('ERR_VOTE_GUARD', `already co-signed another block at height ${sealed.header.height}`, {
+        height: sealed.header.height,
+        blockHash: toHex(hash),
+      })
+    }
+    return sealed
+  }
+  return guarded
+}

@@ -1,0 +1,316 @@
+import { EventEmitter } from 'node:events'
+import type { Genesis } from '@profichain/consensus'
+import {
+  type Block,
+  blockHash,
+  encodeVote,
+  equalBytes,
+  type KeyPair,
+  toHex,
+  verifyVote,
+  type Vote,
+  voteForHeader,
+} from '@profichain/core'
+import type { Verdict } from '@profichain/network'
+import type { BlockTree, VoteEvidence } from '@profichain/store'
+import type { Logger } from 'pino'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Startable } from '../types.js'
+
+/**
+ * Votes (quorum consensus, DESIGN §5): this node co-signs each new canonical block it validated, if it is a
+ * validator, and collects the co-signatures of the others.
+ * - own vote: the store's vote guard (height → block, fsynced) BEFORE the signature leaves the node, so it
+ *   never co-signs two blocks at one height, across restarts; then the signature goes on the stored header
+ *   and out on the vote topic;
+ * - received votes (already checked by the network: network, validator, signature): the block's height must
+ *   match the vote's; the store records the vote (two votes by one validator at one height: evidence, that
+ *   validator ignored from then on) and adds the signature to the stored header; a vote for a block not
+ *   stored yet waits in a pending pool bounded by count and bytes until the block arrives.
+ */
+export interface VotesEvents {
+  /** This node co-signed a block and published its vote. */
+  vote: [Vote]
+  /** A block became the latest final block. */
+  final: [{ height: number; hash: Uint8Array }]
+  /** A validator co-signed two blocks at one height (both votes kept in the store). */
+  equivocation: [VoteEvidence]
+}
+
+export type VotesStore = Pick<
+  BlockTree,
+  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta'
+>
+
+export interface VotesInit {
+  genesis: Genesis
+  /** Votes for unknown blocks kept at most (oldest dropped first). Default 4096. */
+  maxPending?: number
+  /** Encoded bytes of pending votes kept at most. Default 1 MiB. */
+  maxPendingBytes?: number
+}
+
+export interface VotesComponents {
+  store: VotesStore
+  /** This node's key; it votes only if the consensus is quorum and the key is a genesis validator. */
+  key: KeyPair
+  /** Publish a vote on the vote topic (the gossip subsystem); absent on nodes without network. */
+  publish?: (vote: Vote) => void
+  logger: Logger
+  registry?: Registry
+}
+
+export interface VotesService extends Startable, EventEmitter<VotesEvents> {
+  /** Whether this node co-signs blocks. */
+  readonly voting: boolean
+  /** A block became canonical (chain `block` event): co-sign it (validators), apply votes waiting for it. */
+  onBlock(block: Block): Promise<void>
+  /** A vote from the network (the gossip topic validator's callback). */
+  onVote(vote: Vote, from?: string): Promise<Verdict>
+  /** Votes waiting for their block. */
+  pending(): { votes: number; bytes: number }
+  /** Resolves when everything queued so far is done. */
+  idle(): Promise<void>
+}
+
+interface Pending {
+  vote: Vote
+  bytes: number
+}
+
+class Votes extends EventEmitter<VotesEvents> implements VotesService {
+  readonly voting: boolean
+  private readonly validators: Set<string>
+  private readonly log: Logger
+  private readonly maxPending: number
+  private readonly maxPendingBytes: number
+  /** blockHash hex → votes waiting for that block (insertion order = age). */
+  private readonly waiting = new Map<string, Pending[]>()
+  private pendingVotes = 0
+  private pendingBytes = 0
+  private queue: Promise<unknown> = Promise.resolve()
+  private lastFinal: number
+  private stopped = false
+  private readonly metrics?: {
+    sent: Counter
+    received: Counter
+    rejected: Counter
+    equivocations: Counter
+    refused: Counter
+    dropped: Counter
+  }
+
+  constructor(
+    init: VotesInit,
+    private readonly components: VotesComponents,
+  ) {
+    super()
+    const g = init.genesis
+    this.log = components.logger
+    this.validators = new Set(g.validators.map((v) => v.toLowerCase()))
+    this.voting = g.consensus.type === 'quorum' && this.validators.has(toHex(components.key.publicKey))
+    this.maxPending = init.maxPending ?? 4096
+    this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
+    this.lastFinal = components.store.finalHeight()
+    const registry = components.registry
+    if (registry) {
+      const registers = [registry]
+      const c = (name: string, help: string) => new Counter({ name: `profichain_votes_${name}_total`, help, registers })
+      this.metrics = {
+        sent: c('sent', 'Votes (co-signatures) this node signed and published'),
+        received: c('received', 'Valid votes received from peers and recorded'),
+        rejected: c('rejected', 'Votes refused: forged, not by a validator, or for a block of another height'),
+        equivocations: c('equivocations', 'Validators caught co-signing two blocks at one height (evidence kept)'),
+        refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
+        dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
+      }
+      const pendingCount = () => this.pendingVotes
+      new Gauge({
+        name: 'profichain_votes_pending',
+        help: 'Votes waiting for their block',
+        registers,
+        collect() {
+          this.set(pendingCount())
+        },
+      })
+    }
+  }
+
+  start(): void {}
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.idle()
+  }
+
+  idle(): Promise<void> {
+    return this.queue.then(() => undefined)
+  }
+
+  pending(): { votes: number; bytes: number } {
+    return { votes: this.pendingVotes, bytes: this.pendingBytes }
+  }
+
+  /** Run jobs one at a time (own votes and received votes touch the same store records). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  onBlock(block: Block): Promise<void> {
+    return this.serial(async () => {
+      if (this.stopped) return
+      const hash = blockHash(block.header)
+      try {
+        if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block, hash)
+        await this.applyPending(hash, block.header.height)
+        await this.retryPending(block.header.height)
+      } catch (err) {
+        this.log.error({ err, height: block.header.height, blockHash: toHex(hash) }, 'voting on a block failed')
+      }
+      this.checkFinal()
+    })
+  }
+
+  onVote(vote: Vote, from?: string): Promise<Verdict> {
+    return this.serial(async () => {
+      const signer = toHex(vote.signer)
+      if (!this.validators.has(signer) || !verifyVote(vote)) {
+        this.metrics?.rejected.inc()
+        this.log.warn({ from, signer, height: vote.height }, 'rejected a forged or non-validator vote')
+        return 'reject'
+      }
+      if (this.components.store.isEquivocator(signer)) return 'ignore'
+      const meta = await this.components.store.getBlockMeta(vote.blockHash)
+      if (!meta) {
+        this.addPending(vote)
+        return 'accept'
+      }
+      const verdict = await this.apply(vote, meta.height, from)
+      this.checkFinal()
+      return verdict
+    })
+  }
+
+  /** Guard first (durable), then sign, store the signature, publish. */
+  private async castVote(block: Block, hash: Uint8Array): Promise<void> {
+    const { store, key, publish } = this.components
+    const height = block.header.height
+    if (!(await store.guardVote(height, hash))) {
+      this.metrics?.refused.inc()
+      this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
+      return
+    }
+    const vote = voteForHeader(block.header, key)
+    await store.recordVote(vote)
+    await store.addSignatures(hash, [{ signer: vote.signer, signature: vote.signature }])
+    // The producer's own signature is already in the block every peer has: no vote needed.
+    if (!equalBytes(block.header.producer, key.publicKey)) publish?.(vote)
+    this.metrics?.sent.inc()
+    this.emit('vote', vote)
+  }
+
+  /** A vote whose block is stored at `height`. */
+  private async apply(vote: Vote, height: number, from?: string): Promise<Verdict> {
+    const { store } = this.components
+    const signer = toHex(vote.signer)
+    if (height !== vote.height) {
+      // The signature covers the block hash only: a relabelled height could fake an equivocation.
+      this.metrics?.rejected.inc()
+      this.log.warn({ from, signer, height: vote.height, blockHeight: height }, 'rejected a vote whose height is not its block\'s')
+      return 'reject'
+    }
+    const rec = await store.recordVote(vote)
+    switch (rec.status) {
+      case 'ignored':
+      case 'duplicate':
+        return 'ignore'
+      case 'equivocation': {
+        this.metrics?.equivocations.inc()
+        const [a, b] = rec.evidence.votes
+        this.log.error(
+          { audit: 'equivocation', signer, height: vote.height, blockHashes: [toHex(a.blockHash), toHex(b.blockHash)], from },
+          'EQUIVOCATION: a validator co-signed two blocks at one height; both votes kept as evidence, its votes are ignored from now on',
+        )
+        this.emit('equivocation', rec.evidence)
+        // Relay it: every node should see the evidence.
+        return 'accept'
+      }
+      case 'new': {
+        this.metrics?.received.inc()
+        await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
+        return 'accept'
+      }
+    }
+  }
+
+  private addPending(vote: Vote): void {
+    const hex = toHex(vote.blockHash)
+    const list = this.waiting.get(hex) ?? []
+    if (list.some((p) => equalBytes(p.vote.signer, vote.signer))) return
+    const bytes = encodeVote(vote).byteLength
+    list.push({ vote, bytes })
+    this.waiting.set(hex, list)
+    this.pendingVotes++
+    this.pendingBytes += bytes
+    // Over a bound: drop the votes of the oldest waiting block first.
+    while (this.pendingVotes > this.maxPending || this.pendingBytes > this.maxPendingBytes) {
+      const [oldest, votes] = this.waiting.entries().next().value as [string, Pending[]]
+      const drop = votes.shift() as Pending
+      this.pendingVotes--
+      this.pendingBytes -= drop.bytes
+      this.metrics?.dropped.inc()
+      if (votes.length === 0) this.waiting.delete(oldest)
+    }
+  }
+
+  private async applyPending(hash: Uint8Array, height: number): Promise<void> {
+    const hex = toHex(hash)
+    const list = this.waiting.get(hex)
+    if (!list) return
+    this.waiting.delete(hex)
+    for (const p of list) {
+      this.pendingVotes--
+      this.pendingBytes -= p.bytes
+      if (this.components.store.isEquivocator(p.vote.signer)) continue
+      await this.apply(p.vote, height)
+    }
+  }
+
+  /**
+   * Votes for blocks that were stored without becoming canonical (a side branch: e.g. the second block of an
+   * equivocating validator) never see a `block` event: look them up again once the chain has passed their
+   * height. The pool is small (votes usually arrive after their block) and bounded.
+   */
+  private async retryPending(height: number): Promise<void> {
+    for (const [hex, list] of [...this.waiting.entries()]) {
+      if (list[0].vote.height > height) continue
+      const meta = await this.components.store.getBlockMeta(list[0].vote.blockHash)
+      if (meta) await this.applyPending(list[0].vote.blockHash, meta.height)
+      else if (list[0].vote.height + 64 < height) this.dropPending(hex)
+    }
+  }
+
+  private dropPending(hex: string): void {
+    for (const p of this.waiting.get(hex) ?? []) {
+      this.pendingVotes--
+      this.pendingBytes -= p.bytes
+      this.metrics?.dropped.inc()
+    }
+    this.waiting.delete(hex)
+  }
+
+  private checkFinal(): void {
+    const { store } = this.components
+    const h = store.finalHeight()
+    if (h <= this.lastFinal) return
+    this.lastFinal = h
+    this.emit('final', { height: h, hash: store.finalHash() })
+  }
+}
+
+/** Create the votes subsystem (quorum co-signatures, equivocation evidence, finality events). */
+export function createVotes(init: VotesInit, components: VotesComponents): VotesService {
+  return new Votes(init, components)
+}

@@ -1,0 +1,113 @@
+import type { Consensus, Genesis } from '@profichain/consensus'
+import { blockHash, signHeader, signVote, toHex } from '@profichain/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { BlockTree } from '../src/index.js'
+import { child, makeGenesis, NETWORK, openTree, producer, seedKey, tempDir, testConsensus } from './helpers.js'
+
+// Four validators (the test producer and three more), threshold 3: the test consensus counts signatures,
+// typed 'quorum' so the store keeps only validators' signatures.
+const validators = [producer, seedKey(11), seedKey(12), seedKey(13)]
+const stranger = seedKey(99)
+
+function quorumGenesis(): Genesis {
+  const g = makeGenesis()
+  return {
+    ...g,
+    members: [...g.members, ...validators.slice(1).map((k, i) => ({ name: `v${i}`, publicKey: toHex(k.publicKey), roles: ['validator' as const] }))],
+    validators: validators.map((k) => toHex(k.publicKey)),
+  }
+}
+
+function quorumConsensus(genesis: Genesis): Consensus {
+  return { ...testConsensus(genesis, 3), type: 'quorum' }
+}
+
+let dir: Awaited<ReturnType<typeof tempDir>>
+let tree: BlockTree
+const genesis = quorumGenesis()
+const open = () => openTree(dir.path, { genesis, consensus: quorumConsensus(genesis) })
+
+beforeEach(async () => {
+  dir = await tempDir()
+  tree = await open()
+})
+afterEach(async () => {
+  await tree.close()
+  await dir.cleanup()
+})
+
+describe('vote guard', () => {
+  it('never allows two different blocks at one height, across a reopen', async () => {
+    const a = new Uint8Array(32).fill(1)
+    const b = new Uint8Array(32).fill(2)
+    expect(await tree.guardVote(5, a)).toBe(true)
+    expect(await tree.guardVote(5, a)).toBe(true)
+    expect(await tree.guardVote(5, b)).toBe(false)
+    await tree.close()
+    tree = await open()
+    expect(await tree.ownVote(5)).toEqual(a)
+    expect(await tree.guardVote(5, b)).toBe(false)
+    expect(await tree.guardVote(5, a)).toBe(true)
+    expect(await tree.guardVote(6, b)).toBe(true)
+  })
+})
+
+describe('equivocation', () => {
+  it('keeps both votes as durable evidence and ignores the validator from then on', async () => {
+    const v = validators[2]
+    const a = signVote(NETWORK, 3, new Uint8Array(32).fill(1), v)
+    const b = signVote(NETWORK, 3, new Uint8Array(32).fill(2), v)
+    expect(await tree.recordVote(a)).toEqual({ status: 'new' })
+    expect(await tree.recordVote(a)).toEqual({ status: 'duplicate' })
+    const r = await tree.recordVote(b)
+    expect(r.status).toBe('equivocation')
+    expect(tree.isEquivocator(v.publicKey)).toBe(true)
+    expect(await tree.recordVote(signVote(NETWORK, 4, new Uint8Array(32).fill(3), v))).toEqual({ status: 'ignored' })
+    // Another validator is unaffected.
+    expect(await tree.recordVote(signVote(NETWORK, 3, new Uint8Array(32).fill(2), validators[1]))).toEqual({ status: 'new' })
+    await tree.close()
+    tree = await open()
+    expect(tree.isEquivocator(toHex(v.publicKey))).toBe(true)
+    const ev = await tree.evidence()
+    expect(ev).toHaveLength(1)
+    expect(ev[0]).toMatchObject({ signer: toHex(v.publicKey), height: 3 })
+    expect(ev[0].votes.map((x) => toHex(x.blockHash))).toEqual([toHex(a.blockHash), toHex(b.blockHash)])
+    const report = await tree.audit()
+    expect(report.mismatches).toEqual([])
+    expect(report.evidence).toEqual([
+      { signer: toHex(v.publicKey), height: 3, blockHashes: [toHex(a.blockHash), toHex(b.blockHash)] },
+    ])
+  })
+})
+
+describe('co-signatures and finality', () => {
+  it('adds validator signatures to the stored header, becomes final at the threshold, refuses a reorg below it', async () => {
+    const g = tree.head().header
+    const b1 = child(g)
+    await tree.addBlock(b1)
+    const h1 = blockHash(b1.header)
+    expect(await tree.addSignatures(new Uint8Array(32), [signHeader(b1.header, validators[1])])).toBeUndefined()
+    // A stranger's signature is not kept; a forged one (signature of another block) neither.
+    const forged = { signer: validators[2].publicKey, signature: signHeader(g, validators[2]).signature }
+    const r0 = await tree.addSignatures(h1, [signHeader(b1.header, stranger), forged])
+    expect(r0).toMatchObject({ added: 0, signatures: 1, becameFinal: false, finalHeight: 0 })
+    const r1 = await tree.addSignatures(h1, [signHeader(b1.header, validators[1])])
+    expect(r1).toMatchObject({ added: 1, signatures: 2, becameFinal: false, finalHeight: 0 })
+    const r2 = await tree.addSignatures(h1, [signHeader(b1.header, validators[1]), signHeader(b1.header, validators[2])])
+    expect(r2).toMatchObject({ added: 1, signatures: 3, becameFinal: true, finalHeight: 1 })
+    expect(toHex(r2?.finalHash as Uint8Array)).toBe(toHex(h1))
+    expect(tree.finalHeight()).toBe(1)
+    expect((await tree.getHeaderByHeight(1))?.signatures).toHaveLength(3)
+    // A heavier branch from genesis would drop the final block: stored, never canonical.
+    const f1 = child(g, { difficulty: 5 })
+    const f2 = child(f1.header, { difficulty: 5 })
+    await tree.addBlock(f1)
+    await tree.addBlock(f2)
+    expect(toHex(tree.head().hash)).toBe(toHex(h1))
+    // Finality survives a reopen.
+    await tree.close()
+    tree = await open()
+    expect(tree.finalHeight()).toBe(1)
+    expect(toHex(tree.finalHash())).toBe(toHex(h1))
+  })
+})
