@@ -193,7 +193,8 @@ describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {
         }
       }
       return true
-    }, 90_000, 1000)
+      // Generous: on a loaded machine the rewrite can wait for the reconnect safety net (~30 s) and retries.
+    }, 180_000, 1000)
 
     // Exactly once: stop the full node and count its records.
     const done = new Promise((r) => full.proc?.once('exit', r))
