@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
@@ -108,4 +108,62 @@ export async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   )
+}
+
+/** Two hosts on one machine: network namespaces A and B joined by a veth pair (needs root). */
+export interface TwoNamespaces {
+  /** False when namespaces cannot be made here (not root); the caller skips with the printed reason. */
+  ok: boolean
+  ns: { A: string; B: string }
+  ip: { A: string; B: string }
+  /** Cut (false) or heal (true) the link between the two sides. */
+  setLink(up: boolean): void
+  /** Delete both namespaces (their veth ends go with them). */
+  remove(): void
+}
+
+/**
+ * Make namespaces `<prefix>A<id>` / `<prefix>B<id>` with addresses 10.<subnet>.<id>.1/.2 (a random id, so
+ * parallel runs do not collide). `what` names the test in the message printed when it cannot be done.
+ */
+export function twoNamespaces(prefix: string, subnet: number, what: string): TwoNamespaces {
+  const id = Math.floor(Math.random() * 200) + 20
+  const ns = { A: `${prefix}A${id}`, B: `${prefix}B${id}` }
+  const ip = { A: `10.${subnet}.${id}.1`, B: `10.${subnet}.${id}.2` }
+  const veth = { A: `${prefix}va${id}`, B: `${prefix}vb${id}` }
+  const sh = (args: string[]): void => {
+    execFileSync(args[0], args.slice(1), { stdio: 'pipe' })
+  }
+  let ok = false
+  try {
+    sh(['ip', 'netns', 'add', ns.A])
+    sh(['ip', 'netns', 'add', ns.B])
+    sh(['ip', 'link', 'add', veth.A, 'type', 'veth', 'peer', 'name', veth.B])
+    for (const side of ['A', 'B'] as const) {
+      sh(['ip', 'link', 'set', veth[side], 'netns', ns[side]])
+      sh(['ip', 'netns', 'exec', ns[side], 'ip', 'addr', 'add', `${ip[side]}/24`, 'dev', veth[side]])
+      sh(['ip', 'netns', 'exec', ns[side], 'ip', 'link', 'set', veth[side], 'up'])
+      sh(['ip', 'netns', 'exec', ns[side], 'ip', 'link', 'set', 'lo', 'up'])
+    }
+    ok = true
+  } catch (err) {
+    process.stderr.write(`${what} skipped: cannot create network namespaces here (${(err as Error).message.split('\n')[0]})\n`)
+  }
+  return {
+    ok,
+    ns,
+    ip,
+    setLink(up) {
+      for (const side of ['A', 'B'] as const) sh(['ip', 'netns', 'exec', ns[side], 'ip', 'link', 'set', veth[side], up ? 'up' : 'down'])
+    },
+    remove() {
+      for (const n of Object.values(ns)) {
+        try {
+          sh(['ip', 'netns', 'del', n])
+        } catch {
+          // never made, or already gone
+        }
+      }
+    },
+  }
 }

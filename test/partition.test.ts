@@ -10,37 +10,11 @@ import { configToml } from '@profichain/cli'
 import { type ChainpointProof, evaluateChainpoint, generateKeyPair, type KeyPair, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, serializeGenesis } from '@profichain/consensus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, listFiles, tempDir, waitFor } from './helpers.js'
+import { CLI, listFiles, tempDir, twoNamespaces, waitFor } from './helpers.js'
 
-const id = Math.floor(Math.random() * 200) + 20
-const NS = { A: `pcA${id}`, B: `pcB${id}` }
-const IP = { A: `10.231.${id}.1`, B: `10.231.${id}.2` }
-const VETH = { A: `pcva${id}`, B: `pcvb${id}` }
-
-function sh(args: string[]): void {
-  execFileSync(args[0], args.slice(1), { stdio: 'pipe' })
-}
-
-let netnsOk = false
-try {
-  sh(['ip', 'netns', 'add', NS.A])
-  sh(['ip', 'netns', 'add', NS.B])
-  sh(['ip', 'link', 'add', VETH.A, 'type', 'veth', 'peer', 'name', VETH.B])
-  for (const s of ['A', 'B'] as const) {
-    sh(['ip', 'link', 'set', VETH[s], 'netns', NS[s]])
-    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'addr', 'add', `${IP[s]}/24`, 'dev', VETH[s]])
-    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'link', 'set', VETH[s], 'up'])
-    sh(['ip', 'netns', 'exec', NS[s], 'ip', 'link', 'set', 'lo', 'up'])
-  }
-  netnsOk = true
-} catch (err) {
-  process.stderr.write(`partition test skipped: cannot create network namespaces here (${(err as Error).message.split('\n')[0]})\n`)
-}
-
-function setLink(up: boolean): void {
-  sh(['ip', 'netns', 'exec', NS.A, 'ip', 'link', 'set', VETH.A, up ? 'up' : 'down'])
-  sh(['ip', 'netns', 'exec', NS.B, 'ip', 'link', 'set', VETH.B, up ? 'up' : 'down'])
-}
+const net = twoNamespaces('pc', 231, 'partition test')
+const { ns: NS, ip: IP, setLink } = net
+const netnsOk = net.ok
 
 interface Member {
   name: string
@@ -140,13 +114,7 @@ afterAll(async () => {
       await done
     }
   }
-  if (netnsOk) {
-    for (const ns of Object.values(NS)) {
-      try {
-        sh(['ip', 'netns', 'del', ns])
-      } catch {}
-    }
-  }
+  net.remove()
 })
 
 describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {

@@ -11,7 +11,7 @@ import { type Block, type BlockHeader, blockHash, createBlock, fromHex, generate
 import { createGenesis, genesisHash, loadGenesis, QuorumConsensus, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, twoNamespaces, waitFor } from './helpers.js'
 
 const BLOCK_MS = 500
 const N = 4
@@ -434,34 +434,9 @@ describe('devnet --consensus quorum', () => {
 
 // Partition 2|2 (network namespaces joined by a veth pair, as in test/partition.test.ts; needs root): with
 // threshold 3 neither half can finalise; after the heal there is one chain and no final block was lost.
-const pid = Math.floor(Math.random() * 200) + 20
-const NS = { A: `pqA${pid}`, B: `pqB${pid}` }
-const IP = { A: `10.232.${pid}.1`, B: `10.232.${pid}.2` }
-const VETH = { A: `pqva${pid}`, B: `pqvb${pid}` }
-
-function sh(args: string[]): void {
-  execFileSync(args[0], args.slice(1), { stdio: 'pipe' })
-}
-
-let netnsOk = false
-try {
-  sh(['ip', 'netns', 'add', NS.A])
-  sh(['ip', 'netns', 'add', NS.B])
-  sh(['ip', 'link', 'add', VETH.A, 'type', 'veth', 'peer', 'name', VETH.B])
-  for (const side of ['A', 'B'] as const) {
-    sh(['ip', 'link', 'set', VETH[side], 'netns', NS[side]])
-    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'addr', 'add', `${IP[side]}/24`, 'dev', VETH[side]])
-    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', VETH[side], 'up'])
-    sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', 'lo', 'up'])
-  }
-  netnsOk = true
-} catch (err) {
-  process.stderr.write(`quorum partition test skipped: cannot create network namespaces here (${(err as Error).message.split('\n')[0]})\n`)
-}
-
-function setLink(up: boolean): void {
-  for (const side of ['A', 'B'] as const) sh(['ip', 'netns', 'exec', NS[side], 'ip', 'link', 'set', VETH[side], up ? 'up' : 'down'])
-}
+const split = twoNamespaces('pq', 232, 'quorum partition test')
+const { ns: NS, ip: IP, setLink } = split
+const netnsOk = split.ok
 
 interface PMember {
   name: string
@@ -540,11 +515,7 @@ describe.skipIf(!netnsOk)('quorum partition 2|2 (network namespaces)', () => {
         await done
       }
     }
-    for (const ns of Object.values(NS)) {
-      try {
-        sh(['ip', 'netns', 'del', ns])
-      } catch {}
-    }
+    split.remove()
   })
 
   it('neither side finalises while cut off; after the heal one chain and nothing final lost', async () => {
