@@ -20,6 +20,7 @@ import {
   formatVkey,
   noteKeyId,
   noteVerifier,
+  openCheckpoint,
   openNote,
   parseCheckpoint,
   parseNote,
@@ -193,6 +194,19 @@ describe('tlog-checkpoint', () => {
     expect(c.size).toBe(20852163)
     expect(Buffer.from(c.root).toString('base64')).toBe('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=')
     expect(c.extensions).toEqual([])
+  })
+
+  it('openCheckpoint verifies the log’s signature, parses the text and checks the origin', () => {
+    const key = kp(20)
+    const text = formatCheckpoint({ origin: 'example.com/log', size: 7, root: sha256(new Uint8Array([7])), extensions: [] })
+    const note = signNote(text, [{ name: 'example.com/log', keyPair: key }])
+    const v = noteVerifier('example.com/log', key.publicKey)
+    const { checkpoint, note: opened } = openCheckpoint(note, [v], 'example.com/log')
+    expect(checkpoint.size).toBe(7)
+    expect(opened.verified).toHaveLength(1)
+    expect(codeOf(() => openCheckpoint(note, [v], 'example.com/other'))).toBe('ERR_CHECKPOINT_MALFORMED')
+    expect(codeOf(() => openCheckpoint(note, [noteVerifier('example.com/log', kp(21).publicKey)]))).toBe('ERR_NOTE_UNVERIFIED')
+    expect(codeOf(() => openCheckpoint(signNote('not a checkpoint\n', [{ name: 'example.com/log', keyPair: key }]), [v]))).toBe('ERR_CHECKPOINT_MALFORMED')
   })
 
   it('formatCheckpoint → parseCheckpoint round-trips', () => {
