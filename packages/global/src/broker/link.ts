@@ -65,6 +65,8 @@ export interface BrokerLinkInit {
   rememberMs?: number
   /** Clock difference tolerated between sender and receiver. Default 60 000 ms. */
   maxClockSkewMs?: number
+  /** Handlers running at once at most (beyond: refused as `busy`, the sender re-sends). Default 64. */
+  maxConcurrentHandlers?: number
   /** Received messages waiting to be checked at most (beyond: dropped, counted `busy`; the sender re-sends). Default 256. */
   maxQueued?: number
 }
@@ -166,6 +168,8 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   private readonly rememberMs: number
   private readonly maxClockSkewMs: number
   private readonly maxQueued: number
+  private readonly maxConcurrentHandlers: number
+  private running = 0
   private readonly handlers = new Map<string, BrokerHandler>()
   /** msgId hex → our unanswered request/send. */
   private readonly inFlight = new Map<string, InFlight>()
@@ -207,6 +211,7 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     this.rememberMs = init.rememberMs ?? 10 * 60_000
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
     this.maxQueued = init.maxQueued ?? 256
+    this.maxConcurrentHandlers = init.maxConcurrentHandlers ?? 64
     const registry = components.registry
     if (registry) {
       const registers = [registry]
@@ -443,7 +448,7 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     }
     this.expireRemembered(now)
     // Full of unexpired entries: refuse rather than forget one (a forgotten msgId could run its handler twice).
-    if (this.remembered.size >= this.maxRemembered) return this.reject('busy', e)
+    if (this.remembered.size >= this.maxRemembered || this.running >= this.maxConcurrentHandlers) return this.reject('busy', e)
     const p = await this.open(e, partner)
     if (!p || !('body' in p)) return
     if (this.remembered.has(key)) return // a copy decrypted meanwhile
@@ -452,7 +457,12 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     this.remembered.set(key, entry)
     this.metrics?.received.inc({ kind: e.kind })
     // The handler runs outside the receive queue: it may itself ask this partner and wait for the reply.
-    void this.answer(e, partner, p.type, p.body, entry).catch((err: unknown) => this.log.error({ err }, 'broker answer failed'))
+    this.running++
+    void this.answer(e, partner, p.type, p.body, entry)
+      .catch((err: unknown) => this.log.error({ err }, 'broker answer failed'))
+      .finally(() => {
+        this.running--
+      })
   }
 
   private async answer(e: Envelope, partner: BrokerPartner, type: string, body: Uint8Array, entry: Remembered): Promise<void> {
