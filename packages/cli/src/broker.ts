@@ -29,17 +29,17 @@ Listeners (each prints its URL on stdout once listening, one per line):
   wss://    MQTT over WebSocket over TLS on --wss-port (same certificate): use 443 to pass firewalls
             that only let HTTPS out
 
-Examples:
-  profichain broker                                   # mqtt://0.0.0.0:1883, for a test or a LAN
-  profichain broker --no-plain --tls-cert fullchain.pem --tls-key privkey.pem --tls-port 8883 --wss-port 443
-  # the partners' nodes then connect to mqtts://broker.example.com:8883 (or wss://broker.example.com:443)
-  # (a port below 1024 needs root or: setcap cap_net_bind_service=+ep "$(command -v node)")
-
 A self-signed certificate for a trial (give the nodes cert.pem as their CA):
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \\
     -subj /CN=broker.example.com -addext subjectAltName=DNS:broker.example.com \\
     -keyout privkey.pem -out cert.pem
 See docs/broker.md.
+
+Example:
+  profichain broker                                   # mqtt://0.0.0.0:1883, for a test or a LAN
+  profichain broker --no-plain --tls-cert fullchain.pem --tls-key privkey.pem --tls-port 8883 --wss-port 443
+  # the partners' nodes then connect to mqtts://broker.example.com:8883 (or wss://broker.example.com:443);
+  # a port below 1024 needs root or: setcap cap_net_bind_service=+ep "$(command -v node)"
 `
 
 async function readPem(path: string, what: string): Promise<string> {

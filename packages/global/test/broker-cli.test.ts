@@ -58,7 +58,11 @@ describe('profichain broker', () => {
     expect(p.err()).toContain('stopping the broker')
   })
 
-  it('refuses TLS ports without a certificate, and a missing certificate file, with the fix in the message', async () => {
+  it('teaches in --help; refuses TLS ports without a certificate, and a missing certificate file, with the fix in the message', async () => {
+    const help = run(['broker', '--help'])
+    expect(await withDeadline(help.exit, 20_000, 'help exits')).toBe(0)
+    expect(help.out()).toMatch(/Example:\n {2}profichain broker/)
+    expect(help.out()).toContain('--wss-port')
     const noCert = run(['broker', '--port', '0', '--tls-port', '8883'])
     expect(await withDeadline(noCert.exit, 20_000, 'usage error exit')).toBe(2)
     expect(noCert.err()).toContain('add --tls-cert FILE --tls-key FILE')

@@ -227,6 +227,21 @@ describe('broker link through aedes', () => {
     expect(effects.get(toHex(utf8('during outage')))).toBe(1)
   })
 
+  it('memory stays bounded: in-flight requests and remembered messages have limits, refusals are counted', async () => {
+    const bk = await broker({ port: 0 })
+    const url = bk.urls[0] as string
+    const { b, la, lb } = await pair(url, { maxInFlight: 2, maxRemembered: 1, requestTimeoutMs: 1500 })
+    lb.link.handle('x/1', async (_f, body) => body)
+    expect(await la.link.request(b.network, 'x/1', utf8('1'))).toEqual(utf8('1'))
+    // B remembers one handled message (for rememberMs): a second is refused as busy, not handled twice later
+    const second = la.link.request(b.network, 'x/1', utf8('2'))
+    const third = la.link.request(b.network, 'x/1', utf8('3'))
+    await expect(la.link.request(b.network, 'x/1', utf8('4'))).rejects.toMatchObject({ code: 'ERR_BROKER_LIMIT' })
+    await expect(second).rejects.toMatchObject({ code: 'ERR_BROKER_TIMEOUT' })
+    await expect(third).rejects.toMatchObject({ code: 'ERR_BROKER_TIMEOUT' })
+    expect(await rejected(lb.registry, 'busy')).toBeGreaterThanOrEqual(2)
+  })
+
   it('the embedded broker closes connections over maxConnections and packets over maxPacketBytes', async () => {
     const registry = new Registry()
     const bk = createBroker({ host: '127.0.0.1', port: 0, maxConnections: 2, maxPacketBytes: 1024 }, { registry })

@@ -170,6 +170,8 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   private readonly maxQueued: number
   private readonly maxConcurrentHandlers: number
   private running = 0
+  /** Requests being encrypted, not yet in inFlight. */
+  private sealing = 0
   private readonly handlers = new Map<string, BrokerHandler>()
   /** msgId hex → our unanswered request/send. */
   private readonly inFlight = new Map<string, InFlight>()
@@ -315,11 +317,18 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     if (!(body instanceof Uint8Array)) throw new BrokerError('ERR_BROKER_ARGUMENT', 'body must be a Uint8Array')
     const partner = this.partner(network)
     if (!partner) throw new BrokerError('ERR_BROKER_UNKNOWN_PARTNER', `network ${network} is not a partner: add it to the config first`, { network })
-    if (this.inFlight.size >= this.maxInFlight) {
-      throw new BrokerError('ERR_BROKER_LIMIT', `${this.inFlight.size} requests already wait for an answer (maxInFlight); retry later`)
+    // Counted from here (sealing is async): concurrent callers cannot overshoot the limit.
+    if (this.inFlight.size + this.sealing >= this.maxInFlight) {
+      throw new BrokerError('ERR_BROKER_LIMIT', `${this.inFlight.size + this.sealing} requests already wait for an answer (maxInFlight); retry later`)
     }
     const msgId = new Uint8Array(randomBytes(MSG_ID_BYTES))
-    const bytes = await this.seal(kind, msgId, null, partner, { type, body })
+    this.sealing++
+    let bytes: Uint8Array
+    try {
+      bytes = await this.seal(kind, msgId, null, partner, { type, body })
+    } finally {
+      this.sealing--
+    }
     if (this.stopped) throw new BrokerError('ERR_BROKER_STOPPED', 'the broker link was stopped')
     const msgIdHex = toHex(msgId)
     const topic = TOPIC_PREFIX + network
