@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { equalBytes, type KeyPair, nodeIdOf, toHex, type TypedEmitterClass } from '@profichain/core'
+import { equalBytes, type KeyPair, nodeIdOf, toHex, type TypedEmitterClass, type TypedEventEmitter } from '@profichain/core'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { Counter, type Registry } from 'prom-client'
 import {
@@ -107,7 +107,7 @@ export const BROKER_REJECT_REASONS = [
 ] as const
 export type BrokerRejectReason = (typeof BROKER_REJECT_REASONS)[number]
 
-export interface BrokerLink extends TypedEventEmitterLike {
+export interface BrokerLink extends TypedEventEmitter<BrokerLinkEvents> {
   readonly url: string
   /** Whether the link is connected and subscribed right now. */
   readonly connected: boolean
@@ -122,8 +122,6 @@ export interface BrokerLink extends TypedEventEmitterLike {
   /** Stop answering `type`. */
   unhandle(type: string): void
 }
-
-type TypedEventEmitterLike = import('@profichain/core').TypedEventEmitter<BrokerLinkEvents>
 
 /** A stable MQTT client id for a node key: "pcb" + node id (23 characters at most, as MQTT 3.1.1 servers must accept). */
 export function brokerClientId(publicKey: Uint8Array): string {
