@@ -3,12 +3,19 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
 import { expectCode, expectUnionMatchesSource, thrown } from '../../core/test/error-codes.js'
-import { BROKER_ERROR_CODES, createBroker, createBrokerLink, decodeEnvelope, generateHpkeKeyPair, hpkePublicKeyFromHex } from '../src/index.js'
+import { BROKER_ERROR_CODES, brokerClientId, createBroker, createBrokerLink, decodeEnvelope, generateHpkeKeyPair, hpkePublicKeyFromHex } from '../src/index.js'
 
 const CODES: readonly string[] = BROKER_ERROR_CODES
 const SRC = join(fileURLToPath(import.meta.url), '..', '..', 'src', 'broker')
 
 describe('broker errors', () => {
+  it('client ids are stable and within what every MQTT 3.1.1 server accepts', () => {
+    const k = generateKeyPair()
+    expect(brokerClientId(k.publicKey)).toBe(brokerClientId(Uint8Array.from(k.publicKey)))
+    expect(brokerClientId(k.publicKey)).toMatch(/^[0-9a-zA-Z]{1,23}$/)
+    expect(brokerClientId(k.publicKey)).not.toBe(brokerClientId(generateKeyPair().publicKey))
+  })
+
   it('the code union matches what the sources throw', () => {
     expectUnionMatchesSource(SRC, CODES, ['BrokerError'])
   })

@@ -123,9 +123,9 @@ export interface BrokerLink extends TypedEventEmitter<BrokerLinkEvents> {
   unhandle(type: string): void
 }
 
-/** A stable MQTT client id for a node key: "pcb" + node id (23 characters at most, as MQTT 3.1.1 servers must accept). */
+/** A stable MQTT client id for a node key: "pcb" + the node id's 16 base32 characters (MQTT 3.1.1 servers must accept 23 letters and digits). */
 export function brokerClientId(publicKey: Uint8Array): string {
-  return `pcb${nodeIdOf(publicKey).slice(2, 22)}`
+  return `pcb${nodeIdOf(publicKey).slice(2)}`
 }
 
 /** Create the partner link (not connected until start()). */
