@@ -7,6 +7,7 @@ import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
+import { registerBrokerCommand } from './broker.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { CliError, progress } from './util.js'
@@ -423,6 +424,7 @@ Exit codes:
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
+  registerBrokerCommand(program)
   return program
 }
 
