@@ -288,6 +288,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             chain,
             verifier,
             mempool: this.producer ? tree.mempool : undefined,
+            origins: { known: (o) => tree.devices.known(o), check: (txs) => tree.checkOrigins(txs) },
             producer: this.producer,
             payloads,
             votes: this.votes,
