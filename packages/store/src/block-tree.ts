@@ -18,7 +18,7 @@ import {
   ValidationError,
 } from '@profichain/core'
 import { Level } from 'level'
-import { runAudit } from './audit.js'
+import { type OriginsReport, runAudit, runOriginsAudit } from './audit.js'
 import { ioError, put, Serial, type StoreContext, type StoreHealth, trackHealth, WriteHealth, writeBatch } from './context.js'
 import { checkIncomingTx, DeviceRegistry, type IncomingTxResult } from './devices.js'
 import { Durability } from './durability.js'
@@ -571,6 +571,16 @@ export class BlockTree {
       })
     }
     return report
+  }
+
+  /**
+   * Per origin (members and devices) on the canonical chain: records, seq range, gaps, reorders, seq reuse,
+   * replays and revoked-key uses refused, replay evidence, device records outside their registration
+   * (`profichain audit --origins`, docs/devices.md).
+   */
+  async auditOrigins(): Promise<OriginsReport> {
+    this.checkOpen()
+    return runOriginsAudit(this.ctx, { members: this.genesis.members, devices: this.devices })
   }
 
   /** Whether the last store write succeeded (for /healthz); a failed write sets it, the next good one clears it. */

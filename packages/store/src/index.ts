@@ -2,6 +2,7 @@ import { BlockTree } from './block-tree.js'
 import type { BlockTreeComponents, BlockTreeInit } from './types.js'
 
 export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
+export type { OriginAudit, OriginsReport } from './audit.js'
 export { Bucket, type BucketName, DeviceBucket, LAYOUT_VERSION, QuorumBucket } from './keys.js'
 export {
   checkIncomingTx,
