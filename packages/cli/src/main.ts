@@ -8,6 +8,7 @@ import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
 import { registerBrokerCommand } from './broker.js'
+import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { CliError, progress } from './util.js'
@@ -297,9 +298,16 @@ Exit codes:
       .description('re-hash and re-verify everything a stopped node stores; name every mismatch')
       .requiredOption('--data-dir <dir>', 'node data dir')
       .option('--json', 'print the report as JSON')
+      .option('--origins', 'per origin (members, devices): records, seq range, gaps, reorders, replays and revoked-key uses refused; exit 1 only on evidence of tampering')
       .action(async (o) => {
         const { tree } = await openStore(o.dataDir)
         try {
+          if (o.origins) {
+            const report = await tree.auditOrigins()
+            process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatOriginsReport(report))
+            if (report.tampering) process.exitCode = 1
+            return
+          }
           const bar = progress('audit')
           const report = await tree.audit((p: { height: number; headHeight: number }) => bar.update(p.height, p.headHeight))
           bar.done()
@@ -334,7 +342,7 @@ Exit codes:
           await tree.close()
         }
       }),
-    'profichain audit --data-dir ./node1',
+    'profichain audit --data-dir ./node1\nprofichain audit --data-dir ./node1 --origins --json',
   )
   example(
     program
@@ -425,6 +433,7 @@ Exit codes:
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
   registerBrokerCommand(program)
+  program.addCommand(deviceCommand())
   return program
 }
 
