@@ -12,6 +12,7 @@ export {
 export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
 export { isLoopbackHost } from './server.js'
+export { CBOR_TYPE, handleRecords, type RecordsSubmitter } from './records.js'
 export type {
   ApiAddress,
   ApiChain,
