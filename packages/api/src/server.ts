@@ -158,6 +158,7 @@ export class ApiHttpServer implements ApiServer {
         opts,
         shutdown,
         budget: new WorkBudget(budgetLimits, (kind) => refused.inc({ reason: `budget_${kind}` })),
+        writable: this.tokenDigest !== undefined,
       }),
       plugins: [limitsPlugin],
     })

@@ -113,6 +113,8 @@ export interface ApiComponents {
   ready(): boolean
   /** Once ready: degraded answers /healthz with 503 and the problems. Absent: always ready. */
   health?: () => NodeHealth
+  /** Device registry and device mutations (issue 14). Absent: `devices` is empty and the mutations are refused. */
+  devices?: import('./schema-devices.js').ApiDevices
   /** Equivocation evidence the node keeps (quorum). Absent: GraphQL `evidence` is empty. */
   evidence?: () => Promise<EquivocationEvidence[]>
   /** The device ingest API's submit, for POST /v1/records. Absent: that route answers 404. */
