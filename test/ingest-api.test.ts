@@ -145,6 +145,7 @@ const deviceA = generateKeyPair()
 const deviceB = generateKeyPair()
 const deviceC = generateKeyPair()
 const stranger = generateKeyPair()
+const revokedDevice = generateKeyPair()
 const refused: Array<{ code: string; publicKey?: string }> = []
 
 const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toHex(key.publicKey).slice(0, 8)}`)) =>
@@ -153,11 +154,9 @@ const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toH
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pc-ingest-api-'))
   const nodeKey = generateKeyPair()
-  // Until device registration lands, "devices" are genesis members (the members-only origin rule).
   const genesis = createGenesis({
     network: NETWORK,
     validators: [nodeKey],
-    members: [deviceA, deviceB, deviceC].map((k, i) => ({ name: `device-${i}`, publicKey: toHex(k.publicKey), roles: ['thin'] })),
     blockTimeMs: 150,
     maxTxBytes: 64 * 1024,
   })
@@ -189,7 +188,23 @@ beforeAll(async () => {
   fingerprint = api.certificate()?.fingerprintHex as string
   api.server()?.on('refused', (r) => refused.push(r))
   apiUrl = (node.api?.address() as { url: string }).url
+  // The devices are registered by the node (a member) through the API, as `profichain device add` does.
+  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
+  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice].every((k) => node.tree.devices.get(toHex(k.publicKey))))
+  await graphql(`mutation { revokeDevice(publicKey: "${toHex(revokedDevice.publicKey)}", reason: "test") { txId } }`)
+  await waitFor('device revoked', () => node.tree.devices.get(toHex(revokedDevice.publicKey))?.revoked)
 }, 60_000)
+
+async function graphql(query: string): Promise<unknown> {
+  const res = await fetch(`${apiUrl}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  })
+  const body = (await res.json()) as { data?: unknown; errors?: unknown }
+  if (body.errors) throw new Error(JSON.stringify(body.errors))
+  return body.data
+}
 
 afterAll(async () => {
   await node?.stop()
@@ -333,6 +348,12 @@ describe('ingest API over TLS', () => {
     expect((await unknown.nextOf('ack')).results).toMatchObject([{ status: 'rejected', code: 'UNKNOWN_DEVICE' }])
     unknown.close()
 
+    // A revoked device key: refused at the hello.
+    const revoked = await RawClient.connect(port, fingerprint)
+    const rsh = revoked.serverHello as NonNullable<RawClient['serverHello']>
+    revoked.send({ type: 'hello', publicKey: revokedDevice.publicKey, signature: signHello(revokedDevice.seed, rsh.challenge, fromHex(fingerprint), NETWORK) })
+    expect(await revoked.next()).toMatchObject({ type: 'error', code: 'REVOKED' })
+
     // Per-tx refusals in one batch; the good txs of the batch are accepted.
     const mixed = await RawClient.connect(port, fingerprint)
     await mixed.hello(deviceA, fingerprint)
@@ -344,7 +365,9 @@ describe('ingest API over TLS', () => {
     const badSig = { ...base, signature: base.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) }
     const otherNet = createTransaction(deviceA, { network: 'elsewhere', seq: 104, payload: utf8('x') })
     const huge = mkTx(deviceA, 105, new Uint8Array(64 * 1024 + 1))
-    const bodies: CborValue[] = [ok1, foreign, tamperedPayload, badSig, otherNet, huge, ok2].map((t) => {
+    // Another tx with the seq of ok1: a replay (the same tx again would be a duplicate).
+    const replayed = mkTx(deviceA, 100, utf8('another reading, same seq'))
+    const bodies: CborValue[] = [ok1, foreign, tamperedPayload, badSig, otherNet, huge, ok2, replayed, ok1].map((t) => {
       const enc = encodeTransaction({ body: t.body, signature: t.signature, payload: t.payload })
       return decodeCbor(enc)
     })
@@ -360,6 +383,8 @@ describe('ingest API over TLS', () => {
       'WRONG_NETWORK',
       'TX_TOO_LARGE',
       'accepted',
+      'REPLAY',
+      'duplicate',
     ])
     expect(toHex(ack.results[3].txId)).toBe('00'.repeat(32))
 
@@ -372,7 +397,7 @@ describe('ingest API over TLS', () => {
     await waitFor('closed', () => mixed.closed)
 
     expect((await good).length).toBe(200)
-    for (const code of ['BAD_SIGNATURE', 'BAD_HELLO', 'FRAME_TOO_LARGE', 'UNKNOWN_DEVICE', 'WRONG_ORIGIN', 'TX_TOO_LARGE']) {
+    for (const code of ['BAD_SIGNATURE', 'BAD_HELLO', 'FRAME_TOO_LARGE', 'UNKNOWN_DEVICE', 'REVOKED', 'REPLAY', 'WRONG_ORIGIN', 'TX_TOO_LARGE']) {
       expect(refused.map((r) => r.code).concat(await rejectedCodes())).toContain(code)
     }
   })
