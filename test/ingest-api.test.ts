@@ -1,8 +1,8 @@
 // The device ingest API end to end: a real node in-process (LevelDB on disk, producer, API), real TLS sockets,
 // and a raw client written with core's frame codec (docs/ingest-protocol.md). Hostile clients are refused with
 // their code while a well-behaved client keeps going.
-import { createHash } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash, X509Certificate } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +24,7 @@ import {
   INGEST_ALPN,
   type IngestFrame,
   type KeyPair,
+  sealTier2,
   signHello,
   toHex,
   type Transaction,
@@ -36,6 +37,7 @@ import {
 import { parseConfig, ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli } from './helpers.js'
 
 const NETWORK = 'ingesttest'
 const TOKEN = 'ingest-api-test-token-0123456789'
@@ -459,6 +461,79 @@ describe('ingest API over TLS', () => {
     await waitFor('slow reader dropped', () => refused.filter((r) => r.code === 'SLOW_READER').length > before, 20_000)
     expect((await good).length).toBe(50)
     slow.close()
+  })
+})
+
+describe('certificate', () => {
+  it('init makes it (key 0600) and prints its fingerprint; status reports the running one', async () => {
+    const st = (await graphql('{ status { ingestFingerprint ingestAddress } }')) as { status: { ingestFingerprint: string; ingestAddress: string } }
+    expect(st.status).toEqual({ ingestFingerprint: fingerprint, ingestAddress: `127.0.0.1:${port}` })
+    const d = join(dir, 'fresh')
+    const r = await cli(['init', '--type', 'full', '--data-dir', d])
+    expect(r.code).toBe(0)
+    const der = new X509Certificate(await readFile(join(d, 'ingest-api', 'cert.pem'))).raw
+    const fp = createHash('sha256').update(der).digest('hex')
+    expect(r.stdout).toContain(`fingerprint ${fp}`)
+    expect((await stat(join(d, 'ingest-api', 'key.pem'))).mode & 0o777).toBe(0o600)
+    // TLS 1.2 only, or no ALPN: no session.
+    const old = tlsConnect({ host: '127.0.0.1', port, maxVersion: 'TLSv1.2', ALPNProtocols: [INGEST_ALPN], rejectUnauthorized: false })
+    await expect(new Promise((res, rej) => old.once('secureConnect', res).once('error', rej))).rejects.toThrow()
+    const noAlpn = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+    noAlpn.on('error', () => {})
+    const closed = await new Promise<boolean>((res) => {
+      noAlpn.once('secureConnect', () => noAlpn.once('close', () => res(true)).resume())
+      noAlpn.once('close', () => res(true))
+    })
+    expect(closed).toBe(true)
+  })
+})
+
+describe('tier 2 and profichain decrypt', () => {
+  it('decrypts a committed tier-2 record with its released key; refuses another key, a tampered ciphertext or payload', async () => {
+    const dataKey = new Uint8Array(32).fill(0x5a)
+    const seal = (seq: number, text: string, tamper = false) => {
+      const s = sealTier2({ dataKey, origin: deviceB.publicKey, epoch: 3, seq, plaintext: utf8(text) })
+      const payload = new Uint8Array(s.payload)
+      if (tamper) payload[20] ^= 1 // changed before signing: the chain accepts it, GCM will not
+      const tx = createTransaction(deviceB, { network: NETWORK, seq, payload, metadata: { ...s.metadata, 'content-type': 'application/json' } })
+      return { tx, key: toHex(s.recordKey) }
+    }
+    const a = seal(900, '{"temperature":21.5}')
+    const b = seal(901, '{"temperature":22.0}')
+    const bad = seal(902, '{"temperature":99.9}', true)
+    const c = await RawClient.connect(port, fingerprint)
+    await c.hello(deviceB, fingerprint)
+    c.send({ type: 'submit', batchId: 1, txs: [a.tx, b.tx, bad.tx] })
+    const receipts: Array<Extract<DecodedIngestFrame, { type: 'receipt' }>> = []
+    expect((await c.nextOf('ack', receipts)).results.map((r) => r.status)).toEqual(['accepted', 'accepted', 'accepted'])
+    const ids = [a.tx, b.tx, bad.tx].map(txIdHex)
+    while (receipts.filter((r) => ids.includes(toHex(r.txId))).length < 3) receipts.push(await c.nextOf('receipt'))
+    c.close()
+    const receiptOf = (tx: Transaction) => (receipts.find((r) => toHex(r.txId) === txIdHex(tx)) as { chainpoint: string }).chainpoint
+    const files = async (name: string, tx: Transaction) => {
+      await writeFile(join(dir, `${name}.cbor`), encodeTransaction(tx))
+      await writeFile(join(dir, `${name}.chp.json`), receiptOf(tx))
+      return [join(dir, `${name}.cbor`), '--receipt', join(dir, `${name}.chp.json`)]
+    }
+    const fa = await files('a', a.tx)
+    const ok = await cli(['decrypt', ...fa, '--key', a.key, '--api', apiUrl, '--token', TOKEN])
+    expect(ok.stderr).toContain('key commitment')
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toBe('{"temperature":21.5}')
+    // The key of record b opens b only.
+    const wrongKey = await cli(['decrypt', ...fa, '--key', b.key])
+    expect(wrongKey.code).toBe(1)
+    expect(wrongKey.stderr).toContain('ERR_TIER2_COMMITMENT')
+    // A ciphertext tampered before signing: committed, receipt valid, but GCM refuses it.
+    const fbad = await files('bad', bad.tx)
+    const tampered = await cli(['decrypt', ...fbad, '--key', bad.key, '--out', join(dir, 'bad.out')])
+    expect(tampered.code).toBe(1)
+    expect(tampered.stderr).toContain('ERR_TIER2_DECRYPT')
+    // A payload changed after the receipt: the receipt check fails first.
+    await writeFile(join(dir, 'a.cbor'), encodeTransaction({ ...a.tx, payload: a.tx.payload.map((x, i) => (i === 30 ? x ^ 1 : x)) }))
+    const changed = await cli(['decrypt', ...fa, '--key', a.key])
+    expect(changed.code).toBe(1)
+    expect(changed.stderr).toContain('ERR_RECEIPT_PAYLOAD')
   })
 })
 

@@ -414,6 +414,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       version: NODE_VERSION,
       syncing: this.sync?.isSyncing() ?? false,
       peers: this.peers().length,
+      ingestFingerprint: this.ingestApi?.certificate()?.fingerprintHex,
+      ingestAddress: ((a) => (a ? `${a.host}:${a.port}` : undefined))(this.ingestApi?.address()),
     }
   }
 
