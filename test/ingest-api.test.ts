@@ -148,6 +148,7 @@ const deviceB = generateKeyPair()
 const deviceC = generateKeyPair()
 const stranger = generateKeyPair()
 const revokedDevice = generateKeyPair()
+const deviceD = generateKeyPair()
 const refused: Array<{ code: string; publicKey?: string }> = []
 
 const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toHex(key.publicKey).slice(0, 8)}`)) =>
@@ -177,6 +178,8 @@ beforeAll(async () => {
         hello_timeout_ms: 2000,
         write_buffer_bytes: 64 * 1024,
         slow_reader_ms: 1500,
+        rate_per_device: 200,
+        burst_per_device: 600,
       },
       processing: { threads: 0 },
     },
@@ -191,8 +194,8 @@ beforeAll(async () => {
   api.server()?.on('refused', (r) => refused.push(r))
   apiUrl = (node.api?.address() as { url: string }).url
   // The devices are registered by the node (a member) through the API, as `profichain device add` does.
-  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
-  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice].every((k) => node.tree.devices.get(toHex(k.publicKey))))
+  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice, deviceD].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
+  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice, deviceD].every((k) => node.tree.devices.get(toHex(k.publicKey))))
   await graphql(`mutation { revokeDevice(publicKey: "${toHex(revokedDevice.publicKey)}", reason: "test") { txId } }`)
   await waitFor('device revoked', () => node.tree.devices.get(toHex(revokedDevice.publicKey))?.revoked)
 }, 60_000)
@@ -402,6 +405,33 @@ describe('ingest API over TLS', () => {
     for (const code of ['BAD_SIGNATURE', 'BAD_HELLO', 'FRAME_TOO_LARGE', 'UNKNOWN_DEVICE', 'REVOKED', 'REPLAY', 'WRONG_ORIGIN', 'TX_TOO_LARGE']) {
       expect(refused.map((r) => r.code).concat(await rejectedCodes())).toContain(code)
     }
+  })
+
+  it('rate per device: txs beyond the bucket are refused alone (RATE_LIMITED) and accepted when resent later', async () => {
+    const c = await RawClient.connect(port, fingerprint)
+    await c.hello(deviceD, fingerprint)
+    const txs = Array.from({ length: 768 }, (_, i) => mkTx(deviceD, i))
+    // Three full batches pipelined: 768 txs against a burst of 600 at 200/s.
+    for (let b = 0; b < 3; b++) c.send({ type: 'submit', batchId: b, txs: txs.slice(b * 256, (b + 1) * 256) })
+    const results: AckEntry[] = []
+    for (let b = 0; b < 3; b++) results.push(...(await c.nextOf('ack')).results)
+    const limited = txs.filter((_, i) => results[i].status === 'rejected')
+    expect(limited.length).toBeGreaterThan(0)
+    expect(new Set(results.map((r) => (r.status === 'rejected' ? r.code : r.status)))).toEqual(new Set(['accepted', 'RATE_LIMITED']))
+    // Resending the refused ones (same txs: idempotent) gets them in as the bucket refills.
+    let left = limited
+    let batch = 10
+    await waitFor(
+      'all accepted',
+      async () => {
+        c.send({ type: 'submit', batchId: batch++, txs: left.slice(0, 100) })
+        const ack = await c.nextOf('ack')
+        left = left.filter((_, i) => i >= 100 || ack.results[i].status === 'rejected')
+        return left.length === 0
+      },
+      20_000,
+    )
+    c.close()
   })
 
   it('500 idle connections: the unauthenticated limit holds, they time out, devices keep working', async () => {
