@@ -2,6 +2,7 @@ import {
   type AckEntry,
   encodeStrippedTx,
   equalBytes,
+  fromHex,
   type IngestCode,
   sha256,
   toHex,
@@ -187,13 +188,11 @@ export class NodeIngestGateway implements IngestGateway {
 
   /** Receipts for freshly committed records, by the device owed each (for the server to push). */
   async committedReceipts(txIds: string[]): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
-    const byTx = await this.c.owed.devicesOf(txIds.map((h) => Uint8Array.from(Buffer.from(h, 'hex'))))
+    const byTx = await this.c.owed.devicesOf(txIds.map(fromHex))
     if (byTx.size === 0) return []
     const locs = (await this.c.tree.getTxs([...byTx.keys()])).filter((l): l is TxLocation => l !== undefined)
     const frames = await this.receiptFrames(locs)
-    const out: Array<{ origin: Uint8Array; receipt: ReceiptFrame }> = []
-    for (const f of frames) for (const origin of byTx.get(Buffer.from(f.txId).toString('hex')) ?? []) out.push({ origin, receipt: f })
-    return out
+    return frames.map((f) => ({ origin: byTx.get(toHex(f.txId)) as Uint8Array, receipt: f }))
   }
 
   receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
