@@ -445,6 +445,15 @@ class Connection {
     }
   }
 
+  /** Forget the frames not yet being handled (the connection is gone); the one in hand finishes and is released. */
+  dropQueued(): void {
+    const dropped = this.queue.splice(this.working ? 1 : 0)
+    for (const d of dropped) {
+      this.queuedBytes -= d.body.byteLength
+      this.server.dequeued(d.body.byteLength)
+    }
+  }
+
   /** Resolves once the queued frames are answered (graceful stop). */
   async settle(deadline: number): Promise<void> {
     while ((this.working || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
@@ -563,8 +572,8 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
         set?.delete(conn)
         if (set?.size === 0) this.byDevice.delete(conn.originHex as string)
       }
-      if (conn.queuedBytes > 0) this.dequeued(conn.queuedBytes)
       conn.close(true)
+      conn.dropQueued()
     })
     if (socket.alpnProtocol !== INGEST_ALPN) {
       conn.fail('BAD_HELLO', `ALPN "${INGEST_ALPN}" is required`)
