@@ -180,6 +180,8 @@ beforeAll(async () => {
         write_buffer_bytes: 64 * 1024,
         slow_reader_ms: 1500,
         rate_per_device: 20,
+        max_unregistered: 2,
+        max_connections_per_device: 3,
         burst_per_device: 600,
       },
       processing: { threads: 0 },
@@ -433,6 +435,37 @@ describe('ingest API over TLS', () => {
       20_000,
     )
     c.close()
+  })
+
+  it('connection limits: per device, and for keys nobody registered', async () => {
+    const open: RawClient[] = []
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await RawClient.connect(port, fingerprint)
+        open.push(c)
+        await c.hello(deviceD, fingerprint)
+      }
+      const fourth = await RawClient.connect(port, fingerprint)
+      const sh = fourth.serverHello as NonNullable<RawClient['serverHello']>
+      fourth.send({ type: 'hello', publicKey: deviceD.publicKey, signature: signHello(deviceD.seed, sh.challenge, fromHex(fingerprint), NETWORK) })
+      expect(await fourth.next()).toMatchObject({ type: 'error', code: 'TOO_MANY_CONNECTIONS' })
+      const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+      for (const k of keys.slice(0, 2)) {
+        const c = await RawClient.connect(port, fingerprint)
+        open.push(c)
+        expect((await c.hello(k, fingerprint)).registered).toBe(false)
+      }
+      const third = await RawClient.connect(port, fingerprint)
+      const tsh = third.serverHello as NonNullable<RawClient['serverHello']>
+      third.send({ type: 'hello', publicKey: keys[2].publicKey, signature: signHello(keys[2].seed, tsh.challenge, fromHex(fingerprint), NETWORK) })
+      expect(await third.next()).toMatchObject({ type: 'error', code: 'TOO_MANY_CONNECTIONS' })
+      // A registered device still gets in.
+      const c = await RawClient.connect(port, fingerprint)
+      open.push(c)
+      expect((await c.hello(deviceA, fingerprint)).registered).toBe(true)
+    } finally {
+      for (const c of open) c.close()
+    }
   })
 
   it('500 idle connections: the unauthenticated limit holds, they time out, devices keep working', async () => {

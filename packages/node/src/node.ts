@@ -276,6 +276,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               maxConnections: a.max_connections,
               maxUnauthenticated: a.max_unauthenticated,
               maxConnectionsPerDevice: a.max_connections_per_device,
+              maxUnregistered: a.max_unregistered,
               ratePerDevice: a.rate_per_device,
               burstPerDevice: a.burst_per_device,
               helloTimeoutMs: a.hello_timeout_ms,
