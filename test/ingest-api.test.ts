@@ -283,6 +283,11 @@ describe('ingest API over TLS', () => {
       expect((await node.tree.getTx(r.txId))?.height).toBe(r.height)
     }
     c.send({ type: 'receipt-ack', txIds: receipts.map((r) => r.txId) })
+    // The node keeps the payloads of the device records it accepted (as of its own), e.g. for GET /tx/<id>/payload.
+    await waitFor('payload kept', () => node.tree.hasPayload(txIdHex(txs[0])))
+    const res = await fetch(`${apiUrl}/tx/${txIdHex(txs[0])}/payload`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(res.status).toBe(200)
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(txs[0].payload)
     // Resending the same batch is idempotent.
     c.send({ type: 'submit', batchId: 8, txs })
     const again = await c.nextOf('ack')

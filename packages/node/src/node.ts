@@ -232,6 +232,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           store: tree,
           verifier,
           ownOrigin: this.key.publicKey,
+          // Device records accepted over the ingest API are recovered after a reorg like own records.
+          isOwnRecord: async (tx) => (this.ingestApi ? this.ingestApi.isOwnRecord(tx) : false),
           receipts,
           producer: this.producer,
           payloads,

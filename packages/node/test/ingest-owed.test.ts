@@ -22,7 +22,7 @@ describe('owed receipts (LevelDB on disk)', () => {
     const devA = b(0xaa)
     const devB = b(0xab) // adjacent key: prefix ranges must not overlap
     await owed.add([
-      { origin: devA, txId: b(1) },
+      { origin: devA, txId: b(1), tx: Uint8Array.of(9, 9) },
       { origin: devA, txId: b(2) },
       { origin: devB, txId: b(3) },
       { origin: devA, txId: b(1) }, // again: no second entry
@@ -32,9 +32,9 @@ describe('owed receipts (LevelDB on disk)', () => {
     expect((await owed.forDevice(devB, 10)).map(toHex)).toEqual([toHex(b(3))])
     expect(await owed.forDevice(devA, 1)).toHaveLength(1)
     const by = await owed.devicesOf([b(1), b(3), b(9)])
-    expect([...by.entries()].map(([k, v]) => [k, toHex(v)])).toEqual([
-      [toHex(b(1)), toHex(devA)],
-      [toHex(b(3)), toHex(devB)],
+    expect([...by.entries()].map(([k, v]) => [k, toHex(v.origin), v.tx && toHex(v.tx)])).toEqual([
+      [toHex(b(1)), toHex(devA), '0909'],
+      [toHex(b(3)), toHex(devB), undefined],
     ])
     await owed.close()
     owed = new OwedReceipts(path)

@@ -7,7 +7,8 @@ import { Level } from 'level'
  * store (`<data>/ingest-api/owed`), written synced *before* the record enters the outbox, so an acked record
  * always has its entry. Layout (binary keys, both written and deleted together):
  *   "d" ‖ origin(32) ‖ txId(32) → empty   (by device: what to push after a hello)
- *   "t" ‖ txId(32) → origin(32)           (by tx: who to push a fresh commit to; a tx has one origin)
+ *   "t" ‖ txId(32) → origin(32) ‖ tx      (by tx: who to push a fresh commit to; a tx has one origin; tx =
+ *                                          encodeTransaction, kept so the node can store the payload once committed)
  */
 export class OwedReceipts {
   private readonly db: Level<Uint8Array, Uint8Array>
@@ -33,7 +34,7 @@ export class OwedReceipts {
     return this.count
   }
 
-  async add(pairs: Array<{ origin: Uint8Array; txId: Uint8Array }>): Promise<void> {
+  async add(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>): Promise<void> {
     if (pairs.length === 0) return
     const keys = pairs.map((p) => byDevice(p.origin, p.txId))
     const present = await this.db.getMany(keys)
@@ -45,7 +46,7 @@ export class OwedReceipts {
       if (present[i] !== undefined || seen.has(hex)) return
       seen.add(hex)
       b.put(keys[i], EMPTY)
-      b.put(byTx(p.txId), p.origin)
+      b.put(byTx(p.txId), p.tx ? concat(p.origin, p.tx) : p.origin)
       fresh++
     })
     if (fresh === 0) return b.close()
@@ -61,14 +62,14 @@ export class OwedReceipts {
     return out
   }
 
-  /** The device owed the receipt of each txId, for those owed (hex txId → origin). */
-  async devicesOf(txIds: Uint8Array[]): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>()
+  /** The device owed the receipt of each txId, for those owed (hex txId → origin and, when kept, the tx). */
+  async devicesOf(txIds: Uint8Array[]): Promise<Map<string, { origin: Uint8Array; tx?: Uint8Array }>> {
+    const out = new Map<string, { origin: Uint8Array; tx?: Uint8Array }>()
     if (this.count === 0 || txIds.length === 0) return out
     const vals = await this.db.getMany(txIds.map(byTx))
     txIds.forEach((id, i) => {
       const v = vals[i]
-      if (v !== undefined) out.set(toHex(id), v)
+      if (v !== undefined) out.set(toHex(id), { origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
     })
     return out
   }
