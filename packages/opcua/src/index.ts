@@ -1,0 +1,2 @@
+// @profichain/opcua — DESIGN §14.
+export {}
