@@ -391,6 +391,21 @@ export async function loadGenesis(path: string): Promise<Genesis> {
   return parseGenesis(json, path)
 }
 
+/** The genesis origin (a hand-built Genesis object without one gets the default). */
+export function genesisOrigin(g: Genesis): string {
+  return (g as Partial<Genesis>).origin ?? defaultOrigin(g.network)
+}
+
+/** The genesis block log parameters (a hand-built Genesis object without them gets the defaults). */
+export function genesisCheckpoint(g: Genesis): { depth: number; intervalMs: number } {
+  const c = (g as Partial<Genesis>).checkpoint
+  const d = GENESIS_DEFAULTS.checkpoint
+  return {
+    depth: c?.depth ?? (g.consensus?.type === 'work' ? d.workDepth : d.depth),
+    intervalMs: c?.intervalMs ?? d.intervalMs,
+  }
+}
+
 /** Pretty, stable JSON of a genesis (fixed key order), ending in a newline. */
 export function serializeGenesis(g: Genesis): string {
   const ordered = {
@@ -400,8 +415,8 @@ export function serializeGenesis(g: Genesis): string {
     blockTimeMs: g.blockTimeMs,
     maxBlockBytes: g.maxBlockBytes,
     maxTxBytes: g.maxTxBytes,
-    origin: g.origin,
-    checkpoint: { depth: g.checkpoint.depth, intervalMs: g.checkpoint.intervalMs },
+    origin: genesisOrigin(g),
+    checkpoint: genesisCheckpoint(g),
     consensus: g.consensus,
     validators: g.validators,
     members: g.members.map((m) => ({
