@@ -181,6 +181,20 @@ describe('block log checkpoints and witnesses', () => {
     expect(metrics).toMatch(/profichain_witness_cosigned_total\{code="200"\} [1-9]/)
     expect(metrics).toMatch(/profichain_witness_evidence_total [1-9]/)
 
+    // GraphQL: checkpoint with cosignatures (A), partners with what was cosigned and the evidence (B).
+    const gql = async (n: ProfichainNode, query: string) => {
+      const res = await fetch(`${url(n)}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) })
+      const j = (await res.json()) as { data: Record<string, unknown>; errors?: unknown }
+      expect(j.errors).toBeUndefined()
+      return j.data
+    }
+    const qa = (await gql(a, '{ checkpoint { origin size root note cosignatures { witness timestamp } } }')).checkpoint as { origin: string; size: number; cosignatures: Array<{ witness: string }> }
+    expect(qa.origin).toBe(ORIGIN_A)
+    expect(qa.size).toBeGreaterThanOrEqual(cp2.size)
+    const qb = await gql(b, `{ partners { name origin threshold witnessed { size } } witnessEvidence(origin: "${ORIGIN_A}") { origin kind offered } }`)
+    expect(qb.partners).toEqual([{ name: 'a', origin: ORIGIN_A, threshold: 1, witnessed: { size: expect.any(Number) } }])
+    expect((qb.witnessEvidence as Array<{ offered: string }>).map((e) => e.offered)).toContain(forgedNote)
+
     // B restarts: its witness state for A survives, and it keeps cosigning A's growing log.
     const before = (await b.checkpoints?.witness.state.get(ORIGIN_A))?.size as number
     await b.stop()
