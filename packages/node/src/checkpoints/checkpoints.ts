@@ -75,6 +75,18 @@ export interface CheckpointsService extends EventEmitter<CheckpointsEvents> {
   tick(): Promise<void>
   /** What the API serves (GET /checkpoint, proofs, POST /add-checkpoint). */
   api(): CheckpointApi
+  /**
+   * The c2sp.org/tlog-witness add-checkpoint body for our latest signed checkpoint, with a consistency proof from
+   * `oldSize` (the size that witness last cosigned; 0: none). Undefined before the first checkpoint. For any
+   * transport (HTTP, broker); a 409 answer names the size to retry from (`parseTlogSize`).
+   */
+  addCheckpointRequest(oldSize: number): Promise<{ body: string; checkpoint: SignedCheckpoint } | undefined>
+  /**
+   * Keep the cosignature line(s) a witness answered (200 body) on the checkpoint `checkpointText`, verified with
+   * its cosigner `vkey`; they are then served on GET /checkpoint while that checkpoint is the latest. False when
+   * no line verifies.
+   */
+  addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean>
   start(): void
   stop(): Promise<void>
 }
@@ -190,6 +202,23 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     }
   }
 
+  async addCheckpointRequest(oldSize: number): Promise<{ body: string; checkpoint: SignedCheckpoint } | undefined> {
+    const latest = await this.checkpoints.latest()
+    if (!latest) return undefined
+    const size = latest.checkpoint.size
+    const from = Number.isSafeInteger(oldSize) && oldSize >= 0 && oldSize <= size ? oldSize : 0
+    const proof = from === 0 || from === size ? [] : await this.log.consistencyProof(from, size)
+    return { body: formatAddCheckpoint({ oldSize: from, proof, note: latest.note }), checkpoint: latest }
+  }
+
+  async addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean> {
+    const verifier = parseVkey(vkey)
+    let ok = false
+    for (const line of body.split('\n').filter((l) => l.length > 0))
+      if (await this.checkpoints.addCosignature(checkpointText, `${line}\n`, verifier)) ok = true
+    return ok
+  }
+
   private async askWitness(w: OutsideWitness, latest: SignedCheckpoint): Promise<void> {
     const key = new Uint8Array(Buffer.from(WSTATE + w.name, 'utf8'))
     const raw = await this.kv.get('logMeta', key)
@@ -208,11 +237,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
       })
       const text = await res.text()
       if (res.status === 200) {
-        const verifier = parseVkey(w.vkey)
-        const lines = text.split('\n').filter((l) => l.length > 0).map((l) => `${l}\n`)
-        let ok = false
-        for (const line of lines) if (await this.checkpoints.addCosignature(latest.text, line, verifier)) ok = true
-        if (!ok) {
+        if (!(await this.addCosignature(w.vkey, latest.text, text))) {
           this.outside.inc({ result: 'bad_cosignature' })
           throw new Error(`witness ${w.name} answered 200 without a valid cosignature for its vkey`)
         }
