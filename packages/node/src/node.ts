@@ -261,7 +261,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Block log and checkpoints (DESIGN §11): final blocks into the log, validators sign, witness for partners.
       const checkpoints = (this.parts.checkpoints = await createCheckpoints(
         { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
-        { store: tree, key: this.key, logger: log('checkpoints'), registry },
+        { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
       ))
 
       if (c.enabled.api) {
@@ -305,6 +305,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             producer: this.producer,
             payloads,
             votes: this.votes,
+            checkpoints,
             logger: log('network'),
             registry,
           },

@@ -14,6 +14,8 @@ import {
   formatAddCheckpoint,
   formatVkey,
   type LogKv,
+  type NoteVerifier,
+  openNote,
   type OutsideWitness,
   type PartnerRegistry,
   parseOutsideWitness,
@@ -48,6 +50,8 @@ export interface CheckpointsComponents {
   key: KeyPair
   logger: Logger
   registry?: Registry
+  /** Gossip a signed checkpoint note to the network's other nodes (checkpoint topic); absent: not shared. */
+  publish?: (note: string) => void
 }
 
 export interface CheckpointsEvents {
@@ -73,6 +77,11 @@ export interface CheckpointsService extends EventEmitter<CheckpointsEvents> {
   readonly witnessVkey: string
   /** One round now: sync the log, sign if it grew (validators), ask outside witnesses. */
   tick(): Promise<void>
+  /**
+   * A checkpoint note gossiped by another node: verified with the network vkeys (reject otherwise); merged, or
+   * co-signed by this validator when our log has it, and gossiped again when we added our signature.
+   */
+  onCheckpoint(note: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'>
   /** What the API serves (GET /checkpoint, proofs, POST /add-checkpoint). */
   api(): CheckpointApi
   /**
@@ -101,6 +110,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
   private running?: Promise<void>
   private stopped = false
   private readonly isValidator: boolean
+  private readonly verifiers: NoteVerifier[]
   private readonly requests: Counter<'code'>
   private readonly cosignedCount: Counter<'code'>
   private readonly refused: Counter<'code'>
@@ -123,6 +133,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     this.vkeys = validatorKeys(g).map((k) => formatVkeyOf(this.origin, k))
     this.witnessVkey = witness.vkey
     this.isValidator = validatorKeys(g).some((k) => equalBytes(k, c.key.publicKey))
+    this.verifiers = this.vkeys.map((v) => parseVkey(v))
     const registers = c.registry ? [c.registry] : []
     this.requests = new Counter({ name: 'profichain_witness_requests_total', help: 'add-checkpoint requests answered, by status code', labelNames: ['code'], registers })
     this.cosignedCount = new Counter({ name: 'profichain_witness_cosigned_total', help: 'partner checkpoints cosigned', labelNames: ['code'], registers })
@@ -170,6 +181,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     if (signed) {
       this.signedCount.inc()
       this.c.logger.debug({ size: signed.checkpoint.size }, 'checkpoint signed')
+      this.c.publish?.(signed.note)
       this.emit('signed', signed)
     }
     const latest = signed ?? (await this.checkpoints.latest())
@@ -199,6 +211,32 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
         this.outside.inc({ result: 'error' })
         this.c.logger.warn({ err, witness: w.name, url: w.url }, 'outside witness did not cosign our checkpoint; retrying at the next checkpoint interval')
       }
+    }
+  }
+
+  onCheckpoint = async (bytes: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> => {
+    let note: string
+    try {
+      note = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+      openNote(note, this.verifiers)
+    } catch {
+      this.c.logger.warn({ from }, 'rejected a gossiped checkpoint not signed by a validator of this network')
+      return 'reject'
+    }
+    try {
+      await this.log.sync()
+      const r = await this.checkpoints.receive(note, this.isValidator ? [{ keyPair: this.c.key }] : [])
+      // Validly signed but stale or beyond our log: still relayed (the others may need it), nothing kept here.
+      if (r === undefined) return 'accept'
+      if (r.signed) {
+        this.signedCount.inc()
+        this.c.publish?.(r.checkpoint.note)
+        this.emit('signed', r.checkpoint)
+      }
+      return 'accept'
+    } catch (err) {
+      this.c.logger.error({ err, from }, 'a validator signed a checkpoint that contradicts this node\'s block log')
+      return 'ignore'
     }
   }
 
