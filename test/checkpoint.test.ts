@@ -25,6 +25,7 @@ import {
   writePartnersFile,
   writeWitnessesFile,
 } from '@profichain/global'
+import { Level } from 'level'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cli, tempDir, waitFor } from './helpers.js'
@@ -230,4 +231,19 @@ describe('block log checkpoints and witnesses', () => {
     }
     for (const n of nodes) await n.stop()
   }, 40_000)
+
+  it('refuses an old (layout 1) data dir at start with what to do', async () => {
+    const root = await tempDir('checkpoint-old')
+    const dir = await initNet(root, 'old', 'old.example/p')
+    const n = await start(dir)
+    await n.stop()
+    running.splice(running.indexOf(n), 1)
+    // What layout 1 looked like to this version: no layout version stored (and block 0 of another identity).
+    const db = new Level<string, Uint8Array>(join(dir, 'db'), { valueEncoding: 'view' })
+    await db.del('!z!schema')
+    await db.close()
+    const err = await start(dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_STORE_LAYOUT' })
+    expect((err as Error).message).toMatch(/layout version 1.*reads layout 2 only.*fresh data dir.*profichain init/s)
+  })
 })
