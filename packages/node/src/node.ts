@@ -263,6 +263,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
         { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
       ))
+      this.health.add({ name: 'checkpoints', health: () => checkpoints.health() })
 
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(

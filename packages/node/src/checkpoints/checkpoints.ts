@@ -98,6 +98,8 @@ export interface CheckpointsService extends EventEmitter<CheckpointsEvents> {
   addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean>
   start(): void
   stop(): Promise<void>
+  /** `CHECKPOINT_FAILING` while the last round failed (e.g. the block log contradicts the signed checkpoint). */
+  health(): { ok: true } | { ok: false; code: 'CHECKPOINT_FAILING'; message: string }
 }
 
 const WSTATE = 'wstate:'
@@ -109,6 +111,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
   private stopped = false
+  private failure?: string
   private readonly isValidator: boolean
   private readonly verifiers: NoteVerifier[]
   /** Outside witnesses (name and URL) that failed: when to ask again (doubling from 1 s to 30 s). */
@@ -161,12 +164,24 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     const loop = () => {
       if (this.stopped) return
       this.running = this.tick()
-        .catch((err) => this.c.logger.error({ err }, 'checkpoint round failed; retrying at the next interval'))
+        .then(() => {
+          this.failure = undefined
+        })
+        .catch((err) => {
+          this.failure = (err as Error).message
+          this.c.logger.error({ err }, 'checkpoint round failed; retrying at the next interval')
+        })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, interval)
         })
     }
     this.timer = setTimeout(loop, 0)
+  }
+
+  health(): { ok: true } | { ok: false; code: 'CHECKPOINT_FAILING'; message: string } {
+    return this.failure === undefined
+      ? { ok: true }
+      : { ok: false, code: 'CHECKPOINT_FAILING', message: `the block log or checkpoint signing fails: ${this.failure}` }
   }
 
   async stop(): Promise<void> {
