@@ -14,6 +14,14 @@ export { typeDefs } from './schema-sdl.js'
 export { type ApiDevice, type ApiDevices, deviceTypeDefs } from './schema-devices.js'
 export { isLoopbackHost } from './server.js'
 export { CBOR_TYPE, handleRecords, type RecordsSubmitter } from './records.js'
+export {
+  CHECKPOINT_PATHS,
+  type CheckpointApi,
+  type CheckpointInfo,
+  MAX_ADD_CHECKPOINT_BYTES,
+  type PartnerInfo,
+  type WitnessEvidenceInfo,
+} from './checkpoint.js'
 export type {
   ApiAddress,
   ApiChain,

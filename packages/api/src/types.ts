@@ -1,3 +1,4 @@
+import type { CheckpointApi } from './checkpoint.js'
 import type { EventEmitter } from 'node:events'
 import type { Block, BlockHeader, ChainpointProof, NativeReceipt } from '@profichain/core'
 import type { TxLocation } from '@profichain/store'
@@ -122,6 +123,8 @@ export interface ApiComponents {
   evidence?: () => Promise<EquivocationEvidence[]>
   /** The device ingest API's submit, for POST /v1/records. Absent: that route answers 404. */
   records?: RecordsSubmitter
+  /** Block log, checkpoints and witness (GET /checkpoint, POST /add-checkpoint, …). Absent: those routes answer 404. */
+  checkpoints?: CheckpointApi
 }
 
 /** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */

@@ -14,6 +14,8 @@ import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
+import { registerCheckpointCommand } from './checkpoint.js'
+import { registerWitnessCommand } from './witness.js'
 
 const VERSION = '0.1.0'
 
@@ -66,6 +68,7 @@ export function buildProgram(): Command {
       .requiredOption('--data-dir <dir>', 'directory for the node (created); with --consensus quorum the network directory')
       .option('--genesis <file>', 'join an existing network with this genesis (default: a new one-node network)')
       .option('--network <id>', 'network id of a new one-node network', 'local')
+      .option('--origin <origin>', 'log origin of a new network, a schema-less URL such as acme.example/profichain/plant-1 (default profichain.invalid/<network>)')
       .option('--p2p-port <port>', 'libp2p TCP port', port, 7000)
       .option('--api-port <port>', 'HTTP API port (bound to 127.0.0.1)', port, 8545)
       .option('--block-time <ms>', 'block time of a new network, ms', positiveInt, 1000)
@@ -86,6 +89,7 @@ export function buildProgram(): Command {
             apiPort: o.apiPort,
             blockTime: o.blockTime,
             lineMode: o.lineMode,
+            origin: o.origin,
           })
           const lines = [
             `initialised quorum network "${o.network}" in ${q.dir}: ${q.nodes.length} validators, a block is final with ${q.threshold} of ${q.nodes.length} signatures`,
@@ -110,6 +114,7 @@ export function buildProgram(): Command {
           apiPort: o.apiPort,
           blockTime: o.blockTime,
           lineMode: o.lineMode,
+          origin: o.origin,
         })
         process.stdout.write(
           `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  ingest API certificate fingerprint ${r.ingestFingerprint} (devices pin it; the API is on with [modules] ingest_api = true)\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
@@ -455,6 +460,8 @@ Exit codes:
   )
   registerBrokerCommand(program)
   program.addCommand(deviceCommand())
+  registerCheckpointCommand(program)
+  registerWitnessCommand(program)
   return program
 }
 

@@ -104,6 +104,10 @@ const schema = z.strictObject({
       confirmations: z.number().int().min(1).default(1),
     })
     .default({ confirmations: 1 }),
+  /** Partner networks this node witnesses (DESIGN §11; @profichain/global parsePartner checks each). */
+  partners: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** Outside C2SP witnesses asked to cosign this network's checkpoints (also <dataDir>/witnesses.json). */
+  witnesses: z.array(z.strictObject({ url: z.string().url(), vkey: z.string() })).default([]),
   processing: z.strictObject({ threads: z.number().int().min(0).max(64).default(2) }).default({ threads: 2 }),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })

@@ -9,6 +9,7 @@ import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@
 import { type BlockTree, createBlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
+import { type CheckpointsService, createCheckpoints } from './checkpoints/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeError } from './errors.js'
 import { createDeviceApi } from './device-api.js'
@@ -73,6 +74,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     sync?: SyncService
     votes?: VotesService
     ingestApi?: IngestApiSubsystem
+    checkpoints?: CheckpointsService
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -126,6 +128,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** The device ingest API (TLS server, gateway, receipts owed), when [modules] ingest_api is on. */
   get ingestApi(): IngestApiSubsystem | undefined {
     return this.parts.ingestApi
+  }
+
+  /** Block log, signed checkpoints, witness service and partners (DESIGN §11). */
+  get checkpoints(): CheckpointsService | undefined {
+    return this.parts.checkpoints
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -291,6 +298,12 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         ))
         await ingestApi.start()
       }
+      // Block log and checkpoints (DESIGN §11): final blocks into the log, validators sign, witness for partners.
+      const checkpoints = (this.parts.checkpoints = await createCheckpoints(
+        { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
+        { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
+      ))
+      this.health.add({ name: 'checkpoints', health: () => checkpoints.health() })
 
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
@@ -321,6 +334,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 height: e.height,
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
+            checkpoints: checkpoints.api(),
           },
         ))
         await api.start()
@@ -340,6 +354,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             producer: this.producer,
             payloads,
             votes: this.votes,
+            checkpoints,
             logger: log('network'),
             registry,
           },
@@ -367,6 +382,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingest?.start()
       chain.start()
       receipts.start()
+      checkpoints.start()
       this.started = true
       const head = tree.head()
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
@@ -379,6 +395,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
       await this.votes?.stop().catch(() => {})
+      await this.checkpoints?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
@@ -470,6 +487,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.checkpoints?.stop()
       await this.votes?.stop()
       await this.network?.stop()
       await this.chain?.stop()

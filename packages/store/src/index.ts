@@ -1,9 +1,9 @@
 import { BlockTree } from './block-tree.js'
 import type { BlockTreeComponents, BlockTreeInit } from './types.js'
 
-export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
+export { BlockTree, genesisBlockOf, type GlobalBuckets, type StoreStats } from './block-tree.js'
 export type { OriginAudit, OriginsReport } from './audit.js'
-export { Bucket, type BucketName, DeviceBucket, LAYOUT_VERSION, QuorumBucket } from './keys.js'
+export { Bucket, type BucketName, DeviceBucket, GlobalBucket, type GlobalBucketName, LAYOUT_VERSION, QuorumBucket } from './keys.js'
 export {
   checkIncomingTx,
   DeviceRegistry,
