@@ -1,0 +1,2 @@
+export * from './partners.js'
+export { type PartnerProgress, type PartnersState, type PendingAnchor } from './state.js'
