@@ -3,7 +3,6 @@ import {
   type Block,
   blockHash,
   createBlock,
-  EMPTY_ROOT,
   fromHex,
   type KeyPair,
   LIMITS,
@@ -31,6 +30,8 @@ export const MIN_BLOCK_BYTES = 32 * 1024
 
 export const GENESIS_DEFAULTS = {
   blockTimeMs: 2000,
+  /** Block log (DESIGN §11): blocks this deep enter the log (authority, work); checkpoints at most this often. */
+  checkpoint: { depth: 3, workDepth: 6, intervalMs: 2000 },
   maxBlockBytes: 16 * 1024 * 1024,
   maxTxBytes: 16 * 1024 * 1024,
   work: { initialDifficulty: 16, retargetInterval: 10, minDifficulty: 1, maxDifficulty: 64 },
@@ -56,6 +57,18 @@ const intIn = (what: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
       ctx.issues.push({ code: 'custom', input: v, message })
     }
   }) as unknown as z.ZodType<number>
+
+/**
+ * A log origin (c2sp.org/tlog-checkpoint): a schema-less URL such as `acme.example/profichain/plant-1`. Also the
+ * note key name of the network's checkpoint signatures, so no whitespace and no '+'.
+ */
+export const ORIGIN_RE = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?(\/[A-Za-z0-9._~-]+)*$/
+export const MAX_ORIGIN_LENGTH = 255
+
+/** The origin a genesis without one gets: derived from the network id (set a real one with `init --origin`). */
+export function defaultOrigin(network: string): string {
+  return `profichain.invalid/${network}`
+}
 
 const publicKeyHex = z
   .string({ error: (iss) => `${show(iss.input)} is not a 64-hex Ed25519 public key` })
@@ -124,6 +137,20 @@ const genesisSchema = z.strictObject({
   blockTimeMs: intIn('a block time in ms', MIN_BLOCK_TIME_MS).optional(),
   maxBlockBytes: intIn('a block size limit in bytes', MIN_BLOCK_BYTES).optional(),
   maxTxBytes: intIn('a payload size limit in bytes', 1, LIMITS.payloadBytes).optional(),
+  origin: z
+    .string({ error: (iss) => `origin must be a string, got ${show(iss.input)}` })
+    .max(MAX_ORIGIN_LENGTH, { error: `origin is longer than ${MAX_ORIGIN_LENGTH} characters` })
+    .regex(ORIGIN_RE, {
+      error: (iss) =>
+        `${show(iss.input)} is not a log origin (a schema-less URL such as "acme.example/profichain/plant-1": lower-case host, optional :port and /path, no scheme, no spaces, no '+')`,
+    })
+    .optional(),
+  checkpoint: z
+    .strictObject({
+      depth: intIn('a depth in blocks', 1, 1_000_000).optional(),
+      intervalMs: intIn('a checkpoint interval in ms', 100, 86_400_000).optional(),
+    })
+    .optional(),
 })
 
 type Issue = { path: PropertyKey[]; message: string }
@@ -315,6 +342,11 @@ export function parseGenesis(json: unknown, source?: string): Genesis {
     }
   }
   if (issues.length > 0) fail(issues, source)
+  const cp = GENESIS_DEFAULTS.checkpoint
+  const checkpoint = {
+    depth: g.checkpoint?.depth ?? (consensus.type === 'work' ? cp.workDepth : cp.depth),
+    intervalMs: g.checkpoint?.intervalMs ?? cp.intervalMs,
+  }
 
   const members: GenesisMember[] = g.members.map((m) => ({
     name: m.name,
@@ -332,6 +364,8 @@ export function parseGenesis(json: unknown, source?: string): Genesis {
     blockTimeMs,
     maxBlockBytes,
     maxTxBytes,
+    origin: g.origin ?? defaultOrigin(g.network),
+    checkpoint,
   }
 }
 
@@ -357,6 +391,21 @@ export async function loadGenesis(path: string): Promise<Genesis> {
   return parseGenesis(json, path)
 }
 
+/** The genesis origin (a hand-built Genesis object without one gets the default). */
+export function genesisOrigin(g: Genesis): string {
+  return (g as Partial<Genesis>).origin ?? defaultOrigin(g.network)
+}
+
+/** The genesis block log parameters (a hand-built Genesis object without them gets the defaults). */
+export function genesisCheckpoint(g: Genesis): { depth: number; intervalMs: number } {
+  const c = (g as Partial<Genesis>).checkpoint
+  const d = GENESIS_DEFAULTS.checkpoint
+  return {
+    depth: c?.depth ?? (g.consensus?.type === 'work' ? d.workDepth : d.depth),
+    intervalMs: c?.intervalMs ?? d.intervalMs,
+  }
+}
+
 /** Pretty, stable JSON of a genesis (fixed key order), ending in a newline. */
 export function serializeGenesis(g: Genesis): string {
   const ordered = {
@@ -366,6 +415,8 @@ export function serializeGenesis(g: Genesis): string {
     blockTimeMs: g.blockTimeMs,
     maxBlockBytes: g.maxBlockBytes,
     maxTxBytes: g.maxTxBytes,
+    origin: genesisOrigin(g),
+    checkpoint: genesisCheckpoint(g),
     consensus: g.consensus,
     validators: g.validators,
     members: g.members.map((m) => ({
@@ -379,14 +430,18 @@ export function serializeGenesis(g: Genesis): string {
 }
 
 /**
- * SHA-256 of the serialized genesis. The genesis block does not commit to members or validators, so nodes
- * should compare this digest (e.g. in a handshake) to be sure they run the same genesis.
+ * SHA-256 of the canonical genesis encoding: the UTF-8 bytes of `serializeGenesis` (every field, defaults
+ * filled in, fixed key order, 2-space JSON, final newline). Block 0's Merkle root is this digest, so the
+ * genesis hash commits to the whole genesis (docs/protocol.md, "Network identity").
  */
 export function genesisConfigHash(g: Genesis): Uint8Array {
   return sha256(utf8(serializeGenesis(g)))
 }
 
-/** The deterministic height-0 block: zero prevHash and producer, no txs, no signatures. */
+/**
+ * The deterministic height-0 block: zero prevHash and producer, no txs, no signatures, and as Merkle root the
+ * genesis digest (`genesisConfigHash`): two networks whose genesis differs in any field have different hashes.
+ */
 export function genesisBlock(g: Genesis): Block {
   return createBlock({
     network: g.network,
@@ -397,7 +452,7 @@ export function genesisBlock(g: Genesis): Block {
     difficulty: 0,
     nonce: 0,
     txs: [],
-    merkleRoot: EMPTY_ROOT,
+    merkleRoot: genesisConfigHash(g),
   })
 }
 
@@ -429,6 +484,10 @@ export interface CreateGenesisInit {
   blockTimeMs?: number
   maxBlockBytes?: number
   maxTxBytes?: number
+  /** Log origin (default derived from the network id, `defaultOrigin`). */
+  origin?: string
+  /** Block log parameters (defaults in GENESIS_DEFAULTS.checkpoint). */
+  checkpoint?: { depth?: number; intervalMs?: number }
   /** Default: now. */
   timestamp?: number
 }
@@ -460,5 +519,7 @@ export function createGenesis(init: CreateGenesisInit): Genesis {
   if (init.blockTimeMs !== undefined) json.blockTimeMs = init.blockTimeMs
   if (init.maxBlockBytes !== undefined) json.maxBlockBytes = init.maxBlockBytes
   if (init.maxTxBytes !== undefined) json.maxTxBytes = init.maxTxBytes
+  if (init.origin !== undefined) json.origin = init.origin
+  if (init.checkpoint !== undefined) json.checkpoint = init.checkpoint
   return parseGenesis(json)
 }

@@ -31,6 +31,10 @@ export interface Genesis {
   blockTimeMs: number
   maxBlockBytes: number
   maxTxBytes: number
+  /** Log origin of the network's block log checkpoints (a schema-less URL; also the note key name). */
+  origin: string
+  /** Block log (DESIGN §11): `depth` blocks deep enter the log (authority, work); checkpoints every `intervalMs`. */
+  checkpoint: { depth: number; intervalMs: number }
 }
 
 /** Read access to the chain a consensus needs for rules that look back (signer limits, retargeting). */

@@ -282,7 +282,7 @@ describe('createGenesis and the genesis block', () => {
       height: 0,
       timestamp: T0,
       prevHash: ZERO_HASH,
-      merkleRoot: EMPTY_ROOT,
+      merkleRoot: genesisConfigHash(g),
       txCount: 0,
       difficulty: 0,
       nonce: 0,
@@ -295,9 +295,13 @@ describe('createGenesis and the genesis block', () => {
     )
     expect(genesisHash({ ...g, timestamp: T0 + 1 })).not.toEqual(genesisHash(g))
     expect(genesisHash({ ...g, network: 'dev2' })).not.toEqual(genesisHash(g))
-    // The config hash also covers members and validators.
+    // Layout 2: the genesis hash commits to the whole genesis (block 0's Merkle root is the genesis digest).
     const other = createGenesis({ network: 'dev', validators: [key(2)], timestamp: T0 })
-    expect(genesisHash(other)).toEqual(genesisHash(g))
+    expect(genesisHash(other)).not.toEqual(genesisHash(g))
     expect(genesisConfigHash(other)).not.toEqual(genesisConfigHash(g))
+    expect(genesisHash({ ...g, origin: 'acme.example/p' })).not.toEqual(genesisHash(g))
+    expect(genesisHash({ ...g, checkpoint: { depth: 9, intervalMs: 2000 } })).not.toEqual(genesisHash(g))
+    expect(genesisHash({ ...g, blockTimeMs: g.blockTimeMs + 1 })).not.toEqual(genesisHash(g))
+    expect(EMPTY_ROOT).not.toEqual(b.header.merkleRoot)
   })
 })

@@ -283,16 +283,29 @@ async function checkBlock(
   }
   const allComputed = computed.every((c) => c !== undefined)
   const computedRoot = allComputed ? merkleRoot(computed as Uint8Array[]) : undefined
+  // Block 0 has no txs; its Merkle root is the genesis digest (layout 2: the genesis hash commits to the genesis).
+  let committedRoot = header?.merkleRoot
+  if (header !== undefined && header.height === 0) {
+    const digest = await subs.meta.get(META.genesisConfig)
+    if (digest === undefined || !equalBytes(digest, header.merkleRoot))
+      add({
+        kind: 'merkle',
+        height,
+        blockHash: hex,
+        message: `block 0's Merkle root ${toHex(header.merkleRoot)} is not the stored genesis digest ${digest ? toHex(digest) : '(missing)'}`,
+      })
+    committedRoot = merkleRoot([])
+  }
   const rootOk =
-    header !== undefined && computedRoot !== undefined && equalBytes(computedRoot, header.merkleRoot)
+    committedRoot !== undefined && computedRoot !== undefined && equalBytes(computedRoot, committedRoot)
   const leavesRootOk =
-    header !== undefined && stored !== undefined && equalBytes(merkleRoot(stored), header.merkleRoot)
-  if (header && computedRoot && !rootOk) {
+    committedRoot !== undefined && stored !== undefined && equalBytes(merkleRoot(stored), committedRoot)
+  if (header && committedRoot && computedRoot && !rootOk) {
     add({
       kind: 'merkle',
       height,
       blockHash: hex,
-      message: `Merkle root of the stored txs ${toHex(computedRoot)} differs from the header's ${toHex(header.merkleRoot)}`,
+      message: `Merkle root of the stored txs ${toHex(computedRoot)} differs from the header's ${toHex(committedRoot)}`,
     })
   }
   if (stored) {

@@ -17,7 +17,7 @@ import {
 } from '@profichain/core'
 import { Level } from 'level'
 import { runAudit } from './audit.js'
-import { ioError, put, Serial, type StoreContext, type StoreHealth, trackHealth, WriteHealth, writeBatch } from './context.js'
+import { del, ioError, put, Serial, type StoreContext, type StoreHealth, trackHealth, WriteHealth, writeBatch } from './context.js'
 import { Durability } from './durability.js'
 import { ForkChoice, headInfo } from './fork-choice.js'
 import { checkGenesis, genesisBlockOf } from './genesis-check.js'
@@ -27,8 +27,10 @@ import {
   decodeCounts,
   decodeTxIndex,
   encodeCounts,
+  type GlobalBucketName,
   META,
   openSublevels,
+  readU64,
   prefixRange,
   type Subs,
   txKey,
@@ -59,6 +61,20 @@ import {
 } from './types.js'
 
 export { genesisBlockOf }
+
+/** Key-value access to the global network's buckets (`BlockTree.globalBuckets`). */
+export interface GlobalBuckets {
+  get(bucket: GlobalBucketName, key: Uint8Array): Promise<Uint8Array | undefined>
+  getMany(bucket: GlobalBucketName, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
+  /** Entries in key order within the range (`gte`/`lt`/`reverse`), at most `limit` (-1: all). */
+  entries(
+    bucket: GlobalBucketName,
+    range?: { gte?: Uint8Array; lt?: Uint8Array; reverse?: boolean },
+    limit?: number,
+  ): Promise<Array<[Uint8Array, Uint8Array]>>
+  /** One atomic, synced batch; an op without value deletes its key. */
+  write(ops: Array<{ bucket: GlobalBucketName; key: Uint8Array; value?: Uint8Array }>): Promise<void>
+}
 
 export interface StoreStats {
   /** Blocks stored (canonical and side branches, genesis included). */
@@ -211,7 +227,7 @@ export class BlockTree {
   private async load(genesisBlock: Block, init: BlockTreeInit): Promise<void> {
     await checkLayout(this.db, this.subs, init.path)
     await checkGenesis(this.db, this.subs, this.genesis, genesisBlock, this.genesisHash, init)
-    const [head, fin, counts] = await this.subs.meta.getMany([META.head, META.final, META.counts])
+    const [head, fin, counts, floor] = await this.subs.meta.getMany([META.head, META.final, META.counts, META.checkpointFloor])
     const headNode = head && (await this.nodes.node(head))
     const finalNode = fin && (await this.nodes.node(fin))
     if (!headNode || !finalNode || !counts)
@@ -219,7 +235,12 @@ export class BlockTree {
         'ERR_STORE_CORRUPT',
         'store meta (head/final/counts) is missing or points to an unknown block',
       )
-    Object.assign(this.state, { head: headNode, final: finalNode, counts: decodeCounts(counts) } satisfies ChainState)
+    Object.assign(this.state, {
+      head: headNode,
+      final: finalNode,
+      counts: decodeCounts(counts),
+      floor: floor === undefined ? 0 : readU64(floor),
+    } satisfies ChainState)
     await this.storeOutbox.load()
     await this.mempool.load()
     await this.votes.load()
@@ -296,6 +317,67 @@ export class BlockTree {
   /** Height of the latest final block on the canonical chain (0: only genesis is final). */
   finalHeight(): number {
     return this.state.final.height
+  }
+
+  /** Height below which the canonical chain never reorganises (the block log's floor; 0: none). */
+  checkpointFloor(): number {
+    return this.state.floor
+  }
+
+  /**
+   * Raise the checkpoint floor to `height` (a canonical height): from then on fork choice refuses any
+   * branch forking below it, like quorum finality (DESIGN §11: no reorg below the last signed checkpoint).
+   * Durable (synced) before it resolves; never lowered (a lower height is ignored).
+   */
+  async setCheckpointFloor(height: number): Promise<void> {
+    this.checkOpen()
+    if (!Number.isSafeInteger(height) || height < 0) throw new RangeError(`checkpoint floor ${height} is not a height`)
+    await this.serial.run(async () => {
+      if (height <= this.state.floor) return
+      if (height > this.state.head.height)
+        throw new StoreError('ERR_STORE_CONFIG', `checkpoint floor ${height} is above the head (${this.state.head.height})`, {
+          field: 'checkpointFloor',
+        })
+      await this.durability.beforeWrite()
+      const b = this.db.batch()
+      put(b, this.subs.meta, META.checkpointFloor, u64(height))
+      await writeBatch(b, 'raising the checkpoint floor', { sync: true })
+      this.state.floor = height
+    })
+  }
+
+  /**
+   * The global network's buckets (block log, witness state, evidence: keys.ts `GlobalBucket`) as plain
+   * key-value buckets for @profichain/global; writes are atomic batches over any of them, synced.
+   */
+  globalBuckets(): GlobalBuckets {
+    const sub = (name: GlobalBucketName) => this.subs[name]
+    return {
+      get: async (bucket, key) => {
+        this.checkOpen()
+        return sub(bucket).get(key)
+      },
+      getMany: async (bucket, keys) => {
+        this.checkOpen()
+        return sub(bucket).getMany(keys)
+      },
+      entries: async (bucket, range = {}, limit = -1) => {
+        this.checkOpen()
+        const out: Array<[Uint8Array, Uint8Array]> = []
+        for await (const e of sub(bucket).iterator({ ...range, limit })) out.push(e)
+        return out
+      },
+      write: async (ops) => {
+        this.checkOpen()
+        await this.durability.beforeWrite()
+        const b = this.db.batch()
+        for (const op of ops) {
+          if (op.value === undefined) del(b, sub(op.bucket), op.key)
+          else put(b, sub(op.bucket), op.key, op.value)
+        }
+        await writeBatch(b, 'writing the block log / witness state', { sync: true })
+      },
+    }
   }
 
   /** Hash of the latest final block on the canonical chain. */

@@ -294,7 +294,8 @@ export class ForkChoice {
       cur = (await nodes.node(cur.header.prevHash)) as TreeNode
     }
     const fork = cur
-    if (fork.height < state.final.height) return undefined
+    // Never undo finality (quorum) nor a block under the signed checkpoint (the block log's floor).
+    if (fork.height < state.final.height || fork.height < state.floor) return undefined
     added.reverse()
     const removed: SwitchBlock[] = []
     for (let h = state.head.height; h > fork.height; h--) {

@@ -25,6 +25,10 @@ export async function checkGenesis(
   if (stored === undefined) {
     await initGenesis(db, subs, genesis, block, hash)
   } else if (!equalBytes(stored, hash)) {
+    // Same network id, other genesis fields (the hash commits to all of them): name the fields that changed.
+    const json = await subs.meta.get(META.genesisJson)
+    if (json !== undefined && sameNetwork(Buffer.from(json).toString('utf8'), genesis.network))
+      await checkGenesisConfig(db, subs, genesis, init)
     throw new StoreError(
       'ERR_STORE_NETWORK',
       `the store belongs to another network (genesis ${toHex(stored)}), this node's genesis is ${toHex(hash)}`,
@@ -81,6 +85,14 @@ async function initGenesis(db: BinaryDb, subs: Subs, genesis: Genesis, g: Block,
   put(b, s.meta, META.genesis, hash)
   put(b, s.meta, META.layout, u64(LAYOUT_VERSION))
   await writeBatch(b, 'initialising the store', { sync: true })
+}
+
+function sameNetwork(storedJson: string, network: string): boolean {
+  try {
+    return (JSON.parse(storedJson) as { network?: unknown }).network === network
+  } catch {
+    return false
+  }
 }
 
 /** Field-level differences between two serialized geneses, e.g. `blockTimeMs: 1000 → 2000`. */

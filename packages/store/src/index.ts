@@ -1,8 +1,8 @@
 import { BlockTree } from './block-tree.js'
 import type { BlockTreeComponents, BlockTreeInit } from './types.js'
 
-export { BlockTree, genesisBlockOf, type StoreStats } from './block-tree.js'
-export { Bucket, type BucketName, LAYOUT_VERSION, QuorumBucket } from './keys.js'
+export { BlockTree, genesisBlockOf, type GlobalBuckets, type StoreStats } from './block-tree.js'
+export { Bucket, type BucketName, GlobalBucket, type GlobalBucketName, LAYOUT_VERSION, QuorumBucket } from './keys.js'
 export type { VoteEvidence, VoteRecord } from './votes.js'
 export { STORE_METRIC_NAMES } from './metrics.js'
 export { retains, ruleMatches } from './retention.js'

@@ -54,16 +54,33 @@ export const QuorumBucket = {
   /** validator public key ‖ u64 height → CBOR [encodeVote, encodeVote] (equivocation evidence, never deleted) */
   evidence: 'e',
 } as const
-export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket
+/**
+ * Buckets of the global network (DESIGN §11, layout 2), written by @profichain/global through
+ * `BlockTree.globalBuckets` (the store does not read them, except `audit`'s size check of the block log).
+ */
+export const GlobalBucket = {
+  /** u8 level ‖ u64 index → 32-byte hash of the complete block log subtree of leaves [index·2^level, (index+1)·2^level) */
+  logNode: 'g',
+  /** utf8 name → value: block log size, latest signed checkpoint, collected cosignatures, outside witness state */
+  logMeta: 'G',
+  /** utf8 origin → CBOR witness state of a witnessed log: [size, root, signed checkpoint note] */
+  witnessState: 'w',
+  /** utf8 origin ‖ 0x00 ‖ u64 seq → CBOR evidence: [kind, time ms, previous note, offered note] */
+  witnessEvidence: 'W',
+} as const
+export type GlobalBucketName = keyof typeof GlobalBucket
+
+export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket | GlobalBucketName
 
 /** Every bucket name, in a fixed order. */
-export const BUCKETS = [...Object.keys(Bucket), ...Object.keys(QuorumBucket)] as BucketName[]
+export const BUCKETS = [...Object.keys(Bucket), ...Object.keys(QuorumBucket), ...Object.keys(GlobalBucket)] as BucketName[]
 
 /**
  * The layout of the DB described by `Bucket`, `META` and docs/storage.md, stored under META.layout. A DB
  * without one is layout 1 (stores before the version was named); another version is refused at open.
+ * Layout 2: block 0 commits to the whole genesis (new genesis hash), the global buckets and the checkpoint floor.
  */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 
 export type BinaryDb = Level<Uint8Array, Uint8Array>
 /** Plain Uint8Array views (no Buffer subclass) out of the DB, zero-copy. */
@@ -84,7 +101,7 @@ export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
-  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket }
+  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket, ...GlobalBucket }
   for (const name of BUCKETS) {
     out[name] = makeSub(db, prefixes[name])
   }
@@ -107,6 +124,8 @@ export const META = {
   layout: utf8Key('schema'),
   /** encodeCounts: blocks, txs, payloads, payload bytes */
   counts: utf8Key('counts'),
+  /** u64 height: fork choice never reorganises below it (the block log's signed checkpoint, DESIGN §11) */
+  checkpointFloor: utf8Key('checkpointFloor'),
 } as const
 
 function utf8Key(s: string): Uint8Array {

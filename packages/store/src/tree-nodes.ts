@@ -17,6 +17,8 @@ export interface ChainState {
   head: TreeNode
   final: TreeNode
   counts: Counts
+  /** Height below which fork choice never reorganises: the block log's signed checkpoint (0: none). */
+  floor: number
 }
 
 /** Stored blocks as tree nodes (header + height + work), read through an LRU cache. */
