@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { graphql } from './api-client.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
+import { registerPartner } from './partner.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
 
@@ -423,6 +424,7 @@ Exit codes:
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
+  registerPartner(program)
   return program
 }
 

@@ -1,2 +1,3 @@
 export * from './partners.js'
 export { type PartnerProgress, type PartnersState, type PendingAnchor } from './state.js'
+export { loadOrCreateHpkeKey } from './hpke-key.js'

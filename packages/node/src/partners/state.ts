@@ -33,11 +33,11 @@ export interface PartnersState {
 /** Sent anchors kept (newest) for audit; unsent ones are never dropped. */
 const MAX_SENT_ANCHORS = 256
 
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
   const tmp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {
-    await writeFile(tmp, data)
+    await writeFile(tmp, data, mode !== undefined ? { mode } : {})
     const fh = await open(tmp, 'r+')
     try {
       await fh.datasync()
