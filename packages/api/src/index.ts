@@ -12,6 +12,7 @@ export {
 export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
 export { isLoopbackHost } from './server.js'
+export { CHECKPOINT_PATHS, type CheckpointApi, MAX_ADD_CHECKPOINT_BYTES } from './checkpoint.js'
 export type {
   ApiAddress,
   ApiChain,

@@ -6,6 +6,7 @@ import { parse } from 'graphql'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Registry } from 'prom-client'
 import { type BudgetLimits, WorkBudget } from './budget.js'
+import { isCheckpointPath, serveCheckpointRoute } from './checkpoint.js'
 import { ApiError, type ApiResponseCode, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
@@ -32,7 +33,7 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }
 
-type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'other'
+type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'checkpoint' | 'other'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -314,6 +315,11 @@ export class ApiHttpServer implements ApiServer {
         return this.sendError(res, 400, 'BAD_USER_INPUT', 'malformed network id in the URL')
       }
       return this.anchorHash(res, network, anchor[2])
+    }
+    // Block log and witness routes: public too (hashes and signed notes only; DESIGN §11).
+    if (isCheckpointPath(path)) {
+      route = 'checkpoint'
+      return serveCheckpointRoute(this.components.checkpoints, path, method, req, url, res, (r, s, t, b, h) => this.send(r, s, t, b, h))
     }
     const isGraphql = path === '/graphql' || path === '/graphql/'
     // The GraphiQL page is static and asks for nothing: browsers cannot attach a bearer token to a page load.

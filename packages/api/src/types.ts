@@ -1,3 +1,4 @@
+import type { CheckpointApi } from './checkpoint.js'
 import type { EventEmitter } from 'node:events'
 import type { Block, BlockHeader, ChainpointProof, NativeReceipt } from '@profichain/core'
 import type { TxLocation } from '@profichain/store'
@@ -114,6 +115,8 @@ export interface ApiComponents {
   health?: () => NodeHealth
   /** Equivocation evidence the node keeps (quorum). Absent: GraphQL `evidence` is empty. */
   evidence?: () => Promise<EquivocationEvidence[]>
+  /** Block log, checkpoints and witness (GET /checkpoint, POST /add-checkpoint, …). Absent: those routes answer 404. */
+  checkpoints?: CheckpointApi
 }
 
 /** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */

@@ -17,6 +17,8 @@ export interface InitOptions {
   bootstrap?: string[]
   lineMode?: boolean
   name?: string
+  /** Log origin of a new network (genesis `origin`, DESIGN §11); default derived from the network id. */
+  origin?: string
   /** Use an existing key file instead of generating one (devnet). */
   quiet?: boolean
 }
@@ -125,6 +127,7 @@ export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey
       validators: [key],
       members: [{ name: o.name ?? 'node-0', publicKey: toHex(key.publicKey), roles: ['validator', 'producer', o.type] }],
       blockTimeMs: o.blockTime ?? 1000,
+      ...(o.origin !== undefined ? { origin: o.origin } : {}),
     })
     await writeFile(join(dir, 'genesis.json'), serializeGenesis(g))
   }
@@ -177,6 +180,8 @@ export interface InitQuorumOptions {
   lineMode?: boolean
   /** Address the nodes reach each other at (default 127.0.0.1, i.e. all on this machine). */
   host?: string
+  /** Log origin of the new network (genesis `origin`). */
+  origin?: string
 }
 
 export interface InitQuorumNode {
@@ -224,6 +229,7 @@ export async function initQuorum(o: InitQuorumOptions): Promise<{ dir: string; t
     })),
     consensus: { type: 'quorum', threshold },
     blockTimeMs: o.blockTime ?? 1000,
+    ...(o.origin !== undefined ? { origin: o.origin } : {}),
   })
   const genesisText = serializeGenesis(g)
   await mkdir(dir, { recursive: true })

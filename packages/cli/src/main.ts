@@ -12,6 +12,8 @@ import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
+import { registerCheckpointCommand } from './checkpoint.js'
+import { registerWitnessCommand } from './witness.js'
 
 const VERSION = '0.1.0'
 
@@ -64,6 +66,7 @@ export function buildProgram(): Command {
       .requiredOption('--data-dir <dir>', 'directory for the node (created); with --consensus quorum the network directory')
       .option('--genesis <file>', 'join an existing network with this genesis (default: a new one-node network)')
       .option('--network <id>', 'network id of a new one-node network', 'local')
+      .option('--origin <origin>', 'log origin of a new network, a schema-less URL such as acme.example/profichain/plant-1 (default profichain.invalid/<network>)')
       .option('--p2p-port <port>', 'libp2p TCP port', port, 7000)
       .option('--api-port <port>', 'HTTP API port (bound to 127.0.0.1)', port, 8545)
       .option('--block-time <ms>', 'block time of a new network, ms', positiveInt, 1000)
@@ -84,6 +87,7 @@ export function buildProgram(): Command {
             apiPort: o.apiPort,
             blockTime: o.blockTime,
             lineMode: o.lineMode,
+            origin: o.origin,
           })
           const lines = [
             `initialised quorum network "${o.network}" in ${q.dir}: ${q.nodes.length} validators, a block is final with ${q.threshold} of ${q.nodes.length} signatures`,
@@ -108,6 +112,7 @@ export function buildProgram(): Command {
           apiPort: o.apiPort,
           blockTime: o.blockTime,
           lineMode: o.lineMode,
+          origin: o.origin,
         })
         process.stdout.write(
           `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
@@ -424,6 +429,8 @@ Exit codes:
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
+  registerCheckpointCommand(program)
+  registerWitnessCommand(program)
   registerPartner(program)
   return program
 }

@@ -82,6 +82,10 @@ const schema = z.strictObject({
       confirmations: z.number().int().min(1).default(1),
     })
     .default({ confirmations: 1 }),
+  /** Partner networks this node witnesses (DESIGN §11; @profichain/global parsePartner checks each). */
+  partners: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** Outside C2SP witnesses asked to cosign this network's checkpoints (also <dataDir>/witnesses.json). */
+  witnesses: z.array(z.strictObject({ url: z.string().url(), vkey: z.string() })).default([]),
   // Global network (DESIGN §11): the MQTT broker where partner networks meet, and this node's HPKE key.
   broker: z
     .strictObject({

@@ -9,6 +9,7 @@ import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@
 import { type BlockTree, createBlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
+import { type CheckpointsService, createCheckpoints } from './checkpoints/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeError } from './errors.js'
 import { createGossip, type GossipService, PayloadCache } from './gossip/index.js'
@@ -70,6 +71,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     network?: GossipService
     sync?: SyncService
     votes?: VotesService
+    checkpoints?: CheckpointsService
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -118,6 +120,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Quorum votes: own co-signatures, received votes, equivocation evidence, finality events. */
   get votes(): VotesService | undefined {
     return this.parts.votes
+  }
+
+  /** Block log, signed checkpoints, witness service and partners (DESIGN §11). */
+  get checkpoints(): CheckpointsService | undefined {
+    return this.parts.checkpoints
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -251,6 +258,12 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Anything left in the outbox from before a crash goes to the mempool again.
       await chain.requeue()
 
+      // Block log and checkpoints (DESIGN §11): final blocks into the log, validators sign, witness for partners.
+      const checkpoints = (this.parts.checkpoints = await createCheckpoints(
+        { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
+        { store: tree, key: this.key, logger: log('checkpoints'), registry },
+      ))
+
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
           { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
@@ -273,6 +286,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 height: e.height,
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
+            checkpoints: checkpoints.api(),
           },
         ))
         await api.start()
@@ -318,6 +332,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingest?.start()
       chain.start()
       receipts.start()
+      checkpoints.start()
       this.started = true
       const head = tree.head()
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
@@ -329,6 +344,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
       await this.votes?.stop().catch(() => {})
+      await this.checkpoints?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
@@ -417,6 +433,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.checkpoints?.stop()
       await this.votes?.stop()
       await this.network?.stop()
       await this.chain?.stop()

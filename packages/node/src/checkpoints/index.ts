@@ -1,0 +1,7 @@
+export {
+  type CheckpointsComponents,
+  type CheckpointsEvents,
+  type CheckpointsInit,
+  type CheckpointsService,
+  createCheckpoints,
+} from './checkpoints.js'
