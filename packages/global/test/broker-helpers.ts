@@ -5,8 +5,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPair, type KeyPair } from '@profichain/core'
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair, type KeyPair, utf8 } from '@profichain/core'
 import { Registry } from 'prom-client'
+import { expect } from 'vitest'
 import {
   type BrokerLink,
   type BrokerLinkInit,
@@ -119,13 +121,13 @@ export async function selfSignedCert(): Promise<{ key: string; cert: string }> {
 
 export const MOSQUITTO = '/usr/sbin/mosquitto'
 
-/** A real mosquitto on a free port (plain MQTT on 127.0.0.1), stopped by the returned function. */
-export async function startMosquitto(): Promise<{ url: string; stop: () => Promise<void> }> {
+/** A real mosquitto on a free port (plain MQTT on 127.0.0.1, no persistence), stopped by the returned function. */
+export async function startMosquitto(opts: { port?: number } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
   if (!existsSync(MOSQUITTO)) {
     throw new Error(`${MOSQUITTO} is missing: install Debian's mosquitto (apt-get install mosquitto; .ci/run does it)`)
   }
   const dir = await mkdtemp(join(tmpdir(), 'pc-mosquitto-'))
-  const port = await freePort()
+  const port = opts.port ?? (await freePort())
   const conf = join(dir, 'mosquitto.conf')
   await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`)
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -160,3 +162,28 @@ export async function startMosquitto(): Promise<{ url: string; stop: () => Promi
   }
   return { url: `mqtt://127.0.0.1:${port}`, stop }
 }
+
+/** Request/response and one-way send between two links; returns what B's handlers saw. */
+export async function exchange(la: BrokerLink, lb: BrokerLink, aNetwork: string, bNetwork: string) {
+  const seen: Array<{ network: string; body: Uint8Array }> = []
+  lb.handle('echo/1', async (from, body) => {
+    seen.push({ network: from.network, body })
+    return Uint8Array.from([...body].reverse())
+  })
+  const notes: Uint8Array[] = []
+  lb.handle('note/1', async (_from, body) => {
+    notes.push(body)
+    return new Uint8Array(0)
+  })
+  const body = new Uint8Array(randomBytes(300))
+  const reply = await la.request(bNetwork, 'echo/1', body)
+  expect(reply).toEqual(Uint8Array.from([...body].reverse()))
+  expect(seen).toHaveLength(1)
+  expect(seen[0]?.network).toBe(aNetwork)
+  await la.send(bNetwork, 'note/1', utf8('one-way'))
+  expect(notes).toEqual([utf8('one-way')])
+  // and the other way round
+  la.handle('echo/1', async (_f, b) => b)
+  expect(await lb.request(aNetwork, 'echo/1', utf8('back'))).toEqual(utf8('back'))
+}
+

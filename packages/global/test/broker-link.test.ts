@@ -9,7 +9,6 @@ import {
   type Broker,
   BROKER_TOPIC_PREFIX,
   BrokerError,
-  type BrokerLink,
   createBroker,
   createBrokerLink,
   decodeEnvelope,
@@ -17,7 +16,7 @@ import {
   generateHpkeKeyPair,
   signEnvelope,
 } from '../src/index.js'
-import { asPartner, freePort, party, rejected, selfSignedCert, startLink, until, withDeadline } from './broker-helpers.js'
+import { asPartner, exchange, freePort, party, rejected, selfSignedCert, startLink, until, withDeadline } from './broker-helpers.js'
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -47,30 +46,6 @@ async function rawClient(url: string, opts: { ca?: string } = {}): Promise<MqttC
   cleanup.push(() => c.endAsync(true))
   await withDeadline(new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject)), 10_000, 'raw client connects')
   return c
-}
-
-/** Request/response and one-way send between two links; returns what B's handlers saw. */
-async function exchange(la: BrokerLink, lb: BrokerLink, aNetwork: string, bNetwork: string) {
-  const seen: Array<{ network: string; body: Uint8Array }> = []
-  lb.handle('echo/1', async (from, body) => {
-    seen.push({ network: from.network, body })
-    return Uint8Array.from([...body].reverse())
-  })
-  const notes: Uint8Array[] = []
-  lb.handle('note/1', async (_from, body) => {
-    notes.push(body)
-    return new Uint8Array(0)
-  })
-  const body = new Uint8Array(randomBytes(300))
-  const reply = await la.request(bNetwork, 'echo/1', body)
-  expect(reply).toEqual(Uint8Array.from([...body].reverse()))
-  expect(seen).toHaveLength(1)
-  expect(seen[0]?.network).toBe(aNetwork)
-  await la.send(bNetwork, 'note/1', utf8('one-way'))
-  expect(notes).toEqual([utf8('one-way')])
-  // and the other way round
-  la.handle('echo/1', async (_f, b) => b)
-  expect(await lb.request(aNetwork, 'echo/1', utf8('back'))).toEqual(utf8('back'))
 }
 
 describe('broker link through aedes', () => {

@@ -27,6 +27,12 @@ export {
   type UnsignedEnvelope,
   verifyEnvelopeSignature,
 } from './envelope.js'
+export { openEnvelope, type SealParams, sealEnvelope } from './seal.js'
+export {
+  decodePlaintext,
+  encodePlaintext,
+  type Plaintext,
+} from './envelope.js'
 export {
   generateHpkeKeyPair,
   type HpkeKeyPair,

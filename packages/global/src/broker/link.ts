@@ -5,25 +5,18 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { Counter, type Registry } from 'prom-client'
 import {
   decodeEnvelope,
-  decodePlaintext,
   type Envelope,
-  encodePlaintext,
-  hpkeInfo,
   isValidNetworkName,
   type Kind,
   MAX_TYPE_BYTES,
   MSG_ID_BYTES,
   type Plaintext,
-  signEnvelope,
   TOPIC_PREFIX,
   verifyEnvelopeSignature,
 } from './envelope.js'
 import { BrokerError } from './errors.js'
-import { checkKey, type HpkeKeyPair, hpkeSuite } from './hpke.js'
-
-/** WebCrypto key types as @hpke/core sees them (the DOM lib is not loaded in this project). */
-type CryptoKey = Awaited<ReturnType<ReturnType<typeof hpkeSuite>['kem']['deserializePublicKey']>>
-type CryptoKeyPair = { publicKey: CryptoKey; privateKey: CryptoKey }
+import { checkKey, type HpkeKeyPair } from './hpke.js'
+import { openEnvelope, sealEnvelope } from './seal.js'
 
 /** What the link logs through (a pino logger fits). */
 export interface BrokerLogger {
@@ -173,7 +166,6 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   private readonly rememberMs: number
   private readonly maxClockSkewMs: number
   private readonly maxQueued: number
-  private readonly suite = hpkeSuite()
   private readonly handlers = new Map<string, BrokerHandler>()
   /** msgId hex → our unanswered request/send. */
   private readonly inFlight = new Map<string, InFlight>()
@@ -186,8 +178,6 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   private client?: MqttClient
   private isConnected = false
   private stopped = true
-  private ownKeys?: Promise<CryptoKeyPair>
-  private readonly partnerKeys = new Map<string, Promise<CryptoKey>>()
   private readonly metrics?: { rejected: Counter<'reason'>; sent: Counter<'kind'>; received: Counter<'kind'>; resent: Counter }
 
   constructor(
@@ -242,8 +232,6 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   async start(): Promise<void> {
     if (!this.stopped) return
     this.stopped = false
-    this.ownKeys = this.importOwnKeys()
-    await this.ownKeys
     const opts: IClientOptions = {
       clientId: this.init.clientId,
       clean: false,
@@ -384,51 +372,8 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     return this.init.partners().find((p) => p.network === network)
   }
 
-  private async importOwnKeys(): Promise<CryptoKeyPair> {
-    const kp = this.init.self.hpkeKeyPair
-    return {
-      privateKey: await this.suite.kem.deserializePrivateKey(kp.privateKey),
-      publicKey: await this.suite.kem.deserializePublicKey(kp.publicKey),
-    }
-  }
-
-  private partnerKey(p: BrokerPartner): Promise<CryptoKey> {
-    const k = `${p.network}\u0000${toHex(p.hpkePublicKey)}`
-    let key = this.partnerKeys.get(k)
-    if (!key) {
-      key = this.suite.kem.deserializePublicKey(p.hpkePublicKey)
-      if (this.partnerKeys.size >= 1024) this.partnerKeys.clear()
-      this.partnerKeys.set(k, key)
-      key.catch(() => this.partnerKeys.delete(k))
-    }
-    return key
-  }
-
-  private async seal(kind: Kind, msgId: Uint8Array, inReplyTo: Uint8Array | null, partner: BrokerPartner, p: Plaintext): Promise<Uint8Array> {
-    const self = this.init.self
-    const { ct: ciphertext, enc } = await this.suite.seal(
-      {
-        recipientPublicKey: await this.partnerKey(partner),
-        senderKey: await (this.ownKeys as Promise<CryptoKeyPair>),
-        info: hpkeInfo(self.network, partner.network),
-      },
-      encodePlaintext(p),
-      msgId,
-    )
-    const { bytes } = signEnvelope(
-      {
-        kind,
-        msgId,
-        inReplyTo,
-        senderNetwork: self.network,
-        recipientNetwork: partner.network,
-        senderSigningKey: self.signingKey.publicKey,
-        sentAt: Date.now(),
-        enc: new Uint8Array(enc),
-        ciphertext: new Uint8Array(ciphertext),
-      },
-      self.signingKey.seed,
-    )
+  private async seal(kind: Kind, msgId: Uint8Array, inReplyTo: Uint8Array | null, partner: BrokerPartner, plaintext: Plaintext): Promise<Uint8Array> {
+    const { bytes } = await sealEnvelope({ kind, msgId, inReplyTo, sender: this.init.self, recipient: partner, plaintext })
     if (bytes.byteLength > this.maxMessageBytes) {
       throw new BrokerError('ERR_BROKER_LIMIT', `the message is ${bytes.byteLength} bytes, more than maxMessageBytes ${this.maxMessageBytes}: send less at once`)
     }
@@ -436,26 +381,10 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   }
 
   private async open(e: Envelope, partner: BrokerPartner): Promise<Plaintext | undefined> {
-    let pt: ArrayBuffer
     try {
-      pt = await this.suite.open(
-        {
-          recipientKey: await (this.ownKeys as Promise<CryptoKeyPair>),
-          enc: e.enc,
-          senderPublicKey: await this.partnerKey(partner),
-          info: hpkeInfo(e.senderNetwork, e.recipientNetwork),
-        },
-        e.ciphertext,
-        e.msgId,
-      )
-    } catch {
-      this.reject('decrypt', e)
-      return undefined
-    }
-    try {
-      return decodePlaintext(new Uint8Array(pt), e.kind)
-    } catch {
-      this.reject('malformed', e)
+      return await openEnvelope(e, this.init.self.hpkeKeyPair, partner.hpkePublicKey)
+    } catch (err) {
+      this.reject(err instanceof BrokerError ? 'malformed' : 'decrypt', e)
       return undefined
     }
   }
