@@ -272,6 +272,8 @@ export function buildProgram(): Command {
       .option('--api <url>', 'check the block hash against this node\'s canonical chain (http:// assumed)')
       .option('--token <token>', 'API bearer token for --api (default: env PROFICHAIN_API_TOKEN)')
       .option('--line <n>', 'line receipts: check only this line', positiveInt)
+      .option('--partner-genesis <file...>', 'cross-chain receipts: genesis of each partner network (checks its cosignature and block signatures)')
+      .option('--partner-api <url...>', "cross-chain receipts: a partner's node, asked for the partner block hash")
       .addHelpText(
         'after',
         `
@@ -283,7 +285,7 @@ Exit codes:
      anyone can build a self-consistent receipt, so this is not a verification`,
       )
       .action(async (file: string, o) => {
-        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line })
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi })
         for (const l of r.lines) process.stdout.write(`${l}\n`)
         const verdict = {
           verified: 'VERIFIED',

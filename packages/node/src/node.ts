@@ -18,6 +18,7 @@ import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
 import { createVotes, guardSealing, type VotesService } from './votes/index.js'
+import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -72,6 +73,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     sync?: SyncService
     votes?: VotesService
     checkpoints?: CheckpointsService
+    partners?: PartnersWiring
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -125,6 +127,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Block log, signed checkpoints, witness service and partners (DESIGN §11). */
   get checkpoints(): CheckpointsService | undefined {
     return this.parts.checkpoints
+  }
+
+  /** Partner links (validators): checkpoints offered to partners, anchors, entanglement proofs (DESIGN §11). */
+  get partners(): PartnersWiring['service'] | undefined {
+    return this.parts.partners?.service
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -263,6 +270,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
         { store: tree, key: this.key, logger: log('checkpoints'), registry },
       ))
+      // Partners (validators): our checkpoints to their witnesses, anchors of theirs, entanglement proofs back.
+      this.parts.partners = await createPartnersWiring(
+        { config: c, genesis: this.genesis, anchorBase: () => this.anchorBase() },
+        { checkpoints, chain, store: tree, key: this.key, ingest: this.ingest, logger: log('partners'), registry },
+      )
 
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
@@ -333,6 +345,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       chain.start()
       receipts.start()
       checkpoints.start()
+      await this.parts.partners?.start()
       this.started = true
       const head = tree.head()
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
@@ -344,6 +357,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
       await this.votes?.stop().catch(() => {})
+      await this.parts.partners?.stop().catch(() => {})
       await this.checkpoints?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
@@ -433,6 +447,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.parts.partners?.stop()
       await this.checkpoints?.stop()
       await this.votes?.stop()
       await this.network?.stop()

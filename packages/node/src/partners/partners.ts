@@ -85,6 +85,8 @@ export interface PartnersInit {
 
 export interface PartnersComponents {
   partners: { list(): PartnerInfo[]; byOrigin(origin: string): PartnerInfo | undefined }
+  /** Re-read the partner list (partners.json edited by `profichain partner`); called every few seconds. */
+  reloadPartners?: () => Promise<void>
   checkpoints: {
     latest(): Promise<OwnCheckpoint | undefined>
     addCosignature(text: string, line: string, verifier: NoteVerifier): Promise<boolean>
@@ -155,6 +157,7 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
   private timer?: NodeJS.Timeout
   private busy?: Promise<void>
   private stopped = false
+  private reloadedAt = Date.now()
   /** Partners we are offering a checkpoint to right now (one request each at a time). */
   private readonly offering = new Set<string>()
   private readonly ownVerifiers: NoteVerifier[]
@@ -223,6 +226,10 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     if (this.busy || this.stopped) return this.busy ?? Promise.resolve()
     this.busy = (async () => {
       try {
+        if (this.c.reloadPartners && Date.now() - this.reloadedAt > 5000) {
+          this.reloadedAt = Date.now()
+          await this.c.reloadPartners().catch((err) => this.fail(undefined, 'reloading partners.json', err))
+        }
         await this.offerCheckpoint()
         await this.proveAnchors()
       } catch (err) {
