@@ -1,8 +1,11 @@
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { readFile, writeFile } from 'node:fs/promises'
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Broker, createBroker } from '@profichain/global'
+import { createConsensus, loadGenesis } from '@profichain/consensus'
+import { blockHash, createBlock, readKeyFile, toBase64, fromBase64 } from '@profichain/core'
+import { type Broker, createBroker, formatAddCheckpoint } from '@profichain/global'
+import { BlockTree } from '@profichain/store'
 import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -76,10 +79,49 @@ async function blockHashAt(c: Company, network: string, height: number): Promise
 
 type CrossReceipt = { branches: Array<{ branches?: unknown[] }> }
 
+async function addCheckpoint(to: Company, oldSize: number, proof: Uint8Array[], note: string): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${to.apiPort}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint({ oldSize, proof, note }) })
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() }
+}
+
+/** The same note with one byte of its last signature flipped (key ID untouched). */
+function forge(note: string): string {
+  const lines = note.split('\n')
+  const i = lines.length - 2
+  const [dash, name, b64] = lines[i].split(' ')
+  const sig = fromBase64(b64)
+  sig[10] ^= 1
+  lines[i] = [dash, name, toBase64(sig)].join(' ')
+  return lines.join('\n')
+}
+
+/**
+ * The attacker: A's validator DB is wiped and a different history re-created with A's own key, fast,
+ * straight into a fresh store (empty blocks `blocks` long, timestamps blockTime apart from genesis).
+ */
+async function rewriteChain(c: Company, blocks: number): Promise<void> {
+  const config = await loadConfig(join(c.dir, 'config.toml'))
+  await rm(config.paths.db, { recursive: true, force: true })
+  const genesis = await loadGenesis(config.paths.genesis)
+  const consensus = createConsensus(genesis)
+  const key = await readKeyFile(config.paths.key)
+  const tree = await BlockTree.open({ path: config.paths.db, genesis, consensus, genesisSource: config.paths.genesis })
+  try {
+    for (let i = 0; i < blocks; i++) {
+      const parent = tree.head().header
+      const block = createBlock({ network: genesis.network, height: parent.height + 1, timestamp: parent.timestamp + genesis.blockTimeMs, prevHash: blockHash(parent), producer: key.publicKey, txs: [] })
+      await tree.addBlock(await consensus.seal(block, parent, key, tree.chain))
+    }
+  } finally {
+    await tree.close()
+  }
+}
+
 describe('global network: two companies countersign each other through a broker', () => {
   let broker: Broker
   let brokerPort: number
   const a: Company[] = []
+  let first: { note: string } | undefined
 
   beforeAll(async () => {
     brokerPort = await freePort()
@@ -105,7 +147,7 @@ describe('global network: two companies countersign each other through a broker'
     await writeFile(join(A.dir, 'inbox', 'reading-a.json'), '{"t": 21.5}\n')
     await writeFile(join(B.dir, 'inbox', 'reading-b.json'), '{"t": 19.0}\n')
     // The broker goes away and comes back on the same port while the checkpoints and proofs are on their way.
-    await waitFor('first checkpoint of A', async () => (await A.node?.checkpoints?.checkpoints.latest())?.checkpoint.size ?? 0 > 0, 20_000)
+    first = await waitFor('first checkpoint of A', async () => A.node?.checkpoints?.checkpoints.latest(), 20_000)
     await broker.stop()
     await new Promise((r) => setTimeout(r, 500))
     broker = createBroker({ host: '127.0.0.1', port: brokerPort }, {})
@@ -144,5 +186,58 @@ describe('global network: two companies countersign each other through a broker'
       expect(v.stdout).toContain(`cosigned by ${to.origin}`)
       expect(v.stdout).toMatch(new RegExp(`asked node http://127.0.0.1:${to.apiPort}: its canonical block ${anchor.anchor_id} of "${toNetwork}"`))
     }
+  })
+
+  it('a replayed old checkpoint, a forged signature, a wrong consistency proof: the spec status code, nothing recorded', async () => {
+    const [A, B] = a
+    await A.node!.partners!.stop() // A stops offering: B's state for A holds still
+    const witness = B.node!.checkpoints!.witness
+    const before = await witness.state.get(A.origin)
+    expect(before).toBeDefined()
+    const latest = await waitFor('a checkpoint of A beyond what B cosigned', async () => {
+      const l = await A.node!.checkpoints!.checkpoints.latest()
+      return l && l.checkpoint.size > before!.size ? l : undefined
+    }, 20_000)
+    const proof = await A.node!.checkpoints!.log.consistencyProof(before!.size, latest.checkpoint.size)
+    const anchorsBefore = (await B.node!.partners!.report()).flatMap((r) => r.anchors)
+    const replay = await addCheckpoint(B, 0, [], first!.note)
+    expect(replay.status).toBe(409)
+    expect(replay.type).toContain('text/x.tlog.size')
+    expect(replay.body.trim()).toBe(String(before!.size))
+    expect((await addCheckpoint(B, before!.size, proof, forge(latest.note))).status).toBe(403)
+    const wrong = proof.length > 0 ? proof.map((p, i) => (i === 0 ? new Uint8Array(32).fill(9) : p)) : [new Uint8Array(32).fill(9)]
+    expect((await addCheckpoint(B, before!.size, wrong, latest.note)).status).toBe(422)
+    expect(await witness.state.get(A.origin)).toEqual(before)
+    expect((await B.node!.partners!.report()).flatMap((r) => r.anchors)).toEqual(anchorsBefore)
+    // The honest request still works: the refusals changed nothing.
+    expect((await addCheckpoint(B, before!.size, proof, latest.note)).status).toBe(200)
+  })
+
+  it("rewrite attack: A's DB wiped and another history re-created with A's keys; B refuses, keeps evidence; A's earlier receipt still verifies against B's chain and proves the rewrite", async () => {
+    const [A, B] = a
+    const receipt = join(A.dir, 'receipts', 'reading-a.json.chp.json')
+    const saved = join(A.dir, 'saved-receipt.chp.json')
+    await copyFile(receipt, saved)
+    const witnessed = (await B.node!.checkpoints!.witness.state.get(A.origin))!.size
+    await A.node!.stop()
+    await rewriteChain(A, witnessed + 8)
+    await start(A)
+    const evidence = await waitFor('evidence at B', async () => {
+      const e = await B.node!.checkpoints!.witness.evidence.list(A.origin)
+      return e.length > 0 ? e : undefined
+    }, 30_000)
+    expect(evidence[0].kind).toBe('inconsistent')
+    expect((await B.node!.checkpoints!.witness.state.get(A.origin))!.size).toBe(witnessed)
+    const processed = join(A.dir, 'processed', 'reading-a.json')
+    const args = ['verify', processed, '--receipt', saved, '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json'), '--partner-api', `http://127.0.0.1:${B.apiPort}`]
+    const offline = await cli(args)
+    expect(offline.code, offline.stdout + offline.stderr).toBe(0)
+    const againstA = await cli([...args, '--api', `http://127.0.0.1:${A.apiPort}`])
+    expect(againstA.code, againstA.stdout).toBe(1) // A's chain now has another block there: the rewrite shows
+    await B.node!.stop()
+    const audit = await cli(['audit', '--partners', '--data-dir', B.dir])
+    expect(audit.code, audit.stdout + audit.stderr).toBe(1)
+    expect(audit.stdout).toContain(`EVIDENCE inconsistent from ${A.origin}`)
+    expect(audit.stdout).toMatch(/entanglement: our checkpoint \d+ is in its block/)
   })
 })

@@ -10,6 +10,7 @@ import { graphql } from './api-client.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
+import { auditPartners } from './audit-partners.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
 import { registerCheckpointCommand } from './checkpoint.js'
@@ -304,7 +305,14 @@ Exit codes:
       .description('re-hash and re-verify everything a stopped node stores; name every mismatch')
       .requiredOption('--data-dir <dir>', 'node data dir')
       .option('--json', 'print the report as JSON')
+      .option('--partners', 'audit what is stored about partner networks instead: witnessed checkpoints, entanglement proofs, evidence (exit 1 on evidence)')
       .action(async (o) => {
+        if (o.partners) {
+          const r = await auditPartners(o.dataDir)
+          process.stdout.write(o.json ? `${JSON.stringify({ ...r.json, problems: r.problems }, null, 2)}\n` : r.lines.map((l) => `${l}\n`).join(''))
+          if (r.problems > 0) process.exitCode = 1
+          return
+        }
         const { tree } = await openStore(o.dataDir)
         try {
           const bar = progress('audit')

@@ -57,7 +57,7 @@ export async function verifyCross(
   payload: Uint8Array,
   receipt: unknown,
   o: CrossOptions,
-): Promise<{ lines: CrossLine[]; blocks: Array<{ network: string; height: number; blockHash: string; uri?: string }>; anchored: boolean }> {
+): Promise<{ lines: CrossLine[]; blocks: Array<{ network: string; height: number; blockHash: string; uri?: string }>; anchored: boolean; notesChecked: boolean }> {
   const k = await keys(o)
   const verifyNote = noteCheck(k)
   const lines: CrossLine[] = []
@@ -86,5 +86,5 @@ export async function verifyCross(
     const uri = 'anchorUris' in e.anchor ? e.anchor.anchorUris[0] : undefined
     blocks.push({ network: e.anchor.network, height: e.anchor.height, blockHash: e.anchor.blockHash, uri })
   }
-  return { lines, blocks, anchored }
+  return { lines, blocks, anchored: anchored && verifyNote !== undefined, notesChecked: verifyNote !== undefined }
 }

@@ -150,7 +150,12 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
     } else {
       checks.push({ ok: false, what: 'receipt is neither a Chainpoint v5 proof nor a ProfichainReceipt' })
     }
-    if (checks.every((c) => c.ok) && hasCrossBranches(r)) checks.push(...(await crossChecks(payload, r, o, cache)))
+    if (checks.every((c) => c.ok) && hasCrossBranches(r)) {
+      const cross = await crossChecks(payload, r, o, cache)
+      checks.push(...cross.checks)
+      // A partner chain that holds our validators' signed checkpoint anchors the record's block too.
+      if (cross.anchored) anchored = true
+    }
   } catch (err) {
     if (err instanceof ProofError) checks.push({ ok: false, what: `${err.code}: ${err.message}` })
     else throw err
@@ -159,9 +164,10 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
 }
 
 /** The cross-chain branches of a receipt (verify-cross.ts), each partner block asked of a --partner-api node. */
-async function crossChecks(payload: Uint8Array, r: unknown, o: VerifyOptions, cache: HashCache): Promise<CheckLine[]> {
+async function crossChecks(payload: Uint8Array, r: unknown, o: VerifyOptions, cache: HashCache): Promise<OneResult> {
   const x = await verifyCross(payload, r, { genesis: o.genesis, partnerGenesis: o.partnerGenesis })
   const out: CheckLine[] = [...x.lines]
+  let anchored = x.anchored
   for (const b of x.blocks) {
     if (!o.partnerApi?.length) {
       out.push({ ok: true, info: true, what: `partner block ${b.height} of "${b.network}" NOT checked against its chain (pass --partner-api URL of a node of "${b.network}")` })
@@ -177,8 +183,9 @@ async function crossChecks(payload: Uint8Array, r: unknown, o: VerifyOptions, ca
       best ??= lines
     }
     out.push(...(best ?? []))
+    if (best?.every((l) => l.ok) && x.notesChecked) anchored = true
   }
-  return out
+  return { checks: out, anchored }
 }
 
 /** Check a file (or each line of a line-mode export) against its receipt(s). */

@@ -143,7 +143,7 @@ export interface PartnersService extends Startable, EventEmitter<PartnersEvents>
   crossReceipt(txId: string, form: 'chainpoint'): Promise<ChainpointProof | undefined>
   crossReceipt(txId: string, form: 'native'): Promise<NativeReceipt | undefined>
   /** Per partner: the last size it cosigned, how far receipts are upgraded, stored entanglement sizes. */
-  report(): Promise<Array<{ origin: string; name: string; cosignedSize: number; upgradedSize: number; entanglements: number[] }>>
+  report(): Promise<Array<{ origin: string; name: string; cosignedSize: number; upgradedSize: number; entanglements: number[]; anchors: number[] }>>
   /** Every stored entanglement proof re-verified (audit). */
   audit(): Promise<Array<{ origin: string; size: number; ok: boolean; error?: string }>>
 }
@@ -509,7 +509,14 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     return Promise.all(
       this.c.partners.list().map(async (p) => {
         const prog = this.state.progress(p.origin)
-        return { origin: p.origin, name: p.name, cosignedSize: prog.cosignedSize, upgradedSize: prog.upgradedSize, entanglements: await this.state.entanglementSizes(p.origin) }
+        return {
+          origin: p.origin,
+          name: p.name,
+          cosignedSize: prog.cosignedSize,
+          upgradedSize: prog.upgradedSize,
+          entanglements: await this.state.entanglementSizes(p.origin),
+          anchors: this.state.state.anchors.filter((x) => x.origin === p.origin).map((x) => x.size),
+        }
       }),
     )
   }
