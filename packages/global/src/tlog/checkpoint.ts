@@ -1,5 +1,6 @@
 // c2sp.org/tlog-checkpoint: the note text of a transparency log's tree head.
 import { TlogError } from './errors.js'
+import { openNote, type NoteVerifier, type OpenedNote } from './note.js'
 import { decodeBase64Strict, encodeBase64, isNoteSafe, parseDecimal, short } from './text.js'
 
 /** The body of a checkpoint note. `size` ≤ Number.MAX_SAFE_INTEGER; `root` is a 32-byte RFC 6962 SHA-256 root. */
@@ -52,4 +53,21 @@ export function parseCheckpoint(text: string): Checkpoint {
   const root = decodeBase64Strict(rootLine)
   if (root === undefined || root.length !== 32) bad(`root ${short(rootLine)} is not the base64 of 32 bytes`)
   return { origin, size, root: root.slice(), extensions }
+}
+
+/**
+ * Opens a signed checkpoint note with the log's verifier keys (openNote) and parses its text. Throws the
+ * ERR_NOTE_* codes of openNote, or ERR_CHECKPOINT_MALFORMED. `origin`, when given, must match the origin line.
+ */
+export function openCheckpoint(
+  note: string | Uint8Array,
+  verifiers: readonly NoteVerifier[],
+  origin?: string,
+): { checkpoint: Checkpoint; note: OpenedNote } {
+  const opened = openNote(note, verifiers)
+  const checkpoint = parseCheckpoint(opened.text)
+  if (origin !== undefined && checkpoint.origin !== origin) {
+    bad(`its origin ${short(checkpoint.origin)} is not the expected ${short(origin)}`)
+  }
+  return { checkpoint, note: opened }
 }

@@ -213,6 +213,45 @@ function isPowerOfTwo(n: number): boolean {
   return k === n
 }
 
+/** Hash of the perfect subtree at `level` covering leaves [index·2^level, (index+1)·2^level) (level 0 = leaf hashes). */
+export type NodeHash = (level: number, index: number) => Uint8Array | Promise<Uint8Array>
+
+/** A perfect subtree hash created by CompactRange.append: store it under (level, index) to serve subtreeFromNodes. */
+export interface PerfectNode {
+  level: number
+  index: number
+  hash: Uint8Array
+}
+
+/**
+ * A SubtreeHash computed from stored perfect-subtree hashes (the nodes CompactRange.append returns): any range a
+ * proof asks for — an aligned perfect subtree, or a right edge [start, size) — costs O(log n) node reads.
+ */
+export function subtreeFromNodes(node: NodeHash): SubtreeHash {
+  const mth = async (start: number, end: number): Promise<Uint8Array> => {
+    const n = end - start
+    let size = 1
+    let level = 0
+    while (size < n) {
+      size *= 2
+      level++
+    }
+    if (size === n && start % n === 0) {
+      const h = await node(level, start / n)
+      if (!isHash(h)) throw new TlogError('ERR_PROOF_RANGE', `the stored node (${level}, ${start / n}) is not a 32-byte hash`)
+      return h
+    }
+    const k = splitPoint(n)
+    return nodeHash(await mth(start, start + k), await mth(start + k, end))
+  }
+  return (start, end) => {
+    if (!isSize(start) || !isSize(end) || start >= end) {
+      throw new TlogError('ERR_PROOF_RANGE', `no subtree [${start}, ${end})`, { start, end })
+    }
+    return mth(start, end)
+  }
+}
+
 /** The persisted form of a CompactRange: size and the hex hashes of its perfect subtrees, largest first. */
 export interface CompactRangeJSON {
   size: number
@@ -247,13 +286,26 @@ export class CompactRange {
     return this.#hashes.map((h) => h.slice())
   }
 
-  append(leaf: Uint8Array): void {
+  /**
+   * Appends leaf `size` (a 32-byte leaf hash). Returns the perfect subtree hashes this completes, leaf first
+   * ({level 0, index size}, then each parent): a log that stores them can build proofs with subtreeFromNodes.
+   */
+  append(leaf: Uint8Array): PerfectNode[] {
     if (!isHash(leaf)) throw new TlogError('ERR_COMPACT_RANGE', 'a leaf hash must be 32 bytes')
     if (this.#size >= Number.MAX_SAFE_INTEGER) throw new TlogError('ERR_COMPACT_RANGE', 'the tree is full')
     let h: Uint8Array = leaf.slice()
-    for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) h = nodeHash(this.#hashes.pop() as Uint8Array, h)
+    let index = this.#size
+    let level = 0
+    const nodes: PerfectNode[] = [{ level, index, hash: h.slice() }]
+    for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) {
+      h = nodeHash(this.#hashes.pop() as Uint8Array, h)
+      level++
+      index = Math.floor(index / 2)
+      nodes.push({ level, index, hash: h.slice() })
+    }
     this.#hashes.push(h)
     this.#size += 1
+    return nodes
   }
 
   /** RFC 6962 root of the leaves appended so far (SHA-256("") when empty). */

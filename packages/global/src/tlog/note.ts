@@ -2,7 +2,7 @@
 // tlog-cosignature/v1 (type 0x04) signatures too, so one openNote call checks a log's and its witnesses' keys.
 import { getCrypto, keyPairFromSeed, type KeyPair } from '@profichain/core'
 import { TlogError } from './errors.js'
-import { decodeBase64Strict, encodeBase64, isNoteSafe, isValidKeyName, short } from './text.js'
+import { decodeBase64Strict, decodeUtf8Strict, encodeBase64, isNoteSafe, isValidKeyName, short } from './text.js'
 
 /** Signature type bytes (c2sp.org/signed-note "Signature types"). */
 export const NOTE_ALG_ED25519 = 0x01
@@ -135,9 +135,13 @@ export function parseSkey(skey: string): { name: string; keyId: number; keyPair:
     throw new TlogError('ERR_VKEY_MALFORMED', `signer key is not valid: ${why}`)
   }
   if (typeof skey !== 'string' || !skey.startsWith('PRIVATE+KEY+')) return bad('expected PRIVATE+KEY+<name>+<key ID>+<key>')
-  const parts = skey.slice('PRIVATE+KEY+'.length).split('+')
-  if (parts.length !== 3) return bad('expected PRIVATE+KEY+<name>+<key ID>+<key>')
-  const [name, idHex, keyB64] = parts as [string, string, string]
+  const rest = skey.slice('PRIVATE+KEY+'.length)
+  const i = rest.indexOf('+')
+  const j = i < 0 ? -1 : rest.indexOf('+', i + 1)
+  if (i < 0 || j < 0) return bad('expected PRIVATE+KEY+<name>+<key ID>+<key>')
+  const name = rest.slice(0, i)
+  const idHex = rest.slice(i + 1, j)
+  const keyB64 = rest.slice(j + 1) // base64 may hold '+'
   if (!isValidKeyName(name) || !/^[0-9a-fA-F]{8}$/.test(idHex)) return bad('bad name or key ID')
   const key = decodeBase64Strict(keyB64)
   if (key === undefined || key.length !== 33 || key[0] !== NOTE_ALG_ED25519) return bad('not a base64 Ed25519 (0x01) seed')
@@ -186,11 +190,17 @@ export function signNote(text: string, signers: ReadonlyArray<{ name: string; ke
 }
 
 /**
- * Parses a signed note without verifying anything (text and every signature line). Throws TlogError
+ * Parses a signed note (a string, or bytes that must be valid UTF-8) without verifying anything (text and every
+ * signature line). Throws TlogError
  * ERR_NOTE_TOO_LONG, ERR_NOTE_MALFORMED, ERR_NOTE_BASE64, ERR_NOTE_TOO_MANY_SIGNATURES.
  */
-export function parseNote(note: string): { text: string; signatures: NoteSignature[] } {
-  if (typeof note !== 'string') throw new TlogError('ERR_NOTE_MALFORMED', 'a note must be a string')
+export function parseNote(input: string | Uint8Array): { text: string; signatures: NoteSignature[] } {
+  if (input instanceof Uint8Array && input.length > NOTE_MAX_BYTES) {
+    throw new TlogError('ERR_NOTE_TOO_LONG', `a note is limited to ${NOTE_MAX_BYTES} bytes`)
+  }
+  const note = input instanceof Uint8Array ? decodeUtf8Strict(input) : input
+  if (note === undefined) throw new TlogError('ERR_NOTE_MALFORMED', 'a note must be valid UTF-8')
+  if (typeof note !== 'string') throw new TlogError('ERR_NOTE_MALFORMED', 'a note must be a string or UTF-8 bytes')
   if (note.length > NOTE_MAX_BYTES || Buffer.byteLength(note, 'utf8') > NOTE_MAX_BYTES) {
     throw new TlogError('ERR_NOTE_TOO_LONG', `a note is limited to ${NOTE_MAX_BYTES} bytes`)
   }
@@ -250,7 +260,7 @@ export function verifySignature(text: string, sig: NoteSignature, v: NoteVerifie
  * ERR_NOTE_TOO_LONG, ERR_NOTE_TOO_MANY_SIGNATURES, ERR_NOTE_BAD_SIGNATURE (a known key's signature fails),
  * ERR_NOTE_UNVERIFIED (no known key signed).
  */
-export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
+export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[]): OpenedNote {
   const { text, signatures } = parseNote(note)
   const verified: NoteSignature[] = []
   const seen = new Set<string>()

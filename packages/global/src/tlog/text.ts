@@ -43,3 +43,14 @@ export function isValidKeyName(name: string): boolean {
 export function short(s: string, max = 60): string {
   return JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s)
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** Strict UTF-8 decoding of bytes received from the network (a BOM is kept as text); undefined if invalid. */
+export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}

@@ -5,7 +5,7 @@ import { cosign } from './cosignature.js'
 import { TlogError } from './errors.js'
 import { emptyRoot, verifyConsistency } from './merkle.js'
 import { NOTE_MAX_BYTES, NOTE_MAX_SIGNATURES, openNote, parseNote, type NoteSignature, type NoteVerifier } from './note.js'
-import { decodeBase64Strict, encodeBase64, parseDecimal, short } from './text.js'
+import { decodeBase64Strict, decodeUtf8Strict, encodeBase64, parseDecimal, short } from './text.js'
 
 /** At most this many consistency proof lines (the spec: a client MUST NOT send more than 63). */
 export const WITNESS_MAX_PROOF_LINES = 63
@@ -75,9 +75,12 @@ function malformed(why: string): never {
   throw new TlogError('ERR_WITNESS_REQUEST_MALFORMED', `add-checkpoint request is malformed: ${why}`)
 }
 
-/** Parses an add-checkpoint body. Throws TlogError ERR_WITNESS_REQUEST_MALFORMED (also for > 63 proof lines). */
-export function parseAddCheckpoint(body: string): AddCheckpointRequest {
-  if (typeof body !== 'string') malformed('not a string')
+/** Parses an add-checkpoint body (a string, or the raw bytes, which must be UTF-8). Throws TlogError ERR_WITNESS_REQUEST_MALFORMED (also for > 63 proof lines). */
+export function parseAddCheckpoint(input: string | Uint8Array): AddCheckpointRequest {
+  if (input instanceof Uint8Array && input.length > WITNESS_MAX_BODY_BYTES) malformed(`longer than ${WITNESS_MAX_BODY_BYTES} bytes`)
+  const body = input instanceof Uint8Array ? decodeUtf8Strict(input) : input
+  if (body === undefined) malformed('not valid UTF-8')
+  if (typeof body !== 'string') malformed('not a string or UTF-8 bytes')
   if (body.length > WITNESS_MAX_BODY_BYTES || Buffer.byteLength(body, 'utf8') > WITNESS_MAX_BODY_BYTES) {
     malformed(`longer than ${WITNESS_MAX_BODY_BYTES} bytes`)
   }
@@ -147,7 +150,7 @@ function messageOf(err: unknown): string {
  * only changed on 200, by compare-and-swap; a lost race is answered 409 with the winner's size. Errors of the
  * store (get/compareAndSwap) propagate: the caller answers 500.
  */
-export async function addCheckpoint(body: string, deps: AddCheckpointDeps): Promise<AddCheckpointResult> {
+export async function addCheckpoint(body: string | Uint8Array, deps: AddCheckpointDeps): Promise<AddCheckpointResult> {
   let req: AddCheckpointRequest
   let parsed: { text: string }
   let checkpoint: Checkpoint
