@@ -7,6 +7,7 @@ import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
+import { registerBrokerCommand } from './broker.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
@@ -442,6 +443,7 @@ Exit codes:
   registerCheckpointCommand(program)
   registerWitnessCommand(program)
   registerPartner(program)
+  registerBrokerCommand(program)
   return program
 }
 

@@ -64,7 +64,7 @@ describe('broker link through aedes', () => {
     expect(got).toEqual(secret)
     await exchange(la.link, lb.link, a.network, bp.network)
 
-    await until(() => seenByBroker.length >= 2, 5000, 'the snooper saw the request and its reply')
+    await until(() => seenByBroker.length >= 2, 10_000, 'the snooper saw the request and its reply')
     const all = Buffer.concat(seenByBroker.map((m) => m.payload))
     const text = all.toString('latin1')
     expect(all.indexOf(Buffer.from(secret))).toBe(-1)
@@ -105,7 +105,7 @@ describe('broker link through aedes', () => {
   it('refuses and counts forged signatures, unknown signers, wrong recipient keys, replays and oversized messages', async () => {
     const bk = await broker({ port: 0 })
     const url = bk.urls[0] as string
-    const { a, b, la, lb } = await pair(url, { maxMessageBytes: 4096, requestTimeoutMs: 1500 })
+    const { a, b, la, lb } = await pair(url, { maxMessageBytes: 4096, requestTimeoutMs: 5000 })
     let effects = 0
     lb.link.handle('count/1', async () => {
       effects++
@@ -116,7 +116,7 @@ describe('broker link through aedes', () => {
     raw.on('message', (_t, p) => captured.push(Buffer.from(p)))
     await raw.subscribeAsync(BROKER_TOPIC_PREFIX + b.network, { qos: 1 })
     expect(await la.link.request(b.network, 'count/1', utf8('x'))).toEqual(utf8('n=1'))
-    await until(() => captured.length >= 1, 5000, 'the request was captured')
+    await until(() => captured.length >= 1, 10_000, 'the request was captured')
     const original = new Uint8Array(captured[0] as Buffer)
     const e = decodeEnvelope(original, 4096)
     const topicB = BROKER_TOPIC_PREFIX + b.network
@@ -129,30 +129,30 @@ describe('broker link through aedes', () => {
     rawA.on('message', (_t, p) => toA.push(Buffer.from(p)))
     await rawA.subscribeAsync(BROKER_TOPIC_PREFIX + a.network, { qos: 1 })
     await raw.publishAsync(topicB, Buffer.from(original), { qos: 1 })
-    await until(() => toA.length >= 1, 5000, 'the cached reply is sent again')
+    await until(() => toA.length >= 1, 10_000, 'the cached reply is sent again')
     expect(captured.length).toBeGreaterThan(replies)
     expect(effects).toBe(1)
 
     // replay of an old request (sentAt beyond what B remembers), re-signed by A's real key: stale
     const { bytes: old } = signEnvelope({ ...e, msgId: new Uint8Array(randomBytes(16)), sentAt: Date.now() - 3_600_000 }, a.signingKey.seed)
     await raw.publishAsync(topicB, Buffer.from(old), { qos: 1 })
-    await until(async () => (await rejected(lb.registry, 'stale')) === 1, 5000, 'stale counted')
+    await until(async () => (await rejected(lb.registry, 'stale')) === 1, 10_000, 'stale counted')
 
     // forged: one byte of the ciphertext changed, signature left as it was
     const forged = encodeEnvelope({ ...e, ciphertext: Uint8Array.from(e.ciphertext, (x, i) => (i === 0 ? x ^ 1 : x)) })
     await raw.publishAsync(topicB, Buffer.from(forged), { qos: 1 })
-    await until(async () => (await rejected(lb.registry, 'signature')) === 1, 5000, 'forged signature counted')
+    await until(async () => (await rejected(lb.registry, 'signature')) === 1, 10_000, 'forged signature counted')
 
     // signed by a key that is not one of A's nodes
     const mallory = generateKeyPair()
     const { bytes: bySomeoneElse } = signEnvelope({ ...e, senderSigningKey: mallory.publicKey }, mallory.seed)
     await raw.publishAsync(topicB, Buffer.from(bySomeoneElse), { qos: 1 })
-    await until(async () => (await rejected(lb.registry, 'signer')) === 1, 5000, 'unknown signer counted')
+    await until(async () => (await rejected(lb.registry, 'signer')) === 1, 10_000, 'unknown signer counted')
 
     // addressed to another network (a replay onto B's topic of an envelope for C)
     const { bytes: forC } = signEnvelope({ ...e, recipientNetwork: 'c' }, a.signingKey.seed)
     await raw.publishAsync(topicB, Buffer.from(forC), { qos: 1 })
-    await until(async () => (await rejected(lb.registry, 'recipient')) === 1, 5000, 'wrong recipient counted')
+    await until(async () => (await rejected(lb.registry, 'recipient')) === 1, 10_000, 'wrong recipient counted')
 
     // an answer to nothing A asked
     const { bytes: strayReply } = signEnvelope(
@@ -160,13 +160,13 @@ describe('broker link through aedes', () => {
       b.signingKey.seed,
     )
     await raw.publishAsync(BROKER_TOPIC_PREFIX + a.network, Buffer.from(strayReply), { qos: 1 })
-    await until(async () => (await rejected(la.registry, 'unexpected')) === 1, 5000, 'stray reply counted')
+    await until(async () => (await rejected(la.registry, 'unexpected')) === 1, 10_000, 'stray reply counted')
 
     // oversized, and garbage
     await raw.publishAsync(topicB, Buffer.alloc(5000, 7), { qos: 1 })
     await raw.publishAsync(topicB, Buffer.from('hello'), { qos: 1 })
-    await until(async () => (await rejected(lb.registry, 'size')) === 1, 5000, 'oversized counted')
-    await until(async () => (await rejected(lb.registry, 'malformed')) === 1, 5000, 'garbage counted')
+    await until(async () => (await rejected(lb.registry, 'size')) === 1, 10_000, 'oversized counted')
+    await until(async () => (await rejected(lb.registry, 'malformed')) === 1, 10_000, 'garbage counted')
     await expect(la.link.request(b.network, 'count/1', new Uint8Array(5000))).rejects.toMatchObject({ code: 'ERR_BROKER_LIMIT' })
 
     // A encrypts to a wrong key for B: B cannot open it, A's request times out
@@ -219,12 +219,27 @@ describe('broker link through aedes', () => {
 
     // requests asked while the broker is down complete once it is back
     await bk.stop()
-    await until(() => !la.link.connected, 5000, 'A notices the broker is gone')
+    await until(() => !la.link.connected, 10_000, 'A notices the broker is gone')
     const pending = la.link.send(b.network, 'work/1', utf8('during outage'))
     bk = createBroker({ host: '127.0.0.1', port }, {})
     await bk.start()
     await pending
     expect(effects.get(toHex(utf8('during outage')))).toBe(1)
+  })
+
+  it('memory stays bounded: in-flight requests and remembered messages have limits, refusals are counted', async () => {
+    const bk = await broker({ port: 0 })
+    const url = bk.urls[0] as string
+    const { b, la, lb } = await pair(url, { maxInFlight: 2, maxRemembered: 1, requestTimeoutMs: 3000 })
+    lb.link.handle('x/1', async (_f, body) => body)
+    expect(await la.link.request(b.network, 'x/1', utf8('1'))).toEqual(utf8('1'))
+    // B remembers one handled message (for rememberMs): a second is refused as busy, not handled twice later
+    const second = la.link.request(b.network, 'x/1', utf8('2'))
+    const third = la.link.request(b.network, 'x/1', utf8('3'))
+    await expect(la.link.request(b.network, 'x/1', utf8('4'))).rejects.toMatchObject({ code: 'ERR_BROKER_LIMIT' })
+    await expect(second).rejects.toMatchObject({ code: 'ERR_BROKER_TIMEOUT' })
+    await expect(third).rejects.toMatchObject({ code: 'ERR_BROKER_TIMEOUT' })
+    expect(await rejected(lb.registry, 'busy')).toBeGreaterThanOrEqual(2)
   })
 
   it('the embedded broker closes connections over maxConnections and packets over maxPacketBytes', async () => {
@@ -236,12 +251,12 @@ describe('broker link through aedes', () => {
     const c1 = await rawClient(url)
     const closed = new Promise<void>((resolve) => c1.once('close', () => resolve()))
     c1.publish('t', Buffer.alloc(4096), { qos: 0 })
-    await withDeadline(closed, 5000, 'oversized packet closes the connection')
+    await withDeadline(closed, 10_000, 'oversized packet closes the connection')
     await rawClient(url)
     await rawClient(url)
     const c3 = connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 2000 })
     cleanup.push(() => c3.endAsync(true))
-    await withDeadline(new Promise<void>((resolve) => c3.once('close', () => resolve())), 5000, 'third connection closed')
+    await withDeadline(new Promise<void>((resolve) => c3.once('close', () => resolve())), 10_000, 'third connection closed')
     expect(c3.connected).toBe(false)
     const { values } = await (registry.getSingleMetric('profichain_broker_server_refused_total') as NonNullable<ReturnType<Registry['getSingleMetric']>>).get()
     expect(values.find((v) => v.labels.reason === 'packet')?.value).toBe(1)

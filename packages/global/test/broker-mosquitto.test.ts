@@ -17,7 +17,7 @@ describe('broker link through mosquitto', () => {
     cleanup.push(m.stop)
     const snoop = connect(m.url, { protocolVersion: 4, reconnectPeriod: 0 })
     cleanup.push(() => snoop.endAsync(true))
-    await withDeadline(new Promise<void>((r) => snoop.once('connect', () => r())), 5000, 'snooper connects')
+    await withDeadline(new Promise<void>((r) => snoop.once('connect', () => r())), 10_000, 'snooper connects')
     const payloads: Buffer[] = []
     snoop.on('message', (_t, p) => payloads.push(Buffer.from(p)))
     await snoop.subscribeAsync('#', { qos: 1 })
@@ -33,7 +33,7 @@ describe('broker link through mosquitto', () => {
     const secret = new Uint8Array(randomBytes(48))
     lb.link.handle('secret/1', async (_f, body) => body)
     expect(await la.link.request(b.network, 'secret/1', secret)).toEqual(secret)
-    await until(() => payloads.length >= 8, 5000, 'the snooper saw every message')
+    await until(() => payloads.length >= 8, 10_000, 'the snooper saw every message')
     const all = Buffer.concat(payloads)
     expect(all.indexOf(Buffer.from(secret))).toBe(-1)
     expect(all.toString('latin1').toLowerCase()).not.toContain(toHex(secret).slice(0, 32))

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { equalBytes, type KeyPair, nodeIdOf, toHex, type TypedEmitterClass } from '@profichain/core'
+import { equalBytes, type KeyPair, nodeIdOf, toHex, type TypedEmitterClass, type TypedEventEmitter } from '@profichain/core'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { Counter, type Registry } from 'prom-client'
 import {
@@ -65,6 +65,8 @@ export interface BrokerLinkInit {
   rememberMs?: number
   /** Clock difference tolerated between sender and receiver. Default 60 000 ms. */
   maxClockSkewMs?: number
+  /** Handlers running at once at most (beyond: refused as `busy`, the sender re-sends). Default 64. */
+  maxConcurrentHandlers?: number
   /** Received messages waiting to be checked at most (beyond: dropped, counted `busy`; the sender re-sends). Default 256. */
   maxQueued?: number
 }
@@ -105,7 +107,7 @@ export const BROKER_REJECT_REASONS = [
 ] as const
 export type BrokerRejectReason = (typeof BROKER_REJECT_REASONS)[number]
 
-export interface BrokerLink extends TypedEventEmitterLike {
+export interface BrokerLink extends TypedEventEmitter<BrokerLinkEvents> {
   readonly url: string
   /** Whether the link is connected and subscribed right now. */
   readonly connected: boolean
@@ -121,11 +123,9 @@ export interface BrokerLink extends TypedEventEmitterLike {
   unhandle(type: string): void
 }
 
-type TypedEventEmitterLike = import('@profichain/core').TypedEventEmitter<BrokerLinkEvents>
-
-/** A stable MQTT client id for a node key: "pcb" + node id (23 characters at most, as MQTT 3.1.1 servers must accept). */
+/** A stable MQTT client id for a node key: "pcb" + the node id's 16 base32 characters (MQTT 3.1.1 servers must accept 23 letters and digits). */
 export function brokerClientId(publicKey: Uint8Array): string {
-  return `pcb${nodeIdOf(publicKey).slice(2, 22)}`
+  return `pcb${nodeIdOf(publicKey).slice(2)}`
 }
 
 /** Create the partner link (not connected until start()). */
@@ -166,6 +166,10 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
   private readonly rememberMs: number
   private readonly maxClockSkewMs: number
   private readonly maxQueued: number
+  private readonly maxConcurrentHandlers: number
+  private running = 0
+  /** Requests being encrypted, not yet in inFlight. */
+  private sealing = 0
   private readonly handlers = new Map<string, BrokerHandler>()
   /** msgId hex → our unanswered request/send. */
   private readonly inFlight = new Map<string, InFlight>()
@@ -207,6 +211,7 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     this.rememberMs = init.rememberMs ?? 10 * 60_000
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
     this.maxQueued = init.maxQueued ?? 256
+    this.maxConcurrentHandlers = init.maxConcurrentHandlers ?? 64
     const registry = components.registry
     if (registry) {
       const registers = [registry]
@@ -310,11 +315,18 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     if (!(body instanceof Uint8Array)) throw new BrokerError('ERR_BROKER_ARGUMENT', 'body must be a Uint8Array')
     const partner = this.partner(network)
     if (!partner) throw new BrokerError('ERR_BROKER_UNKNOWN_PARTNER', `network ${network} is not a partner: add it to the config first`, { network })
-    if (this.inFlight.size >= this.maxInFlight) {
-      throw new BrokerError('ERR_BROKER_LIMIT', `${this.inFlight.size} requests already wait for an answer (maxInFlight); retry later`)
+    // Counted from here (sealing is async): concurrent callers cannot overshoot the limit.
+    if (this.inFlight.size + this.sealing >= this.maxInFlight) {
+      throw new BrokerError('ERR_BROKER_LIMIT', `${this.inFlight.size + this.sealing} requests already wait for an answer (maxInFlight); retry later`)
     }
     const msgId = new Uint8Array(randomBytes(MSG_ID_BYTES))
-    const bytes = await this.seal(kind, msgId, null, partner, { type, body })
+    this.sealing++
+    let bytes: Uint8Array
+    try {
+      bytes = await this.seal(kind, msgId, null, partner, { type, body })
+    } finally {
+      this.sealing--
+    }
     if (this.stopped) throw new BrokerError('ERR_BROKER_STOPPED', 'the broker link was stopped')
     const msgIdHex = toHex(msgId)
     const topic = TOPIC_PREFIX + network
@@ -443,7 +455,7 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     }
     this.expireRemembered(now)
     // Full of unexpired entries: refuse rather than forget one (a forgotten msgId could run its handler twice).
-    if (this.remembered.size >= this.maxRemembered) return this.reject('busy', e)
+    if (this.remembered.size >= this.maxRemembered || this.running >= this.maxConcurrentHandlers) return this.reject('busy', e)
     const p = await this.open(e, partner)
     if (!p || !('body' in p)) return
     if (this.remembered.has(key)) return // a copy decrypted meanwhile
@@ -452,7 +464,12 @@ class Link extends (EventEmitter as TypedEmitterClass<BrokerLinkEvents>) impleme
     this.remembered.set(key, entry)
     this.metrics?.received.inc({ kind: e.kind })
     // The handler runs outside the receive queue: it may itself ask this partner and wait for the reply.
-    void this.answer(e, partner, p.type, p.body, entry).catch((err: unknown) => this.log.error({ err }, 'broker answer failed'))
+    this.running++
+    void this.answer(e, partner, p.type, p.body, entry)
+      .catch((err: unknown) => this.log.error({ err }, 'broker answer failed'))
+      .finally(() => {
+        this.running--
+      })
   }
 
   private async answer(e: Envelope, partner: BrokerPartner, type: string, body: Uint8Array, entry: Remembered): Promise<void> {
