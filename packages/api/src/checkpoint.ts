@@ -17,6 +17,42 @@ export interface CheckpointApi {
   ): Promise<{ blockHash: Uint8Array; leafHash: Uint8Array; root: Uint8Array; proof: Uint8Array[] }>
   /** c2sp.org/tlog-witness add-checkpoint: status, content type and body exactly as the spec says. */
   addCheckpoint(body: string): Promise<{ status: number; contentType: string; body: string }>
+  /** GraphQL `checkpoint`: the latest signed checkpoint and the cosignatures collected on it. */
+  latest(): Promise<CheckpointInfo | undefined>
+  /** GraphQL `partners`: the partner networks this node witnesses, with what it last cosigned for each. */
+  partners(): Promise<PartnerInfo[]>
+  /** GraphQL `witnessEvidence`: partner checkpoints refused as contradicting the one cosigned before, newest first. */
+  witnessEvidence(origin: string | undefined, first: number): Promise<WitnessEvidenceInfo[]>
+}
+
+export interface CheckpointInfo {
+  origin: string
+  size: number
+  /** Root hash, hex. */
+  root: string
+  /** The signed note with every cosignature (what GET /checkpoint serves). */
+  note: string
+  cosignatures: Array<{ witness: string; timestamp: number; line: string }>
+}
+
+export interface PartnerInfo {
+  name: string
+  origin: string
+  vkeys: string[]
+  threshold: number
+  witnessUrl?: string
+  broker?: string
+  encryptionKey?: string
+  /** The partner checkpoint this node last cosigned. */
+  witnessed?: { size: number; root: string; note: string }
+}
+
+export interface WitnessEvidenceInfo {
+  origin: string
+  kind: 'fork' | 'inconsistent'
+  at: number
+  previous: string
+  offered: string
 }
 
 export const CHECKPOINT_PATHS = ['/checkpoint', '/checkpoint/proof', '/blocklog/inclusion', '/add-checkpoint'] as const

@@ -12,7 +12,14 @@ export {
 export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
 export { isLoopbackHost } from './server.js'
-export { CHECKPOINT_PATHS, type CheckpointApi, MAX_ADD_CHECKPOINT_BYTES } from './checkpoint.js'
+export {
+  CHECKPOINT_PATHS,
+  type CheckpointApi,
+  type CheckpointInfo,
+  MAX_ADD_CHECKPOINT_BYTES,
+  type PartnerInfo,
+  type WitnessEvidenceInfo,
+} from './checkpoint.js'
 export type {
   ApiAddress,
   ApiChain,

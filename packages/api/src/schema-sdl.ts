@@ -34,6 +34,67 @@ type Query {
   peers: [Peer!]!
   "Equivocation evidence this node holds (quorum): validators caught co-signing two blocks at one height, newest first (by at, then height). Empty when the node keeps no evidence (other consensus)."
   evidence(first: Int = 20): [Equivocation!]!
+  "The latest checkpoint of this network's block log (C2SP signed note), with the witness cosignatures collected; null before the first."
+  checkpoint: Checkpoint
+  "Partner networks this node witnesses (config partners plus partners.json), with the checkpoint it last cosigned for each."
+  partners: [Partner!]!
+  "Partner checkpoints this node refused as contradicting the one it cosigned before (both signed notes kept), newest first."
+  witnessEvidence(origin: String, first: Int = 20): [WitnessEvidence!]!
+}
+
+"A signed checkpoint of this network's block log (DESIGN §11)."
+type Checkpoint {
+  origin: String!
+  "Leaves: final blocks from genesis."
+  size: Long!
+  "RFC 6962 root (hex)."
+  root: String!
+  "The signed note with every cosignature, as GET /checkpoint serves it."
+  note: String!
+  cosignatures: [Cosignature!]!
+}
+
+"A witness's c2sp.org/tlog-cosignature on the latest checkpoint."
+type Cosignature {
+  "The witness's cosigner name."
+  witness: String!
+  "Seconds since the Unix epoch (the cosignature's timestamp)."
+  timestamp: Long!
+  "The signature line."
+  line: String!
+}
+
+"A partner network this node witnesses."
+type Partner {
+  name: String!
+  origin: String!
+  vkeys: [String!]!
+  threshold: Int!
+  witnessUrl: String
+  broker: String
+  encryptionKey: String
+  "The partner checkpoint this node last cosigned (null: none yet)."
+  witnessed: WitnessedCheckpoint
+}
+
+type WitnessedCheckpoint {
+  size: Long!
+  root: String!
+  "The partner's signed note with this node's cosignature."
+  note: String!
+}
+
+"Two signed checkpoints of one partner that contradict each other."
+type WitnessEvidence {
+  origin: String!
+  "fork: same size, other root; inconsistent: the consistency proof failed"
+  kind: String!
+  "ms since the Unix epoch when this node refused the offered checkpoint"
+  at: Long!
+  "The checkpoint this node had cosigned (signed note)."
+  previous: String!
+  "The contradicting checkpoint (signed note)."
+  offered: String!
 }
 
 "Two co-signatures by one validator on two different blocks at one height (quorum equivocation)."

@@ -253,6 +253,26 @@ export function buildSchema() {
           budget.charge(out.length, out.length * EVIDENCE_RESULT_BYTES)
           return out
         },
+        checkpoint: async (_: unknown, __: unknown, { components, budget }: ApiContextValue) => {
+          const c = components.checkpoints ? await components.checkpoints.latest() : undefined
+          if (c) budget.charge(1, c.note.length * 2)
+          return c ?? null
+        },
+        partners: async (_: unknown, __: unknown, { components, budget }: ApiContextValue) => {
+          const out = components.checkpoints ? await components.checkpoints.partners() : []
+          budget.charge(out.length, out.length * 4096)
+          return out
+        },
+        witnessEvidence: async (
+          _: unknown,
+          args: { origin?: string | null; first?: number | null },
+          { components, budget, opts }: ApiContextValue,
+        ) => {
+          const first = pageSize(args.first, opts.maxPage)
+          const out = components.checkpoints ? await components.checkpoints.witnessEvidence(args.origin ?? undefined, first) : []
+          budget.charge(out.length, out.reduce((n, e) => n + e.previous.length + e.offered.length + 128, 0))
+          return out
+        },
       },
       Subscription: {
         newBlocks: {

@@ -305,3 +305,38 @@ describe('createGenesis and the genesis block', () => {
     expect(EMPTY_ROOT).not.toEqual(b.header.merkleRoot)
   })
 })
+
+describe('network identity (layout 2, docs/protocol.md "Network identity")', () => {
+  it('block 0 commits to the canonical genesis encoding: the documented vector', async () => {
+    const { keyPairFromSeed, sha256, utf8 } = await import('@profichain/core')
+    const seed = new Uint8Array(32)
+    seed[0] = 1
+    const g = createGenesis({
+      network: 'vector',
+      validators: [keyPairFromSeed(seed)],
+      timestamp: 1_700_000_000_000,
+      blockTimeMs: 1000,
+      origin: 'acme.example/profichain/plant-1',
+    })
+    const bytes = utf8(serializeGenesis(g))
+    expect(bytes.byteLength).toBe(634)
+    expect(toHex(sha256(bytes))).toBe('5d97d167cbaa8906cdc341e15e44ecc3f533b9facd1aa969d71ba893ae6df3d6')
+    expect(toHex(genesisBlock(g).header.merkleRoot)).toBe(toHex(sha256(bytes)))
+    expect(toHex(genesisHash(g))).toBe('01b08de5fb3b91cc7e2feaae04c28860e52629a54c4bb10b69b400490e7f7831')
+  })
+
+  it('origin: default from the network id, validated as a schema-less URL; checkpoint defaults per consensus', () => {
+    const g = createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0 })
+    expect(g.origin).toBe('profichain.invalid/plant')
+    expect(g.checkpoint).toEqual({ depth: 3, intervalMs: 2000 })
+    const w = createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0, consensus: { type: 'work' } })
+    expect(w.checkpoint.depth).toBe(6)
+    const o = createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0, origin: 'acme.example:8443/p/plant-1', checkpoint: { depth: 1, intervalMs: 500 } })
+    expect(o.origin).toBe('acme.example:8443/p/plant-1')
+    expect(parseGenesis(JSON.parse(serializeGenesis(o)))).toEqual(o)
+    for (const bad of ['https://acme.example/p', 'acme example', 'acme.example/a+b', 'Acme.example', '', 'a'.repeat(256)])
+      expect(() => createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0, origin: bad }), bad).toThrow(/genesis\.origin/)
+    expect(() => createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0, checkpoint: { depth: 0 } })).toThrow(/genesis\.checkpoint\.depth/)
+    expect(() => createGenesis({ network: 'plant', validators: [key(1)], timestamp: T0, checkpoint: { intervalMs: 5 } })).toThrow(/genesis\.checkpoint\.intervalMs/)
+  })
+})

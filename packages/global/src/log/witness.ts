@@ -7,6 +7,7 @@ import {
   type AddCheckpointResult,
   addCheckpoint,
   appendSignatures,
+  parseAddCheckpoint,
   type Checkpoint,
   formatCosignerVkey,
   type WitnessState,
@@ -204,8 +205,7 @@ class Witness extends EventEmitter<WitnessServiceEvents> implements WitnessServi
     }
     this.emit('answered', { status: r.status, origin })
     if (r.status === 200 && r.checkpoint) {
-      const stored = await this.state.get(r.checkpoint.origin)
-      const note = stored ? appendSignatures(stored.note, [r.body]) : r.body
+      const note = appendSignatures(parseAddCheckpoint(body).note, [r.body])
       this.emit('cosigned', { origin: r.checkpoint.origin, checkpoint: r.checkpoint, note })
     }
     return r

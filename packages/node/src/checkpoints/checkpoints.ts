@@ -252,6 +252,26 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
         }
       },
       addCheckpoint: (body) => this.witness.addCheckpoint(body),
+      latest: async () => {
+        const l = await this.checkpoints.latest()
+        if (!l) return undefined
+        const cos = await this.checkpoints.cosignatures()
+        return {
+          origin: l.checkpoint.origin,
+          size: l.checkpoint.size,
+          root: toHex(l.checkpoint.root),
+          note: (await this.checkpoints.served()) ?? l.note,
+          cosignatures: cos.map((c) => ({ witness: c.name, timestamp: c.timestamp, line: c.line })),
+        }
+      },
+      partners: async () =>
+        Promise.all(
+          this.partners.list().map(async (p) => {
+            const st = await this.witness.state.get(p.origin)
+            return { ...p, ...(st ? { witnessed: { size: st.size, root: toHex(st.root), note: st.note } } : {}) }
+          }),
+        ),
+      witnessEvidence: (origin, first) => this.witness.evidence.list(origin, first),
     }
   }
 }
