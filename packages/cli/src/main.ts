@@ -392,6 +392,8 @@ Exit codes:
       .addOption(new Option('--consensus <kind>', 'consensus of a new devnet').choices([...INIT_CONSENSUS]).default('authority'))
       .option('--validators <n>', 'quorum: number of validators (full nodes validator-1..N), default 4', positiveInt)
       .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
+      .option('--networks <n>', 'global network: N companies (<network>-1..N, each its own genesis and validator) partnered through an embedded MQTT broker', positiveInt, 1)
+      .option('--broker-port <port>', 'with --networks: port of the embedded MQTT broker', port, 1883)
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -408,6 +410,8 @@ Exit codes:
           consensus: o.consensus,
           validators: o.validators,
           threshold: o.threshold,
+          networks: o.networks,
+          brokerPort: o.brokerPort,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
@@ -438,7 +442,9 @@ Exit codes:
       }),
     'profichain devnet --dir .devnet --thin 2\n' +
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
-      'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
+      'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1\n' +
+      '# two companies that countersign each other through an embedded MQTT broker:\n' +
+      'profichain devnet --dir .gnet --networks 2 --thin 0',
   )
   registerCheckpointCommand(program)
   registerWitnessCommand(program)

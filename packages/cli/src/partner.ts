@@ -53,7 +53,13 @@ function describe(p: Partner): string {
 
 /** Register `partner add|list|remove` on the program. */
 export function registerPartner(program: Command): void {
-  const partner = program.command('partner').description('partner networks: they witness (countersign) our chain and we witness theirs (DESIGN §11)')
+  const partner = program
+    .command('partner')
+    .description('partner networks: they witness (countersign) our chain and we witness theirs (DESIGN §11)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  profichain partner list --data-dir ./node1\n  profichain partner add --data-dir ./node1 --name acme --origin acme.example/profichain/plant-1 --vkey <vkey> --encryption-key <hex>\n  profichain partner remove --data-dir ./node1 --name acme\n',
+    )
   partner
     .command('add')
     .description('add (or replace, by name) a partner network in <data-dir>/partners.json, then print what the partner needs from us')
