@@ -15,6 +15,7 @@ import {
   merkleLevels,
   ProofError,
   signHeader,
+  sha256,
   stripTx,
   createTransaction,
   utf8,
@@ -195,5 +196,24 @@ describe('cross receipts with real notes', () => {
     const nv = verifyCrossNative(native, { validators: [aValidator.publicKey], partnerValidators: () => [bValidator.publicKey], verifyNote: check })
     expect(nv.entanglements[0].partnerOrigin).toBe(B_ORIGIN)
     expect(coreLeaf(new Uint8Array(32))).toEqual(leafHash(new Uint8Array(32)))
+  })
+})
+
+describe('vectors (docs/global-network.md)', () => {
+  it('anchor payload and entanglement proof bytes are reproduced exactly', () => {
+    const leaves = Array.from({ length: 6 }, (_, i) => leafHash(utf8(`b${i}`)))
+    const root = rootOf(leaves)
+    const text = formatCheckpoint({ origin: A_ORIGIN, size: 6, root, extensions: [] })
+    const note = appendSignatures(signNote(text, [{ name: A_ORIGIN, keyPair: aValidator }]), [cosign(text, B_ORIGIN, bValidator, 1_700_000_001)])
+    const tx = createAnchorTx({ network: 'net-b', key: bValidator, seq: 0, partnerOrigin: A_ORIGIN, size: 6, root, note, timestamp: 1_700_000_002_000 })
+    const blk = createBlock({ network: 'net-b', height: 11, timestamp: 1_700_000_003_000, prevHash: ZERO_HASH, producer: bValidator.publicKey, txs: [stripTx(tx)] })
+    blk.header.signatures.push(signHeader(blk.header, bValidator))
+    const bytes = encodeEntanglementProof({ partnerOrigin: B_ORIGIN, partnerGenesisHash: new Uint8Array(32).fill(7), anchorBase: 'http://b.example:8545', payload: tx.payload, tx: stripTx(tx), leafIndex: 0, auditPath: [], header: blk.header })
+    expect(formatVkey(A_ORIGIN, aValidator.publicKey)).toBe('a.example/profichain/plant-1+6abe74d0+AXYzqOdzUBZVhGHUmtPIO8voXKG8OcHQ9mlYvtoHcrAn')
+    expect(formatVkey(B_ORIGIN, bValidator.publicKey)).toBe('b.example/profichain/plant-2+3871c38b+AVynd8fZ2Xn/SRJ8wFGWyUoHD6taXmx+yLgub48m/QFo')
+    expect(Buffer.from(sha256(tx.payload)).toString('hex')).toBe('465d7c0b7736d5ebe39b811f0f8a7cbd10fe8345b27abade98c9ba46be6e67ef')
+    expect(bytes.byteLength).toBe(939)
+    expect(Buffer.from(sha256(bytes)).toString('hex')).toBe('c4fc886c2c911fc8f3427d206e44dd8a871c760c48616486c9f99d88d2be9d4d')
+    expect(blockHashHex(blk.header)).toBe('adbe7a29b9a08df03545804f6dbe003d4247f04bf9497b50fd2bcbd1438f0765')
   })
 })
