@@ -128,13 +128,10 @@ describe('global network: two companies countersign each other through a broker'
     broker = createBroker({ host: '127.0.0.1', port: brokerPort }, {})
     await broker.start()
     const url = `mqtt://127.0.0.1:${brokerPort}`
-    const A = await company('alpha', url)
-    const B = await company('beta', url)
+    const [A, B] = await Promise.all([company('alpha', url), company('beta', url)])
     a.push(A, B)
-    await partner(A, B)
-    await partner(B, A)
-    await start(A)
-    await start(B)
+    await Promise.all([partner(A, B), partner(B, A)])
+    await Promise.all([start(A), start(B)])
   })
 
   afterAll(async () => {
@@ -145,6 +142,7 @@ describe('global network: two companies countersign each other through a broker'
   it("a record on A gets a receipt that reaches B's chain (chainpoint-parse, verify), and the other way round; a broker restart loses nothing", async () => {
     const [A, B] = a
     await writeFile(join(A.dir, 'inbox', 'reading-a.json'), '{"t": 21.5}\n')
+    await writeFile(join(A.dir, 'inbox', 'lines-a.jsonl'), '{"t": 1}\n{"t": 2}\n')
     await writeFile(join(B.dir, 'inbox', 'reading-b.json'), '{"t": 19.0}\n')
     // The broker goes away and comes back on the same port while the checkpoints and proofs are on their way.
     first = await waitFor('first checkpoint of A', async () => A.node?.checkpoints?.checkpoints.latest(), 20_000)
@@ -186,6 +184,31 @@ describe('global network: two companies countersign each other through a broker'
       expect(v.stdout).toContain(`cosigned by ${to.origin}`)
       expect(v.stdout).toMatch(new RegExp(`asked node http://127.0.0.1:${to.apiPort}: its canonical block ${anchor.anchor_id} of "${toNetwork}"`))
     }
+
+    // Line receipts are upgraded too (the upgraded entry is appended; the later one wins).
+    const lines = join(A.dir, 'receipts', 'lines-a.jsonl.chp.jsonl')
+    await waitFor('line receipts upgraded', async () => {
+      const entries = (await readFile(lines, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { line: number; receipt: CrossReceipt })
+      const last = new Map(entries.map((e) => [e.line, e.receipt]))
+      return last.size === 2 && [...last.values()].every((r) => (r.branches[0].branches?.length ?? 0) > 0)
+    }, 20_000, 200)
+    const lv = await cli(['verify', join(A.dir, 'processed', 'lines-a.jsonl'), '--receipt', lines, '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json'), '--partner-api', `http://127.0.0.1:${B.apiPort}`])
+    expect(lv.code, lv.stdout).toBe(0)
+
+    // The native receipt carries A's signed checkpoint, B's cosignature and B's signed header: verifiable
+    // offline with the two genesis files alone.
+    const hash = (await readJson<{ hash: string }>(join(A.dir, 'receipts', 'reading-a.json.chp.json'))).hash
+    const [id] = await A.node!.tree.txIdsByPayloadHash(hash)
+    const native = await A.node!.partners!.crossReceipt(typeof id === 'string' ? id : Buffer.from(id).toString('hex'), 'native')
+    expect((native as { entanglements?: unknown[] }).entanglements).toHaveLength(1)
+    await writeFile(join(A.dir, 'native.json'), JSON.stringify(native))
+    const [nv, wrongPartner] = await Promise.all([
+      cli(['verify', join(A.dir, 'processed', 'reading-a.json'), '--receipt', join(A.dir, 'native.json'), '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json')]),
+      cli(['verify', join(A.dir, 'processed', 'reading-a.json'), '--receipt', join(A.dir, 'native.json'), '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(A.dir, 'genesis.json')]),
+    ])
+    expect(nv.code, nv.stdout + nv.stderr).toBe(0)
+    expect(nv.stdout).toContain(`cosigned by ${B.origin}`)
+    expect(wrongPartner.code, wrongPartner.stdout).toBe(1)
   })
 
   it('a replayed old checkpoint, a forged signature, a wrong consistency proof: the spec status code, nothing recorded', async () => {
@@ -220,6 +243,10 @@ describe('global network: two companies countersign each other through a broker'
     await copyFile(receipt, saved)
     const witnessed = (await B.node!.checkpoints!.witness.state.get(A.origin))!.size
     await A.node!.stop()
+    const native = join(A.dir, 'saved-native.json')
+    const pr = await cli(['proof', '--data-dir', A.dir, '--file', join(A.dir, 'processed', 'reading-a.json'), '--format', 'native', '--out', native])
+    expect(pr.code, pr.stderr).toBe(0)
+    expect((await readJson<{ entanglements?: unknown[] }>(native)).entanglements).toHaveLength(1)
     await rewriteChain(A, witnessed + 8)
     await start(A)
     const evidence = await waitFor('evidence at B', async () => {
@@ -230,10 +257,14 @@ describe('global network: two companies countersign each other through a broker'
     expect((await B.node!.checkpoints!.witness.state.get(A.origin))!.size).toBe(witnessed)
     const processed = join(A.dir, 'processed', 'reading-a.json')
     const args = ['verify', processed, '--receipt', saved, '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json'), '--partner-api', `http://127.0.0.1:${B.apiPort}`]
-    const offline = await cli(args)
+    const [offline, againstA, nativeOffline] = await Promise.all([
+      cli(args),
+      cli([...args, '--api', `http://127.0.0.1:${A.apiPort}`]),
+      cli(['verify', processed, '--receipt', native, '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json')]),
+    ])
     expect(offline.code, offline.stdout + offline.stderr).toBe(0)
-    const againstA = await cli([...args, '--api', `http://127.0.0.1:${A.apiPort}`])
     expect(againstA.code, againstA.stdout).toBe(1) // A's chain now has another block there: the rewrite shows
+    expect(nativeOffline.code, nativeOffline.stdout).toBe(0)
     await B.node!.stop()
     const audit = await cli(['audit', '--partners', '--data-dir', B.dir])
     expect(audit.code, audit.stdout + audit.stderr).toBe(1)

@@ -12,6 +12,7 @@ import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
 import { auditPartners } from './audit-partners.js'
+import { withEntanglements } from './cross-proof.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
 import { registerCheckpointCommand } from './checkpoint.js'
@@ -252,8 +253,10 @@ export function buildProgram(): Command {
             if (!txIdArg || !isHex(txIdArg, 32)) throw new CliError('ERR_CLI_USAGE', 'give a txId (64 hex chars) or --file <file>')
             ids = [txIdArg.toLowerCase()]
           }
-          const receipt = await tree.receipt(ids[0], o.format, apiBase)
-          if (!receipt) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
+          const single = await tree.receipt(ids[0], o.format, apiBase)
+          if (!single) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
+          const receipt = await withEntanglements(o.dataDir, tree, ids[0], single) // cross-chain branches, if any
+
           const text = `${JSON.stringify(receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
           else process.stdout.write(text)
