@@ -25,6 +25,7 @@ import {
   writePartnersFile,
   writeWitnessesFile,
 } from '@profichain/global'
+import { Level } from 'level'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cli, tempDir, waitFor } from './helpers.js'
@@ -50,9 +51,9 @@ async function initNet(root: string, name: string, origin: string): Promise<stri
   return dir
 }
 
-async function start(dir: string): Promise<ProfichainNode> {
+async function start(dir: string, network = false): Promise<ProfichainNode> {
   const config = await loadConfig(join(dir, 'config.toml'))
-  config.enabled.network = false
+  config.enabled.network = network
   config.enabled.ingest = false
   config.producer.empty_blocks = true
   const node = await createNode({ config, logger: pino({ level: 'silent' }) })
@@ -205,4 +206,44 @@ describe('block log checkpoints and witnesses', () => {
     await writeWitnessesFile(dirA, [parseOutsideWitness({ url: url(b), vkey: witnessB })])
     await waitFor('A cosigned again by the restarted B', async () => ((await b.checkpoints?.witness.state.get(ORIGIN_A))?.size ?? 0) > before, 30_000)
   }, 60_000)
+
+  it('several validators gossip their checkpoint signatures into one note that carries them all', async () => {
+    const root = await tempDir('checkpoint-q')
+    const base = 21_000 + Math.floor(Math.random() * 20_000)
+    const r = await cli(['init', '--consensus', 'quorum', '--validators', '2', '--data-dir', root, '--network', 'qnet', '--origin', 'q.example/profichain/q',
+      '--block-time', '200', '--p2p-port', String(base), '--api-port', String(base + 100)])
+    expect(r.code, r.stderr).toBe(0)
+    const dirs = [join(root, 'validator-1'), join(root, 'validator-2')]
+    for (const d of dirs) {
+      const g = JSON.parse(await readFile(join(d, 'genesis.json'), 'utf8'))
+      g.checkpoint = { depth: 2, intervalMs: 300 }
+      await writeFile(join(d, 'genesis.json'), JSON.stringify(g, null, 2))
+    }
+    const vkeys = (await cli(['checkpoint', '--data-dir', dirs[0], '--vkeys'])).stdout.trim().split('\n').map(parseVkey)
+    expect(vkeys).toHaveLength(2)
+    const nodes = await Promise.all(dirs.map((d) => start(d, true)))
+    // Each validator serves a checkpoint signed by both (one co-signed what the other gossiped).
+    for (const n of nodes) {
+      await waitFor('a checkpoint signed by both validators', async () => {
+        const note = await getCheckpoint(n)
+        return note && openNote(note, vkeys).verified.length === 2 && parseCheckpoint(openNote(note, vkeys).text).size > 1
+      }, 30_000)
+    }
+    for (const n of nodes) await n.stop()
+  }, 40_000)
+
+  it('refuses an old (layout 1) data dir at start with what to do', async () => {
+    const root = await tempDir('checkpoint-old')
+    const dir = await initNet(root, 'old', 'old.example/p')
+    const n = await start(dir)
+    await n.stop()
+    running.splice(running.indexOf(n), 1)
+    // What layout 1 looked like to this version: no layout version stored (and block 0 of another identity).
+    const db = new Level<string, Uint8Array>(join(dir, 'db'), { valueEncoding: 'view' })
+    await db.del('!z!schema')
+    await db.close()
+    const err = await start(dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_STORE_LAYOUT' })
+    expect((err as Error).message).toMatch(/layout version 1.*reads layout 2 only.*fresh data dir.*profichain init/s)
+  })
 })

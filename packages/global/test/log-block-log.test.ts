@@ -194,3 +194,60 @@ describe('signed checkpoints', () => {
     expect(await store.served()).not.toContain(line)
   })
 })
+
+describe('checkpoints of several validators (gossip)', () => {
+  const origin = 'acme.example/profichain/plant-1'
+  const v1 = seedKey(1)
+  const v2 = seedKey(2)
+
+  it('co-signs a newer checkpoint its log has, merges signatures on the same head, refuses contradictions', async () => {
+    const chain = new FakeChain()
+    chain.head = 9
+    const log = await createBlockLog({ depth: 0 }, { kv: db.kv, chain })
+    await log.sync()
+    const mine = createCheckpointStore({ origin }, { kv: db.kv, log })
+    // A second validator's store over its own DB, same chain.
+    const dir2 = await tempDir()
+    const db2 = await openKv(dir2.path)
+    try {
+      const log2 = await createBlockLog({ depth: 0 }, { kv: db2.kv, chain })
+      await log2.sync()
+      const theirs = createCheckpointStore({ origin }, { kv: db2.kv, log: log2 })
+      const t = await theirs.signIfGrown([{ keyPair: v2 }])
+      const r = await mine.receive(t?.note as string, [{ keyPair: v1 }])
+      expect(r).toMatchObject({ signed: true, changed: true })
+      const both = networkVkeys(origin, [v1.publicKey, v2.publicKey]).map(parseVkey)
+      expect(openNote(r?.checkpoint.note as string, both).verified).toHaveLength(2)
+      // Back at the other validator: same head, signatures merged, nothing signed again.
+      const back = await theirs.receive(r?.checkpoint.note as string, [{ keyPair: v2 }])
+      expect(back).toMatchObject({ signed: false, changed: true })
+      expect(openNote((await theirs.latest())?.note as string, both).verified).toHaveLength(2)
+      expect(await theirs.receive(r?.checkpoint.note as string, [{ keyPair: v2 }])).toMatchObject({ changed: false })
+      // Stale, or beyond our log: nothing kept.
+      chain.head = 12
+      await log2.sync()
+      const newer = await theirs.signIfGrown([{ keyPair: v2 }])
+      expect(await mine.receive(newer?.note as string, [{ keyPair: v1 }])).toBeUndefined() // our log is at 10
+      await log.sync()
+      expect((await mine.receive(newer?.note as string, [{ keyPair: v1 }]))?.checkpoint.checkpoint.size).toBe(13)
+      expect(await mine.receive(t?.note as string, [{ keyPair: v1 }])).toBeUndefined()
+      // Another root at a size we have: refused, our latest unchanged.
+      chain.tag = 'fork'
+      const dir3 = await tempDir()
+      const db3 = await openKv(dir3.path)
+      try {
+        const log3 = await createBlockLog({ depth: 0 }, { kv: db3.kv, chain })
+        await log3.sync()
+        const forked = await createCheckpointStore({ origin }, { kv: db3.kv, log: log3 }).signIfGrown([{ keyPair: v2 }])
+        await expect(mine.receive(forked?.note as string, [{ keyPair: v1 }])).rejects.toMatchObject({ code: 'ERR_LOG_INCONSISTENT' })
+        expect((await mine.latest())?.checkpoint.size).toBe(13)
+      } finally {
+        await db3.close()
+        await dir3.cleanup()
+      }
+    } finally {
+      await db2.close()
+      await dir2.cleanup()
+    }
+  })
+})

@@ -198,3 +198,27 @@ describe('partners', () => {
     await expect(reg.reload()).rejects.toMatchObject({ code: 'ERR_PARTNERS' })
   })
 })
+
+describe('partner and witness config parsers (fuzz)', () => {
+  it('random JSON values give LogError ERR_PARTNERS or a valid value, never another error', async () => {
+    const { parseOutsideWitness } = await import('../src/log/index.js')
+    const vals = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ name: fc.string(), origin: fc.string(), vkeys: fc.array(fc.string()), threshold: fc.integer() }, { requiredKeys: [] }),
+      fc.record({ url: fc.oneof(fc.webUrl(), fc.string()), vkey: fc.string() }, { requiredKeys: [] }),
+    )
+    fc.assert(
+      fc.property(vals, (v) => {
+        for (const f of [() => parsePartners([v]), () => parsePartners(v), () => parseOutsideWitness(v)]) {
+          try {
+            f()
+          } catch (err) {
+            expect(err).toBeInstanceOf(LogError)
+            expect((err as LogError).code).toBe('ERR_PARTNERS')
+          }
+        }
+      }),
+      { numRuns: 150 },
+    )
+  })
+})

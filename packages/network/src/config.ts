@@ -46,6 +46,7 @@ export function protocolNames(network: string) {
     txTopic: `/profichain/${network}/tx/1`,
     blockTopic: `/profichain/${network}/block/1`,
     voteTopic: `/profichain/${network}/vote/1`,
+    checkpointTopic: `/profichain/${network}/checkpoint/1`,
     syncProtocol: `/profichain/${network}/sync/1`,
   }
 }

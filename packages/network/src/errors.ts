@@ -24,7 +24,7 @@ export const NETWORK_ERROR_CODES = [
 export type NetworkErrorCode = (typeof NETWORK_ERROR_CODES)[number]
 
 type SyncMeta = { peer: string; kind: SyncKind }
-type GossipMeta = { peer: string; topic: 'tx' | 'block' | 'vote' }
+type GossipMeta = { peer: string; topic: 'tx' | 'block' | 'vote' | 'checkpoint' }
 
 /** The metadata each code carries. */
 export interface NetworkErrorMeta {

@@ -16,7 +16,10 @@ import type { NetworkContext } from './host.js'
 import type { Members } from './members.js'
 import type { BlockVerdict, IgnoreReason, NetworkComponents, RejectReason } from './types.js'
 
-type Topic = 'tx' | 'block' | 'vote'
+type Topic = 'tx' | 'block' | 'vote' | 'checkpoint'
+
+/** Largest checkpoint note accepted on the checkpoint topic. */
+export const MAX_CHECKPOINT_NOTE_BYTES = 64 * 1024
 
 /** The stats/metrics reason each gossip error is counted under. */
 const REASON = {
@@ -38,7 +41,7 @@ const REASON = {
 export class GossipValidator {
   constructor(
     private readonly ctx: NetworkContext,
-    private readonly components: Pick<NetworkComponents, 'originAllowed' | 'onTxBatch' | 'onBlock' | 'onVote'>,
+    private readonly components: Pick<NetworkComponents, 'originAllowed' | 'onTxBatch' | 'onBlock' | 'onVote' | 'onCheckpoint'>,
     private readonly members: Members,
   ) {}
 
@@ -122,6 +125,17 @@ export class GossipValidator {
       if (onVote === undefined)
         throw new GossipActionError(GossipAction.IGNORE, 'ERR_GOSSIP_IGNORED', 'votes are not used here', meta)
       this.verdict(meta, await this.callback(meta, () => onVote(vote, meta.peer)))
+    })
+
+  /** Validator of the checkpoint topic: bounded size, then the node verifies the signed note (DESIGN §11). */
+  validateCheckpoint = (peer: PeerId, msg: Message): Promise<TopicValidatorResult> =>
+    this.run('checkpoint', peer, msg, async (meta) => {
+      if (msg.data.byteLength > MAX_CHECKPOINT_NOTE_BYTES)
+        throw decodeError(meta, 'checkpoint', new Error(`${msg.data.byteLength} bytes exceed ${MAX_CHECKPOINT_NOTE_BYTES}`))
+      const onCheckpoint = this.components.onCheckpoint
+      if (onCheckpoint === undefined)
+        throw new GossipActionError(GossipAction.IGNORE, 'ERR_GOSSIP_IGNORED', 'checkpoints are not used here', meta)
+      this.verdict(meta, await this.callback(meta, () => onCheckpoint(msg.data, meta.peer)))
     })
 
   private async run(

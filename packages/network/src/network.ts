@@ -32,6 +32,7 @@ export class P2PNetwork implements Startable {
   readonly txTopic: string
   readonly blockTopic: string
   readonly voteTopic: string
+  readonly checkpointTopic: string
   readonly syncProtocol: string
 
   private readonly config: NetworkConfig
@@ -56,7 +57,13 @@ export class P2PNetwork implements Startable {
     this.components = components
     this.log = components.logger ?? silentLogger
     this.metrics = new NetworkMetrics(components.registry)
-    ;({ txTopic: this.txTopic, blockTopic: this.blockTopic, voteTopic: this.voteTopic, syncProtocol: this.syncProtocol } = protocolNames(
+    ;({
+      txTopic: this.txTopic,
+      blockTopic: this.blockTopic,
+      voteTopic: this.voteTopic,
+      checkpointTopic: this.checkpointTopic,
+      syncProtocol: this.syncProtocol,
+    } = protocolNames(
       init.network,
     ))
     this.selfId = peerIdObjectFromPublicKey(components.key.publicKey).toString()
@@ -104,7 +111,7 @@ export class P2PNetwork implements Startable {
   async start(): Promise<void> {
     if (this.running) return
     this.stopController = new AbortController()
-    const node = await createHost(this.config, this.components.key, [this.txTopic, this.blockTopic, this.voteTopic], (p, hook) =>
+    const node = await createHost(this.config, this.components.key, [this.txTopic, this.blockTopic, this.voteTopic, this.checkpointTopic], (p, hook) =>
       this.members.deny(p, hook),
     )
     this.node = node
@@ -114,6 +121,7 @@ export class P2PNetwork implements Startable {
     gossip.setValidator(this.txTopic, this.validator.validateTxs)
     gossip.setValidator(this.blockTopic, this.validator.validateBlock)
     gossip.setValidator(this.voteTopic, this.validator.validateVote)
+    gossip.setValidator(this.checkpointTopic, this.validator.validateCheckpoint)
     await node.handle(this.syncProtocol, this.server.serve, { maxInboundStreams: 64 })
     this.members.attach(node)
     gossip.onSubscriptionChange(() => this.queue.wakeUp())
@@ -126,6 +134,7 @@ export class P2PNetwork implements Startable {
     gossip.subscribe(this.txTopic)
     gossip.subscribe(this.blockTopic)
     gossip.subscribe(this.voteTopic)
+    gossip.subscribe(this.checkpointTopic)
     this.running = true
     await this.members.start()
     this.healTimer = setInterval(() => this.repairStreams(), this.config.maintenanceIntervalMs)
@@ -206,6 +215,11 @@ export class P2PNetwork implements Startable {
   /** Queue a vote (quorum co-signature) for the vote topic; it goes out before queued tx batches. */
   async publishVote(vote: Vote): Promise<PublishResult> {
     return this.queue.publishVote(encodeVote(vote))
+  }
+
+  /** Queue a signed checkpoint note (UTF-8) for the checkpoint topic (DESIGN §11). */
+  async publishCheckpoint(note: Uint8Array): Promise<PublishResult> {
+    return this.queue.publishCheckpoint(note)
   }
 
   /** Peer-exchange answer: every member with the addresses we know for it (our own included). */

@@ -96,7 +96,7 @@ export class PublishQueue {
 
   constructor(
     private readonly ctx: NetworkContext,
-    private readonly topics: { txTopic: string; blockTopic: string; voteTopic: string },
+    private readonly topics: { txTopic: string; blockTopic: string; voteTopic: string; checkpointTopic: string },
     private readonly gossip: () => GossipsubAdapter,
   ) {}
 
@@ -168,8 +168,14 @@ export class PublishQueue {
     return this.enqueue(this.blockQueue, this.topics.voteTopic, [data])
   }
 
-  private topicLabel(topic: string): 'tx' | 'block' | 'vote' {
+  /** Queue a signed checkpoint note (DESIGN §11); it goes out with blocks, before queued tx batches. */
+  publishCheckpoint(data: Uint8Array): Promise<PublishResult> {
+    return this.enqueue(this.blockQueue, this.topics.checkpointTopic, [data])
+  }
+
+  private topicLabel(topic: string): 'tx' | 'block' | 'vote' | 'checkpoint' {
     if (topic === this.topics.txTopic) return 'tx'
+    if (topic === this.topics.checkpointTopic) return 'checkpoint'
     return topic === this.topics.voteTopic ? 'vote' : 'block'
   }
 

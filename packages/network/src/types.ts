@@ -134,6 +134,11 @@ export interface NetworkComponents {
    * and whose signature over the block hash is valid. Without it votes are ignored (not relayed).
    */
   onVote?(vote: Vote, from: string): MaybePromise<Verdict>
+  /**
+   * Called from the checkpoint topic validator with the raw signed checkpoint note (UTF-8, ≤ 64 KiB; DESIGN §11);
+   * the node verifies it. Without it checkpoints are ignored (not relayed).
+   */
+  onCheckpoint?(note: Uint8Array, from: string): MaybePromise<Verdict>
 }
 
 export interface PeerInfo {

@@ -268,7 +268,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Block log and checkpoints (DESIGN §11): final blocks into the log, validators sign, witness for partners.
       const checkpoints = (this.parts.checkpoints = await createCheckpoints(
         { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
-        { store: tree, key: this.key, logger: log('checkpoints'), registry },
+        { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
       ))
       // Partners (validators): our checkpoints to their witnesses, anchors of theirs, entanglement proofs back.
       this.parts.partners = await createPartnersWiring(
@@ -317,6 +317,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             producer: this.producer,
             payloads,
             votes: this.votes,
+            checkpoints,
             logger: log('network'),
             registry,
           },

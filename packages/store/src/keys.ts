@@ -55,8 +55,8 @@ export const QuorumBucket = {
   evidence: 'e',
 } as const
 /**
- * Buckets of the global network (DESIGN §11, layout 2), written by @profichain/global through
- * `BlockTree.globalBuckets` (the store does not read them, except `audit`'s size check of the block log).
+ * Buckets of the global network (DESIGN §11, layout 2), written and read by @profichain/global through
+ * `BlockTree.globalBuckets` (the store itself does not interpret them).
  */
 export const GlobalBucket = {
   /** u8 level ‖ u64 index → 32-byte hash of the complete block log subtree of leaves [index·2^level, (index+1)·2^level) */

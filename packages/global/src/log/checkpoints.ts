@@ -50,6 +50,14 @@ export interface CheckpointStore {
   signIfGrown(signers: ReadonlyArray<{ keyPair: KeyPair }>): Promise<SignedCheckpoint | undefined>
   /** Store a checkpoint signed elsewhere (another validator's signature on the same tree head); verified by the caller. */
   adopt(note: string): Promise<SignedCheckpoint>
+  /**
+   * A checkpoint another validator signed (its signatures verified by the caller with the network vkeys): merge
+   * its signatures when it is our latest tree head; when it is newer than our latest and our log has that size
+   * with that root, co-sign it with `signers` (validators; none: just keep it) and make it the latest. Stale or
+   * not yet checkable: undefined. A checkpoint that contradicts our log or our latest: ERR_LOG_INCONSISTENT.
+   * `signed` tells whether our own signature was added (then gossip the result).
+   */
+  receive(note: string, signers: ReadonlyArray<{ keyPair: KeyPair }>): Promise<{ checkpoint: SignedCheckpoint; signed: boolean; changed: boolean } | undefined>
   /** Keep a witness's cosignature line on the checkpoint `text` after verifying it with `verifier`; false if invalid. */
   addCosignature(text: string, line: string, verifier: NoteVerifier): Promise<boolean>
   /** The latest signed checkpoint with every valid cosignature collected on it (what GET /checkpoint serves). */
@@ -121,6 +129,43 @@ class KvCheckpointStore implements CheckpointStore {
       await this.c.kv.write([{ bucket: 'logMeta', key: LATEST, value: utf8(note) }])
       this.cached = signed
       return signed
+    })
+  }
+
+  receive(
+    note: string,
+    signers: ReadonlyArray<{ keyPair: KeyPair }>,
+  ): Promise<{ checkpoint: SignedCheckpoint; signed: boolean; changed: boolean } | undefined> {
+    return this.mutex.run(async () => {
+      const r = toSigned(note)
+      const { log } = this.c
+      if (r.checkpoint.origin !== this.init.origin)
+        throw new LogError('ERR_LOG_INCONSISTENT', `checkpoint of another log (${r.checkpoint.origin})`)
+      const prev = await this.latest()
+      const lines = parseNote(note).signatures.map((x) => x.line)
+      if (prev && r.text === prev.text) {
+        const merged = appendSignatures(prev.note, lines)
+        if (merged === prev.note) return { checkpoint: prev, signed: false, changed: false }
+        await this.c.kv.write([{ bucket: 'logMeta', key: LATEST, value: utf8(merged) }])
+        this.cached = toSigned(merged)
+        return { checkpoint: this.cached, signed: false, changed: true }
+      }
+      const size = r.checkpoint.size
+      if (prev && size === prev.checkpoint.size)
+        throw new LogError('ERR_LOG_INCONSISTENT', `another validator signed size ${size} with another root than ours`, { size })
+      if ((prev && size < prev.checkpoint.size) || size > log.size() || size === 0) return undefined
+      if (!equalBytes(await log.root(size), r.checkpoint.root))
+        throw new LogError('ERR_LOG_INCONSISTENT', `a validator signed size ${size} with a root this node's block log does not have`, { size })
+      if (prev && !equalBytes(await log.root(prev.checkpoint.size), prev.checkpoint.root))
+        throw new LogError('ERR_LOG_INCONSISTENT', `the block log at size ${prev.checkpoint.size} no longer has the signed root`)
+      let merged = note
+      if (signers.length > 0) {
+        const own = parseNote(signNote(r.text, signers.map((x) => ({ name: this.init.origin, keyPair: x.keyPair })))).signatures
+        merged = appendSignatures(note, own.map((x) => x.line))
+      }
+      await this.c.kv.write([{ bucket: 'logMeta', key: LATEST, value: utf8(merged) }])
+      this.cached = toSigned(merged)
+      return { checkpoint: this.cached, signed: signers.length > 0 && merged !== note, changed: true }
     })
   }
 

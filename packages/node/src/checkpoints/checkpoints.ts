@@ -14,6 +14,8 @@ import {
   formatAddCheckpoint,
   formatVkey,
   type LogKv,
+  type NoteVerifier,
+  openNote,
   type OutsideWitness,
   type PartnerRegistry,
   parseOutsideWitness,
@@ -48,6 +50,8 @@ export interface CheckpointsComponents {
   key: KeyPair
   logger: Logger
   registry?: Registry
+  /** Gossip a signed checkpoint note to the network's other nodes (checkpoint topic); absent: not shared. */
+  publish?: (note: string) => void
 }
 
 export interface CheckpointsEvents {
@@ -73,8 +77,25 @@ export interface CheckpointsService extends EventEmitter<CheckpointsEvents> {
   readonly witnessVkey: string
   /** One round now: sync the log, sign if it grew (validators), ask outside witnesses. */
   tick(): Promise<void>
+  /**
+   * A checkpoint note gossiped by another node: verified with the network vkeys (reject otherwise); merged, or
+   * co-signed by this validator when our log has it, and gossiped again when we added our signature.
+   */
+  onCheckpoint(note: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'>
   /** What the API serves (GET /checkpoint, proofs, POST /add-checkpoint). */
   api(): CheckpointApi
+  /**
+   * The c2sp.org/tlog-witness add-checkpoint body for our latest signed checkpoint, with a consistency proof from
+   * `oldSize` (the size that witness last cosigned; 0: none). Undefined before the first checkpoint. For any
+   * transport (HTTP, broker); a 409 answer names the size to retry from (`parseTlogSize`).
+   */
+  addCheckpointRequest(oldSize: number): Promise<{ body: string; checkpoint: SignedCheckpoint } | undefined>
+  /**
+   * Keep the cosignature line(s) a witness answered (200 body) on the checkpoint `checkpointText`, verified with
+   * its cosigner `vkey`; they are then served on GET /checkpoint while that checkpoint is the latest. False when
+   * no line verifies.
+   */
+  addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean>
   start(): void
   stop(): Promise<void>
 }
@@ -89,6 +110,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
   private running?: Promise<void>
   private stopped = false
   private readonly isValidator: boolean
+  private readonly verifiers: NoteVerifier[]
   private readonly requests: Counter<'code'>
   private readonly cosignedCount: Counter<'code'>
   private readonly refused: Counter<'code'>
@@ -111,6 +133,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     this.vkeys = validatorKeys(g).map((k) => formatVkeyOf(this.origin, k))
     this.witnessVkey = witness.vkey
     this.isValidator = validatorKeys(g).some((k) => equalBytes(k, c.key.publicKey))
+    this.verifiers = this.vkeys.map((v) => parseVkey(v))
     const registers = c.registry ? [c.registry] : []
     this.requests = new Counter({ name: 'profichain_witness_requests_total', help: 'add-checkpoint requests answered, by status code', labelNames: ['code'], registers })
     this.cosignedCount = new Counter({ name: 'profichain_witness_cosigned_total', help: 'partner checkpoints cosigned', labelNames: ['code'], registers })
@@ -158,6 +181,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     if (signed) {
       this.signedCount.inc()
       this.c.logger.debug({ size: signed.checkpoint.size }, 'checkpoint signed')
+      this.c.publish?.(signed.note)
       this.emit('signed', signed)
     }
     const latest = signed ?? (await this.checkpoints.latest())
@@ -190,6 +214,49 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     }
   }
 
+  onCheckpoint = async (bytes: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> => {
+    let note: string
+    try {
+      note = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+      openNote(note, this.verifiers)
+    } catch {
+      this.c.logger.warn({ from }, 'rejected a gossiped checkpoint not signed by a validator of this network')
+      return 'reject'
+    }
+    try {
+      await this.log.sync()
+      const r = await this.checkpoints.receive(note, this.isValidator ? [{ keyPair: this.c.key }] : [])
+      // Validly signed but stale or beyond our log: still relayed (the others may need it), nothing kept here.
+      if (r === undefined) return 'accept'
+      if (r.signed) {
+        this.signedCount.inc()
+        this.c.publish?.(r.checkpoint.note)
+        this.emit('signed', r.checkpoint)
+      }
+      return 'accept'
+    } catch (err) {
+      this.c.logger.error({ err, from }, 'a validator signed a checkpoint that contradicts this node\'s block log')
+      return 'ignore'
+    }
+  }
+
+  async addCheckpointRequest(oldSize: number): Promise<{ body: string; checkpoint: SignedCheckpoint } | undefined> {
+    const latest = await this.checkpoints.latest()
+    if (!latest) return undefined
+    const size = latest.checkpoint.size
+    const from = Number.isSafeInteger(oldSize) && oldSize >= 0 && oldSize <= size ? oldSize : 0
+    const proof = from === 0 || from === size ? [] : await this.log.consistencyProof(from, size)
+    return { body: formatAddCheckpoint({ oldSize: from, proof, note: latest.note }), checkpoint: latest }
+  }
+
+  async addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean> {
+    const verifier = parseVkey(vkey)
+    let ok = false
+    for (const line of body.split('\n').filter((l) => l.length > 0))
+      if (await this.checkpoints.addCosignature(checkpointText, `${line}\n`, verifier)) ok = true
+    return ok
+  }
+
   private async askWitness(w: OutsideWitness, latest: SignedCheckpoint): Promise<void> {
     const key = new Uint8Array(Buffer.from(WSTATE + w.name, 'utf8'))
     const raw = await this.kv.get('logMeta', key)
@@ -208,11 +275,7 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
       })
       const text = await res.text()
       if (res.status === 200) {
-        const verifier = parseVkey(w.vkey)
-        const lines = text.split('\n').filter((l) => l.length > 0).map((l) => `${l}\n`)
-        let ok = false
-        for (const line of lines) if (await this.checkpoints.addCosignature(latest.text, line, verifier)) ok = true
-        if (!ok) {
+        if (!(await this.addCosignature(w.vkey, latest.text, text))) {
           this.outside.inc({ result: 'bad_cosignature' })
           throw new Error(`witness ${w.name} answered 200 without a valid cosignature for its vkey`)
         }

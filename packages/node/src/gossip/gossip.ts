@@ -55,6 +55,8 @@ export interface GossipComponents {
   payloads?: PayloadCache
   /** Where gossiped votes go (the votes subsystem); without it the vote topic ignores votes. */
   votes?: { onVote(vote: Vote, from: string): Promise<Verdict> }
+  /** Where gossiped checkpoint notes go (the checkpoints subsystem); without it the checkpoint topic ignores them. */
+  checkpoints?: { onCheckpoint(note: Uint8Array, from: string): Promise<Verdict> }
   logger: Logger
   registry?: Registry
 }
@@ -67,6 +69,8 @@ export interface GossipService extends Startable, EventEmitter<GossipEvents> {
   publishBlock(block: Block): void
   /** Gossip a vote (quorum co-signature) on the vote topic. */
   publishVote(vote: Vote): void
+  /** Gossip a signed checkpoint note on the checkpoint topic (DESIGN §11). */
+  publishCheckpoint(note: string): void
 }
 
 class Gossip extends EventEmitter<GossipEvents> implements GossipService {
@@ -104,6 +108,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       onTxBatch: (txs, from) => this.onTxBatch(txs, from),
       onBlock: (block, from) => this.onBlock(block, from),
       ...(components.votes ? { onVote: (vote: Vote, from: string) => this.onVote(vote, from) } : {}),
+      ...(components.checkpoints ? { onCheckpoint: components.checkpoints.onCheckpoint } : {}),
     })
   }
 
@@ -128,6 +133,13 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
   publishVote(vote: Vote): void {
     if (this.stopped) return
     void this.net.publishVote(vote).catch((err) => this.log.warn({ err }, 'publishing a vote failed'))
+  }
+
+  publishCheckpoint(note: string): void {
+    if (this.stopped) return
+    void this.net
+      .publishCheckpoint(new Uint8Array(Buffer.from(note, 'utf8')))
+      .catch((err) => this.log.warn({ err }, 'publishing a checkpoint failed'))
   }
 
   private onVote(vote: Vote, from: string): Promise<Verdict> {
