@@ -37,8 +37,19 @@ describe('devnet --networks 2', () => {
     expect(info.broker).toBe(`mqtt://127.0.0.1:${base + 200}`)
     expect(info.networks.map((n) => n.network)).toEqual(['devnet-1', 'devnet-2'])
     expect(info.nodes.map((n) => n.network)).toEqual(['devnet-1', 'devnet-2'])
-    const listed = await cli(['partner', 'list', '--data-dir', info.nodes[0].dataDir])
+    const d0 = info.nodes[0].dataDir
+    const [listed, badVkey, badKey, unknown] = await Promise.all([
+      cli(['partner', 'list', '--data-dir', d0]),
+      cli(['partner', 'add', '--data-dir', d0, '--name', 'x', '--origin', 'x.example/log', '--vkey', 'x.example/log+00000000+AAAA', '--encryption-key', '00'.repeat(32)]),
+      cli(['partner', 'add', '--data-dir', d0, '--name', 'x', '--origin', 'devnet-2.devnet.invalid/profichain', '--vkey', 'devnet-2.devnet.invalid/profichain+00000000+AAAA', '--encryption-key', 'zz']),
+      cli(['partner', 'remove', '--data-dir', d0, '--name', 'nobody']),
+    ])
     expect(listed.stdout).toContain('devnet-2.devnet.invalid/profichain')
+    expect(listed.stdout).toMatch(/encryption key +[0-9a-f]{64}/)
+    expect(badVkey.code, badVkey.stderr).toBe(2)
+    expect(badVkey.stderr).toContain('vkeys[0]')
+    expect(badKey.code).toBe(2)
+    expect(unknown.code).toBe(1)
     for (const [i, n] of info.nodes.entries()) await writeFile(join(n.inbox, `r${i}.txt`), `record of ${n.network}\n`)
     for (const [i, n] of info.nodes.entries()) {
       const other = info.nodes[1 - i]
