@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createConsensus, loadGenesis } from '@profichain/consensus'
 import { blockHash, createBlock, readKeyFile, toBase64, fromBase64 } from '@profichain/core'
@@ -208,6 +208,17 @@ describe('global network: two companies countersign each other through a broker'
     ])
     expect(nv.code, nv.stdout + nv.stderr).toBe(0)
     expect(nv.stdout).toContain(`cosigned by ${B.origin}`)
+
+    // The same proofs over HTTP (POST /entanglement): a stored one again is accepted (idempotent), garbage is
+    // 400, a proof addressed to another network is 404 at B (it names B itself as the partner).
+    const stored = join(A.dir, 'partners', 'entanglements')
+    const [sub] = await readdir(stored)
+    const [file] = await readdir(join(stored, sub))
+    const bytes = await readFile(join(stored, sub, file))
+    const post = (c: Company, body: Uint8Array) => fetch(`http://127.0.0.1:${c.apiPort}/entanglement`, { method: 'POST', body: Buffer.from(body) })
+    expect((await post(A, bytes)).status).toBe(200)
+    expect((await post(A, new Uint8Array([1, 2, 3]))).status).toBe(400)
+    expect((await post(B, bytes)).status).toBe(404)
     expect(wrongPartner.code, wrongPartner.stdout).toBe(1)
   })
 

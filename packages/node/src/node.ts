@@ -298,7 +298,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 height: e.height,
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
-            checkpoints: checkpoints.api(),
+            checkpoints: { ...checkpoints.api(), ...this.parts.partners?.routes() },
           },
         ))
         await api.start()

@@ -144,6 +144,8 @@ export interface PartnersService extends Startable, EventEmitter<PartnersEvents>
   crossReceipt(txId: string, form: 'native'): Promise<NativeReceipt | undefined>
   /** Per partner: the last size it cosigned, how far receipts are upgraded, stored entanglement sizes. */
   report(): Promise<Array<{ origin: string; name: string; cosignedSize: number; upgradedSize: number; entanglements: number[]; anchors: number[] }>>
+  /** POST /entanglement on the API (HTTP transport of proofs): 200 stored, 400 malformed, 403 not verified, 404 unknown partner. */
+  httpEntanglement(body: Uint8Array): Promise<{ status: number; body: string }>
   /** Every stored entanglement proof re-verified (audit). */
   audit(): Promise<Array<{ origin: string; size: number; ok: boolean; error?: string }>>
 }
@@ -357,19 +359,32 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
       if (!p) continue
       try {
         const bytes = await this.entanglementProof(loc)
-        if (!this.c.link || !p.encryptionKey) throw new Error(`partner ${p.name} has no broker encryption key: entanglement proofs travel over the broker`)
-        void this.sendProof(p, a, bytes)
+        if (!(this.c.link && p.encryptionKey) && !p.witnessUrl) throw new Error(`partner ${p.name} has neither a broker encryption key nor a witnessUrl`)
         a.sent = true
         await this.state.save()
+        void this.sendProof(p, a, bytes)
       } catch (err) {
         this.fail(a.origin, `proving anchor ${a.txId.slice(0, 16)}…`, err)
       }
     }
   }
 
+  /** Over the broker (re-sent until the partner's link acks) or, without one, POST <witnessUrl>/entanglement. */
   private async sendProof(p: PartnerInfo, a: PendingAnchor, bytes: Uint8Array): Promise<void> {
     try {
-      await this.c.link?.send(p.origin, BROKER_TYPES.entanglement, bytes)
+      if (this.c.link && p.encryptionKey) await this.c.link.send(p.origin, BROKER_TYPES.entanglement, bytes)
+      else {
+        const res = await fetch(`${(p.witnessUrl as string).replace(/\/+$/, '')}/entanglement`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/cbor' },
+          body: Buffer.from(bytes),
+          signal: AbortSignal.timeout(15_000),
+        })
+        const text = await res.text()
+        // 4xx: the partner refused this proof for good (re-sending the same bytes cannot help).
+        if (res.status >= 500) throw new Error(`partner ${p.name} answered ${res.status}: ${text.trim().slice(0, 200)}`)
+        if (res.status !== 200) this.c.logger.warn({ origin: p.origin, status: res.status, body: text.trim().slice(0, 200) }, 'partner refused our entanglement proof')
+      }
       this.m.proofsSent?.inc()
     } catch (err) {
       a.sent = false // the next tick tries again
@@ -418,6 +433,17 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     const upgraded = await this.upgrade(proof.partnerOrigin)
     this.emit('entangled', { origin: proof.partnerOrigin, size: v.checkpoint.size, upgraded })
     return v
+  }
+
+  async httpEntanglement(body: Uint8Array): Promise<{ status: number; body: string }> {
+    try {
+      const v = await this.receiveEntanglement(body)
+      return { status: 200, body: `stored: checkpoint ${v.checkpoint.size} is in block ${v.height} of ${v.network}` }
+    } catch (err) {
+      const code = err instanceof ProfichainError ? err.code : ''
+      const status = code === 'ERR_ENTANGLE_MALFORMED' ? 400 : code.startsWith('ERR_ENTANGLE_') ? 403 : 404
+      return { status, body: errText(err) }
+    }
   }
 
   /** The smallest stored entanglement of `origin` covering `height`, decoded. */

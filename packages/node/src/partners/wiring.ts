@@ -22,6 +22,8 @@ import { createPartners, type PartnersService } from './partners.js'
 export interface PartnersWiring {
   service: PartnersService
   link?: BrokerLink
+  /** What the API adds for partners (POST /entanglement). */
+  routes(): { entanglement(body: Uint8Array): Promise<{ status: number; body: string }> }
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -97,6 +99,7 @@ export async function createPartnersWiring(init: PartnersWiringInit, c: Partners
   return {
     service,
     link,
+    routes: () => ({ entanglement: (body) => service.httpEntanglement(body) }),
     async start() {
       await service.start()
       await link?.start()
