@@ -221,7 +221,7 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     this.c.witness?.off('cosigned', this.onCosigned)
     await this.busy
     await this.anchoring
-    await this.state.save().catch(() => {})
+    // Every change was saved when it was made: nothing to write here (a node without partners writes nothing).
   }
 
   tick(): Promise<void> {
