@@ -246,4 +246,41 @@ describe('block log checkpoints and witnesses', () => {
     expect(err).toMatchObject({ code: 'ERR_STORE_LAYOUT' })
     expect((err as Error).message).toMatch(/layout version 1.*reads layout 2 only.*fresh data dir.*profichain init/s)
   })
+
+  it('a validator whose block log was changed under its signed checkpoint refuses to sign and reports CHECKPOINT_FAILING', async () => {
+    const root = await tempDir('checkpoint-tamper')
+    const dir = await initNet(root, 't', 't.example/p')
+    let n = await start(dir)
+    const first = await waitFor('a checkpoint of size ≥ 2', async () => {
+      const note = await getCheckpoint(n)
+      return note && parseCheckpoint(parseNote(note).text).size >= 2 ? note : undefined
+    }, 20_000)
+    await n.stop()
+    running.splice(running.indexOf(n), 1)
+    const printed = await cli(['checkpoint', '--data-dir', dir])
+    expect(printed.code, printed.stderr).toBe(0)
+    const stored = printed.stdout
+    // Overwrite every stored subtree hash over leaf 0 (key: u8 level ‖ u64 index 0), as a rewritten history would.
+    const db = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+    const sub = db.sublevel<Uint8Array, Uint8Array>('g', { keyEncoding: 'view', valueEncoding: 'view' })
+    let changed = 0
+    for (let level = 0; level < 32; level++) {
+      const key = new Uint8Array([level, 0, 0, 0, 0, 0, 0, 0, 0])
+      if ((await sub.get(key)) === undefined) continue
+      await sub.put(key, new Uint8Array(32).fill(7))
+      changed++
+    }
+    expect(changed).toBeGreaterThanOrEqual(2)
+    await db.close()
+    n = await start(dir)
+    const health = await waitFor('CHECKPOINT_FAILING', async () => {
+      const res = await fetch(`${url(n)}/healthz`)
+      const body = (await res.json()) as { problems?: Array<{ code: string }> }
+      return res.status === 503 && body.problems?.some((p) => p.code === 'CHECKPOINT_FAILING') ? body : undefined
+    }, 20_000)
+    expect(health).toBeDefined()
+    // Nothing new was signed: the served checkpoint is still the last one signed before the change.
+    expect(await getCheckpoint(n)).toBe(stored)
+    expect(parseCheckpoint(parseNote(stored).text).size).toBeGreaterThanOrEqual(parseCheckpoint(parseNote(first).text).size)
+  })
 })

@@ -270,6 +270,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         { genesis: this.genesis, dataDir: c.dataDir, partners: c.partners, witnesses: c.witnesses },
         { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
       ))
+      this.health.add({ name: 'checkpoints', health: () => checkpoints.health() })
       // Partners (validators): our checkpoints to their witnesses, anchors of theirs, entanglement proofs back.
       this.parts.partners = await createPartnersWiring(
         { config: c, genesis: this.genesis, anchorBase: () => this.anchorBase() },

@@ -98,6 +98,8 @@ export interface CheckpointsService extends EventEmitter<CheckpointsEvents> {
   addCosignature(vkey: string, checkpointText: string, body: string): Promise<boolean>
   start(): void
   stop(): Promise<void>
+  /** `CHECKPOINT_FAILING` while the last round failed (e.g. the block log contradicts the signed checkpoint). */
+  health(): { ok: true } | { ok: false; code: 'CHECKPOINT_FAILING'; message: string }
 }
 
 const WSTATE = 'wstate:'
@@ -109,8 +111,11 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
   private stopped = false
+  private failure?: string
   private readonly isValidator: boolean
   private readonly verifiers: NoteVerifier[]
+  /** Outside witnesses (name and URL) that failed: when to ask again (doubling from 1 s to 30 s). */
+  private readonly backoff = new Map<string, { delay: number; until: number }>()
   private readonly requests: Counter<'code'>
   private readonly cosignedCount: Counter<'code'>
   private readonly refused: Counter<'code'>
@@ -159,12 +164,24 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     const loop = () => {
       if (this.stopped) return
       this.running = this.tick()
-        .catch((err) => this.c.logger.error({ err }, 'checkpoint round failed; retrying at the next interval'))
+        .then(() => {
+          this.failure = undefined
+        })
+        .catch((err) => {
+          this.failure = (err as Error).message
+          this.c.logger.error({ err }, 'checkpoint round failed; retrying at the next interval')
+        })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, interval)
         })
     }
     this.timer = setTimeout(loop, 0)
+  }
+
+  health(): { ok: true } | { ok: false; code: 'CHECKPOINT_FAILING'; message: string } {
+    return this.failure === undefined
+      ? { ok: true }
+      : { ok: false, code: 'CHECKPOINT_FAILING', message: `the block log or checkpoint signing fails: ${this.failure}` }
   }
 
   async stop(): Promise<void> {
@@ -199,19 +216,26 @@ class Checkpoints extends EventEmitter<CheckpointsEvents> implements Checkpoints
     return [...fromConfig, ...fromFile.filter((w) => !fromConfig.some((c) => c.name === w.name))]
   }
 
-  /** Ask each outside witness to cosign `latest` unless it already did. */
+  /** Ask each outside witness (in parallel) to cosign `latest` unless it already did; a failing one backs off. */
   private async askWitnesses(latest: SignedCheckpoint): Promise<void> {
     const have = new Set((await this.checkpoints.cosignatures()).map((c) => c.name))
-    for (const w of await this.witnessList()) {
-      if (this.stopped) return
-      if (have.has(w.name)) continue
-      try {
-        await this.askWitness(w, latest)
-      } catch (err) {
-        this.outside.inc({ result: 'error' })
-        this.c.logger.warn({ err, witness: w.name, url: w.url }, 'outside witness did not cosign our checkpoint; retrying at the next checkpoint interval')
-      }
-    }
+    const now = Date.now()
+    await Promise.all(
+      (await this.witnessList()).map(async (w) => {
+        const id = `${w.name} ${w.url}` // a witness moved to another URL is asked at once
+        const b = this.backoff.get(id)
+        if (this.stopped || have.has(w.name) || (b !== undefined && b.until > now)) return
+        try {
+          await this.askWitness(w, latest)
+          this.backoff.delete(id)
+        } catch (err) {
+          const delay = Math.min(30_000, (b?.delay ?? 500) * 2)
+          this.backoff.set(id, { delay, until: Date.now() + delay })
+          this.outside.inc({ result: 'error' })
+          this.c.logger.warn({ err, witness: w.name, url: w.url, retryInMs: delay }, 'outside witness did not cosign our checkpoint; retrying later')
+        }
+      }),
+    )
   }
 
   onCheckpoint = async (bytes: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> => {
