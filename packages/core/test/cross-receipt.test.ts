@@ -215,3 +215,52 @@ describe('cross-chain native receipts', () => {
     expect(code(() => verifyCrossNative(badPayload))).toMatch(/^ERR_RECEIPT_/)
   })
 })
+
+describe('fuzz: cross-chain decoders and verifiers throw ProofError only', () => {
+  const s = scenario(3, 7)
+  const cross = buildCrossChainpoint(buildChainpointReceipt(s.inputA), s.e)
+  const native = buildCrossNative(buildNativeReceipt(s.inputA), s.e)
+  const typed = (fn: () => unknown) => {
+    try {
+      fn()
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProofError)
+    }
+  }
+  it('checkpointOfNote on random text', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), (t) => typed(() => checkpointOfNote(t))))
+    fc.assert(fc.property(fc.nat(), fc.string({ maxLength: 3 }), (at, x) => typed(() => checkpointOfNote(s.note.slice(0, at % s.note.length) + x + s.note.slice(at % s.note.length)))))
+  })
+  it('random nested branches and ops', () => {
+    const op = fc.oneof(
+      fc.record({ l: fc.oneof(fc.string({ maxLength: 8 }), fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('hex'))) }),
+      fc.record({ r: fc.oneof(fc.string({ maxLength: 8 }), fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('hex'))) }),
+      fc.constant({ op: 'sha-256' }),
+      fc.constant({ op: 'sha-512' }),
+      fc.constant({ anchors: [{ type: 'cal', anchor_id: '1', uris: ['http://x/networks/n/blocks/1/hash'] }] }),
+      fc.anything(),
+    )
+    const nestedOps = (cross.branches[0] as unknown as { branches: Array<{ label: string; ops: unknown[] }> }).branches[0]
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 20 }), fc.nat(), fc.option(fc.string({ maxLength: 30 })), (ops, at, label) => {
+        const spliced = [...nestedOps.ops.slice(0, at % nestedOps.ops.length), ...ops, ...nestedOps.ops.slice(at % nestedOps.ops.length)]
+        for (const branch of [{ label: label ?? nestedOps.label, ops }, { label: nestedOps.label, ops: spliced }]) {
+          const m = structuredClone(cross) as unknown as { branches: Array<{ branches: unknown[] }> }
+          m.branches[0].branches = [branch]
+          typed(() => verifyCrossChainpoint(m as never))
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+  it('random fields in native entanglements', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('blockLogIndex', 'blockLogSize', 'blockLogPath', 'payload', 'anchor', 'partnerOrigin'), fc.anything(), (field, value) => {
+        const m = structuredClone(native) as unknown as { entanglements: Array<Record<string, unknown>> }
+        m.entanglements[0][field] = value
+        typed(() => verifyCrossNative(m as never, { partnerValidators: () => [producerB.publicKey] }))
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
