@@ -265,6 +265,14 @@ describe('global network: two companies countersign each other through a broker'
       return e.length > 0 ? e : undefined
     }, 30_000)
     expect(evidence[0].kind).toBe('inconsistent')
+    // A was told 422 (inconsistent with what B cosigned); B shows the evidence on its API too.
+    await waitFor('A counted the 422', async () => /status="422"} [1-9]/.test(await A.node!.metrics.registry.getSingleMetricAsString('profichain_partners_refused_total')), 10_000)
+    const gql = await fetch(`http://127.0.0.1:${B.apiPort}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ witnessEvidence { origin kind } }' }),
+    })
+    expect(((await gql.json()) as { data: { witnessEvidence: Array<{ origin: string; kind: string }> } }).data.witnessEvidence[0]).toEqual({ origin: A.origin, kind: 'inconsistent' })
     expect((await B.node!.checkpoints!.witness.state.get(A.origin))!.size).toBe(witnessed)
     const processed = join(A.dir, 'processed', 'reading-a.json')
     const args = ['verify', processed, '--receipt', saved, '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json'), '--partner-api', `http://127.0.0.1:${B.apiPort}`]
