@@ -77,6 +77,8 @@ export interface PartnersInit {
   ownVkeys: string[]
   /** Blocks on top of an anchor tx before its proof is sent back (≥ the receipts' confirmations). */
   confirmations: number
+  /** Quorum: the anchor's block must also be final (votes); the latest final height. */
+  finalHeight?: () => number
   /** Base URL of our anchor URIs. */
   anchorBase: () => string
   /** Loop period: checkpoints offered, anchors proven, receipts upgraded. Default 1000 ms. */
@@ -355,6 +357,7 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     for (const a of this.state.state.anchors.filter((x) => !x.sent)) {
       const loc = await this.c.store.getTx(a.txId)
       if (!loc || head - loc.height + 1 < this.init.confirmations) continue
+      if (this.init.finalHeight && loc.height > this.init.finalHeight()) continue
       const p = this.c.partners.byOrigin(a.origin)
       if (!p) continue
       try {

@@ -78,6 +78,7 @@ export async function createPartnersWiring(init: PartnersWiringInit, c: Partners
       genesisHash: genesisHash(genesis),
       ownVkeys: c.checkpoints.vkeys,
       confirmations,
+      ...(genesis.consensus.type === 'quorum' ? { finalHeight: () => c.store.finalHeight() } : {}),
       anchorBase: init.anchorBase,
       intervalMs: init.intervalMs,
     },
