@@ -168,6 +168,7 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
   private readonly m: Record<'offered' | 'cosigned' | 'refused' | 'anchors' | 'proofsSent' | 'proofsReceived' | 'proofsRejected' | 'upgraded', Counter | undefined>
   /** Anchors are created one at a time (each takes the next sequence number of our origin). */
   private anchoring: Promise<void> = Promise.resolve()
+  private upgrading: Promise<void> = Promise.resolve()
   private readonly onCosigned = (e: { origin: string; checkpoint: Checkpoint; note: string }) => {
     this.anchoring = this.anchoring.then(() => this.anchor(e))
   }
@@ -433,7 +434,13 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
     }
     await this.state.saveEntanglement(proof.partnerOrigin, v.checkpoint.size, bytes)
     this.m.proofsReceived?.inc()
-    const upgraded = await this.upgrade(proof.partnerOrigin)
+    // One upgrade at a time (broker and HTTP may deliver at once): each sees what the previous one did.
+    const run = this.upgrading.then(() => this.upgrade(proof.partnerOrigin))
+    this.upgrading = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    const upgraded = await run
     this.emit('entangled', { origin: proof.partnerOrigin, size: v.checkpoint.size, upgraded })
     return v
   }
