@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events'
+import { type AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { keyPairFromSeed, type Transaction, toHex, txId, utf8 } from '@profichain/core'
+import { type BlockHeader, blockHash, buildNativeReceipt, createBlock, keyPairFromSeed, signHeader, stripTx, type Transaction, toHex, txId, utf8 } from '@profichain/core'
 import {
   type Checkpoint,
   cosign,
+  decodeEntanglementProof,
   encodeWitnessReply,
   formatCheckpoint,
   formatVkey,
@@ -15,6 +18,7 @@ import {
   signNote,
   verifyCosignature,
 } from '@profichain/global'
+import type { TxLocation } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { createPartners, loadOrCreateHpkeKey, type PartnerLink, type PartnersComponents } from '../src/index.js'
@@ -180,6 +184,73 @@ describe('partners subsystem', () => {
     expect(await t.registry.getSingleMetricAsString('profichain_partners_entanglements_rejected_total')).toMatch(/reason="ERR_ENTANGLE_MALFORMED"} 1/)
     expect((await t.svc.report())[0].entanglements).toEqual([])
     await t.svc.stop()
+  })
+})
+
+describe('partners subsystem over HTTP', () => {
+  it('a partner with only a witnessUrl gets the entanglement proof of a final anchor by POST /entanglement; a 5xx is retried', async () => {
+    const bodies: Buffer[] = []
+    let fail = true
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        if (req.url === '/entanglement') bodies.push(Buffer.concat(chunks))
+        res.writeHead(fail ? 503 : 200).end(fail ? 'busy' : 'stored')
+        fail = false
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const dir = await mkdtemp(join(tmpdir(), 'partners-http-'))
+    const leaves = Array.from({ length: 4 }, (_, i) => leafHash(utf8(`p${i}`)))
+    const pcp = { origin: PARTNER, size: 4, root: rootOf(leaves), extensions: [] }
+    // The anchor the subsystem submits lands in block 5 (head 9: final at 3 confirmations).
+    let placed: { tx: Transaction; loc: TxLocation; header: BlockHeader } | undefined
+    const place = (tx: Transaction) => {
+      const block = createBlock({ network: 'own-net', height: 5, timestamp: 1_700_000_000_000, prevHash: new Uint8Array(32), producer: own.publicKey, txs: [stripTx(tx)] })
+      block.header.signatures.push(signHeader(block.header, own))
+      placed = { tx, header: block.header, loc: { tx: stripTx(tx), txId: toHex(txId(tx)), blockHash: blockHash(block.header), height: 5, index: 0 } }
+    }
+    const witness = new EventEmitter()
+    const c: PartnersComponents = {
+      partners: {
+        list: () => [{ name: 'p', origin: PARTNER, vkeys: [formatVkey(PARTNER, partnerKey.publicKey)], threshold: 1, witnessUrl: url }],
+        byOrigin: (o) => (o === PARTNER ? c.partners.list()[0] : undefined),
+      },
+      checkpoints: { latest: async () => undefined, addCosignature: async () => false },
+      blockLog: { consistencyProof: async () => [], inclusionProof: async () => [] },
+      witness: witness as unknown as PartnersComponents['witness'],
+      submitOwn: async (items) => {
+        place(items[0].tx)
+        return items.map((i) => ({ txId: toHex(txId(i.tx)), duplicate: false }))
+      },
+      store: {
+        getTx: async (id: string) => (placed && id === placed.loc.txId ? placed.loc : undefined),
+        getPayload: async () => placed?.tx.payload,
+        head: () => ({ height: 9 }),
+        blocks: async function* () {},
+        receiptAt: async () => placed && buildNativeReceipt({ tx: placed.loc.tx, header: placed.header, leafIndex: 0, auditPath: [], anchorBase: 'http://own' }),
+        outbox: { nextSeq: async () => 0, lookup: async () => undefined },
+      } as unknown as PartnersComponents['store'],
+      key: own,
+      logger: silent,
+    }
+    const svc = createPartners(
+      { dir, network: 'own-net', origin: OWN, genesisHash: new Uint8Array(32).fill(4), ownVkeys: [formatVkey(OWN, own.publicKey)], confirmations: 3, anchorBase: () => 'http://own', intervalMs: 60_000 },
+      c,
+    )
+    await svc.start()
+    witness.emit('cosigned', { origin: PARTNER, checkpoint: pcp, note: 'note\n' })
+    await settle(svc, () => bodies.length >= 2)
+    await svc.stop()
+    server.close()
+    expect(bodies[1]).toEqual(bodies[0]) // the same proof again after the 503
+    const proof = decodeEntanglementProof(new Uint8Array(bodies[1]))
+    expect(proof.partnerOrigin).toBe(OWN)
+    expect(toHex(txId(proof.tx))).toBe(placed?.loc.txId)
+    expect(proof.tx.body.kind).toBe('anchor')
+    expect(proof.anchorBase).toBe('http://own')
   })
 })
 
