@@ -197,11 +197,10 @@ describe('global network: two companies countersign each other through a broker'
 
     // The native receipt carries A's signed checkpoint, B's cosignature and B's signed header: verifiable
     // offline with the two genesis files alone.
-    const hash = (await readJson<{ hash: string }>(join(A.dir, 'receipts', 'reading-a.json.chp.json'))).hash
-    const [id] = await A.node!.tree.txIdsByPayloadHash(hash)
-    const native = await A.node!.partners!.crossReceipt(typeof id === 'string' ? id : Buffer.from(id).toString('hex'), 'native')
-    expect((native as { entanglements?: unknown[] }).entanglements).toHaveLength(1)
-    await writeFile(join(A.dir, 'native.json'), JSON.stringify(native))
+    // From the running node's API (GraphQL `receipt`), as `profichain proof --api` fetches it.
+    const pr = await cli(['proof', '--api', `http://127.0.0.1:${A.apiPort}`, '--file', join(A.dir, 'processed', 'reading-a.json'), '--format', 'native', '--out', join(A.dir, 'native.json')])
+    expect(pr.code, pr.stderr).toBe(0)
+    expect((await readJson<{ entanglements?: unknown[] }>(join(A.dir, 'native.json'))).entanglements).toHaveLength(1)
     const [nv, wrongPartner] = await Promise.all([
       cli(['verify', join(A.dir, 'processed', 'reading-a.json'), '--receipt', join(A.dir, 'native.json'), '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(B.dir, 'genesis.json')]),
       cli(['verify', join(A.dir, 'processed', 'reading-a.json'), '--receipt', join(A.dir, 'native.json'), '--genesis', join(A.dir, 'genesis.json'), '--partner-genesis', join(A.dir, 'genesis.json')]),

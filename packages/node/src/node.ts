@@ -300,6 +300,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
             checkpoints: { ...checkpoints.api(), ...this.parts.partners?.routes() },
+            crossReceipt: this.parts.partners ? (id, form) => this.parts.partners!.service.crossReceipt(id, form) : undefined,
           },
         ))
         await api.start()

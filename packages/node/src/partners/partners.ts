@@ -144,6 +144,7 @@ export interface PartnersService extends Startable, EventEmitter<PartnersEvents>
   /** A receipt of one of our records with every entanglement branch known (undefined when not found). */
   crossReceipt(txId: string, form: 'chainpoint'): Promise<ChainpointProof | undefined>
   crossReceipt(txId: string, form: 'native'): Promise<NativeReceipt | undefined>
+  crossReceipt(txId: string, form: 'chainpoint' | 'native'): Promise<ChainpointProof | NativeReceipt | undefined>
   /** Per partner: the last size it cosigned, how far receipts are upgraded, stored entanglement sizes. */
   report(): Promise<Array<{ origin: string; name: string; cosignedSize: number; upgradedSize: number; entanglements: number[]; anchors: number[] }>>
   /** POST /entanglement on the API (HTTP transport of proofs): 200 stored, 400 malformed, 403 not verified, 404 unknown partner. */
@@ -480,6 +481,7 @@ class Partners extends EventEmitter<PartnersEvents> implements PartnersService {
 
   crossReceipt(txId: string, form: 'chainpoint'): Promise<ChainpointProof | undefined>
   crossReceipt(txId: string, form: 'native'): Promise<NativeReceipt | undefined>
+  crossReceipt(txId: string, form: 'chainpoint' | 'native'): Promise<ChainpointProof | NativeReceipt | undefined>
   async crossReceipt(txId: string, form: 'chainpoint' | 'native'): Promise<ChainpointProof | NativeReceipt | undefined> {
     const loc = await this.c.store.getTx(txId)
     if (!loc) return undefined
