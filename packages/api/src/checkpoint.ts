@@ -23,6 +23,8 @@ export interface CheckpointApi {
   partners(): Promise<PartnerInfo[]>
   /** GraphQL `witnessEvidence`: partner checkpoints refused as contradicting the one cosigned before, newest first. */
   witnessEvidence(origin: string | undefined, first: number): Promise<WitnessEvidenceInfo[]>
+  /** POST /entanglement (DESIGN §11): a partner's entanglement proof (CBOR) over HTTP; absent: 404. */
+  entanglement?(body: Uint8Array): Promise<{ status: number; body: string }>
 }
 
 export interface CheckpointInfo {
@@ -55,7 +57,7 @@ export interface WitnessEvidenceInfo {
   offered: string
 }
 
-export const CHECKPOINT_PATHS = ['/checkpoint', '/checkpoint/proof', '/blocklog/inclusion', '/add-checkpoint'] as const
+export const CHECKPOINT_PATHS = ['/checkpoint', '/checkpoint/proof', '/blocklog/inclusion', '/add-checkpoint', '/entanglement'] as const
 export type CheckpointPath = (typeof CHECKPOINT_PATHS)[number]
 
 /** Largest add-checkpoint body accepted (a checkpoint with 100 signatures and 63 proof lines is well below). */
@@ -78,7 +80,7 @@ function intParam(url: URL, name: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined
 }
 
-async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+async function readBytes(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = []
   let n = 0
   for await (const c of req) {
@@ -86,7 +88,11 @@ async function readBody(req: IncomingMessage, max: number): Promise<string | und
     if (n > max) return undefined
     chunks.push(c as Buffer)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  return (await readBytes(req, max))?.toString('utf8')
 }
 
 /** Serve one of CHECKPOINT_PATHS. */
@@ -101,7 +107,7 @@ export async function serveCheckpointRoute(
 ): Promise<void> {
   const problem = (status: number, message: string, headers: Record<string, string> = {}) =>
     send(res, status, TEXT, `${message}\n`, headers)
-  const want = path === '/add-checkpoint' ? 'POST' : 'GET'
+  const want = path === '/add-checkpoint' || path === '/entanglement' ? 'POST' : 'GET'
   if (method !== want && !(want === 'GET' && method === 'HEAD'))
     return problem(405, `${method} is not allowed on ${path}`, { allow: want === 'GET' ? 'GET, HEAD' : 'POST' })
   if (api === undefined) return problem(404, `this node keeps no block log (${path})`)
@@ -161,6 +167,13 @@ export async function serveCheckpointRoute(
       if (body === undefined) return problem(413, `request body larger than ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
       const r = await api.addCheckpoint(body)
       return send(res, r.status, r.contentType, r.body)
+    }
+    case '/entanglement': {
+      if (!api.entanglement) return problem(404, 'this node takes no entanglement proofs (not a validator with partners)')
+      const body = await readBytes(req, MAX_ADD_CHECKPOINT_BYTES)
+      if (body === undefined) return problem(413, `request body larger than ${MAX_ADD_CHECKPOINT_BYTES} bytes`)
+      const r = await api.entanglement(new Uint8Array(body))
+      return problem(r.status, r.body)
     }
   }
 }

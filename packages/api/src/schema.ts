@@ -240,10 +240,10 @@ export function buildSchema() {
           const header = await chain.getHeader(loc.blockHash)
           budget.charge(header?.txCount ?? 1, RECEIPT_RESULT_BYTES)
           const base = components.anchorBase()
+          const form = args.format === 'NATIVE' ? 'native' : 'chainpoint'
           const r =
-            args.format === 'NATIVE'
-              ? await chain.receipt(id, 'native', base)
-              : await chain.receipt(id, 'chainpoint', base)
+            (await components.crossReceipt?.(id, form)) ??
+            (form === 'native' ? await chain.receipt(id, 'native', base) : await chain.receipt(id, 'chainpoint', base))
           if (!r) throw notFound('transaction', args.txId)
           return r
         },

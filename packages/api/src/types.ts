@@ -125,6 +125,8 @@ export interface ApiComponents {
   records?: RecordsSubmitter
   /** Block log, checkpoints and witness (GET /checkpoint, POST /add-checkpoint, …). Absent: those routes answer 404. */
   checkpoints?: CheckpointApi
+  /** A receipt with its cross-chain branches (DESIGN §11, partners); undefined: fall back to `tree.receipt`. */
+  crossReceipt?: (txId: string, form: 'chainpoint' | 'native') => Promise<object | undefined>
 }
 
 /** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */

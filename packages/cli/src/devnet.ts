@@ -5,8 +5,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair, type KeyPair, readKeyFile, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, serializeGenesis } from '@profichain/consensus'
+import { createBroker, networkVkeys, writePartnersFile } from '@profichain/global'
 import { peerIdFromPublicKey } from '@profichain/network'
-import type { NodeType } from '@profichain/node'
+import { loadOrCreateHpkeKey, type NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
 import { CliError } from './util.js'
 
@@ -23,6 +24,14 @@ export interface DevnetOptions {
   validators?: number
   /** Quorum: co-signatures that make a block final. Default ⌊2N/3⌋ + 1. */
   threshold?: number
+  /** Global network (DESIGN §11): this many companies (each its own genesis, chain, validator), partnered through an embedded broker. Default 1. */
+  networks?: number
+  /** Port of the embedded MQTT broker when networks > 1. Default 1883. */
+  brokerPort?: number
+  /** Log origin of a new network (default derived from the network id). */
+  origin?: string
+  /** MQTT broker URL written into each node's config ([broker] url). */
+  brokerUrl?: string
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
   log?: (line: string) => void
@@ -30,6 +39,8 @@ export interface DevnetOptions {
 
 export interface DevnetNodeInfo {
   name: string
+  /** The network (genesis network id) this node belongs to. */
+  network?: string
   type: NodeType
   dataDir: string
   inbox: string
@@ -42,6 +53,9 @@ export interface DevnetNodeInfo {
 export interface DevnetInfo {
   network: string
   nodes: DevnetNodeInfo[]
+  /** `--networks N`: the companies (network id, origin, data dirs) and the embedded broker. */
+  networks?: Array<{ network: string; origin: string; dir: string }>
+  broker?: string
 }
 
 interface Plan {
@@ -109,6 +123,7 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
       network: o.network,
       validators: plans.slice(0, nValidators).map((p) => p.key),
       ...(threshold !== undefined ? { consensus: { type: 'quorum' as const, threshold } } : {}),
+      ...(o.origin !== undefined ? { origin: o.origin } : {}),
       members: plans.map((p) => ({
         name: p.name,
         publicKey: toHex(p.key.publicKey),
@@ -128,7 +143,11 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
     await copyFile(join(dir, 'genesis.json'), join(dataDir, 'genesis.json'))
     await writeFile(
       join(dataDir, 'config.toml'),
-      configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap, lineMode: true, stableMs: 200 }),
+      // Partnered networks seal empty blocks too: a record's block must get checkpoint.depth blocks on top
+      // to enter the block log, also when no other record follows it.
+      (o.brokerUrl
+        ? `${configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap, lineMode: true, stableMs: 200 }).replace('empty_blocks = false', 'empty_blocks = true')}\n[broker]\nurl = "${o.brokerUrl}"\n`
+        : configToml({ type: p.type, p2pPort: p.p2pPort, apiPort: p.apiPort, bootstrap, lineMode: true, stableMs: 200 })),
     )
   }
   return plans
@@ -136,11 +155,68 @@ async function prepare(o: DevnetOptions): Promise<Plan[]> {
 
 /** `profichain devnet`: start the nodes as separate processes, write devnet.json when all are ready. */
 export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
+  if ((o.networks ?? 1) > 1) return devnetNetworks(o)
   const dir = resolve(o.dir)
   await mkdir(dir, { recursive: true })
   await rm(join(dir, 'devnet.json'), { force: true })
-  const plans = await prepare(o)
+  return launch(o, dir, [{ dir, network: o.network, plans: await prepare(o) }])
+}
+
+/**
+ * `devnet --networks N`: N companies, each its own genesis (network `<network>-<i>`, origin
+ * `<network>-<i>.devnet.invalid/profichain`), chain and validator (authority) plus its thin nodes, in
+ * `<dir>/<network>-<i>/`, an embedded MQTT broker in this process, and every validator partnered with
+ * every other network (partners.json). Ports: network i uses the base ports + 20·(i-1).
+ */
+async function devnetNetworks(o: DevnetOptions): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
+  if (o.consensus === 'quorum') throw new CliError('ERR_CLI_DEVNET', '--networks needs authority networks (one validator each): drop --consensus quorum')
+  const dir = resolve(o.dir)
+  await mkdir(dir, { recursive: true })
+  await rm(join(dir, 'devnet.json'), { force: true })
+  const broker = createBroker({ host: '127.0.0.1', port: o.brokerPort ?? 1883 }, {})
+  await broker.start()
+  const url = broker.urls[0]
+  try {
+    const nets: Array<{ dir: string; network: string; origin: string; plans: Plan[] }> = []
+    for (let i = 1; i <= (o.networks as number); i++) {
+      const network = `${o.network}-${i}`
+      const origin = `${network}.devnet.invalid/profichain`
+      const sub = { ...o, dir: join(dir, network), network, origin, brokerUrl: url, p2pBasePort: o.p2pBasePort + 20 * (i - 1), apiBasePort: o.apiBasePort + 20 * (i - 1) }
+      await mkdir(sub.dir, { recursive: true })
+      nets.push({ dir: sub.dir, network, origin, plans: await prepare(sub) })
+    }
+    // Partner every validator with every other network: its origin, its validator's note vkey, its HPKE key.
+    const selves = await Promise.all(
+      nets.map(async (n) => ({
+        name: n.network,
+        origin: n.origin,
+        vkeys: networkVkeys(n.origin, [n.plans[0].key.publicKey]),
+        threshold: 1,
+        encryptionKey: toHex((await loadOrCreateHpkeKey(join(n.dir, n.plans[0].name, 'hpke.key'))).publicKey),
+      })),
+    )
+    for (const [i, n] of nets.entries()) await writePartnersFile(join(n.dir, n.plans[0].name), selves.filter((_, j) => j !== i))
+    const r = await launch(o, dir, nets, { broker: url, networks: nets.map((n) => ({ network: n.network, origin: n.origin, dir: n.dir })) })
+    return {
+      info: r.info,
+      stop: async () => {
+        await r.stop()
+        await broker.stop()
+      },
+    }
+  } catch (err) {
+    await broker.stop()
+    throw err
+  }
+}
+
+async function launch(
+  o: DevnetOptions,
+  dir: string,
+  nets: Array<{ dir: string; network: string; plans: Plan[] }>,
+  extra: Pick<DevnetInfo, 'broker' | 'networks'> = {},
+): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const children: ChildProcess[] = []
   const stop = async () => {
     await Promise.all(
@@ -161,8 +237,8 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
   }
   try {
     const nodes: DevnetNodeInfo[] = []
-    for (const p of plans) {
-      const dataDir = join(dir, p.name)
+    for (const net of nets) for (const p of net.plans) {
+      const dataDir = join(net.dir, p.name)
       const logFile = join(dataDir, 'node.log')
       // The node writes its log file itself (not through this process), so it can still log its clean
       // stop if the devnet process dies first.
@@ -182,6 +258,7 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
       await waitReady(api, child, p.name, logFile, Date.now() + 60_000)
       nodes.push({
         name: p.name,
+        network: net.network,
         type: p.type,
         dataDir,
         inbox: join(dataDir, 'inbox'),
@@ -190,10 +267,10 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
         peerId: peerIdFromPublicKey(p.key.publicKey),
         multiaddrs: [`/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${peerIdFromPublicKey(p.key.publicKey)}`],
       })
-      log(`  ${p.name.padEnd(12)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
+      log(`  ${nets.length > 1 ? `${net.network} ` : ''}${p.name.padEnd(12)} ${p.type.padEnd(5)} api ${api}  inbox ${join(dataDir, 'inbox')}`)
     }
-    const genesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }
-    const info: DevnetInfo = { network: genesis.network, nodes }
+    const genesis = JSON.parse(await readFile(join(nets[0].dir, 'genesis.json'), 'utf8')) as { network: string }
+    const info: DevnetInfo = { network: genesis.network, nodes, ...extra }
     await writeFile(join(dir, 'devnet.json'), `${JSON.stringify(info, null, 2)}\n`)
     return { info, stop }
   } catch (err) {

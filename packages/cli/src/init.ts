@@ -4,7 +4,7 @@ import { generateKeyPair, nodeIdOf, toHex, writeKeyFile } from '@profichain/core
 import { createGenesis, loadGenesis, serializeGenesis } from '@profichain/consensus'
 import { ensureCertificate } from '@profichain/ingest'
 import { peerIdFromPublicKey } from '@profichain/network'
-import { NODE_TYPES, type NodeType, TYPE_PRESETS } from '@profichain/node'
+import { loadOrCreateHpkeKey, NODE_TYPES, type NodeType, TYPE_PRESETS } from '@profichain/node'
 import { CliError } from './util.js'
 
 export interface InitOptions {
@@ -122,6 +122,7 @@ export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey
   await mkdir(join(dir, 'inbox'), { recursive: true })
   const key = generateKeyPair()
   await writeKeyFile(join(dir, 'node.key'), key)
+  await loadOrCreateHpkeKey(join(dir, 'hpke.key')) // X25519 key for partner links over a broker (DESIGN §11)
   if (o.genesis) {
     const g = await loadGenesis(o.genesis) // validates before copying
     if (o.type !== 'thin' && o.type !== 'archive' && !g.validators.includes(toHex(key.publicKey))) {
@@ -250,6 +251,7 @@ export async function initQuorum(o: InitQuorumOptions): Promise<{ dir: string; t
     const dataDir = join(dir, p.name)
     await mkdir(join(dataDir, 'inbox'), { recursive: true })
     await writeKeyFile(join(dataDir, 'node.key'), p.key)
+    await loadOrCreateHpkeKey(join(dataDir, 'hpke.key'))
     await writeFile(join(dataDir, 'genesis.json'), genesisText)
     await writeFile(
       join(dataDir, 'config.toml'),

@@ -12,6 +12,9 @@ import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
+import { registerPartner } from './partner.js'
+import { auditPartners } from './audit-partners.js'
+import { withEntanglements } from './cross-proof.js'
 import { CliError, progress } from './util.js'
 import { VERIFY_EXIT, verifyFile } from './verify.js'
 import { registerCheckpointCommand } from './checkpoint.js'
@@ -252,8 +255,10 @@ export function buildProgram(): Command {
             if (!txIdArg || !isHex(txIdArg, 32)) throw new CliError('ERR_CLI_USAGE', 'give a txId (64 hex chars) or --file <file>')
             ids = [txIdArg.toLowerCase()]
           }
-          const receipt = await tree.receipt(ids[0], o.format, apiBase)
-          if (!receipt) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
+          const single = await tree.receipt(ids[0], o.format, apiBase)
+          if (!single) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
+          const receipt = await withEntanglements(o.dataDir, tree, ids[0], single) // cross-chain branches, if any
+
           const text = `${JSON.stringify(receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
           else process.stdout.write(text)
@@ -274,6 +279,8 @@ export function buildProgram(): Command {
       .option('--api <url>', 'check the block hash against this node\'s canonical chain (http:// assumed)')
       .option('--token <token>', 'API bearer token for --api (default: env PROFICHAIN_API_TOKEN)')
       .option('--line <n>', 'line receipts: check only this line', positiveInt)
+      .option('--partner-genesis <file...>', 'cross-chain receipts: genesis of each partner network (checks its cosignature and block signatures)')
+      .option('--partner-api <url...>', "cross-chain receipts: a partner's node, asked for the partner block hash")
       .addHelpText(
         'after',
         `
@@ -285,7 +292,7 @@ Exit codes:
      anyone can build a self-consistent receipt, so this is not a verification`,
       )
       .action(async (file: string, o) => {
-        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line })
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi })
         for (const l of r.lines) process.stdout.write(`${l}\n`)
         const verdict = {
           verified: 'VERIFIED',
@@ -305,7 +312,14 @@ Exit codes:
       .requiredOption('--data-dir <dir>', 'node data dir')
       .option('--json', 'print the report as JSON')
       .option('--origins', 'per origin (members, devices): records, seq range, gaps, reorders, replays and revoked-key uses refused; exit 1 only on evidence of tampering')
+      .option('--partners', 'audit what is stored about partner networks instead: witnessed checkpoints, entanglement proofs, evidence (exit 1 on evidence)')
       .action(async (o) => {
+        if (o.partners) {
+          const r = await auditPartners(o.dataDir)
+          process.stdout.write(o.json ? `${JSON.stringify({ ...r.json, problems: r.problems }, null, 2)}\n` : r.lines.map((l) => `${l}\n`).join(''))
+          if (r.problems > 0) process.exitCode = 1
+          return
+        }
         const { tree } = await openStore(o.dataDir)
         try {
           if (o.origins) {
@@ -410,6 +424,8 @@ Exit codes:
       .addOption(new Option('--consensus <kind>', 'consensus of a new devnet').choices([...INIT_CONSENSUS]).default('authority'))
       .option('--validators <n>', 'quorum: number of validators (full nodes validator-1..N), default 4', positiveInt)
       .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
+      .option('--networks <n>', 'global network: N companies (<network>-1..N, each its own genesis and validator) partnered through an embedded MQTT broker', positiveInt, 1)
+      .option('--broker-port <port>', 'with --networks: port of the embedded MQTT broker', port, 1883)
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -426,6 +442,8 @@ Exit codes:
           consensus: o.consensus,
           validators: o.validators,
           threshold: o.threshold,
+          networks: o.networks,
+          brokerPort: o.brokerPort,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
@@ -456,12 +474,15 @@ Exit codes:
       }),
     'profichain devnet --dir .devnet --thin 2\n' +
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
-      'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
+      'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1\n' +
+      '# two companies that countersign each other through an embedded MQTT broker:\n' +
+      'profichain devnet --dir .gnet --networks 2 --thin 0',
   )
   registerBrokerCommand(program)
   program.addCommand(deviceCommand())
   registerCheckpointCommand(program)
   registerWitnessCommand(program)
+  registerPartner(program)
   return program
 }
 

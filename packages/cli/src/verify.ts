@@ -15,6 +15,7 @@ import { type Genesis, loadGenesis, QuorumConsensus, validatorKeys } from '@prof
 import { lineFormatOf, readLineReceipts, splitLines } from '@profichain/ingest'
 import { apiBase, apiToken } from './api-client.js'
 import { CliError, readJsonFile } from './util.js'
+import { hasCrossBranches, verifyCross } from './verify-cross.js'
 
 export interface VerifyOptions {
   receipt: string
@@ -25,6 +26,10 @@ export interface VerifyOptions {
   token?: string
   /** Line-mode receipts: which line (1-based) of the file to check; default all. */
   line?: number
+  /** Cross-chain receipts: partner genesis files (checkpoint cosignatures, partner validators). */
+  partnerGenesis?: string[]
+  /** Cross-chain receipts: partner nodes asked for the partner block hashes. */
+  partnerApi?: string[]
 }
 
 export interface CheckLine {
@@ -145,11 +150,42 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
     } else {
       checks.push({ ok: false, what: 'receipt is neither a Chainpoint v5 proof nor a ProfichainReceipt' })
     }
+    if (checks.every((c) => c.ok) && hasCrossBranches(r)) {
+      const cross = await crossChecks(payload, r, o, cache)
+      checks.push(...cross.checks)
+      // A partner chain that holds our validators' signed checkpoint anchors the record's block too.
+      if (cross.anchored) anchored = true
+    }
   } catch (err) {
     if (err instanceof ProofError) checks.push({ ok: false, what: `${err.code}: ${err.message}` })
     else throw err
   }
   return { checks, anchored }
+}
+
+/** The cross-chain branches of a receipt (verify-cross.ts), each partner block asked of a --partner-api node. */
+async function crossChecks(payload: Uint8Array, r: unknown, o: VerifyOptions, cache: HashCache): Promise<OneResult> {
+  const x = await verifyCross(payload, r, { genesis: o.genesis, partnerGenesis: o.partnerGenesis })
+  const out: CheckLine[] = [...x.lines]
+  let anchored = x.anchored
+  for (const b of x.blocks) {
+    if (!o.partnerApi?.length) {
+      out.push({ ok: true, info: true, what: `partner block ${b.height} of "${b.network}" NOT checked against its chain (pass --partner-api URL of a node of "${b.network}")` })
+      continue
+    }
+    let best: CheckLine[] | undefined
+    for (const api of o.partnerApi) {
+      const lines = await anchorCheck({ ...o, api }, cache, b.network, b.height, b.blockHash, b.uri)
+      if (lines.every((l) => l.ok)) {
+        best = lines
+        break
+      }
+      best ??= lines
+    }
+    out.push(...(best ?? []))
+    if (best?.every((l) => l.ok) && x.notesChecked) anchored = true
+  }
+  return { checks: out, anchored }
 }
 
 /** Check a file (or each line of a line-mode export) against its receipt(s). */

@@ -108,6 +108,14 @@ const schema = z.strictObject({
   partners: z.array(z.record(z.string(), z.unknown())).default([]),
   /** Outside C2SP witnesses asked to cosign this network's checkpoints (also <dataDir>/witnesses.json). */
   witnesses: z.array(z.strictObject({ url: z.string().url(), vkey: z.string() })).default([]),
+  // Global network (DESIGN §11): the MQTT broker where partner networks meet, and this node's HPKE key.
+  broker: z
+    .strictObject({
+      url: z.string().regex(/^(mqtts?|wss?):\/\/\S+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL').optional(),
+      ca: z.string().optional(),
+      hpke_key: z.string().default('hpke.key'),
+    })
+    .default({ hpke_key: 'hpke.key' }),
   processing: z.strictObject({ threads: z.number().int().min(0).max(64).default(2) }).default({ threads: 2 }),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
@@ -120,7 +128,7 @@ export type RawConfig = z.infer<typeof schema>
 export interface NodeConfig extends RawConfig {
   dataDir: string
   /** Absolute paths. */
-  paths: { genesis: string; key: string; db: string; inbox: string; ingestApi: string }
+  paths: { genesis: string; key: string; db: string; inbox: string; ingestApi: string; hpkeKey: string; brokerCa?: string }
   enabled: { producer: boolean; archive: boolean; ingest: boolean; api: boolean; network: boolean; ingestApi: boolean }
 }
 
@@ -141,7 +149,15 @@ export function parseConfig(raw: unknown, dataDir: string, source = 'config'): N
   return {
     ...c,
     dataDir,
-    paths: { genesis: abs(c.genesis), key: abs(c.key), db: abs(c.db), inbox: abs(c.ingest.inbox), ingestApi: abs(c.ingest_api.dir) },
+    paths: {
+      genesis: abs(c.genesis),
+      key: abs(c.key),
+      db: abs(c.db),
+      inbox: abs(c.ingest.inbox),
+      ingestApi: abs(c.ingest_api.dir),
+      hpkeKey: abs(c.broker.hpke_key),
+      ...(c.broker.ca !== undefined ? { brokerCa: abs(c.broker.ca) } : {}),
+    },
     enabled: {
       producer: c.modules.producer ?? preset.producer,
       archive: c.modules.archive ?? preset.archive,

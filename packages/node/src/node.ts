@@ -20,6 +20,7 @@ import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
 import { createVotes, guardSealing, type VotesService } from './votes/index.js'
+import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -75,6 +76,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     votes?: VotesService
     ingestApi?: IngestApiSubsystem
     checkpoints?: CheckpointsService
+    partners?: PartnersWiring
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -133,6 +135,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Block log, signed checkpoints, witness service and partners (DESIGN §11). */
   get checkpoints(): CheckpointsService | undefined {
     return this.parts.checkpoints
+  }
+
+  /** Partner links (validators): checkpoints offered to partners, anchors, entanglement proofs (DESIGN §11). */
+  get partners(): PartnersWiring['service'] | undefined {
+    return this.parts.partners?.service
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -304,6 +311,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         { store: tree, key: this.key, logger: log('checkpoints'), registry, publish: (note) => this.network?.publishCheckpoint(note) },
       ))
       this.health.add({ name: 'checkpoints', health: () => checkpoints.health() })
+      // Partners (validators): our checkpoints to their witnesses, anchors of theirs, entanglement proofs back.
+      this.parts.partners = await createPartnersWiring(
+        { config: c, genesis: this.genesis, anchorBase: () => this.anchorBase() },
+        { checkpoints, chain, store: tree, key: this.key, ingest: this.ingest, logger: log('partners'), registry },
+      )
 
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
@@ -334,7 +346,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 height: e.height,
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
-            checkpoints: checkpoints.api(),
+            checkpoints: { ...checkpoints.api(), ...this.parts.partners?.routes() },
+            crossReceipt: this.parts.partners ? (id, form) => this.parts.partners!.service.crossReceipt(id, form) : undefined,
           },
         ))
         await api.start()
@@ -383,6 +396,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       chain.start()
       receipts.start()
       checkpoints.start()
+      await this.parts.partners?.start()
       this.started = true
       const head = tree.head()
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
@@ -395,6 +409,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
       await this.votes?.stop().catch(() => {})
+      await this.parts.partners?.stop().catch(() => {})
       await this.checkpoints?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
@@ -487,6 +502,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.parts.partners?.stop()
       await this.checkpoints?.stop()
       await this.votes?.stop()
       await this.network?.stop()
