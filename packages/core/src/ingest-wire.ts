@@ -1,0 +1,436 @@
+import { concatBytes, utf8 } from './bytes.js'
+import { type CborValue, decodeCbor, encodeCbor, read } from './codec.js'
+import { getCrypto } from './crypto.js'
+import { CodecError, ProfichainError } from './errors.js'
+import { LIMITS } from './limits.js'
+import { strippedTxFromCbor, type Transaction, txBodyToCbor } from './transaction.js'
+
+/**
+ * The Profichain ingest protocol v1 (docs/ingest-protocol.md): devices send device-signed txs to a node over
+ * TLS 1.3 as length-prefixed frames. A frame is a u32 big-endian length N followed by N bytes of
+ * deterministic CBOR: an array `[INGEST_PROTOCOL_VERSION, frameType, ...fields]`. Decoding is strict (the
+ * core codec's canonical-form rules plus the shape of each frame type) and every failure is an
+ * IngestWireError whose `code` is the protocol code the server answers with.
+ */
+export const INGEST_PROTOCOL_VERSION = 1
+export const INGEST_ALPN = 'profichain-ingest/1'
+export const INGEST_DEFAULT_PORT = 7443
+/** Prefix of the signed hello message (followed by challenge ‖ cert fingerprint ‖ network). */
+export const INGEST_HELLO_CONTEXT = 'profichain-ingest/1 hello\n'
+
+export const INGEST_FRAME_TYPES = {
+  'server-hello': 0,
+  hello: 1,
+  welcome: 2,
+  submit: 3,
+  ack: 4,
+  receipt: 5,
+  error: 6,
+  'receipt-ack': 7,
+} as const
+export type IngestFrameType = keyof typeof INGEST_FRAME_TYPES
+
+/**
+ * Every code the protocol carries, in ack entries (`rejected` + code) and in error frames. Decoders accept
+ * any code of the shape /^[A-Z][A-Z0-9_]*$/ (a newer server may add codes); these are the ones v1 defines.
+ */
+export const INGEST_CODES = [
+  // the frame itself
+  'BAD_FRAME',
+  'FRAME_TOO_LARGE',
+  'UNSUPPORTED_VERSION',
+  'BATCH_TOO_LARGE',
+  'TOO_MANY_IN_FLIGHT',
+  // the hello
+  'BAD_HELLO',
+  'BAD_SIGNATURE',
+  'HELLO_TIMEOUT',
+  // connection limits
+  'TOO_MANY_CONNECTIONS',
+  'IDLE_TIMEOUT',
+  'SLOW_READER',
+  'SHUTTING_DOWN',
+  // one tx
+  'BAD_TX',
+  'WRONG_NETWORK',
+  'WRONG_ORIGIN',
+  'NOT_MEMBER',
+  'UNKNOWN_DEVICE',
+  'REVOKED',
+  'REPLAY',
+  'TX_TOO_LARGE',
+  'RATE_LIMITED',
+  'INTERNAL',
+] as const
+export type IngestCode = (typeof INGEST_CODES)[number]
+
+/** A frame that cannot be read (or must be refused): `code` is what the peer is told. */
+export class IngestWireError extends ProfichainError {
+  declare readonly code: IngestCode
+  constructor(code: IngestCode, message: string, meta: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, meta, options)
+    this.name = 'IngestWireError'
+  }
+}
+
+export const ACK_STATUS = { accepted: 0, duplicate: 1, rejected: 2 } as const
+export type AckStatus = keyof typeof ACK_STATUS
+const STATUS_BY_NUMBER: readonly AckStatus[] = ['accepted', 'duplicate', 'rejected']
+
+export interface IngestLimits {
+  /** Largest frame body (the length prefix's value) either side may send. */
+  maxFrameBytes: number
+  /** Most txs in one submit. */
+  maxBatch: number
+  /** Most submits a client may have sent and not yet seen acked. */
+  maxInFlight: number
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = { maxFrameBytes: 4 * 1024 * 1024, maxBatch: 256, maxInFlight: 8 }
+
+/** Format limits of fields (not negotiable). */
+export const INGEST_FIELD_LIMITS = {
+  challengeBytes: 32,
+  codeBytes: 64,
+  messageBytes: 1024,
+  deviceIdBytes: 256,
+  chainpointBytes: 1024 * 1024,
+  receiptAckIds: 4096,
+  /** Hard ceiling of maxFrameBytes whatever a server advertises. */
+  maxFrameBytes: 64 * 1024 * 1024,
+} as const
+
+export interface AckEntry {
+  /** txId of the tx at this position of the submit (32 zero bytes if it could not be decoded). */
+  txId: Uint8Array
+  status: AckStatus
+  /** '' for accepted and duplicate; a code (INGEST_CODES or newer) for rejected. */
+  code: string
+}
+
+export type IngestFrame =
+  | { type: 'server-hello'; challenge: Uint8Array; network: string; limits: IngestLimits }
+  | { type: 'hello'; publicKey: Uint8Array; signature: Uint8Array }
+  | { type: 'welcome'; deviceId: string; registered: boolean; nextSeq: number }
+  | { type: 'submit'; batchId: number; txs: readonly Transaction[] }
+  | { type: 'ack'; batchId: number; results: AckEntry[] }
+  | { type: 'receipt'; txId: Uint8Array; height: number; blockHash: Uint8Array; chainpoint: string }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'receipt-ack'; txIds: Uint8Array[] }
+
+/** One tx of a decoded submit: the tx, or why it could not be decoded (the rest of the batch is unaffected). */
+export type SubmitItem = { ok: true; tx: Transaction } | { ok: false; error: IngestWireError }
+
+export type DecodedSubmitFrame = { type: 'submit'; batchId: number; items: SubmitItem[] }
+/** What decodeFrame returns: a submit's txs are decoded one by one (per-tx rejection). */
+export type DecodedIngestFrame = Exclude<IngestFrame, { type: 'submit' }> | DecodedSubmitFrame
+
+export const ZERO_TX_ID = new Uint8Array(32)
+
+const CODE_RE = /^[A-Z][A-Z0-9_]*$/
+
+function txToCbor(tx: Transaction): CborValue {
+  return [[txBodyToCbor(tx.body), tx.signature], tx.payload]
+}
+
+function frameToCbor(f: IngestFrame): CborValue {
+  const head = [INGEST_PROTOCOL_VERSION, INGEST_FRAME_TYPES[f.type]]
+  switch (f.type) {
+    case 'server-hello':
+      return [...head, f.challenge, f.network, { maxFrameBytes: f.limits.maxFrameBytes, maxBatch: f.limits.maxBatch, maxInFlight: f.limits.maxInFlight }]
+    case 'hello':
+      return [...head, f.publicKey, f.signature]
+    case 'welcome':
+      return [...head, { deviceId: f.deviceId, registered: f.registered, nextSeq: f.nextSeq }]
+    case 'submit':
+      return [...head, f.batchId, f.txs.map(txToCbor)]
+    case 'ack':
+      return [...head, f.batchId, f.results.map((r) => [r.txId, ACK_STATUS[r.status], r.code])]
+    case 'receipt':
+      return [...head, f.txId, f.height, f.blockHash, f.chainpoint]
+    case 'error':
+      return [...head, f.code, f.message]
+    case 'receipt-ack':
+      return [...head, f.txIds]
+  }
+}
+
+/** The frame's CBOR body (no length prefix). Checks the frame against the decoder's rules first. */
+export function encodeFrameBody(frame: IngestFrame): Uint8Array {
+  const body = encodeCbor(frameToCbor(frame))
+  // Never send what a strict peer would refuse (the same rules as decodeFrame, size limits aside). A submit's
+  // txs were checked when they were built (createTransaction), and re-decoding megabytes per batch is costly.
+  if (frame.type !== 'submit') decodeFrameBody(body, { maxBatch: Number.MAX_SAFE_INTEGER })
+  return body
+}
+
+/** u32be(length) ‖ body: the bytes to write to the socket. */
+export function encodeFrame(frame: IngestFrame): Uint8Array {
+  return withLengthPrefix(encodeFrameBody(frame))
+}
+
+export function withLengthPrefix(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + body.byteLength)
+  new DataView(out.buffer).setUint32(0, body.byteLength)
+  out.set(body, 4)
+  return out
+}
+
+export interface DecodeFrameOptions {
+  /** Most txs accepted in a submit (BATCH_TOO_LARGE beyond). */
+  maxBatch?: number
+  /** Most bytes accepted for a body (FRAME_TOO_LARGE beyond). */
+  maxFrameBytes?: number
+}
+
+function bad(message: string, cause?: unknown): IngestWireError {
+  return new IngestWireError('BAD_FRAME', message, {}, cause === undefined ? undefined : { cause })
+}
+
+/** Field readers that throw BAD_FRAME (the core readers throw CodecError). */
+function field<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof CodecError) throw bad(err.message, err)
+    throw err
+  }
+}
+
+function readCode(v: CborValue, what: string): string {
+  const code = field(() => read.text(v, what, INGEST_FIELD_LIMITS.codeBytes))
+  if (!CODE_RE.test(code)) throw bad(`${what}: "${code}" is not a code (A-Z, 0-9, _)`)
+  return code
+}
+
+function readMap(v: CborValue, keys: readonly string[], what: string): Record<string, CborValue> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) throw bad(`${what}: expected a map`)
+  const got = Object.keys(v).sort()
+  const want = [...keys].sort()
+  if (got.length !== want.length || got.some((k, i) => k !== want[i])) {
+    throw bad(`${what}: expected exactly the keys ${want.join(', ')}, got ${got.join(', ')}`)
+  }
+  return v
+}
+
+function readTx(v: CborValue): Transaction {
+  const a = read.array(v, 2, 'transaction')
+  const stripped = strippedTxFromCbor(a[0])
+  return { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
+}
+
+/**
+ * Decode one frame body (the bytes after the length prefix). Throws IngestWireError: BAD_FRAME for anything
+ * malformed, UNSUPPORTED_VERSION, FRAME_TOO_LARGE, BATCH_TOO_LARGE. A submit's txs are decoded one by one:
+ * a malformed tx becomes `{ ok: false }` in `items` and does not fail the frame.
+ */
+export function decodeFrameBody(body: Uint8Array, opts: DecodeFrameOptions = {}): DecodedIngestFrame {
+  const maxFrame = Math.min(opts.maxFrameBytes ?? INGEST_FIELD_LIMITS.maxFrameBytes, INGEST_FIELD_LIMITS.maxFrameBytes)
+  if (!(body instanceof Uint8Array)) throw bad('frame: expected bytes')
+  if (body.byteLength > maxFrame) throw new IngestWireError('FRAME_TOO_LARGE', `frame of ${body.byteLength} bytes exceeds the ${maxFrame}-byte limit`)
+  let v: CborValue
+  try {
+    v = decodeCbor(body, 'frame')
+  } catch (err) {
+    throw bad((err as Error).message, err)
+  }
+  if (!Array.isArray(v) || v.length < 2) throw bad('frame: expected an array [version, type, ...]')
+  const version = field(() => read.uint(v[0], 'frame.version'))
+  if (version !== INGEST_PROTOCOL_VERSION) {
+    throw new IngestWireError('UNSUPPORTED_VERSION', `frame: protocol version ${version} is not supported (this side speaks ${INGEST_PROTOCOL_VERSION})`)
+  }
+  const type = field(() => read.uint(v[1], 'frame.type'))
+  const len = (n: number, name: string) => {
+    if (v.length !== n) throw bad(`${name}: expected ${n} items, got ${v.length}`)
+  }
+  switch (type) {
+    case 0: {
+      len(5, 'server-hello')
+      const m = readMap(v[4], ['maxFrameBytes', 'maxBatch', 'maxInFlight'], 'server-hello.limits')
+      const limits = field(() => ({
+        maxFrameBytes: read.uint(m.maxFrameBytes, 'limits.maxFrameBytes'),
+        maxBatch: read.uint(m.maxBatch, 'limits.maxBatch'),
+        maxInFlight: read.uint(m.maxInFlight, 'limits.maxInFlight'),
+      }))
+      if (limits.maxFrameBytes < 1024 || limits.maxBatch < 1 || limits.maxInFlight < 1) throw bad('server-hello.limits: values out of range')
+      return {
+        type: 'server-hello',
+        challenge: field(() => read.bytes(v[2], 'server-hello.challenge', INGEST_FIELD_LIMITS.challengeBytes)),
+        network: field(() => read.text(v[3], 'server-hello.network', LIMITS.networkIdBytes)),
+        limits,
+      }
+    }
+    case 1:
+      len(4, 'hello')
+      return {
+        type: 'hello',
+        publicKey: field(() => read.bytes(v[2], 'hello.publicKey', 32)),
+        signature: field(() => read.bytes(v[3], 'hello.signature', 64)),
+      }
+    case 2: {
+      len(3, 'welcome')
+      const m = readMap(v[2], ['deviceId', 'registered', 'nextSeq'], 'welcome')
+      if (typeof m.registered !== 'boolean') throw bad('welcome.registered: expected a boolean')
+      return {
+        type: 'welcome',
+        deviceId: field(() => read.text(m.deviceId, 'welcome.deviceId', INGEST_FIELD_LIMITS.deviceIdBytes)),
+        registered: m.registered,
+        nextSeq: field(() => read.uint(m.nextSeq, 'welcome.nextSeq')),
+      }
+    }
+    case 3: {
+      len(4, 'submit')
+      const batchId = field(() => read.uint(v[2], 'submit.batchId'))
+      const list = v[3]
+      if (!Array.isArray(list)) throw bad('submit.txs: expected an array')
+      const maxBatch = opts.maxBatch ?? DEFAULT_INGEST_LIMITS.maxBatch
+      if (list.length > maxBatch) {
+        throw new IngestWireError('BATCH_TOO_LARGE', `submit of ${list.length} txs exceeds the batch limit of ${maxBatch}; split it`, { batchId })
+      }
+      const items: SubmitItem[] = list.map((x, i) => {
+        try {
+          return { ok: true, tx: readTx(x) }
+        } catch (err) {
+          if (!(err instanceof CodecError)) throw err
+          return { ok: false, error: new IngestWireError('BAD_TX', `tx ${i}: ${err.message}`, { index: i }, { cause: err }) }
+        }
+      })
+      return { type: 'submit', batchId, items }
+    }
+    case 4: {
+      len(4, 'ack')
+      const batchId = field(() => read.uint(v[2], 'ack.batchId'))
+      const list = v[3]
+      if (!Array.isArray(list)) throw bad('ack.results: expected an array')
+      const results = list.map((x, i): AckEntry => {
+        if (!Array.isArray(x) || x.length !== 3) throw bad(`ack.results[${i}]: expected [txId, status, code]`)
+        const txId = field(() => read.bytes(x[0], `ack.results[${i}].txId`, 32))
+        const n = field(() => read.uint(x[1], `ack.results[${i}].status`))
+        const status = STATUS_BY_NUMBER[n]
+        if (status === undefined) throw bad(`ack.results[${i}].status: unknown status ${n}`)
+        const code = field(() => read.text(x[2], `ack.results[${i}].code`, INGEST_FIELD_LIMITS.codeBytes))
+        if (status === 'rejected' ? !CODE_RE.test(code) : code !== '') {
+          throw bad(`ack.results[${i}].code: a rejected entry carries a code, the others an empty string`)
+        }
+        return { txId, status, code }
+      })
+      return { type: 'ack', batchId, results }
+    }
+    case 5:
+      len(6, 'receipt')
+      return {
+        type: 'receipt',
+        txId: field(() => read.bytes(v[2], 'receipt.txId', 32)),
+        height: field(() => read.uint(v[3], 'receipt.height')),
+        blockHash: field(() => read.bytes(v[4], 'receipt.blockHash', 32)),
+        chainpoint: field(() => read.text(v[5], 'receipt.chainpoint', INGEST_FIELD_LIMITS.chainpointBytes)),
+      }
+    case 6:
+      len(4, 'error')
+      return {
+        type: 'error',
+        code: readCode(v[2], 'error.code'),
+        message: field(() => read.text(v[3], 'error.message', INGEST_FIELD_LIMITS.messageBytes)),
+      }
+    case 7: {
+      len(3, 'receipt-ack')
+      const list = field(() => read.list(v[2], INGEST_FIELD_LIMITS.receiptAckIds, 'receipt-ack.txIds'))
+      return { type: 'receipt-ack', txIds: list.map((x, i) => field(() => read.bytes(x, `receipt-ack.txIds[${i}]`, 32))) }
+    }
+    default:
+      throw bad(`frame: unknown frame type ${type}`)
+  }
+}
+
+/**
+ * Splits a byte stream into frame bodies. The length prefix is checked against `maxFrameBytes` as soon as its
+ * 4 bytes are in, before any of the body is buffered: a too-long prefix throws FRAME_TOO_LARGE (the caller
+ * answers with an error frame and closes). Memory held is at most 4 + maxFrameBytes + one chunk.
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = []
+  private size = 0
+  private need = -1
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Bytes received and not yet returned as frames. */
+  get buffered(): number {
+    return this.size
+  }
+
+  /** Feed bytes; returns the complete frame bodies they finish (possibly none). */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.byteLength > 0) {
+      this.chunks.push(chunk)
+      this.size += chunk.byteLength
+    }
+    const out: Uint8Array[] = []
+    for (;;) {
+      if (this.need < 0) {
+        if (this.size < 4) break
+        const head = this.take(4)
+        const n = new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
+        if (n === 0) throw new IngestWireError('BAD_FRAME', 'frame: a length prefix of 0 (every frame has a body)')
+        if (n > this.maxFrameBytes) {
+          throw new IngestWireError('FRAME_TOO_LARGE', `frame of ${n} bytes exceeds the ${this.maxFrameBytes}-byte limit; send smaller batches`, { length: n })
+        }
+        this.need = n
+      }
+      if (this.size < this.need) break
+      out.push(this.take(this.need))
+      this.need = -1
+    }
+    return out
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]
+    let out: Uint8Array
+    if (first.byteLength >= n) {
+      out = first.subarray(0, n)
+      if (first.byteLength === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+    } else {
+      out = new Uint8Array(n)
+      let off = 0
+      while (off < n) {
+        const c = this.chunks[0]
+        const k = Math.min(c.byteLength, n - off)
+        out.set(c.subarray(0, k), off)
+        off += k
+        if (k === c.byteLength) this.chunks.shift()
+        else this.chunks[0] = c.subarray(k)
+      }
+    }
+    this.size -= n
+    return out
+  }
+}
+
+/** SHA-256 of the server certificate's DER: what clients pin (64 hex in configs, 32 bytes in the hello). */
+export function certFingerprint(certDer: Uint8Array): Uint8Array {
+  return getCrypto().sha256(certDer)
+}
+
+/** The bytes a device signs in its hello: context ‖ challenge ‖ fingerprint ‖ utf8(network). */
+export function helloMessage(challenge: Uint8Array, fingerprint: Uint8Array, network: string): Uint8Array {
+  if (challenge.byteLength !== INGEST_FIELD_LIMITS.challengeBytes || fingerprint.byteLength !== 32) {
+    throw new IngestWireError('BAD_HELLO', 'hello: the challenge and the certificate fingerprint are 32 bytes each')
+  }
+  return concatBytes(utf8(INGEST_HELLO_CONTEXT), challenge, fingerprint, utf8(network))
+}
+
+export function signHello(seed: Uint8Array, challenge: Uint8Array, fingerprint: Uint8Array, network: string): Uint8Array {
+  return getCrypto().sign(seed, helloMessage(challenge, fingerprint, network))
+}
+
+export function verifyHello(
+  publicKey: Uint8Array,
+  signature: Uint8Array,
+  challenge: Uint8Array,
+  fingerprint: Uint8Array,
+  network: string,
+): boolean {
+  return getCrypto().verify(publicKey, helloMessage(challenge, fingerprint, network), signature)
+}

@@ -1,0 +1,266 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import * as core from '../src/index.js'
+import {
+  type AckEntry,
+  type DecodedIngestFrame,
+  decodeFrameBody,
+  encodeCbor,
+  encodeFrame,
+  encodeFrameBody,
+  FrameReader,
+  fromHex,
+  INGEST_CODES,
+  type IngestFrame,
+  IngestWireError,
+  signHello,
+  toHex,
+  type Transaction,
+  verifyHello,
+  withLengthPrefix,
+} from '../src/index.js'
+import { bytes, text, transactionArb, u } from './arbitraries.js'
+import { makeTx, testKey } from './helpers.js'
+import { computeIngestVectors } from './ingest-vectors.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const fixture = JSON.parse(readFileSync(join(here, 'fixtures/ingest-protocol.json'), 'utf8')) as ReturnType<typeof computeIngestVectors>
+
+/** A decoded frame in the shape it was encoded from (a submit's items back to txs). */
+function normalise(f: DecodedIngestFrame): IngestFrame {
+  if (f.type !== 'submit') return f
+  return {
+    type: 'submit',
+    batchId: f.batchId,
+    txs: f.items.map((i) => {
+      if (!i.ok) throw i.error
+      return i.tx
+    }),
+  }
+}
+
+const plain = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (v instanceof Uint8Array ? `hex:${toHex(v)}` : v)))
+
+const codeArb = fc.constantFrom(...INGEST_CODES)
+const ackArb: fc.Arbitrary<AckEntry> = fc.oneof(
+  fc.record({ txId: bytes(32), status: fc.constantFrom('accepted' as const, 'duplicate' as const), code: fc.constant('') }),
+  fc.record({ txId: bytes(32), status: fc.constant('rejected' as const), code: codeArb }),
+)
+const frameArb: fc.Arbitrary<IngestFrame> = fc.oneof(
+  fc.record({
+    type: fc.constant('server-hello' as const),
+    challenge: bytes(32),
+    network: text(64),
+    limits: fc.record({ maxFrameBytes: fc.integer({ min: 1024, max: 2 ** 31 }), maxBatch: fc.integer({ min: 1, max: 1e6 }), maxInFlight: fc.integer({ min: 1, max: 1000 }) }),
+  }),
+  fc.record({ type: fc.constant('hello' as const), publicKey: bytes(32), signature: bytes(64) }),
+  fc.record({ type: fc.constant('welcome' as const), deviceId: text(256), registered: fc.boolean(), nextSeq: u }),
+  fc.record({ type: fc.constant('submit' as const), batchId: u, txs: fc.array(transactionArb, { maxLength: 4 }) }),
+  fc.record({ type: fc.constant('ack' as const), batchId: u, results: fc.array(ackArb, { maxLength: 8 }) }),
+  fc.record({ type: fc.constant('receipt' as const), txId: bytes(32), height: u, blockHash: bytes(32), chainpoint: text(2000) }),
+  fc.record({ type: fc.constant('error' as const), code: codeArb, message: text(1024) }),
+  fc.record({ type: fc.constant('receipt-ack' as const), txIds: fc.array(bytes(32), { maxLength: 8 }) }),
+)
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(IngestWireError)
+    return (err as IngestWireError).code
+  }
+  throw new Error('expected an IngestWireError')
+}
+
+describe('ingest protocol vectors (packages/core/test/fixtures/ingest-protocol.json)', () => {
+  it('recomputing them gives the fixture under both crypto backends', () => {
+    for (const backend of [core.createNodeBackend(), core.createNobleBackend()]) {
+      core.setCrypto(backend)
+      try {
+        expect(JSON.parse(JSON.stringify(computeIngestVectors(core))), backend.name).toEqual({
+          vectors: fixture.vectors,
+          tier2: fixture.tier2,
+          frames: fixture.frames,
+        })
+      } finally {
+        core.setCrypto(core.createNodeBackend())
+      }
+    }
+  })
+
+  it('every vector frame decodes, and re-encodes to the same bytes', () => {
+    for (const [name, hex] of Object.entries(fixture.frames)) {
+      const bytesIn = fromHex(hex)
+      const frames = new FrameReader(4 * 1024 * 1024).push(bytesIn)
+      expect(frames, name).toHaveLength(1)
+      const f = decodeFrameBody(frames[0])
+      expect(f.type).toBe(name)
+      expect(toHex(encodeFrame(normalise(f)))).toBe(hex)
+    }
+  })
+
+  it('the values quoted in docs/ingest-protocol.md are the fixture\'s', () => {
+    const doc = readFileSync(join(here, '../../../docs/ingest-protocol.md'), 'utf8')
+    for (const k of ['recordKey', 'commitment', 'payload'] as const) expect(doc).toContain(`${k === 'recordKey' ? 'K' : k} = ${fixture.tier2[k]}`)
+    const welcome = fixture.frames.welcome
+    expect(welcome).toBe('0000002b' + '830102' + 'a3' + '676e657874536571' + '06' + '686465766963654964' + '6873656e736f722d31' + '6a72656769737465726564' + 'f5')
+    expect(fixture.frames['receipt-ack']).toBe(`00000026830107815820${fixture.vectors['tx0.txId']}`)
+  })
+
+  it('the hello signature verifies, and not for another challenge, server or network', () => {
+    const v = fixture.vectors
+    const I = (fixture as unknown as { inputs: { challenge: string; certFingerprint: string; network: string } }).inputs
+    const pub = fromHex(v.devicePublicKey)
+    const sig = fromHex(v.helloSignature)
+    const ch = fromHex(I.challenge)
+    const fp = fromHex(I.certFingerprint)
+    expect(verifyHello(pub, sig, ch, fp, I.network)).toBe(true)
+    expect(verifyHello(pub, sig, new Uint8Array(32), fp, I.network)).toBe(false)
+    expect(verifyHello(pub, sig, ch, new Uint8Array(32), I.network)).toBe(false)
+    expect(verifyHello(pub, sig, ch, fp, 'other')).toBe(false)
+  })
+})
+
+describe('frame codec', () => {
+  it('round-trips every frame type (property)', () => {
+    fc.assert(
+      fc.property(frameArb, (f) => {
+        const body = encodeFrameBody(f)
+        const back = normalise(decodeFrameBody(body, { maxBatch: 1000 }))
+        expect(plain(back)).toEqual(plain(f))
+        expect(toHex(encodeFrameBody(back))).toBe(toHex(body))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('the frame reader returns the same frames however the stream is cut (property)', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 5 }), fc.array(fc.nat({ max: 200 }), { maxLength: 20 }), (frames, cuts) => {
+        const stream = core.concatBytes(...frames.map(encodeFrame))
+        const reader = new FrameReader(64 * 1024 * 1024)
+        const out: Uint8Array[] = []
+        let off = 0
+        for (const c of cuts) {
+          out.push(...reader.push(stream.subarray(off, Math.min(stream.byteLength, off + c))))
+          off = Math.min(stream.byteLength, off + c)
+        }
+        out.push(...reader.push(stream.subarray(off)))
+        expect(out.map(toHex)).toEqual(frames.map((f) => toHex(encodeFrameBody(f))))
+        expect(reader.buffered).toBe(0)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('refuses a too-long length prefix before any body arrives, and a zero-length frame', () => {
+    const r = new FrameReader(1024)
+    expect(r.push(Uint8Array.of(0, 0, 4))).toEqual([])
+    expect(codeOf(() => r.push(Uint8Array.of(1)))).toBe('FRAME_TOO_LARGE')
+    expect(new FrameReader(1025).push(Uint8Array.of(0, 0, 4, 1))).toEqual([])
+    expect(codeOf(() => new FrameReader(1024).push(Uint8Array.of(0, 0, 0, 0)))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(new Uint8Array(2048), { maxFrameBytes: 1024 }))).toBe('FRAME_TOO_LARGE')
+  })
+
+  it('decodes strictly: version, type, arity, canonical form, field shapes', () => {
+    const key = testKey(1)
+    const enc = (v: core.CborValue) => encodeCbor(v)
+    expect(codeOf(() => decodeFrameBody(enc([2, 1, new Uint8Array(32), new Uint8Array(64)])))).toBe('UNSUPPORTED_VERSION')
+    expect(codeOf(() => decodeFrameBody(enc([1, 8])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 1, new Uint8Array(32)])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 1, new Uint8Array(31), new Uint8Array(64)])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc({ a: 1 })))).toBe('BAD_FRAME')
+    // non-canonical: 1 encoded in two bytes
+    expect(codeOf(() => decodeFrameBody(Uint8Array.of(0x82, 0x18, 0x01, 0x07)))).toBe('BAD_FRAME')
+    // trailing bytes
+    expect(codeOf(() => decodeFrameBody(core.concatBytes(enc([1, 7, []]), Uint8Array.of(0))))).toBe('BAD_FRAME')
+    // welcome with an extra key, a non-boolean
+    expect(codeOf(() => decodeFrameBody(enc([1, 2, { deviceId: 'a', registered: true, nextSeq: 0, x: 1 }])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 2, { deviceId: 'a', registered: 1, nextSeq: 0 }])))).toBe('BAD_FRAME')
+    // ack: accepted with a code, rejected without one, unknown status
+    expect(codeOf(() => decodeFrameBody(enc([1, 4, 1, [[new Uint8Array(32), 0, 'REPLAY']]])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 4, 1, [[new Uint8Array(32), 2, '']]])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 4, 1, [[new Uint8Array(32), 3, '']]])))).toBe('BAD_FRAME')
+    expect(codeOf(() => decodeFrameBody(enc([1, 6, 'lower case', 'x'])))).toBe('BAD_FRAME')
+    // batch limit
+    const txs = [makeTx(key, 0), makeTx(key, 1), makeTx(key, 2)]
+    const submit = encodeFrameBody({ type: 'submit', batchId: 9, txs })
+    expect(codeOf(() => decodeFrameBody(submit, { maxBatch: 2 }))).toBe('BATCH_TOO_LARGE')
+    // the encoder refuses what the decoder would
+    expect(codeOf(() => encodeFrameBody({ type: 'error', code: 'not a code', message: '' }))).toBe('BAD_FRAME')
+  })
+
+  it('a malformed tx in a submit is rejected alone; the others decode', () => {
+    const key = testKey(2)
+    const good = [makeTx(key, 0), makeTx(key, 1)]
+    const cbor = (tx: Transaction) => core.decodeCbor(core.encodeTransaction(tx))
+    const badKind = cbor(makeTx(key, 5)) as core.CborValue[]
+    ;((badKind[0] as core.CborValue[])[0] as core.CborValue[])[2] = 'nonsense'
+    const body = encodeCbor([1, 3, 4, [cbor(good[0]), badKind, 'not a tx', cbor(good[1])]])
+    const f = decodeFrameBody(body)
+    if (f.type !== 'submit') throw new Error('expected a submit')
+    expect(f.items.map((i) => i.ok)).toEqual([true, false, false, true])
+    expect(f.items.map((i) => (i.ok ? core.txIdHex(i.tx) : i.error.code))).toEqual([core.txIdHex(good[0]), 'BAD_TX', 'BAD_TX', core.txIdHex(good[1])])
+  })
+
+  it('signHello/verifyHello bind the answer to challenge, certificate and network', () => {
+    const key = testKey(3)
+    const ch = new Uint8Array(32).fill(7)
+    const fp = new Uint8Array(32).fill(9)
+    const sig = signHello(key.seed, ch, fp, 'net')
+    expect(verifyHello(key.publicKey, sig, ch, fp, 'net')).toBe(true)
+    expect(verifyHello(testKey(4).publicKey, sig, ch, fp, 'net')).toBe(false)
+    expect(codeOf(() => signHello(key.seed, new Uint8Array(31), fp, 'net'))).toBe('BAD_HELLO')
+  })
+})
+
+describe('frame decoder fuzz', () => {
+  const known = (err: unknown) => err instanceof IngestWireError && (INGEST_CODES as readonly string[]).includes(err.code)
+  const seeds = Object.values(fixture.frames).map((h) => fromHex(h).subarray(4))
+
+  it('random bytes: a frame or an IngestWireError, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (b) => {
+        try {
+          decodeFrameBody(b)
+        } catch (err) {
+          expect(known(err), String(err)).toBe(true)
+        }
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('mutated vector frames (bit flips, truncation, splices): a frame or an IngestWireError', () => {
+    const mutation = fc.tuple(
+      fc.nat({ max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 4 }),
+      fc.option(fc.nat()),
+      fc.uint8Array({ maxLength: 16 }),
+    )
+    fc.assert(
+      fc.property(mutation, ([i, flips, cut, tail]) => {
+        const b = new Uint8Array(seeds[i])
+        for (const [pos, val] of flips) b[pos % b.byteLength] = val
+        const m = core.concatBytes(cut === null ? b : b.subarray(0, cut % (b.byteLength + 1)), tail)
+        try {
+          const f = decodeFrameBody(m)
+          // whatever decodes re-encodes to the same bytes (no two encodings of one frame)
+          if (f.type !== 'submit' || f.items.every((x) => x.ok)) expect(toHex(encodeFrameBody(normalise(f)))).toBe(toHex(m))
+        } catch (err) {
+          expect(known(err), String(err)).toBe(true)
+        }
+        // and through the stream reader, with the length prefix
+        try {
+          for (const body of new FrameReader(1 << 20).push(withLengthPrefix(m))) decodeFrameBody(body)
+        } catch (err) {
+          expect(known(err), String(err)).toBe(true)
+        }
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
