@@ -3,11 +3,19 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import {
   type ChainpointProof,
   createTransaction,
+  decodeFrameBody,
+  type DecodedIngestFrame,
+  encodeFrame,
   equalBytes,
+  FrameReader,
   fromHex,
   getCrypto,
+  INGEST_ALPN,
+  INGEST_FIELD_LIMITS,
   isHex,
   type KeyPair,
+  sealTier2,
+  signHello,
   toHex,
   type Transaction,
   txId as txIdOf,
@@ -15,23 +23,7 @@ import {
   verifyChainpointReceipt,
 } from '@profichain/core'
 import { ClientError } from './errors.js'
-import {
-  ACK_STATUS,
-  type Ack,
-  decodeServerFrame,
-  encodeHello,
-  encodeReceiptAck,
-  encodeSubmit,
-  FrameReader,
-  helloMessage,
-  INGEST_ALPN,
-  type ReceiptFrame,
-  type ServerFrame,
-  type ServerHello,
-  type Welcome,
-} from './frames.js'
 import { Spool, type StoredReceipt } from './spool.js'
-import { sealTier2 } from './tier2.js'
 
 export interface ClientInit {
   host: string
@@ -76,6 +68,8 @@ export interface QueuedRecord {
   txId: string
   seq: number
   tx: Transaction
+  /** Tier 2: this record's key K (release it, hex, to let someone open this record and no other). */
+  recordKey?: Uint8Array
   /** Resolves when the node acknowledges it; rejects with ERR_REJECTED (or ERR_CLOSED). */
   acked: Promise<SubmitResult>
 }
@@ -120,6 +114,18 @@ export interface ProfichainClient extends Omit<InstanceType<TypedEmitterClass<Cl
   /** Stop reconnecting, close the socket and the spool (unacknowledged spooled records stay for the next start). */
   close(): Promise<void>
 }
+
+/** The node's answer to the hello. */
+export interface Welcome {
+  deviceId: string
+  registered: boolean
+  nextSeq: number
+}
+
+type ServerFrame = DecodedIngestFrame
+type ServerHello = Extract<ServerFrame, { type: 'server-hello' }>
+type Ack = Extract<ServerFrame, { type: 'ack' }>
+type ReceiptFrame = Extract<ServerFrame, { type: 'receipt' }>
 
 interface Rec {
   seq: number
@@ -230,8 +236,10 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     this.nextSeq = seq + 1
     let body = payload
     let meta = metadata
+    let recordKey: Uint8Array | undefined
     if (this.init.dataKey) {
       const sealed = sealTier2({ dataKey: this.init.dataKey, epoch: this.init.epoch ?? 0, origin: this.init.deviceKey.publicKey, seq, plaintext: payload })
+      recordKey = sealed.recordKey
       body = sealed.payload
       meta = { ...metadata, ...sealed.metadata }
     }
@@ -246,7 +254,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     this.recs.set(seq, rec)
     this.unsent.push(rec)
     this.pump()
-    return { txId: toHex(rec.txId), seq, tx, acked }
+    return { txId: toHex(rec.txId), seq, tx, acked, recordKey }
   }
 
   async submit(payload: Uint8Array, metadata?: Record<string, string>): Promise<SubmitResult> {
@@ -341,7 +349,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       this.fail(new ClientError('ERR_PROTOCOL', `no welcome from ${this.init.host}:${this.init.port} within ${this.init.connectTimeoutMs ?? 10_000} ms`))
       socket.destroy()
     }, this.init.connectTimeoutMs ?? 10_000)
-    const c: Conn = { socket, reader: new FrameReader(16 * 1024 * 1024), timeout, pinned: false, inflight: new Map(), nextBatchId: 1, maxBatch: 1, maxInFlight: 1, maxFrameBytes: 4 * 1024 * 1024 }
+    const c: Conn = { socket, reader: new FrameReader(INGEST_FIELD_LIMITS.chainpointBytes + 64 * 1024), timeout, pinned: false, inflight: new Map(), nextBatchId: 1, maxBatch: 1, maxInFlight: 1, maxFrameBytes: 4 * 1024 * 1024 }
     this.conn = c
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate(false)
@@ -361,9 +369,9 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     socket.on('data', (chunk: Buffer) => {
       if (this.conn !== c || !c.pinned) return
       try {
-        for (const body of c.reader.push(chunk)) this.onFrame(c, decodeServerFrame(body))
+        for (const body of c.reader.push(chunk)) this.onFrame(c, decodeFrameBody(body))
       } catch (err) {
-        this.fail(err instanceof ClientError ? err : new ClientError('ERR_PROTOCOL', (err as Error).message, {}, { cause: err }))
+        this.fail(err instanceof ClientError ? err : new ClientError('ERR_PROTOCOL', `the server at ${this.init.host}:${this.init.port} broke the ingest protocol (${(err as Error).message}); is it a Profichain ingest API of protocol version 1?`, {}, { cause: err }))
         socket.destroy()
       }
     })
@@ -397,19 +405,17 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
         c.maxFrameBytes = f.limits.maxFrameBytes
         c.maxBatch = Math.max(1, Math.min(f.limits.maxBatch, this.init.maxBatch ?? 256))
         c.maxInFlight = Math.max(1, f.limits.maxInFlight)
-        c.reader.maxFrameBytes = Math.max(f.limits.maxFrameBytes, 16 * 1024 * 1024)
         const k = this.init.deviceKey
-        const sig = getCrypto().sign(k.seed, helloMessage(f.challenge, this.fp, this.init.network))
-        this.send(c, encodeHello(k.publicKey, sig))
+        this.send(c, encodeFrame({ type: 'hello', publicKey: k.publicKey, signature: signHello(k.seed, f.challenge, this.fp, this.init.network) }))
         return
       }
       case 'welcome': {
         if (!c.hello || c.welcome) throw new ClientError('ERR_PROTOCOL', 'an unexpected welcome')
-        c.welcome = f
+        c.welcome = { deviceId: f.deviceId, registered: f.registered, nextSeq: f.nextSeq }
         clearTimeout(c.timeout)
         this.attempt = 0
         if (this.nextSeq === undefined || f.nextSeq > this.nextSeq) this.bumpSeq(f.nextSeq)
-        this.emit('connected', f)
+        this.emit('connected', c.welcome)
         this.pump()
         return
       }
@@ -419,6 +425,10 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       case 'receipt':
         void this.onReceipt(c, f)
         return
+      case 'hello':
+      case 'submit':
+      case 'receipt-ack':
+        throw new ClientError('ERR_PROTOCOL', `the server sent a ${f.type} frame, which only clients send`)
       case 'error': {
         const err = new ClientError('ERR_SERVER', `the node refused the connection: ${f.code}: ${f.message}`, { code: f.code })
         this.fail(err)
@@ -442,35 +452,35 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       }
       const id = c.nextBatchId++
       c.inflight.set(id, batch)
-      this.send(c, encodeSubmit(id, batch.map((r) => r.tx)))
+      this.send(c, encodeFrame({ type: 'submit', batchId: id, txs: batch.map((r) => r.tx) }))
     }
   }
 
   private onAck(c: Conn, f: Ack): void {
     const batch = c.inflight.get(f.batchId)
     if (!batch) throw new ClientError('ERR_PROTOCOL', `ack for unknown batch ${f.batchId}`)
-    if (f.entries.length !== batch.length) throw new ClientError('ERR_PROTOCOL', `ack for batch ${f.batchId} has ${f.entries.length} entries, the batch ${batch.length}`)
-    for (const [i, e] of f.entries.entries()) {
+    if (f.results.length !== batch.length) throw new ClientError('ERR_PROTOCOL', `ack for batch ${f.batchId} has ${f.results.length} entries, the batch ${batch.length}`)
+    for (const [i, e] of f.results.entries()) {
       if (!equalBytes(e.txId, batch[i].txId)) throw new ClientError('ERR_PROTOCOL', `ack entry ${i} of batch ${f.batchId} names another tx`)
     }
     c.inflight.delete(f.batchId)
     const retryLater: Rec[] = []
-    for (const [i, e] of f.entries.entries()) {
+    for (const [i, e] of f.results.entries()) {
       const rec = batch[i]
-      if (e.status === ACK_STATUS.rejected && this.retry.has(e.code)) {
+      if (e.status === 'rejected' && this.retry.has(e.code)) {
         retryLater.push(rec)
         continue
       }
       this.recs.delete(rec.seq)
       const txId = toHex(rec.txId)
-      if (e.status === ACK_STATUS.rejected) {
+      if (e.status === 'rejected') {
         void this.spool?.rejected(rec.seq, e.code).catch((err) => this.fail(spoolFailure(err)))
         const err = new ClientError('ERR_REJECTED', `the node refused record seq ${rec.seq} (${txId}): ${e.code}`, { code: e.code, txId, seq: rec.seq })
         rec.reject?.(err)
         this.emit('rejected', { txId, seq: rec.seq, code: e.code })
       } else {
-        const result: SubmitResult = { txId, seq: rec.seq, status: e.status === ACK_STATUS.accepted ? 'accepted' : 'duplicate' }
-        if (this.spool) void this.spool.acked(rec.seq, e.status).catch((err) => this.fail(spoolFailure(err)))
+        const result: SubmitResult = { txId, seq: rec.seq, status: e.status }
+        if (this.spool) void this.spool.acked(rec.seq, e.status === 'accepted' ? 0 : 1).catch((err) => this.fail(spoolFailure(err)))
         else {
           // Without a spool, remember a bounded number of acknowledged txs awaiting receipts (for awaitingReceipts).
           if (this.owed.size >= 100_000) this.owed.delete(this.owed.keys().next().value as string)
@@ -535,7 +545,9 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     clearTimeout(this.receiptAckTimer)
     this.receiptAckTimer = undefined
     const ids = this.receiptAcks.splice(0)
-    if (ids.length > 0 && this.conn?.welcome) this.send(this.conn, encodeReceiptAck(ids))
+    for (let i = 0; i < ids.length && this.conn?.welcome; i += INGEST_FIELD_LIMITS.receiptAckIds) {
+      this.send(this.conn, encodeFrame({ type: 'receipt-ack', txIds: ids.slice(i, i + INGEST_FIELD_LIMITS.receiptAckIds) }))
+    }
   }
 }
 

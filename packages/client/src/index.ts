@@ -9,5 +9,6 @@ export {
   type ProfichainClient,
   type QueuedRecord,
   type SubmitResult,
+  type Welcome,
 } from './client.js'
 export { Spool, type SpoolInit, type SpooledRecord, type StoredReceipt } from './spool.js'

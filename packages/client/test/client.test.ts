@@ -2,9 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fromHex, keyPairFromSeed, toHex, utf8 } from '@profichain/core'
+import { keyPairFromSeed, openTier2Tx, toHex, utf8 } from '@profichain/core'
 import { type ClientReceipt, createClient, type ProfichainClient } from '../src/index.js'
-import { openTier2 } from '../src/tier2.js'
 import { FakeNode, newState } from './fake-node.js'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -181,7 +180,6 @@ describe('client against an in-test ingest server (real TLS)', () => {
     expect(Buffer.from(stored.payload).includes(Buffer.from('secret'))).toBe(false)
     expect(stored.body.metadata.tier2).toBe('aes-256-gcm-hkdf-sha256/1')
     expect(stored.body.metadata['tier2.epoch']).toBe('3')
-    void fromHex
-    void openTier2
+    expect(Buffer.from(openTier2Tx(q.recordKey as Uint8Array, stored)).toString()).toBe('secret reading')
   })
 })

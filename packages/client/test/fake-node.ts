@@ -13,6 +13,9 @@ import {
   createBlock,
   decodeCbor,
   decodeTransaction,
+  FrameReader,
+  helloMessage,
+  INGEST_ALPN,
   encodeCbor,
   getCrypto,
   keyPairFromSeed,
@@ -23,7 +26,6 @@ import {
   txId,
   verifyTxSignature,
 } from '@profichain/core'
-import { FrameReader, helloMessage, INGEST_ALPN } from '../src/frames.js'
 
 /**
  * A minimal in-test ingest server speaking the v1 frames over real TLS (a self-signed certificate made
