@@ -20,6 +20,7 @@ import {
   type Transaction,
   txId as txIdOf,
   type TypedEmitterClass,
+  type TypedEventEmitter,
   verifyChainpointReceipt,
 } from '@profichain/core'
 import { ClientError } from './errors.js'
@@ -97,7 +98,7 @@ export interface ClientEvents {
   failure: ClientError
 }
 
-export interface ProfichainClient extends Omit<InstanceType<TypedEmitterClass<ClientEvents>>, never> {
+export interface ProfichainClient extends TypedEventEmitter<ClientEvents> {
   /** Connect (and keep reconnecting) and re-send what the spool holds. */
   start(): Promise<void>
   /** Sign (tier 2: encrypt first) and queue a record; resolves once it is durable in the spool. */
@@ -375,8 +376,9 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
         socket.destroy()
       }
     })
+    let reason = 'closed'
     socket.on('error', (err) => {
-      if (this.conn === c) this.emit('disconnected', { reason: err.message })
+      reason = err.message
     })
     socket.on('close', () => {
       clearTimeout(timeout)
@@ -385,7 +387,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       // In-flight records go back to the front: re-sent (with their original signature and seq) next time.
       const back = [...c.inflight.values()].flat()
       if (back.length > 0) this.unsent = [...back, ...this.unsent].sort((a, b) => a.seq - b.seq)
-      this.emit('disconnected', { reason: 'closed' })
+      this.emit('disconnected', { reason })
       this.scheduleReconnect()
     })
   }
