@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { keyPairFromSeed, openTier2Tx, toHex, utf8 } from '@profichain/core'
+import { createNobleBackend, getCrypto, keyPairFromSeed, openTier2Tx, setCrypto, toHex, utf8, verifyTxSignature } from '@profichain/core'
 import { type ClientReceipt, createClient, type ProfichainClient } from '../src/index.js'
 import { FakeNode, newState } from './fake-node.js'
 
@@ -181,5 +181,26 @@ describe('client against an in-test ingest server (real TLS)', () => {
     expect(stored.body.metadata.tier2).toBe('aes-256-gcm-hkdf-sha256/1')
     expect(stored.body.metadata['tier2.epoch']).toBe('3')
     expect(Buffer.from(openTier2Tx(q.recordKey as Uint8Array, stored)).toString()).toBe('secret reading')
+  })
+
+  it('runs on the pure-JS crypto backend (what a browser or device runtime installs)', async () => {
+    const n = await node({ receipts: true })
+    const before = getCrypto()
+    setCrypto(createNobleBackend())
+    try {
+      const c = client(n, { deviceKey: key(5), dataKey: new Uint8Array(32).fill(1) })
+      const got: string[] = []
+      c.on('receipt', (r) => got.push(r.txId))
+      await c.start()
+      const q = await c.queue(utf8('pure js'))
+      await q.acked
+      await until(() => got.includes(q.txId), 'receipt verified with noble')
+      expect(getCrypto().name).toBe('noble')
+      setCrypto(before)
+      expect(verifyTxSignature(q.tx)).toBe(true)
+      expect(Buffer.from(openTier2Tx(q.recordKey as Uint8Array, q.tx)).toString()).toBe('pure js')
+    } finally {
+      setCrypto(before)
+    }
   })
 })
