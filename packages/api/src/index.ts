@@ -11,6 +11,7 @@ export {
 } from './errors.js'
 export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
+export { type ApiDevice, type ApiDevices, deviceTypeDefs } from './schema-devices.js'
 export { isLoopbackHost } from './server.js'
 export type {
   ApiAddress,

@@ -40,7 +40,7 @@ function matcher(f: TxFilterInput): Match {
   return (tx) => {
     const b = tx.body
     if (origin && !equalBytes(b.origin, origin)) return false
-    if (f.kind != null && b.kind !== f.kind) return false
+    if (f.kind != null && b.kind !== f.kind.replace('_', '-')) return false
     if (f.since != null && b.timestamp < f.since) return false
     if (f.until != null && b.timestamp > f.until) return false
     for (const m of meta) {

@@ -15,6 +15,10 @@ enum ReceiptFormat {
 enum TxKind {
   record
   anchor
+  "registers a device key (docs/devices.md)"
+  device
+  "revokes a device key (tx kind device-revoke)"
+  device_revoke
 }
 
 type Query {

@@ -16,6 +16,7 @@ import { decodeCursor, encodeCursor } from './cursor.js'
 import { badInput, gqlError, hexArg, notFound } from './errors.js'
 import { eventIterator } from './events.js'
 import { scanTransactions, TX_RESULT_BYTES, type TxFilterInput } from './scan.js'
+import { deviceResolvers, deviceTypeDefs } from './schema-devices.js'
 import { typeDefs } from './schema-sdl.js'
 import type { ApiChain, ApiComponents } from './types.js'
 
@@ -27,6 +28,8 @@ export interface ApiContextValue {
   shutdown: AbortSignal
   /** This request's run-time work/result/time budget. */
   budget: WorkBudget
+  /** The server requires a bearer token (so this request carried a valid one): mutations are allowed. */
+  writable: boolean
 }
 
 export interface ResolvedOptions {
@@ -131,11 +134,13 @@ async function txById(chain: ApiChain, id: string): Promise<TxLocation> {
 /** Build the executable schema over the given components. */
 export function buildSchema() {
   return createSchema<ApiContextValue>({
-    typeDefs,
+    typeDefs: [typeDefs, deviceTypeDefs],
     resolvers: {
       Long,
       JSON: JSONScalar,
+      Mutation: deviceResolvers.Mutation,
       Query: {
+        ...deviceResolvers.Query,
         status: async (_: unknown, __: unknown, { chain, components }: ApiContextValue) => {
           const s = components.status()
           const head = chain.head()
@@ -344,7 +349,7 @@ export function buildSchema() {
         id: (l: TxLocation) => l.txId,
         version: (l: TxLocation) => l.tx.body.version,
         network: (l: TxLocation) => l.tx.body.network,
-        kind: (l: TxLocation) => l.tx.body.kind,
+        kind: (l: TxLocation) => l.tx.body.kind.replace('-', '_'),
         origin: (l: TxLocation) => toHex(l.tx.body.origin),
         seq: (l: TxLocation) => l.tx.body.seq,
         timestamp: (l: TxLocation) => l.tx.body.timestamp,

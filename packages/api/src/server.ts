@@ -157,6 +157,7 @@ export class ApiHttpServer implements ApiServer {
         opts,
         shutdown,
         budget: new WorkBudget(budgetLimits, (kind) => refused.inc({ reason: `budget_${kind}` })),
+        writable: this.tokenDigest !== undefined,
       }),
       plugins: [limitsPlugin],
     })

@@ -112,6 +112,8 @@ export interface ApiComponents {
   ready(): boolean
   /** Once ready: degraded answers /healthz with 503 and the problems. Absent: always ready. */
   health?: () => NodeHealth
+  /** Device registry and device mutations (issue 14). Absent: `devices` is empty and the mutations are refused. */
+  devices?: import('./schema-devices.js').ApiDevices
   /** Equivocation evidence the node keeps (quorum). Absent: GraphQL `evidence` is empty. */
   evidence?: () => Promise<EquivocationEvidence[]>
 }

@@ -7,6 +7,7 @@ import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
+import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { CliError, progress } from './util.js'
@@ -296,9 +297,16 @@ Exit codes:
       .description('re-hash and re-verify everything a stopped node stores; name every mismatch')
       .requiredOption('--data-dir <dir>', 'node data dir')
       .option('--json', 'print the report as JSON')
+      .option('--origins', 'per origin (members, devices): records, seq range, gaps, reorders, replays and revoked-key uses refused; exit 1 only on evidence of tampering')
       .action(async (o) => {
         const { tree } = await openStore(o.dataDir)
         try {
+          if (o.origins) {
+            const report = await tree.auditOrigins()
+            process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatOriginsReport(report))
+            if (report.tampering) process.exitCode = 1
+            return
+          }
           const bar = progress('audit')
           const report = await tree.audit((p: { height: number; headHeight: number }) => bar.update(p.height, p.headHeight))
           bar.done()
@@ -333,7 +341,7 @@ Exit codes:
           await tree.close()
         }
       }),
-    'profichain audit --data-dir ./node1',
+    'profichain audit --data-dir ./node1\nprofichain audit --data-dir ./node1 --origins --json',
   )
   example(
     program
@@ -423,6 +431,7 @@ Exit codes:
       '# 4 validators that co-sign blocks (final with 3 signatures), plus one thin node:\n' +
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
+  program.addCommand(deviceCommand())
   return program
 }
 

@@ -20,6 +20,12 @@ export const CONSENSUS_ERROR_CODES = [
   'ERR_SIGNATURE_EXTRA',
   'ERR_INSUFFICIENT_WORK',
   'ERR_ORIGIN_NOT_MEMBER',
+  // device origins (issue 14; an unregistered key is ERR_ORIGIN_NOT_MEMBER): a record signed by a revoked
+  // device key, a second tx with an (origin, seq) already used by another tx (replay), a device/device-revoke
+  // tx that breaks the registry rules
+  'ERR_ORIGIN_REVOKED',
+  'ERR_ORIGIN_REPLAY',
+  'ERR_DEVICE_TX',
   // ... or this node cannot seal (not a validator, wrong consensus, aborted)
   'ERR_SEAL_ABORTED',
   'ERR_NOT_VALIDATOR',
@@ -35,6 +41,8 @@ export type ConsensusPackageErrorCode = (typeof CONSENSUS_ERROR_CODES)[number]
 /** The header a rule refused (`blockHash` absent while sealing, before the header is final). */
 type HeaderMeta = { height: number; blockHash?: string }
 type NoMeta = Record<string, never>
+/** The first tx a origin rule refused; `height`/`blockHash` when it came in a block. */
+type OriginMeta = { txId: string; origin: string; index: number; height?: number; blockHash?: string }
 
 /** The metadata each code carries. */
 export interface ConsensusErrorMeta {
@@ -57,7 +65,12 @@ export interface ConsensusErrorMeta {
   ERR_SIGNATURE_EXTRA: HeaderMeta
   ERR_INSUFFICIENT_WORK: HeaderMeta
   /** The first tx whose origin is not a genesis member; `height`/`blockHash` when it came in a block. */
-  ERR_ORIGIN_NOT_MEMBER: { txId: string; origin: string; index: number; height?: number; blockHash?: string }
+  ERR_ORIGIN_NOT_MEMBER: OriginMeta
+  ERR_ORIGIN_REVOKED: OriginMeta
+  /** `seq`: the reused sequence number; `otherTxId`: the tx that used it first. */
+  ERR_ORIGIN_REPLAY: OriginMeta & { seq: number; otherTxId: string }
+  /** `deviceKey`: the device key the tx names (when it names one). */
+  ERR_DEVICE_TX: OriginMeta & { deviceKey?: string }
   ERR_SEAL_ABORTED: { height: number }
   ERR_NOT_VALIDATOR: NoMeta
   ERR_CONSENSUS_TYPE: NoMeta

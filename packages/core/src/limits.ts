@@ -12,5 +12,5 @@ export const LIMITS = {
 } as const
 
 export const FORMAT_VERSION = 1
-export const TX_KINDS = ['record', 'anchor'] as const
+export const TX_KINDS = ['record', 'anchor', 'device', 'device-revoke'] as const
 export type TxKind = (typeof TX_KINDS)[number]

@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
 import { NodeError } from './errors.js'
+import { createDeviceApi } from './device-api.js'
 import { createGossip, type GossipService, PayloadCache } from './gossip/index.js'
 import { HealthMonitor, type Problem } from './health.js'
 import { NodeMetrics } from './metrics.js'
@@ -266,6 +267,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               const problems = this.problems()
               return { status: problems.length > 0 ? 'degraded' : 'ready', problems }
             },
+            // Device registry and device txs signed with this node's member key (GraphQL devices / registerDevice).
+            devices: createDeviceApi({ genesis: this.genesis, key: this.key, tree, submit: (items) => this.requireChain().submitOwn(items) }),
             // Equivocation evidence kept by the store (quorum), for GraphQL `evidence`.
             evidence: async () =>
               (await tree.evidence()).map((e) => ({
@@ -288,6 +291,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             chain,
             verifier,
             mempool: this.producer ? tree.mempool : undefined,
+            origins: { known: (o) => tree.devices.known(o), check: (txs) => tree.checkOrigins(txs) },
             producer: this.producer,
             payloads,
             votes: this.votes,

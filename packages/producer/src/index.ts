@@ -20,6 +20,8 @@ export interface ProducerChain {
   head(): HeadInfo
   readonly mempool: Mempool
   addBlock(block: Block, opts: { payloads: Map<string, Uint8Array>; signaturesChecked: boolean }): Promise<AddBlockResult>
+  /** The txs a block on the head may carry under the stateful origin rule (devices, replays); members only without it. */
+  filterOrigins?<T extends Transaction>(txs: T[]): T[]
 }
 
 export interface ProducerComponents {
@@ -233,13 +235,14 @@ class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) 
   /** Never seal a tx whose origin may not originate records (block import would refuse the block). */
   private allowedOnly(txs: Transaction[]): Transaction[] {
     const genesis = this.components.consensus.genesis
-    const out = txs.filter((tx) => isAllowedOrigin(genesis, tx.body.origin))
+    const chain = this.components.chain
+    const out = chain.filterOrigins ? chain.filterOrigins(txs) : txs.filter((tx) => isAllowedOrigin(genesis, tx.body.origin))
     const skipped = txs.length - out.length
     if (skipped > 0) {
       this.skippedOrigins += skipped
       this.components.logger?.warn(
         { skipped, total: this.skippedOrigins },
-        'left out mempool txs whose origin is not a genesis member',
+        'left out mempool txs the origin rule refuses (not a member, unknown or revoked device, replay)',
       )
     }
     return out

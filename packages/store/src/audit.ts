@@ -14,6 +14,7 @@ import {
   verifyTxSignature,
 } from '@profichain/core'
 import type { StoreContext } from './context.js'
+import type { DeviceRegistry } from './devices.js'
 import {
   decodeBlockMeta,
   decodeLeaves,
@@ -352,3 +353,147 @@ async function checkBlock(
 }
 
 export { u64 }
+
+// ---------------------------------------------------------------- origins (issue 14, `audit --origins`)
+
+/** Gap ranges listed per origin at most (the count is always exact). */
+const MAX_GAP_RANGES = 20
+
+/** Per origin on the canonical chain: what `profichain audit --origins` answers (docs/devices.md). */
+export interface OriginAudit {
+  /** Public key, hex. */
+  origin: string
+  role: 'member' | 'device' | 'unknown'
+  /** Member name (genesis) or device id. */
+  name?: string
+  /** Devices: the owning member's key (hex). */
+  owner?: string
+  /** Devices: registration and revocation heights. */
+  registeredHeight?: number
+  revokedHeight?: number
+  /** Txs on the canonical chain. */
+  records: number
+  seqMin?: number
+  seqMax?: number
+  /** Seqs missing between seqMin and seqMax, and the first few ranges of them [from, to]. */
+  gaps: number
+  gapRanges: Array<[number, number]>
+  /** Txs whose seq is below a seq this origin used earlier on the chain (reordered). */
+  reorders: number
+  /** Seqs used by more than one tx on the chain (impossible for devices on a valid chain). */
+  seqReuse: number
+  /** Refused by this node since the store exists: replays and uses of a revoked key. */
+  replaysRefused: number
+  revokedUseRefused: number
+  /** Replay evidence pairs stored for this origin. */
+  replayEvidence: number
+  /** Device records on the chain outside the registered window (before registration, after revocation). */
+  outsideRegistration: number
+  /** Evidence of tampering for this origin (refused replays or revoked-key uses, replay evidence, seq reuse or records outside the window of a device). */
+  tampering: boolean
+}
+
+export interface OriginsReport {
+  origins: OriginAudit[]
+  /** Refusals of keys that were neither members nor registered devices (not kept per key). */
+  unknownRefused: number
+  /** Some origin shows evidence of tampering (`profichain audit --origins` then exits 1). */
+  tampering: boolean
+}
+
+interface OriginAcc {
+  records: number
+  min: number
+  max: number
+  seqs: Set<number>
+  reorders: number
+  reuse: number
+  outside: number
+}
+
+/** What the origins audit reads besides the DB. */
+export interface OriginsAuditParts {
+  members: ReadonlyArray<{ publicKey: string; name?: string }>
+  devices: Pick<DeviceRegistry, 'list' | 'refusals' | 'evidence' | 'unknownRefusals'>
+}
+
+/** Per-origin records, seq range, gaps, reorders, refusals and device windows over the canonical chain. */
+export async function runOriginsAudit(ctx: StoreContext, parts: OriginsAuditParts): Promise<OriginsReport> {
+  const { subs } = ctx
+  const members = new Map(parts.members.map((m) => [m.publicKey.toLowerCase(), m.name]))
+  const devices = new Map(parts.devices.list().map((d) => [d.key, d]))
+  const acc = new Map<string, OriginAcc>()
+  for await (const [k, hash] of subs.canonical.iterator()) {
+    const height = readU64(k)
+    for await (const v of subs.strippedTx.values(prefixRange(hash))) {
+      const tx = decodeStrippedTx(v)
+      const o = toHex(tx.body.origin)
+      const seq = tx.body.seq
+      let a = acc.get(o)
+      if (!a) acc.set(o, (a = { records: 0, min: seq, max: seq, seqs: new Set(), reorders: 0, reuse: 0, outside: 0 }))
+      a.records++
+      if (seq < a.max) a.reorders++
+      if (a.seqs.has(seq)) a.reuse++
+      else a.seqs.add(seq)
+      a.min = Math.min(a.min, seq)
+      a.max = Math.max(a.max, seq)
+      const d = devices.get(o)
+      // Records of a device key count from the block after its registration up to its revoking block.
+      if (d && !members.has(o) && (height <= d.registered.height || (d.revoked !== undefined && height > d.revoked.height))) a.outside++
+    }
+  }
+  const refusals = parts.devices.refusals()
+  const evidence = new Map<string, number>()
+  for (const e of await parts.devices.evidence()) evidence.set(e.origin, (evidence.get(e.origin) ?? 0) + 1)
+  const keys = new Set([...acc.keys(), ...devices.keys(), ...refusals.keys(), ...evidence.keys()])
+  const origins: OriginAudit[] = []
+  for (const o of keys) {
+    const a = acc.get(o)
+    const d = devices.get(o)
+    const isMember = members.has(o)
+    const r = refusals.get(o) ?? { replays: 0, revoked: 0 }
+    const gapRanges: Array<[number, number]> = []
+    let gaps = 0
+    if (a) {
+      const sorted = [...a.seqs].sort((x, y) => x - y)
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i] > sorted[i - 1] + 1) {
+          gaps += sorted[i] - sorted[i - 1] - 1
+          if (gapRanges.length < MAX_GAP_RANGES) gapRanges.push([sorted[i - 1] + 1, sorted[i] - 1])
+        }
+      }
+    }
+    const ev = evidence.get(o) ?? 0
+    const outside = a?.outside ?? 0
+    const reuse = a?.reuse ?? 0
+    const entry: OriginAudit = {
+      origin: o,
+      role: isMember ? 'member' : d ? 'device' : 'unknown',
+      records: a?.records ?? 0,
+      gaps,
+      gapRanges,
+      reorders: a?.reorders ?? 0,
+      seqReuse: reuse,
+      replaysRefused: r.replays,
+      revokedUseRefused: r.revoked,
+      replayEvidence: ev,
+      outsideRegistration: outside,
+      // A member's seq reuse is not counted: a member that resyncs from scratch restarts its seqs.
+      tampering: r.replays > 0 || r.revoked > 0 || ev > 0 || outside > 0 || (!isMember && reuse > 0),
+    }
+    const name = isMember ? members.get(o) : d?.deviceId
+    if (name !== undefined) entry.name = name
+    if (a) {
+      entry.seqMin = a.min
+      entry.seqMax = a.max
+    }
+    if (d && !isMember) {
+      entry.owner = d.owner
+      entry.registeredHeight = d.registered.height
+      if (d.revoked) entry.revokedHeight = d.revoked.height
+    }
+    origins.push(entry)
+  }
+  origins.sort((x, y) => (x.role === y.role ? x.origin.localeCompare(y.origin) : x.role.localeCompare(y.role)))
+  return { origins, unknownRefused: parts.devices.unknownRefusals(), tampering: origins.some((o) => o.tampering) }
+}

@@ -1,4 +1,4 @@
-import type { ChainContext, Consensus, Genesis } from '@profichain/consensus'
+import { type ChainContext, type Consensus, type Genesis, OriginCheck } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -13,11 +13,14 @@ import {
   type NativeReceipt,
   sha256,
   toHex,
+  type Transaction,
+  txIdHex,
   ValidationError,
 } from '@profichain/core'
 import { Level } from 'level'
-import { runAudit } from './audit.js'
+import { type OriginsReport, runAudit, runOriginsAudit } from './audit.js'
 import { ioError, put, Serial, type StoreContext, type StoreHealth, trackHealth, WriteHealth, writeBatch } from './context.js'
+import { checkIncomingTx, DeviceRegistry, type IncomingTxResult } from './devices.js'
 import { Durability } from './durability.js'
 import { ForkChoice, headInfo } from './fork-choice.js'
 import { checkGenesis, genesisBlockOf } from './genesis-check.js'
@@ -89,6 +92,8 @@ export interface StoreStats {
 export class BlockTree {
   readonly outbox: Outbox
   readonly mempool: StoreMempool
+  /** Device identities and device seqs (issue 14, docs/devices.md). */
+  readonly devices: DeviceRegistry
   readonly genesisHash: Uint8Array
   readonly chain: ChainContext
   private readonly ctx: StoreContext
@@ -143,9 +148,18 @@ export class BlockTree {
     }
     this.storeOutbox = new StoreOutbox(this.ctx)
     this.outbox = this.storeOutbox
-    this.mempool = new StoreMempool(this.ctx, genesis)
     this.votes = new StoreVotes(this.ctx)
     this.nodes = new TreeNodes(this.subs, this.state)
+    this.devices = new DeviceRegistry({
+      db,
+      subs: this.subs,
+      genesis,
+      nodes: this.nodes,
+      state: this.state,
+      serial: this.serial,
+      metrics,
+    })
+    this.mempool = new StoreMempool(this.ctx, genesis, this.devices)
     this.chain = { ancestors: (hash, n) => this.nodes.ancestors(hash, n) }
     this.orphans = new OrphanPool(init.maxOrphans ?? DEFAULT_MAX_ORPHANS, init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES, {
       added: () => metrics.count('orphansAdded'),
@@ -167,6 +181,7 @@ export class BlockTree {
       state: this.state,
       orphans: this.orphans,
       mempool: this.mempool,
+      devices: this.devices,
       outbox: this.storeOutbox,
       retention: init.retention ?? { mode: 'all' },
       metrics,
@@ -221,6 +236,7 @@ export class BlockTree {
       )
     Object.assign(this.state, { head: headNode, final: finalNode, counts: decodeCounts(counts) } satisfies ChainState)
     await this.storeOutbox.load()
+    await this.devices.load()
     await this.mempool.load()
     await this.votes.load()
     await this.durability.checkAck(headNode, this.subs.canonical)
@@ -233,6 +249,41 @@ export class BlockTree {
       await this.durability.beforeWrite()
       return this.forkChoice.addBlock(block, opts)
     })
+  }
+
+  /**
+   * The txs (in order) a block on top of the head may carry under the origin rule (members; registered,
+   * unrevoked devices; no replayed device seq; registry txs valid as of the head). The producer seals only
+   * these; refused txs leave the mempool (in the background).
+   */
+  filterOrigins<T extends Transaction>(txs: T[]): T[] {
+    const check = new OriginCheck(this.genesis, this.devices.headView())
+    const out: T[] = []
+    const drop: string[] = []
+    for (const tx of txs) {
+      const refusal = check.check(tx)
+      if (refusal === undefined) out.push(tx)
+      else drop.push(txIdHex(tx))
+    }
+    if (drop.length > 0) void this.mempool.evict(drop).catch(() => undefined)
+    return out
+  }
+
+  /**
+   * The first refusal of `txs` (signatures already checked, e.g. a gossiped batch) under checkIncomingTx as
+   * of the canonical head, or undefined when all may go to the mempool (duplicates included).
+   */
+  checkOrigins(txs: readonly Transaction[]): Extract<IncomingTxResult, { ok: false }> | undefined {
+    for (const tx of txs) {
+      const r = checkIncomingTx(tx, { store: this, signatureChecked: true })
+      if (!r.ok) return r
+    }
+    return undefined
+  }
+
+  /** Whether a tx (id bytes) is on the canonical chain (synchronous read). */
+  hasCanonicalTx(id: Uint8Array): boolean {
+    return this.subs.txIndex.getSync(id) !== undefined
   }
 
   // ---------------------------------------------------------------- votes (quorum)
@@ -520,6 +571,16 @@ export class BlockTree {
       })
     }
     return report
+  }
+
+  /**
+   * Per origin (members and devices) on the canonical chain: records, seq range, gaps, reorders, seq reuse,
+   * replays and revoked-key uses refused, replay evidence, device records outside their registration
+   * (`profichain audit --origins`, docs/devices.md).
+   */
+  async auditOrigins(): Promise<OriginsReport> {
+    this.checkOpen()
+    return runOriginsAudit(this.ctx, { members: this.genesis.members, devices: this.devices })
   }
 
   /** Whether the last store write succeeded (for /healthz); a failed write sets it, the next good one clears it. */

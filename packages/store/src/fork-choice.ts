@@ -36,6 +36,7 @@ import {
   txKey,
   u64,
 } from './keys.js'
+import type { DeviceRegistry } from './devices.js'
 import type { StoreMempool } from './mempool.js'
 import type { StoreMetrics } from './metrics.js'
 import type { Orphan, OrphanPool } from './orphan-pool.js'
@@ -76,6 +77,7 @@ export interface ForkChoiceParts {
   state: ChainState
   orphans: OrphanPool
   mempool: StoreMempool
+  devices: DeviceRegistry
   outbox: StoreOutbox
   retention: RetentionPolicy
   metrics: StoreMetrics
@@ -115,9 +117,10 @@ export class ForkChoice {
       skipTxSignatures: opts.signaturesChecked,
       merkleRoot: merkleRoot(leaves),
     })
-    // Records only from allowed origins (genesis members, isAllowedOrigin): checked before the orphan
-    // pool, so no path stores such a block (issue 10 item 7).
-    checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex })
+    // Records only from allowed origins (genesis members, or keys with device registry events): checked
+    // before the orphan pool, so no path stores such a block (issue 10 item 7); the registry as of the
+    // parent decides at connect (issue 14).
+    checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex }, p.devices.looseView())
     const parent = await p.nodes.node(block.header.prevHash)
     if (!parent) {
       p.orphans.add({ block, hash, leaves, opts, bytes: encodeBlock(block).byteLength })
@@ -216,6 +219,8 @@ export class ForkChoice {
     await p.consensus.validateHeader(header, parent.header, p.chain)
     const ids = block.txs.map((t) => txId(t))
     await this.checkReplay(ids, parent, hash, indexed)
+    // The origin rule with the device registry and device seqs as of the parent (docs/devices.md).
+    await p.devices.checkBlock(block.txs, parent, { height: header.height, blockHash: toHex(hash) })
     const node: TreeNode = {
       hash,
       header,
@@ -230,6 +235,7 @@ export class ForkChoice {
     put(b, s.leaves, hash, encodeLeaves(leaves))
     for (let i = 0; i < block.txs.length; i++) put(b, s.strippedTx, txKey(hash, i), encodeStrippedTx(block.txs[i]))
     await stagePayloads(b, p, block.txs, ids, o.opts.payloads, counts)
+    const commitDevices = p.devices.stageBlock(b, node, block.txs, ids)
 
     let switched: Switch | undefined
     if (better(node, p.state.head)) switched = await this.planSwitch(node, block, ids)
@@ -247,6 +253,7 @@ export class ForkChoice {
     await writeBatch(b, `storing block ${node.height}`, { sync: true })
     p.state.counts = counts
     p.nodes.remember(node)
+    commitDevices()
     if (switched) {
       commitMempool()
       p.state.head = node
@@ -350,9 +357,11 @@ export class ForkChoice {
       })
     }
     const addCommit = this.p.mempool.stageAdd(b, returning)
+    const devicesCommit = await this.p.devices.stageSwitch(b, sw)
     return () => {
       removeCommit()
       addCommit()
+      devicesCommit()
     }
   }
 

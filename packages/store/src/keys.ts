@@ -54,10 +54,24 @@ export const QuorumBucket = {
   /** validator public key ‖ u64 height → CBOR [encodeVote, encodeVote] (equivocation evidence, never deleted) */
   evidence: 'e',
 } as const
-export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket
+/**
+ * Buckets of device identities and device sequence numbers (issue 14, docs/devices.md), added to layout 1
+ * without changing it: a store written before they existed has them empty (no devices registered).
+ */
+export const DeviceBucket = {
+  /** device key ‖ blockHash → CBOR [kind 0 register | 1 revoke, height, txId, owner key, device id | reason | null] (every stored block, any branch) */
+  deviceEvent: 'Dv',
+  /** device origin key ‖ u64 seq → CBOR [txId, height] (canonical chain only) */
+  deviceSeq: 'Ds',
+  /** device origin key ‖ u64 seq ‖ refused txId → CBOR [first txId, first stripped tx | null, refused stripped tx, ms] (replay evidence, bounded) */
+  replayEvidence: 'Dr',
+  /** origin key → CBOR [replays refused, revoked-key uses refused] (members and registered devices) */
+  originRefusals: 'Df',
+} as const
+export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket | keyof typeof DeviceBucket
 
 /** Every bucket name, in a fixed order. */
-export const BUCKETS = [...Object.keys(Bucket), ...Object.keys(QuorumBucket)] as BucketName[]
+export const BUCKETS = [...Object.keys(Bucket), ...Object.keys(QuorumBucket), ...Object.keys(DeviceBucket)] as BucketName[]
 
 /**
  * The layout of the DB described by `Bucket`, `META` and docs/storage.md, stored under META.layout. A DB
@@ -84,7 +98,7 @@ export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
-  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket }
+  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket, ...DeviceBucket }
   for (const name of BUCKETS) {
     out[name] = makeSub(db, prefixes[name])
   }

@@ -1,13 +1,17 @@
-import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
+import { type Genesis, isAllowedOrigin, isMemberKey, OriginCheck, type OriginView } from '@profichain/consensus'
 import {
+  checkDeviceTx,
+  CodecError,
   decodeTransaction,
   encodeStrippedTx,
   encodeTransaction,
   type Transaction,
   txId,
+  toHex,
   txIdHex,
   validateTx,
 } from '@profichain/core'
+import type { DeviceRegistry } from './devices.js'
 import { type Batch, del, put, type StoreContext, writeBatch } from './context.js'
 import { readU64, u64 } from './keys.js'
 import type { Mempool } from './types.js'
@@ -28,11 +32,34 @@ export class StoreMempool implements Mempool {
   private readonly entries = new Map<string, Entry>()
   private nextOrder = 0
   private refused = 0
+  /** Pending device txs by "origin hex:seq" → txId hex (replays are refused against these too). */
+  private readonly pendingSeq = new Map<string, string>()
 
   constructor(
     private readonly ctx: StoreContext,
     private readonly genesis: Genesis,
+    private readonly devices?: DeviceRegistry,
   ) {}
+
+  /**
+   * The origin rule as of the canonical head plus the pending txs (issue 14): registered, not revoked
+   * devices, and no (origin, seq) of another tx on the chain or pending.
+   */
+  originView(): OriginView {
+    const head = this.devices?.headView()
+    return {
+      device: (key) => head?.device(key),
+      seqTx: (origin, seq) => this.pendingSeq.get(`${origin}:${seq}`) ?? head?.seqTx(origin, seq),
+    }
+  }
+
+  private trackSeq(tx: Transaction, id: string, on: boolean): void {
+    const o = toHex(tx.body.origin)
+    if (isMemberKey(this.genesis, o)) return
+    const k = `${o}:${tx.body.seq}`
+    if (on) this.pendingSeq.set(k, id)
+    else if (this.pendingSeq.get(k) === id) this.pendingSeq.delete(k)
+  }
 
   /** Load the persisted entries (called once on open); drops any whose origin is no longer allowed. */
   async load(): Promise<void> {
@@ -41,12 +68,14 @@ export class StoreMempool implements Mempool {
       const tx = decodeTransaction(v)
       const order = readU64(k)
       this.nextOrder = order + 1
-      if (!isAllowedOrigin(this.genesis, tx.body.origin)) {
+      if (!isAllowedOrigin(this.genesis, tx.body.origin) && !(this.devices?.known(tx.body.origin) ?? false)) {
         stale.push(k)
         this.refused++
         continue
       }
-      this.entries.set(txIdHex(tx), { order, tx, size: sizeOf(tx) })
+      const id = txIdHex(tx)
+      this.entries.set(id, { order, tx, size: sizeOf(tx) })
+      this.trackSeq(tx, id, true)
     }
     if (stale.length === 0) return
     const b = this.ctx.db.batch()
@@ -54,7 +83,18 @@ export class StoreMempool implements Mempool {
     await writeBatch(b, 'dropping mempool txs of unknown origins')
   }
 
-  /** Txs refused because their origin may not originate records (not a genesis member), since open. */
+  /** Drop pending txs (e.g. a device's records after its key was revoked); durable. */
+  async evict(ids: Iterable<string>): Promise<void> {
+    await this.ctx.serial.run(async () => {
+      const b = this.ctx.db.batch()
+      const commit = this.stageRemove(b, ids)
+      if (b.length === 0) return b.close()
+      await writeBatch(b, 'mempool evict')
+      commit()
+    })
+  }
+
+  /** Txs refused by the origin rule (not a member, unknown or revoked device, replay), since open. */
   refusedOrigins(): number {
     return this.refused
   }
@@ -64,14 +104,26 @@ export class StoreMempool implements Mempool {
       // Signatures are the caller's job (worker pool / gossip validator); format and payload hash are checked here.
       for (const tx of txs) validateTx(tx, this.ctx.rules, { skipSignature: true })
       const fresh = new Map<string, Transaction>()
+      const check = new OriginCheck(this.genesis, this.originView())
       for (const tx of txs) {
-        // Only members may originate records: refuse (count, never store) the others.
-        if (!isAllowedOrigin(this.genesis, tx.body.origin)) {
+        const id = txIdHex(tx)
+        if (this.entries.has(id) || fresh.has(id)) continue
+        // The origin rule (members; registered, unrevoked devices; no replays): refuse (count, never store) the others.
+        const refusal = check.check(tx)
+        if (refusal !== undefined) {
+          this.refused++
+          const other = (refusal.meta as { otherTxId?: string }).otherTxId
+          this.devices?.noteRefusal(refusal, tx, other === undefined ? undefined : this.entries.get(other)?.tx)
+          continue
+        }
+        try {
+          checkDeviceTx(tx)
+        } catch (err) {
+          if (!(err instanceof CodecError)) throw err
           this.refused++
           continue
         }
-        const id = txIdHex(tx)
-        if (!this.entries.has(id) && !fresh.has(id)) fresh.set(id, tx)
+        fresh.set(id, tx)
       }
       if (fresh.size === 0) return 0
       const list = [...fresh.values()]
@@ -129,7 +181,11 @@ export class StoreMempool implements Mempool {
       }
     }
     return () => {
-      for (const id of gone) this.entries.delete(id)
+      for (const id of gone) {
+        const e = this.entries.get(id)
+        if (e) this.trackSeq(e.tx, id, false)
+        this.entries.delete(id)
+      }
     }
   }
 
@@ -148,7 +204,10 @@ export class StoreMempool implements Mempool {
     }
     const next = order
     return () => {
-      for (const [id, e] of added) this.entries.set(id, e)
+      for (const [id, e] of added) {
+        this.entries.set(id, e)
+        this.trackSeq(e.tx, id, true)
+      }
       this.nextOrder = Math.max(this.nextOrder, next)
       return added.length
     }

@@ -9,6 +9,18 @@ const COUNTERS = {
     name: 'profichain_store_orphans_evicted_total',
     help: 'Orphan blocks evicted (oldest first) to keep the pool within its bounds',
   },
+  originsRefused: {
+    name: 'profichain_store_origins_refused_total',
+    help: 'Txs refused by the origin rule (not a member, unregistered or revoked device, replay, bad device tx)',
+  },
+  deviceReplaysRefused: {
+    name: 'profichain_store_device_replays_refused_total',
+    help: 'Txs refused as replays: another tx already used their (device origin, seq)',
+  },
+  revokedKeysRefused: {
+    name: 'profichain_store_revoked_keys_refused_total',
+    help: 'Txs refused because their device key is revoked',
+  },
   receiptWritesDeferred: {
     name: 'profichain_store_receipt_writes_deferred_total',
     help: 'Receipts that could not be written and were deferred for a retry',

@@ -48,6 +48,12 @@ export interface GossipComponents {
   /** Where gossiped blocks go (the chain service). */
   chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
   verifier: Pick<TxVerifier, 'checkTransactions'>
+  /**
+   * The stateful origin rule as of the canonical head (the store's device registry, issue 14): `known` lets a
+   * registered device's txs past the network's origin filter, `check` refuses (and the peer is penalised)
+   * a batch with a record of an unknown or revoked device or a replayed device seq.
+   */
+  origins?: { known(origin: Uint8Array): boolean; check(txs: Transaction[]): { code: string; message: string } | undefined }
   /** The local producer's mempool, if this node produces. */
   mempool?: Mempool
   producer?: { notify(): void }
@@ -100,7 +106,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       logger: this.log,
       registry: components.registry,
       handlers: components.handlers,
-      originAllowed: (origin) => isAllowedOrigin(genesis, origin),
+      originAllowed: (origin) => isAllowedOrigin(genesis, origin) || (components.origins?.known(origin) ?? false),
       onTxBatch: (txs, from) => this.onTxBatch(txs, from),
       onBlock: (block, from) => this.onBlock(block, from),
       ...(components.votes ? { onVote: (vote: Vote, from: string) => this.onVote(vote, from) } : {}),
@@ -178,6 +184,11 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     const bad = checks.findIndex((c) => !c.ok)
     if (bad >= 0 || txs.some((t) => t.body.network !== genesis.network || t.body.payloadSize > genesis.maxTxBytes)) {
       this.log.warn({ from, error: bad >= 0 ? checks[bad].error : 'ERR_TX_NETWORK' }, 'rejected an invalid tx batch')
+      return 'reject'
+    }
+    const refused = this.components.origins?.check(txs)
+    if (refused !== undefined) {
+      this.log.warn({ from, error: refused.code }, `rejected a tx batch: ${refused.message}`)
       return 'reject'
     }
     const cache = this.components.payloads
