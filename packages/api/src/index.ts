@@ -13,6 +13,7 @@ export { checkQueryLimits, type QueryLimits } from './limits.js'
 export { typeDefs } from './schema-sdl.js'
 export { type ApiDevice, type ApiDevices, deviceTypeDefs } from './schema-devices.js'
 export { isLoopbackHost } from './server.js'
+export { CBOR_TYPE, handleRecords, type RecordsSubmitter } from './records.js'
 export type {
   ApiAddress,
   ApiChain,

@@ -9,6 +9,7 @@ import { type BudgetLimits, WorkBudget } from './budget.js'
 import { ApiError, type ApiResponseCode, createGraphQLError } from './errors.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
+import { handleRecords } from './records.js'
 import { type ApiContextValue, buildSchema, type ResolvedOptions } from './schema.js'
 import type { ApiAddress, ApiComponents, ApiInit, ApiServer, NodeHealth } from './types.js'
 
@@ -32,7 +33,7 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }
 
-type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'other'
+type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'records' | 'other'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -335,6 +336,11 @@ export class ApiHttpServer implements ApiServer {
     if (isGraphql) {
       if (route !== 'graphiql') route = 'graphql'
       return this.graphql(req, res)
+    }
+    if (path === '/v1/records') {
+      route = 'records'
+      const send = (status: number, type: string, body: string | Uint8Array, headers?: Record<string, string>) => this.send(res, status, type, body, headers)
+      return handleRecords(req, res, this.components.records, send, (reason) => this.metrics.refused.inc({ reason }))
     }
     if (method !== 'GET' && method !== 'HEAD')
       return this.sendError(res, 405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { Block, BlockHeader, ChainpointProof, NativeReceipt } from '@profichain/core'
 import type { TxLocation } from '@profichain/store'
 import type { Registry } from 'prom-client'
+import type { RecordsSubmitter } from './records.js'
 
 export interface ApiInit {
   /** Bind address. Default 127.0.0.1; any non-loopback address requires `token`. */
@@ -116,6 +117,8 @@ export interface ApiComponents {
   devices?: import('./schema-devices.js').ApiDevices
   /** Equivocation evidence the node keeps (quorum). Absent: GraphQL `evidence` is empty. */
   evidence?: () => Promise<EquivocationEvidence[]>
+  /** The device ingest API's submit, for POST /v1/records. Absent: that route answers 404. */
+  records?: RecordsSubmitter
 }
 
 /** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */

@@ -352,7 +352,12 @@ export class FrameReader {
   private size = 0
   private need = -1
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Change the limit for the frames still to come (e.g. raise it once the peer is authenticated). */
+  setMaxFrameBytes(n: number): void {
+    this.maxFrameBytes = n
+  }
 
   /** Bytes received and not yet returned as frames. */
   get buffered(): number {

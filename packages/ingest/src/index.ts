@@ -12,3 +12,4 @@ export * from './types.js'
 export function createFileIngest(init: IngestInit, components: IngestComponents): FileIngest {
   return new FileIngestImpl(components, init)
 }
+export * from './api/index.js'

@@ -40,6 +40,7 @@ const schema = z.strictObject({
       ingest: z.boolean().optional(),
       api: z.boolean().optional(),
       network: z.boolean().optional(),
+      ingest_api: z.boolean().optional(),
     })
     .default({}),
   p2p: z
@@ -69,6 +70,26 @@ const schema = z.strictObject({
       stable_ms: z.number().int().min(0).default(500),
     })
     .default({ inbox: 'inbox', include: ['**/*'], exclude: [], line_mode: [], stable_ms: 500 }),
+  // The device ingest API (docs/ingest-protocol.md): TLS 1.3 server, off unless [modules] ingest_api = true.
+  ingest_api: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(7443),
+      dir: z.string().default('ingest-api'),
+      max_connections: z.number().int().min(1).default(1024),
+      max_unauthenticated: z.number().int().min(1).default(256),
+      max_connections_per_device: z.number().int().min(1).default(4),
+      max_frame_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+      max_batch: z.number().int().min(1).default(256),
+      max_in_flight: z.number().int().min(1).default(8),
+      rate_per_device: z.number().positive().default(5000),
+      burst_per_device: z.number().int().min(1).optional(),
+      hello_timeout_ms: z.number().int().min(100).default(10_000),
+      idle_timeout_ms: z.number().int().min(100).default(120_000),
+      write_buffer_bytes: z.number().int().min(1024).default(1024 * 1024),
+      slow_reader_ms: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   producer: z
     .strictObject({
       empty_blocks: z.boolean().default(false),
@@ -94,8 +115,8 @@ export type RawConfig = z.infer<typeof schema>
 export interface NodeConfig extends RawConfig {
   dataDir: string
   /** Absolute paths. */
-  paths: { genesis: string; key: string; db: string; inbox: string }
-  enabled: { producer: boolean; archive: boolean; ingest: boolean; api: boolean; network: boolean }
+  paths: { genesis: string; key: string; db: string; inbox: string; ingestApi: string }
+  enabled: { producer: boolean; archive: boolean; ingest: boolean; api: boolean; network: boolean; ingestApi: boolean }
 }
 
 /** Validate a parsed config object; every problem is named with its path. */
@@ -115,13 +136,14 @@ export function parseConfig(raw: unknown, dataDir: string, source = 'config'): N
   return {
     ...c,
     dataDir,
-    paths: { genesis: abs(c.genesis), key: abs(c.key), db: abs(c.db), inbox: abs(c.ingest.inbox) },
+    paths: { genesis: abs(c.genesis), key: abs(c.key), db: abs(c.db), inbox: abs(c.ingest.inbox), ingestApi: abs(c.ingest_api.dir) },
     enabled: {
       producer: c.modules.producer ?? preset.producer,
       archive: c.modules.archive ?? preset.archive,
       ingest: c.modules.ingest ?? true,
       api: c.modules.api ?? true,
       network: c.modules.network ?? true,
+      ingestApi: c.modules.ingest_api ?? false,
     },
   }
 }

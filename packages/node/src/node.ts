@@ -14,6 +14,7 @@ import { NodeError } from './errors.js'
 import { createDeviceApi } from './device-api.js'
 import { createGossip, type GossipService, PayloadCache } from './gossip/index.js'
 import { HealthMonitor, type Problem } from './health.js'
+import { createIngestApi, type IngestApiSubsystem } from './ingest-api/index.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
@@ -71,6 +72,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     network?: GossipService
     sync?: SyncService
     votes?: VotesService
+    ingestApi?: IngestApiSubsystem
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -119,6 +121,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Quorum votes: own co-signatures, received votes, equivocation evidence, finality events. */
   get votes(): VotesService | undefined {
     return this.parts.votes
+  }
+
+  /** The device ingest API (TLS server, gateway, receipts owed), when [modules] ingest_api is on. */
+  get ingestApi(): IngestApiSubsystem | undefined {
+    return this.parts.ingestApi
   }
 
   private need<K extends 'genesis' | 'consensus' | 'key' | 'tree'>(k: K): NonNullable<ProfichainNode['parts'][K]> {
@@ -214,7 +221,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Receipts: confirmed own records → receipt files (parked and retried alone when a write fails).
       const receipts = (this.parts.receipts = createReceiptsWriter(
         { confirmations: c.store.confirmations, anchorBase: () => this.anchorBase() },
-        { store: tree, ingest: this.ingest, health: this.health, logger: log('receipts'), registry },
+        { store: tree, ingest: this.ingest, ownOrigin: this.key.publicKey, health: this.health, logger: log('receipts'), registry },
       ))
 
       // The chain service: every block and every own record goes through it.
@@ -252,6 +259,36 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       // Anything left in the outbox from before a crash goes to the mempool again.
       await chain.requeue()
 
+      // Device ingest API (docs/ingest-protocol.md): device-signed records → the same outbox as own records.
+      if (c.enabled.ingestApi) {
+        const a = c.ingest_api
+        const ingestApi = (this.parts.ingestApi = createIngestApi(
+          {
+            dir: c.paths.ingestApi,
+            genesis: this.genesis,
+            confirmations: c.store.confirmations,
+            anchorBase: () => this.anchorBase(),
+            tls: true,
+            server: {
+              host: a.host,
+              port: a.port,
+              limits: { maxFrameBytes: a.max_frame_bytes, maxBatch: a.max_batch, maxInFlight: a.max_in_flight },
+              maxConnections: a.max_connections,
+              maxUnauthenticated: a.max_unauthenticated,
+              maxConnectionsPerDevice: a.max_connections_per_device,
+              ratePerDevice: a.rate_per_device,
+              burstPerDevice: a.burst_per_device,
+              helloTimeoutMs: a.hello_timeout_ms,
+              idleTimeoutMs: a.idle_timeout_ms,
+              writeBufferBytes: a.write_buffer_bytes,
+              slowReaderMs: a.slow_reader_ms,
+            },
+          },
+          { tree, key: this.key, submitOwn: (items) => chain.submitOwn(items), verifier, committed: chain, logger: log('ingest-api'), registry },
+        ))
+        await ingestApi.start()
+      }
+
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
           { host: c.api.host, port: c.api.port, token: c.api.token, cors: c.api.cors },
@@ -270,6 +307,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             // Device registry and device txs signed with this node's member key (GraphQL devices / registerDevice).
             devices: createDeviceApi({ genesis: this.genesis, key: this.key, tree, submit: (items) => this.requireChain().submitOwn(items) }),
             // Equivocation evidence kept by the store (quorum), for GraphQL `evidence`.
+            records: this.ingestApi && {
+              maxBatch: c.ingest_api.max_batch,
+              maxFrameBytes: c.ingest_api.max_frame_bytes,
+              submit: (items) => (this.ingestApi as IngestApiSubsystem).submit(items.map((it) => (it.ok ? { tx: it.tx } : { refused: it.error.code }))),
+            },
             evidence: async () =>
               (await tree.evidence()).map((e) => ({
                 validator: e.signer,
@@ -327,6 +369,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
       this.emit('ready')
     } catch (err) {
+      await this.ingestApi?.stop().catch(() => {})
       await this.ingest?.stop().catch(() => {})
       await this.producer?.stop().catch(() => {})
       await this.sync?.stop().catch(() => {})
@@ -417,6 +460,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.api?.stop()
+      await this.ingestApi?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
       await this.sync?.stop()

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { toHex } from '@profichain/core'
+import { equalBytes, toHex } from '@profichain/core'
 import type { FileIngest, ReceiptSource } from '@profichain/ingest'
 import type { AckPoint, BlockTree, Outbox, TxLocation } from '@profichain/store'
 import { Counter, Gauge, type Registry } from 'prom-client'
@@ -30,6 +30,8 @@ export interface ReceiptsComponents {
   store: ReceiptsStore
   /** Where receipt files go (file ingest); without it, confirmed records are only cleared from the outbox. */
   ingest?: Pick<FileIngest, 'writeReceipts'>
+  /** This node's key: only its own records have receipt files (device records get theirs pushed over the ingest API). */
+  ownOrigin?: Uint8Array
   health: Pick<HealthMonitor, 'raise' | 'clear'>
   logger: Logger
   registry?: Registry
@@ -128,7 +130,7 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
     if (!ingest) return []
     const byId = new Map(locs.map((d) => [d.txId, d]))
     const sources: ReceiptSource[] = locs
-      .filter((d) => d.tx.body.metadata.source === 'file')
+      .filter((d) => d.tx.body.metadata.source === 'file' && (!this.components.ownOrigin || equalBytes(d.tx.body.origin, this.components.ownOrigin)))
       .map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata }))
     if (sources.length === 0) return []
     const base = this.init.anchorBase()

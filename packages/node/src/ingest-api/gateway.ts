@@ -1,0 +1,169 @@
+import {
+  type AckEntry,
+  encodeStrippedTx,
+  equalBytes,
+  type IngestCode,
+  sha256,
+  toHex,
+  type Transaction,
+  txId,
+  ZERO_TX_ID,
+} from '@profichain/core'
+import type { DeviceIdentity, GatewayItem, IngestGateway, ReceiptFrame } from '@profichain/ingest'
+import type { BlockTree, TxLocation } from '@profichain/store'
+import type { OwedReceipts } from './owed.js'
+
+/** The origin rule for a tx arriving from outside (h14-dev's `checkIncomingTx` slots in here). */
+export type OriginCheck = (tx: Transaction) => Promise<{ ok: true } | { ok: false; code: string; message?: string }>
+
+export interface GatewayInit {
+  network: string
+  /** Genesis maxTxBytes. */
+  maxTxBytes: number
+  /** Depth at which a record counts as committed (store.confirmations). */
+  confirmations: number
+  anchorBase: () => string
+}
+
+export interface GatewayComponents {
+  tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt'> & { outbox: Pick<BlockTree['outbox'], 'nextSeq'> }
+  /** chain.submitOwn: into the durable outbox (synced), then mempool and gossip. */
+  submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
+  owed: OwedReceipts
+  /** Who the key is (member, device, unknown, revoked). */
+  identify(publicKey: Uint8Array): Promise<DeviceIdentity>
+  checkOrigin: OriginCheck
+  logger?: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
+}
+
+const PROTOCOL_CODES: Record<string, IngestCode> = {
+  UNKNOWN_DEVICE: 'UNKNOWN_DEVICE',
+  REVOKED: 'REVOKED',
+  REPLAY: 'REPLAY',
+  NOT_MEMBER: 'NOT_MEMBER',
+}
+
+/**
+ * The node's side of every submit (TLS and HTTP): per-tx checks, duplicates, the durable outbox, and the
+ * receipts owed to devices. One bad tx never blocks the others; the answer has one entry per tx, in order.
+ */
+export class NodeIngestGateway implements IngestGateway {
+  constructor(
+    private readonly init: GatewayInit,
+    private readonly c: GatewayComponents,
+  ) {}
+
+  identify(publicKey: Uint8Array): Promise<DeviceIdentity> {
+    return this.c.identify(publicKey)
+  }
+
+  async submit(items: GatewayItem[]): Promise<AckEntry[]> {
+    const out: AckEntry[] = new Array(items.length)
+    const reject = (i: number, code: string, tx?: Transaction) => {
+      out[i] = { txId: tx ? txId(tx) : ZERO_TX_ID, status: 'rejected', code }
+    }
+    // 1. stateless checks
+    let live: number[] = []
+    items.forEach((it, i) => {
+      if (it.refused !== undefined) return reject(i, it.refused, it.tx)
+      const code = this.stateless(it.tx)
+      if (code) return reject(i, code, it.tx)
+      live.push(i)
+    })
+    const tx = (i: number) => items[i].tx as Transaction
+    // 2. signatures (worker pool)
+    if (live.length > 0) {
+      const ok = await this.c.verifier.verifyStrippedTxs(live.map((i) => encodeStrippedTx(tx(i))))
+      live = live.filter((i, k) => {
+        if (ok[k]) return true
+        reject(i, 'BAD_SIGNATURE', tx(i))
+        return false
+      })
+    }
+    // 3. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
+    const owe: Array<{ origin: Uint8Array; txId: Uint8Array }> = []
+    if (live.length > 0) {
+      const locs = await this.c.tree.getTxs(live.map((i) => txId(tx(i))))
+      live = live.filter((i, k) => {
+        if (locs[k] === undefined) return true
+        out[i] = { txId: txId(tx(i)), status: 'duplicate', code: '' }
+        owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)) })
+        return false
+      })
+    }
+    // 4. origin rule (members; registered devices, replays: h14-dev's checkIncomingTx)
+    const checked: number[] = []
+    for (const i of live) {
+      const r = await this.c.checkOrigin(tx(i))
+      if (r.ok) checked.push(i)
+      else reject(i, PROTOCOL_CODES[r.code] ?? (/^[A-Z][A-Z0-9_]*$/.test(r.code) ? r.code : 'UNKNOWN_DEVICE'), tx(i))
+    }
+    // 5. durable: owed entries first (synced), then the outbox (synced); ack only after both.
+    if (checked.length > 0) {
+      for (const i of checked) owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)) })
+    }
+    try {
+      await this.c.owed.add(owe)
+      if (checked.length > 0) {
+        const r = await this.c.submitOwn(checked.map((i) => ({ tx: tx(i) })))
+        checked.forEach((i, k) => {
+          out[i] = { txId: txId(tx(i)), status: r[k].duplicate ? 'duplicate' : 'accepted', code: '' }
+        })
+      }
+    } catch (err) {
+      this.c.logger?.error({ err }, 'storing device records failed; the device is told INTERNAL and resends later')
+      for (const i of checked) reject(i, 'INTERNAL', tx(i))
+    }
+    return out
+  }
+
+  /** Network, size, payload hash: the checks that need no state. */
+  private stateless(tx: Transaction): IngestCode | undefined {
+    const b = tx.body
+    if (b.network !== this.init.network) return 'WRONG_NETWORK'
+    if (b.kind !== 'record') return 'BAD_TX'
+    if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
+    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(sha256(tx.payload), b.payloadHash)) return 'BAD_TX'
+    return undefined
+  }
+
+  /** Whether a canonical tx is `confirmations` deep. */
+  private committed(loc: TxLocation): boolean {
+    return this.c.tree.head().height - loc.height + 1 >= this.init.confirmations
+  }
+
+  async receiptFrames(locs: TxLocation[]): Promise<ReceiptFrame[]> {
+    const base = this.init.anchorBase()
+    const out: ReceiptFrame[] = []
+    for (const loc of locs) {
+      const proof = await this.c.tree.receiptAt(loc, 'chainpoint', base)
+      if (!proof) continue
+      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint: JSON.stringify(proof) })
+    }
+    return out
+  }
+
+  async owedReceipts(origin: Uint8Array, limit: number, skip?: (txIdHex: string) => boolean): Promise<ReceiptFrame[]> {
+    // Records not committed yet stay owed and are passed over, as are those the caller skips; the scan is bounded.
+    const ids = (await this.c.owed.forDevice(origin, limit * 8)).filter((id) => !skip?.(toHex(id)))
+    if (ids.length === 0) return []
+    const locs = (await this.c.tree.getTxs(ids)).filter((l): l is TxLocation => l !== undefined && this.committed(l))
+    return this.receiptFrames(locs.slice(0, limit))
+  }
+
+  /** Receipts for freshly committed records, by the device owed each (for the server to push). */
+  async committedReceipts(txIds: string[]): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
+    const byTx = await this.c.owed.devicesOf(txIds.map((h) => Uint8Array.from(Buffer.from(h, 'hex'))))
+    if (byTx.size === 0) return []
+    const locs = (await this.c.tree.getTxs([...byTx.keys()])).filter((l): l is TxLocation => l !== undefined)
+    const frames = await this.receiptFrames(locs)
+    const out: Array<{ origin: Uint8Array; receipt: ReceiptFrame }> = []
+    for (const f of frames) for (const origin of byTx.get(Buffer.from(f.txId).toString('hex')) ?? []) out.push({ origin, receipt: f })
+    return out
+  }
+
+  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
+    return this.c.owed.remove(origin, txIds)
+  }
+}
