@@ -123,6 +123,7 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
       expect(r.lines.filter((l) => 'receipt' in l)).toHaveLength(PER_DEVICE)
     }
     await Promise.all(ts.map((c) => c.drain({ receipts: true, timeoutMs: 30_000 })))
+    expect(failures).toEqual([])
     expect(new Set(receipts.keys())).toEqual(new Set(sent.flat().map((r) => r.txId)))
     // The receipts name blocks of this node's canonical chain (spot check, beside the clients' own proof checks).
     for (const r of [...receipts.values()].slice(0, 10)) {
@@ -131,23 +132,27 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
       expect(await (await fetch(`${api}/networks/${network}/blocks/${r.height}/hash`)).text()).toBe(r.blockHash)
     }
 
-    // SIGKILL mid-stream: 20 devices keep sending; the node dies after some acks and comes back.
+    // SIGKILL mid-stream: 20 devices keep sending; the node dies after some acks, more records are spooled
+    // while it is down, then it comes back.
     const killed = ts.slice(0, KILL_DEVICES)
     let acked = 0
     for (const c of killed) c.on('ack', () => acked++)
-    const queued = killed.map((c, i) => Promise.all(Array.from({ length: KILL_RECORDS }, (_, j) => c.queue(utf8(JSON.stringify({ device: i, burst: j }))))))
+    const half = KILL_RECORDS / 2
+    const before = killed.map((c, i) => Promise.all(Array.from({ length: half }, (_, j) => c.queue(utf8(JSON.stringify({ device: i, burst: j }))))))
     await waitFor('some acks before the kill', () => acked >= 20, 20_000, 5)
     await node.stop('SIGKILL')
+    const during = killed.map((c, i) => Promise.all(Array.from({ length: half }, (_, j) => c.queue(utf8(JSON.stringify({ device: i, burst: half + j }))))))
+    const burst = (await Promise.all([...before, ...during])).flat()
+    // Nothing can have acknowledged the records queued while the node was down.
+    expect(killed.reduce((n, c) => n + c.pending, 0)).toBeGreaterThanOrEqual(KILL_DEVICES * half)
     // Two devices also restart (process crash): a fresh client on the same spool re-sends what it holds.
-    const restarted = [0, 1].map((i) => {
-      const old = ts[i]
-      return old.close().then(() => mk(tsKeys[i], i))
-    })
-    const fresh = await Promise.all(restarted)
+    for (const i of [0, 1]) {
+      await ts[i].close()
+      mk(tsKeys[i], i)
+    }
     node = await startNode(dir)
     running.push(node)
-    await Promise.all(fresh.map((c) => c.start()))
-    const burst = (await Promise.all(queued)).flat()
+    await Promise.all([0, 1].map((i) => clients[i].start()))
     await Promise.all(clients.slice(0, TS_DEVICES).map((c) => c.drain({ receipts: true, timeoutMs: 40_000 })))
     for (const q of burst) expect(receipts.has(q.txId), `receipt for ${q.txId}`).toBe(true)
     expect(failures).toEqual([])

@@ -425,7 +425,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
         this.onAck(c, f)
         return
       case 'receipt':
-        void this.onReceipt(c, f)
+        void this.onReceipt(f)
         return
       case 'hello':
       case 'submit':
@@ -504,7 +504,34 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     this.pump()
   }
 
-  private async onReceipt(c: Conn, f: ReceiptFrame): Promise<void> {
+  /** Receipts being verified and stored, by txId: a receipt pushed twice (owed + fresh) is handled once. */
+  private readonly receiving = new Map<string, Promise<boolean>>()
+
+  private async onReceipt(f: ReceiptFrame): Promise<void> {
+    const txId = toHex(f.txId)
+    const running = this.receiving.get(txId)
+    if (running) {
+      if (await running) this.queueReceiptAck(f.txId)
+      return
+    }
+    const p = this.handleReceipt(f)
+    this.receiving.set(txId, p)
+    try {
+      if (await p) this.queueReceiptAck(f.txId)
+    } finally {
+      this.receiving.delete(txId)
+    }
+    this.changed()
+  }
+
+  private queueReceiptAck(id: Uint8Array): void {
+    this.receiptAcks.push(id)
+    if (this.receiptAcks.length >= 256) this.flushReceiptAcks()
+    else this.receiptAckTimer ??= setTimeout(() => this.flushReceiptAcks(), 20)
+  }
+
+  /** Verify, store and emit one pushed receipt; whether it may be acknowledged. */
+  private async handleReceipt(f: ReceiptFrame): Promise<boolean> {
     const txId = toHex(f.txId)
     let proof: ChainpointProof
     try {
@@ -515,8 +542,10 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       if (!equalBytes(v.tx.body.origin, this.init.deviceKey.publicKey)) throw new Error('the tx is not this device\'s')
     } catch (err) {
       this.fail(new ClientError('ERR_RECEIPT_INVALID', `the node pushed a receipt for ${txId} that does not verify (${(err as Error).message}); not stored, not acknowledged`, { txId }, { cause: err }))
-      return
+      return false
     }
+    // Already stored (the receipt-ack was lost): acknowledge again, do not report it twice.
+    if (this.spool && !this.spool.get(f.txId) && (await this.spool.readReceipt(txId)) !== undefined) return true
     // A receipt implies the ack (e.g. the ack was lost in a crash): settle the record first.
     const seq = this.spool?.get(f.txId)?.seq ?? this.owed.get(txId) ?? [...this.recs.values()].find((r) => equalBytes(r.txId, f.txId))?.seq
     const rec = seq === undefined ? undefined : this.recs.get(seq)
@@ -532,15 +561,12 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
         r.file = await this.spool.storeReceipt(stored)
       } catch (err) {
         this.fail(spoolFailure(err))
-        return
+        return false
       }
     }
     this.owed.delete(txId)
     this.emit('receipt', r)
-    this.receiptAcks.push(f.txId)
-    if (this.receiptAcks.length >= 256) this.flushReceiptAcks()
-    else this.receiptAckTimer ??= setTimeout(() => this.flushReceiptAcks(), 20)
-    this.changed()
+    return true
   }
 
   private flushReceiptAcks(): void {

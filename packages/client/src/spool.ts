@@ -54,6 +54,7 @@ export class Spool {
   private fh: FileHandle | undefined
   private fileBytes = 0
   private wantCompact = false
+  private tmpCounter = 0
   private writeQueue: Array<{ buf: Uint8Array; resolve: () => void; reject: (e: unknown) => void }> = []
   private flushing: Promise<void> | undefined
   private closed = false
@@ -151,7 +152,7 @@ export class Spool {
   /** Store a verified receipt beside the spool (tmp + fsync + rename), then close the record. */
   async storeReceipt(r: StoredReceipt): Promise<string> {
     const file = join(this.receiptsDir, `${r.txId}.json`)
-    const tmp = `${file}.tmp`
+    const tmp = `${file}.${process.pid}.${++this.tmpCounter}.tmp` // two writers of one receipt never share a tmp file
     const fh = await open(tmp, 'w', 0o644)
     try {
       await fh.writeFile(JSON.stringify(r, null, 2) + '\n')
@@ -163,8 +164,9 @@ export class Spool {
     await syncDir(this.receiptsDir)
     const seq = this.byTxId.get(r.txId)
     if (seq !== undefined) {
-      this.drop(seq)
+      // Dropped only once the log says so: until then the record still counts as awaiting its receipt.
       await this.write([3, Buffer.from(r.txId, 'hex')])
+      this.drop(seq)
       this.maybeCompact()
     }
     return file
