@@ -62,6 +62,23 @@ describe('client against an in-test ingest server (real TLS)', () => {
     expect(n.state.accepted).toHaveLength(30)
   })
 
+  it('a receipt pushed twice is stored and reported once, and acknowledged each time', async () => {
+    const n = await node({ receipts: true, pushTwice: true })
+    const dir = mkdtempSync(join(tmpdir(), 'pc-spool-'))
+    const c = client(n, { spoolDir: dir })
+    const receipts: string[] = []
+    const failures: string[] = []
+    c.on('receipt', (r) => receipts.push(r.txId))
+    c.on('failure', (e) => failures.push(e.message))
+    await c.start()
+    const r = await Promise.all(Array.from({ length: 10 }, (_, i) => c.submit(utf8(`twice ${i}`))))
+    await until(() => n.state.receiptAckCount === 20, 'both pushes acknowledged')
+    expect(failures).toEqual([])
+    expect(receipts.sort()).toEqual(r.map((x) => x.txId).sort())
+    expect(readdirSync(join(dir, 'receipts')).filter((f) => f.endsWith('.json'))).toHaveLength(10)
+    expect(c.awaitingReceipts).toBe(0)
+  })
+
   it('refuses a server whose certificate is not the pinned one, before sending a byte', async () => {
     const n = await node()
     const wrong = 'ab'.repeat(32)

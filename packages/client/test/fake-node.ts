@@ -41,10 +41,12 @@ export interface FakeState {
   receiptAcked: Set<string>
   /** Highest seq per origin hex. */
   maxSeq: Map<string, number>
+  /** receipt-ack entries received, repeats included. */
+  receiptAckCount: number
 }
 
 export function newState(): FakeState {
-  return { txs: new Map(), accepted: [], receiptAcked: new Set(), maxSeq: new Map() }
+  return { txs: new Map(), accepted: [], receiptAcked: new Set(), maxSeq: new Map(), receiptAckCount: 0 }
 }
 
 export interface FakeNodeInit {
@@ -54,6 +56,8 @@ export interface FakeNodeInit {
   maxInFlight?: number
   /** Push a receipt for every accepted tx right after its ack. */
   receipts?: boolean
+  /** Push every receipt twice in a row (as a node does with an owed and a fresh push). */
+  pushTwice?: boolean
   /** Change a receipt before it is pushed (tamper tests). */
   mangleReceipt?: (chainpoint: string, tx: Transaction) => string
   /** Decide the ack of one tx: return a code to reject it. */
@@ -137,7 +141,10 @@ export class FakeNode {
         } else if (v[1] === 3 && device) {
           this.onSubmit(s, device, v)
         } else if (v[1] === 7) {
-          for (const id of v[2] as Uint8Array[]) this.state.receiptAcked.add(toHex(id))
+          for (const id of v[2] as Uint8Array[]) {
+            this.state.receiptAcked.add(toHex(id))
+            this.state.receiptAckCount++
+          }
         }
       }
     })
@@ -181,6 +188,7 @@ export class FakeNode {
       let text = JSON.stringify(cp)
       if (this.init.mangleReceipt) text = this.init.mangleReceipt(text, tx)
       s.write(frame([1, 5, txId(tx), block.header.height, hash, text]))
+      if (this.init.pushTwice) s.write(frame([1, 5, txId(tx), block.header.height, hash, text]))
     }
   }
 }
