@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ChainpointProof, generateKeyPair, type KeyPair, toHex, utf8, verifyChainpointReceipt } from '@profichain/core'
-import { type ClientReceipt, createClient, type ProfichainClient } from '@profichain/client'
+import { type ClientReceipt, createClient, createRecord, postRecords, type ProfichainClient } from '@profichain/client'
 import { cli, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const TOKEN = 'devices-e2e-token-0123456789abcdef'
@@ -86,10 +86,16 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
     // the other (each takes the member's next seq), and wait until the chain holds them.
     const tsKeys: KeyPair[] = Array.from({ length: TS_DEVICES }, () => generateKeyPair())
     const pyKeys: KeyPair[] = Array.from({ length: PY_DEVICES }, () => generateKeyPair())
-    for (const [i, k] of [...tsKeys, ...pyKeys].entries()) {
+    const httpKey = generateKeyPair()
+    for (const [i, k] of [...tsKeys, ...pyKeys, httpKey].entries()) {
       await gql(api, 'mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: `dev-${i}`, k: toHex(k.publicKey) })
     }
-    await waitFor('110 devices registered on chain', async () => (await gql<{ devices: unknown[] }>(api, '{ devices(first: 500) { publicKey } }')).devices.length === TS_DEVICES + PY_DEVICES, 30_000)
+    await waitFor('110 devices registered on chain', async () => (await gql<{ devices: unknown[] }>(api, '{ devices(first: 500) { publicKey } }')).devices.length === TS_DEVICES + PY_DEVICES + 1, 30_000)
+
+    // The same submit over HTTP (POST /v1/records, the client's fetch path): accepted = durable; a resend is duplicate.
+    const httpTxs = [0, 1, 2].map((seq) => createRecord({ deviceKey: httpKey, network, seq, payload: utf8(`http ${seq}`), dataKey: seq === 2 ? new Uint8Array(32).fill(4) : undefined }).tx)
+    expect((await postRecords({ url: api, token: TOKEN }, httpTxs)).map((a) => a.status)).toEqual(['accepted', 'accepted', 'accepted'])
+    expect((await postRecords({ url: api, token: TOKEN }, httpTxs.slice(0, 1))).map((a) => a.status)).toEqual(['duplicate'])
 
     // 100 TypeScript devices with spools and 10 Python devices, all at once.
     const receipts = new Map<string, ClientReceipt>()
@@ -122,6 +128,7 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
       expect(r.lines.filter((l) => l.status === 'accepted')).toHaveLength(PER_DEVICE)
       expect(r.lines.filter((l) => 'receipt' in l)).toHaveLength(PER_DEVICE)
     }
+    expect(new Set(pyRuns.flatMap((r) => r.lines.filter((l) => 'receipt' in l).map((l) => l.receipt))).size).toBe(PY_DEVICES * PER_DEVICE)
     await Promise.all(ts.map((c) => c.drain({ receipts: true, timeoutMs: 30_000 })))
     expect(failures).toEqual([])
     expect(new Set(receipts.keys())).toEqual(new Set(sent.flat().map((r) => r.txId)))
@@ -169,5 +176,6 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
       const n = PER_DEVICE + (i < KILL_DEVICES ? KILL_RECORDS : 0)
       expect(byOrigin.get(toHex(k.publicKey)), `device ${i}`).toMatchObject({ role: 'device', records: n, seqMin: 0, seqMax: n - 1, gaps: 0, seqReuse: 0, tampering: false })
     }
+    expect(byOrigin.get(toHex(httpKey.publicKey))).toMatchObject({ role: 'device', records: 3, seqMin: 0, seqMax: 2, gaps: 0, tampering: false })
   })
 })

@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import {
   type ChainpointProof,
-  createTransaction,
   decodeFrameBody,
   type DecodedIngestFrame,
   encodeFrame,
@@ -14,7 +13,6 @@ import {
   INGEST_FIELD_LIMITS,
   isHex,
   type KeyPair,
-  sealTier2,
   signHello,
   toHex,
   type Transaction,
@@ -24,6 +22,7 @@ import {
   verifyChainpointReceipt,
 } from '@profichain/core'
 import { ClientError } from './errors.js'
+import { createRecord } from './record.js'
 import { Spool, type StoredReceipt } from './spool.js'
 
 export interface ClientInit {
@@ -235,16 +234,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     if (this.stopped) throw new ClientError('ERR_CLOSED', 'the client is closed')
     const seq = this.nextSeq as number
     this.nextSeq = seq + 1
-    let body = payload
-    let meta = metadata
-    let recordKey: Uint8Array | undefined
-    if (this.init.dataKey) {
-      const sealed = sealTier2({ dataKey: this.init.dataKey, epoch: this.init.epoch ?? 0, origin: this.init.deviceKey.publicKey, seq, plaintext: payload })
-      recordKey = sealed.recordKey
-      body = sealed.payload
-      meta = { ...metadata, ...sealed.metadata }
-    }
-    const tx = createTransaction(this.init.deviceKey, { network: this.init.network, seq, payload: body, metadata: meta })
+    const { tx, recordKey } = createRecord({ deviceKey: this.init.deviceKey, network: this.init.network, seq, payload, metadata, dataKey: this.init.dataKey, epoch: this.init.epoch })
     if (this.spool) await this.spool.append(tx)
     const rec: Rec = { seq, txId: txIdOf(tx), tx }
     const acked = new Promise<SubmitResult>((resolve, reject) => {

@@ -12,3 +12,5 @@ export {
   type Welcome,
 } from './client.js'
 export { Spool, type SpoolInit, type SpooledRecord, type StoredReceipt } from './spool.js'
+export { createRecord, type RecordInit } from './record.js'
+export { type HttpSubmitInit, postRecords } from './http.js'
