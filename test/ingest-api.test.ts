@@ -1,8 +1,8 @@
 // The device ingest API end to end: a real node in-process (LevelDB on disk, producer, API), real TLS sockets,
 // and a raw client written with core's frame codec (docs/ingest-protocol.md). Hostile clients are refused with
 // their code while a well-behaved client keeps going.
-import { createHash } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash, X509Certificate } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +24,7 @@ import {
   INGEST_ALPN,
   type IngestFrame,
   type KeyPair,
+  sealTier2,
   signHello,
   toHex,
   type Transaction,
@@ -36,6 +37,7 @@ import {
 import { parseConfig, ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli } from './helpers.js'
 
 const NETWORK = 'ingesttest'
 const TOKEN = 'ingest-api-test-token-0123456789'
@@ -145,6 +147,7 @@ const deviceA = generateKeyPair()
 const deviceB = generateKeyPair()
 const deviceC = generateKeyPair()
 const stranger = generateKeyPair()
+const revokedDevice = generateKeyPair()
 const refused: Array<{ code: string; publicKey?: string }> = []
 
 const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toHex(key.publicKey).slice(0, 8)}`)) =>
@@ -153,11 +156,9 @@ const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toH
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pc-ingest-api-'))
   const nodeKey = generateKeyPair()
-  // Until device registration lands, "devices" are genesis members (the members-only origin rule).
   const genesis = createGenesis({
     network: NETWORK,
     validators: [nodeKey],
-    members: [deviceA, deviceB, deviceC].map((k, i) => ({ name: `device-${i}`, publicKey: toHex(k.publicKey), roles: ['thin'] })),
     blockTimeMs: 150,
     maxTxBytes: 64 * 1024,
   })
@@ -189,7 +190,23 @@ beforeAll(async () => {
   fingerprint = api.certificate()?.fingerprintHex as string
   api.server()?.on('refused', (r) => refused.push(r))
   apiUrl = (node.api?.address() as { url: string }).url
+  // The devices are registered by the node (a member) through the API, as `profichain device add` does.
+  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
+  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice].every((k) => node.tree.devices.get(toHex(k.publicKey))))
+  await graphql(`mutation { revokeDevice(publicKey: "${toHex(revokedDevice.publicKey)}", reason: "test") { txId } }`)
+  await waitFor('device revoked', () => node.tree.devices.get(toHex(revokedDevice.publicKey))?.revoked)
 }, 60_000)
+
+async function graphql(query: string): Promise<unknown> {
+  const res = await fetch(`${apiUrl}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  })
+  const body = (await res.json()) as { data?: unknown; errors?: unknown }
+  if (body.errors) throw new Error(JSON.stringify(body.errors))
+  return body.data
+}
 
 afterAll(async () => {
   await node?.stop()
@@ -333,6 +350,12 @@ describe('ingest API over TLS', () => {
     expect((await unknown.nextOf('ack')).results).toMatchObject([{ status: 'rejected', code: 'UNKNOWN_DEVICE' }])
     unknown.close()
 
+    // A revoked device key: refused at the hello.
+    const revoked = await RawClient.connect(port, fingerprint)
+    const rsh = revoked.serverHello as NonNullable<RawClient['serverHello']>
+    revoked.send({ type: 'hello', publicKey: revokedDevice.publicKey, signature: signHello(revokedDevice.seed, rsh.challenge, fromHex(fingerprint), NETWORK) })
+    expect(await revoked.next()).toMatchObject({ type: 'error', code: 'REVOKED' })
+
     // Per-tx refusals in one batch; the good txs of the batch are accepted.
     const mixed = await RawClient.connect(port, fingerprint)
     await mixed.hello(deviceA, fingerprint)
@@ -344,7 +367,9 @@ describe('ingest API over TLS', () => {
     const badSig = { ...base, signature: base.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) }
     const otherNet = createTransaction(deviceA, { network: 'elsewhere', seq: 104, payload: utf8('x') })
     const huge = mkTx(deviceA, 105, new Uint8Array(64 * 1024 + 1))
-    const bodies: CborValue[] = [ok1, foreign, tamperedPayload, badSig, otherNet, huge, ok2].map((t) => {
+    // Another tx with the seq of ok1: a replay (the same tx again would be a duplicate).
+    const replayed = mkTx(deviceA, 100, utf8('another reading, same seq'))
+    const bodies: CborValue[] = [ok1, foreign, tamperedPayload, badSig, otherNet, huge, ok2, replayed, ok1].map((t) => {
       const enc = encodeTransaction({ body: t.body, signature: t.signature, payload: t.payload })
       return decodeCbor(enc)
     })
@@ -360,6 +385,8 @@ describe('ingest API over TLS', () => {
       'WRONG_NETWORK',
       'TX_TOO_LARGE',
       'accepted',
+      'REPLAY',
+      'duplicate',
     ])
     expect(toHex(ack.results[3].txId)).toBe('00'.repeat(32))
 
@@ -372,7 +399,7 @@ describe('ingest API over TLS', () => {
     await waitFor('closed', () => mixed.closed)
 
     expect((await good).length).toBe(200)
-    for (const code of ['BAD_SIGNATURE', 'BAD_HELLO', 'FRAME_TOO_LARGE', 'UNKNOWN_DEVICE', 'WRONG_ORIGIN', 'TX_TOO_LARGE']) {
+    for (const code of ['BAD_SIGNATURE', 'BAD_HELLO', 'FRAME_TOO_LARGE', 'UNKNOWN_DEVICE', 'REVOKED', 'REPLAY', 'WRONG_ORIGIN', 'TX_TOO_LARGE']) {
       expect(refused.map((r) => r.code).concat(await rejectedCodes())).toContain(code)
     }
   })
@@ -434,6 +461,79 @@ describe('ingest API over TLS', () => {
     await waitFor('slow reader dropped', () => refused.filter((r) => r.code === 'SLOW_READER').length > before, 20_000)
     expect((await good).length).toBe(50)
     slow.close()
+  })
+})
+
+describe('certificate', () => {
+  it('init makes it (key 0600) and prints its fingerprint; status reports the running one', async () => {
+    const st = (await graphql('{ status { ingestFingerprint ingestAddress } }')) as { status: { ingestFingerprint: string; ingestAddress: string } }
+    expect(st.status).toEqual({ ingestFingerprint: fingerprint, ingestAddress: `127.0.0.1:${port}` })
+    const d = join(dir, 'fresh')
+    const r = await cli(['init', '--type', 'full', '--data-dir', d])
+    expect(r.code).toBe(0)
+    const der = new X509Certificate(await readFile(join(d, 'ingest-api', 'cert.pem'))).raw
+    const fp = createHash('sha256').update(der).digest('hex')
+    expect(r.stdout).toContain(`fingerprint ${fp}`)
+    expect((await stat(join(d, 'ingest-api', 'key.pem'))).mode & 0o777).toBe(0o600)
+    // TLS 1.2 only, or no ALPN: no session.
+    const old = tlsConnect({ host: '127.0.0.1', port, maxVersion: 'TLSv1.2', ALPNProtocols: [INGEST_ALPN], rejectUnauthorized: false })
+    await expect(new Promise((res, rej) => old.once('secureConnect', res).once('error', rej))).rejects.toThrow()
+    const noAlpn = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+    noAlpn.on('error', () => {})
+    const closed = await new Promise<boolean>((res) => {
+      noAlpn.once('secureConnect', () => noAlpn.once('close', () => res(true)).resume())
+      noAlpn.once('close', () => res(true))
+    })
+    expect(closed).toBe(true)
+  })
+})
+
+describe('tier 2 and profichain decrypt', () => {
+  it('decrypts a committed tier-2 record with its released key; refuses another key, a tampered ciphertext or payload', async () => {
+    const dataKey = new Uint8Array(32).fill(0x5a)
+    const seal = (seq: number, text: string, tamper = false) => {
+      const s = sealTier2({ dataKey, origin: deviceB.publicKey, epoch: 3, seq, plaintext: utf8(text) })
+      const payload = new Uint8Array(s.payload)
+      if (tamper) payload[20] ^= 1 // changed before signing: the chain accepts it, GCM will not
+      const tx = createTransaction(deviceB, { network: NETWORK, seq, payload, metadata: { ...s.metadata, 'content-type': 'application/json' } })
+      return { tx, key: toHex(s.recordKey) }
+    }
+    const a = seal(900, '{"temperature":21.5}')
+    const b = seal(901, '{"temperature":22.0}')
+    const bad = seal(902, '{"temperature":99.9}', true)
+    const c = await RawClient.connect(port, fingerprint)
+    await c.hello(deviceB, fingerprint)
+    c.send({ type: 'submit', batchId: 1, txs: [a.tx, b.tx, bad.tx] })
+    const receipts: Array<Extract<DecodedIngestFrame, { type: 'receipt' }>> = []
+    expect((await c.nextOf('ack', receipts)).results.map((r) => r.status)).toEqual(['accepted', 'accepted', 'accepted'])
+    const ids = [a.tx, b.tx, bad.tx].map(txIdHex)
+    while (receipts.filter((r) => ids.includes(toHex(r.txId))).length < 3) receipts.push(await c.nextOf('receipt'))
+    c.close()
+    const receiptOf = (tx: Transaction) => (receipts.find((r) => toHex(r.txId) === txIdHex(tx)) as { chainpoint: string }).chainpoint
+    const files = async (name: string, tx: Transaction) => {
+      await writeFile(join(dir, `${name}.cbor`), encodeTransaction(tx))
+      await writeFile(join(dir, `${name}.chp.json`), receiptOf(tx))
+      return [join(dir, `${name}.cbor`), '--receipt', join(dir, `${name}.chp.json`)]
+    }
+    const fa = await files('a', a.tx)
+    const ok = await cli(['decrypt', ...fa, '--key', a.key, '--api', apiUrl, '--token', TOKEN])
+    expect(ok.stderr).toContain('key commitment')
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toBe('{"temperature":21.5}')
+    // The key of record b opens b only.
+    const wrongKey = await cli(['decrypt', ...fa, '--key', b.key])
+    expect(wrongKey.code).toBe(1)
+    expect(wrongKey.stderr).toContain('ERR_TIER2_COMMITMENT')
+    // A ciphertext tampered before signing: committed, receipt valid, but GCM refuses it.
+    const fbad = await files('bad', bad.tx)
+    const tampered = await cli(['decrypt', ...fbad, '--key', bad.key, '--out', join(dir, 'bad.out')])
+    expect(tampered.code).toBe(1)
+    expect(tampered.stderr).toContain('ERR_TIER2_DECRYPT')
+    // A payload changed after the receipt: the receipt check fails first.
+    await writeFile(join(dir, 'a.cbor'), encodeTransaction({ ...a.tx, payload: a.tx.payload.map((x, i) => (i === 30 ? x ^ 1 : x)) }))
+    const changed = await cli(['decrypt', ...fa, '--key', a.key])
+    expect(changed.code).toBe(1)
+    expect(changed.stderr).toContain('ERR_RECEIPT_PAYLOAD')
   })
 })
 

@@ -78,6 +78,10 @@ type Status {
   health: String!
   "Why the node is degraded; empty when ready."
   problems: [Problem!]!
+  "Device ingest API (TLS 1.3): SHA-256 of its certificate (64 hex), what clients pin; null when the API is off."
+  ingestFingerprint: String
+  "Device ingest API address host:port; null when off."
+  ingestAddress: String
 }
 
 "One reason the node is degraded."

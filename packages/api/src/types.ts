@@ -74,6 +74,9 @@ export interface NodeStatus {
   health?: 'ready' | 'degraded'
   /** What is wrong while degraded. Default []. */
   problems?: HealthProblem[]
+  /** Device ingest API: certificate fingerprint (64 hex) and address, when it runs. */
+  ingestFingerprint?: string
+  ingestAddress?: string
 }
 
 /** One reason the node is degraded (e.g. it cannot write to disk). */

@@ -162,6 +162,17 @@ export function deviceCommand(): Command {
       `submitted: device tx ${added.txId} (seq ${added.seq}), device-revoke tx ${revoked.txId} (seq ${revoked.seq}) for ${old}`,
     ])
   })
+  const examples: Record<string, string> = {
+    add: 'profichain device add --id press-7 --token $TOKEN              # writes ./press-7.key (0600)\nprofichain device add --id cam-1 --public-key <64 hex> --token $TOKEN',
+    list: 'profichain device list --api http://127.0.0.1:8545 --token $TOKEN',
+    revoke: 'profichain device revoke --public-key <64 hex> --reason stolen --token $TOKEN',
+    rotate: 'profichain device rotate --public-key <old 64 hex> --key-file ./press-7-2.key --token $TOKEN',
+  }
+  for (const c of device.commands) {
+    const ex = examples[c.name()]
+    if (ex) c.addHelpText('after', `\nExample:\n  ${ex.split('\n').join('\n  ')}\n`)
+  }
+  device.addHelpText('after', `\nExample:\n  ${examples.add.split('\n')[0]}\n`)
   return device
 }
 

@@ -2,6 +2,7 @@ import { access, copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, nodeIdOf, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, loadGenesis, serializeGenesis } from '@profichain/consensus'
+import { ensureCertificate } from '@profichain/ingest'
 import { peerIdFromPublicKey } from '@profichain/network'
 import { NODE_TYPES, type NodeType, TYPE_PRESETS } from '@profichain/node'
 import { CliError } from './util.js'
@@ -44,6 +45,7 @@ db = "db"                  # LevelDB directory
 # ingest = true            # watch the inbox folder
 # api = true               # GraphQL + REST API
 # network = true           # libp2p networking
+# ingest_api = true        # device ingest API: TLS 1.3 server for device-signed records (docs/ingest-protocol.md)
 
 [p2p]
 host = "127.0.0.1"
@@ -65,6 +67,13 @@ exclude = []
 # max_file_bytes = 16777216 # default and upper bound: genesis maxTxBytes
 line_mode = [${o.lineMode ? '"**/*.jsonl", "**/*.csv"' : ''}]   # files whose every line becomes one record
 stable_ms = ${o.stableMs ?? 500}             # a file counts once its size is unchanged this long
+
+[ingest_api]                # used when [modules] ingest_api = true; limits: docs/ingest-protocol.md
+host = "127.0.0.1"
+port = 7443
+# dir = "ingest-api"        # TLS certificate (clients pin its fingerprint: profichain status) and owed receipts
+# max_connections = 1024    # also: max_unauthenticated, max_connections_per_device, max_frame_bytes,
+# rate_per_device = 5000    #   max_batch, max_in_flight, hello_timeout_ms, idle_timeout_ms, write_buffer_bytes, slow_reader_ms
 
 [producer]
 empty_blocks = false        # seal blocks even when there is nothing to commit
@@ -91,7 +100,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** `profichain init`: data dir with config.toml, node.key (0600), genesis.json and inbox/. */
-export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey: string; nodeId: string }> {
+export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey: string; nodeId: string; ingestFingerprint: string }> {
   if (!(NODE_TYPES as readonly string[]).includes(o.type)) {
     throw new CliError('ERR_CLI_USAGE', `--type must be one of ${NODE_TYPES.join(', ')}, not "${o.type}"`)
   }
@@ -132,7 +141,9 @@ export async function init(o: InitOptions): Promise<{ dataDir: string; publicKey
     join(dir, 'config.toml'),
     configToml({ type: o.type, p2pPort: o.p2pPort, apiPort: o.apiPort, bootstrap: o.bootstrap ?? [], lineMode: o.lineMode ?? false }),
   )
-  return { dataDir: dir, publicKey: toHex(key.publicKey), nodeId: nodeIdOf(key.publicKey) }
+  // The device ingest API's TLS certificate: made now so its fingerprint can be handed to devices before the first start.
+  const cert = await ensureCertificate(join(dir, 'ingest-api'))
+  return { dataDir: dir, publicKey: toHex(key.publicKey), nodeId: nodeIdOf(key.publicKey), ingestFingerprint: cert.fingerprintHex }
 }
 
 /** Consensus kinds `init` and `devnet` can set up for a new network. */

@@ -7,6 +7,7 @@ import { createNode, loadConfig, type NodeType } from '@profichain/node'
 import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
+import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
@@ -110,7 +111,7 @@ export function buildProgram(): Command {
           lineMode: o.lineMode,
         })
         process.stdout.write(
-          `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
+          `initialised ${o.type} node ${r.nodeId} in ${r.dataDir}\n  public key ${r.publicKey}\n  ingest API certificate fingerprint ${r.ingestFingerprint} (devices pin it; the API is on with [modules] ingest_api = true)\n  start it: profichain start --data-dir ${o.dataDir}\n  then drop files into ${join(r.dataDir, 'inbox')}/\n`,
         )
       }),
     'profichain init --type full --data-dir ./node1 --api-port 8545\n' +
@@ -345,6 +346,26 @@ Exit codes:
   )
   example(
     program
+      .command('decrypt')
+      .description('open a tier-2 encrypted record with its released record key: checks the receipt, the key commitment and the ciphertext')
+      .argument('<file>', 'the record as submitted (transaction CBOR) or its payload (the ciphertext)')
+      .requiredOption('--key <hex>', 'the record key K (64 hex), released for this record only')
+      .requiredOption('--receipt <file>', 'its Chainpoint (.chp.json) or native receipt')
+      .option('--out <file>', 'write the plaintext here (mode 0600) instead of stdout')
+      .option('--api <url>', "also check the block hash against this node's canonical chain")
+      .option('--token <token>', 'API bearer token for --api (default: env PROFICHAIN_API_TOKEN)')
+      .addHelpText('after', '\nExit codes:\n  0  decrypted: receipt, key commitment and ciphertext hold\n  1  FAILED: a check failed (changed data, wrong key, tampered ciphertext)\n  2  usage error')
+      .action(async (file: string, o) => {
+        const r = await decryptFile(file, { key: o.key, receipt: o.receipt, out: o.out, api: o.api, token: o.token })
+        for (const l of r.lines) process.stderr.write(`${l}\n`)
+        if (r.ok && o.out === undefined && r.plaintext) process.stdout.write(r.plaintext)
+        if (!r.ok) process.stderr.write('FAILED\n')
+        process.exitCode = r.ok ? DECRYPT_EXIT.ok : DECRYPT_EXIT.failed
+      }),
+    'profichain decrypt ./record.cbor --key 3261…49ad --receipt ./record.chp.json --out reading.json',
+  )
+  example(
+    program
       .command('status')
       .description("a running node's status through its API")
       .option('--api <url>', 'node API base URL', 'http://127.0.0.1:8545')
@@ -353,7 +374,7 @@ Exit codes:
       .action(async (o) => {
         const r = await graphql<{ status: Record<string, unknown> }>(
           o.api,
-          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version health problems { code message since } } }',
+          '{ status { type nodeId peerId network height headHash finalHeight peers mempoolSize outboxSize syncState version health problems { code message since } ingestFingerprint ingestAddress } }',
           {},
           o.token,
         )

@@ -6,7 +6,7 @@ import { type ApiServer, createApiServer, type NodeStatus } from '@profichain/ap
 import { createFileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
 import { type BlockProducer, createBlockProducer, type ProducerFailure } from '@profichain/producer'
-import { type BlockTree, checkIncomingTx, createBlockTree, type RetentionPolicy } from '@profichain/store'
+import { type BlockTree, createBlockTree, type RetentionPolicy } from '@profichain/store'
 import { pino, type Logger } from 'pino'
 import { type ChainService, createChainService } from './chain/index.js'
 import { ConfigError, type NodeConfig } from './config.js'
@@ -284,26 +284,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               slowReaderMs: a.slow_reader_ms,
             },
           },
-          {
-            tree,
-            key: this.key,
-            submitOwn: (items) => chain.submitOwn(items),
-            verifier,
-            committed: chain,
-            logger: log('ingest-api'),
-            registry,
-            // The device registry and replay rule (h14-dev) behind the ingest API: a registered device is welcome.
-            checkOrigin: async (tx) => {
-              const r = checkIncomingTx(tx, { store: tree, signatureChecked: true })
-              return r.ok ? { ok: true } : { ok: false, code: r.code, message: r.message }
-            },
-            identify: async (pub) => {
-              const member = this.genesis.members.find((m) => m.publicKey.toLowerCase() === toHex(pub))
-              const d = tree.devices.get(toHex(pub))
-              const status = member ? 'member' : d === undefined ? 'unknown' : d.revoked ? 'revoked' : 'device'
-              return { status, deviceId: member?.name ?? d?.deviceId ?? '', nextSeq: await tree.outbox.nextSeq(pub) }
-            },
-          },
+          { tree, key: this.key, submitOwn: (items) => chain.submitOwn(items), verifier, committed: chain, logger: log('ingest-api'), registry },
         ))
         await ingestApi.start()
       }
@@ -433,6 +414,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       version: NODE_VERSION,
       syncing: this.sync?.isSyncing() ?? false,
       peers: this.peers().length,
+      ingestFingerprint: this.ingestApi?.certificate()?.fingerprintHex,
+      ingestAddress: ((a) => (a ? `${a.host}:${a.port}` : undefined))(this.ingestApi?.address()),
     }
   }
 

@@ -171,3 +171,42 @@ describe('device sequence numbers: duplicate vs replay', () => {
     expect((await tree.devices.evidence()).length).toBe(ev.length)
   })
 })
+
+describe('audit of origins (real LevelDB)', () => {
+  it('reports records, seq range, gaps and reorders per origin; tampering only on evidence', async () => {
+    const b1 = await add(tree.head().header, [register(sensor, 'press-7'), makeTx('member 1')])
+    // seqs 0 1 2 5 4 9: gaps 3, 6-8; one reorder (4 after 5).
+    const b2 = await add(b1.header, [0, 1, 2, 5].map((s) => deviceRecord(sensor, s)))
+    await add(b2.header, [4, 9].map((s) => deviceRecord(sensor, s)))
+    let report = await tree.auditOrigins()
+    const dev = report.origins.find((o) => o.origin === toHex(sensor.publicKey))
+    expect(dev).toMatchObject({
+      role: 'device',
+      name: 'press-7',
+      owner: toHex(origin.publicKey),
+      registeredHeight: 1,
+      records: 6,
+      seqMin: 0,
+      seqMax: 9,
+      gaps: 4,
+      gapRanges: [
+        [3, 3],
+        [6, 8],
+      ],
+      reorders: 1,
+      seqReuse: 0,
+      replaysRefused: 0,
+      outsideRegistration: 0,
+      tampering: false,
+    })
+    expect(report.origins.find((o) => o.origin === toHex(origin.publicKey))).toMatchObject({ role: 'member', name: 'o', tampering: false })
+    expect(report.tampering).toBe(false)
+    // A refused replay is evidence of tampering with this device's records.
+    expect(checkIncomingTx(deviceRecord(sensor, 4, 'forged'), { store: tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    const deadline = Date.now() + 10_000
+    while ((await tree.devices.evidence()).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    report = await tree.auditOrigins()
+    expect(report.origins.find((o) => o.origin === toHex(sensor.publicKey))).toMatchObject({ replaysRefused: 1, replayEvidence: 1, tampering: true })
+    expect(report.tampering).toBe(true)
+  })
+})

@@ -13,8 +13,8 @@ import type { DeviceIdentity, GatewayItem, IngestGateway, ReceiptFrame } from '@
 import type { BlockTree, TxLocation } from '@profichain/store'
 import type { OwedReceipts } from './owed.js'
 
-/** The origin rule for a tx arriving from outside (h14-dev's `checkIncomingTx` slots in here). */
-export type OriginCheck = (tx: Transaction) => Promise<{ ok: true } | { ok: false; code: string; message?: string }>
+/** The origin rule for a tx arriving from outside (the store's `checkIncomingTx`): duplicate = already on the chain or pending. */
+export type OriginCheck = (tx: Transaction) => Promise<{ ok: true; duplicate?: true } | { ok: false; code: string; message?: string }>
 
 export interface GatewayInit {
   network: string
@@ -34,10 +34,14 @@ export interface GatewayComponents {
   /** Who the key is (member, device, unknown, revoked). */
   identify(publicKey: Uint8Array): Promise<DeviceIdentity>
   checkOrigin: OriginCheck
+  /** Genesis members: their seqs are not subject to the device replay rule. */
+  isMember(origin: Uint8Array): boolean
   logger?: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
 }
 
 const PROTOCOL_CODES: Record<string, IngestCode> = {
+  INVALID: 'BAD_TX',
+  BAD_DEVICE_TX: 'BAD_TX',
   UNKNOWN_DEVICE: 'UNKNOWN_DEVICE',
   REVOKED: 'REVOKED',
   REPLAY: 'REPLAY',
@@ -49,6 +53,13 @@ const PROTOCOL_CODES: Record<string, IngestCode> = {
  * receipts owed to devices. One bad tx never blocks the others; the answer has one entry per tx, in order.
  */
 export class NodeIngestGateway implements IngestGateway {
+  /**
+   * (device origin, seq) → txId of records accepted lately: a different tx with one of these is a replay even
+   * before the first reaches the mempool (the store's rule sees only the chain and the mempool). Bounded.
+   */
+  private readonly recent = new Map<string, string>()
+  private static readonly RECENT_MAX = 200_000
+
   constructor(
     private readonly init: GatewayInit,
     private readonly c: GatewayComponents,
@@ -95,9 +106,31 @@ export class NodeIngestGateway implements IngestGateway {
     // 4. origin rule (members; registered devices, replays: h14-dev's checkIncomingTx)
     const checked: number[] = []
     for (const i of live) {
-      const r = await this.c.checkOrigin(tx(i))
-      if (r.ok) checked.push(i)
-      else reject(i, PROTOCOL_CODES[r.code] ?? (/^[A-Z][A-Z0-9_]*$/.test(r.code) ? r.code : 'UNKNOWN_DEVICE'), tx(i))
+      const t = tx(i)
+      const r = await this.c.checkOrigin(t)
+      if (!r.ok) {
+        reject(i, PROTOCOL_CODES[r.code] ?? (/^[A-Z][A-Z0-9_]*$/.test(r.code) ? r.code : 'UNKNOWN_DEVICE'), t)
+        continue
+      }
+      const id = txId(t)
+      if (r.duplicate) {
+        out[i] = { txId: id, status: 'duplicate', code: '' }
+        owe.push({ origin: t.body.origin, txId: id })
+        continue
+      }
+      if (!this.c.isMember(t.body.origin)) {
+        const key = `${toHex(t.body.origin)}:${t.body.seq}`
+        const prev = this.recent.get(key)
+        if (prev !== undefined && prev !== toHex(id)) {
+          reject(i, 'REPLAY', t)
+          continue
+        }
+        if (prev === undefined) {
+          if (this.recent.size >= NodeIngestGateway.RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
+          this.recent.set(key, toHex(id))
+        }
+      }
+      checked.push(i)
     }
     // 5. durable: owed entries first (synced), then the outbox (synced); ack only after both.
     if (checked.length > 0) {

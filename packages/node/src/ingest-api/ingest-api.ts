@@ -12,7 +12,7 @@ import {
   type IngestApiServer,
   type IngestCertificate,
 } from '@profichain/ingest'
-import type { BlockTree } from '@profichain/store'
+import { type BlockTree, checkIncomingTx } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
@@ -91,21 +91,25 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
     const genesis = init.genesis
     const owed = (this.owed = new OwedReceipts(join(init.dir, 'owed')))
     await owed.open()
+    const tree = c.tree
+    // Who a key is: a genesis member, else the canonical device registry (docs/devices.md). nextSeq: what this
+    // node has accepted from the origin (its outbox's per-origin counter).
     const identify =
       c.identify ??
       (async (pub: Uint8Array): Promise<DeviceIdentity> => {
-        const member = genesis.members.find((m) => m.publicKey.toLowerCase() === toHex(pub))
-        return { status: member ? 'member' : 'unknown', deviceId: member?.name ?? '', nextSeq: await c.tree.outbox.nextSeq(pub) }
+        const hex = toHex(pub)
+        const nextSeq = await tree.outbox.nextSeq(pub)
+        const member = genesis.members.find((m) => m.publicKey.toLowerCase() === hex)
+        if (member) return { status: 'member', deviceId: member.name, nextSeq }
+        const device = tree.devices.get(hex)
+        if (!device) return { status: 'unknown', deviceId: '', nextSeq }
+        return { status: device.revoked ? 'revoked' : 'device', deviceId: device.deviceId, nextSeq }
       })
-    const checkOrigin: OriginCheck =
-      c.checkOrigin ??
-      (async (tx) =>
-        isAllowedOrigin(genesis, tx.body.origin)
-          ? { ok: true }
-          : { ok: false, code: 'UNKNOWN_DEVICE', message: 'the origin is neither a network member nor a registered device' })
+    // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
+    const checkOrigin: OriginCheck = c.checkOrigin ?? (async (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
     this.gateway = new NodeIngestGateway(
       { network: genesis.network, maxTxBytes: genesis.maxTxBytes, confirmations: init.confirmations, anchorBase: init.anchorBase },
-      { tree: c.tree, submitOwn: c.submitOwn, verifier: c.verifier, owed, identify, checkOrigin, logger: c.logger },
+      { tree: c.tree, submitOwn: c.submitOwn, verifier: c.verifier, owed, identify, checkOrigin, isMember: (o) => isAllowedOrigin(genesis, o), logger: c.logger },
     )
     const registers = c.registry ? [c.registry] : []
     const rejected = new Counter({
