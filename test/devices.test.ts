@@ -84,7 +84,8 @@ describe('profichain device (real node, real LevelDB)', () => {
     // revoke; revoking again is idempotent; list shows the state.
     expect((await cli(['device', 'revoke', '--public-key', camKey, '--reason', 'decommissioned', ...api])).code).toBe(0)
     await waitFor('cam-1 revoked', () => n.tree.devices.get(camKey)?.revoked !== undefined, 30_000)
-    const human = await cli(['device', 'list', '--api', `http://127.0.0.1:${apiPort}`, '--token', TOKEN])
+    // Address and token from the node's config.
+    const human = await cli(['device', 'list', '--data-dir', dir])
     expect(human.stdout).toMatch(/cam-1 .* revoked at \d+ \(decommissioned\)/)
     expect(human.stdout).toMatch(/press-7 .* active/)
 

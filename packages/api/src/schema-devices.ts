@@ -96,13 +96,14 @@ function writableDevices(ctx: DeviceContext): ApiDevices {
   return devicesOf(ctx)
 }
 
-/** Turn the node's refusal (a ProfichainError) into BAD_USER_INPUT with its code, so the CLI can print it. */
+/** Turn the node's refusal (origin rule, bad field) into BAD_USER_INPUT with its code, so the CLI can print it. */
 async function submit<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run()
   } catch (err) {
     const e = err as { code?: unknown; message?: string; name?: string }
-    if (typeof e.code === 'string' && e.name !== 'GraphQLError') throw badInput(e.message ?? String(err), { reason: e.code })
+    // The request's fault (a rule or field refused); anything else (e.g. the store failing) stays internal.
+    if (typeof e.code === 'string' && /^ERR_(ORIGIN_|DEVICE_|CODEC)/.test(e.code)) throw badInput(e.message ?? String(err), { reason: e.code })
     throw err
   }
 }

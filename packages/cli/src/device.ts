@@ -1,5 +1,6 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { generateKeyPair, isHex, toHex, writeKeyFile } from '@profichain/core'
+import { loadConfig } from '@profichain/node'
 import type { OriginsReport } from '@profichain/store'
 import { Command } from 'commander'
 import { graphql } from './api-client.js'
@@ -60,9 +61,19 @@ function print(json: boolean, value: Record<string, unknown>, lines: string[]): 
 
 function apiOptions(cmd: Command): Command {
   return cmd
-    .option('--api <url>', 'node API base URL', 'http://127.0.0.1:8545')
-    .option('--token <token>', 'API bearer token (or PROFICHAIN_API_TOKEN)')
+    .option('--api <url>', 'node API base URL (default: from --data-dir, else http://127.0.0.1:8545)')
+    .option('--token <token>', 'API bearer token (or PROFICHAIN_API_TOKEN; default: from --data-dir)')
+    .option('--data-dir <dir>', "take the API address and token from this node's config.toml")
     .option('--json', 'print JSON')
+    .hook('preAction', async (_, action) => {
+      const o = action.opts<{ api?: string; token?: string; dataDir?: string }>()
+      if (o.dataDir) {
+        const config = await loadConfig(join(resolve(o.dataDir), 'config.toml'))
+        if (!o.api) action.setOptionValue('api', `http://${config.api.host}:${config.api.port}`)
+        if (!o.token && config.api.token) action.setOptionValue('token', config.api.token)
+      }
+      if (!action.opts<{ api?: string }>().api) action.setOptionValue('api', 'http://127.0.0.1:8545')
+    })
 }
 
 async function register(

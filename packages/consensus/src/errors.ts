@@ -41,8 +41,11 @@ export type ConsensusPackageErrorCode = (typeof CONSENSUS_ERROR_CODES)[number]
 /** The header a rule refused (`blockHash` absent while sealing, before the header is final). */
 type HeaderMeta = { height: number; blockHash?: string }
 type NoMeta = Record<string, never>
-/** The first tx a origin rule refused; `height`/`blockHash` when it came in a block. */
-type OriginMeta = { txId: string; origin: string; index: number; height?: number; blockHash?: string }
+/**
+ * The first tx the origin rule refused; `height`/`blockHash` when it came in a block; `parentUnknown` when the
+ * block's parent is not stored (an unknown key may then be a device registered in a block not received yet).
+ */
+type OriginMeta = { txId: string; origin: string; index: number; height?: number; blockHash?: string; parentUnknown?: boolean }
 
 /** The metadata each code carries. */
 export interface ConsensusErrorMeta {

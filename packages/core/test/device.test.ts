@@ -11,7 +11,6 @@ import {
   deviceTxInfo,
   encodeDevicePayload,
   encodeDeviceRevokePayload,
-  encodeTxBody,
   fromHex,
   keyPairFromSeed,
   toHex,

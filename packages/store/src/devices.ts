@@ -227,9 +227,13 @@ export class DeviceRegistry {
     const { genesis, subs, nodes } = this.p
     const keys = new Set<string>()
     const seqs: Array<{ origin: string; seq: number }> = []
+    let lastMember: Uint8Array | undefined
     for (const tx of txs) {
+      const kind = tx.body.kind
+      if (kind !== 'device' && kind !== 'device-revoke' && lastMember !== undefined && equalBytes(tx.body.origin, lastMember)) continue
       const o = toHex(tx.body.origin)
       if (isMemberKey(genesis, o)) {
+        lastMember = tx.body.origin
         try {
           const info = deviceTxInfo(tx)
           if (info) keys.add(info.key)
@@ -332,11 +336,18 @@ export class DeviceRegistry {
   async stageSwitch(b: Batch, sw: DeviceSwitch): Promise<() => void> {
     const { genesis, subs } = this.p
     const touched = new Set<string>()
+    // Runs of one member's txs are the common case: one hex + lookup per run, not per tx.
+    let lastMember: Uint8Array | undefined
+    const member = (origin: Uint8Array): boolean => {
+      if (lastMember !== undefined && equalBytes(origin, lastMember)) return true
+      if (!isMemberKey(genesis, toHex(origin))) return false
+      lastMember = origin
+      return true
+    }
     // Old branch first: its deletes are overwritten by the new branch's puts later in the same batch.
     for (const r of sw.removed) {
       r.txs.forEach((tx) => {
-        const o = toHex(tx.body.origin)
-        if (!isMemberKey(genesis, o)) del(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq))
+        if (!member(tx.body.origin)) del(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq))
         else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
@@ -344,8 +355,7 @@ export class DeviceRegistry {
     for (const a of sw.added) {
       addedBlocks.add(toHex(a.node.hash))
       a.txs.forEach((tx, i) => {
-        const o = toHex(tx.body.origin)
-        if (!isMemberKey(genesis, o)) {
+        if (!member(tx.body.origin)) {
           put(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq), encodeCbor([a.ids[i], a.node.height]))
         } else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })

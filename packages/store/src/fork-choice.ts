@@ -1,4 +1,4 @@
-import { type ChainContext, checkTxOrigins, type Consensus, type Genesis } from '@profichain/consensus'
+import { type ChainContext, checkTxOrigins, type Consensus, ConsensusError, type Genesis } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -120,8 +120,15 @@ export class ForkChoice {
     // Records only from allowed origins (genesis members, or keys with device registry events): checked
     // before the orphan pool, so no path stores such a block (issue 10 item 7); the registry as of the
     // parent decides at connect (issue 14).
-    checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex }, p.devices.looseView())
     const parent = await p.nodes.node(block.header.prevHash)
+    try {
+      checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex }, p.devices.looseView())
+    } catch (err) {
+      // Parent unknown: the key may be a device registered in a block this node has not got yet (it lags);
+      // `parentUnknown` lets the node treat the block as an orphan (fetch parents, no penalty), never store it.
+      if (!parent && err instanceof ConsensusError && err.code === 'ERR_ORIGIN_NOT_MEMBER') Object.assign(err.meta, { parentUnknown: true })
+      throw err
+    }
     if (!parent) {
       p.orphans.add({ block, hash, leaves, opts, bytes: encodeBlock(block).byteLength })
       return this.result('orphan', [], [], p.state.head)

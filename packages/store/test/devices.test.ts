@@ -133,6 +133,24 @@ describe('device registry in block import', () => {
   })
 })
 
+describe('a node that lags behind a device registration', () => {
+  it('refuses the device block while its parent is unknown, marked parentUnknown (the node fetches parents), then takes it in order', async () => {
+    const b1 = child(tree.head().header, { txs: [register(sensor, 'press-7')] })
+    const recs = [deviceRecord(sensor, 0)]
+    const b2 = child(b1.header, { txs: recs })
+    const err = await tree.addBlock(b2, { payloads: payloadsOf(recs) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(ConsensusError)
+    expect((err as ConsensusError).meta).toMatchObject({ parentUnknown: true, origin: toHex(sensor.publicKey) })
+    expect((await tree.stats()).orphans).toBe(0)
+    await tree.addBlock(b1)
+    expect((await tree.addBlock(b2, { payloads: payloadsOf(recs) })).status).toBe('added')
+    expect(tree.head().height).toBe(2)
+  })
+})
+
 describe('device sequence numbers: duplicate vs replay', () => {
   it('the same tx again is a duplicate; another tx with a used (origin, seq) is a replay, refused and kept as evidence', async () => {
     const b1 = await add(tree.head().header, [register(sensor, 'press-7')])

@@ -160,6 +160,11 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
       this.applied(result)
       return { status: 'applied', result }
     } catch (err) {
+      // An unknown origin in a block whose parent we lack may be a device registered in that parent: an orphan.
+      if (err instanceof ProfichainError && err.meta.parentUnknown === true) {
+        this.orphans?.inc()
+        return { status: 'orphan' }
+      }
       if (this.components.isInvalidBlockError?.(err)) {
         this.log.warn({ from, code: err.code, msg: err.message, height: block.header.height }, 'rejected an invalid block')
         return { status: 'invalid', code: err.code, message: err.message }
