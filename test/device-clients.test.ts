@@ -49,15 +49,25 @@ async function gql<T>(api: string, query: string, variables: Record<string, unkn
   return body.data as T
 }
 
+/** `p`, or a rejection naming `what` after `ms` (so a stuck device fails the test instead of hanging it). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]).finally(() => clearTimeout(t))
+}
+
 function runPython(args: string[]): Promise<{ code: number | null; lines: Array<Record<string, unknown>>; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(findPython(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const t = setTimeout(() => p.kill('SIGKILL'), 60_000)
     let out = ''
     let err = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
     p.stderr.on('data', (d: Buffer) => (err += d.toString()))
     p.on('error', reject)
-    p.on('close', (code) => resolve({ code, lines: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: err }))
+    p.on('close', (code) => {
+      clearTimeout(t)
+      resolve({ code, lines: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: err })
+    })
   })
 }
 
@@ -72,9 +82,10 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
     const cfgPath = join(dir, 'config.toml')
     const toml = (await readFile(cfgPath, 'utf8'))
       .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
-      .replace('[modules]', '[modules]\ningest_api = true')
-      .concat(`\n[ingest_api]\nport = ${ingestPort}\n`)
-    await writeFile(cfgPath, toml)
+      .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
+    const section = toml.indexOf('\n[ingest_api]')
+    expect(section).toBeGreaterThan(0)
+    await writeFile(cfgPath, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${ingestPort}`))
     let node = await startNode(dir)
     running.push(node)
     const api = `http://127.0.0.1:${apiPort}`
@@ -119,7 +130,7 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
         return runPython([join(pyDir, 'example.py'), '--port', String(ingestPort), '--fingerprint', fingerprint, '--network', network, '--key', keyFile, '--count', String(PER_DEVICE), '--batch', '5', '--receipts', '--receipt-timeout', '30'])
       }),
     )
-    const sent = await Promise.all(ts.map((c, i) => Promise.all(Array.from({ length: PER_DEVICE }, (_, j) => c.submit(utf8(JSON.stringify({ device: i, reading: j })))))))
+    const sent = await within(Promise.all(ts.map((c, i) => Promise.all(Array.from({ length: PER_DEVICE }, (_, j) => c.submit(utf8(JSON.stringify({ device: i, reading: j }))))))), 30_000, `acks of the TS devices (${failures.slice(0, 3).join('; ')})`)
     expect(sent.flat().every((r) => r.status === 'accepted')).toBe(true)
     const pyRuns = await py
     for (const r of pyRuns) {
