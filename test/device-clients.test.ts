@@ -77,7 +77,7 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
     const dir = join(base, 'node')
     const port = 20_000 + Math.floor(Math.random() * 20_000)
     const [p2p, apiPort, ingestPort] = [port, port + 1, port + 2]
-    const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(p2p), '--api-port', String(apiPort)])
+    const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(p2p), '--api-port', String(apiPort), '--block-time', '250'])
     expect(init.code, init.stderr).toBe(0)
     const cfgPath = join(dir, 'config.toml')
     const toml = (await readFile(cfgPath, 'utf8'))
