@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { deriveRecordKey, fromHex, openTier2Tx, toHex } from '@profichain/core'
+import fc from 'fast-check'
+import { type CborValue, deriveRecordKey, encodeCbor, fromHex, openTier2Tx, toHex } from '@profichain/core'
 import { FakeNode } from './fake-node.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -55,6 +56,32 @@ describe('Python client (profichain_client.py)', () => {
     expect(r.stderr).toBe('')
     expect(r.lines[0]).toEqual({ checked: 26, failed: [] })
     expect(r.code).toBe(0)
+  })
+
+  it('property: its deterministic CBOR encoder gives the bytes of core for any value of the protocol subset', () => {
+    const key = fc.string({ maxLength: 8 }).filter((k) => k !== '$b' && k !== '__proto__')
+    const value: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        fc.maxSafeInteger(),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.string({ unit: 'grapheme', maxLength: 30 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 4 }),
+        fc.dictionary(key, tie('v'), { maxKeys: 4 }),
+      ),
+    })).v
+    const values = fc.sample(value, { numRuns: 300, seed: 14 })
+    const toJson = (v: CborValue): unknown => (v instanceof Uint8Array ? { $b: toHex(v) } : Array.isArray(v) ? v.map(toJson) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)])) : v)
+    const out = execFileSync(findPython(), [join(pyDir, 'cbor_check.py')], { input: JSON.stringify(values.map(toJson)) }).toString()
+    const got = JSON.parse(out) as Array<[string, boolean]>
+    expect(got).toHaveLength(values.length)
+    values.forEach((v, i) => {
+      expect(got[i][0]).toBe(toHex(encodeCbor(v)))
+      expect(got[i][1]).toBe(true)
+    })
   })
 
   it('talks to a TLS ingest server: pinned hello, batches acked, receipts checked and acknowledged, tier 2', async () => {
