@@ -37,6 +37,7 @@ import {
 import { parseConfig, ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decryptFile } from '@profichain/cli'
 import { cli } from './helpers.js'
 
 const NETWORK = 'ingesttest'
@@ -148,6 +149,7 @@ const deviceB = generateKeyPair()
 const deviceC = generateKeyPair()
 const stranger = generateKeyPair()
 const revokedDevice = generateKeyPair()
+const deviceD = generateKeyPair()
 const refused: Array<{ code: string; publicKey?: string }> = []
 
 const mkTx = (key: KeyPair, seq: number, payload = utf8(`reading ${seq} of ${toHex(key.publicKey).slice(0, 8)}`)) =>
@@ -177,6 +179,10 @@ beforeAll(async () => {
         hello_timeout_ms: 2000,
         write_buffer_bytes: 64 * 1024,
         slow_reader_ms: 1500,
+        rate_per_device: 20,
+        max_unregistered: 2,
+        max_connections_per_device: 3,
+        burst_per_device: 600,
       },
       processing: { threads: 0 },
     },
@@ -191,8 +197,8 @@ beforeAll(async () => {
   api.server()?.on('refused', (r) => refused.push(r))
   apiUrl = (node.api?.address() as { url: string }).url
   // The devices are registered by the node (a member) through the API, as `profichain device add` does.
-  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
-  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice].every((k) => node.tree.devices.get(toHex(k.publicKey))))
+  for (const [i, k] of [deviceA, deviceB, deviceC, revokedDevice, deviceD].entries()) await graphql(`mutation { registerDevice(deviceId: "device-${i}", publicKey: "${toHex(k.publicKey)}") { txId } }`)
+  await waitFor('devices registered', () => [deviceA, deviceB, deviceC, revokedDevice, deviceD].every((k) => node.tree.devices.get(toHex(k.publicKey))))
   await graphql(`mutation { revokeDevice(publicKey: "${toHex(revokedDevice.publicKey)}", reason: "test") { txId } }`)
   await waitFor('device revoked', () => node.tree.devices.get(toHex(revokedDevice.publicKey))?.revoked)
 }, 60_000)
@@ -277,6 +283,11 @@ describe('ingest API over TLS', () => {
       expect((await node.tree.getTx(r.txId))?.height).toBe(r.height)
     }
     c.send({ type: 'receipt-ack', txIds: receipts.map((r) => r.txId) })
+    // The node keeps the payloads of the device records it accepted (as of its own), e.g. for GET /tx/<id>/payload.
+    await waitFor('payload kept', () => node.tree.hasPayload(txIdHex(txs[0])))
+    const res = await fetch(`${apiUrl}/tx/${txIdHex(txs[0])}/payload`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(res.status).toBe(200)
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(txs[0].payload)
     // Resending the same batch is idempotent.
     c.send({ type: 'submit', batchId: 8, txs })
     const again = await c.nextOf('ack')
@@ -404,6 +415,64 @@ describe('ingest API over TLS', () => {
     }
   })
 
+  it('rate per device: txs beyond the bucket are refused alone (RATE_LIMITED) and accepted when resent later', async () => {
+    const c = await RawClient.connect(port, fingerprint)
+    await c.hello(deviceD, fingerprint)
+    const txs = Array.from({ length: 768 }, (_, i) => mkTx(deviceD, i))
+    // Three full batches pipelined: 768 txs against a burst of 600 at 20/s (other devices stay within the burst).
+    for (let b = 0; b < 3; b++) c.send({ type: 'submit', batchId: b, txs: txs.slice(b * 256, (b + 1) * 256) })
+    const results: AckEntry[] = []
+    for (let b = 0; b < 3; b++) results.push(...(await c.nextOf('ack')).results)
+    const limited = txs.filter((_, i) => results[i].status === 'rejected')
+    expect(limited.length).toBeGreaterThan(0)
+    expect(new Set(results.map((r) => (r.status === 'rejected' ? r.code : r.status)))).toEqual(new Set(['accepted', 'RATE_LIMITED']))
+    // Resending refused ones (same txs: idempotent) gets them in as the bucket refills.
+    let left = limited.slice(0, 10)
+    let batch = 10
+    await waitFor(
+      'all accepted',
+      async () => {
+        c.send({ type: 'submit', batchId: batch++, txs: left })
+        const ack = await c.nextOf('ack')
+        left = left.filter((_, i) => ack.results[i].status === 'rejected')
+        return left.length === 0
+      },
+      20_000,
+    )
+    c.close()
+  })
+
+  it('connection limits: per device, and for keys nobody registered', async () => {
+    const open: RawClient[] = []
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await RawClient.connect(port, fingerprint)
+        open.push(c)
+        await c.hello(deviceD, fingerprint)
+      }
+      const fourth = await RawClient.connect(port, fingerprint)
+      const sh = fourth.serverHello as NonNullable<RawClient['serverHello']>
+      fourth.send({ type: 'hello', publicKey: deviceD.publicKey, signature: signHello(deviceD.seed, sh.challenge, fromHex(fingerprint), NETWORK) })
+      expect(await fourth.next()).toMatchObject({ type: 'error', code: 'TOO_MANY_CONNECTIONS' })
+      const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+      for (const k of keys.slice(0, 2)) {
+        const c = await RawClient.connect(port, fingerprint)
+        open.push(c)
+        expect((await c.hello(k, fingerprint)).registered).toBe(false)
+      }
+      const third = await RawClient.connect(port, fingerprint)
+      const tsh = third.serverHello as NonNullable<RawClient['serverHello']>
+      third.send({ type: 'hello', publicKey: keys[2].publicKey, signature: signHello(keys[2].seed, tsh.challenge, fromHex(fingerprint), NETWORK) })
+      expect(await third.next()).toMatchObject({ type: 'error', code: 'TOO_MANY_CONNECTIONS' })
+      // A registered device still gets in.
+      const c = await RawClient.connect(port, fingerprint)
+      open.push(c)
+      expect((await c.hello(deviceA, fingerprint)).registered).toBe(true)
+    } finally {
+      for (const c of open) c.close()
+    }
+  })
+
   it('500 idle connections: the unauthenticated limit holds, they time out, devices keep working', async () => {
     const srv = node.ingestApi?.server()
     if (!srv) throw new Error('no server')
@@ -461,6 +530,8 @@ describe('ingest API over TLS', () => {
     await waitFor('slow reader dropped', () => refused.filter((r) => r.code === 'SLOW_READER').length > before, 20_000)
     expect((await good).length).toBe(50)
     slow.close()
+    // What the dropped client had queued is released (nothing held for a gone connection).
+    await waitFor('queue released', () => srv.stats().queuedBytes === 0)
   })
 })
 
@@ -520,15 +591,23 @@ describe('tier 2 and profichain decrypt', () => {
     expect(ok.stderr).toContain('key commitment')
     expect(ok.code).toBe(0)
     expect(ok.stdout).toBe('{"temperature":21.5}')
+    // The refusals through the command's own function (each CLI start costs seconds on a loaded machine).
+    const run = (f: string[], key: string, out?: string) => decryptFile(f[0], { key, receipt: f[2], out })
     // The key of record b opens b only.
-    const wrongKey = await cli(['decrypt', ...fa, '--key', b.key])
-    expect(wrongKey.code).toBe(1)
-    expect(wrongKey.stderr).toContain('ERR_TIER2_COMMITMENT')
+    const wrongKey = await run(fa, b.key)
+    expect(wrongKey.ok).toBe(false)
+    expect(wrongKey.lines.join('\n')).toContain('ERR_TIER2_COMMITMENT')
     // A ciphertext tampered before signing: committed, receipt valid, but GCM refuses it.
     const fbad = await files('bad', bad.tx)
-    const tampered = await cli(['decrypt', ...fbad, '--key', bad.key, '--out', join(dir, 'bad.out')])
-    expect(tampered.code).toBe(1)
-    expect(tampered.stderr).toContain('ERR_TIER2_DECRYPT')
+    const tampered = await run(fbad, bad.key, join(dir, 'bad.out'))
+    expect(tampered.ok).toBe(false)
+    expect(tampered.lines.join('\n')).toContain('ERR_TIER2_DECRYPT')
+    // The payload alone (the ciphertext, as an archive serves it) works as FILE too.
+    await writeFile(join(dir, 'b.payload'), b.tx.payload)
+    await writeFile(join(dir, 'b.chp.json'), receiptOf(b.tx))
+    const plain = await decryptFile(join(dir, 'b.payload'), { key: b.key, receipt: join(dir, 'b.chp.json'), out: join(dir, 'b.out') })
+    expect(plain.ok).toBe(true)
+    expect(await readFile(join(dir, 'b.out'), 'utf8')).toBe('{"temperature":22.0}')
     // A payload changed after the receipt: the receipt check fails first.
     await writeFile(join(dir, 'a.cbor'), encodeTransaction({ ...a.tx, payload: a.tx.payload.map((x, i) => (i === 30 ? x ^ 1 : x)) }))
     const changed = await cli(['decrypt', ...fa, '--key', a.key])

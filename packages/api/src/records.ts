@@ -16,6 +16,8 @@ import {
 export interface RecordsSubmitter {
   maxBatch: number
   maxFrameBytes: number
+  /** Requests handled at once (each may buffer maxFrameBytes); beyond: 503. Default 16. */
+  maxConcurrent?: number
   /** One ack entry per item, in order, once the accepted ones are durable. */
   submit(items: SubmitItem[]): Promise<AckEntry[]>
 }
@@ -58,6 +60,24 @@ export async function handleRecords(
     refused('records_content_type')
     return send(415, 'text/plain; charset=utf-8', `content-type must be ${CBOR_TYPE}\n`)
   }
+  const busy = inFlight.get(submitter) ?? 0
+  if (busy >= (submitter.maxConcurrent ?? 16)) {
+    refused('records_busy')
+    res.setHeader('connection', 'close')
+    return send(503, CBOR_TYPE, errorBody('RATE_LIMITED', 'too many submits at once; retry shortly'), { 'retry-after': '1' })
+  }
+  inFlight.set(submitter, busy + 1)
+  try {
+    await submitOne(req, res, submitter, send, refused)
+  } finally {
+    inFlight.set(submitter, (inFlight.get(submitter) ?? 1) - 1)
+  }
+}
+
+/** Requests in progress per submitter (one per node). */
+const inFlight = new WeakMap<RecordsSubmitter, number>()
+
+async function submitOne(req: IncomingMessage, res: ServerResponse, submitter: RecordsSubmitter, send: Send, refused: (reason: string) => void): Promise<void> {
   const max = submitter.maxFrameBytes
   const declared = Number(req.headers['content-length'] ?? Number.NaN)
   const tooLarge = () => {

@@ -14,3 +14,4 @@ export { finality, type OneResult, VERIFY_EXIT, verifyFile, verifyOne, type Veri
 export { apiBase, apiToken } from './api-client.js'
 export * from './errors.js'
 export type { DevnetInfo, DevnetNodeInfo } from './devnet.js'
+export { DECRYPT_EXIT, decryptFile, type DecryptOptions, type DecryptResult } from './decrypt.js'

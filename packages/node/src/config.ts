@@ -79,6 +79,7 @@ const schema = z.strictObject({
       max_connections: z.number().int().min(1).default(1024),
       max_unauthenticated: z.number().int().min(1).default(256),
       max_connections_per_device: z.number().int().min(1).default(4),
+      max_unregistered: z.number().int().min(0).default(64),
       max_frame_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
       max_batch: z.number().int().min(1).default(256),
       max_in_flight: z.number().int().min(1).default(8),

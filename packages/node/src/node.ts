@@ -232,6 +232,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           store: tree,
           verifier,
           ownOrigin: this.key.publicKey,
+          // Device records accepted over the ingest API are recovered after a reorg like own records.
+          isOwnRecord: async (tx) => (this.ingestApi ? this.ingestApi.isOwnRecord(tx) : false),
           receipts,
           producer: this.producer,
           payloads,
@@ -276,6 +278,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               maxConnections: a.max_connections,
               maxUnauthenticated: a.max_unauthenticated,
               maxConnectionsPerDevice: a.max_connections_per_device,
+              maxUnregistered: a.max_unregistered,
               ratePerDevice: a.rate_per_device,
               burstPerDevice: a.burst_per_device,
               helloTimeoutMs: a.hello_timeout_ms,

@@ -75,6 +75,8 @@ export interface IngestApiInit {
   maxUnauthenticated?: number
   /** Connections of one device key. Default 4. */
   maxConnectionsPerDevice?: number
+  /** Connections of keys that are neither members nor registered devices (anyone can make keys). Default 64. */
+  maxUnregistered?: number
   /** Txs per second one device may send (token bucket, shared by its connections). Default 5000. */
   ratePerDevice?: number
   /** Bucket size (burst). Default 4 × maxBatch. */
@@ -142,6 +144,7 @@ interface Resolved {
   maxConnections: number
   maxUnauthenticated: number
   maxConnectionsPerDevice: number
+  maxUnregistered: number
   ratePerDevice: number
   burstPerDevice: number
   helloTimeoutMs: number
@@ -161,6 +164,7 @@ function resolve(init: IngestApiInit): Resolved {
     maxConnections: init.maxConnections ?? 1024,
     maxUnauthenticated: init.maxUnauthenticated ?? 256,
     maxConnectionsPerDevice: init.maxConnectionsPerDevice ?? 4,
+    maxUnregistered: init.maxUnregistered ?? 64,
     ratePerDevice: init.ratePerDevice ?? 5000,
     burstPerDevice: init.burstPerDevice ?? 4 * limits.maxBatch,
     helloTimeoutMs: init.helloTimeoutMs ?? 10_000,
@@ -207,6 +211,8 @@ class Connection {
   readonly sentReceipts = new Set<string>()
   /** Counted among the authenticated connections of its device. */
   admitted = false
+  /** Its key is neither a member nor a registered device (limited apart). */
+  unregistered = false
 
   constructor(
     readonly socket: TLSSocket,
@@ -318,6 +324,7 @@ class Connection {
     const id = await srv.gateway.identify(f.publicKey)
     if (id.status === 'revoked') throw new IngestWireError('REVOKED', 'this device key is revoked; rotate to a new key')
     const hex = toHex(f.publicKey)
+    this.unregistered = id.status === 'unknown'
     if (!srv.admit(this, hex)) return
     this.origin = f.publicKey
     this.originHex = hex
@@ -445,6 +452,15 @@ class Connection {
     }
   }
 
+  /** Forget the frames not yet being handled (the connection is gone); the one in hand finishes and is released. */
+  dropQueued(): void {
+    const dropped = this.queue.splice(this.working ? 1 : 0)
+    for (const d of dropped) {
+      this.queuedBytes -= d.body.byteLength
+      this.server.dequeued(d.body.byteLength)
+    }
+  }
+
   /** Resolves once the queued frames are answered (graceful stop). */
   async settle(deadline: number): Promise<void> {
     while ((this.working || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
@@ -467,6 +483,7 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
   /** Open TCP sockets (handshaking, before hello, authenticated). */
   private tcp = 0
   private authenticated = 0
+  private unregistered = 0
   private queuedBytes = 0
 
   constructor(
@@ -559,12 +576,13 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
       this.conns.delete(conn)
       if (conn.admitted) {
         this.authenticated--
+        if (conn.unregistered) this.unregistered--
         const set = this.byDevice.get(conn.originHex as string)
         set?.delete(conn)
         if (set?.size === 0) this.byDevice.delete(conn.originHex as string)
       }
-      if (conn.queuedBytes > 0) this.dequeued(conn.queuedBytes)
       conn.close(true)
+      conn.dropQueued()
     })
     if (socket.alpnProtocol !== INGEST_ALPN) {
       conn.fail('BAD_HELLO', `ALPN "${INGEST_ALPN}" is required`)
@@ -584,11 +602,16 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
       conn.fail('TOO_MANY_CONNECTIONS', `the node has ${this.opts.maxConnections} device connections; retry later`)
       return false
     }
+    if (conn.unregistered && this.unregistered >= this.opts.maxUnregistered) {
+      conn.fail('TOO_MANY_CONNECTIONS', `the node has ${this.opts.maxUnregistered} connections of unregistered keys; register the device first`)
+      return false
+    }
     if ((set?.size ?? 0) >= this.opts.maxConnectionsPerDevice) {
       conn.fail('TOO_MANY_CONNECTIONS', `this device already has ${this.opts.maxConnectionsPerDevice} connections`)
       return false
     }
     this.authenticated++
+    if (conn.unregistered) this.unregistered++
     conn.admitted = true
     if (set) set.add(conn)
     else this.byDevice.set(hex, new Set([conn]))

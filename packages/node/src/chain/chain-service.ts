@@ -5,6 +5,7 @@ import {
   encodeStrippedTx,
   equalBytes,
   ProfichainError,
+  type StrippedTx,
   stripTx,
   toHex,
   type Transaction,
@@ -62,6 +63,11 @@ export interface ChainComponents {
   verifier: { verifyStrippedTxs(txs: Uint8Array[]): Promise<boolean[]> }
   /** This node's public key: the origin of its own records. */
   ownOrigin: Uint8Array
+  /**
+   * Records of other origins this node answers for (device records it accepted over the ingest API): a reorg
+   * that drops them re-submits them like own records. Absent: own records only.
+   */
+  isOwnRecord?: (tx: StrippedTx) => Promise<boolean>
   /** Writes receipts for confirmed own records; `flush` is serialised and coalesces calls. */
   receipts: { flush(): Promise<void>; on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
   /** The local block producer, if any: gets own records in its mempool. */
@@ -239,7 +245,7 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
       const block = await this.store.getBlock(hash)
       if (!block) break
       for (const tx of block.txs) {
-        if (!equalBytes(tx.body.origin, own)) continue
+        if (!equalBytes(tx.body.origin, own) && !(await this.components.isOwnRecord?.(tx))) continue
         const id = toHex(txId(tx))
         const payload = await this.store.getPayload(id)
         if (!payload) {

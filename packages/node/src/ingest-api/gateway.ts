@@ -1,9 +1,13 @@
 import {
   type AckEntry,
   encodeStrippedTx,
+  decodeTransaction,
+  encodeTransaction,
   equalBytes,
+  fromHex,
   type IngestCode,
   sha256,
+  type StrippedTx,
   toHex,
   type Transaction,
   txId,
@@ -26,7 +30,9 @@ export interface GatewayInit {
 }
 
 export interface GatewayComponents {
-  tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt'> & { outbox: Pick<BlockTree['outbox'], 'nextSeq'> }
+  tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt' | 'hasPayload' | 'putPayload' | 'getPayload'> & {
+    outbox: Pick<BlockTree['outbox'], 'nextSeq'>
+  }
   /** chain.submitOwn: into the durable outbox (synced), then mempool and gossip. */
   submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
   verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
@@ -93,13 +99,13 @@ export class NodeIngestGateway implements IngestGateway {
       })
     }
     // 3. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
-    const owe: Array<{ origin: Uint8Array; txId: Uint8Array }> = []
+    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx: Uint8Array }> = []
     if (live.length > 0) {
       const locs = await this.c.tree.getTxs(live.map((i) => txId(tx(i))))
       live = live.filter((i, k) => {
         if (locs[k] === undefined) return true
         out[i] = { txId: txId(tx(i)), status: 'duplicate', code: '' }
-        owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)) })
+        owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)), tx: encodeTransaction(tx(i)) })
         return false
       })
     }
@@ -115,7 +121,7 @@ export class NodeIngestGateway implements IngestGateway {
       const id = txId(t)
       if (r.duplicate) {
         out[i] = { txId: id, status: 'duplicate', code: '' }
-        owe.push({ origin: t.body.origin, txId: id })
+        owe.push({ origin: t.body.origin, txId: id, tx: encodeTransaction(t) })
         continue
       }
       if (!this.c.isMember(t.body.origin)) {
@@ -134,7 +140,7 @@ export class NodeIngestGateway implements IngestGateway {
     }
     // 5. durable: owed entries first (synced), then the outbox (synced); ack only after both.
     if (checked.length > 0) {
-      for (const i of checked) owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)) })
+      for (const i of checked) owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)), tx: encodeTransaction(tx(i)) })
     }
     try {
       await this.c.owed.add(owe)
@@ -161,6 +167,21 @@ export class NodeIngestGateway implements IngestGateway {
     return undefined
   }
 
+  /**
+   * A record of an abandoned branch (reorg): whether this node answers for it (a device record it accepted:
+   * owed, or its payload kept). Then its receipt is owed again, so the device gets the one of its new block.
+   */
+  async isOwnRecord(tx: StrippedTx): Promise<boolean> {
+    if (this.c.isMember(tx.body.origin)) return false
+    const id = txId(tx)
+    const owed = (await this.c.owed.devicesOf([id])).get(toHex(id))
+    if (owed?.tx) return true
+    const payload = await this.c.tree.getPayload(id)
+    if (!payload) return false
+    await this.c.owed.add([{ origin: tx.body.origin, txId: id, tx: encodeTransaction({ ...tx, payload }) }])
+    return true
+  }
+
   /** Whether a canonical tx is `confirmations` deep. */
   private committed(loc: TxLocation): boolean {
     return this.c.tree.head().height - loc.height + 1 >= this.init.confirmations
@@ -185,15 +206,25 @@ export class NodeIngestGateway implements IngestGateway {
     return this.receiptFrames(locs.slice(0, limit))
   }
 
-  /** Receipts for freshly committed records, by the device owed each (for the server to push). */
+  /**
+   * Freshly committed records: the device records among them get their payload stored (the node answers for
+   * them as for its own: GET /tx/<id>/payload, reorg recovery), and their receipts are returned, by device,
+   * for the server to push.
+   */
   async committedReceipts(txIds: string[]): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
-    const byTx = await this.c.owed.devicesOf(txIds.map((h) => Uint8Array.from(Buffer.from(h, 'hex'))))
+    const byTx = await this.c.owed.devicesOf(txIds.map(fromHex))
     if (byTx.size === 0) return []
+    for (const [id, e] of byTx) {
+      if (!e.tx || (await this.c.tree.hasPayload(id))) continue
+      try {
+        await this.c.tree.putPayload(id, decodeTransaction(e.tx).payload)
+      } catch (err) {
+        this.c.logger?.warn({ err, txId: id }, 'could not keep the payload of a committed device record')
+      }
+    }
     const locs = (await this.c.tree.getTxs([...byTx.keys()])).filter((l): l is TxLocation => l !== undefined)
     const frames = await this.receiptFrames(locs)
-    const out: Array<{ origin: Uint8Array; receipt: ReceiptFrame }> = []
-    for (const f of frames) for (const origin of byTx.get(Buffer.from(f.txId).toString('hex')) ?? []) out.push({ origin, receipt: f })
-    return out
+    return frames.map((f) => ({ origin: (byTx.get(toHex(f.txId)) as { origin: Uint8Array }).origin, receipt: f }))
   }
 
   receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {

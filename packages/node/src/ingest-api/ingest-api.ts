@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
-import { type AckEntry, type KeyPair, toHex, type Transaction } from '@profichain/core'
+import { type AckEntry, type KeyPair, type StrippedTx, toHex, type Transaction } from '@profichain/core'
 import {
   createIngestApiServer,
   type DeviceIdentity,
@@ -57,6 +57,8 @@ export interface IngestApiSubsystem extends Startable, EventEmitter<IngestApiEve
   server(): IngestApiServer | undefined
   /** The HTTP submit (POST /v1/records): same checks and durability as the TLS submit, no hello. */
   submit(items: GatewayItem[]): Promise<AckEntry[]>
+  /** For the chain service's reorg recovery: a device record this node accepted (re-submit it, owe its receipt again). */
+  isOwnRecord(tx: StrippedTx): Promise<boolean>
 }
 
 class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsystem {
@@ -169,6 +171,10 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
       }
     })
     return this.pushing
+  }
+
+  async isOwnRecord(tx: StrippedTx): Promise<boolean> {
+    return this.gateway ? this.gateway.isOwnRecord(tx) : false
   }
 
   async submit(items: GatewayItem[]): Promise<AckEntry[]> {

@@ -7,7 +7,8 @@ import { Level } from 'level'
  * store (`<data>/ingest-api/owed`), written synced *before* the record enters the outbox, so an acked record
  * always has its entry. Layout (binary keys, both written and deleted together):
  *   "d" ‖ origin(32) ‖ txId(32) → empty   (by device: what to push after a hello)
- *   "t" ‖ txId(32) ‖ origin(32) → empty   (by tx: who to push a fresh commit to)
+ *   "t" ‖ txId(32) → origin(32) ‖ tx      (by tx: who to push a fresh commit to; a tx has one origin; tx =
+ *                                          encodeTransaction, kept so the node can store the payload once committed)
  */
 export class OwedReceipts {
   private readonly db: Level<Uint8Array, Uint8Array>
@@ -33,16 +34,19 @@ export class OwedReceipts {
     return this.count
   }
 
-  async add(pairs: Array<{ origin: Uint8Array; txId: Uint8Array }>): Promise<void> {
+  async add(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>): Promise<void> {
     if (pairs.length === 0) return
     const keys = pairs.map((p) => byDevice(p.origin, p.txId))
     const present = await this.db.getMany(keys)
     const b = this.db.batch()
+    const seen = new Set<string>()
     let fresh = 0
     pairs.forEach((p, i) => {
-      if (present[i] !== undefined) return
+      const hex = toHex(keys[i])
+      if (present[i] !== undefined || seen.has(hex)) return
+      seen.add(hex)
       b.put(keys[i], EMPTY)
-      b.put(byTx(p.txId, p.origin), EMPTY)
+      b.put(byTx(p.txId), p.tx ? concat(p.origin, p.tx) : p.origin)
       fresh++
     })
     if (fresh === 0) return b.close()
@@ -58,21 +62,20 @@ export class OwedReceipts {
     return out
   }
 
-  /** The devices owed the receipt of each txId (hex → origins). */
-  async devicesOf(txIds: Uint8Array[]): Promise<Map<string, Uint8Array[]>> {
-    const out = new Map<string, Uint8Array[]>()
-    for (const id of txIds) {
-      for await (const k of this.db.keys({ gte: concat(T, id), lt: concat(T, next(id)), limit: 16 })) {
-        const hex = toHex(id)
-        const list = out.get(hex) ?? []
-        list.push(k.slice(33))
-        out.set(hex, list)
-      }
-    }
+  /** The device owed the receipt of each txId, for those owed (hex txId → origin and, when kept, the tx). */
+  async devicesOf(txIds: Uint8Array[]): Promise<Map<string, { origin: Uint8Array; tx?: Uint8Array }>> {
+    const out = new Map<string, { origin: Uint8Array; tx?: Uint8Array }>()
+    if (this.count === 0 || txIds.length === 0) return out
+    const vals = await this.db.getMany(txIds.map(byTx))
+    txIds.forEach((id, i) => {
+      const v = vals[i]
+      if (v !== undefined) out.set(toHex(id), { origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
+    })
     return out
   }
 
-  async remove(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
+  async remove(origin: Uint8Array, ids: Uint8Array[]): Promise<void> {
+    const txIds = [...new Map(ids.map((id) => [toHex(id), id])).values()]
     if (txIds.length === 0) return
     const keys = txIds.map((id) => byDevice(origin, id))
     const present = await this.db.getMany(keys)
@@ -81,7 +84,7 @@ export class OwedReceipts {
     txIds.forEach((id, i) => {
       if (present[i] === undefined) return
       b.del(keys[i])
-      b.del(byTx(id, origin))
+      b.del(byTx(id))
       n++
     })
     if (n === 0) return b.close()
@@ -105,7 +108,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 const byDevice = (origin: Uint8Array, id: Uint8Array) => concat(D, origin, id)
-const byTx = (id: Uint8Array, origin: Uint8Array) => concat(T, id, origin)
+const byTx = (id: Uint8Array) => concat(T, id)
 
 /** The smallest 32-byte key above every key starting with `k` (k is 32 bytes; all-ones never occurs in practice). */
 function next(k: Uint8Array): Uint8Array {
