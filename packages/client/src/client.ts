@@ -3,6 +3,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import {
   type ChainpointProof,
   decodeFrameBody,
+  encodeTransaction,
   type DecodedIngestFrame,
   encodeFrame,
   equalBytes,
@@ -158,6 +159,8 @@ export function parseFingerprint(fp: string): Uint8Array {
 }
 
 const DEFAULT_RETRY = ['RATE_LIMITED', 'INTERNAL']
+/** Bytes of a submit frame around its txs: length prefix, [1, 3, batchId, array header]. */
+const FRAME_OVERHEAD = 32
 
 /** Create a client for the Profichain ingest API (docs/client.md). Call `start()` to connect. */
 export function createClient(init: ClientInit): ProfichainClient {
@@ -435,17 +438,33 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     if (!c?.welcome || this.stopped) return
     while (this.unsent.length > 0 && c.inflight.size < c.maxInFlight) {
       const batch: Rec[] = []
-      let bytes = 64
+      let bytes = FRAME_OVERHEAD
       while (batch.length < c.maxBatch && this.unsent.length > 0) {
-        const size = this.unsent[0].tx.payload.byteLength + 512
-        if (batch.length > 0 && bytes + size > c.maxFrameBytes) break
+        const size = encodeTransaction(this.unsent[0].tx).byteLength
+        if (FRAME_OVERHEAD + size > c.maxFrameBytes) {
+          // Alone it is above the node's frame limit: sending it would only get the connection closed, forever.
+          this.refuse(this.unsent.shift() as Rec, 'FRAME_TOO_LARGE')
+          continue
+        }
+        if (bytes + size > c.maxFrameBytes) break
         bytes += size
         batch.push(this.unsent.shift() as Rec)
       }
+      if (batch.length === 0) continue
       const id = c.nextBatchId++
       c.inflight.set(id, batch)
       this.send(c, encodeFrame({ type: 'submit', batchId: id, txs: batch.map((r) => r.tx) }))
     }
+  }
+
+  /** A record refused for good: out of the spool, its promise rejected, event `rejected`. */
+  private refuse(rec: Rec, code: string): void {
+    this.recs.delete(rec.seq)
+    const txId = toHex(rec.txId)
+    void this.spool?.rejected(rec.seq, code).catch((err) => this.fail(spoolFailure(err)))
+    rec.reject?.(new ClientError('ERR_REJECTED', `the node refused record seq ${rec.seq} (${txId}): ${code}`, { code, txId, seq: rec.seq }))
+    this.emit('rejected', { txId, seq: rec.seq, code })
+    this.changed()
   }
 
   private onAck(c: Conn, f: Ack): void {
@@ -463,24 +482,21 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
         retryLater.push(rec)
         continue
       }
+      if (e.status === 'rejected') {
+        this.refuse(rec, e.code)
+        continue
+      }
       this.recs.delete(rec.seq)
       const txId = toHex(rec.txId)
-      if (e.status === 'rejected') {
-        void this.spool?.rejected(rec.seq, e.code).catch((err) => this.fail(spoolFailure(err)))
-        const err = new ClientError('ERR_REJECTED', `the node refused record seq ${rec.seq} (${txId}): ${e.code}`, { code: e.code, txId, seq: rec.seq })
-        rec.reject?.(err)
-        this.emit('rejected', { txId, seq: rec.seq, code: e.code })
-      } else {
-        const result: SubmitResult = { txId, seq: rec.seq, status: e.status }
-        if (this.spool) void this.spool.acked(rec.seq, e.status === 'accepted' ? 0 : 1).catch((err) => this.fail(spoolFailure(err)))
-        else {
-          // Without a spool, remember a bounded number of acknowledged txs awaiting receipts (for awaitingReceipts).
-          if (this.owed.size >= 100_000) this.owed.delete(this.owed.keys().next().value as string)
-          this.owed.set(txId, rec.seq)
-        }
-        rec.resolve?.(result)
-        this.emit('ack', result)
+      const result: SubmitResult = { txId, seq: rec.seq, status: e.status }
+      if (this.spool) void this.spool.acked(rec.seq, e.status === 'accepted' ? 0 : 1).catch((err) => this.fail(spoolFailure(err)))
+      else {
+        // Without a spool, remember a bounded number of acknowledged txs awaiting receipts (for awaitingReceipts).
+        if (this.owed.size >= 100_000) this.owed.delete(this.owed.keys().next().value as string)
+        this.owed.set(txId, rec.seq)
       }
+      rec.resolve?.(result)
+      this.emit('ack', result)
     }
     if (retryLater.length > 0) {
       // Back off once for the whole lot, then put them back in seq order.

@@ -102,6 +102,19 @@ describe('client against an in-test ingest server (real TLS)', () => {
     await expect(ok).resolves.toMatchObject({ status: 'accepted' })
   })
 
+  it('a record above the node\'s frame limit is refused locally (FRAME_TOO_LARGE), never sent; the others go on', async () => {
+    const n = await node({ maxFrameBytes: 4096 })
+    const dir = mkdtempSync(join(tmpdir(), 'pc-spool-'))
+    const c = client(n, { spoolDir: dir })
+    await c.start()
+    const big = c.submit(new Uint8Array(5000))
+    const small = c.submit(new Uint8Array(100))
+    await expect(big).rejects.toMatchObject({ code: 'ERR_REJECTED', meta: { code: 'FRAME_TOO_LARGE' } })
+    await expect(small).resolves.toMatchObject({ status: 'accepted' })
+    expect(n.state.accepted).toHaveLength(1)
+    expect(c.pending).toBe(0)
+  })
+
   it('retries RATE_LIMITED records instead of dropping them', async () => {
     let refusals = 3
     const n = await node({ reject: () => (refusals-- > 0 ? 'RATE_LIMITED' : undefined) })

@@ -54,6 +54,8 @@ export interface FakeNodeInit {
   state?: FakeState
   maxBatch?: number
   maxInFlight?: number
+  /** Advertised frame limit (default 4 MiB). */
+  maxFrameBytes?: number
   /** Push a receipt for every accepted tx right after its ack. */
   receipts?: boolean
   /** Push every receipt twice in a row (as a node does with an owed and a fresh push). */
@@ -124,7 +126,7 @@ export class FakeNode {
     const fp = Buffer.from(this.cert.fingerprint, 'hex')
     let device: Uint8Array | undefined
     const reader = new FrameReader(4 * 1024 * 1024)
-    s.write(frame([1, 0, challenge, this.network, { maxFrameBytes: 4 * 1024 * 1024, maxBatch: this.init.maxBatch ?? 64, maxInFlight: this.init.maxInFlight ?? 4 }]))
+    s.write(frame([1, 0, challenge, this.network, { maxFrameBytes: this.init.maxFrameBytes ?? 4 * 1024 * 1024, maxBatch: this.init.maxBatch ?? 64, maxInFlight: this.init.maxInFlight ?? 4 }]))
     s.on('data', (chunk: Buffer) => {
       this.bytesReceived += chunk.byteLength
       for (const body of reader.push(chunk)) {
