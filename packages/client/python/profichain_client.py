@@ -508,10 +508,8 @@ class Client:
             try:
                 if self._sock is None:
                     self.connect()
-                size = max(1, self._limits.get("maxBatch", 64))
                 retry_later: List[Transaction] = []
-                for i in range(0, len(todo), size):
-                    batch = todo[i:i + size]
+                for batch in self._batches(todo):
                     for t in batch:
                         self._sent[t.tx_id().hex()] = t
                     self._batch_id += 1
@@ -562,6 +560,26 @@ class Client:
         return [self.receipts[t] for t in tx_ids]
 
     # -- internals --
+
+    def _batches(self, txs: List[Transaction]) -> List[List[Transaction]]:
+        """Split into submits of at most maxBatch txs and maxFrameBytes bytes (a lone tx above it: ERR_REJECTED)."""
+        max_n = max(1, self._limits.get("maxBatch", 64))
+        max_bytes = self._limits.get("maxFrameBytes", 4 * 1024 * 1024) - 32
+        out: List[List[Transaction]] = []
+        cur: List[Transaction] = []
+        size = 0
+        for t in txs:
+            n = len(t.encode())
+            if n > max_bytes:
+                raise ProfichainError("ERR_REJECTED", f"record seq {t.seq} is {n} bytes, above the node's frame limit", code="FRAME_TOO_LARGE", txId=t.tx_id().hex(), seq=t.seq)
+            if cur and (len(cur) >= max_n or size + n > max_bytes):
+                out.append(cur)
+                cur, size = [], 0
+            cur.append(t)
+            size += n
+        if cur:
+            out.append(cur)
+        return out
 
     def _read_until(self, wanted: str) -> Dict[str, Any]:
         while True:
