@@ -260,7 +260,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     while (this.recs.size > 0 || (opts.receipts === true && this.awaitingReceipts > 0)) {
       if (this.stopped) throw new ClientError('ERR_CLOSED', 'the client is closed')
       const left = deadline - Date.now()
-      if (left <= 0) throw new ClientError('ERR_CLOSED', `drain timed out: ${this.recs.size} unacknowledged, ${this.awaitingReceipts} receipts outstanding`)
+      if (left <= 0) throw new ClientError('ERR_TIMEOUT', `drain timed out: ${this.recs.size} unacknowledged, ${this.awaitingReceipts} receipts outstanding`)
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 1000))
         this.changeWaiters.push(() => {
@@ -340,7 +340,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     })
     // Until the welcome, the whole handshake is bounded by one timer (cleared in onFrame).
     const timeout = setTimeout(() => {
-      this.fail(new ClientError('ERR_PROTOCOL', `no welcome from ${this.init.host}:${this.init.port} within ${this.init.connectTimeoutMs ?? 10_000} ms`))
+      this.fail(new ClientError('ERR_TIMEOUT', `no welcome from ${this.init.host}:${this.init.port} within ${this.init.connectTimeoutMs ?? 10_000} ms`))
       socket.destroy()
     }, this.init.connectTimeoutMs ?? 10_000)
     const c: Conn = { socket, reader: new FrameReader(INGEST_FIELD_LIMITS.chainpointBytes + 64 * 1024), timeout, pinned: false, inflight: new Map(), nextBatchId: 1, maxBatch: 1, maxInFlight: 1, maxFrameBytes: 4 * 1024 * 1024 }

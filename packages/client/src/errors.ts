@@ -20,6 +20,8 @@ export const CLIENT_ERROR_CODES = [
   'ERR_SPOOL_IO',
   // a pushed receipt does not prove the record it names
   'ERR_RECEIPT_INVALID',
+  // no answer in time: the handshake (connectTimeoutMs) or drain()
+  'ERR_TIMEOUT',
   // the client was closed before the record was acknowledged (a spooled record is re-sent on the next start)
   'ERR_CLOSED',
   // a caller's mistake: bad option or argument
@@ -39,6 +41,7 @@ export interface ClientErrorMeta {
   ERR_SPOOL_CORRUPT: { path: string; offset: number }
   ERR_SPOOL_IO: Record<string, never>
   ERR_RECEIPT_INVALID: { txId: string }
+  ERR_TIMEOUT: Record<string, never>
   ERR_CLOSED: Record<string, never>
   ERR_INVALID_ARGUMENT: Record<string, never>
 }
