@@ -57,6 +57,8 @@ export interface ClientInit {
   connectTimeoutMs?: number
 }
 
+export type ClientState = 'connecting' | 'connected' | 'waiting' | 'idle' | 'closed'
+
 /** A record the node has acknowledged as durable. */
 export interface SubmitResult {
   txId: string
@@ -112,6 +114,8 @@ export interface ProfichainClient extends TypedEventEmitter<ClientEvents> {
   /** Acknowledged records whose receipt has not arrived (spool or this session). */
   readonly awaitingReceipts: number
   readonly connected: boolean
+  /** connecting | connected | waiting (back-off before a reconnect) | idle (closed by the node's idle timeout; the next record reconnects) | closed */
+  readonly state: ClientState
   /** Stop reconnecting, close the socket and the spool (unacknowledged spooled records stay for the next start). */
   close(): Promise<void>
 }
@@ -140,6 +144,8 @@ interface Conn {
   socket: TLSSocket
   reader: FrameReader
   timeout: NodeJS.Timeout
+  /** The code of the error frame the server closed this connection with. */
+  serverCode?: string
   /** The certificate matched the pin: only then is any frame read or written. */
   pinned: boolean
   hello?: ServerHello
@@ -187,6 +193,8 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
   private receiptAckTimer: NodeJS.Timeout | undefined
   private changeWaiters: Array<() => void> = []
   private retryTimer: NodeJS.Timeout | undefined
+  /** Closed by the node for idleness with nothing to do: reconnect on the next record only. */
+  private idle = false
 
   constructor(private readonly init: ClientInit) {
     super()
@@ -201,6 +209,13 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
 
   get connected(): boolean {
     return this.conn?.welcome !== undefined
+  }
+
+  get state(): ClientState {
+    if (this.stopped) return 'closed'
+    if (this.conn?.welcome) return 'connected'
+    if (this.conn) return 'connecting'
+    return this.idle ? 'idle' : 'waiting'
   }
 
   get pending(): number {
@@ -247,6 +262,10 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     acked.catch(() => {}) // the caller may only care about `queued`; errors also go to events
     this.recs.set(seq, rec)
     this.unsent.push(rec)
+    if (this.idle) {
+      this.idle = false
+      this.connectNow()
+    }
     this.pump()
     return { txId: toHex(rec.txId), seq, tx, acked, recordKey }
   }
@@ -380,8 +399,10 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       // In-flight records go back to the front: re-sent (with their original signature and seq) next time.
       const back = [...c.inflight.values()].flat()
       if (back.length > 0) this.unsent = [...back, ...this.unsent].sort((a, b) => a.seq - b.seq)
-      this.emit('disconnected', { reason })
-      this.scheduleReconnect()
+      this.emit('disconnected', { reason: c.serverCode ?? reason })
+      // Closed for idleness with nothing to send and no receipt awaited: stay away until the next record.
+      if (c.serverCode === 'IDLE_TIMEOUT' && this.recs.size === 0 && this.awaitingReceipts === 0) this.idle = true
+      else this.scheduleReconnect()
     })
   }
 
@@ -425,8 +446,9 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       case 'receipt-ack':
         throw new ClientError('ERR_PROTOCOL', `the server sent a ${f.type} frame, which only clients send`)
       case 'error': {
-        const err = new ClientError('ERR_SERVER', `the node refused the connection: ${f.code}: ${f.message}`, { code: f.code })
-        this.fail(err)
+        c.serverCode = f.code
+        // The node closing an idle connection is routine, not a failure (see the close handler).
+        if (f.code !== 'IDLE_TIMEOUT') this.fail(new ClientError('ERR_SERVER', `the node refused the connection: ${f.code}: ${f.message}`, { code: f.code }))
         c.socket.destroy()
         return
       }

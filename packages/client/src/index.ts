@@ -4,6 +4,7 @@ export {
   type ClientEvents,
   type ClientInit,
   type ClientReceipt,
+  type ClientState,
   createClient,
   parseFingerprint,
   type ProfichainClient,

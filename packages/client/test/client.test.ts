@@ -115,6 +115,20 @@ describe('client against an in-test ingest server (real TLS)', () => {
     expect(c.pending).toBe(0)
   })
 
+  it('closed for idleness with nothing to do, it stays away until the next record', async () => {
+    const n = await node({ idleFirst: true })
+    const c = client(n)
+    const failures: string[] = []
+    c.on('failure', (e) => failures.push(e.code))
+    await c.start()
+    await until(() => c.state === 'idle', 'idle state')
+    expect(n.connectionsTotal).toBe(1)
+    await expect(c.submit(utf8('later'))).resolves.toMatchObject({ status: 'accepted', seq: 0 })
+    expect(n.connectionsTotal).toBe(2)
+    expect(c.state).toBe('connected')
+    expect(failures).toEqual([])
+  })
+
   it('retries RATE_LIMITED records instead of dropping them', async () => {
     let refusals = 3
     const n = await node({ reject: () => (refusals-- > 0 ? 'RATE_LIMITED' : undefined) })

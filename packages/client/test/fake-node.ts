@@ -58,6 +58,8 @@ export interface FakeNodeInit {
   maxFrameBytes?: number
   /** Push a receipt for every accepted tx right after its ack. */
   receipts?: boolean
+  /** Close the first connection with error IDLE_TIMEOUT right after its welcome. */
+  idleFirst?: boolean
   /** Push every receipt twice in a row (as a node does with an owed and a fresh push). */
   pushTwice?: boolean
   /** Change a receipt before it is pushed (tamper tests). */
@@ -98,6 +100,8 @@ export class FakeNode {
   /** Bytes received from clients that never passed a TLS handshake check (fingerprint tests). */
   bytesReceived = 0
   connections = new Set<TLSSocket>()
+  /** Connections accepted since start. */
+  connectionsTotal = 0
   private height = 0
 
   constructor(private readonly init: FakeNodeInit = {}) {
@@ -120,6 +124,7 @@ export class FakeNode {
 
   private onConnection(s: TLSSocket): void {
     this.connections.add(s)
+    const nth = ++this.connectionsTotal
     s.on('close', () => this.connections.delete(s))
     s.on('error', () => {})
     const challenge = randomBytes(32)
@@ -140,6 +145,7 @@ export class FakeNode {
           device = pub
           const max = this.state.maxSeq.get(toHex(pub))
           s.write(frame([1, 2, { deviceId: toHex(pub).slice(0, 16), registered: true, nextSeq: max === undefined ? 0 : max + 1 }]))
+          if (this.init.idleFirst && nth === 1) s.end(frame([1, 6, 'IDLE_TIMEOUT', 'idle for longer than the idle timeout']))
         } else if (v[1] === 3 && device) {
           this.onSubmit(s, device, v)
         } else if (v[1] === 7) {
