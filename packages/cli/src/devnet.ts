@@ -8,6 +8,7 @@ import { createGenesis, serializeGenesis } from '@profichain/consensus'
 import { peerIdFromPublicKey } from '@profichain/network'
 import type { NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
+import { startDevnetOpcua } from './opcua.js'
 import { CliError } from './util.js'
 
 export interface DevnetOptions {
@@ -25,6 +26,8 @@ export interface DevnetOptions {
   threshold?: number
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
+  /** Also run the OPC UA machine-tool simulator and a bridge into the first thin node's inbox (docs/opcua.md). */
+  opcua?: boolean
   log?: (line: string) => void
 }
 
@@ -42,6 +45,8 @@ export interface DevnetNodeInfo {
 export interface DevnetInfo {
   network: string
   nodes: DevnetNodeInfo[]
+  /** With --opcua: the simulator's endpoint and the inbox folder the bridge writes to. */
+  opcua?: { endpointUrl: string; inbox: string }
 }
 
 interface Plan {
@@ -142,7 +147,9 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
   await rm(join(dir, 'devnet.json'), { force: true })
   const plans = await prepare(o)
   const children: ChildProcess[] = []
+  let stopOpcua: (() => Promise<void>) | undefined
   const stop = async () => {
+    await stopOpcua?.()
     await Promise.all(
       children.map(
         (c) =>
@@ -194,6 +201,13 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
     }
     const genesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }
     const info: DevnetInfo = { network: genesis.network, nodes }
+    if (o.opcua) {
+      const target = nodes.find((n) => n.type === 'thin') ?? nodes[0]
+      const op = await startDevnetOpcua(dir, target.inbox)
+      stopOpcua = op.stop
+      info.opcua = { endpointUrl: op.endpointUrl, inbox: op.inbox }
+      log(`  opcua        simulator ${op.endpointUrl} → bridge → ${target.name} inbox ${op.inbox}`)
+    }
     await writeFile(join(dir, 'devnet.json'), `${JSON.stringify(info, null, 2)}\n`)
     return { info, stop }
   } catch (err) {

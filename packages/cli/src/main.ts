@@ -8,6 +8,7 @@ import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
 import { registerBrokerCommand } from './broker.js'
+import { registerOpcuaCommand } from './opcua.js'
 import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
@@ -405,6 +406,7 @@ Exit codes:
       .addOption(new Option('--consensus <kind>', 'consensus of a new devnet').choices([...INIT_CONSENSUS]).default('authority'))
       .option('--validators <n>', 'quorum: number of validators (full nodes validator-1..N), default 4', positiveInt)
       .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
+      .option('--opcua', 'also run the OPC UA machine-tool simulator and a bridge into the first thin node (docs/opcua.md)')
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -421,6 +423,7 @@ Exit codes:
           consensus: o.consensus,
           validators: o.validators,
           threshold: o.threshold,
+          opcua: o.opcua,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
@@ -454,6 +457,7 @@ Exit codes:
       'profichain devnet --dir .qnet --consensus quorum --validators 4 --thin 1',
   )
   registerBrokerCommand(program)
+  registerOpcuaCommand(program)
   program.addCommand(deviceCommand())
   return program
 }
