@@ -115,6 +115,7 @@ interface Writer {
   name: string
   seq: number
   lastSrc: bigint
+  lastValue: string
   samples: number
   firstAt: number
   lastAt: number
@@ -186,7 +187,7 @@ class BridgeImpl implements Bridge {
         if (id > 0xffff) throw new OpcuaError('ERR_OPCUA_CONFIG', 'more than 65535 variables: DataSetWriterId is a UInt16; run a second bridge')
         const key = `${s.endpointUrl}|${it.nodeId}`
         if (this.writers.has(key)) throw new OpcuaError('ERR_OPCUA_CONFIG', `variable ${it.nodeId} is configured twice for ${s.endpointUrl}`)
-        this.writers.set(key, { id, name: it.name ?? it.nodeId, seq: 0, lastSrc: -1n, samples: 0, firstAt: 0, lastAt: 0 })
+        this.writers.set(key, { id, name: it.name ?? it.nodeId, seq: 0, lastSrc: -1n, lastValue: '', samples: 0, firstAt: 0, lastAt: 0 })
       }
     }
     const registry = components.registry ?? new PromRegistry()
@@ -307,13 +308,17 @@ class BridgeImpl implements Bridge {
     if (this.stopped || this.failed) return
     const srcDate = dv.sourceTimestamp ?? dv.serverTimestamp
     const src = srcDate ? BigInt(srcDate.getTime()) * 1_000_000_000n + BigInt(dv.sourcePicoseconds ?? 0) : -1n
-    // A republish after a reconnect may repeat samples the bridge already has.
-    if (src >= 0n && src <= w.lastSrc) {
+    const value = jsonValue(dv.value?.value)
+    const valueKey = JSON.stringify(value)
+    // A republish after a reconnect may repeat samples the bridge already has: older than the last one, or the
+    // same timestamp and value (two distinct samples may share a timestamp when a server has no finer clock).
+    if (src >= 0n && (src < w.lastSrc || (src === w.lastSrc && valueKey === w.lastValue))) {
       this.st.duplicates++
       this.metrics.duplicates.inc()
       return
     }
     if (src >= 0n) w.lastSrc = src
+    w.lastValue = valueKey
     const now = Date.now()
     w.samples++
     if (w.firstAt === 0) w.firstAt = now
@@ -321,9 +326,11 @@ class BridgeImpl implements Bridge {
     w.seq = w.seq >= 0xffffffff ? 1 : w.seq + 1
     this.st.received++
     this.metrics.samples.inc()
-    const field: Record<string, unknown> = { Value: jsonValue(dv.value?.value), StatusCode: dv.statusCode?.value ?? 0 }
+    const field: Record<string, unknown> = { Value: value, StatusCode: dv.statusCode?.value ?? 0 }
     if (dv.sourceTimestamp) field.SourceTimestamp = dv.sourceTimestamp.toISOString()
+    if (dv.sourcePicoseconds) field.SourcePicoseconds = dv.sourcePicoseconds
     if (dv.serverTimestamp) field.ServerTimestamp = dv.serverTimestamp.toISOString()
+    if (dv.serverPicoseconds) field.ServerPicoseconds = dv.serverPicoseconds
     if (this.pending.length === 0) this.pendingSince = now
     this.pending.push({
       DataSetWriterId: w.id,

@@ -9,7 +9,10 @@ import { OpcuaError } from './errors.js'
 export interface JsonDataValue {
   Value: unknown
   SourceTimestamp?: string
+  /** Sub-millisecond part of SourceTimestamp, in units of 10 ps (OPC 10000-6), when the server gives one. */
+  SourcePicoseconds?: number
   ServerTimestamp?: string
+  ServerPicoseconds?: number
   StatusCode: number
 }
 
