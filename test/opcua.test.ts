@@ -1,6 +1,6 @@
 // End to end (issue 15): a real node-opcua server (the machine-tool simulator) and client (the bridge), a
 // real full node as a separate process ingesting the bridge's files in line mode, real receipts. The
-// 60 s run, the reconnect run and the SIGKILL run share one node and run side by side.
+// 60 s run, the reconnect run, the SIGKILL run and the ingest-API run share one node and run side by side.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
@@ -8,9 +8,11 @@ import { createServer, type Server, type Socket, connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readLineReceipts } from '@profichain/ingest'
-import { type ChainpointProof, verifyChainpointReceipt } from '@profichain/core'
+import { type ChainpointProof, generateKeyPair, toHex, verifyChainpointReceipt } from '@profichain/core'
+import { type ClientReceipt, createClient } from '@profichain/client'
 import {
   type Bridge,
+  createApiOutput,
   createBridge,
   createFileOutput,
   createSimulator,
@@ -146,13 +148,20 @@ async function bridgeInto(dir: string, sub: string, publisherId: string, endpoin
 const until = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('OPC UA bridge → thin node inbox → receipts', () => {
-  it('60 s × 10 variables: every sample in exactly one committed record, in order; reconnects gap-marked; SIGKILL never ingests a half file', async () => {
+  it('60 s × 10 variables: every sample in exactly one committed record, in order; reconnects gap-marked; SIGKILL never ingests a half file; the ingest API output', async () => {
     const dir = join(await tempDir('opcua'), 'node')
     const base = 20_000 + Math.floor(Math.random() * 20_000)
     const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1), '--line-mode'])
     expect(init.code, init.stderr).toBe(0)
     const cfg = join(dir, 'config.toml')
-    await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('stable_ms = 500', 'stable_ms = 200'))
+    const TOKEN = 'opcua-e2e-token-0123456789abcdef'
+    const ingestPort = base + 2
+    const toml = (await readFile(cfg, 'utf8'))
+      .replace('stable_ms = 500', 'stable_ms = 200')
+      .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
+      .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
+    const section = toml.indexOf('\n[ingest_api]')
+    await writeFile(cfg, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${ingestPort}`))
     const network = (JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }).network
     const api = `http://127.0.0.1:${base + 1}`
     const node: RunningNode = await startNode(dir)
@@ -231,7 +240,46 @@ describe('OPC UA bridge → thin node inbox → receipts', () => {
       return { partAtKill, seqAtKill, code }
     })()
 
-    const [a, b, c] = await Promise.all([runA, runB, runC])
+    // D: the ingest API output, sealed at the source: the bridge is a registered device (@profichain/client, spool).
+    const runD = (async () => {
+      const key = generateKeyPair()
+      const gql = async (query: string, variables: Record<string, unknown>) => {
+        const res = await fetch(`${api}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })
+        const body = (await res.json()) as { data?: { devices?: unknown[] }; errors?: Array<{ message: string }> }
+        if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
+        return body.data
+      }
+      await gql('mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: 'mill-d', k: toHex(key.publicKey) })
+      await waitFor('device registered', async () => ((await gql('{ devices(first: 10) { publicKey } }', {}))?.devices?.length ?? 0) >= 1, 30_000)
+      const pem = await readFile(join(dir, 'ingest-api', 'cert.pem'), 'utf8')
+      const fingerprint = createHash('sha256').update(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest('hex')
+      const client = createClient({ host: '127.0.0.1', port: ingestPort, fingerprint, network, deviceKey: key, spoolDir: join(dir, 'spool-d'), backoffMs: { initial: 50, max: 500 } })
+      const receipts = new Map<string, ClientReceipt>()
+      client.on('receipt', (r) => receipts.set(r.txId, r))
+      const payloads = new Map<string, Uint8Array>()
+      const output = createApiOutput(
+        {
+          start: () => client.start(),
+          async queue(payload, metadata) {
+            const q = await client.queue(payload, metadata)
+            payloads.set(q.txId, payload)
+            return q
+          },
+          drain: (o) => client.drain(o),
+          close: () => client.close(),
+        },
+        { drainReceipts: true, drainTimeoutMs: 60_000 },
+      )
+      const simD = await startSim()
+      const bridge = createBridge({ publisherId: 'mill-d', servers: [{ endpointUrl: simD.endpointUrl, items: items(2, 10) }], samplesPerRecord: 10 }, { output })
+      cleanups.push(() => bridge.stop())
+      await bridge.start()
+      await waitFor('1000 samples over the ingest API', () => bridge.stats().received >= 1000, 40_000)
+      await bridge.stop() // drains: every record acknowledged and receipted
+      return { stats: bridge.stats(), receipts, payloads }
+    })()
+
+    const [a, b, c, d] = await Promise.all([runA, runB, runC, runD])
 
     // Everything the bridges wrote is ingested (nothing left but nothing half-written) and committed.
     for (const sub of ['a', 'b', 'c']) {
@@ -282,5 +330,19 @@ describe('OPC UA bridge → thin node inbox → receipts', () => {
     const cc = await readCommitted(dir, 'c', api, network, heights)
     expect(cc.gaps).toBeGreaterThanOrEqual(1)
     expect(cc.files.length).toBeGreaterThanOrEqual(c.seqAtKill + 2)
+
+    // D: every record sent over the ingest API came back with a valid receipt; its samples are all received ones, in order.
+    expect(d.receipts.size).toBe(d.payloads.size)
+    expect(d.stats.records).toBe(d.payloads.size)
+    const dSamples: JsonDataSetMessage[] = []
+    for (const [txId, payload] of d.payloads) {
+      const r = d.receipts.get(txId)!
+      const v = verifyChainpointReceipt(r.chainpoint as ChainpointProof, { payload })
+      expect(v.txId).toBe(txId)
+      const p = parseBridgeLine(Buffer.from(payload).toString('utf8'))
+      if (p.kind === 'data') dSamples.push(...p.message.Messages)
+    }
+    expect(dSamples.length).toBe(d.stats.received)
+    checkOrder(dSamples)
   })
 })

@@ -14,6 +14,8 @@ export interface ApiOutputInit {
   metadata?: Record<string, string>
   /** How long `stop()` waits for the node's acks, ms (default 30 s; unacked records stay in the spool). */
   drainTimeoutMs?: number
+  /** `stop()` also waits for the receipts of what was sent (default false: acks only). */
+  drainReceipts?: boolean
 }
 
 /** Records sealed by the bridge as a registered device and sent over the ingest API (DESIGN §12, §14). */
@@ -26,7 +28,7 @@ export function createApiOutput(client: IngestClientLike, init: ApiOutputInit = 
     },
     async flush() {},
     async stop() {
-      await client.drain({ timeoutMs: init.drainTimeoutMs ?? 30_000 }).catch(() => {})
+      await client.drain({ receipts: init.drainReceipts ?? false, timeoutMs: init.drainTimeoutMs ?? 30_000 }).catch(() => {})
       await client.close()
     },
   }
