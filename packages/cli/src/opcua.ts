@@ -11,6 +11,7 @@ import {
   createSimulator,
   loadBridgeConfig,
   type RecordOutput,
+  routeOpcuaLogs,
   SIM_VARIABLES,
   type Simulator,
   simNodeId,
@@ -136,6 +137,7 @@ export function registerOpcuaCommand(program: Command): void {
     .addHelpText('after', `${HELP}\n\nExample:\n  profichain opcua --simulate --port 4840 &\n  profichain opcua --config opcua.toml\n`)
     .action(async (o: { config?: string; simulate?: boolean; port: number; host: string; minSampling: number; reportEvery: number }) => {
       if (!o.config && !o.simulate) throw new CliError('ERR_CLI_USAGE', 'give --config <file> (run the bridge) and/or --simulate (run the simulator)')
+      routeOpcuaLogs((line) => process.stderr.write(line))
       let sim: Simulator | undefined
       let bridge: Bridge | undefined
       if (o.simulate) {
@@ -172,8 +174,9 @@ export function registerOpcuaCommand(program: Command): void {
 
 /** devnet --opcua: the simulator and a bridge writing into `inbox` (a thin node's), in this process. */
 export async function startDevnetOpcua(dir: string, inbox: string): Promise<{ endpointUrl: string; inbox: string; stop: () => Promise<void> }> {
-  const sim = await createSimulator({ port: 0 })
-  const bridge = await startBridge(simulatorBridgeConfig(sim.endpointUrl, join(inbox, 'opcua'), join(dir, 'opcua-state')))
+  routeOpcuaLogs((line) => process.stderr.write(line))
+  const sim = await createSimulator({ port: 0, pkiDir: join(dir, 'opcua-pki', 'simulator') })
+  const bridge = await startBridge({ ...simulatorBridgeConfig(sim.endpointUrl, join(inbox, 'opcua'), join(dir, 'opcua-state')), pkiDir: join(dir, 'opcua-pki', 'bridge') })
   return {
     endpointUrl: sim.endpointUrl,
     inbox: join(inbox, 'opcua'),

@@ -28,6 +28,6 @@ export {
   type SecurityPolicyName,
   type ServerConfig,
 } from './bridge.js'
-export { createSimulator, raiseSamplingLimits, SIM_NAMESPACE, SIM_VARIABLES, type SimVariable, simNodeId, type Simulator, type SimulatorInit } from './simulator.js'
+export { createSimulator, raiseSamplingLimits, routeOpcuaLogs, SIM_NAMESPACE, SIM_VARIABLES, type SimVariable, simNodeId, type Simulator, type SimulatorInit } from './simulator.js'
 export { loadBridgeConfig, parseBridgeConfig, type BridgeConfig } from './config.js'
 export { createApiOutput, type ApiOutputInit, type IngestClientLike } from './api-output.js'

@@ -1,9 +1,13 @@
 import { performance } from 'node:perf_hooks'
+import { inspect } from 'node:util'
 import {
   DataType,
   MonitoredItem,
   OPCUACertificateManager,
   OPCUAServer,
+  setDebugLogger,
+  setErrorLogger,
+  setWarningLogger,
   Subscription,
   type UAObject,
   Variant,
@@ -176,4 +180,18 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
       await server.shutdown(0)
     },
   }
+}
+
+/** Send node-opcua's own warning and error lines to `write` (the CLI: stderr, so stdout carries only what it prints). */
+export function routeOpcuaLogs(write: (line: string) => void): void {
+  const f = (...args: unknown[]) => {
+    // node-opcua passes its caller ({ filename, callerline }) first.
+    const first = args[0] as { filename?: unknown } | undefined
+    const from = first && typeof first === 'object' && 'filename' in first ? `node-opcua ${String(first.filename)}: ` : ''
+    const rest = from ? args.slice(1) : args
+    write(`${from}${rest.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 3 }))).join(' ')}\n`)
+  }
+  setWarningLogger(f)
+  setErrorLogger(f)
+  setDebugLogger(f)
 }
