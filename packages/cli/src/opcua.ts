@@ -1,23 +1,11 @@
 import { join, resolve } from 'node:path'
-import { readKeyFile } from '@profichain/core'
-import { createClient } from '@profichain/client'
-import {
-  type Bridge,
-  type BridgeConfig,
-  type BridgeLogger,
-  createApiOutput,
-  createBridge,
-  createFileOutput,
-  createSimulator,
-  loadBridgeConfig,
-  type RecordOutput,
-  routeOpcuaLogs,
-  SIM_VARIABLES,
-  type Simulator,
-  simNodeId,
-} from '@profichain/opcua'
+import type { Bridge, BridgeConfig, BridgeLogger, RecordOutput, Simulator } from '@profichain/opcua'
 import { type Command, InvalidArgumentError } from 'commander'
 import { CliError } from './util.js'
+
+// node-opcua is large and logs at import: load it (and the client) only when an OPC UA command runs, not on every
+// `profichain` invocation.
+const opcua = () => import('@profichain/opcua')
 
 function portNumber(v: string): number {
   const n = Number(v)
@@ -39,8 +27,11 @@ const stderrLogger: BridgeLogger = {
 
 /** The bridge's output from its config: files in an inbox, or the ingest API as a registered device. */
 export async function outputFor(cfg: BridgeConfig): Promise<RecordOutput> {
+  const { createApiOutput, createFileOutput } = await opcua()
   const o = cfg.output
   if (o.kind === 'files') return createFileOutput({ dir: o.inbox, stateDir: cfg.stateDir, publisherId: cfg.publisherId, rotate: o.rotate })
+  const { readKeyFile } = await import('@profichain/core')
+  const { createClient } = await import('@profichain/client')
   const client = createClient({
     host: o.host,
     port: o.port,
@@ -55,6 +46,7 @@ export async function outputFor(cfg: BridgeConfig): Promise<RecordOutput> {
 
 /** Start a bridge from a loaded config. */
 export async function startBridge(cfg: BridgeConfig, logger: BridgeLogger = stderrLogger): Promise<Bridge> {
+  const { createBridge } = await opcua()
   const bridge = createBridge(
     {
       publisherId: cfg.publisherId,
@@ -70,7 +62,8 @@ export async function startBridge(cfg: BridgeConfig, logger: BridgeLogger = stde
 }
 
 /** A bridge config for the simulator's 10 fast variables, writing files into `inbox` (devnet, demos). */
-export function simulatorBridgeConfig(endpointUrl: string, inbox: string, stateDir: string, samplesPerRecord = 10, samplingIntervalMs = 10): BridgeConfig {
+export async function simulatorBridgeConfig(endpointUrl: string, inbox: string, stateDir: string, samplesPerRecord = 10, samplingIntervalMs = 10): Promise<BridgeConfig> {
+  const { SIM_VARIABLES, simNodeId } = await opcua()
   return {
     publisherId: 'machine-tool-sim',
     samplesPerRecord,
@@ -137,6 +130,7 @@ export function registerOpcuaCommand(program: Command): void {
     .addHelpText('after', `${HELP}\n\nExample:\n  profichain opcua --simulate --port 4840 &\n  profichain opcua --config opcua.toml\n`)
     .action(async (o: { config?: string; simulate?: boolean; port: number; host: string; minSampling: number; reportEvery: number }) => {
       if (!o.config && !o.simulate) throw new CliError('ERR_CLI_USAGE', 'give --config <file> (run the bridge) and/or --simulate (run the simulator)')
+      const { createSimulator, loadBridgeConfig, routeOpcuaLogs } = await opcua()
       routeOpcuaLogs((line) => process.stderr.write(line))
       let sim: Simulator | undefined
       let bridge: Bridge | undefined
@@ -174,9 +168,10 @@ export function registerOpcuaCommand(program: Command): void {
 
 /** devnet --opcua: the simulator and a bridge writing into `inbox` (a thin node's), in this process. */
 export async function startDevnetOpcua(dir: string, inbox: string): Promise<{ endpointUrl: string; inbox: string; stop: () => Promise<void> }> {
+  const { createSimulator, routeOpcuaLogs } = await opcua()
   routeOpcuaLogs((line) => process.stderr.write(line))
   const sim = await createSimulator({ port: 0, pkiDir: join(dir, 'opcua-pki', 'simulator') })
-  const bridge = await startBridge({ ...simulatorBridgeConfig(sim.endpointUrl, join(inbox, 'opcua'), join(dir, 'opcua-state')), pkiDir: join(dir, 'opcua-pki', 'bridge') })
+  const bridge = await startBridge({ ...(await simulatorBridgeConfig(sim.endpointUrl, join(inbox, 'opcua'), join(dir, 'opcua-state'))), pkiDir: join(dir, 'opcua-pki', 'bridge') })
   return {
     endpointUrl: sim.endpointUrl,
     inbox: join(inbox, 'opcua'),
