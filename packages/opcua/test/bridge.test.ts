@@ -57,6 +57,29 @@ describe('bridge ↔ simulator', () => {
     expect((await registry.getSingleMetric('profichain_opcua_samples_total')?.get())?.values[0].value).toBe(msgs.length)
   })
 
+  it('several servers in one bridge: DataSetWriterIds in config order, samples from each', async () => {
+    const [s1, s2] = [await createSimulator(), await createSimulator()]
+    sims.push(s1, s2)
+    const out = memoryOutput()
+    const fast = SIM_VARIABLES.filter((v) => v.fast)
+    const bridge = createBridge(
+      {
+        publisherId: 'two',
+        samplesPerRecord: 1,
+        servers: [
+          { name: 'lathe', endpointUrl: s1.endpointUrl, items: fast.slice(0, 2).map((v) => ({ nodeId: simNodeId(v.path), name: `lathe.${v.path}`, samplingIntervalMs: 20 })) },
+          { name: 'mill', endpointUrl: s2.endpointUrl, items: [{ nodeId: simNodeId(fast[0].path), name: 'mill.speed', samplingIntervalMs: 20 }] },
+        ],
+      },
+      { output: out },
+    )
+    await bridge.start()
+    const writers = () => new Set(out.lines.map(parseBridgeLine).flatMap((p) => (p.kind === 'data' ? p.message.Messages.map((m) => `${m.DataSetWriterId}:${m.DataSetWriterName}`) : [])))
+    await waitFor('samples of all three variables', () => writers().size === 3)
+    await bridge.stop()
+    expect([...writers()].sort()).toEqual([`1:lathe.${fast[0].path}`, `2:lathe.${fast[1].path}`, '3:mill.speed'])
+  })
+
   it('a wrong password is a clear ERR_OPCUA_CONNECT', async () => {
     const sim = await createSimulator({ users: [{ user: 'operator', password: 's3cret' }], requireUser: true })
     sims.push(sim)
