@@ -67,6 +67,8 @@ export interface BridgeInit {
   /** Reconnect back-off, ms (default 250 → 5000). */
   reconnectInitialDelayMs?: number
   reconnectMaxDelayMs?: number
+  /** Samples waiting for the output at most (default 1,000,000): beyond it the output counts as failed (memory stays bounded). */
+  maxQueuedSamples?: number
 }
 
 export interface BridgeLogger {
@@ -168,6 +170,7 @@ class BridgeImpl implements Bridge {
   private writing: Promise<void> = Promise.resolve()
   private failed: Error | undefined
   private stopped = false
+  private queued = 0
   private readonly st = { received: 0, written: 0, records: 0, duplicates: 0, gaps: 0 }
   private readonly metrics: { samples: Counter; records: Counter; duplicates: Counter; gaps: Counter; reconnects: Counter }
 
@@ -381,7 +384,15 @@ class BridgeImpl implements Bridge {
   }
 
   private enqueue(lines: string[], samples: number): void {
+    this.queued += samples
+    const max = this.init.maxQueuedSamples ?? 1_000_000
+    if (this.queued > max && !this.failed) {
+      this.failed = new OpcuaError('ERR_OPCUA_OUTPUT', `more than ${max} samples wait for the output (it is too slow or stuck); stopping intake`)
+      this.log('warn', { queued: this.queued }, this.failed.message)
+      this.events.emit('error', this.failed)
+    }
     this.writing = this.writing.then(async () => {
+      this.queued -= samples
       if (this.failed) return
       try {
         await this.components.output.write(lines)
