@@ -80,6 +80,26 @@ describe('bridge ↔ simulator', () => {
     expect([...writers()].sort()).toEqual([`1:lathe.${fast[0].path}`, `2:lathe.${fast[1].path}`, '3:mill.speed'])
   })
 
+  it('a stuck output: intake stops with ERR_OPCUA_OUTPUT once maxQueuedSamples wait (memory stays bounded)', async () => {
+    const sim = await createSimulator()
+    sims.push(sim)
+    let release: () => void = () => {}
+    const stuck = new Promise<void>((r) => (release = r))
+    const out: RecordOutput = { start: async () => {}, write: () => stuck, flush: async () => {}, stop: async () => {} }
+    const bridge = createBridge(
+      { publisherId: 's', samplesPerRecord: 10, maxQueuedSamples: 50, servers: [{ endpointUrl: sim.endpointUrl, items: [{ nodeId: simNodeId(SIM_VARIABLES[0].path), samplingIntervalMs: 10 }] }] },
+      { output: out },
+    )
+    const failed = new Promise<Error>((r) => bridge.events.once('error', r))
+    await bridge.start()
+    const err = await failed
+    expect((err as OpcuaError).code).toBe('ERR_OPCUA_OUTPUT')
+    const taken = bridge.stats().received
+    release()
+    await expect(bridge.stop()).rejects.toThrow(/samples wait for the output/)
+    expect(bridge.stats().received).toBeLessThanOrEqual(taken + 1)
+  })
+
   it('a wrong password is a clear ERR_OPCUA_CONNECT', async () => {
     const sim = await createSimulator({ users: [{ user: 'operator', password: 's3cret' }], requireUser: true })
     sims.push(sim)
