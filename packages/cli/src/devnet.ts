@@ -9,6 +9,7 @@ import { createBroker, networkVkeys, writePartnersFile } from '@profichain/globa
 import { peerIdFromPublicKey } from '@profichain/network'
 import { loadOrCreateHpkeKey, type NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
+import { startDevnetOpcua } from './opcua.js'
 import { CliError } from './util.js'
 
 export interface DevnetOptions {
@@ -34,6 +35,8 @@ export interface DevnetOptions {
   brokerUrl?: string
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
+  /** Also run the OPC UA machine-tool simulator and a bridge into the first thin node's inbox (docs/opcua.md). */
+  opcua?: boolean
   log?: (line: string) => void
 }
 
@@ -56,6 +59,8 @@ export interface DevnetInfo {
   /** `--networks N`: the companies (network id, origin, data dirs) and the embedded broker. */
   networks?: Array<{ network: string; origin: string; dir: string }>
   broker?: string
+  /** With --opcua: the simulator's endpoint and the inbox folder the bridge writes to. */
+  opcua?: { endpointUrl: string; inbox: string }
 }
 
 interface Plan {
@@ -218,7 +223,9 @@ async function launch(
 ): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const children: ChildProcess[] = []
+  let stopOpcua: (() => Promise<void>) | undefined
   const stop = async () => {
+    await stopOpcua?.()
     await Promise.all(
       children.map(
         (c) =>
@@ -271,6 +278,13 @@ async function launch(
     }
     const genesis = JSON.parse(await readFile(join(nets[0].dir, 'genesis.json'), 'utf8')) as { network: string }
     const info: DevnetInfo = { network: genesis.network, nodes, ...extra }
+    if (o.opcua) {
+      const target = nodes.find((n) => n.type === 'thin') ?? nodes[0]
+      const op = await startDevnetOpcua(dir, target.inbox)
+      stopOpcua = op.stop
+      info.opcua = { endpointUrl: op.endpointUrl, inbox: op.inbox }
+      log(`  opcua        simulator ${op.endpointUrl} → bridge → ${target.name} inbox ${op.inbox}`)
+    }
     await writeFile(join(dir, 'devnet.json'), `${JSON.stringify(info, null, 2)}\n`)
     return { info, stop }
   } catch (err) {

@@ -8,6 +8,7 @@ import { BlockTree } from '@profichain/store'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { graphql } from './api-client.js'
 import { registerBrokerCommand } from './broker.js'
+import { registerOpcuaCommand } from './opcua.js'
 import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
@@ -426,6 +427,7 @@ Exit codes:
       .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
       .option('--networks <n>', 'global network: N companies (<network>-1..N, each its own genesis and validator) partnered through an embedded MQTT broker', positiveInt, 1)
       .option('--broker-port <port>', 'with --networks: port of the embedded MQTT broker', port, 1883)
+      .option('--opcua', 'also run the OPC UA machine-tool simulator and a bridge into the first thin node (docs/opcua.md)')
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -444,6 +446,7 @@ Exit codes:
           threshold: o.threshold,
           networks: o.networks,
           brokerPort: o.brokerPort,
+          opcua: o.opcua,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +
@@ -479,6 +482,7 @@ Exit codes:
       'profichain devnet --dir .gnet --networks 2 --thin 0',
   )
   registerBrokerCommand(program)
+  registerOpcuaCommand(program)
   program.addCommand(deviceCommand())
   registerCheckpointCommand(program)
   registerWitnessCommand(program)
