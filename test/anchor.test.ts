@@ -1,0 +1,175 @@
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { type AnchorError, type AnchorProof, checkEthAnchor, createEthAnchor } from '@profichain/anchor'
+import { decodeEthCalldata, fromHex, sha256, toHex, utf8 } from '@profichain/core'
+import { JsonRpcProvider, Wallet } from 'ethers'
+import ganache from 'ganache'
+import { Registry } from 'prom-client'
+import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from './helpers.js'
+
+// Public anchoring against a real Ethereum JSON-RPC node (ganache 7.9 over HTTP), DESIGN §13, docs/anchoring.md.
+const FUNDED = `0x${'11'.repeat(32)}`
+const EMPTY = `0x${'22'.repeat(32)}`
+const ORIGIN = 'test.example/profichain/anchor'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+    s.on('error', reject)
+  })
+}
+
+type Server = ReturnType<typeof ganache.server>
+const servers: Server[] = []
+async function startChain(port: number): Promise<Server> {
+  const server = ganache.server({
+    logging: { quiet: true },
+    chain: { chainId: 1337 },
+    wallet: { accounts: [{ secretKey: FUNDED, balance: 10n ** 20n }, { secretKey: EMPTY, balance: 0n }] },
+  } as never)
+  await server.listen(port, '127.0.0.1')
+  servers.push(server)
+  return server
+}
+afterAll(async () => {
+  for (const s of servers) await s.close().catch(() => undefined)
+})
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+  return ((await res.json()) as { result: unknown }).result
+}
+const root = (n: number) => sha256(utf8(`root ${n}`))
+const metric = async (r: Registry, name: string) => (await r.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join('\n')
+
+/** Mine a block every `ms` until `p` settles (instamine puts the tx in a block; depth needs more). */
+function mineWhile<T>(url: string, p: Promise<T>, ms = 100): Promise<T> {
+  let done = false
+  const loop = async () => {
+    while (!done) {
+      await rpc(url, 'evm_mine').catch(() => undefined)
+      await new Promise((r) => setTimeout(r, ms))
+    }
+  }
+  void loop()
+  return p.finally(() => { done = true })
+}
+
+describe('public anchoring on a local Ethereum chain (ganache)', () => {
+  it('anchors a root in calldata at the confirmation depth; checkEthAnchor verifies it and refuses other data or depth', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    await startChain(port)
+    const registry = new Registry()
+    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir: join(await tempDir('anchor'), 'db'), confirmations: 3, pollMs: 50 }, { registry })
+    await a.open()
+    const p = await mineWhile(url, a.submit({ origin: ORIGIN, size: 5, root: root(5) }))
+    expect(p).toMatchObject({ kind: 'eth', chainId: 1337, origin: ORIGIN, size: 5, root: toHex(root(5)), nonce: 0 })
+    expect(p.confirmations).toBeGreaterThanOrEqual(3)
+    expect(decodeEthCalldata(fromHex(p.calldata))).toEqual({ origin: ORIGIN, size: 5, root: root(5) })
+    const tx = await new JsonRpcProvider(url).getTransaction(p.txHash)
+    expect(tx?.data).toBe(`0x${p.calldata}`)
+    const check = await checkEthAnchor(url, { txHash: p.txHash, calldata: p.calldata, minDepth: 3, chainId: 1337 })
+    expect(check).toMatchObject({ txHash: p.txHash, blockNumber: p.ethBlockNumber, chainId: 1337 })
+    await expect(checkEthAnchor(url, { txHash: p.txHash, calldata: `${p.calldata.slice(0, -2)}00` })).rejects.toMatchObject({ code: 'ERR_ANCHOR_CHECK' })
+    await expect(checkEthAnchor(url, { txHash: p.txHash, calldata: p.calldata, minDepth: 1000 })).rejects.toMatchObject({ code: 'ERR_ANCHOR_CHECK' })
+    await expect(checkEthAnchor(url, { txHash: `0x${'99'.repeat(32)}`, calldata: p.calldata })).rejects.toMatchObject({ code: 'ERR_ANCHOR_CHECK' })
+    // Same root again: nothing is paid twice.
+    expect((await a.submit({ origin: ORIGIN, size: 5, root: root(5) })).txHash).toBe(p.txHash)
+    expect(await a.anchors()).toEqual([p])
+    expect(await metric(registry, 'profichain_anchor_submissions_total')).toContain('profichain_anchor_submissions_total 1')
+    expect(await metric(registry, 'profichain_anchor_cost_wei_total')).toContain(`profichain_anchor_cost_wei_total ${Number(BigInt(p.gasUsed) * BigInt(p.effectiveGasPrice))}`)
+    await a.close()
+  })
+
+  it('a reorg before the confirmation depth (evm_revert) re-sends the same tx; it is paid once', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    await startChain(port)
+    const registry = new Registry()
+    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir: join(await tempDir('anchor'), 'db'), confirmations: 4, pollMs: 50 }, { registry })
+    await a.open()
+    const snap = await rpc(url, 'evm_snapshot')
+    const reorged = new Promise((resolve) => a.once('reorg', resolve))
+    const mined = new Promise<{ txHash: string }>((resolve) => a.once('mined', resolve))
+    const done = a.submit({ origin: ORIGIN, size: 9, root: root(9) })
+    // The anchor has seen its tx in a block (depth 1 < 4): drop that block, and the tx with it, from the chain.
+    const { txHash } = await mined
+    const provider = new JsonRpcProvider(url)
+    expect(await rpc(url, 'evm_revert', [snap])).toBe(true)
+    expect(await provider.getTransactionReceipt(txHash)).toBeNull()
+    await reorged
+    const p = await mineWhile(url, done)
+    expect(p.txHash).toBe(txHash)
+    expect(await provider.getTransactionCount(new Wallet(FUNDED).address)).toBe(1)
+    expect(await metric(registry, 'profichain_anchor_reorgs_total')).toContain('profichain_anchor_reorgs_total 1')
+    await a.close()
+  })
+
+  it('RPC down for a while: retried and counted, then anchored; nothing lost', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const registry = new Registry()
+    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir: join(await tempDir('anchor'), 'db'), confirmations: 2, pollMs: 50 }, { registry })
+    await a.open()
+    const failed = new Promise<AnchorError>((resolve) => a.once('failure', resolve))
+    const done = a.submit({ origin: ORIGIN, size: 3, root: root(3) })
+    expect((await failed).code).toBe('ERR_ANCHOR_RPC')
+    await startChain(port)
+    const p = await mineWhile(url, done)
+    expect(p.size).toBe(3)
+    expect(await metric(registry, 'profichain_anchor_failures_total')).toMatch(/reason="rpc"} [1-9]/)
+    await a.close()
+  })
+
+  it('insufficient funds: a clear error, counted, no crash; once funded the same anchor goes through', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    await startChain(port)
+    const registry = new Registry()
+    const a = createEthAnchor({ rpcUrl: url, privateKey: EMPTY, dir: join(await tempDir('anchor'), 'db'), confirmations: 2, pollMs: 50 }, { registry })
+    await a.open()
+    const err = (await a.submit({ origin: ORIGIN, size: 4, root: root(4) }).catch((e: unknown) => e)) as AnchorError
+    expect(err.code).toBe('ERR_ANCHOR_FUNDS')
+    expect(err.message).toContain(a.address)
+    expect(err.message).toContain('fund it')
+    expect(await metric(registry, 'profichain_anchor_failures_total')).toContain('reason="funds"} 1')
+    expect(await a.inFlight()).toMatchObject({ size: 4 })
+    const funder = new Wallet(FUNDED, new JsonRpcProvider(url))
+    await (await funder.sendTransaction({ to: a.address, value: 10n ** 18n })).wait()
+    const p = (await mineWhile(url, a.resume())) as AnchorProof
+    expect(p).toMatchObject({ size: 4, nonce: 0 })
+    expect(await a.inFlight()).toBeUndefined()
+    await a.close()
+  })
+
+  it('restart mid-flight: the persisted tx is resumed (same hash, same nonce), never paid twice', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    await startChain(port)
+    const dir = join(await tempDir('anchor'), 'db')
+    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir, confirmations: 3, pollMs: 50 })
+    await a.open()
+    const submitted = new Promise<{ txHash: string }>((resolve) => a.once('submitted', resolve))
+    const first = a.submit({ origin: ORIGIN, size: 7, root: root(7) })
+    const { txHash } = await submitted
+    await a.close()
+    await expect(first).rejects.toMatchObject({ code: 'ERR_ANCHOR_STOPPED' })
+    const b = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir, confirmations: 3, pollMs: 50 })
+    await b.open()
+    expect(await b.inFlight()).toMatchObject({ origin: ORIGIN, size: 7 })
+    // The next checkpoint's submit first finishes the one in flight, then anchors the new one.
+    const p8 = await mineWhile(url, b.submit({ origin: ORIGIN, size: 8, root: root(8) }))
+    const all = await b.anchors()
+    expect(all.map((x) => x.size)).toEqual([8, 7])
+    expect(all[1].txHash).toBe(txHash)
+    expect(p8.nonce).toBe(1)
+    expect(await new JsonRpcProvider(url).getTransactionCount(new Wallet(FUNDED).address)).toBe(2)
+    await b.close()
+  })
+})
