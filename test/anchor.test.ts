@@ -1,3 +1,5 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { type AnchorError, type AnchorProof, checkEthAnchor, createEthAnchor } from '@profichain/anchor'
@@ -6,7 +8,7 @@ import { JsonRpcProvider, Wallet } from 'ethers'
 import ganache from 'ganache'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
-import { tempDir } from './helpers.js'
+import { CLI, cli, readJson, tempDir, waitFor } from './helpers.js'
 
 // Public anchoring against a real Ethereum JSON-RPC node (ganache 7.9 over HTTP), DESIGN §13, docs/anchoring.md.
 const FUNDED = `0x${'11'.repeat(32)}`
@@ -36,8 +38,15 @@ async function startChain(port: number): Promise<Server> {
   servers.push(server)
   return server
 }
+let devnetChild: ChildProcess | undefined
 afterAll(async () => {
   for (const s of servers) await s.close().catch(() => undefined)
+  const c = devnetChild
+  if (c && c.exitCode === null && c.signalCode === null) {
+    const exited = new Promise((r) => c.once('exit', r))
+    process.kill(-(c.pid as number), 'SIGINT')
+    await exited
+  }
 })
 
 async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
@@ -171,5 +180,42 @@ describe('public anchoring on a local Ethereum chain (ganache)', () => {
     expect(p8.nonce).toBe(1)
     expect(await new JsonRpcProvider(url).getTransactionCount(new Wallet(FUNDED).address)).toBe(2)
     await b.close()
+  })
+})
+
+describe('devnet --anchor', () => {
+  it('starts a local Ethereum chain and anchors; the receipt gets an eth branch that verify checks with --eth-rpc and reports UNCHECKED without', async () => {
+    const dir = join(await tempDir('adevnet'), 'd')
+    const base = 20_000 + Math.floor(Math.random() * 20_000)
+    const rpcPort = await freePort()
+    devnetChild = spawn(process.execPath, [CLI, 'devnet', '--dir', dir, '--anchor', '--anchor-port', String(rpcPort), '--thin', '0', '--block-time', '250', '--p2p-port', String(base), '--api-port', String(base + 100)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    devnetChild.stdout?.on('data', (d) => (out += d))
+    devnetChild.stderr?.on('data', (d) => (out += d))
+    const info = await waitFor('devnet.json', async () => {
+      if (devnetChild!.exitCode !== null) throw new Error(`devnet exited: ${out}`)
+      return readJson<{ anchor: string; nodes: Array<{ dataDir: string; inbox: string; api: string }> }>(join(dir, 'devnet.json')).catch(() => undefined)
+    }, 60_000)
+    expect(info.anchor).toBe(`http://127.0.0.1:${rpcPort}`)
+    const [n] = info.nodes
+    await writeFile(join(n.inbox, 'r.txt'), 'anchored record')
+    const receipt = join(dir, 'r.chp.json')
+    // The record's block enters the block log, a checkpoint covers it, the anchor gets 2 confirmations.
+    await waitFor('eth branch in the receipt', async () => {
+      const r = await cli(['proof', '--api', n.api, '--file', join(n.dataDir, 'processed', 'r.txt'), '--out', receipt])
+      return r.code === 0 && (await readJson<{ branches: Array<{ branches?: Array<{ label: string }> }> }>(receipt)).branches[0].branches?.some((b) => b.label === 'eth_anchor_branch')
+    }, 30_000, 500)
+    const q = await fetch(`${n.api}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ publicAnchors { kind chainId txHash size confirmations } }' }) })
+    const anchors = ((await q.json()) as { data: { publicAnchors: Array<{ kind: string; chainId: number; txHash: string }> } }).data.publicAnchors
+    expect(anchors[0]).toMatchObject({ kind: 'eth', chainId: 1337 })
+    const file = join(n.dataDir, 'processed', 'r.txt')
+    const checked = await cli(['verify', file, '--receipt', receipt, '--eth-rpc', info.anchor])
+    expect(checked.stdout).toMatch(/✓ eth anchor: checkpoint \d+ of .* in tx 0x[0-9a-f]{64}: on chain 1337 in block \d+/)
+    expect(checked.code).toBe(0)
+    const unchecked = await cli(['verify', file, '--receipt', receipt])
+    expect(unchecked.stdout).toContain('UNCHECKED')
+    expect(unchecked.code).toBe(3)
+    const metrics = await (await fetch(`${n.api}/metrics`)).text()
+    expect(metrics).toMatch(/profichain_anchor_submissions_total [1-9]/)
   })
 })

@@ -9,6 +9,7 @@ import { createBroker, networkVkeys, writePartnersFile } from '@profichain/globa
 import { peerIdFromPublicKey } from '@profichain/network'
 import { loadOrCreateHpkeKey, type NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
+import { startAnchorChain } from './devnet-anchor.js'
 import { CliError } from './util.js'
 
 export interface DevnetOptions {
@@ -32,6 +33,10 @@ export interface DevnetOptions {
   origin?: string
   /** MQTT broker URL written into each node's config ([broker] url). */
   brokerUrl?: string
+  /** Public anchoring (DESIGN §13): start a local Ethereum chain (ganache) and let the validator anchor on it. */
+  anchor?: boolean
+  /** Port of that chain's JSON-RPC. Default 8645. */
+  anchorPort?: number
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
   log?: (line: string) => void
@@ -56,6 +61,8 @@ export interface DevnetInfo {
   /** `--networks N`: the companies (network id, origin, data dirs) and the embedded broker. */
   networks?: Array<{ network: string; origin: string; dir: string }>
   broker?: string
+  /** `--anchor`: JSON-RPC URL of the local Ethereum chain the validator anchors on. */
+  anchor?: string
 }
 
 interface Plan {
@@ -159,7 +166,17 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
   const dir = resolve(o.dir)
   await mkdir(dir, { recursive: true })
   await rm(join(dir, 'devnet.json'), { force: true })
-  return launch(o, dir, [{ dir, network: o.network, plans: await prepare(o) }])
+  if (!o.anchor) return launch(o, dir, [{ dir, network: o.network, plans: await prepare(o) }])
+  const chain = await startAnchorChain(dir, o.anchorPort ?? 8645)
+  try {
+    const plans = await prepare(o)
+    await chain.configure(join(dir, plans[0].name))
+    const r = await launch(o, dir, [{ dir, network: o.network, plans }], { anchor: chain.url })
+    return { info: r.info, stop: async () => { await r.stop(); await chain.stop() } }
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
 }
 
 /**
@@ -214,7 +231,7 @@ async function launch(
   o: DevnetOptions,
   dir: string,
   nets: Array<{ dir: string; network: string; plans: Plan[] }>,
-  extra: Pick<DevnetInfo, 'broker' | 'networks'> = {},
+  extra: Pick<DevnetInfo, 'broker' | 'networks' | 'anchor'> = {},
 ): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const children: ChildProcess[] = []

@@ -281,6 +281,7 @@ export function buildProgram(): Command {
       .option('--line <n>', 'line receipts: check only this line', positiveInt)
       .option('--partner-genesis <file...>', 'cross-chain receipts: genesis of each partner network (checks its cosignature and block signatures)')
       .option('--partner-api <url...>', "cross-chain receipts: a partner's node, asked for the partner block hash")
+      .option('--eth-rpc <url>', 'public anchors: Ethereum JSON-RPC URL; checks each eth anchor tx carries the checkpoint at the stated depth (without it: UNCHECKED)')
       .addHelpText(
         'after',
         `
@@ -292,7 +293,7 @@ Exit codes:
      anyone can build a self-consistent receipt, so this is not a verification`,
       )
       .action(async (file: string, o) => {
-        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi })
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi, ethRpc: o.ethRpc })
         for (const l of r.lines) process.stdout.write(`${l}\n`)
         const verdict = {
           verified: 'VERIFIED',
@@ -426,6 +427,8 @@ Exit codes:
       .option('--threshold <k>', 'quorum: co-signatures that make a block final (default ⌊2N/3⌋+1)', positiveInt)
       .option('--networks <n>', 'global network: N companies (<network>-1..N, each its own genesis and validator) partnered through an embedded MQTT broker', positiveInt, 1)
       .option('--broker-port <port>', 'with --networks: port of the embedded MQTT broker', port, 1883)
+      .option('--anchor', 'public anchoring: start a local Ethereum chain (ganache) and anchor the checkpoints on it')
+      .option('--anchor-port <port>', 'with --anchor: JSON-RPC port of the local Ethereum chain', port, 8645)
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -444,6 +447,8 @@ Exit codes:
           threshold: o.threshold,
           networks: o.networks,
           brokerPort: o.brokerPort,
+          anchor: o.anchor,
+          anchorPort: o.anchorPort,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +

@@ -1,0 +1,138 @@
+import { EventEmitter } from 'node:events'
+import { type AnchorError, type AnchorProof, type PublicAnchor } from '@profichain/anchor'
+import {
+  buildEthChainpoint,
+  buildEthNative,
+  type ChainpointProof,
+  type EthAnchorInput,
+  fromHex,
+  type NativeReceipt,
+} from '@profichain/core'
+import type { BlockTree } from '@profichain/store'
+import type { Logger } from 'pino'
+import type { CheckpointsService } from '../checkpoints/index.js'
+
+/** `[anchor]` of config.toml, resolved (docs/anchoring.md). */
+export interface PublicAnchoringInit {
+  /** How often the latest checkpoint is considered (ms); it is anchored only when it grew. */
+  intervalMs: number
+}
+
+export interface PublicAnchoringComponents {
+  checkpoints: CheckpointsService
+  store: BlockTree
+  anchor: PublicAnchor
+  logger: Logger
+}
+
+export interface PublicAnchoringEvents {
+  anchored: [AnchorProof]
+  failure: [AnchorError | Error]
+}
+
+/**
+ * The public-anchoring subsystem (DESIGN §13): at every interval, the latest signed checkpoint (with the
+ * cosignatures the network collected) goes to the public chain when its size grew since the last anchor. A
+ * restart first finishes the anchor left in flight (same tx). Receipts gain an `eth` branch from the oldest
+ * confirmed anchor covering the record's block.
+ */
+export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
+  private timer?: NodeJS.Timeout
+  private running?: Promise<void>
+  private stopped = false
+  private lastError?: string
+  private anchoredSize = 0
+
+  constructor(private readonly init: PublicAnchoringInit, private readonly c: PublicAnchoringComponents) {
+    super()
+    c.anchor.on('anchored', (p) => {
+      this.anchoredSize = Math.max(this.anchoredSize, p.size)
+      this.c.logger.info({ txHash: p.txHash, size: p.size, block: p.ethBlockNumber }, 'checkpoint anchored on the public chain')
+      this.emit('anchored', p)
+    })
+  }
+
+  async start(): Promise<void> {
+    this.anchoredSize = (await this.c.anchor.latest())?.size ?? 0
+    this.schedule(0)
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => this.schedule(this.init.intervalMs))
+    }, ms)
+    this.timer.unref?.()
+  }
+
+  /** One round: finish an anchor in flight, then anchor the latest checkpoint if it grew. */
+  async tick(): Promise<void> {
+    try {
+      if (await this.c.anchor.inFlight()) await this.c.anchor.resume()
+      const latest = await this.c.checkpoints.checkpoints.latest()
+      if (latest && latest.checkpoint.size > this.anchoredSize) {
+        const { origin, size, root } = latest.checkpoint
+        await this.c.anchor.submit({ origin, size, root })
+      }
+      this.lastError = undefined
+    } catch (err) {
+      if (this.stopped) return
+      this.lastError = (err as Error).message
+      this.c.logger.warn({ err: this.lastError, code: (err as AnchorError).code }, 'public anchoring failed; retried at the next interval')
+      this.emit('failure', err as Error)
+    }
+  }
+
+  /** `ANCHOR_FAILING` while the last round failed (e.g. the anchor account has no funds). */
+  health(): { ok: true } | { ok: false; code: 'ANCHOR_FAILING'; message: string } {
+    return this.lastError ? { ok: false, code: 'ANCHOR_FAILING', message: this.lastError } : { ok: true }
+  }
+
+  /** Confirmed anchors, newest first (GraphQL publicAnchors). */
+  anchors(limit = 100): Promise<AnchorProof[]> {
+    return this.c.anchor.anchors(limit)
+  }
+
+  /** The eth anchor input for a record in block `height`: the oldest confirmed anchor whose checkpoint covers it. */
+  async inputFor(height: number): Promise<EthAnchorInput | undefined> {
+    const all = await this.c.anchor.anchors(10_000)
+    const p = all.filter((a) => a.size > height).at(-1)
+    if (!p) return undefined
+    return {
+      chainId: p.chainId,
+      txHash: p.txHash,
+      calldata: fromHex(p.calldata),
+      ethBlockNumber: p.ethBlockNumber,
+      ethBlockHash: p.ethBlockHash,
+      confirmations: p.confirmations,
+      from: p.from,
+      to: p.to,
+      nonce: p.nonce,
+      gasUsed: p.gasUsed,
+      effectiveGasPrice: p.effectiveGasPrice,
+      blockLogIndex: height,
+      blockLogPath: await this.c.checkpoints.log.inclusionProof(height, p.size),
+    }
+  }
+
+  /** Add the eth branch to a receipt (Chainpoint or native) of the tx `txId`, when an anchor covers its block. */
+  async withEth<R extends ChainpointProof | NativeReceipt>(txId: string, r: R | undefined, form: 'chainpoint' | 'native'): Promise<R | undefined> {
+    if (!r) return r
+    const loc = await this.c.store.getTx(txId)
+    if (!loc) return r
+    const input = await this.inputFor(loc.height)
+    if (!input) return r
+    return (form === 'chainpoint' ? buildEthChainpoint(r as ChainpointProof, input) : buildEthNative(r as NativeReceipt, input)) as R
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.c.anchor.close()
+    await this.running?.catch(() => undefined)
+  }
+}
+
+export function createPublicAnchoring(init: PublicAnchoringInit, components: PublicAnchoringComponents): PublicAnchoring {
+  return new PublicAnchoring(init, components)
+}
