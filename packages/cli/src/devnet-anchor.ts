@@ -7,7 +7,7 @@ import { CliError } from './util.js'
 /** `devnet --anchor`: a local Ethereum chain (ganache, chain id 1337) the devnet's validator anchors its checkpoints on. */
 export interface AnchorChain {
   url: string
-  /** Give the validator in `dataDir` a funded anchor key and an `[anchor]` section (checkpoints every 5 s, 2 confirmations). */
+  /** Give the validator in `dataDir` a funded anchor key and an `[anchor]` section (every second, 2 confirmations). */
   configure(dataDir: string): Promise<void>
   stop(): Promise<void>
 }
@@ -43,7 +43,7 @@ export async function startAnchorChain(dir: string, port: number): Promise<Ancho
       await writeFile(join(dataDir, 'anchor.key'), `${key}\n`, { mode: 0o600 })
       const file = join(dataDir, 'config.toml')
       const toml = (await readFile(file, 'utf8')).replace('empty_blocks = false', 'empty_blocks = true')
-      await writeFile(file, `${toml}\n[anchor]\nrpc_url = "${url}"\nkey_file = "anchor.key"\ninterval_s = 5\nconfirmations = 2\n`)
+      await writeFile(file, `${toml}\n[anchor]\nrpc_url = "${url}"\nkey_file = "anchor.key"\ninterval_s = 1\nconfirmations = 2\n`)
     },
     async stop() {
       await server.close().catch(() => undefined)
