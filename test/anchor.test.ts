@@ -209,12 +209,31 @@ describe('devnet --anchor', () => {
     const anchors = ((await q.json()) as { data: { publicAnchors: Array<{ kind: string; chainId: number; txHash: string }> } }).data.publicAnchors
     expect(anchors[0]).toMatchObject({ kind: 'eth', chainId: 1337 })
     const file = join(n.dataDir, 'processed', 'r.txt')
-    const checked = await cli(['verify', file, '--receipt', receipt, '--eth-rpc', info.anchor])
+    // The native receipt carries the tx fields and the stated depth.
+    const native = join(dir, 'r.native.json')
+    expect((await cli(['proof', '--api', n.api, '--file', file, '--format', 'native', '--out', native])).code).toBe(0)
+    const nat = await readJson<{ ethAnchors: Array<{ chainId: number; txHash: string; confirmations: number }> }>(native)
+    expect(nat.ethAnchors[0]).toMatchObject({ chainId: 1337 })
+    expect(nat.ethAnchors[0].confirmations).toBeGreaterThanOrEqual(2)
+    // A receipt that names another tx for the anchor must fail the check.
+    const forged = structuredClone(nat)
+    forged.ethAnchors[0].txHash = `0x${'77'.repeat(32)}`
+    const forgedFile = join(dir, 'r.forged.json')
+    await writeFile(forgedFile, JSON.stringify(forged))
+    const [checked, unchecked, nv, bad] = await Promise.all([
+      cli(['verify', file, '--receipt', receipt, '--eth-rpc', info.anchor]),
+      cli(['verify', file, '--receipt', receipt]),
+      cli(['verify', file, '--receipt', native, '--genesis', join(n.dataDir, 'genesis.json'), '--eth-rpc', info.anchor]),
+      cli(['verify', file, '--receipt', forgedFile, '--eth-rpc', info.anchor]),
+    ])
     expect(checked.stdout).toMatch(/✓ eth anchor: checkpoint \d+ of .* in tx 0x[0-9a-f]{64}: on chain 1337 in block \d+/)
     expect(checked.code).toBe(0)
-    const unchecked = await cli(['verify', file, '--receipt', receipt])
     expect(unchecked.stdout).toContain('UNCHECKED')
     expect(unchecked.code).toBe(3)
+    expect(nv.stdout).toContain(`in tx ${nat.ethAnchors[0].txHash}: on chain 1337`)
+    expect(nv.code).toBe(0)
+    expect(bad.stdout).toContain('ERR_ANCHOR_CHECK')
+    expect(bad.code).toBe(1)
     const metrics = await (await fetch(`${n.api}/metrics`)).text()
     expect(metrics).toMatch(/profichain_anchor_submissions_total [1-9]/)
   })
