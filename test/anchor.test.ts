@@ -184,7 +184,7 @@ describe('public anchoring on a local Ethereum chain (ganache)', () => {
 })
 
 describe('devnet --anchor', () => {
-  it('starts a local Ethereum chain and anchors; the receipt gets an eth branch that verify checks with --eth-rpc and reports UNCHECKED without', async () => {
+  it('starts a local Ethereum chain and anchors; the receipt file gets an eth branch that verify checks with --eth-rpc and reports UNCHECKED without', async () => {
     const dir = join(await tempDir('adevnet'), 'd')
     const base = 20_000 + Math.floor(Math.random() * 20_000)
     const rpcPort = await freePort()
@@ -199,12 +199,13 @@ describe('devnet --anchor', () => {
     expect(info.anchor).toBe(`http://127.0.0.1:${rpcPort}`)
     const [n] = info.nodes
     await writeFile(join(n.inbox, 'r.txt'), 'anchored record')
-    const receipt = join(dir, 'r.chp.json')
-    // The record's block enters the block log, a checkpoint covers it, the anchor gets 2 confirmations.
-    await waitFor('eth branch in the receipt', async () => {
-      const r = await cli(['proof', '--api', n.api, '--file', join(n.dataDir, 'processed', 'r.txt'), '--out', receipt])
-      return r.code === 0 && (await readJson<{ branches: Array<{ branches?: Array<{ label: string }> }> }>(receipt)).branches[0].branches?.some((b) => b.label === 'eth_anchor_branch')
-    }, 30_000, 500)
+    // The record's block enters the block log, a checkpoint covers it, the anchor gets 2 confirmations, and
+    // the node rewrites the receipt file with the eth branch.
+    const receipt = join(n.dataDir, 'receipts', 'r.txt.chp.json')
+    await waitFor('eth branch in the receipt file', async () => {
+      const r = await readJson<{ branches: Array<{ branches?: Array<{ label: string }> }> }>(receipt).catch(() => undefined)
+      return r?.branches[0].branches?.some((b) => b.label === 'eth_anchor_branch')
+    }, 30_000, 200)
     const q = await fetch(`${n.api}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ publicAnchors { kind chainId txHash size confirmations } }' }) })
     const anchors = ((await q.json()) as { data: { publicAnchors: Array<{ kind: string; chainId: number; txHash: string }> } }).data.publicAnchors
     expect(anchors[0]).toMatchObject({ kind: 'eth', chainId: 1337 })

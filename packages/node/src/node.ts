@@ -340,7 +340,18 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           { registry, logger: log('anchor') },
         )
         await anchor.open()
-        const anchoring = (this.parts.anchoring = createPublicAnchoring({ intervalMs: a.interval_s * 1000 }, { checkpoints, store: tree, anchor, logger: log('anchor') }))
+        const anchoring = (this.parts.anchoring = createPublicAnchoring(
+          { intervalMs: a.interval_s * 1000, dataDir: c.dataDir },
+          {
+            checkpoints,
+            store: tree,
+            anchor,
+            logger: log('anchor'),
+            ingest: this.ingest,
+            ownKey: this.key.publicKey,
+            receiptFor: (id) => this.crossReceiptFn(tree)?.(id, 'chainpoint') ?? Promise.resolve(undefined),
+          },
+        ))
         this.health.add({ name: 'anchor', health: () => anchoring.health() })
       }
 

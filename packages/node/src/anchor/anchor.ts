@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events'
+import { open, readFile, rename } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { type AnchorError, type AnchorProof, type PublicAnchor } from '@profichain/anchor'
 import {
   buildEthChainpoint,
@@ -7,7 +9,10 @@ import {
   type EthAnchorInput,
   fromHex,
   type NativeReceipt,
+  toHex,
+  txId as txIdOf,
 } from '@profichain/core'
+import type { FileIngest } from '@profichain/ingest'
 import type { BlockTree } from '@profichain/store'
 import type { Logger } from 'pino'
 import type { CheckpointsService } from '../checkpoints/index.js'
@@ -16,6 +21,8 @@ import type { CheckpointsService } from '../checkpoints/index.js'
 export interface PublicAnchoringInit {
   /** How often the latest checkpoint is considered (ms); it is anchored only when it grew. */
   intervalMs: number
+  /** Data dir: `anchor-receipts.json` (how far receipt files were upgraded) lives there. Absent: no file upgrades. */
+  dataDir?: string
 }
 
 export interface PublicAnchoringComponents {
@@ -23,10 +30,17 @@ export interface PublicAnchoringComponents {
   store: BlockTree
   anchor: PublicAnchor
   logger: Logger
+  /** File ingest and this node's public key: receipt files of own records gain the eth branch once anchored. */
+  ingest?: FileIngest
+  ownKey?: Uint8Array
+  /** The full Chainpoint receipt the API serves (partners' branches, then eth), used to rewrite receipt files. */
+  receiptFor?: (txId: string) => Promise<object | undefined>
 }
 
 export interface PublicAnchoringEvents {
   anchored: [AnchorProof]
+  /** Receipt files of own records in blocks below `size` were rewritten with the eth branch. */
+  upgraded: [{ size: number; files: number }]
   failure: [AnchorError | Error]
 }
 
@@ -49,7 +63,62 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
       this.anchoredSize = Math.max(this.anchoredSize, p.size)
       this.c.logger.info({ txHash: p.txHash, size: p.size, block: p.ethBlockNumber }, 'checkpoint anchored on the public chain')
       this.emit('anchored', p)
+      this.upgrading = this.upgrading.then(() => this.upgrade(p.size)).catch((err: Error) => {
+        this.c.logger.warn({ err: err.message }, 'eth receipt upgrade failed; retried after the next anchor')
+      })
     })
+  }
+
+  private upgrading: Promise<void> = Promise.resolve()
+
+  private get progressFile(): string | undefined {
+    return this.init.dataDir ? join(this.init.dataDir, 'anchor-receipts.json') : undefined
+  }
+
+  /** Rewrite the receipt files of own file records in blocks [upgraded, size) with their eth branch. */
+  private async upgrade(size: number): Promise<void> {
+    const file = this.progressFile
+    const ingest = this.c.ingest
+    const receiptFor = this.c.receiptFor
+    if (!file || !ingest || !this.c.ownKey || !receiptFor) return
+    let from = 0
+    try {
+      from = (JSON.parse(await readFile(file, 'utf8')) as { upgradedSize: number }).upgradedSize
+    } catch {
+      from = 0
+    }
+    if (size <= from) return
+    const own = toHex(this.c.ownKey)
+    let files = 0
+    let batch: Array<{ txId: string; metadata: Record<string, string> }> = []
+    const flush = async () => {
+      if (batch.length === 0) return
+      const out = await ingest.writeReceipts(batch, receiptFor)
+      files += out.written.length
+      if (out.failed.length > 0) throw new Error(`${out.failed.length} receipt files not written (${out.failed[0].message})`)
+      batch = []
+    }
+    for await (const b of this.c.store.blocks(from, size - 1)) {
+      for (const tx of b.txs) {
+        if (toHex(tx.body.origin) !== own || tx.body.metadata.source !== 'file') continue
+        batch.push({ txId: toHex(txIdOf(tx)), metadata: tx.body.metadata })
+      }
+      if (batch.length >= 1000) await flush()
+    }
+    await flush()
+    // Atomic and synced: a crash repeats at most one upgrade (rewriting a file is idempotent).
+    const tmp = `${file}.tmp`
+    const fh = await open(tmp, 'w')
+    try {
+      await fh.writeFile(`${JSON.stringify({ v: 1, upgradedSize: size })}\n`)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, file)
+    const dir = await open(dirname(file), 'r')
+    await dir.sync().finally(() => dir.close())
+    this.emit('upgraded', { size, files })
   }
 
   async start(): Promise<void> {
@@ -129,6 +198,7 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
     this.stopped = true
     clearTimeout(this.timer)
     await this.c.anchor.close()
+    await this.upgrading
     await this.running?.catch(() => undefined)
   }
 }
