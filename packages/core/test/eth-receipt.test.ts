@@ -119,6 +119,29 @@ describe('eth anchor branch', () => {
     expect(code(mutate((o) => { o[ops.length - 1] = { anchors: [{ type: 'cal', anchor_id: '1' }] } }))).toBe('ERR_RECEIPT_STRUCTURE')
     expect(code(() => buildEthChainpoint(buildChainpointReceipt(input), { ...e, blockLogIndex: 2 }))).toBe('ERR_RECEIPT_BUILD')
   })
+  it('a mutated eth branch is refused with a typed error or evaluates to other calldata, never a crash (fuzz)', () => {
+    const { input, e, calldata } = scenario(3, 8)
+    const good = buildEthChainpoint(buildChainpointReceipt(input), e)
+    const want = toHex(sha256(calldata))
+    const values = fc.oneof(fc.constant('00'), fc.constant(''), fc.constant('zz'), fc.string({ maxLength: 70 }), fc.constant('01'.repeat(33)), fc.constant({ anchors: [] }), fc.constant(null), fc.constant({ op: 'sha-256' }))
+    fc.assert(
+      fc.property(fc.nat(), fc.constantFrom('l', 'r', 'op', 'drop', 'swap'), values, (at, how, v) => {
+        const q = structuredClone(good)
+        const ops = (q.branches[0] as unknown as { branches: Array<{ ops: unknown[] }> }).branches[0].ops
+        const i = at % ops.length
+        if (how === 'drop') ops.splice(i, 1)
+        else if (how === 'swap') ops.splice(i, 0, ops.splice((i + 1) % ops.length, 1)[0])
+        else ops[i] = v === null || typeof v === 'object' ? v : { [how]: v }
+        try {
+          const r = verifyEthChainpoint(q)
+          for (const x of r.eth) if (x.calldataHash === want) expect(x.txHash).toBe(TX)
+        } catch (err) {
+          expect(err).toBeInstanceOf(ProofError)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
   it('native: ethAnchors carry the tx fields and verify offline; a wrong path fails', () => {
     const { input, e, calldata } = scenario(4, 11)
     const r = buildEthNative(buildNativeReceipt(input), e)
