@@ -237,5 +237,12 @@ describe('devnet --anchor', () => {
     expect(bad.code).toBe(1)
     const metrics = await (await fetch(`${n.api}/metrics`)).text()
     expect(metrics).toMatch(/profichain_anchor_submissions_total [1-9]/)
+    // Ctrl-C stops the nodes and the chain; a stopped node's proof carries the eth branch too.
+    const exited = new Promise((r) => devnetChild!.once('exit', r))
+    process.kill(-(devnetChild.pid as number), 'SIGINT')
+    await exited
+    const stopped = await cli(['proof', '--data-dir', n.dataDir, '--file', file, '--format', 'native'])
+    expect(stopped.code).toBe(0)
+    expect((JSON.parse(stopped.stdout) as { ethAnchors: Array<{ txHash: string }> }).ethAnchors[0].txHash).toBe(nat.ethAnchors[0].txHash)
   })
 })

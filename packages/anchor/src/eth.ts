@@ -349,3 +349,20 @@ export function createEthAnchor(init: EthAnchorInit, components: EthAnchorCompon
   return new EthAnchor(init, components)
 }
 
+
+/** Confirmed anchors kept in an anchor DB directory (newest first), for a stopped node (`proof --data-dir`); [] if there is none. */
+export async function readAnchors(dir: string, limit = 10_000): Promise<AnchorProof[]> {
+  const db = new Level<string, string>(dir, { valueEncoding: 'utf8', createIfMissing: false })
+  try {
+    await db.open()
+  } catch {
+    return []
+  }
+  try {
+    const out: AnchorProof[] = []
+    for await (const v of db.values({ gte: ANCHOR, lt: `${ANCHOR}~`, reverse: true, limit })) out.push(JSON.parse(v) as AnchorProof)
+    return out
+  } finally {
+    await db.close()
+  }
+}

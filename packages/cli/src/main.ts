@@ -11,6 +11,7 @@ import { registerBrokerCommand } from './broker.js'
 import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
+import { withEthAnchor } from './eth-proof.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
 import { auditPartners } from './audit-partners.js'
@@ -257,7 +258,7 @@ export function buildProgram(): Command {
           }
           const single = await tree.receipt(ids[0], o.format, apiBase)
           if (!single) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
-          const receipt = await withEntanglements(o.dataDir, tree, ids[0], single) // cross-chain branches, if any
+          const receipt = await withEthAnchor(o.dataDir, tree, ids[0], await withEntanglements(o.dataDir, tree, ids[0], single)) // cross-chain and eth branches, if any
 
           const text = `${JSON.stringify(receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
