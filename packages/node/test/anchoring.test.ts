@@ -5,6 +5,7 @@ import type { BlockTree } from '@profichain/store'
 import { describe, expect, it } from 'vitest'
 import type { CheckpointsService } from '../src/checkpoints/index.js'
 import { createPublicAnchoring } from '../src/anchor/index.js'
+import { parseConfig } from '../src/config.js'
 import { silent } from './fakes.js'
 
 /** A PublicAnchor that records what it was asked (unit test of the subsystem's decisions; the real one is tested against ganache in test/anchor.test.ts). */
@@ -56,5 +57,15 @@ describe('public anchoring subsystem', () => {
     expect(anchor.submitted.map((r) => r.size)).toEqual([5, 6, 6])
     expect((await a.anchors()).map((p) => p.size)).toEqual([6, 5])
     await a.stop()
+  })
+})
+
+describe('[anchor] config', () => {
+  it('is off by default, takes the documented keys, refuses a non-HTTP URL and bad gas limits by name', () => {
+    expect(parseConfig({ type: 'full' }, '/d').anchor).toEqual({ key_file: 'anchor.key', interval_s: 600, confirmations: 12, gas_limit: 60_000, max_fee_gwei: 500 })
+    const c = parseConfig({ type: 'full', anchor: { rpc_url: 'http://127.0.0.1:8545', interval_s: 1, confirmations: 2 } }, '/d')
+    expect(c.anchor).toMatchObject({ rpc_url: 'http://127.0.0.1:8545', interval_s: 1, confirmations: 2 })
+    expect(() => parseConfig({ type: 'full', anchor: { rpc_url: 'ws://x' } }, '/d')).toThrow(/anchor\.rpc_url/)
+    expect(() => parseConfig({ type: 'full', anchor: { rpc_url: 'http://x', gas_limit: 100 } }, '/d')).toThrow(/anchor\.gas_limit/)
   })
 })
