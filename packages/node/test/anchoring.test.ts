@@ -56,6 +56,12 @@ describe('public anchoring subsystem', () => {
     expect(a.health()).toEqual({ ok: true })
     expect(anchor.submitted.map((r) => r.size)).toEqual([5, 6, 6])
     expect((await a.anchors()).map((p) => p.size)).toEqual([6, 5])
+    // A failure the anchor retries by itself (RPC down) shows in health until the next anchor is confirmed.
+    anchor.emit('failure', new AnchorError('ERR_ANCHOR_RPC', 'rpc down'))
+    expect(a.health()).toMatchObject({ ok: false, message: 'rpc down' })
+    size = 7
+    await a.tick()
+    expect(a.health()).toEqual({ ok: true })
     await a.stop()
   })
 })

@@ -59,7 +59,12 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
 
   constructor(private readonly init: PublicAnchoringInit, private readonly c: PublicAnchoringComponents) {
     super()
+    // An RPC outage is retried inside submit (it never throws for it): show it in health meanwhile.
+    c.anchor.on('failure', (err) => {
+      this.lastError = err.message
+    })
     c.anchor.on('anchored', (p) => {
+      this.lastError = undefined
       this.anchoredSize = Math.max(this.anchoredSize, p.size)
       this.c.logger.info({ txHash: p.txHash, size: p.size, block: p.ethBlockNumber }, 'checkpoint anchored on the public chain')
       this.emit('anchored', p)
