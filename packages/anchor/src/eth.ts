@@ -246,7 +246,13 @@ class EthAnchor extends EventEmitter<PublicAnchorEvents> implements PublicAnchor
     } catch (err) {
       const msg = `${(err as Error).message} ${JSON.stringify((err as { info?: unknown }).info ?? '')}`
       if (KNOWN_RE.test(msg)) return 'sent'
-      if (NONCE_LOW_RE.test(msg)) return 'nonce-used'
+      if (NONCE_LOW_RE.test(msg)) {
+        // Only a nonce the chain has passed is "used": a too-high nonce (chain rolled back further) must wait,
+        // or a new tx at a lower nonce could let this one be mined later too.
+        const count = await provider.getTransactionCount(this.address, 'latest')
+        if (count > f.nonce) return 'nonce-used'
+        throw new AnchorError('ERR_ANCHOR_RPC', `anchor tx nonce ${f.nonce} is ahead of the account (${count}); waiting`)
+      }
       if (FUNDS_RE.test(msg)) {
         this.metrics.failures.inc({ reason: 'funds' })
         throw new AnchorError('ERR_ANCHOR_FUNDS', `the anchor account ${this.address} cannot pay for the anchor tx (gas limit ${this.gasLimit}): fund it on chain ${this.chainId}; the anchor of checkpoint ${f.size} is kept and sent again`, { address: this.address }, { cause: err })
