@@ -120,19 +120,27 @@ describe('public anchoring on a local Ethereum chain (ganache)', () => {
     await a.close()
   })
 
-  it('RPC down for a while: retried and counted, then anchored; nothing lost', async () => {
+  it('RPC down for a while (before the first call, and again while waiting for depth): retried and counted, the same tx anchored; nothing lost', async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
     const registry = new Registry()
-    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir: join(await tempDir('anchor'), 'db'), confirmations: 2, pollMs: 50 }, { registry })
+    const a = createEthAnchor({ rpcUrl: url, privateKey: FUNDED, dir: join(await tempDir('anchor'), 'db'), confirmations: 3, pollMs: 50 }, { registry })
     await a.open()
     const failed = new Promise<AnchorError>((resolve) => a.once('failure', resolve))
+    const mined = new Promise<{ txHash: string }>((resolve) => a.once('mined', resolve))
     const done = a.submit({ origin: ORIGIN, size: 3, root: root(3) })
     expect((await failed).code).toBe('ERR_ANCHOR_RPC')
+    const first = await startChain(port)
+    const { txHash } = await mined
+    // Down again before the depth is reached; the node comes back without our tx (a fresh dev chain).
+    const failedAgain = new Promise<AnchorError>((resolve) => a.once('failure', resolve))
+    await first.close()
+    expect((await failedAgain).code).toBe('ERR_ANCHOR_RPC')
     await startChain(port)
     const p = await mineWhile(url, done)
-    expect(p.size).toBe(3)
-    expect(await metric(registry, 'profichain_anchor_failures_total')).toMatch(/reason="rpc"} [1-9]/)
+    expect(p).toMatchObject({ size: 3, txHash, nonce: 0 })
+    expect(await new JsonRpcProvider(url).getTransaction(txHash)).not.toBeNull()
+    expect(await metric(registry, 'profichain_anchor_failures_total')).toMatch(/reason="rpc"} [2-9]|reason="rpc"} \d{2,}/)
     await a.close()
   })
 
