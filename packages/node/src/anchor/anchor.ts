@@ -64,6 +64,7 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
       this.lastError = err.message
     })
     c.anchor.on('anchored', (p) => {
+      this.cache = undefined
       this.lastError = undefined
       this.anchoredSize = Math.max(this.anchoredSize, p.size)
       this.c.logger.info({ txHash: p.txHash, size: p.size, block: p.ethBlockNumber }, 'checkpoint anchored on the public chain')
@@ -75,6 +76,7 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
   }
 
   private upgrading: Promise<void> = Promise.resolve()
+  private cache?: Promise<AnchorProof[]>
 
   private get progressFile(): string | undefined {
     return this.init.dataDir ? join(this.init.dataDir, 'anchor-receipts.json') : undefined
@@ -169,7 +171,9 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
 
   /** The eth anchor input for a record in block `height`: the oldest confirmed anchor whose checkpoint covers it. */
   async inputFor(height: number): Promise<EthAnchorInput | undefined> {
-    const all = await this.c.anchor.anchors(10_000)
+    // Newest first; kept in memory (refreshed on each new anchor): receipt rewrites ask once per record.
+    this.cache ??= this.c.anchor.anchors(100_000)
+    const all = await this.cache
     const p = all.filter((a) => a.size > height).at(-1)
     if (!p) return undefined
     return {
