@@ -17,6 +17,7 @@ import { badInput, gqlError, hexArg, notFound } from './errors.js'
 import { eventIterator } from './events.js'
 import { scanTransactions, TX_RESULT_BYTES, type TxFilterInput } from './scan.js'
 import { deviceResolvers, deviceTypeDefs } from './schema-devices.js'
+import { anchorResolvers, anchorTypeDefs } from './schema-anchors.js'
 import { typeDefs } from './schema-sdl.js'
 import type { ApiChain, ApiComponents } from './types.js'
 
@@ -134,13 +135,14 @@ async function txById(chain: ApiChain, id: string): Promise<TxLocation> {
 /** Build the executable schema over the given components. */
 export function buildSchema() {
   return createSchema<ApiContextValue>({
-    typeDefs: [typeDefs, deviceTypeDefs],
+    typeDefs: [typeDefs, deviceTypeDefs, anchorTypeDefs],
     resolvers: {
       Long,
       JSON: JSONScalar,
       Mutation: deviceResolvers.Mutation,
       Query: {
         ...deviceResolvers.Query,
+        ...anchorResolvers.Query,
         status: async (_: unknown, __: unknown, { chain, components }: ApiContextValue) => {
           const s = components.status()
           const head = chain.head()

@@ -127,6 +127,8 @@ export interface ApiComponents {
   checkpoints?: CheckpointApi
   /** A receipt with its cross-chain branches (DESIGN §11, partners); undefined: fall back to `tree.receipt`. */
   crossReceipt?: (txId: string, form: 'chainpoint' | 'native') => Promise<object | undefined>
+  /** Confirmed public-chain anchors, newest first (GraphQL publicAnchors; docs/anchoring.md). Absent: empty. */
+  publicAnchors?: (first: number) => Promise<import('./schema-anchors.js').ApiPublicAnchor[]>
 }
 
 /** One validator caught co-signing two different blocks at one height (GraphQL `evidence`). */

@@ -10,6 +10,7 @@ import { peerIdFromPublicKey } from '@profichain/network'
 import { loadOrCreateHpkeKey, type NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
 import { startDevnetOpcua } from './opcua.js'
+import { startAnchorChain } from './devnet-anchor.js'
 import { CliError } from './util.js'
 
 export interface DevnetOptions {
@@ -33,6 +34,10 @@ export interface DevnetOptions {
   origin?: string
   /** MQTT broker URL written into each node's config ([broker] url). */
   brokerUrl?: string
+  /** Public anchoring (DESIGN §13): start a local Ethereum chain (ganache) and let the validator anchor on it. */
+  anchor?: boolean
+  /** Port of that chain's JSON-RPC. Default 8645. */
+  anchorPort?: number
   /** Resolve once ready instead of waiting for a signal (tests). */
   detach?: boolean
   /** Also run the OPC UA machine-tool simulator and a bridge into the first thin node's inbox (docs/opcua.md). */
@@ -61,6 +66,8 @@ export interface DevnetInfo {
   broker?: string
   /** With --opcua: the simulator's endpoint and the inbox folder the bridge writes to. */
   opcua?: { endpointUrl: string; inbox: string }
+  /** `--anchor`: JSON-RPC URL of the local Ethereum chain the validator anchors on. */
+  anchor?: string
 }
 
 interface Plan {
@@ -164,7 +171,17 @@ export async function devnet(o: DevnetOptions): Promise<{ info: DevnetInfo; stop
   const dir = resolve(o.dir)
   await mkdir(dir, { recursive: true })
   await rm(join(dir, 'devnet.json'), { force: true })
-  return launch(o, dir, [{ dir, network: o.network, plans: await prepare(o) }])
+  if (!o.anchor) return launch(o, dir, [{ dir, network: o.network, plans: await prepare(o) }])
+  const chain = await startAnchorChain(dir, o.anchorPort ?? 8645)
+  try {
+    const plans = await prepare(o)
+    await chain.configure(join(dir, plans[0].name))
+    const r = await launch(o, dir, [{ dir, network: o.network, plans }], { anchor: chain.url })
+    return { info: r.info, stop: async () => { await r.stop(); await chain.stop() } }
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
 }
 
 /**
@@ -219,7 +236,7 @@ async function launch(
   o: DevnetOptions,
   dir: string,
   nets: Array<{ dir: string; network: string; plans: Plan[] }>,
-  extra: Pick<DevnetInfo, 'broker' | 'networks'> = {},
+  extra: Pick<DevnetInfo, 'broker' | 'networks' | 'anchor'> = {},
 ): Promise<{ info: DevnetInfo; stop: () => Promise<void> }> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const children: ChildProcess[] = []

@@ -12,6 +12,7 @@ import { registerOpcuaCommand } from './opcua.js'
 import { DECRYPT_EXIT, decryptFile } from './decrypt.js'
 import { deviceCommand, formatOriginsReport } from './device.js'
 import { devnet } from './devnet.js'
+import { withEthAnchor } from './eth-proof.js'
 import { INIT_CONSENSUS, init, initQuorum } from './init.js'
 import { registerPartner } from './partner.js'
 import { auditPartners } from './audit-partners.js'
@@ -258,7 +259,7 @@ export function buildProgram(): Command {
           }
           const single = await tree.receipt(ids[0], o.format, apiBase)
           if (!single) throw new CliError('ERR_CLI_NOT_FOUND', `record ${ids[0]} is not in a canonical block of this node`)
-          const receipt = await withEntanglements(o.dataDir, tree, ids[0], single) // cross-chain branches, if any
+          const receipt = await withEthAnchor(o.dataDir, tree, ids[0], await withEntanglements(o.dataDir, tree, ids[0], single)) // cross-chain and eth branches, if any
 
           const text = `${JSON.stringify(receipt, null, 2)}\n`
           if (o.out) await writeFile(o.out, text)
@@ -282,6 +283,7 @@ export function buildProgram(): Command {
       .option('--line <n>', 'line receipts: check only this line', positiveInt)
       .option('--partner-genesis <file...>', 'cross-chain receipts: genesis of each partner network (checks its cosignature and block signatures)')
       .option('--partner-api <url...>', "cross-chain receipts: a partner's node, asked for the partner block hash")
+      .option('--eth-rpc <url>', 'public anchors: Ethereum JSON-RPC URL; checks each eth anchor tx carries the checkpoint at the stated depth (without it: UNCHECKED)')
       .addHelpText(
         'after',
         `
@@ -293,7 +295,7 @@ Exit codes:
      anyone can build a self-consistent receipt, so this is not a verification`,
       )
       .action(async (file: string, o) => {
-        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi })
+        const r = await verifyFile(file, { receipt: o.receipt, genesis: o.genesis, api: o.api, token: o.token, line: o.line, partnerGenesis: o.partnerGenesis, partnerApi: o.partnerApi, ethRpc: o.ethRpc })
         for (const l of r.lines) process.stdout.write(`${l}\n`)
         const verdict = {
           verified: 'VERIFIED',
@@ -428,6 +430,8 @@ Exit codes:
       .option('--networks <n>', 'global network: N companies (<network>-1..N, each its own genesis and validator) partnered through an embedded MQTT broker', positiveInt, 1)
       .option('--broker-port <port>', 'with --networks: port of the embedded MQTT broker', port, 1883)
       .option('--opcua', 'also run the OPC UA machine-tool simulator and a bridge into the first thin node (docs/opcua.md)')
+      .option('--anchor', 'public anchoring: start a local Ethereum chain (ganache) and anchor the checkpoints on it')
+      .option('--anchor-port <port>', 'with --anchor: JSON-RPC port of the local Ethereum chain', port, 8645)
       .action(async (o) => {
         if (!Number.isInteger(o.thin) || o.thin < 0 || o.thin > 32) throw new CliError('ERR_CLI_USAGE', '--thin must be 0..32')
         if (o.consensus !== 'quorum' && (o.validators !== undefined || o.threshold !== undefined)) {
@@ -447,6 +451,8 @@ Exit codes:
           networks: o.networks,
           brokerPort: o.brokerPort,
           opcua: o.opcua,
+          anchor: o.anchor,
+          anchorPort: o.anchorPort,
         })
         process.stderr.write(
           `devnet "${info.network}" is ready: ${join(resolve(o.dir), 'devnet.json')}\n` +

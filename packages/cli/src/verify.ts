@@ -9,8 +9,13 @@ import {
   sha256,
   toHex,
   verifyChainpointReceipt,
+  verifyEthChainpoint,
+  verifyEthNative,
   verifyNativeReceipt,
+  ETH_BRANCH_LABEL,
+  type EthAnchorVerification,
 } from '@profichain/core'
+import { AnchorError, checkEthAnchor } from '@profichain/anchor'
 import { type Genesis, loadGenesis, QuorumConsensus, validatorKeys } from '@profichain/consensus'
 import { lineFormatOf, readLineReceipts, splitLines } from '@profichain/ingest'
 import { apiBase, apiToken } from './api-client.js'
@@ -30,6 +35,8 @@ export interface VerifyOptions {
   partnerGenesis?: string[]
   /** Cross-chain receipts: partner nodes asked for the partner block hashes. */
   partnerApi?: string[]
+  /** Public anchors (`eth` branches): an Ethereum JSON-RPC URL to check the anchor txs; absent: reported UNCHECKED. */
+  ethRpc?: string
 }
 
 export interface CheckLine {
@@ -150,8 +157,20 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
     } else {
       checks.push({ ok: false, what: 'receipt is neither a Chainpoint v5 proof nor a ProfichainReceipt' })
     }
-    if (checks.every((c) => c.ok) && hasCrossBranches(r)) {
-      const cross = await crossChecks(payload, r, o, cache)
+    let eth: EthAnchorVerification[] = []
+    if (checks.every((c) => c.ok)) {
+      eth = r?.type === NATIVE_RECEIPT_TYPE
+        ? verifyEthNative(r as unknown as NativeReceipt, verifyNativeReceipt(r as unknown as NativeReceipt, { payload }).height)
+        : verifyEthChainpoint(r as unknown as ChainpointProof, { payload }).eth
+    }
+    for (const e of eth) {
+      const line = await ethCheck(e, o)
+      checks.push(line)
+      if (line.ok && !line.info) anchored = true
+    }
+    const rest = withoutEth(r)
+    if (checks.every((c) => c.ok) && hasCrossBranches(rest)) {
+      const cross = await crossChecks(payload, rest, o, cache)
       checks.push(...cross.checks)
       // A partner chain that holds our validators' signed checkpoint anchors the record's block too.
       if (cross.anchored) anchored = true
@@ -161,6 +180,30 @@ export async function verifyOne(payload: Uint8Array, receipt: unknown, o: Verify
     else throw err
   }
   return { checks, anchored }
+}
+
+/** The receipt without its public-chain anchors (the cross-chain verifier knows only `entangle-…` branches). */
+function withoutEth(r: Record<string, unknown>): Record<string, unknown> {
+  if (!r || typeof r !== 'object') return r
+  const { ethAnchors: _drop, ...native } = r
+  const branches = native.branches as Array<{ branches?: Array<{ label?: string }> }> | undefined
+  if (!Array.isArray(branches) || !Array.isArray(branches[0]?.branches)) return native
+  const nested = branches[0].branches.filter((b) => b?.label !== ETH_BRANCH_LABEL)
+  const { branches: _b, ...main } = branches[0]
+  return { ...native, branches: [nested.length > 0 ? { ...main, branches: nested } : main, ...branches.slice(1)] }
+}
+
+/** One eth anchor: checked on the public chain with --eth-rpc, else reported UNCHECKED (never as valid). */
+async function ethCheck(e: EthAnchorVerification, o: VerifyOptions): Promise<CheckLine> {
+  const what = `eth anchor: checkpoint ${e.checkpoint.size} of "${e.checkpoint.origin}" (root ${e.checkpoint.root.slice(0, 16)}…) in tx ${e.txHash}`
+  if (!o.ethRpc) return { ok: true, info: true, what: `${what} UNCHECKED (pass --eth-rpc URL of an Ethereum node${e.chainId !== undefined ? ` of chain ${e.chainId}` : ''})` }
+  try {
+    const c = await checkEthAnchor(o.ethRpc, { txHash: e.txHash, calldata: e.calldata, minDepth: e.confirmations ?? 1, chainId: e.chainId })
+    return { ok: true, what: `${what}: on chain ${c.chainId} in block ${c.blockNumber}, ${c.depth} deep (${o.ethRpc})` }
+  } catch (err) {
+    if (err instanceof AnchorError) return { ok: false, what: `${what}: ${err.code}: ${err.message}` }
+    throw err
+  }
 }
 
 /** The cross-chain branches of a receipt (verify-cross.ts), each partner block asked of a --partner-api node. */

@@ -116,6 +116,17 @@ const schema = z.strictObject({
       hpke_key: z.string().default('hpke.key'),
     })
     .default({ hpke_key: 'hpke.key' }),
+  // Public anchoring (DESIGN §13, docs/anchoring.md): the latest checkpoint into an Ethereum tx at an interval.
+  anchor: z
+    .strictObject({
+      rpc_url: z.string().regex(/^https?:\/\/\S+$/, 'an http:// or https:// JSON-RPC URL').optional(),
+      key_file: z.string().default('anchor.key'),
+      interval_s: z.number().positive().default(600),
+      confirmations: z.number().int().min(1).max(1000).default(12),
+      gas_limit: z.number().int().min(25_096).max(1_000_000).default(60_000),
+      max_fee_gwei: z.number().positive().default(500),
+    })
+    .default({ key_file: 'anchor.key', interval_s: 600, confirmations: 12, gas_limit: 60_000, max_fee_gwei: 500 }),
   processing: z.strictObject({ threads: z.number().int().min(0).max(64).default(2) }).default({ threads: 2 }),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })

@@ -21,6 +21,9 @@ import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
 import { createVotes, guardSealing, type VotesService } from './votes/index.js'
 import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
+import { createPublicAnchoring, type PublicAnchoring } from './anchor/index.js'
+import { createEthAnchor } from '@profichain/anchor'
+import { isAbsolute, join, resolve as resolvePath } from 'node:path'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -77,6 +80,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     ingestApi?: IngestApiSubsystem
     checkpoints?: CheckpointsService
     partners?: PartnersWiring
+    anchoring?: PublicAnchoring
   } = {}
   private started = false
   private stopping?: Promise<void>
@@ -135,6 +139,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   /** Block log, signed checkpoints, witness service and partners (DESIGN §11). */
   get checkpoints(): CheckpointsService | undefined {
     return this.parts.checkpoints
+  }
+
+  /** Public anchoring (DESIGN §13): checkpoints into an Ethereum tx; undefined without `[anchor] rpc_url`. */
+  get anchoring(): PublicAnchoring | undefined {
+    return this.parts.anchoring
   }
 
   /** Partner links (validators): checkpoints offered to partners, anchors, entanglement proofs (DESIGN §11). */
@@ -316,6 +325,35 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         { config: c, genesis: this.genesis, anchorBase: () => this.anchorBase() },
         { checkpoints, chain, store: tree, key: this.key, ingest: this.ingest, logger: log('partners'), registry },
       )
+      // Public anchoring (DESIGN §13): the latest checkpoint into an Ethereum tx at an interval.
+      if (c.anchor.rpc_url) {
+        const a = c.anchor
+        const anchor = createEthAnchor(
+          {
+            rpcUrl: a.rpc_url as string,
+            keyFile: isAbsolute(a.key_file) ? a.key_file : resolvePath(c.dataDir, a.key_file),
+            dir: join(c.dataDir, 'anchor'),
+            confirmations: a.confirmations,
+            gasLimit: a.gas_limit,
+            maxFeePerGas: BigInt(Math.round(a.max_fee_gwei * 1e9)),
+          },
+          { registry, logger: log('anchor') },
+        )
+        await anchor.open()
+        const anchoring = (this.parts.anchoring = createPublicAnchoring(
+          { intervalMs: a.interval_s * 1000, dataDir: c.dataDir },
+          {
+            checkpoints,
+            store: tree,
+            anchor,
+            logger: log('anchor'),
+            ingest: this.ingest,
+            ownKey: this.key.publicKey,
+            receiptFor: (id) => this.crossReceiptFn(tree)?.(id, 'chainpoint') ?? Promise.resolve(undefined),
+          },
+        ))
+        this.health.add({ name: 'anchor', health: () => anchoring.health() })
+      }
 
       if (c.enabled.api) {
         const api = (this.parts.api = createApiServer(
@@ -347,7 +385,8 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
                 blockHashes: [toHex(e.votes[0].blockHash), toHex(e.votes[1].blockHash)] as [string, string],
               })),
             checkpoints: { ...checkpoints.api(), ...this.parts.partners?.routes() },
-            crossReceipt: this.parts.partners ? (id, form) => this.parts.partners!.service.crossReceipt(id, form) : undefined,
+            crossReceipt: this.crossReceiptFn(tree),
+            publicAnchors: this.parts.anchoring ? (limit) => this.parts.anchoring!.anchors(limit) : undefined,
           },
         ))
         await api.start()
@@ -397,6 +436,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       receipts.start()
       checkpoints.start()
       await this.parts.partners?.start()
+      await this.parts.anchoring?.start()
       this.started = true
       const head = tree.head()
       this.logger.info({ type: c.type, nodeId: this.nodeId, network: this.genesis.network, height: head.height, modules: c.enabled }, 'node started')
@@ -409,11 +449,27 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
       await this.votes?.stop().catch(() => {})
+      await this.parts.anchoring?.stop().catch(() => {})
       await this.parts.partners?.stop().catch(() => {})
       await this.checkpoints?.stop().catch(() => {})
       await this.api?.stop().catch(() => {})
       await this.closeAll()
       throw err
+    }
+  }
+
+  /** Receipts for the API: partners' cross-chain branches, then the eth branch of public anchoring. */
+  private crossReceiptFn(tree: BlockTree): ((id: string, form: 'chainpoint' | 'native') => Promise<object | undefined>) | undefined {
+    const partners = this.parts.partners
+    const anchoring = this.parts.anchoring
+    if (!partners && !anchoring) return undefined
+    return async (id, form) => {
+      const base = partners
+        ? await partners.service.crossReceipt(id, form)
+        : form === 'chainpoint'
+          ? await tree.receipt(id, 'chainpoint', this.anchorBase())
+          : await tree.receipt(id, 'native', this.anchorBase())
+      return anchoring ? anchoring.withEth(id, base, form) : base
     }
   }
 
@@ -502,6 +558,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.producer?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
+      await this.parts.anchoring?.stop()
       await this.parts.partners?.stop()
       await this.checkpoints?.stop()
       await this.votes?.stop()

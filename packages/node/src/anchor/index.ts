@@ -1,0 +1,1 @@
+export { createPublicAnchoring, PublicAnchoring, type PublicAnchoringComponents, type PublicAnchoringEvents, type PublicAnchoringInit } from './anchor.js'
