@@ -10,9 +10,9 @@ class ShimBuffer extends Uint8Array {
         const n = Math.floor(v.length / 2)
         const o = new ShimBuffer(n)
         for (let i = 0; i < n; i++) {
-          const x = parseInt(v.slice(2 * i, 2 * i + 2), 16)
-          if (Number.isNaN(x)) return o.subarray(0, i)
-          o[i] = x
+          const pair = v.slice(2 * i, 2 * i + 2)
+          if (!/^[0-9a-fA-F]{2}$/.test(pair)) return o.subarray(0, i)
+          o[i] = parseInt(pair, 16)
         }
         return o
       }
