@@ -256,8 +256,11 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer in Chromium: browse, search, verify a 
     await shot('verify-changed')
 
     // GraphiQL, from the node's own assets too.
+    // The token from the explorer's session pre-fills GraphiQL's headers: its schema introspection is authorized.
+    const introspection = page.waitForResponse((r) => r.url() === `${base}/graphql` && r.request().method() === 'POST', { timeout: 20_000 })
     await page.goto(`${base}/graphql`)
     await page.waitForSelector('.graphiql-container', { timeout: 20_000 })
+    expect((await introspection).status()).toBe(200)
     await shot('graphiql')
 
     expect(blocked, 'requests to other hosts').toEqual([])

@@ -81,10 +81,13 @@ export function serveGenesis(method: string, genesis: (() => string) | undefined
   send(res, 200, 'application/json; charset=utf-8', genesis(), { 'cache-control': 'no-cache' })
 }
 
-/** GraphiQL's page with graphql-yoga's own packaged GraphiQL (@graphql-yoga/graphiql) from /graphiql/, not unpkg. */
+/**
+ * GraphiQL's page with graphql-yoga's own packaged GraphiQL (@graphql-yoga/graphiql) from /graphiql/, not unpkg.
+ * The explorer's API token (sessionStorage of this tab, docs/explorer.md) pre-fills GraphiQL's headers.
+ */
 export function renderLocalGraphiQL(opts: { title?: string }): string {
   const title = (opts.title ?? 'GraphiQL').replace(/[<>&"]/g, '')
   // The options go inside a <script>: escape '<' so no value can close it.
   const json = JSON.stringify(opts).replace(/</g, '\\u003c')
-  return `<!doctype html><html lang=en><head><meta charset=utf-8><title>${title}</title><link rel=stylesheet href=/graphiql/graphiql.css></head><body id=body class=no-focus-outline><noscript>You need to enable JavaScript to run this app.</noscript><div id=root>Loading ${title}...</div><script>function prepareBlob(r){const o=new Blob([r],{type:"application/javascript"});return URL.createObjectURL(o)}const workers={},workerUrls={editorWorkerService:"/graphiql/monacoeditorwork/editor.worker.bundle.js",json:"/graphiql/monacoeditorwork/json.worker.bundle.js",graphql:"/graphiql/monacoeditorwork/graphql.worker..bundle.js"};function prepareWorkers(){return Promise.all(Object.entries(workerUrls).map(async([r,o])=>{const e=await fetch(o),t=await e.text();workers[r]=prepareBlob(t)}))}self.MonacoEnvironment={globalAPI:!1,getWorkerUrl:function(r,o){return workers[o]}}</script><script src=/graphiql/yoga-graphiql.umd.js></script><script>prepareWorkers().finally(()=>{YogaGraphiQL.renderYogaGraphiQL(root,${json})})</script></body></html>`
+  return `<!doctype html><html lang=en><head><meta charset=utf-8><title>${title}</title><link rel=stylesheet href=/graphiql/graphiql.css></head><body id=body class=no-focus-outline><noscript>You need to enable JavaScript to run this app.</noscript><div id=root>Loading ${title}...</div><script>function prepareBlob(r){const o=new Blob([r],{type:"application/javascript"});return URL.createObjectURL(o)}const workers={},workerUrls={editorWorkerService:"/graphiql/monacoeditorwork/editor.worker.bundle.js",json:"/graphiql/monacoeditorwork/json.worker.bundle.js",graphql:"/graphiql/monacoeditorwork/graphql.worker..bundle.js"};function prepareWorkers(){return Promise.all(Object.entries(workerUrls).map(async([r,o])=>{const e=await fetch(o),t=await e.text();workers[r]=prepareBlob(t)}))}self.MonacoEnvironment={globalAPI:!1,getWorkerUrl:function(r,o){return workers[o]}}</script><script src=/graphiql/yoga-graphiql.umd.js></script><script>const opts=${json};try{const t=sessionStorage.getItem('profichain.apiToken');if(t)opts.headers=JSON.stringify({Authorization:'Bearer '+t})}catch(e){}prepareWorkers().finally(()=>{YogaGraphiQL.renderYogaGraphiQL(root,opts)})</script></body></html>`
 }

@@ -247,6 +247,9 @@ function verifyView(): void {
     const files = [...(e.dataTransfer?.files ?? [])]
     const rc = files.length > 1 ? files.find((f) => /\.json$/i.test(f.name) && f.name.includes('.chp')) ?? files[1] : undefined
     const data = files.find((f) => f !== rc)
+    // The dropped files replace whatever the inputs held, so the form never shows another file than the one checked.
+    fileInput.value = ''
+    receiptInput.value = ''
     if (data) void run(data, rc)
   })
   const run = async (data: File, rc?: File): Promise<void> => {
