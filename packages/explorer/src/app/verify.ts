@@ -7,6 +7,8 @@ import {
   evaluateChainpoint,
   fromHex,
   leafHash,
+  NATIVE_RECEIPT_TYPE,
+  NATIVE_RECEIPT_VERSION,
   type NativeReceipt,
   producerSignature,
   rootFromInclusionProof,
@@ -97,7 +99,8 @@ export async function verifyFile(file: Uint8Array, receiptText: string | undefin
       if (!r.receipt) return fail('receipt', `the node has no receipt for ${rec.id} yet (not in a block)`)
       receipt = r.receipt
     }
-    if (receipt?.type !== 'ProfichainReceipt') fail('receipt', 'not a Profichain receipt (native JSON, type ProfichainReceipt) nor a Chainpoint v5 receipt')
+    if (receipt?.type !== NATIVE_RECEIPT_TYPE || receipt.version !== NATIVE_RECEIPT_VERSION)
+      fail('receipt', `not a Profichain receipt (native JSON, type ${NATIVE_RECEIPT_TYPE} v${NATIVE_RECEIPT_VERSION}) nor a Chainpoint v5 receipt`)
     let tx, header
     try {
       tx = decodeStrippedTx(fromHex(receipt.tx))
@@ -105,6 +108,9 @@ export async function verifyFile(file: Uint8Array, receiptText: string | undefin
     } catch (e) {
       return fail('receipt', `the receipt's tx or header does not decode: ${(e as Error).message}`)
     }
+    // Every field of the receipt must agree with the signed data, or a reader of the JSON could be misled.
+    if (receipt.payloadHash !== toHex(tx.body.payloadHash)) fail('receipt', `the receipt says payload ${String(receipt.payloadHash)}, its signed tx ${toHex(tx.body.payloadHash)}`)
+    if (receipt.height !== header.height || receipt.network !== header.network) fail('receipt', `the receipt says block ${String(receipt.height)} of ${String(receipt.network)}, its signed header ${header.height} of ${header.network}`)
     if (!equalBytes(tx.body.payloadHash, hash)) fail('receipt', `the receipt is for payload ${toHex(tx.body.payloadHash)}, not this file (${hex})`)
     if (tx.body.payloadSize !== file.byteLength) fail('receipt', `signed size ${tx.body.payloadSize} bytes, the file has ${file.byteLength}`)
     const id = txId(tx)
