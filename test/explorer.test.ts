@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { keyPairFromSeed, toHex } from '@profichain/core'
 import { type Broker, createBroker } from '@profichain/global'
 import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
@@ -232,9 +233,23 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer in Chromium: browse, search, verify a 
     expect(net).toContain(B.origin) // the partner this node witnesses
     await shot('network')
 
+    // Search by txId and by block hash too.
+    await page.fill('#search', rec.id)
+    await page.press('#search', 'Enter')
+    await page.waitForURL(`**/explorer#/tx/${rec.id}`)
+    await page.fill('#search', rec.block.hash.toUpperCase())
+    await page.press('#search', 'Enter')
+    await page.waitForURL(`**/explorer#/block/${rec.block.hash}`)
+
+    // A device registered through GraphQL (alpha signs the device tx) is listed with its audit counters.
+    const device = toHex(keyPairFromSeed(randomBytes(32)).publicKey)
+    await gql(A, 'mutation($k: String!) { registerDevice(deviceId: "press-7", publicKey: $k, model: "P7") { txId } }', { k: device })
+    await waitFor('the device registered', async () => (await gql<{ device: { publicKey: string } | null }>(A, 'query($k: String!) { device(publicKey: $k) { publicKey } }', { k: device })).device, 20_000, 200)
     await page.click('#nav a[href="#/devices"]')
-    await page.waitForSelector('main h1:text("Devices")')
-    await page.waitForSelector('main p, main table')
+    await page.waitForSelector('main table')
+    const devices = (await page.textContent('main table')) ?? ''
+    expect(devices).toContain('press-7')
+    expect(devices).toContain('active')
     await shot('devices')
   })
 
