@@ -197,6 +197,7 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer in Chromium: browse, search, verify a 
       throw new Error(`${e.message}; last: ${JSON.stringify(last)}`)
     })
     await page.goto(`${base}/explorer#/`)
+    await page.waitForSelector('#blocks')
     await page.fill('#search', payloadHash)
     await page.press('#search', 'Enter')
     await page.waitForURL(`**/explorer#/tx/${rec.id}`)
@@ -246,6 +247,7 @@ describe.skipIf(!HAVE_CHROMIUM)('explorer in Chromium: browse, search, verify a 
     await gql(A, 'mutation($k: String!) { registerDevice(deviceId: "press-7", publicKey: $k, model: "P7") { txId } }', { k: device })
     await waitFor('the device registered', async () => (await gql<{ device: { publicKey: string } | null }>(A, 'query($k: String!) { device(publicKey: $k) { publicKey } }', { k: device })).device, 20_000, 200)
     await page.click('#nav a[href="#/devices"]')
+    await page.waitForSelector('main h1:text-is("Devices")') // the whole view renders at once
     await page.waitForSelector('main table')
     const devices = (await page.textContent('main table')) ?? ''
     expect(devices).toContain('press-7')

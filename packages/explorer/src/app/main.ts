@@ -21,7 +21,9 @@ function view(title: string, ...children: Child[]): void {
   const h1 = h('h1', { tabindex: '-1' }, title)
   main.replaceChildren(h1, ...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'number' ? String(c) : c)))
   document.title = `${title} · Profichain explorer`
-  h1.focus()
+  // Focus follows navigation (screen readers announce the new view), unless the user is typing in a field.
+  const active = document.activeElement
+  if (!(active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement || active instanceof HTMLSelectElement)) h1.focus()
 }
 
 function problem(e: unknown): void {
