@@ -8,6 +8,7 @@ import { Registry } from 'prom-client'
 import { type BudgetLimits, WorkBudget } from './budget.js'
 import { isCheckpointPath, serveCheckpointRoute } from './checkpoint.js'
 import { ApiError, type ApiResponseCode, createGraphQLError } from './errors.js'
+import { EXPLORER_GENESIS_PATH, isExplorerAsset, renderLocalGraphiQL, serveExplorerAsset, serveGenesis } from './explorer.js'
 import { checkQueryLimits, type QueryLimits } from './limits.js'
 import { ApiMetrics } from './metrics.js'
 import { handleRecords } from './records.js'
@@ -34,7 +35,7 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }
 
-type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'records' | 'checkpoint' | 'other'
+type Route = 'graphql' | 'graphiql' | 'healthz' | 'metrics' | 'anchor' | 'payload' | 'records' | 'checkpoint' | 'explorer' | 'other'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -148,6 +149,7 @@ export class ApiHttpServer implements ApiServer {
       schema: buildSchema(),
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Profichain GraphQL', subscriptionsProtocol: 'SSE' },
+      renderGraphiQL: renderLocalGraphiQL, // GraphiQL's scripts from this node, not a CDN (explorer.ts)
       landingPage: false,
       cors: false,
       batching: false,
@@ -323,6 +325,11 @@ export class ApiHttpServer implements ApiServer {
       route = 'checkpoint'
       return serveCheckpointRoute(this.components.checkpoints, path, method, req, url, res, (r, s, t, b, h) => this.send(r, s, t, b, h))
     }
+    // The explorer's page and scripts and GraphiQL's: static and public, like the GraphiQL page (explorer.ts).
+    if (isExplorerAsset(path)) {
+      route = 'explorer'
+      return serveExplorerAsset(path, method, this.components.status().type, res, (r, s, t, b, h) => this.send(r, s, t, b, h))
+    }
     const isGraphql = path === '/graphql' || path === '/graphql/'
     // The GraphiQL page is static and asks for nothing: browsers cannot attach a bearer token to a page load.
     const graphiqlPage = isGraphql && method === 'GET' && (req.headers.accept ?? '').includes('text/html')
@@ -342,6 +349,10 @@ export class ApiHttpServer implements ApiServer {
     if (isGraphql) {
       if (route !== 'graphiql') route = 'graphql'
       return this.graphql(req, res)
+    }
+    if (path === EXPLORER_GENESIS_PATH) {
+      route = 'explorer'
+      return serveGenesis(method, this.components.genesis, res, (r, s, t, b, h) => this.send(r, s, t, b, h))
     }
     if (path === '/v1/records') {
       route = 'records'

@@ -125,6 +125,8 @@ export interface ApiComponents {
   records?: RecordsSubmitter
   /** Block log, checkpoints and witness (GET /checkpoint, POST /add-checkpoint, …). Absent: those routes answer 404. */
   checkpoints?: CheckpointApi
+  /** The canonical genesis encoding (serializeGenesis), served at /explorer/genesis.json. Absent: 404. */
+  genesis?: () => string
   /** A receipt with its cross-chain branches (DESIGN §11, partners); undefined: fall back to `tree.receipt`. */
   crossReceipt?: (txId: string, form: 'chainpoint' | 'native') => Promise<object | undefined>
   /** Confirmed public-chain anchors, newest first (GraphQL publicAnchors; docs/anchoring.md). Absent: empty. */

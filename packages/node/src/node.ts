@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { type Block, CodecError, type KeyPair, nodeIdOf, readKeyFile, toHex, ValidationError } from '@profichain/core'
-import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis } from '@profichain/consensus'
+import { type Consensus, ConsensusError, createConsensus, type Genesis, genesisHash, isAllowedOrigin, loadGenesis, serializeGenesis } from '@profichain/consensus'
 import { type ApiServer, createApiServer, type NodeStatus } from '@profichain/api'
 import { createFileIngest, type FileIngest } from '@profichain/ingest'
 import { createTxVerifier, type TxVerifier } from '@profichain/processing'
@@ -365,6 +365,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             events: this,
             metrics: registry,
             anchorBase: () => this.anchorBase(),
+            genesis: () => serializeGenesis(this.genesis), // for the explorer's in-browser verification
             ready: () => this.started && !this.stopping,
             health: () => {
               const problems = this.problems()
