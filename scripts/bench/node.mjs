@@ -8,13 +8,14 @@
 //        [--max-block-mib 64]   (build first: npx tsc -b)
 // --profile runs the node under --cpu-prof and prints where its time goes (see lib.mjs summariseProfile).
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import {
   blocksRange,
+  gql,
   cli,
   drop,
   freePort,
@@ -194,6 +195,142 @@ export async function trial({ api, inboxes, mode, rate, seconds, tag = `${Date.n
   }
 }
 
+/** Every file below `dir` (relative paths), recursively. */
+async function listTree(dir, rel = '') {
+  const out = []
+  for (const e of await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])) {
+    const r = rel ? `${rel}/${e.name}` : e.name
+    if (e.isDirectory()) out.push(...(await listTree(dir, r)))
+    else out.push(r)
+  }
+  return out
+}
+
+/**
+ * Issue 12 burst: `count` records dropped at once into a running node's inbox — mode 'files': `count` files
+ * of 1 KiB; 'jsonl': `count` lines of 1 KiB in `files` JSONL files — then timed until every receipt is
+ * written. The files are written into a staging folder first and renamed into the inbox in one go (the
+ * clock starts at the first rename). Checks zero loss and zero duplicates (chain tx counter, every
+ * processed file / line has exactly one receipt) and verifies EVERY receipt: Chainpoint structure, tx
+ * signature, payload = the processed file (or line), block hash = the canonical block at that height.
+ */
+export async function burst({ node, mode, count, files = 20, tag = `${Date.now()}`, timeoutMs = 300_000 }) {
+  const { verifyChainpointReceipt } = await import('@profichain/core')
+  const { readLineReceipts, splitLines } = await import('@profichain/ingest')
+  const staging = join(node.dir, `staging-${tag}`)
+  await mkdir(staging, { recursive: true })
+  const line = (u, i) => {
+    const s = `{"t":"${tag}","u":${u},"i":${i},"p":"`
+    return s + 'x'.repeat(RECORD_BYTES - s.length - 2) + '"}'
+  }
+  const names = []
+  if (mode === 'files') {
+    for (let u = 0; u < count; u++) {
+      const name = `f-${tag}-${u}.json`
+      await writeFile(join(staging, name), line(u, 0))
+      names.push(name)
+    }
+  } else {
+    const per = Math.ceil(count / files)
+    for (let u = 0; u < files; u++) {
+      const n = Math.min(per, count - u * per)
+      if (n <= 0) break
+      const name = `b-${tag}-${u}.jsonl`
+      await writeFile(join(staging, name), `${Array.from({ length: n }, (_, i) => line(u, i)).join('\n')}\n`)
+      names.push(name)
+    }
+  }
+  const c0 = await metric(node.api, 'profichain_chain_txs_total')
+  const r0 = await metric(node.api, 'profichain_receipts_written_total')
+  const t0 = performance.now()
+  for (const name of names) await rename(join(staging, name), join(node.inbox, name))
+  const dropMs = performance.now() - t0
+  let receipts = 0
+  let timedOut = false
+  await waitFor(
+    async () => {
+      receipts = (await metric(node.api, 'profichain_receipts_written_total')) - r0
+      return receipts >= count
+    },
+    { timeoutMs, everyMs: 100, what: `${count} receipts` },
+  ).catch(() => {
+    timedOut = true
+  })
+  const ms = performance.now() - t0
+  const committed = (await metric(node.api, 'profichain_chain_txs_total')) - c0
+  // Every receipt is checked against its processed file and the canonical chain.
+  const processedDir = join(node.dataDir, 'processed')
+  const receiptsDir = join(node.dataDir, 'receipts')
+  const hashes = new Map() // height → canonical block hash
+  const blockHashAt = async (h) => {
+    if (!hashes.has(h)) hashes.set(h, (await gql(node.api, 'query($h:Int){ block(height:$h){ hash } }', { h })).block?.hash ?? null)
+    return hashes.get(h)
+  }
+  let valid = 0
+  let invalid = 0
+  let missing = 0
+  let duplicates = 0
+  const firstErrors = []
+  const check = async (payload, receipt, what) => {
+    try {
+      const v = verifyChainpointReceipt(receipt, { payload })
+      if ((await blockHashAt(v.height)) !== v.blockHash) throw new Error(`block ${v.height} is not canonical`)
+      valid++
+    } catch (err) {
+      invalid++
+      if (firstErrors.length < 3) firstErrors.push(`${what}: ${err.message}`)
+    }
+  }
+  const wanted = new Set(names)
+  for (const rel of await listTree(processedDir)) {
+    if (!rel.includes(tag)) continue
+    const base = rel.replace(/~\d+(\.[^.]+)$/, '$1')
+    if (!wanted.delete(base)) duplicates++
+    const data = await readFile(join(processedDir, rel))
+    if (mode === 'files') {
+      const receipt = JSON.parse(await readFile(join(receiptsDir, `${rel}.chp.json`), 'utf8').catch(() => 'null'))
+      if (receipt === null) missing++
+      else await check(data, receipt, rel)
+    } else {
+      const lines = splitLines(data, 'jsonl').records
+      const entries = await readLineReceipts(join(receiptsDir, `${rel}.chp.jsonl`)).catch(() => [])
+      const byLine = new Map(entries.map((e) => [e.line, e]))
+      for (const r of lines) {
+        const e = byLine.get(r.line)
+        if (e === undefined) missing++
+        else await check(r.payload, e.receipt, `${rel}#${r.line}`)
+      }
+      if (entries.length > lines.length) duplicates += entries.length - lines.length
+    }
+  }
+  missing += mode === 'files' ? wanted.size : 0
+  const left = (await listTree(node.inbox)).filter((n) => n.includes(tag)).length
+  await rm(staging, { recursive: true, force: true })
+  return {
+    mode,
+    count,
+    files: names.length,
+    ms,
+    dropMs,
+    perS: count / (ms / 1000),
+    committed,
+    receipts,
+    lost: Math.max(0, count - committed) + left,
+    extra: Math.max(0, committed - count),
+    duplicates,
+    missing,
+    valid,
+    invalid,
+    firstErrors,
+    timedOut,
+  }
+}
+
+export const burstOk = (r) => !r.timedOut && r.lost === 0 && r.extra === 0 && r.duplicates === 0 && r.missing === 0 && r.invalid === 0 && r.valid === r.count
+
+export const fmtBurst = (r) =>
+  `burst ${r.mode}: ${r.count} records in ${r.files} files → every receipt in ${(r.ms / 1000).toFixed(2)} s = ${Math.round(r.perS)}/s (drop took ${Math.round(r.dropMs)} ms); committed ${r.committed}, receipts ${r.receipts}, valid ${r.valid}, invalid ${r.invalid}, lost ${r.lost}, extra ${r.extra}, dup ${r.duplicates}, missing ${r.missing} ${burstOk(r) ? 'OK' : `FAILED ${r.firstErrors.join('; ')}`}`
+
 export const sustained = (r) => r.lost === 0 && r.extra === 0 && r.missing === 0 && r.samples > 0 && r.p99 <= P99_LIMIT_MS
 
 const fmtTrial = (r) =>
@@ -258,6 +395,26 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     maxBlockMiB: val('--max-block-mib') ? Number(val('--max-block-mib')) : undefined,
   }
   const t0 = performance.now()
+  if (val('--burst')) {
+    // e.g. --burst files:3000 or --burst jsonl:20000 (lines, in --burst-files files)
+    const [mode, n] = val('--burst').split(':')
+    const node = await startFullNode({ maxBlockMiB: opts.maxBlockMiB, profile: opts.profile })
+    try {
+      for (let i = 0; i < (opts.runs ?? 1); i++) {
+        console.log(fmtBurst(await burst({ node, mode, count: Number(n), files: Number(val('--burst-files') ?? 20) })))
+      }
+      if (opts.profile) {
+        await node.stop()
+        const prof = await newestProfile(node.profDir)
+        if (prof) console.log(`\n${profileTable(await summariseProfile(prof, 30), `CPU profile of the full node (burst ${mode})`)}\n`)
+      }
+    } finally {
+      await node.stop()
+      await node.cleanup()
+    }
+    console.error(`took ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    process.exit(0)
+  }
   const rows = await run({ quick: args.includes('--quick'), opts })
   for (const r of rows) console.log(`${r.name}: ${typeof r.median === 'number' ? Math.round(r.median) : r.median} ${r.unit} (runs ${r.runs})`)
   console.error(`took ${((performance.now() - t0) / 1000).toFixed(1)} s`)
