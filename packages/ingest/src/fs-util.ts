@@ -128,8 +128,8 @@ export async function moveInto(src: string | Buffer, destRoot: string, relPath: 
  * A reservation holding the same token (an earlier run for the same file, killed before the move) is
  * reused, so the name a signed record carries stays the one the file gets. Returns the relative path.
  */
-export async function reserveName(destRoot: string, relPath: string, token: string): Promise<string> {
-  await mkdir(dirname(join(destRoot, boundedPath(relPath))), { recursive: true })
+export async function reserveName(destRoot: string, relPath: string, token: string, made?: Set<string>): Promise<string> {
+  await mkdirOnce(dirname(join(destRoot, boundedPath(relPath))), made)
   const want = Buffer.from(token)
   // Written whole under a temp name, then hard-linked (fails atomically if the name exists): a kill
   // never leaves a half-written reservation that a later run could not recognise.
@@ -143,6 +143,13 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
         await link(tmp, dest)
         return candidate
       } catch (err) {
+        if (errCode(err) === 'ENOENT' && made?.has(dirname(dest))) {
+          // The folder was removed since we made it: make it again and retry this name.
+          made.delete(dirname(dest))
+          await mkdirOnce(dirname(dest), made)
+          n--
+          continue
+        }
         if (errCode(err) !== 'EEXIST') throw err
       }
       if (await isReservation(dest, want)) return candidate
@@ -187,9 +194,29 @@ export async function removeStaleTemps(dir: string): Promise<number> {
   return n
 }
 
+/**
+ * `mkdir -p dir`, skipped when `made` says this process created or found it already. A folder removed
+ * behind our back is caught by the caller's ENOENT: {@link writeFileAtomic} forgets it and retries once.
+ */
+export async function mkdirOnce(dir: string, made?: Set<string>): Promise<void> {
+  if (made?.has(dir)) return
+  await mkdir(dir, { recursive: true })
+  made?.add(dir)
+}
+
 /** Write a file atomically: temp file in the same folder, then rename over the target. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
+export async function writeFileAtomic(path: string, data: string | Uint8Array, made?: Set<string>): Promise<void> {
+  try {
+    await writeFileAtomicIn(path, data, made)
+  } catch (err) {
+    if (made === undefined || errCode(err) !== 'ENOENT') throw err
+    made.delete(dirname(path))
+    await writeFileAtomicIn(path, data, made)
+  }
+}
+
+async function writeFileAtomicIn(path: string, data: string | Uint8Array, made?: Set<string>): Promise<void> {
+  await mkdirOnce(dirname(path), made)
   // A short dot-name: `<name>.tmp` would not fit beside a 255-byte name.
   const tmp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {
