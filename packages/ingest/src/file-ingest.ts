@@ -1,4 +1,5 @@
 import { type FSWatcher, type Stats, watch } from 'node:fs'
+import { lstatSync, readFileSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createTransaction, LIMITS, ProfichainError, sha256, type Transaction, toHex } from '@profichain/core'
@@ -10,6 +11,7 @@ import {
   moveInto,
   moveOnto,
   releaseName,
+  SMALL_FILE_BYTES,
   removeStaleTemps,
   reserveName,
   writeFileAtomic,
@@ -96,6 +98,19 @@ interface CommitRequest {
   unchanged?: () => Promise<boolean>
   resolve(created: number): void
   reject(err: unknown): void
+}
+
+/**
+ * lstat on the main thread. A few µs on a local disk, where `fs.promises.lstat` costs a round trip through
+ * libuv's 4-thread pool, which LevelDB's fsyncs share: per-file metadata calls that way were the limit.
+ */
+async function lstatNow(path: string): Promise<Stats> {
+  return lstatSync(path)
+}
+
+/** Read a small file with one synchronous call (same reason), a big one asynchronously. */
+async function readNow(path: string, size: number): Promise<Buffer> {
+  return size <= SMALL_FILE_BYTES ? readFileSync(path) : readFile(path)
 }
 
 function statSig(st: Stats): string {
@@ -491,7 +506,7 @@ export class FileIngestImpl implements FileIngest {
         [...this.candidates].map(async ([rel, c]) => {
           let st: Stats
           try {
-            st = await lstat(join(this.inbox, rel))
+            st = await lstatNow(join(this.inbox, rel))
           } catch (err) {
             if (errCode(err) === 'ENOENT') this.candidates.delete(rel)
             return
@@ -569,7 +584,7 @@ export class FileIngestImpl implements FileIngest {
     const abs = join(this.inbox, rel)
     let st: Stats
     try {
-      st = await lstat(abs)
+      st = await lstatNow(abs)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
       return this.reject(
@@ -632,7 +647,7 @@ export class FileIngestImpl implements FileIngest {
   private async recordFile(rel: string, abs: string, st: Stats): Promise<void> {
     let data: Uint8Array
     try {
-      data = await readFile(abs)
+      data = await readNow(abs, st.size)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
       if (diskErrorCode(err)) throw err
@@ -643,7 +658,7 @@ export class FileIngestImpl implements FileIngest {
       )
     }
     // The writer may have resumed after a pause longer than stableMs: then wait again.
-    const after = await lstat(abs).catch(() => undefined)
+    const after = await lstatNow(abs).catch(() => undefined)
     if (after === undefined) return
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     const dataHash = sha256Hex(data)
@@ -711,12 +726,12 @@ export class FileIngestImpl implements FileIngest {
 
   /** Same size and mtime as `st` (and, given `hash`, the same content) as when the file was read. */
   private async unchanged(abs: string, st: Stats, hash?: string): Promise<boolean> {
-    const now = await lstat(abs).catch(() => undefined)
+    const now = await lstatNow(abs).catch(() => undefined)
     if (now === undefined) return true // gone: the move reports it
     if (statSig(now) !== statSig(st)) return false
     if (hash === undefined) return true
     try {
-      return sha256Hex(await readFile(abs)) === hash
+      return sha256Hex(await readNow(abs, st.size)) === hash
     } catch (err) {
       if (errCode(err) === 'ENOENT') return true
       throw err
@@ -796,6 +811,9 @@ export class FileIngestImpl implements FileIngest {
     if (this.committing) return
     this.committing = true
     try {
+      // Let the files whose work is already under way (sync reads run as one run of microtasks) join
+      // the first group too, instead of the first file committing alone.
+      await new Promise<void>((res) => setImmediate(res))
       while (this.commitQueue.length > 0) {
         const head = this.commitQueue[0]
         if (head.plan.count > GROUP_RECORDS) {

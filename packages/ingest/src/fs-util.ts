@@ -1,6 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFile, link, lstat, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { linkSync, lstatSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { copyFile, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+
+/**
+ * Files and receipts up to this size are read and written with synchronous calls on the main thread: a few
+ * µs each on a local disk, where each async call is a round trip through libuv's 4-thread pool (shared with
+ * LevelDB's fsyncs) — per-file calls that way capped ingest at ≈ 1,000 files/s. Bigger ones stay async.
+ */
+export const SMALL_FILE_BYTES = 64 * 1024
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
@@ -28,7 +36,7 @@ export function diskErrorCode(err: unknown): string | undefined {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await lstat(path)
+    lstatSync(path)
     return true
   } catch (err) {
     if (errCode(err) === 'ENOENT') return false
@@ -93,7 +101,7 @@ export function candidateName(relPath: string, n: number): string {
 /** Rename, or copy via a temp file + rename + unlink across file systems (the target never holds a half copy). */
 async function moveFile(src: string | Buffer, dest: string): Promise<void> {
   try {
-    await rename(src, dest)
+    renameSync(src, dest)
   } catch (err) {
     if (errCode(err) !== 'EXDEV') throw err
     const tmp = join(dirname(dest), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
@@ -135,12 +143,12 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
   // never leaves a half-written reservation that a later run could not recognise.
   const tmp = join(destRoot, `.${process.pid}.${randomBytes(4).toString('hex')}.reserve.tmp`)
   try {
-    await writeFile(tmp, want)
+    writeFileSync(tmp, want)
     for (let n = 0; ; n++) {
       const candidate = candidateName(relPath, n)
       const dest = join(destRoot, candidate)
       try {
-        await link(tmp, dest)
+        linkSync(tmp, dest)
         return candidate
       } catch (err) {
         if (errCode(err) === 'ENOENT' && made?.has(dirname(dest))) {
@@ -155,15 +163,17 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
       if (await isReservation(dest, want)) return candidate
     }
   } finally {
-    await unlink(tmp).catch(() => {})
+    try {
+      unlinkSync(tmp)
+    } catch {}
   }
 }
 
 async function isReservation(path: string, token: Buffer): Promise<boolean> {
   try {
-    const st = await lstat(path)
+    const st = lstatSync(path)
     if (!st.isFile() || st.size !== token.byteLength) return false
-    return (await readFile(path)).equals(token)
+    return readFileSync(path).equals(token)
   } catch {
     return false
   }
@@ -220,8 +230,13 @@ async function writeFileAtomicIn(path: string, data: string | Uint8Array, made?:
   // A short dot-name: `<name>.tmp` would not fit beside a 255-byte name.
   const tmp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {
-    await writeFile(tmp, data)
-    await rename(tmp, path)
+    if (data.length <= SMALL_FILE_BYTES) {
+      writeFileSync(tmp, data)
+      renameSync(tmp, path)
+    } else {
+      await writeFile(tmp, data)
+      await rename(tmp, path)
+    }
   } catch (err) {
     await unlink(tmp).catch(() => {})
     throw err
