@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { linkSync, lstatSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { copyFile, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { lstatSync, readFileSync } from 'node:fs'
+import { copyFile, link, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
 /**
- * Files and receipts up to this size are read and written with synchronous calls on the main thread: a few
- * µs each on a local disk, where each async call is a round trip through libuv's 4-thread pool (shared with
- * LevelDB's fsyncs) — per-file calls that way capped ingest at ≈ 1,000 files/s. Bigger ones stay async.
+ * Files up to this size are read (and stat'ed) with synchronous calls on the main thread: a few µs each on a
+ * local disk, where each async call is a round trip through libuv's thread pool, shared with LevelDB's
+ * fsyncs. Calls that WRITE metadata (create, link, rename, unlink) stay asynchronous: while an fsync commits
+ * the file system's journal they wait for it, and must not block the event loop meanwhile.
  */
 export const SMALL_FILE_BYTES = 64 * 1024
 
@@ -101,7 +102,7 @@ export function candidateName(relPath: string, n: number): string {
 /** Rename, or copy via a temp file + rename + unlink across file systems (the target never holds a half copy). */
 async function moveFile(src: string | Buffer, dest: string): Promise<void> {
   try {
-    renameSync(src, dest)
+    await rename(src, dest)
   } catch (err) {
     if (errCode(err) !== 'EXDEV') throw err
     const tmp = join(dirname(dest), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
@@ -143,12 +144,12 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
   // never leaves a half-written reservation that a later run could not recognise.
   const tmp = join(destRoot, `.${process.pid}.${randomBytes(4).toString('hex')}.reserve.tmp`)
   try {
-    writeFileSync(tmp, want)
+    await writeFile(tmp, want)
     for (let n = 0; ; n++) {
       const candidate = candidateName(relPath, n)
       const dest = join(destRoot, candidate)
       try {
-        linkSync(tmp, dest)
+        await link(tmp, dest)
         return candidate
       } catch (err) {
         if (errCode(err) === 'ENOENT' && made?.has(dirname(dest))) {
@@ -163,9 +164,7 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
       if (await isReservation(dest, want)) return candidate
     }
   } finally {
-    try {
-      unlinkSync(tmp)
-    } catch {}
+    await unlink(tmp).catch(() => {})
   }
 }
 
@@ -230,13 +229,8 @@ async function writeFileAtomicIn(path: string, data: string | Uint8Array, made?:
   // A short dot-name: `<name>.tmp` would not fit beside a 255-byte name.
   const tmp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {
-    if (data.length <= SMALL_FILE_BYTES) {
-      writeFileSync(tmp, data)
-      renameSync(tmp, path)
-    } else {
-      await writeFile(tmp, data)
-      await rename(tmp, path)
-    }
+    await writeFile(tmp, data)
+    await rename(tmp, path)
   } catch (err) {
     await unlink(tmp).catch(() => {})
     throw err
