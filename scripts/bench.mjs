@@ -34,9 +34,9 @@ for (const suite of suites.sort()) {
 
 const fmt = (v) => (typeof v !== 'number' ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3))
 const table = [
-  '| suite | benchmark | median | unit | runs |',
-  '|---|---|---:|---|---:|',
-  ...results.map((r) => `| ${r.suite} | ${r.name} | ${fmt(r.median)} | ${r.unit} | ${r.runs ?? ''} |`),
+  '| suite | benchmark | median | unit | target (issue 12) | runs |',
+  '|---|---|---:|---|---|---:|',
+  ...results.map((r) => `| ${r.suite} | ${r.name} | ${fmt(r.median)} | ${r.unit} | ${r.target ?? ''} | ${r.runs ?? ''} |`),
 ].join('\n')
 process.stdout.write(`${table}\n`)
 
