@@ -2,7 +2,19 @@ import { type FSWatcher, type Stats, watch } from 'node:fs'
 import { lstatSync, readFileSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { createTransaction, LIMITS, ProfichainError, sha256, type Transaction, toHex } from '@profichain/core'
+import {
+  encodeTxBody,
+  getCrypto,
+  FORMAT_VERSION,
+  LIMITS,
+  ProfichainError,
+  sha256,
+  type Transaction,
+  type TxBody,
+  toHex,
+  txBodyFromCbor,
+  txBodyToCbor,
+} from '@profichain/core'
 import { IngestError } from './errors.js'
 import {
   boundedPath,
@@ -41,6 +53,8 @@ const LOOKUP_PARALLEL = 1024
  * records is committed alone, in BATCH-sized batches.
  */
 const GROUP_RECORDS = 2_000
+/** Batches smaller than this are signed inline (a pool round trip costs more than a few signatures). */
+const POOL_SIGN_MIN = 16
 /** Default files in flight (read, waiting for their group commit, being moved). */
 const DEFAULT_CONCURRENCY = 64
 /** Default bytes of file content held in flight at once (a bigger file runs when nothing else is held). */
@@ -401,9 +415,15 @@ export class FileIngestImpl implements FileIngest {
     const rel = relPathOf(this.inbox, abs)
     if (rel === undefined) return
     if (!alwaysIgnored(rel) && this.accepts(rel)) {
-      // No lstat here: the poll's one lstat drops names that are gone (a file just moved out also raises
-      // an event) and turns folders into watched folders.
-      this.touch(abs)
+      // Only names that exist (a file just moved out also raises an event): a synchronous lstat, a few µs.
+      let st: Stats
+      try {
+        st = lstatSync(abs)
+      } catch {
+        return
+      }
+      if (st.isDirectory()) this.folderMaybe(abs)
+      else this.touch(abs)
       return
     }
     // A name the filters refuse may still be a new folder whose files they accept. (`*.tmp` names are a
@@ -856,7 +876,7 @@ export class FileIngestImpl implements FileIngest {
    * keys make the retry a plain move) or none is.
    */
   private async commitGroup(group: CommitRequest[]): Promise<void> {
-    const { outbox, key, network } = this.components
+    const { outbox, key } = this.components
     const recs = group.map((r) => [...r.plan.records()])
     const ids = await this.lookupKeys(recs.flat().map((r) => r.dedupeKey))
     let k = 0
@@ -879,25 +899,32 @@ export class FileIngestImpl implements FileIngest {
       else live.push(i)
     })
     if (live.length === 0) return
-    const items: Array<{ tx: Transaction; dedupeKey: string }> = []
+    const bodies: TxBody[] = []
+    const recsOut: PendingRecord[] = []
     const ranges: Array<{ i: number; from: number; n: number }> = []
+    const now = Date.now()
     for (const i of live) {
-      let txs: Array<{ tx: Transaction; dedupeKey: string }>
+      let made: TxBody[]
       try {
         const first = seq
-        txs = fresh[i].map((r, j) => ({
-          tx: createTransaction(key, { network, seq: first + j, payload: r.payload, metadata: r.metadata }),
-          dedupeKey: r.dedupeKey,
-        }))
+        made = fresh[i].map((r, j) => this.body(r, first + j, now))
       } catch (err) {
         group[i].reject(err) // e.g. metadata too long for the format: that file's fault only, no seq spent
         continue
       }
-      ranges.push({ i, from: items.length, n: txs.length })
-      items.push(...txs)
-      seq += txs.length
+      ranges.push({ i, from: bodies.length, n: made.length })
+      bodies.push(...made)
+      recsOut.push(...fresh[i])
+      seq += made.length
     }
-    if (items.length === 0) return
+    if (bodies.length === 0) return
+    let items: Array<{ tx: Transaction; dedupeKey: string }>
+    try {
+      items = await this.sign(bodies, recsOut)
+    } catch (err) {
+      for (const { i } of ranges) group[i].reject(err)
+      return
+    }
     let results: Array<{ txId: string; duplicate: boolean }>
     try {
       results = await outbox.addMany(items)
@@ -918,12 +945,44 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /**
+   * The body of a record, checked against the decoder's rules (as `createTransaction` does: never sign
+   * something peers would reject; a CodecError is the file's fault).
+   */
+  private body(r: PendingRecord, seq: number, timestamp: number): TxBody {
+    const { key, network } = this.components
+    const body: TxBody = {
+      version: FORMAT_VERSION,
+      network,
+      kind: 'record',
+      origin: key.publicKey,
+      seq,
+      timestamp,
+      payloadHash: sha256(r.payload),
+      payloadSize: r.payload.byteLength,
+      metadata: r.metadata,
+    }
+    txBodyFromCbor(txBodyToCbor(body))
+    return body
+  }
+
+  /** Sign the bodies (in the worker pool when there is one and the batch is worth it): each encoded once. */
+  private async sign(bodies: TxBody[], recs: PendingRecord[]): Promise<Array<{ tx: Transaction; dedupeKey: string }>> {
+    const { key, signer } = this.components
+    const encoded = bodies.map(encodeTxBody) // memoised: txId and the outbox reuse it
+    const sigs =
+      signer && bodies.length >= POOL_SIGN_MIN
+        ? await signer(encoded)
+        : encoded.map((m) => getCrypto().sign(key.seed, m))
+    return bodies.map((body, j) => ({ tx: { body, signature: sigs[j], payload: recs[j].payload }, dedupeKey: recs[j].dedupeKey }))
+  }
+
+  /**
    * Add the records of one big file not yet in the outbox, in batches, with contiguous seqs. Returns how
    * many were new. Batches are stored in order, so after a crash the stored ones are a prefix and are
    * skipped on retry without spending seqs.
    */
   private async commitPlan(plan: RecordPlan, unchanged?: () => Promise<boolean>): Promise<number> {
-    const { outbox, key, network } = this.components
+    const { outbox, key } = this.components
     let seq: number | undefined
     let created = 0
     for (const chunk of chunks(plan.records(), BATCH)) {
@@ -936,10 +995,11 @@ export class FileIngestImpl implements FileIngest {
         if (unchanged && !(await unchanged())) throw new FileChanged()
       }
       const first = seq
-      const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.map((r, j) => ({
-        tx: createTransaction(key, { network, seq: first + j, payload: r.payload, metadata: r.metadata }),
-        dedupeKey: r.dedupeKey,
-      }))
+      const now = Date.now()
+      const items = await this.sign(
+        fresh.map((r, j) => this.body(r, first + j, now)),
+        fresh,
+      )
       seq = first + fresh.length
       const results = await outbox.addMany(items)
       created += results.filter((r) => !r.duplicate).length

@@ -31,6 +31,11 @@ export interface IngestComponents {
   outbox: Pick<Outbox, 'addMany' | 'lookup' | 'nextSeq'> & Partial<Pick<Outbox, 'lookupMany'>>
   logger?: IngestLogger
   metrics?: IngestMetrics
+  /**
+   * Signs many messages with `key` off the main thread (the node passes its worker pool's
+   * `signMessages(key.seed, …)`). Without it records are signed inline. Issue 12.
+   */
+  signer?: (messages: Uint8Array[]) => Promise<Uint8Array[]>
 }
 
 export interface IngestInit {

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Transaction } from '@profichain/core'
+import { getCrypto, type Transaction, verifyTxSignature } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createFileIngest } from '../src/index.js'
 import { ingestHarness, listFiles, MemoryOutbox, waitFor } from './helpers.js'
 
 // Issue 12: group commit — the records of the files that are ready while one outbox batch is written go
 // into the next batch together (one atomic batch, one fsync for many files); the files move after it.
-const { setup, cleanup } = ingestHarness()
+const { key, setup, cleanup, track } = ingestHarness()
 afterEach(cleanup)
 
 /** MemoryOutbox that remembers how many records each addMany batch held. */
@@ -113,5 +114,35 @@ describe('group commit (issue 12)', () => {
     expect(outbox.txs.map((t) => t.body.seq).sort((a, b) => a - b)).toEqual([...Array(40).keys()])
     expect(await listFiles(dir('processed'))).toEqual([...content.keys()].sort())
     expect(ingest.health()).toEqual({ ok: true })
+  })
+
+  it("signs through the given signer (the node's worker pool) for big batches: every signature verifies", async () => {
+    const outbox = new CountingOutbox()
+    const { inbox, dir } = await setup({}, outbox)
+    await dropFiles(inbox, 60)
+    await writeFile(join(inbox, 'lines.jsonl'), `${Array.from({ length: 500 }, (_, i) => JSON.stringify({ i })).join('\n')}\n`)
+    const signed: number[] = []
+    const ingest = createFileIngest(
+      { inbox, stableMs: 100, rescanMs: 0, lineMode: { patterns: ['**/*.jsonl'] } },
+      {
+        network: 'testnet',
+        key,
+        outbox,
+        signer: async (msgs) => {
+          signed.push(msgs.length)
+          return msgs.map((m) => getCrypto().sign(key.seed, m))
+        },
+      },
+    )
+    track(ingest)
+    await ingest.start()
+    await waitFor(() => ingest.stats().accepted === 61, '61 files accepted', 30_000)
+    expect(outbox.txs).toHaveLength(560)
+    for (const tx of outbox.txs) expect(verifyTxSignature(tx)).toBe(true)
+    expect(outbox.txs.map((t) => t.body.seq).sort((a, b) => a - b)).toEqual([...Array(560).keys()])
+    // The 500 lines went through the signer; batches under 16 records may have been signed inline.
+    expect(signed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(500)
+    expect(Math.min(...signed)).toBeGreaterThanOrEqual(16)
+    expect((await listFiles(dir('processed'))).length).toBe(61)
   })
 })
