@@ -106,6 +106,15 @@ function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
   if (chunk.length > 0) yield chunk
 }
 
+/** A group's signed records, ready for one outbox batch; `next` is the seq after its last record. */
+interface PreparedGroup {
+  group: CommitRequest[]
+  items: Array<{ tx: Transaction; dedupeKey: string }>
+  /** Which records belong to which request of `group`. */
+  ranges: Array<{ i: number; from: number; n: number }>
+  next: number
+}
+
 /** One file waiting for its group commit. */
 interface CommitRequest {
   plan: RecordPlan
@@ -834,9 +843,23 @@ export class FileIngestImpl implements FileIngest {
       // Let the files whose work is already under way (sync reads run as one run of microtasks) join
       // the first group too, instead of the first file committing alone.
       await new Promise<void>((res) => setImmediate(res))
-      while (this.commitQueue.length > 0) {
+      // Pipelined: group n+1 is looked up, checked and signed while group n's batch is being written
+      // (its fsync), with the seqs that follow group n's. It is written only once group n's write is done,
+      // and prepared again from the store's seq if group n did not use exactly its seqs (failed, fell back
+      // to file-by-file, or met duplicates): seqs stay contiguous and nothing is written out of order.
+      let pending: { p: PreparedGroup; write: Promise<boolean> } | undefined
+      for (;;) {
+        if (this.commitQueue.length === 0) {
+          // Requests that arrive while the last write finishes are taken by this loop, not left behind.
+          if (pending === undefined) break
+          await pending.write
+          pending = undefined
+          continue
+        }
         const head = this.commitQueue[0]
         if (head.plan.count > GROUP_RECORDS) {
+          if (pending) await pending.write
+          pending = undefined
           this.commitQueue.shift()
           await this.commitPlan(head.plan, head.unchanged).then(head.resolve, head.reject)
           continue
@@ -850,9 +873,23 @@ export class FileIngestImpl implements FileIngest {
           records += next.plan.count
           this.commitQueue.shift()
         }
-        await this.commitGroup(group).catch((err) => {
+        const base = pending?.p.next
+        let p = await this.prepareGroup(group, base).catch((err) => {
           for (const r of group) r.reject(err)
+          return undefined
         })
+        if (pending) {
+          const exact = await pending.write
+          pending = undefined
+          if (!exact && p !== undefined) {
+            const live = p.ranges.map((r) => (p as PreparedGroup).group[r.i])
+            p = await this.prepareGroup(live).catch((err) => {
+              for (const r of live) r.reject(err)
+              return undefined
+            })
+          }
+        }
+        if (p) pending = { p, write: this.writeGroup(p) }
       }
     } finally {
       this.committing = false
@@ -876,6 +913,15 @@ export class FileIngestImpl implements FileIngest {
    * keys make the retry a plain move) or none is.
    */
   private async commitGroup(group: CommitRequest[]): Promise<void> {
+    const p = await this.prepareGroup(group)
+    if (p) await this.writeGroup(p)
+  }
+
+  /**
+   * Look up, check and sign the records of a group (seqs from `base`, else the store's next seq). Requests
+   * with nothing new are resolved, changed files rejected; undefined when nothing is left to write.
+   */
+  private async prepareGroup(group: CommitRequest[], base?: number): Promise<PreparedGroup | undefined> {
     const { outbox, key } = this.components
     const recs = group.map((r) => [...r.plan.records()])
     const ids = await this.lookupKeys(recs.flat().map((r) => r.dedupeKey))
@@ -883,9 +929,10 @@ export class FileIngestImpl implements FileIngest {
     const fresh = recs.map((rs) => rs.filter(() => ids[k++] === undefined))
     if (fresh.every((f) => f.length === 0)) {
       for (const r of group) r.resolve(0)
-      return
+      return undefined
     }
-    let seq = await outbox.nextSeq(key.publicKey)
+    let seq = base ?? (await outbox.nextSeq(key.publicKey))
+    const first = seq
     // A writer that resumed is caught here, right before the write (each file checked in parallel).
     const quiet = await Promise.all(
       group.map((r, i) => (fresh[i].length > 0 && r.unchanged ? r.unchanged().catch((err: unknown) => err) : true)),
@@ -898,7 +945,7 @@ export class FileIngestImpl implements FileIngest {
       else if (fresh[i].length === 0) r.resolve(0)
       else live.push(i)
     })
-    if (live.length === 0) return
+    if (live.length === 0) return undefined
     const bodies: TxBody[] = []
     const recsOut: PendingRecord[] = []
     const ranges: Array<{ i: number; from: number; n: number }> = []
@@ -906,8 +953,8 @@ export class FileIngestImpl implements FileIngest {
     for (const i of live) {
       let made: TxBody[]
       try {
-        const first = seq
-        made = fresh[i].map((r, j) => this.body(r, first + j, now))
+        const at = seq
+        made = fresh[i].map((r, j) => this.body(r, at + j, now))
       } catch (err) {
         group[i].reject(err) // e.g. metadata too long for the format: that file's fault only, no seq spent
         continue
@@ -917,31 +964,45 @@ export class FileIngestImpl implements FileIngest {
       recsOut.push(...fresh[i])
       seq += made.length
     }
-    if (bodies.length === 0) return
+    if (bodies.length === 0) return undefined
     let items: Array<{ tx: Transaction; dedupeKey: string }>
     try {
       items = await this.sign(bodies, recsOut)
     } catch (err) {
       for (const { i } of ranges) group[i].reject(err)
-      return
+      return undefined
     }
+    return { group, items, ranges, next: first + items.length }
+  }
+
+  /**
+   * Write a prepared group as ONE outbox batch and settle its requests. True when the batch used exactly
+   * the seqs it was prepared with (a next group prepared after them may be written as it is).
+   */
+  private async writeGroup(p: PreparedGroup): Promise<boolean> {
+    const { group, items, ranges } = p
     let results: Array<{ txId: string; duplicate: boolean }>
     try {
-      results = await outbox.addMany(items)
+      results = await this.components.outbox.addMany(items)
     } catch (err) {
       if (ranges.length > 1 && err instanceof ProfichainError && diskErrorCode(err) === undefined) {
         // A record the store refuses must fail its own file only: commit the files one by one.
         for (const { i } of ranges) await this.commitGroup([group[i]]).catch(group[i].reject)
-        return
+        return false
       }
       for (const { i } of ranges) group[i].reject(err)
-      return
+      return false
     }
+    let exact = true
     for (const { i, from, n } of ranges) {
       let created = 0
-      for (let j = from; j < from + n; j++) if (!results[j].duplicate) created++
+      for (let j = from; j < from + n; j++) {
+        if (!results[j].duplicate) created++
+        else exact = false
+      }
       group[i].resolve(created)
     }
+    return exact
   }
 
   /**
