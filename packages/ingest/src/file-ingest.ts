@@ -56,7 +56,7 @@ const GROUP_RECORDS = 2_000
 /** Batches smaller than this are signed inline (a pool round trip costs more than a few signatures). */
 const POOL_SIGN_MIN = 16
 /** Default files in flight (read, waiting for their group commit, being moved). */
-const DEFAULT_CONCURRENCY = 64
+const DEFAULT_CONCURRENCY = 256
 /** Default bytes of file content held in flight at once (a bigger file runs when nothing else is held). */
 const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 const utf8 = new TextEncoder()

@@ -58,7 +58,7 @@ export interface IngestInit {
   /** A file is taken once its size and mtime stayed unchanged this long. Default 500 ms. */
   stableMs?: number
   /**
-   * Files in flight at once (read, waiting for their group commit, being moved). Default 64: the records of
+   * Files in flight at once (read, waiting for their group commit, being moved). Default 256: the records of
    * the files ready while one outbox batch is written share the next batch (one fsync for all).
    */
   concurrency?: number
