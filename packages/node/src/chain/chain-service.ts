@@ -68,8 +68,15 @@ export interface ChainComponents {
    * that drops them re-submits them like own records. Absent: own records only.
    */
   isOwnRecord?: (tx: StrippedTx) => Promise<boolean>
-  /** Writes receipts for confirmed own records; `flush` is serialised and coalesces calls. */
-  receipts: { flush(): Promise<void>; on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
+  /**
+   * Writes receipts for confirmed own records; `flush` is serialised and coalesces calls. `noteBlocks` gets every
+   * block that became canonical (its txs are the candidates of the next flushes); `full` scans the whole outbox.
+   */
+  receipts: {
+    flush(opts?: { full?: boolean }): Promise<void>
+    noteBlocks?(blocks: Block[]): void
+    on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown
+  }
   /** The local block producer, if any: gets own records in its mempool. */
   producer?: { notify(): void }
   /** Payloads seen in tx gossip, stored with their block (archive nodes). */
@@ -196,7 +203,8 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
       this.emit('reorg', reorg)
       this.track(this.recoverOwnTxs(reorg).catch((err) => this.log.error({ err }, 'recovering records after a reorg failed')))
     }
-    this.flushReceipts()
+    this.components.receipts.noteBlocks?.(result.newCanonical)
+    this.flushReceipts(result.reorg !== undefined)
   }
 
   async submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>> {
@@ -259,11 +267,12 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     if (again.length === 0) return
     await this.submitOwn(again)
     this.log.warn({ records: again.length }, 'own records were in blocks a reorg abandoned: tracked again until confirmed')
-    this.flushReceipts()
+    // Some of them may already be in the new branch (noted before they were back in the outbox): scan it all.
+    this.flushReceipts(true)
   }
 
-  private flushReceipts(): void {
-    this.track(this.components.receipts.flush())
+  private flushReceipts(full = false): void {
+    this.track(this.components.receipts.flush(full ? { full } : undefined))
   }
 
   private track(p: Promise<unknown>): void {
