@@ -5,7 +5,6 @@ import {
   encodeCbor,
   encodeTransaction,
   fromHex,
-  stripTx,
   type Transaction,
   toHex,
   read,
@@ -178,7 +177,7 @@ export class StoreOutbox implements Outbox {
       for (const { tx, loc, id } of chunk) {
         if (loc !== undefined && loc.height <= maxHeight) {
           out.push({
-            tx: stripTx(tx),
+            tx, // memoised txId and encoding (see confirmedAmong)
             txId: id,
             blockHash: loc.blockHash,
             height: loc.height,
@@ -200,7 +199,9 @@ export class StoreOutbox implements Outbox {
     const out: TxLocation[] = []
     for (const { tx, loc, id } of await this.locate(orders)) {
       if (loc !== undefined && loc.height <= maxHeight) {
-        out.push({ tx: stripTx(tx), txId: id, blockHash: loc.blockHash, height: loc.height, index: loc.index })
+        // The outbox's own object (a Transaction is a StrippedTx): its txId and encoding are memoised, so the
+        // receipt builder does not encode and hash each record again.
+        out.push({ tx, txId: id, blockHash: loc.blockHash, height: loc.height, index: loc.index })
       }
     }
     return out
