@@ -95,7 +95,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function setup(opts: { confirmations?: number; fullScanMs?: number } = {}) {
+function setup(opts: { confirmations?: number; fullScanMs?: number; producer?: { notify(): void } } = {}) {
   const receipts: Array<{ txId: string; receipt: ChainpointProof }> = []
   const ingest: Pick<FileIngest, 'writeReceipts'> = {
     writeReceipts: async (sources: ReceiptSource[], receiptFor) => {
@@ -123,9 +123,23 @@ function setup(opts: { confirmations?: number; fullScanMs?: number } = {}) {
     },
   })
   const t = tree
+  // Counts the txs handed to mempool.add.
+  const mempoolAdds: Transaction[] = []
+  const mempool = new Proxy(t.mempool, {
+    get(target, prop) {
+      if (prop === 'add') {
+        return (txs: Transaction[]) => {
+          mempoolAdds.push(...txs)
+          return target.add(txs)
+        }
+      }
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
   const store = {
     outbox,
-    mempool: t.mempool,
+    mempool,
     receiptAt: t.receiptAt.bind(t),
     receipt: t.receipt.bind(t),
     getTx: t.getTx.bind(t),
@@ -147,12 +161,13 @@ function setup(opts: { confirmations?: number; fullScanMs?: number } = {}) {
       verifier: { verifyStrippedTxs: async (txs) => txs.map(() => true) },
       ownOrigin: own.publicKey,
       receipts: writer,
+      producer: opts.producer,
       logger: silent,
     },
   )
   const committed: string[] = []
   chain.on('committed', (e) => committed.push(...e.txIds))
-  return { writer, chain, receipts, committed, scans }
+  return { writer, chain, receipts, committed, scans, mempoolAdds }
 }
 
 /** Every receipt leads from its payload hash to the hash of the block that holds the record. */
@@ -245,5 +260,31 @@ describe('receipts per connected block', () => {
     await expectValid(receipts)
     await chain.stop()
     await writer.stop()
+  })
+})
+
+describe('requeue of uncommitted own records', () => {
+  it('hands the mempool only the records it does not hold already', async () => {
+    let notified = 0
+    const { chain, mempoolAdds } = setup({ producer: { notify: () => void notified++ } })
+    const pending = Array.from({ length: 5 }, () => rec())
+    await chain.submitOwn(pending.map((tx) => ({ tx })))
+    await waitFor('the mempool holds them', () => tree.mempool.size() === 5)
+    expect(mempoolAdds.map(txIdHex)).toEqual(pending.map(txIdHex))
+    // One record reached the outbox but not the mempool (as after a crash between the two).
+    const lost = rec()
+    await tree.outbox.addMany([{ tx: lost }])
+    mempoolAdds.length = 0
+    const before = notified
+    await chain.requeue()
+    expect(mempoolAdds.map(txIdHex)).toEqual([txIdHex(lost)])
+    expect(tree.mempool.size()).toBe(6)
+    expect(notified).toBe(before + 1)
+    // Nothing missing: nothing handed over, no wake-up.
+    mempoolAdds.length = 0
+    await chain.requeue()
+    expect(mempoolAdds).toEqual([])
+    expect(notified).toBe(before + 1)
+    await chain.stop()
   })
 })

@@ -192,6 +192,8 @@ export interface Mempool {
    */
   select(maxBytes: number, maxCount?: number, maxPayloadBytes?: number): Promise<Transaction[]>
   size(): number
+  /** The pending tx with this id (hex), if any. */
+  get?(id: string): Transaction | undefined
 }
 
 /** Every code a StoreError carries (a caller's `switch` over `err.code` is checked). */

@@ -10,6 +10,7 @@ import {
   toHex,
   type Transaction,
   txId,
+  txIdHex,
 } from '@profichain/core'
 import type { AddBlockResult, BlockTree, Mempool, Outbox, ReorgInfo } from '@profichain/store'
 import { Counter, type Registry } from 'prom-client'
@@ -217,7 +218,11 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     const pending = await this.store.outbox.uncommitted(100_000)
     if (pending.length === 0) return
     if (this.components.producer) {
-      const added = await this.store.mempool.add(pending)
+      // Only those not pending already: mempool.add checks each tx (payload hash included) before it dedupes,
+      // and after a burst most of a large outbox is still waiting in the mempool.
+      const mempool = this.store.mempool
+      const missing = mempool.get ? pending.filter((tx) => mempool.get?.(txIdHex(tx)) === undefined) : pending
+      const added = missing.length > 0 ? await mempool.add(missing) : 0
       if (added > 0) this.components.producer.notify()
     }
     this.emit('requeue', pending)
