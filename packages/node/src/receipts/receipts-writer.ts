@@ -29,7 +29,7 @@ export interface ReceiptsInit {
 }
 
 /** Connected blocks whose txs wait for their confirmations (beyond this, the next flush scans the whole outbox). */
-const MAX_PENDING_TXS = 1_000_000
+const MAX_PENDING_TXS = 250_000
 
 export type ReceiptsStore = Pick<BlockTree, 'receiptAt' | 'receipt' | 'getTx' | 'acknowledge' | 'head'> & {
   readonly outbox: Outbox
