@@ -95,7 +95,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function setup(opts: { confirmations?: number; fullScanMs?: number; producer?: { notify(): void } } = {}) {
+function setup(opts: { confirmations?: number; fullScanMs?: number; maxNotedTxs?: number; producer?: { notify(): void } } = {}) {
   const receipts: Array<{ txId: string; receipt: ChainpointProof }> = []
   const ingest: Pick<FileIngest, 'writeReceipts'> = {
     writeReceipts: async (sources: ReceiptSource[], receiptFor) => {
@@ -151,7 +151,7 @@ function setup(opts: { confirmations?: number; fullScanMs?: number; producer?: {
     getPayload: t.getPayload.bind(t),
   }
   const writer = createReceiptsWriter(
-    { confirmations: opts.confirmations ?? 1, anchorBase: () => 'http://anchor', retryMinMs: 5, fullScanMs: opts.fullScanMs ?? 3_600_000 },
+    { confirmations: opts.confirmations ?? 1, anchorBase: () => 'http://anchor', retryMinMs: 5, fullScanMs: opts.fullScanMs ?? 3_600_000, maxNotedTxs: opts.maxNotedTxs },
     { store, ingest, ownOrigin: own.publicKey, health: new HealthMonitor(), logger: silent, registry: new Registry() },
   )
   const chain = createChainService(
@@ -225,6 +225,29 @@ describe('receipts per connected block', () => {
     await chain.addBlock(blockOn(b2.header, []))
     await waitFor('b confirmed', () => committed.length === 2)
     expect(committed).toEqual([txIdHex(a), txIdHex(b)])
+    await expectValid(receipts)
+    await chain.stop()
+    await writer.stop()
+  })
+
+  it('more noted txs than the bound: the list is dropped and one outbox scan writes every receipt', async () => {
+    const { writer, chain, receipts, committed, scans } = setup({ confirmations: 3, maxNotedTxs: 4 })
+    writer.start()
+    await waitFor('the scan at start', () => scans.n >= 1)
+    const txs = Array.from({ length: 6 }, () => rec())
+    await chain.submitOwn(txs.map((tx) => ({ tx })))
+    const scansBefore = scans.n
+    let parent = genesisBlockOf(genesis).header
+    // Two blocks of 3: the second makes 6 noted txs (> 4); then two empty blocks confirm both 3 deep.
+    for (const part of [txs.slice(0, 3), txs.slice(3), [], []]) {
+      const b = blockOn(parent, part)
+      await chain.addBlock(b)
+      parent = b.header
+    }
+    await waitFor('all receipts', () => committed.length === 6)
+    expect(scans.n).toBeGreaterThan(scansBefore)
+    expect(new Set(receipts.map((r) => r.txId))).toEqual(new Set(txs.map(txIdHex)))
+    expect(receipts).toHaveLength(6)
     await expectValid(receipts)
     await chain.stop()
     await writer.stop()

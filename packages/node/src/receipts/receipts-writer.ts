@@ -26,6 +26,8 @@ export interface ReceiptsInit {
    * safety net for records that reached the outbox after their block. Default 30000.
    */
   fullScanMs?: number
+  /** Noted txIds waiting for their confirmations, at most (beyond: one outbox scan instead). Default 250,000. */
+  maxNotedTxs?: number
 }
 
 /** Connected blocks whose txs wait for their confirmations (beyond this, the next flush scans the whole outbox). */
@@ -69,6 +71,8 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
   private pending: Array<{ height: number; ids: Uint8Array[] }> = []
   private pendingTxs = 0
   private needFull = true
+  /** Highest height of noted blocks dropped over the bound: a whole-outbox scan is due once it is confirmed. */
+  private dropped?: number
   private lastFull = 0
   private readonly fullScanMs: number
   private readonly minMs: number
@@ -129,11 +133,11 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
       this.pending.splice(i, 0, entry)
       this.pendingTxs += entry.ids.length
     }
-    if (this.pendingTxs > MAX_PENDING_TXS) {
-      // Far behind (e.g. many confirmations over huge blocks): one scan of the outbox instead.
+    if (this.pendingTxs > (this.init.maxNotedTxs ?? MAX_PENDING_TXS)) {
+      // Far behind (e.g. many confirmations over huge blocks): one scan of the outbox, once they are confirmed.
+      for (const p of this.pending) this.dropped = Math.max(this.dropped ?? 0, p.height)
       this.pending = []
       this.pendingTxs = 0
-      this.needFull = true
     }
   }
 
@@ -147,12 +151,15 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
     try {
       do {
         this.again = false
+        if (this.dropped !== undefined && this.confirmedHeight() >= this.dropped) {
+          this.dropped = undefined
+          this.needFull = true
+        }
         if (this.needFull) {
           this.needFull = false
           this.lastFull = Date.now()
           // Everything in the outbox is looked at: the noted blocks need no second look.
-          const maxHeight = this.components.store.head().height - Math.max(1, this.init.confirmations) + 1
-          this.dropPending(maxHeight)
+          this.dropPending(this.confirmedHeight())
           for (;;) {
             const done = await this.components.store.outbox.confirmed(this.init.confirmations, 10_000)
             if (done.length === 0) break
@@ -178,12 +185,16 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
       return
     }
     for (;;) {
-      const maxHeight = this.components.store.head().height - Math.max(1, this.init.confirmations) + 1
-      const ids = this.dropPending(maxHeight, 10_000)
+      const ids = this.dropPending(this.confirmedHeight(), 10_000)
       if (ids.length === 0) return
       const done = await outbox.confirmedAmong(ids, this.init.confirmations)
       if (done.length > 0) await this.commit(done)
     }
+  }
+
+  /** Blocks at or below this height are `confirmations` deep. */
+  private confirmedHeight(): number {
+    return this.components.store.head().height - Math.max(1, this.init.confirmations) + 1
   }
 
   /** Take the txIds of noted blocks up to `maxHeight` (whole blocks, about `limit` txs; all when no limit). */
