@@ -16,6 +16,7 @@ const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[arg
 
 const suites = (await readdir(join(root, 'scripts/bench'))).filter((f) => f.endsWith('.mjs')).map((f) => f.replace(/\.mjs$/, ''))
 const results = []
+const started = Date.now()
 for (const suite of suites.sort()) {
   if (only && !only.includes(suite)) continue
   process.stderr.write(`running ${suite}${quick ? ' (quick)' : ''}…\n`)
@@ -32,11 +33,14 @@ for (const suite of suites.sort()) {
   process.stderr.write(`  ${suite} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
 }
 
+const totalS = (Date.now() - started) / 1000
+process.stderr.write(`bench took ${(totalS / 60).toFixed(1)} min${!quick && !only && totalS > 600 ? ' (over the 10-min budget: shorten a suite)' : ''}\n`)
+
 const fmt = (v) => (typeof v !== 'number' ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3))
 const table = [
-  '| suite | benchmark | median | unit | runs |',
-  '|---|---|---:|---|---:|',
-  ...results.map((r) => `| ${r.suite} | ${r.name} | ${fmt(r.median)} | ${r.unit} | ${r.runs ?? ''} |`),
+  '| suite | benchmark | median | unit | target (issue 12) | runs |',
+  '|---|---|---:|---|---|---:|',
+  ...results.map((r) => `| ${r.suite} | ${r.name} | ${fmt(r.median)} | ${r.unit} | ${r.target ?? ''} | ${r.runs ?? ''} |`),
 ].join('\n')
 process.stdout.write(`${table}\n`)
 

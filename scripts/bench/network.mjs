@@ -104,7 +104,8 @@ async function networkTrial(net, rate, seconds, log) {
 export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {
   const runs = quick ? 1 : (opts.runs ?? 3)
   const seconds = opts.seconds ?? (quick ? 3 : 8)
-  const rates = opts.rates ?? (quick ? [250, 500] : [250, 500, 1000, 2000, 5000, 10000])
+  // Issue 12 asks for ≥ 5,000 tx/s: start at 500 (the 250 step cost a minute per run in a 10-min bench).
+  const rates = opts.rates ?? (quick ? [250, 500] : [500, 1000, 2000, 5000, 10000])
   const tally = new StepUpTally(sustained)
   for (let i = 0; i < runs; i++) {
     const net = await startDevnet({ thin: 2 })
@@ -120,7 +121,9 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
       await net.stop()
     }
   }
-  return tally.rows('2 thin + 1 full, 1 KiB JSONL lines', 'tx/s', 'txs')
+  const [best, p50, p99, peak] = tally.rows('2 thin + 1 full, 1 KiB JSONL lines', 'tx/s', 'txs')
+  // Issue 12 targets beside the figures.
+  return [{ ...best, target: '≥ 5,000 tx/s (stretch 10,000)' }, p50, { ...p99, target: 'p99 ≤ 2,000 ms' }, peak]
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,3 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher so the bin exists before the first build; the CLI itself is in dist/.
-import '../dist/main.js'
+// LevelDB's fsyncs and ingest's file I/O share libuv's thread pool (4 threads by default): a few slow
+// fsyncs stalled every other I/O call. Set before anything starts the pool (an operator's value wins).
+process.env.UV_THREADPOOL_SIZE ??= '16'
+await import('../dist/main.js')

@@ -1,8 +1,20 @@
-import type { Stats } from 'node:fs'
+import { type FSWatcher, type Stats, watch } from 'node:fs'
+import { lstatSync, readFileSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { createTransaction, LIMITS, ProfichainError, sha256, type Transaction, toHex } from '@profichain/core'
-import { type FSWatcher, watch } from 'chokidar'
+import {
+  encodeTxBody,
+  getCrypto,
+  FORMAT_VERSION,
+  LIMITS,
+  ProfichainError,
+  sha256,
+  type Transaction,
+  type TxBody,
+  toHex,
+  txBodyFromCbor,
+  txBodyToCbor,
+} from '@profichain/core'
 import { IngestError } from './errors.js'
 import {
   boundedPath,
@@ -11,6 +23,7 @@ import {
   moveInto,
   moveOnto,
   releaseName,
+  SMALL_FILE_BYTES,
   removeStaleTemps,
   reserveName,
   writeFileAtomic,
@@ -34,6 +47,18 @@ const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 /** Records per outbox batch for big line-mode files (each batch is atomic; dedupe keys cover a crash between batches). */
 const BATCH = 2_000
 const LOOKUP_PARALLEL = 1024
+/**
+ * Group commit: the files whose records are ready while one outbox batch is being written go into the next
+ * batch together, up to this many records (one LevelDB batch, one fsync for all of them). A file with more
+ * records is committed alone, in BATCH-sized batches.
+ */
+const GROUP_RECORDS = 2_000
+/** Batches smaller than this are signed inline (a pool round trip costs more than a few signatures). */
+const POOL_SIGN_MIN = 16
+/** Default files in flight (read, waiting for their group commit, being moved). */
+const DEFAULT_CONCURRENCY = 256
+/** Default bytes of file content held in flight at once (a bigger file runs when nothing else is held). */
+const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 const utf8 = new TextEncoder()
 
 const silent: IngestLogger = {
@@ -81,6 +106,36 @@ function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
   if (chunk.length > 0) yield chunk
 }
 
+/** A group's signed records, ready for one outbox batch; `next` is the seq after its last record. */
+interface PreparedGroup {
+  group: CommitRequest[]
+  items: Array<{ tx: Transaction; dedupeKey: string }>
+  /** Which records belong to which request of `group`. */
+  ranges: Array<{ i: number; from: number; n: number }>
+  next: number
+}
+
+/** One file waiting for its group commit. */
+interface CommitRequest {
+  plan: RecordPlan
+  unchanged?: () => Promise<boolean>
+  resolve(created: number): void
+  reject(err: unknown): void
+}
+
+/**
+ * lstat on the main thread. A few µs on a local disk, where `fs.promises.lstat` costs a round trip through
+ * libuv's 4-thread pool, which LevelDB's fsyncs share: per-file metadata calls that way were the limit.
+ */
+async function lstatNow(path: string): Promise<Stats> {
+  return lstatSync(path)
+}
+
+/** Read a small file with one synchronous call (same reason), a big one asynchronously. */
+async function readNow(path: string, size: number): Promise<Buffer> {
+  return size <= SMALL_FILE_BYTES ? readFileSync(path) : readFile(path)
+}
+
 function statSig(st: Stats): string {
   return `${st.size}:${st.mtimeMs}`
 }
@@ -116,16 +171,29 @@ export class FileIngestImpl implements FileIngest {
 
   private readonly candidates = new Map<string, Candidate>()
   private readonly queue: string[] = []
+  /** The names in `queue` (a Set: 20,000 files dropped at once made `queue.includes` quadratic). */
+  private readonly queued = new Set<string>()
   private readonly active = new Map<string, Promise<void>>()
   /** Files that could neither be ingested nor moved away, by stat signature: not retried until they change or the next rescan. */
   private readonly stuck = new Map<string, string>()
   private running = false
   private polling = false
-  private watcher?: FSWatcher
+  /**
+   * One `fs.watch` (inotify) per folder of the inbox, by absolute path. Events only name what changed; the
+   * poll's single lstat per name decides. (chokidar re-read and stat'ed a whole folder on its change events:
+   * with 20,000 files waiting that was 20,000 lstats per re-read.)
+   */
+  private readonly dirWatchers = new Map<string, FSWatcher>()
   private pollTimer?: NodeJS.Timeout
   private rescanTimer?: NodeJS.Timeout
-  /** Serialises seq allocation + outbox writes: seqs must be contiguous per origin. */
-  private commitChain: Promise<unknown> = Promise.resolve()
+  /** Files waiting for the next group commit; one drain loop serialises seq allocation + outbox writes. */
+  private readonly commitQueue: CommitRequest[] = []
+  private committing = false
+  private readonly maxInflightBytes: number
+  private inflightBytes = 0
+  private byteWaiters: Array<() => void> = []
+  /** Output folders known to exist (saves a mkdir per file). */
+  private readonly madeDirs = new Set<string>()
   private receiptChain: Promise<unknown> = Promise.resolve()
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
@@ -149,7 +217,8 @@ export class FileIngestImpl implements FileIngest {
     this.isLineFile = globMatcher(init.lineMode?.patterns ?? [])
     this.maxFileBytes = Math.min(init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, LIMITS.payloadBytes)
     this.stableMs = init.stableMs ?? 500
-    this.concurrency = Math.max(1, init.concurrency ?? 8)
+    this.concurrency = Math.max(1, init.concurrency ?? DEFAULT_CONCURRENCY)
+    this.maxInflightBytes = Math.max(1, init.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES)
     this.rescanMs = init.rescanMs ?? 60_000
     this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })
@@ -164,41 +233,8 @@ export class FileIngestImpl implements FileIngest {
     }
     this.running = true
     // Watch first, then scan: a file dropped between the two is seen by one of them (duplicates coalesce).
-    const watcher = watch(this.inbox, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      ignored: (p) => this.ignoredByWatcher(p),
-    })
-    this.watcher = watcher
-    watcher.on('add', (p) => this.touch(p))
-    watcher.on('change', (p) => this.touch(p))
-    // Files written into a new folder before chokidar watches it raise no event: list the folder
-    // once it is watched.
-    watcher.on('addDir', (p) => {
-      if (p !== this.inbox) this.scanSoon(p)
-    })
-    // chokidar stays silent about dangling symlinks and folds a file re-added soon after it was moved
-    // away (the same name dropped again) into an event it may drop; the raw fs.watch event still names
-    // them, so every raw event is a candidate too (touch is idempotent; the stat poll sorts them out).
-    watcher.on('raw', (event, name, details) => {
-      const dir = (details as { watchedPath?: string } | undefined)?.watchedPath
-      if ((event === 'rename' || event === 'change') && typeof name === 'string' && name && dir) {
-        // A name that is not UTF-8 arrives mangled (U+FFFD): only a Buffer listing finds the real file.
-        if (name.includes('\uFFFD')) return this.scanSoon()
-        const abs = join(dir, name)
-        if (this.ignoredByWatcher(abs)) return
-        // Only names that exist (a file just moved out also raises an event), and no folders: chokidar
-        // watches those itself.
-        void lstat(abs).then(
-          (st) => {
-            if (!st.isDirectory()) this.touch(abs)
-          },
-          () => {},
-        )
-      }
-    })
-    watcher.on('error', (err) => this.log.warn({ err: String(err) }, 'watcher error'))
-    await new Promise<void>((res) => watcher.once('ready', () => res()))
+    // The scan watches every folder it walks.
+    this.watchDir(this.inbox)
     await this.scan()
     const pollEvery = Math.max(20, Math.min(250, Math.floor(this.stableMs / 4)))
     this.pollTimer = setInterval(() => void this.poll(), pollEvery)
@@ -219,8 +255,9 @@ export class FileIngestImpl implements FileIngest {
     for (const t of this.retryTimers) clearTimeout(t)
     this.retryTimers.clear()
     this.queue.length = 0
-    await this.watcher?.close()
-    this.watcher = undefined
+    this.queued.clear()
+    for (const w of this.dirWatchers.values()) w.close()
+    this.dirWatchers.clear()
     // Finish what is in flight; queued and unstable files are found again on the next start.
     await Promise.allSettled([...this.active.values()])
     this.candidates.clear()
@@ -250,7 +287,7 @@ export class FileIngestImpl implements FileIngest {
   ): Promise<ReceiptWriteOutcome> {
     // Serialised so that two calls never append to the same line-mode receipt file concurrently.
     const run = this.receiptChain.then(async () => {
-      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log)
+      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs)
       if (out.written.length > 0) this.log.debug({ receipts: out.written.length }, 'receipts written')
       if (out.failed.length > 0) {
         this.counters.receiptsFailed += out.failed.length
@@ -342,10 +379,85 @@ export class FileIngestImpl implements FileIngest {
     return this.isOutputDir(abs) || rel.split('/').some((s) => s.startsWith('.'))
   }
 
+  /** Watch folder `dir` of the inbox (not an output folder, no dot-folder); idempotent. */
+  private watchDir(dir: string): void {
+    if (!this.running || this.dirWatchers.has(dir)) return
+    if (dir !== this.inbox && this.ignoredByWatcher(dir)) return
+    let w: FSWatcher
+    try {
+      w = watch(dir, (_event, name) => this.onFsEvent(dir, name))
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') this.log.warn({ dir, err: String(err) }, 'cannot watch folder; found by the rescan')
+      return
+    }
+    w.on('error', (err) => {
+      this.log.debug({ dir, err: String(err) }, 'folder watch ended')
+      this.unwatch(dir)
+      if (dir === this.inbox) this.scanSoon()
+    })
+    this.dirWatchers.set(dir, w)
+  }
+
+  /** Stop watching `dir` and every folder below it. */
+  private unwatch(dir: string): void {
+    for (const [d, w] of this.dirWatchers) {
+      if (d === dir || d.startsWith(`${dir}/`)) {
+        w.close()
+        this.dirWatchers.delete(d)
+      }
+    }
+  }
+
+  /** A name in watched folder `dir` changed (created, written, renamed in or out, removed). */
+  private onFsEvent(dir: string, name: string | null): void {
+    if (!this.running) return
+    // No name, or a name that is not UTF-8 (it arrives mangled, U+FFFD): only a listing finds the real entry.
+    if (typeof name !== 'string' || name === '' || name.includes('\uFFFD')) return this.scanSoon(dir)
+    const abs = join(dir, name)
+    if (this.ignoredByWatcher(abs)) return
+    if (this.dirWatchers.has(abs)) {
+      // A watched folder was renamed, removed or replaced: watch whatever is there now and list it.
+      this.unwatch(abs)
+      this.folderMaybe(abs)
+      return
+    }
+    const rel = relPathOf(this.inbox, abs)
+    if (rel === undefined) return
+    if (!alwaysIgnored(rel) && this.accepts(rel)) {
+      // Only names that exist (a file just moved out also raises an event): a synchronous lstat, a few µs.
+      let st: Stats
+      try {
+        st = lstatSync(abs)
+      } catch {
+        return
+      }
+      if (st.isDirectory()) this.folderMaybe(abs)
+      else this.touch(abs)
+      return
+    }
+    // A name the filters refuse may still be a new folder whose files they accept. (`*.tmp` names are a
+    // writer's unfinished files: no lstat for those; a folder with such a name is found by the rescan.)
+    if (!rel.toLowerCase().endsWith('.tmp')) this.folderMaybe(abs)
+  }
+
+  /** If `abs` is a folder now, watch it and list it after stableMs (files written before the watch). */
+  private folderMaybe(abs: string): void {
+    void lstat(abs).then(
+      (st) => {
+        if (st.isDirectory() && !this.dirWatchers.has(abs)) {
+          this.watchDir(abs)
+          this.scanSoon(abs)
+        }
+      },
+      () => {},
+    )
+  }
+
   /** Walk the inbox (no symlinked folders) and note every file that passes the filters. */
   private async scan(dir = this.inbox): Promise<void> {
     const walk = async (dir: string): Promise<void> => {
       let entries: import('node:fs').Dirent<Buffer>[]
+      this.watchDir(dir) // before the listing: a file dropped meanwhile is seen by one of them
       try {
         // Buffer names: a name that is not UTF-8 would otherwise be mangled and never found again.
         entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
@@ -409,7 +521,7 @@ export class FileIngestImpl implements FileIngest {
     if (!this.running) return
     const rel = relPathOf(this.inbox, abs)
     if (rel === undefined || alwaysIgnored(rel) || !this.accepts(rel)) return
-    if (this.candidates.has(rel) || this.active.has(rel) || this.queue.includes(rel)) return
+    if (this.candidates.has(rel) || this.active.has(rel) || this.queued.has(rel)) return
     this.candidates.set(rel, { size: -1, mtimeMs: -1, since: Date.now() })
   }
 
@@ -423,7 +535,7 @@ export class FileIngestImpl implements FileIngest {
         [...this.candidates].map(async ([rel, c]) => {
           let st: Stats
           try {
-            st = await lstat(join(this.inbox, rel))
+            st = await lstatNow(join(this.inbox, rel))
           } catch (err) {
             if (errCode(err) === 'ENOENT') this.candidates.delete(rel)
             return
@@ -434,10 +546,23 @@ export class FileIngestImpl implements FileIngest {
           }
           if (st.isDirectory()) {
             this.candidates.delete(rel)
+            const abs = join(this.inbox, rel)
+            if (!this.dirWatchers.has(abs)) {
+              // A new folder: watch it, then list it (files written into it before the watch raise no event).
+              this.watchDir(abs)
+              this.scanSoon(abs)
+            }
             return
           }
           if (!st.isFile()) {
             // FIFOs, sockets, symlinks: nothing to wait for; they are rejected.
+            this.candidates.delete(rel)
+            this.enqueue(rel)
+            return
+          }
+          if (c.size === -1 && now - st.mtimeMs >= this.stableMs) {
+            // Not written to for stableMs already (files waiting at startup, files renamed in whole): take
+            // it at once; processFile compares size and mtime again before and after reading.
             this.candidates.delete(rel)
             this.enqueue(rel)
             return
@@ -462,14 +587,16 @@ export class FileIngestImpl implements FileIngest {
   }
 
   private enqueue(rel: string): void {
-    if (!this.running || this.active.has(rel) || this.queue.includes(rel)) return
+    if (!this.running || this.active.has(rel) || this.queued.has(rel)) return
     this.queue.push(rel)
+    this.queued.add(rel)
     this.pump()
   }
 
   private pump(): void {
     while (this.running && this.active.size < this.concurrency && this.queue.length > 0) {
       const rel = this.queue.shift() as string
+      this.queued.delete(rel)
       const p = this.processFile(rel)
         .catch((err) => this.failed(rel, err))
         .finally(() => {
@@ -486,7 +613,7 @@ export class FileIngestImpl implements FileIngest {
     const abs = join(this.inbox, rel)
     let st: Stats
     try {
-      st = await lstat(abs)
+      st = await lstatNow(abs)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
       return this.reject(
@@ -522,9 +649,34 @@ export class FileIngestImpl implements FileIngest {
         ),
       )
     }
+    await this.acquireBytes(st.size)
+    try {
+      return await this.recordFile(rel, abs, st)
+    } finally {
+      this.releaseBytes(st.size)
+    }
+  }
+
+  /** Bytes of file content in flight are bounded (many small files run in parallel, big ones alone). */
+  private async acquireBytes(n: number): Promise<void> {
+    while (this.inflightBytes > 0 && this.inflightBytes + n > this.maxInflightBytes) {
+      await new Promise<void>((res) => this.byteWaiters.push(res))
+    }
+    this.inflightBytes += n
+  }
+
+  private releaseBytes(n: number): void {
+    this.inflightBytes -= n
+    const waiters = this.byteWaiters
+    this.byteWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Read, record (group commit), then move one regular file of acceptable size. */
+  private async recordFile(rel: string, abs: string, st: Stats): Promise<void> {
     let data: Uint8Array
     try {
-      data = await readFile(abs)
+      data = await readNow(abs, st.size)
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
       if (diskErrorCode(err)) throw err
@@ -535,7 +687,7 @@ export class FileIngestImpl implements FileIngest {
       )
     }
     // The writer may have resumed after a pause longer than stableMs: then wait again.
-    const after = await lstat(abs).catch(() => undefined)
+    const after = await lstatNow(abs).catch(() => undefined)
     if (after === undefined) return
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     const dataHash = sha256Hex(data)
@@ -551,7 +703,7 @@ export class FileIngestImpl implements FileIngest {
     // receipt name follows from it even if the process dies between the commit and the move.
     // The token makes a later run for the same file reuse this reservation.
     const token = `profichain-reserved ${records.key}\n`
-    const dest = await reserveName(this.processedDir, rel, token)
+    const dest = await reserveName(this.processedDir, rel, token, this.madeDirs)
     if (utf8.encode(dest).byteLength <= LIMITS.metadataValueBytes) records.meta.processed = dest
     let created: number
     try {
@@ -603,12 +755,12 @@ export class FileIngestImpl implements FileIngest {
 
   /** Same size and mtime as `st` (and, given `hash`, the same content) as when the file was read. */
   private async unchanged(abs: string, st: Stats, hash?: string): Promise<boolean> {
-    const now = await lstat(abs).catch(() => undefined)
+    const now = await lstatNow(abs).catch(() => undefined)
     if (now === undefined) return true // gone: the move reports it
     if (statSig(now) !== statSig(st)) return false
     if (hash === undefined) return true
     try {
-      return sha256Hex(await readFile(abs)) === hash
+      return sha256Hex(await readNow(abs, st.size)) === hash
     } catch (err) {
       if (errCode(err) === 'ENOENT') return true
       throw err
@@ -673,41 +825,247 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /**
-   * Add the records not yet in the outbox, in batches, with contiguous seqs. Returns how many were new.
-   * Batches are stored in order, so after a crash the stored ones are a prefix and are skipped on retry
-   * without spending seqs.
+   * Add the records of one file that are not yet in the outbox (group commit): resolves with how many were
+   * new once the outbox batch holding them is durable. Requests that arrive while a batch is being written
+   * are written together in the next one; seqs stay contiguous per origin because one loop allocates them.
    */
   private commit(plan: RecordPlan, unchanged?: () => Promise<boolean>): Promise<number> {
-    const run = this.commitChain.then(async () => {
-      const { outbox, key, network } = this.components
-      let seq: number | undefined
-      let created = 0
-      for (const chunk of chunks(plan.records(), BATCH)) {
-        const ids: Array<string | undefined> = []
-        for (let i = 0; i < chunk.length; i += LOOKUP_PARALLEL) {
-          const keys = chunk.slice(i, i + LOOKUP_PARALLEL).map((r) => r.dedupeKey)
-          ids.push(...(outbox.lookupMany ? await outbox.lookupMany(keys) : await Promise.all(keys.map((k) => outbox.lookup(k)))))
-        }
-        const fresh = chunk.filter((_, i) => ids[i] === undefined)
-        if (fresh.length === 0) continue
-        if (seq === undefined) {
-          seq = await outbox.nextSeq(key.publicKey)
-          // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
-          if (unchanged && !(await unchanged())) throw new FileChanged()
-        }
-        const first = seq
-        const items: Array<{ tx: Transaction; dedupeKey: string }> = fresh.map((r, j) => ({
-          tx: createTransaction(key, { network, seq: first + j, payload: r.payload, metadata: r.metadata }),
-          dedupeKey: r.dedupeKey,
-        }))
-        seq = first + fresh.length
-        const results = await outbox.addMany(items)
-        created += results.filter((r) => !r.duplicate).length
-      }
-      return created
+    return new Promise<number>((resolve, reject) => {
+      this.commitQueue.push({ plan, unchanged, resolve, reject })
+      void this.drainCommits()
     })
-    this.commitChain = run.catch(() => {})
-    return run
+  }
+
+  private async drainCommits(): Promise<void> {
+    if (this.committing) return
+    this.committing = true
+    try {
+      // Let the files whose work is already under way (sync reads run as one run of microtasks) join
+      // the first group too, instead of the first file committing alone.
+      await new Promise<void>((res) => setImmediate(res))
+      // Pipelined: group n+1 is looked up, checked and signed while group n's batch is being written
+      // (its fsync), with the seqs that follow group n's. It is written only once group n's write is done,
+      // and prepared again from the store's seq if group n did not use exactly its seqs (failed, fell back
+      // to file-by-file, or met duplicates): seqs stay contiguous and nothing is written out of order.
+      let pending: { p: PreparedGroup; write: Promise<boolean> } | undefined
+      for (;;) {
+        if (this.commitQueue.length === 0) {
+          // Requests that arrive while the last write finishes are taken by this loop, not left behind.
+          if (pending === undefined) break
+          await pending.write
+          pending = undefined
+          continue
+        }
+        const head = this.commitQueue[0]
+        if (head.plan.count > GROUP_RECORDS) {
+          if (pending) await pending.write
+          pending = undefined
+          this.commitQueue.shift()
+          await this.commitPlan(head.plan, head.unchanged).then(head.resolve, head.reject)
+          continue
+        }
+        const group: CommitRequest[] = []
+        let records = 0
+        while (this.commitQueue.length > 0) {
+          const next = this.commitQueue[0]
+          if (next.plan.count > GROUP_RECORDS || records + next.plan.count > GROUP_RECORDS) break
+          group.push(next)
+          records += next.plan.count
+          this.commitQueue.shift()
+        }
+        const base = pending?.p.next
+        let p = await this.prepareGroup(group, base).catch((err) => {
+          for (const r of group) r.reject(err)
+          return undefined
+        })
+        if (pending) {
+          const exact = await pending.write
+          pending = undefined
+          if (!exact && p !== undefined) {
+            const live = p.ranges.map((r) => (p as PreparedGroup).group[r.i])
+            p = await this.prepareGroup(live).catch((err) => {
+              for (const r of live) r.reject(err)
+              return undefined
+            })
+          }
+        }
+        if (p) pending = { p, write: this.writeGroup(p) }
+      }
+    } finally {
+      this.committing = false
+    }
+  }
+
+  private async lookupKeys(keys: string[]): Promise<Array<string | undefined>> {
+    const { outbox } = this.components
+    const ids: Array<string | undefined> = []
+    for (let i = 0; i < keys.length; i += LOOKUP_PARALLEL) {
+      const part = keys.slice(i, i + LOOKUP_PARALLEL)
+      ids.push(...(outbox.lookupMany ? await outbox.lookupMany(part) : await Promise.all(part.map((k) => outbox.lookup(k)))))
+    }
+    return ids
+  }
+
+  /**
+   * Commit the records of several files in ONE outbox batch (one fsync). Each request is settled: resolved
+   * with its count of new records, or rejected (FileChanged, a bad-metadata ERR_CODEC of its own, or the
+   * batch's error). The batch is atomic: after a crash either all of its files are recorded (their dedupe
+   * keys make the retry a plain move) or none is.
+   */
+  private async commitGroup(group: CommitRequest[]): Promise<void> {
+    const p = await this.prepareGroup(group)
+    if (p) await this.writeGroup(p)
+  }
+
+  /**
+   * Look up, check and sign the records of a group (seqs from `base`, else the store's next seq). Requests
+   * with nothing new are resolved, changed files rejected; undefined when nothing is left to write.
+   */
+  private async prepareGroup(group: CommitRequest[], base?: number): Promise<PreparedGroup | undefined> {
+    const { outbox, key } = this.components
+    const recs = group.map((r) => [...r.plan.records()])
+    const ids = await this.lookupKeys(recs.flat().map((r) => r.dedupeKey))
+    let k = 0
+    const fresh = recs.map((rs) => rs.filter(() => ids[k++] === undefined))
+    if (fresh.every((f) => f.length === 0)) {
+      for (const r of group) r.resolve(0)
+      return undefined
+    }
+    let seq = base ?? (await outbox.nextSeq(key.publicKey))
+    const first = seq
+    // A writer that resumed is caught here, right before the write (each file checked in parallel).
+    const quiet = await Promise.all(
+      group.map((r, i) => (fresh[i].length > 0 && r.unchanged ? r.unchanged().catch((err: unknown) => err) : true)),
+    )
+    const live: number[] = []
+    group.forEach((r, i) => {
+      const q = quiet[i]
+      if (q === false) r.reject(new FileChanged())
+      else if (q !== true) r.reject(q)
+      else if (fresh[i].length === 0) r.resolve(0)
+      else live.push(i)
+    })
+    if (live.length === 0) return undefined
+    const bodies: TxBody[] = []
+    const recsOut: PendingRecord[] = []
+    const ranges: Array<{ i: number; from: number; n: number }> = []
+    const now = Date.now()
+    for (const i of live) {
+      let made: TxBody[]
+      try {
+        const at = seq
+        made = fresh[i].map((r, j) => this.body(r, at + j, now))
+      } catch (err) {
+        group[i].reject(err) // e.g. metadata too long for the format: that file's fault only, no seq spent
+        continue
+      }
+      ranges.push({ i, from: bodies.length, n: made.length })
+      bodies.push(...made)
+      recsOut.push(...fresh[i])
+      seq += made.length
+    }
+    if (bodies.length === 0) return undefined
+    let items: Array<{ tx: Transaction; dedupeKey: string }>
+    try {
+      items = await this.sign(bodies, recsOut)
+    } catch (err) {
+      for (const { i } of ranges) group[i].reject(err)
+      return undefined
+    }
+    return { group, items, ranges, next: first + items.length }
+  }
+
+  /**
+   * Write a prepared group as ONE outbox batch and settle its requests. True when the batch used exactly
+   * the seqs it was prepared with (a next group prepared after them may be written as it is).
+   */
+  private async writeGroup(p: PreparedGroup): Promise<boolean> {
+    const { group, items, ranges } = p
+    let results: Array<{ txId: string; duplicate: boolean }>
+    try {
+      results = await this.components.outbox.addMany(items)
+    } catch (err) {
+      if (ranges.length > 1 && err instanceof ProfichainError && diskErrorCode(err) === undefined) {
+        // A record the store refuses must fail its own file only: commit the files one by one.
+        for (const { i } of ranges) await this.commitGroup([group[i]]).catch(group[i].reject)
+        return false
+      }
+      for (const { i } of ranges) group[i].reject(err)
+      return false
+    }
+    let exact = true
+    for (const { i, from, n } of ranges) {
+      let created = 0
+      for (let j = from; j < from + n; j++) {
+        if (!results[j].duplicate) created++
+        else exact = false
+      }
+      group[i].resolve(created)
+    }
+    return exact
+  }
+
+  /**
+   * The body of a record, checked against the decoder's rules (as `createTransaction` does: never sign
+   * something peers would reject; a CodecError is the file's fault).
+   */
+  private body(r: PendingRecord, seq: number, timestamp: number): TxBody {
+    const { key, network } = this.components
+    const body: TxBody = {
+      version: FORMAT_VERSION,
+      network,
+      kind: 'record',
+      origin: key.publicKey,
+      seq,
+      timestamp,
+      payloadHash: sha256(r.payload),
+      payloadSize: r.payload.byteLength,
+      metadata: r.metadata,
+    }
+    txBodyFromCbor(txBodyToCbor(body))
+    return body
+  }
+
+  /** Sign the bodies (in the worker pool when there is one and the batch is worth it): each encoded once. */
+  private async sign(bodies: TxBody[], recs: PendingRecord[]): Promise<Array<{ tx: Transaction; dedupeKey: string }>> {
+    const { key, signer } = this.components
+    const encoded = bodies.map(encodeTxBody) // memoised: txId and the outbox reuse it
+    const sigs =
+      signer && bodies.length >= POOL_SIGN_MIN
+        ? await signer(encoded)
+        : encoded.map((m) => getCrypto().sign(key.seed, m))
+    return bodies.map((body, j) => ({ tx: { body, signature: sigs[j], payload: recs[j].payload }, dedupeKey: recs[j].dedupeKey }))
+  }
+
+  /**
+   * Add the records of one big file not yet in the outbox, in batches, with contiguous seqs. Returns how
+   * many were new. Batches are stored in order, so after a crash the stored ones are a prefix and are
+   * skipped on retry without spending seqs.
+   */
+  private async commitPlan(plan: RecordPlan, unchanged?: () => Promise<boolean>): Promise<number> {
+    const { outbox, key } = this.components
+    let seq: number | undefined
+    let created = 0
+    for (const chunk of chunks(plan.records(), BATCH)) {
+      const ids = await this.lookupKeys(chunk.map((r) => r.dedupeKey))
+      const fresh = chunk.filter((_, i) => ids[i] === undefined)
+      if (fresh.length === 0) continue
+      if (seq === undefined) {
+        seq = await outbox.nextSeq(key.publicKey)
+        // Checked inside the serialised section, right before the first write: a writer that resumed is caught here.
+        if (unchanged && !(await unchanged())) throw new FileChanged()
+      }
+      const first = seq
+      const now = Date.now()
+      const items = await this.sign(
+        fresh.map((r, j) => this.body(r, first + j, now)),
+        fresh,
+      )
+      seq = first + fresh.length
+      const results = await outbox.addMany(items)
+      created += results.filter((r) => !r.duplicate).length
+    }
+    return created
   }
 
   private async reject(

@@ -1,6 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFile, link, lstat, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { lstatSync, readFileSync } from 'node:fs'
+import { copyFile, link, mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+
+/**
+ * Files up to this size are read (and stat'ed) with synchronous calls on the main thread: a few µs each on a
+ * local disk, where each async call is a round trip through libuv's thread pool, shared with LevelDB's
+ * fsyncs. Calls that WRITE metadata (create, link, rename, unlink) stay asynchronous: while an fsync commits
+ * the file system's journal they wait for it, and must not block the event loop meanwhile.
+ */
+export const SMALL_FILE_BYTES = 64 * 1024
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
@@ -28,7 +37,7 @@ export function diskErrorCode(err: unknown): string | undefined {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await lstat(path)
+    lstatSync(path)
     return true
   } catch (err) {
     if (errCode(err) === 'ENOENT') return false
@@ -128,8 +137,8 @@ export async function moveInto(src: string | Buffer, destRoot: string, relPath: 
  * A reservation holding the same token (an earlier run for the same file, killed before the move) is
  * reused, so the name a signed record carries stays the one the file gets. Returns the relative path.
  */
-export async function reserveName(destRoot: string, relPath: string, token: string): Promise<string> {
-  await mkdir(dirname(join(destRoot, boundedPath(relPath))), { recursive: true })
+export async function reserveName(destRoot: string, relPath: string, token: string, made?: Set<string>): Promise<string> {
+  await mkdirOnce(dirname(join(destRoot, boundedPath(relPath))), made)
   const want = Buffer.from(token)
   // Written whole under a temp name, then hard-linked (fails atomically if the name exists): a kill
   // never leaves a half-written reservation that a later run could not recognise.
@@ -143,6 +152,13 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
         await link(tmp, dest)
         return candidate
       } catch (err) {
+        if (errCode(err) === 'ENOENT' && made?.has(dirname(dest))) {
+          // The folder was removed since we made it: make it again and retry this name.
+          made.delete(dirname(dest))
+          await mkdirOnce(dirname(dest), made)
+          n--
+          continue
+        }
         if (errCode(err) !== 'EEXIST') throw err
       }
       if (await isReservation(dest, want)) return candidate
@@ -154,9 +170,9 @@ export async function reserveName(destRoot: string, relPath: string, token: stri
 
 async function isReservation(path: string, token: Buffer): Promise<boolean> {
   try {
-    const st = await lstat(path)
+    const st = lstatSync(path)
     if (!st.isFile() || st.size !== token.byteLength) return false
-    return (await readFile(path)).equals(token)
+    return readFileSync(path).equals(token)
   } catch {
     return false
   }
@@ -187,9 +203,29 @@ export async function removeStaleTemps(dir: string): Promise<number> {
   return n
 }
 
+/**
+ * `mkdir -p dir`, skipped when `made` says this process created or found it already. A folder removed
+ * behind our back is caught by the caller's ENOENT: {@link writeFileAtomic} forgets it and retries once.
+ */
+export async function mkdirOnce(dir: string, made?: Set<string>): Promise<void> {
+  if (made?.has(dir)) return
+  await mkdir(dir, { recursive: true })
+  made?.add(dir)
+}
+
 /** Write a file atomically: temp file in the same folder, then rename over the target. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
+export async function writeFileAtomic(path: string, data: string | Uint8Array, made?: Set<string>): Promise<void> {
+  try {
+    await writeFileAtomicIn(path, data, made)
+  } catch (err) {
+    if (made === undefined || errCode(err) !== 'ENOENT') throw err
+    made.delete(dirname(path))
+    await writeFileAtomicIn(path, data, made)
+  }
+}
+
+async function writeFileAtomicIn(path: string, data: string | Uint8Array, made?: Set<string>): Promise<void> {
+  await mkdirOnce(dirname(path), made)
   // A short dot-name: `<name>.tmp` would not fit beside a 255-byte name.
   const tmp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {

@@ -65,14 +65,33 @@ function failure(txId: string, err: unknown): { txId: string; code: string; mess
 
 class NameIndex {
   private readonly seen = new Set<string>()
+  /** Appends are serialised: receipts are written in parallel. */
+  private chain: Promise<unknown> = Promise.resolve()
   constructor(private readonly dir: string) {}
   /** Record `name → path` once when the name had to be shortened, so it stays reversible. */
-  async note(name: string, full: string): Promise<void> {
-    if (name === full || this.seen.has(name)) return
-    await mkdir(this.dir, { recursive: true })
-    await appendFile(join(this.dir, NAMES_INDEX), `${JSON.stringify({ name, path: full })}\n`)
-    this.seen.add(name)
+  note(name: string, full: string): Promise<void> {
+    if (name === full || this.seen.has(name)) return Promise.resolve()
+    const run = this.chain.then(async () => {
+      if (this.seen.has(name)) return
+      await mkdir(this.dir, { recursive: true })
+      await appendFile(join(this.dir, NAMES_INDEX), `${JSON.stringify({ name, path: full })}\n`)
+      this.seen.add(name)
+    })
+    this.chain = run.catch(() => {})
+    return run
   }
+}
+
+/** Whole-file receipts written at once (each its own temp file + rename; the order does not matter). */
+const RECEIPT_PARALLEL = 32
+
+/** Run `fn` over `items`, at most `limit` at a time. */
+async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++])
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
 }
 
 /** Append `text` to `path`, starting on a fresh line if an earlier append was torn, then fsync. */
@@ -105,6 +124,7 @@ export async function writeReceiptFiles(
   committed: ReceiptSource[],
   receiptFor: (txId: string) => Promise<object | undefined>,
   log: IngestLogger,
+  made?: Set<string>,
 ): Promise<ReceiptWriteOutcome> {
   const out: ReceiptWriteOutcome = { written: [], skipped: [], failed: [] }
   const names = new NameIndex(dir)
@@ -129,7 +149,9 @@ export async function writeReceiptFiles(
     if (list === undefined) lineFiles.set(base, [c])
     else list.push(c)
   }
-  for (const c of files) {
+  // Whole-file receipts in parallel (a block confirms thousands at once; one at a time left them far behind).
+  const written = new Set<string>()
+  const writeOne = async (c: ReceiptSource): Promise<void> => {
     try {
       const receipt = await receiptFor(c.txId)
       if (receipt === undefined) throw noProof()
@@ -142,12 +164,17 @@ export async function writeReceiptFiles(
           name = boundedPath(suffixed(base, c.txId.slice(0, 16)), '.chp.json')
       }
       await names.note(name, `${base}.chp.json`)
-      await writeFileAtomic(join(dir, name), `${JSON.stringify(receipt, null, 2)}\n`)
-      out.written.push(c.txId)
+      await writeFileAtomic(join(dir, name), `${JSON.stringify(receipt, null, 2)}\n`, made)
+      written.add(c.txId)
     } catch (err) {
       out.failed.push(failure(c.txId, err))
     }
   }
+  // Records from before `metadata.processed` may share a name: those one at a time, after the others.
+  await eachLimit(files.filter((c) => c.metadata.processed !== undefined), RECEIPT_PARALLEL, writeOne)
+  await eachLimit(files.filter((c) => c.metadata.processed === undefined), 1, writeOne)
+  // `written` in input order (callers and tests read it as the order of `committed`).
+  for (const c of files) if (written.has(c.txId)) out.written.push(c.txId)
   for (const [base, list] of lineFiles) {
     const name = boundedPath(base, '.chp.jsonl')
     const parts: string[] = []

@@ -31,6 +31,11 @@ export interface IngestComponents {
   outbox: Pick<Outbox, 'addMany' | 'lookup' | 'nextSeq'> & Partial<Pick<Outbox, 'lookupMany'>>
   logger?: IngestLogger
   metrics?: IngestMetrics
+  /**
+   * Signs many messages with `key` off the main thread (the node passes its worker pool's
+   * `signMessages(key.seed, …)`). Without it records are signed inline. Issue 12.
+   */
+  signer?: (messages: Uint8Array[]) => Promise<Uint8Array[]>
 }
 
 export interface IngestInit {
@@ -52,8 +57,13 @@ export interface IngestInit {
   lineMode?: { patterns: string[] }
   /** A file is taken once its size and mtime stayed unchanged this long. Default 500 ms. */
   stableMs?: number
-  /** Files read in parallel. Default 8. */
+  /**
+   * Files in flight at once (read, waiting for their group commit, being moved). Default 256: the records of
+   * the files ready while one outbox batch is written share the next batch (one fsync for all).
+   */
   concurrency?: number
+  /** Bytes of file content held in flight at once; a bigger file runs alone. Default 64 MiB. */
+  maxInflightBytes?: number
   /** Full rescan of the inbox as a safety net for missed watch events (and retry of unmovable files). Default 60 000 ms, 0 = off. */
   rescanMs?: number
 }

@@ -231,6 +231,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             lookupMany: (ks) => tree.outbox.lookupMany(ks),
             nextSeq: (o) => tree.outbox.nextSeq(o),
           },
+          signer: (msgs) => verifier.signMessages(this.key.seed, msgs), // issue 12: sign in the worker pool
           logger: this.logger, // ingest adds its own component field
           metrics: {
             filesAccepted: (n) => this.metrics.filesAccepted.inc(n),

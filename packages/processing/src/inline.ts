@@ -1,7 +1,7 @@
 import { ProcessingError } from './errors.js'
 import { appendChecks } from './results.js'
 import type { TxCheck, TxVerifier } from './types.js'
-import { checkTxItems, merkleRootOfItems, verifyStrippedItems } from './work.js'
+import { checkTxItems, merkleRootOfItems, signItems, splitSignatures, verifyStrippedItems } from './work.js'
 
 /** Runs every check on the calling thread: for tiny deployments, tests, and as the reference. */
 export class InlineVerifier implements TxVerifier {
@@ -16,6 +16,11 @@ export class InlineVerifier implements TxVerifier {
   async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {
     this.assertOpen()
     return appendChecks(checkTxItems(encoded), [])
+  }
+
+  async signMessages(seed: Uint8Array, messages: Uint8Array[]): Promise<Uint8Array[]> {
+    this.assertOpen()
+    return splitSignatures(signItems(seed, messages))
   }
 
   async merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array> {

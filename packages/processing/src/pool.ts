@@ -6,7 +6,7 @@ import { ProcessingError } from './errors.js'
 import { pack } from './pack.js'
 import { appendChecks } from './results.js'
 import type { TxCheck, TxVerifier } from './types.js'
-import type { CheckedBatch } from './work.js'
+import { type CheckedBatch, splitSignatures } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -68,6 +68,21 @@ export class PoolVerifier implements TxVerifier {
     )
     const out: TxCheck[] = []
     for (const part of parts) appendChecks(part, out)
+    return out
+  }
+
+  async signMessages(seed: Uint8Array, messages: Uint8Array[]): Promise<Uint8Array[]> {
+    if (seed.byteLength !== 32) throw new RangeError('an Ed25519 seed is 32 bytes')
+    const parts = await Promise.all(
+      this.chunks(messages.length).map(async ([s, e]) => {
+        const packed = pack(messages, s, e)
+        // The seed is copied (not transferred): the caller keeps its key.
+        const task = { op: 'sign' as const, seed: new Uint8Array(seed), ...packed }
+        return (await this.run(task, [packed.data, packed.offsets])) as Uint8Array
+      }),
+    )
+    const out: Uint8Array[] = []
+    for (const part of parts) for (const sig of splitSignatures(part)) out.push(sig)
     return out
   }
 

@@ -13,6 +13,11 @@ export interface TxVerifier {
   verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
   /** For each encoded full transaction: decode, payload size and hash, signature; one result per item. */
   checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]>
+  /**
+   * Ed25519 signatures of `messages` (e.g. encoded tx bodies) with the key of `seed`, in order: new own
+   * records are signed here instead of on the main thread (issue 12). The seed is copied to the workers.
+   */
+  signMessages(seed: Uint8Array, messages: Uint8Array[]): Promise<Uint8Array[]>
   /** RFC 6962 Merkle root over leafHash(txId) of the given txIds. */
   merkleRoot(txIds: Uint8Array[]): Promise<Uint8Array>
   /** Worker threads in use; 0 = inline on the calling thread. */

@@ -1,5 +1,6 @@
 import {
   decodeStrippedTx,
+  getCrypto,
   decodeTransaction,
   leafHash,
   merkleRoot,
@@ -25,6 +26,21 @@ export function verifyStrippedItems(items: readonly Uint8Array[]): Uint8Array {
       out[i] = 0
     }
   }
+  return out
+}
+
+/** 64 bytes per item: the Ed25519 signature of the item with the key of `seed`. */
+export function signItems(seed: Uint8Array, items: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(64 * items.length)
+  const crypto = getCrypto()
+  for (let i = 0; i < items.length; i++) out.set(crypto.sign(seed, items[i]), 64 * i)
+  return out
+}
+
+/** Split signItems' output into one signature per item. */
+export function splitSignatures(flat: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = new Array(flat.byteLength / 64)
+  for (let i = 0; i < out.length; i++) out[i] = flat.slice(64 * i, 64 * i + 64)
   return out
 }
 

@@ -1,11 +1,12 @@
 import { type Packed, unpack } from './pack.js'
-import { checkTxItems, merkleRootOfItems, verifyStrippedItems } from './work.js'
+import { checkTxItems, merkleRootOfItems, signItems, verifyStrippedItems } from './work.js'
 
 /** Messages the pool sends to a worker. */
 export type Task =
   | ({ op: 'verifyStripped' } & Packed)
   | ({ op: 'checkTx' } & Packed)
   | ({ op: 'merkle' } & Packed)
+  | ({ op: 'sign'; seed: Uint8Array } & Packed)
   // Used by the crash-recovery test only: the worker dies as it would on a native fault.
   | { op: 'crash' }
 
@@ -18,6 +19,8 @@ export default function run(task: Task): unknown {
       return checkTxItems(unpack(task))
     case 'merkle':
       return merkleRootOfItems(unpack(task))
+    case 'sign':
+      return signItems(task.seed, unpack(task))
     case 'crash':
       process.exit(70)
   }

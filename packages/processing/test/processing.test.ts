@@ -2,7 +2,9 @@ import {
   createTransaction,
   encodeStrippedTx,
   encodeTransaction,
+  encodeTxBody,
   generateKeyPair,
+  getCrypto,
   leafHash,
   merkleRoot,
   sha256,
@@ -130,6 +132,26 @@ describe('TxVerifier: inline and pool agree', () => {
     ])
     expect(r[0].txId).toBe(txIdHex(tx))
     expect(await inline.checkTransactions([badHash, badSize, badSig, new Uint8Array([0xff])])).toEqual(r)
+  })
+
+  it('signMessages: pool and inline give the signatures createTransaction gives, in order (issue 12)', async () => {
+    for (const k of keys) {
+      const mine = txs.filter((t) => toHex(t.body.origin) === toHex(k.publicKey))
+      const msgs = mine.map((t) => encodeTxBody(t.body))
+      const [a, b] = await Promise.all([pool.signMessages(k.seed, msgs), inline.signMessages(k.seed, msgs)])
+      expect(a.map(toHex)).toEqual(mine.map((t) => toHex(t.signature)))
+      expect(b.map(toHex)).toEqual(mine.map((t) => toHex(t.signature)))
+    }
+    // Any messages, any count (split over tasks of 7): each verifies against the key's public key.
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 40 }), async (msgs) => {
+        const sigs = await pool.signMessages(keys[0].seed, msgs)
+        expect(sigs).toHaveLength(msgs.length)
+        sigs.forEach((sig, i) => expect(getCrypto().verify(keys[0].publicKey, msgs[i], sig)).toBe(true))
+      }),
+      { numRuns: 25 },
+    )
+    await expect(pool.signMessages(new Uint8Array(5), [new Uint8Array(1)])).rejects.toThrow(RangeError)
   })
 
   it('empty batches', async () => {

@@ -5,7 +5,6 @@ import {
   encodeCbor,
   encodeTransaction,
   fromHex,
-  stripTx,
   type Transaction,
   toHex,
   read,
@@ -178,7 +177,7 @@ export class StoreOutbox implements Outbox {
       for (const { tx, loc, id } of chunk) {
         if (loc !== undefined && loc.height <= maxHeight) {
           out.push({
-            tx: stripTx(tx),
+            tx, // memoised txId and encoding (see confirmedAmong)
             txId: id,
             blockHash: loc.blockHash,
             height: loc.height,
@@ -186,6 +185,23 @@ export class StoreOutbox implements Outbox {
           })
           if (out.length >= limit) return out
         }
+      }
+    }
+    return out
+  }
+
+  async confirmedAmong(txIds: Uint8Array[], confirmations: number): Promise<TxLocation[]> {
+    if (this.count === 0 || txIds.length === 0) return []
+    const maxHeight = this.ctx.head().height - Math.max(1, confirmations) + 1
+    const orderBytes = await this.ctx.subs.outboxOrder.getMany(txIds)
+    const orders = [...new Set(orderBytes.filter((o): o is Uint8Array => o !== undefined).map(readU64))].sort((a, b) => a - b)
+    if (orders.length === 0) return []
+    const out: TxLocation[] = []
+    for (const { tx, loc, id } of await this.locate(orders)) {
+      if (loc !== undefined && loc.height <= maxHeight) {
+        // The outbox's own object (a Transaction is a StrippedTx): its txId and encoding are memoised, so the
+        // receipt builder does not encode and hash each record again.
+        out.push({ tx, txId: id, blockHash: loc.blockHash, height: loc.height, index: loc.index })
       }
     }
     return out
@@ -294,32 +310,38 @@ export class StoreOutbox implements Outbox {
     Array<{ tx: Transaction; id: string; loc: TxIndexEntry | undefined }>
   > {
     let orders: number[] = []
-    const flush = async () => {
-      // Decode what is not cached yet (after a restart), then look every entry up in the tx index.
-      const missing = orders.filter((o) => !this.decoded.has(o))
-      if (missing.length > 0) {
-        const vals = await this.ctx.subs.outbox.getMany(missing.map(u64))
-        missing.forEach((o, i) => {
-          const v = vals[i]
-          if (v === undefined) return // acked meanwhile
-          const tx = decodeTransaction(v)
-          this.decoded.set(o, { tx, id: txId(tx) })
-        })
-      }
-      const entries = orders.map((o) => this.decoded.get(o)).filter((e) => e !== undefined)
-      orders = []
-      const locs = await this.ctx.subs.txIndex.getMany(entries.map((e) => e.id))
-      return entries.map((e, i) => ({
-        tx: e.tx,
-        id: toHex(e.id),
-        loc: locs[i] === undefined ? undefined : decodeTxIndex(locs[i] as Uint8Array),
-      }))
-    }
     for await (const k of this.ctx.subs.outbox.keys()) {
       orders.push(readU64(k))
-      if (orders.length >= SCAN_CHUNK) yield await flush()
+      if (orders.length >= SCAN_CHUNK) {
+        yield await this.locate(orders)
+        orders = []
+      }
     }
-    if (orders.length > 0) yield await flush()
+    if (orders.length > 0) yield await this.locate(orders)
+  }
+
+  /** These outbox entries (by order) with their canonical location; entries acked meanwhile are left out. */
+  private async locate(
+    orders: number[],
+  ): Promise<Array<{ tx: Transaction; id: string; loc: TxIndexEntry | undefined }>> {
+    // Decode what is not cached yet (after a restart), then look every entry up in the tx index.
+    const missing = orders.filter((o) => !this.decoded.has(o))
+    if (missing.length > 0) {
+      const vals = await this.ctx.subs.outbox.getMany(missing.map(u64))
+      missing.forEach((o, i) => {
+        const v = vals[i]
+        if (v === undefined) return // acked meanwhile
+        const tx = decodeTransaction(v)
+        this.decoded.set(o, { tx, id: txId(tx) })
+      })
+    }
+    const entries = orders.map((o) => this.decoded.get(o)).filter((e) => e !== undefined)
+    const locs = await this.ctx.subs.txIndex.getMany(entries.map((e) => e.id))
+    return entries.map((e, i) => ({
+      tx: e.tx,
+      id: toHex(e.id),
+      loc: locs[i] === undefined ? undefined : decodeTxIndex(locs[i] as Uint8Array),
+    }))
   }
 }
 

@@ -152,6 +152,11 @@ export interface Outbox {
   uncommitted(limit?: number): Promise<Transaction[]>
   /** Txs at least `confirmations` deep in the canonical chain (1 = in the head block). */
   confirmed(confirmations: number, limit?: number): Promise<TxLocation[]>
+  /**
+   * `confirmed` restricted to these txIds (e.g. the txs of the blocks just connected): the ones still in the
+   * outbox and at least `confirmations` deep, in outbox order. Costs O(txIds), not O(outbox).
+   */
+  confirmedAmong?(txIds: Uint8Array[], confirmations: number): Promise<TxLocation[]>
   /** Remove txs for good (after their receipts were written). */
   ack(txIds: string[]): Promise<void>
   /**
@@ -187,6 +192,8 @@ export interface Mempool {
    */
   select(maxBytes: number, maxCount?: number, maxPayloadBytes?: number): Promise<Transaction[]>
   size(): number
+  /** The pending tx with this id (hex), if any. */
+  get?(id: string): Transaction | undefined
 }
 
 /** Every code a StoreError carries (a caller's `switch` over `err.code` is checked). */

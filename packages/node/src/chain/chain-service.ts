@@ -10,6 +10,7 @@ import {
   toHex,
   type Transaction,
   txId,
+  txIdHex,
 } from '@profichain/core'
 import type { AddBlockResult, BlockTree, Mempool, Outbox, ReorgInfo } from '@profichain/store'
 import { Counter, type Registry } from 'prom-client'
@@ -68,8 +69,15 @@ export interface ChainComponents {
    * that drops them re-submits them like own records. Absent: own records only.
    */
   isOwnRecord?: (tx: StrippedTx) => Promise<boolean>
-  /** Writes receipts for confirmed own records; `flush` is serialised and coalesces calls. */
-  receipts: { flush(): Promise<void>; on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
+  /**
+   * Writes receipts for confirmed own records; `flush` is serialised and coalesces calls. `noteBlocks` gets every
+   * block that became canonical (its txs are the candidates of the next flushes); `full` scans the whole outbox.
+   */
+  receipts: {
+    flush(opts?: { full?: boolean }): Promise<void>
+    noteBlocks?(blocks: Block[]): void
+    on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown
+  }
   /** The local block producer, if any: gets own records in its mempool. */
   producer?: { notify(): void }
   /** Payloads seen in tx gossip, stored with their block (archive nodes). */
@@ -196,7 +204,8 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
       this.emit('reorg', reorg)
       this.track(this.recoverOwnTxs(reorg).catch((err) => this.log.error({ err }, 'recovering records after a reorg failed')))
     }
-    this.flushReceipts()
+    this.components.receipts.noteBlocks?.(result.newCanonical)
+    this.flushReceipts(result.reorg !== undefined)
   }
 
   async submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>> {
@@ -209,7 +218,11 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     const pending = await this.store.outbox.uncommitted(100_000)
     if (pending.length === 0) return
     if (this.components.producer) {
-      const added = await this.store.mempool.add(pending)
+      // Only those not pending already: mempool.add checks each tx (payload hash included) before it dedupes,
+      // and after a burst most of a large outbox is still waiting in the mempool.
+      const mempool = this.store.mempool
+      const missing = mempool.get ? pending.filter((tx) => mempool.get?.(txIdHex(tx)) === undefined) : pending
+      const added = missing.length > 0 ? await mempool.add(missing) : 0
       if (added > 0) this.components.producer.notify()
     }
     this.emit('requeue', pending)
@@ -259,11 +272,12 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     if (again.length === 0) return
     await this.submitOwn(again)
     this.log.warn({ records: again.length }, 'own records were in blocks a reorg abandoned: tracked again until confirmed')
-    this.flushReceipts()
+    // Some of them may already be in the new branch (noted before they were back in the outbox): scan it all.
+    this.flushReceipts(true)
   }
 
-  private flushReceipts(): void {
-    this.track(this.components.receipts.flush())
+  private flushReceipts(full = false): void {
+    this.track(this.components.receipts.flush(full ? { full } : undefined))
   }
 
   private track(p: Promise<unknown>): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { equalBytes, toHex } from '@profichain/core'
+import { type Block, equalBytes, toHex, txId } from '@profichain/core'
 import type { FileIngest, ReceiptSource } from '@profichain/ingest'
 import type { AckPoint, BlockTree, Outbox, TxLocation } from '@profichain/store'
 import { Counter, Gauge, type Registry } from 'prom-client'
@@ -20,7 +20,18 @@ export interface ReceiptsInit {
   /** A receipt that failed is retried alone after this delay, doubling per attempt up to the max. */
   retryMinMs?: number
   retryMaxMs?: number
+  /**
+   * Between blocks, only the txs of the blocks that were connected are looked up in the outbox (O(block), not
+   * O(outbox)); the whole outbox is scanned at start, after a reorg, at stop and at least this often (ms) as a
+   * safety net for records that reached the outbox after their block. Default 30000.
+   */
+  fullScanMs?: number
+  /** Noted txIds waiting for their confirmations, at most (beyond: one outbox scan instead). Default 250,000. */
+  maxNotedTxs?: number
 }
+
+/** Connected blocks whose txs wait for their confirmations (beyond this, the next flush scans the whole outbox). */
+const MAX_PENDING_TXS = 250_000
 
 export type ReceiptsStore = Pick<BlockTree, 'receiptAt' | 'receipt' | 'getTx' | 'acknowledge' | 'head'> & {
   readonly outbox: Outbox
@@ -38,8 +49,13 @@ export interface ReceiptsComponents {
 }
 
 export interface ReceiptsWriter extends Startable, EventEmitter<ReceiptsEvents> {
-  /** Write receipts for every confirmed own record; serialised, reruns once if called meanwhile. */
-  flush(): Promise<void>
+  /**
+   * Write receipts for confirmed own records; serialised, reruns once if called meanwhile. It looks at the txs
+   * of the blocks given to `noteBlocks`, or (`full`, at start, after a reorg, periodically) at the whole outbox.
+   */
+  flush(opts?: { full?: boolean }): Promise<void>
+  /** Blocks that became canonical: their txs are the candidates of the next flushes (once confirmed). */
+  noteBlocks(blocks: Block[]): void
   /** Retry parked receipts whose back-off has passed (the timer calls it; tests may too). */
   retry(): Promise<void>
 }
@@ -51,6 +67,14 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
   private stopping = false
   private timer?: NodeJS.Timeout
   private lastAck?: AckPoint
+  /** Connected blocks (height order) whose txs are looked up once `confirmations` deep. */
+  private pending: Array<{ height: number; ids: Uint8Array[] }> = []
+  private pendingTxs = 0
+  private needFull = true
+  /** Highest height of noted blocks dropped over the bound: a whole-outbox scan is due once it is confirmed. */
+  private dropped?: number
+  private lastFull = 0
+  private readonly fullScanMs: number
   private readonly minMs: number
   private readonly maxMs: number
   private readonly written?: Counter
@@ -64,6 +88,7 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
     super()
     this.minMs = init.retryMinMs ?? 1000
     this.maxMs = init.retryMaxMs ?? 30_000
+    this.fullScanMs = init.fullScanMs ?? 30_000
     const registry = components.registry
     if (registry) {
       const registers = [registry]
@@ -84,44 +109,117 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.retry(), this.minMs)
-    void this.flush()
+    this.timer = setInterval(() => {
+      void this.retry()
+      if (Date.now() - this.lastFull >= this.fullScanMs) void this.flush({ full: true })
+    }, this.minMs)
+    void this.flush({ full: true })
   }
 
   /** Stops the retry timer and writes what is confirmed one last time. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
-    await this.flush()
+    await this.flush({ full: true })
     this.stopping = true
   }
 
-  async flush(): Promise<void> {
+  noteBlocks(blocks: Block[]): void {
+    for (const b of blocks) {
+      if (b.txs.length === 0) continue
+      const entry = { height: b.header.height, ids: b.txs.map((t) => txId(t)) }
+      // Kept in height order (a reorg connects lower heights again).
+      let i = this.pending.length
+      while (i > 0 && this.pending[i - 1].height > entry.height) i--
+      this.pending.splice(i, 0, entry)
+      this.pendingTxs += entry.ids.length
+    }
+    if (this.pendingTxs > (this.init.maxNotedTxs ?? MAX_PENDING_TXS)) {
+      // Far behind (e.g. many confirmations over huge blocks): one scan of the outbox, once they are confirmed.
+      for (const p of this.pending) this.dropped = Math.max(this.dropped ?? 0, p.height)
+      this.pending = []
+      this.pendingTxs = 0
+    }
+  }
+
+  async flush(opts: { full?: boolean } = {}): Promise<void> {
+    if (opts.full) this.needFull = true
     if (this.busy) {
       this.again = true
       return
     }
     this.busy = true
-    const { store } = this.components
     try {
       do {
         this.again = false
-        for (;;) {
-          const done = await store.outbox.confirmed(this.init.confirmations, 10_000)
-          if (done.length === 0) break
-          const failed = await this.writeFiles(done)
-          const failedIds = new Set(failed.map((f) => f.txId))
-          const ok = done.filter((d) => !failedIds.has(d.txId))
-          if (failed.length > 0) await store.outbox.deferReceipts(failed)
-          await store.outbox.ack(ok.map((d) => d.txId))
-          await this.acknowledge(done)
-          this.emit('committed', { txIds: done.map((d) => d.txId) })
+        if (this.dropped !== undefined && this.confirmedHeight() >= this.dropped) {
+          this.dropped = undefined
+          this.needFull = true
         }
-      } while (this.again)
+        if (this.needFull) {
+          this.needFull = false
+          this.lastFull = Date.now()
+          // Everything in the outbox is looked at: the noted blocks need no second look.
+          this.dropPending(this.confirmedHeight())
+          for (;;) {
+            const done = await this.components.store.outbox.confirmed(this.init.confirmations, 10_000)
+            if (done.length === 0) break
+            await this.commit(done)
+          }
+        } else {
+          await this.flushNoted()
+        }
+      } while (this.again || this.needFull)
     } catch (err) {
       if (!this.stopping) this.components.logger.error({ err }, 'writing receipts failed; will retry')
+      this.needFull = true // whatever was taken from the noted blocks is looked at again
     } finally {
       this.busy = false
     }
+  }
+
+  /** The txs of noted blocks that are now `confirmations` deep: the ones still in the outbox get receipts. */
+  private async flushNoted(): Promise<void> {
+    const outbox = this.components.store.outbox
+    if (!outbox.confirmedAmong) {
+      this.needFull = true
+      return
+    }
+    for (;;) {
+      const ids = this.dropPending(this.confirmedHeight(), 10_000)
+      if (ids.length === 0) return
+      const done = await outbox.confirmedAmong(ids, this.init.confirmations)
+      if (done.length > 0) await this.commit(done)
+    }
+  }
+
+  /** Blocks at or below this height are `confirmations` deep. */
+  private confirmedHeight(): number {
+    return this.components.store.head().height - Math.max(1, this.init.confirmations) + 1
+  }
+
+  /** Take the txIds of noted blocks up to `maxHeight` (whole blocks, about `limit` txs; all when no limit). */
+  private dropPending(maxHeight: number, limit = Number.MAX_SAFE_INTEGER): Uint8Array[] {
+    const ids: Uint8Array[] = []
+    let n = 0
+    while (n < this.pending.length && this.pending[n].height <= maxHeight && (ids.length === 0 || ids.length + this.pending[n].ids.length <= limit)) {
+      for (const id of this.pending[n].ids) ids.push(id)
+      n++
+    }
+    if (n > 0) this.pending.splice(0, n)
+    this.pendingTxs -= ids.length
+    return ids
+  }
+
+  /** Write the receipts of these confirmed records, clear them from the outbox, acknowledge, emit. */
+  private async commit(done: TxLocation[]): Promise<void> {
+    const { store } = this.components
+    const failed = await this.writeFiles(done)
+    const failedIds = new Set(failed.map((f) => f.txId))
+    const ok = done.filter((d) => !failedIds.has(d.txId))
+    if (failed.length > 0) await store.outbox.deferReceipts(failed)
+    await store.outbox.ack(ok.map((d) => d.txId))
+    await this.acknowledge(done)
+    this.emit('committed', { txIds: done.map((d) => d.txId) })
   }
 
   /** Write the receipt files of these confirmed txs; returns the ones that failed (logged and counted). */

@@ -1,0 +1,80 @@
+import { fromHex, txIdHex } from '@profichain/core'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { BlockTree } from '../src/index.js'
+import { child, makeTx, openTree, tempDir } from './helpers.js'
+
+// outbox.confirmedAmong: `confirmed` restricted to given txIds (the txs of the blocks just connected), so the
+// receipts writer's cost per block is O(block), not O(outbox).
+
+let dir: { path: string; cleanup: () => Promise<void> }
+let tree: BlockTree
+
+beforeEach(async () => {
+  dir = await tempDir()
+  tree = await openTree(dir.path)
+})
+afterEach(async () => {
+  await tree.close()
+  await dir.cleanup()
+})
+
+describe('outbox.confirmedAmong', () => {
+  it('returns the given txs that are in the outbox and deep enough, in outbox order, after a reopen too', async () => {
+    const txs = Array.from({ length: 6 }, (_, i) => makeTx(`among ${i}`))
+    await tree.outbox.addMany(txs.map((tx) => ({ tx })))
+    const b1 = child(tree.head().header, { txs: [txs[3], txs[0]] })
+    await tree.addBlock(b1)
+    const b2 = child(b1.header, { txs: [txs[1], txs[4]] })
+    await tree.addBlock(b2)
+    const ids = txs.map((t) => fromHex(txIdHex(t)))
+    const among = tree.outbox.confirmedAmong?.bind(tree.outbox)
+    expect(among).toBeDefined()
+    if (!among) return
+    // Outbox order (insertion), not block order; txs 2 and 5 are in no block.
+    expect((await among(ids, 1)).map((l) => l.txId)).toEqual([0, 1, 3, 4].map((i) => txIdHex(txs[i])))
+    expect((await among(ids, 2)).map((l) => l.txId)).toEqual([0, 3].map((i) => txIdHex(txs[i])))
+    expect(await among(ids, 3)).toEqual([])
+    // Only the asked ids; locations as in the tx index; the tx hashes to its id.
+    const [loc] = await among([ids[4]], 1)
+    expect(loc).toMatchObject({ txId: txIdHex(txs[4]), height: 2, index: 1 })
+    expect(txIdHex(loc.tx)).toBe(loc.txId)
+    // Acked ones are gone; unknown ids are ignored.
+    await tree.outbox.ack([txIdHex(txs[0])])
+    expect((await among([...ids, new Uint8Array(32)], 2)).map((l) => l.txId)).toEqual([txIdHex(txs[3])])
+    await tree.close()
+    tree = await openTree(dir.path)
+    expect((await tree.outbox.confirmedAmong?.(ids, 1))?.map((l) => l.txId)).toEqual([1, 3, 4].map((i) => txIdHex(txs[i])))
+  })
+
+  it('agrees with confirmed() restricted to the same ids (property)', async () => {
+    // Blocks, confirmations and the asked subset are random; confirmed() scans the whole outbox.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+        async (blockOf, confirmations, asked) => {
+          await tree.close()
+          await dir.cleanup()
+          dir = await tempDir()
+          tree = await openTree(dir.path)
+          const txs = blockOf.map((_, i) => makeTx(`prop ${i} ${Math.random()}`))
+          await tree.outbox.addMany(txs.map((tx) => ({ tx })))
+          // Block k holds the txs with blockOf = k (1..3); 0 = not in a block.
+          let parent = tree.head().header
+          for (let k = 1; k <= 3; k++) {
+            const b = child(parent, { txs: txs.filter((_, i) => blockOf[i] === k) })
+            await tree.addBlock(b)
+            parent = b.header
+          }
+          const subset = txs.filter((_, i) => asked[i]).map(txIdHex)
+          const want = (await tree.outbox.confirmed(confirmations)).map((l) => l.txId).filter((id) => subset.includes(id))
+          const got = (await tree.outbox.confirmedAmong?.(subset.map(fromHex), confirmations))?.map((l) => l.txId)
+          expect(got).toEqual(want)
+        },
+      ),
+      { numRuns: 15 },
+    )
+  })
+})
