@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { type AnchorError, type AnchorProof, checkEthAnchor, createEthAnchor } from '@profichain/anchor'
 import { decodeEthCalldata, fromHex, sha256, toHex, utf8 } from '@profichain/core'
 import { JsonRpcProvider, Wallet } from 'ethers'
 import ganache from 'ganache'
+import { chromium } from 'playwright-core'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI, cli, readJson, tempDir, waitFor } from './helpers.js'
+import { CLI, cli, readJson, ROOT, tempDir, waitFor } from './helpers.js'
 
 // Public anchoring against a real Ethereum JSON-RPC node (ganache 7.9 over HTTP), DESIGN §13, docs/anchoring.md.
 const FUNDED = `0x${'11'.repeat(32)}`
@@ -53,6 +55,63 @@ async function rpc(url: string, method: string, params: unknown[] = []): Promise
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
   return ((await res.json()) as { result: unknown }).result
 }
+// The explorer's anchors view in Debian's Chromium (as test/explorer.test.ts: same binary lookup, same skip rule).
+const CHROMIUM = process.env.PLAYWRIGHT_CHROMIUM ?? process.env.CHROME_PATH ?? '/usr/bin/chromium'
+const HAVE_CHROMIUM = existsSync(CHROMIUM)
+if (!HAVE_CHROMIUM)
+  console.warn(
+    `devnet --anchor: the explorer's anchors view check is SKIPPED: no Chromium at ${CHROMIUM}. Install it with ` +
+      '`apt-get install -y --no-install-recommends chromium` (Debian/Ubuntu; .ci/run does this) or point PLAYWRIGHT_CHROMIUM (or CHROME_PATH) at a Chromium/Chrome binary.',
+  )
+const ARTIFACTS = process.env.EXPLORER_ARTIFACTS ?? join(ROOT, 'tmp', 'explorer-artifacts')
+
+/**
+ * Opens /explorer on `api`, goes to the anchors view by keyboard and returns its table's text; then verifies
+ * `file` with `receipt` (a Chainpoint receipt with an eth branch) and returns the steps and the eth note.
+ * Every request to another host fails the test, as does a script error. Screenshots: anchors.png, verify-eth.png.
+ */
+async function explorerAnchors(api: string, file: string, receipt: string) {
+  await mkdir(ARTIFACTS, { recursive: true })
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const blocked: string[] = []
+    const host = new URL(api).host
+    await context.route('**/*', (route) => {
+      const u = new URL(route.request().url())
+      if ((u.protocol === 'http:' && u.host === host) || u.protocol === 'blob:' || u.protocol === 'data:') return route.continue()
+      blocked.push(route.request().url())
+      return route.abort()
+    })
+    const page = await context.newPage()
+    const pageErrors: string[] = []
+    page.on('pageerror', (e) => pageErrors.push(e.message))
+    await page.goto(`${api}/explorer`)
+    await page.waitForSelector('#blocks')
+    // Keyboard: the nav link is a tab stop; Enter opens the view, which the nav then marks as current.
+    await page.focus('#nav a[href="#/anchors"]')
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('main h1:text-is("Public anchors")')
+    await page.waitForSelector('#anchors tbody tr')
+    const table = (await page.textContent('#anchors')) ?? ''
+    const current = await page.getAttribute('#nav a[href="#/anchors"]', 'aria-current')
+    const label = await page.textContent('#nav a[href="#/anchors"]')
+    await page.screenshot({ path: join(ARTIFACTS, 'anchors.png'), fullPage: true })
+    await page.goto(`${api}/explorer#/verify`)
+    await page.setInputFiles('#verify-file', file)
+    await page.setInputFiles('#verify-receipt', receipt)
+    await page.click('#verify-button')
+    await page.waitForSelector('#verify-outcome.ok, #verify-outcome.fail')
+    const steps = await page.$$eval('#verify-steps li', (ls) => ls.map((l) => l.getAttribute('data-status')))
+    const eth = await page.$eval('#verify-eth', (e) => ({ hidden: (e as HTMLElement).hidden, status: e.getAttribute('data-status'), cls: e.className, text: e.textContent ?? '' }))
+    const outcome = (await page.textContent('#verify-outcome')) ?? ''
+    await page.screenshot({ path: join(ARTIFACTS, 'verify-eth.png'), fullPage: true })
+    return { table, current, label, steps, eth, outcome, blocked, pageErrors }
+  } finally {
+    await browser.close()
+  }
+}
+
 const root = (n: number) => sha256(utf8(`root ${n}`))
 const metric = async (r: Registry, name: string) => (await r.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join('\n')
 
@@ -245,6 +304,22 @@ describe('devnet --anchor', () => {
     expect(bad.code).toBe(1)
     const metrics = await (await fetch(`${n.api}/metrics`)).text()
     expect(metrics).toMatch(/profichain_anchor_submissions_total [1-9]/)
+    // The explorer on the full node lists the anchor's tx, and shows the receipt's eth step as not checked (never green).
+    if (HAVE_CHROMIUM) {
+      const v = await explorerAnchors(n.api, file, receipt)
+      expect(v.label).toBe('Public anchors')
+      expect(v.current).toBe('')
+      expect(v.table).toContain(nat.ethAnchors[0].txHash)
+      expect(v.table).toContain('eth 1337')
+      expect(v.table).toMatch(/\d+ wei \(0\.\d+ ETH\)/)
+      expect(v.steps).toEqual(Array(8).fill('ok'))
+      expect(v.eth).toMatchObject({ hidden: false, status: 'unchecked', cls: 'step unchecked' })
+      expect(v.eth.text).toContain('public anchor: not checked in the browser (use profichain verify --eth-rpc)')
+      expect(v.eth.text).toContain(nat.ethAnchors[0].txHash)
+      expect(v.outcome).toContain('public anchor is not checked in the browser')
+      expect(v.blocked, 'requests to other hosts').toEqual([])
+      expect(v.pageErrors, 'script errors in the page').toEqual([])
+    }
     // Ctrl-C stops the nodes and the chain; a stopped node's proof carries the eth branch too.
     const exited = new Promise((r) => devnetChild!.once('exit', r))
     process.kill(-(devnetChild.pid as number), 'SIGINT')

@@ -1,4 +1,5 @@
 import { createNobleBackend, setCrypto } from '@profichain/core'
+import { anchorsContent, ethAnchorsIn } from './anchors.js'
 import { type Child, fields, h, link, short, table } from './dom.js'
 import { getToken, gql, setToken, subscribe } from './gql.js'
 import { type Step, STEP_TITLES, verifyFile } from './verify.js'
@@ -223,6 +224,10 @@ async function network(): Promise<void> {
   )
 }
 
+async function anchors(): Promise<void> {
+  view('Public anchors', ...(await anchorsContent()))
+}
+
 function renderSteps(list: HTMLOListElement, steps: Step[]): void {
   list.replaceChildren(
     ...steps.map((s) =>
@@ -236,6 +241,8 @@ function verifyView(): void {
   const receiptInput = h('input', { type: 'file', id: 'verify-receipt', name: 'receipt', accept: '.json,application/json' })
   const steps = h('ol', { id: 'verify-steps', 'aria-live': 'polite' })
   const outcome = h('p', { id: 'verify-outcome', role: 'status' })
+  // A receipt with a public (eth) anchor: that step is never checked here (the browser does not ask the public chain), so never green.
+  const eth = h('p', { id: 'verify-eth', class: 'step unchecked', 'data-step': 'eth', 'data-status': 'unchecked', hidden: true })
   renderSteps(steps, STEP_TITLES.map(([id, title]) => ({ id, title, status: 'skipped', detail: 'not run' })))
   const zone = h('div', { class: 'dropzone', id: 'dropzone' }, 'Or drop the file here (and its receipt: a second file ending in .json).')
   zone.addEventListener('dragover', (e) => {
@@ -256,9 +263,20 @@ function verifyView(): void {
   })
   const run = async (data: File, rc?: File): Promise<void> => {
     outcome.textContent = `Verifying ${data.name} in this browser…`
-    const result = await verifyFile(new Uint8Array(await data.arrayBuffer()), rc ? await rc.text() : undefined, (s) => renderSteps(steps, s))
+    const txs = new Set<string>()
+    eth.hidden = true
+    const result = await verifyFile(new Uint8Array(await data.arrayBuffer()), rc ? await rc.text() : undefined, (s) => renderSteps(steps, s), (r) => ethAnchorsIn(r).forEach((t) => txs.add(t)))
     const failed = result.find((s) => s.status === 'fail')
-    outcome.textContent = failed ? `${data.name}: NOT verified — ${failed.title} failed.` : `${data.name}: verified, every step passed.`
+    if (txs.size > 0) {
+      eth.replaceChildren(
+        h('span', { class: 'mark', 'aria-hidden': 'true' }, '–'),
+        h('strong', {}, 'public anchor: not checked in the browser (use profichain verify --eth-rpc)'),
+        h('span', { class: 'sr-only' }, ' not checked: '),
+        h('span', { class: 'detail' }, `the receipt names Ethereum tx ${[...txs].join(', ')}; run profichain verify <file> --receipt <receipt> --eth-rpc <url> to check it on the public chain`),
+      )
+      eth.hidden = false
+    }
+    outcome.textContent = failed ? `${data.name}: NOT verified — ${failed.title} failed.` : `${data.name}: verified, every step passed${txs.size > 0 ? ' (its public anchor is not checked in the browser)' : ''}.`
     outcome.className = failed ? 'fail' : 'ok'
   }
   const form = h(
@@ -280,7 +298,7 @@ function verifyView(): void {
     }
     void run(data, receiptInput.files?.[0])
   })
-  view('Verify a file', form, outcome, steps)
+  view('Verify a file', form, outcome, steps, eth)
 }
 
 async function route(): Promise<void> {
@@ -300,6 +318,8 @@ async function route(): Promise<void> {
         return await network()
       case 'verify':
         return verifyView()
+      case 'anchors':
+        return await anchors()
       case 'blocks':
         return await home(Number(parts[1]))
       default:

@@ -42,9 +42,10 @@ class StepFailure extends Error {}
 
 /**
  * Verifies a file (and optionally its native receipt) with core's pure-JS crypto: nothing about the file
- * leaves the browser but its SHA-256 (to look the record up). Calls onStep after every step.
+ * leaves the browser but its SHA-256 (to look the record up). Calls onStep after every step, and onReceipt
+ * with each receipt it reads (the dropped one once parsed, the node's native one once fetched).
  */
-export async function verifyFile(file: Uint8Array, receiptText: string | undefined, onStep: (steps: Step[]) => void): Promise<Step[]> {
+export async function verifyFile(file: Uint8Array, receiptText: string | undefined, onStep: (steps: Step[]) => void, onReceipt?: (receipt: unknown) => void): Promise<Step[]> {
   const steps: Step[] = STEP_TITLES.map(([id, title]) => ({ id, title, status: 'skipped', detail: 'not run' }))
   const done = (id: Step['id'], detail: string): void => {
     const s = steps.find((x) => x.id === id) as Step
@@ -84,6 +85,7 @@ export async function verifyFile(file: Uint8Array, receiptText: string | undefin
       } catch {
         return fail('receipt', 'the receipt file is not JSON')
       }
+      onReceipt?.(parsed)
       if ((parsed as ChainpointProof)?.type === 'Chainpoint') {
         const cp = parsed as ChainpointProof
         if (cp.hash !== hex) fail('receipt', `the Chainpoint receipt is for ${String(cp.hash)}, not this file (${hex})`)
@@ -98,6 +100,7 @@ export async function verifyFile(file: Uint8Array, receiptText: string | undefin
       const r = await gql<{ receipt: NativeReceipt | null }>('query($id: String!) { receipt(txId: $id, format: NATIVE) }', { id: rec.id }).catch((e: Error) => fail('receipt', e.message))
       if (!r.receipt) return fail('receipt', `the node has no receipt for ${rec.id} yet (not in a block)`)
       receipt = r.receipt
+      onReceipt?.(receipt)
     }
     if (receipt?.type !== NATIVE_RECEIPT_TYPE || receipt.version !== NATIVE_RECEIPT_VERSION)
       fail('receipt', `not a Profichain receipt (native JSON, type ${NATIVE_RECEIPT_TYPE} v${NATIVE_RECEIPT_VERSION}) nor a Chainpoint v5 receipt`)
