@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import ganache from 'ganache'
 import { CliError } from './util.js'
 
 /** `devnet --anchor`: a local Ethereum chain (ganache, chain id 1337) the devnet's validator anchors its checkpoints on. */
@@ -23,6 +22,8 @@ export async function startAnchorChain(dir: string, port: number): Promise<Ancho
     await writeFile(keyFile, `${key}\n`, { mode: 0o600 })
   }
   await mkdir(join(dir, 'ethereum'), { recursive: true })
+  // Loaded here, not at the top: ganache is large and every other CLI command would pay for it at start.
+  const { default: ganache } = await import('ganache')
   const server = ganache.server({
     logging: { quiet: true },
     chain: { chainId: 1337 },
