@@ -210,15 +210,17 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
     return ids
   }
 
-  /** Write the receipts of these confirmed records, clear them from the outbox, acknowledge, emit. */
+  /** Acknowledge, write the receipts of these confirmed records, clear them from the outbox, emit. */
   private async commit(done: TxLocation[]): Promise<void> {
     const { store } = this.components
+    // The watermark first: once a receipt file is visible it may be handed on, and a power cut right after
+    // must still be detected at the next start (a receipt for a block the store no longer has).
+    await this.acknowledge(done)
     const failed = await this.writeFiles(done)
     const failedIds = new Set(failed.map((f) => f.txId))
     const ok = done.filter((d) => !failedIds.has(d.txId))
     if (failed.length > 0) await store.outbox.deferReceipts(failed)
     await store.outbox.ack(ok.map((d) => d.txId))
-    await this.acknowledge(done)
     this.emit('committed', { txIds: done.map((d) => d.txId) })
   }
 
