@@ -112,7 +112,7 @@ async function startIngestNode({ profile = false, threads = 2 } = {}) {
 class Device {
   constructor({ port, fingerprint, network, key, onAck, onReceipt }) {
     Object.assign(this, { port, fingerprint, network, key, onAck, onReceipt })
-    this.queue = [] // batches (arrays of txs) waiting for an in-flight slot
+    this.queue = [] // signed txs waiting for an in-flight slot
     this.inflight = 0
     this.nextBatch = 1
     this.toAck = []
@@ -172,17 +172,20 @@ class Device {
     this.socket.write(encodeFrame({ type: 'receipt-ack', txIds: this.toAck.splice(0, 4096) }))
   }
 
+  /** Queue records; like @profichain/client, what is queued while every in-flight slot is taken goes out as one batch. */
   send(txs, sentAt) {
-    const max = this.limits.maxBatch
-    for (let i = 0; i < txs.length; i += max) this.queue.push(txs.slice(i, i + max))
-    for (const t of txs) sentAt(txIdHex(t))
+    for (const t of txs) {
+      this.queue.push(t)
+      sentAt(txIdHex(t))
+    }
     this.pump()
   }
 
   pump() {
     while (this.queue.length && this.inflight < this.limits.maxInFlight) {
       this.inflight++
-      this.socket.write(encodeFrame({ type: 'submit', batchId: this.nextBatch++ % 2 ** 31, txs: this.queue.shift() }))
+      const txs = this.queue.splice(0, this.limits.maxBatch)
+      this.socket.write(encodeFrame({ type: 'submit', batchId: this.nextBatch++ % 2 ** 31, txs }))
     }
   }
 
