@@ -351,7 +351,7 @@ async function verifyLimit(n, log) {
 export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {
   const nDevices = opts.devices ?? (quick ? 10 : 20)
   const seconds = opts.seconds ?? (quick ? 3 : 15)
-  const rates = opts.rates ?? (quick ? [500, 1000] : [2000, 5000, 10000, 15000])
+  const rates = opts.rates ?? (quick ? [500, 1000] : [500, 1000, 2000, 5000, 10000, 15000])
   const burst = opts.burst ?? (quick ? 5000 : 20000)
   const la = loadavg()
   log(`load average ${la.map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`)
