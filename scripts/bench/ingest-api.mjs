@@ -8,7 +8,7 @@
 // counter delta = records sent, no txId receipted twice as a different block). In the same run: the machine's
 // Ed25519 verify limit through @profichain/processing (createTxVerifier, one thread and the worker pool) on
 // the same 1 KiB records. Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
-// Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 2000,5000,10000,15000]
+// Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 500,1000,2000,5000,10000,15000]
 //        [--seconds 15] [--burst 20000] [--profile]   (build first: npx tsc -b)
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
