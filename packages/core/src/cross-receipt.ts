@@ -2,6 +2,7 @@ import { blockHash, decodeHeader } from './block.js'
 import { concatBytes, equalBytes, fromBase64, fromHex, isHex, toHex, utf8 } from './bytes.js'
 import { ProofError } from './errors.js'
 import { sha256 } from './hash.js'
+import { blockLogPathOps, blockLogRootOfPath } from './block-log-path.js'
 import { inclusionSteps, leafHash, nodeHash } from './merkle.js'
 import {
   buildChainpointReceipt,
@@ -118,27 +119,12 @@ function chunked(side: 'l' | 'r', bytes: Uint8Array): ChainpointOp[] {
   return side === 'l' ? out.reverse() : out
 }
 
-function pathOps(index: number, size: number, path: Uint8Array[]): ChainpointOp[] {
-  const ops: ChainpointOp[] = []
-  for (const step of inclusionSteps(index, size, path)) {
-    if (step.siblingOnLeft) ops.push({ l: `01${toHex(step.sibling)}` }, { op: 'sha-256' })
-    else ops.push({ r: toHex(step.sibling) }, { l: '01' }, { op: 'sha-256' })
-  }
-  return ops
-}
-
-function rootOfPath(start: Uint8Array, index: number, size: number, path: Uint8Array[]): Uint8Array {
-  let r = leafHash(start)
-  for (const step of inclusionSteps(index, size, path)) r = step.siblingOnLeft ? nodeHash(step.sibling, r) : nodeHash(r, step.sibling)
-  return r
-}
-
 /** Check the entanglement's inputs agree with each other and with A's block hash; returns the payload parts. */
 function checkEntanglement(aBlockHash: Uint8Array, e: EntanglementInput): AnchorPayload {
   const p = decodeAnchorPayload(e.payload)
   const cp = checkpointOfNote(p.note)
   if (!equalBytes(cp.root, p.root) || cp.size !== e.blockLogSize) throw new ProofError('ERR_RECEIPT_BUILD', 'anchor payload root/size differ from its checkpoint')
-  if (!equalBytes(rootOfPath(aBlockHash, e.blockLogIndex, e.blockLogSize, e.blockLogPath), p.root)) {
+  if (!equalBytes(blockLogRootOfPath(aBlockHash, e.blockLogIndex, e.blockLogSize, e.blockLogPath), p.root)) {
     throw new ProofError('ERR_RECEIPT_BUILD', 'block-log audit path does not lead from the block hash to the checkpoint root')
   }
   if (!equalBytes(sha256(e.payload), e.anchor.tx.body.payloadHash) || e.anchor.tx.body.kind !== 'anchor') {
@@ -159,7 +145,7 @@ export function buildCrossChainpoint(base: ChainpointProof, e: EntanglementInput
   const ops: ChainpointOp[] = [
     { l: '00' },
     { op: 'sha-256' },
-    ...pathOps(e.blockLogIndex, e.blockLogSize, e.blockLogPath),
+    ...blockLogPathOps(e.blockLogIndex, e.blockLogSize, e.blockLogPath),
     ...chunked('l', ANCHOR_PAYLOAD_MAGIC),
     ...chunked('r', utf8(p.note)),
     { op: 'sha-256' },
@@ -359,7 +345,7 @@ export function verifyCrossNative(
     if (!equalBytes(cp.root, p.root) || cp.size !== e.blockLogSize) throw new ProofError('ERR_RECEIPT_FORMAT', 'anchor payload root/size differ from its checkpoint')
     let root: Uint8Array
     try {
-      root = rootOfPath(aHash, e.blockLogIndex, e.blockLogSize, path)
+      root = blockLogRootOfPath(aHash, e.blockLogIndex, e.blockLogSize, path)
     } catch (err) {
       throw new ProofError('ERR_RECEIPT_MERKLE', `block-log path: ${(err as Error).message}`)
     }

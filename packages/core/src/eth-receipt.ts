@@ -1,6 +1,7 @@
 import { concatBytes, equalBytes, fromHex, isHex, toHex, utf8 } from './bytes.js'
 import { ProofError } from './errors.js'
 import { sha256 } from './hash.js'
+import { blockLogPathOps, blockLogRootOfPath } from './block-log-path.js'
 import { inclusionSteps, leafHash, nodeHash } from './merkle.js'
 import { type ChainpointOp, type ChainpointProof, type ChainpointVerification, evaluateChainpoint, type NativeReceipt, verifyChainpointReceipt } from './receipt.js'
 
@@ -90,26 +91,11 @@ function bareTxHash(h: string): string {
   return x.toLowerCase()
 }
 
-function pathOps(index: number, size: number, path: Uint8Array[]): ChainpointOp[] {
-  const ops: ChainpointOp[] = []
-  for (const step of inclusionSteps(index, size, path)) {
-    if (step.siblingOnLeft) ops.push({ l: `01${toHex(step.sibling)}` }, { op: 'sha-256' })
-    else ops.push({ r: toHex(step.sibling) }, { l: '01' }, { op: 'sha-256' })
-  }
-  return ops
-}
-
-function rootOfPath(blockHash: Uint8Array, index: number, size: number, path: Uint8Array[]): Uint8Array {
-  let r = leafHash(blockHash)
-  for (const step of inclusionSteps(index, size, path)) r = step.siblingOnLeft ? nodeHash(step.sibling, r) : nodeHash(r, step.sibling)
-  return r
-}
-
 function checkInput(blockHash: Uint8Array, e: EthAnchorInput): EthCalldata {
   const c = decodeEthCalldata(e.calldata)
   bareTxHash(e.txHash)
   if (e.blockLogIndex >= c.size) throw new ProofError('ERR_RECEIPT_BUILD', `block ${e.blockLogIndex} is not under the anchored checkpoint of size ${c.size}`)
-  if (!equalBytes(rootOfPath(blockHash, e.blockLogIndex, c.size, e.blockLogPath), c.root)) {
+  if (!equalBytes(blockLogRootOfPath(blockHash, e.blockLogIndex, c.size, e.blockLogPath), c.root)) {
     throw new ProofError('ERR_RECEIPT_BUILD', 'block-log audit path does not lead from the block hash to the anchored root')
   }
   return c
@@ -128,7 +114,7 @@ export function buildEthChainpoint(base: ChainpointProof, e: EthAnchorInput): Ch
   const ops: ChainpointOp[] = [
     { l: '00' },
     { op: 'sha-256' },
-    ...pathOps(e.blockLogIndex, c.size, e.blockLogPath),
+    ...blockLogPathOps(e.blockLogIndex, c.size, e.blockLogPath),
     { l: toHex(calldata.subarray(0, calldata.byteLength - 32)) },
     { op: 'sha-256' },
     { anchors: [{ type: 'eth', anchor_id: bareTxHash(e.txHash) }] } as unknown as ChainpointOp,
@@ -288,7 +274,7 @@ export function verifyEthNative(r: { blockHash: string; ethAnchors?: NativeEthAn
     if (e.blockLogIndex !== height || c.size !== e.blockLogSize) throw new ProofError('ERR_RECEIPT_MERKLE', `eth anchor leaf ${e.blockLogIndex}/${e.blockLogSize} is not the record's block ${height} under size ${c.size}`)
     let root: Uint8Array
     try {
-      root = rootOfPath(fromHex(r.blockHash), e.blockLogIndex, c.size, path)
+      root = blockLogRootOfPath(fromHex(r.blockHash), e.blockLogIndex, c.size, path)
     } catch (err) {
       throw new ProofError('ERR_RECEIPT_MERKLE', `block-log path: ${(err as Error).message}`)
     }
