@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { type AnchorError, type AnchorProof, checkEthAnchor, createEthAnchor } from '@profichain/anchor'
 import { decodeEthCalldata, fromHex, sha256, toHex, utf8 } from '@profichain/core'
@@ -10,23 +9,12 @@ import ganache from 'ganache'
 import { chromium } from 'playwright-core'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI, cli, readJson, ROOT, tempDir, waitFor } from './helpers.js'
+import { CLI, cli, freePort, readJson, ROOT, tempDir, waitFor } from './helpers.js'
 
 // Public anchoring against a real Ethereum JSON-RPC node (ganache 7.9 over HTTP), DESIGN §13, docs/anchoring.md.
 const FUNDED = `0x${'11'.repeat(32)}`
 const EMPTY = `0x${'22'.repeat(32)}`
 const ORIGIN = 'test.example/profichain/anchor'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
-}
 
 type Server = ReturnType<typeof ganache.server>
 const servers: Server[] = []

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { keyPairFromSeed, toHex } from '@profichain/core'
 import { type Broker, createBroker } from '@profichain/global'
@@ -14,7 +13,7 @@ import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, readJson, ROOT, tempDir, waitFor } from './helpers.js'
+import { cli, freePort, readJson, ROOT, tempDir, waitFor } from './helpers.js'
 
 const CHROMIUM = process.env.PLAYWRIGHT_CHROMIUM ?? process.env.CHROME_PATH ?? '/usr/bin/chromium'
 const HAVE_CHROMIUM = existsSync(CHROMIUM)
@@ -25,17 +24,6 @@ if (!HAVE_CHROMIUM)
   )
 const ARTIFACTS = process.env.EXPLORER_ARTIFACTS ?? join(ROOT, 'tmp', 'explorer-artifacts')
 const TOKEN = `explorer-test-${randomBytes(8).toString('hex')}`
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => res(p))
-    })
-  })
-}
 
 interface Company {
   name: string

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
 import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -9,22 +8,11 @@ import { BlockTree } from '@profichain/store'
 import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, readJson, tempDir, waitFor } from './helpers.js'
+import { cli, freePort, readJson, tempDir, waitFor } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 const { parse } = require('chainpoint-parse') as {
   parse: (o: unknown) => { branches: Array<{ anchors: Array<{ expected_value: string; uris?: string[] }>; branches?: Array<{ label?: string; anchors: Array<{ expected_value: string; anchor_id: string; uris?: string[] }> }> }> }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => res(p))
-    })
-  })
 }
 
 interface Company {

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,6 +10,18 @@ export const CLI = join(ROOT, 'packages/cli/bin/profichain.js')
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `profichain-${prefix}-`))
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (listen on 0, read the port, close). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer()
+    s.once('error', rej)
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => res(p))
+    })
+  })
 }
 
 export interface CliResult {
