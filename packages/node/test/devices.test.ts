@@ -14,25 +14,13 @@ import {
 import { createGenesis, type Genesis, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, type P2PNetwork } from '@profichain/network'
 import { pino } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { parseConfig, ProfichainNode } from '../src/index.js'
+import { stopAfterEach, waitForLive } from './fakes.js'
 
 // Issue 14 item 1: gossip applies the stateful origin rule (registered, unrevoked devices; no replays).
 
-async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
-const cleanup: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {})
-})
+const cleanup = stopAfterEach()
 
 async function startNode(): Promise<{ node: ProfichainNode; genesis: Genesis; member: KeyPair }> {
   const dir = await mkdtemp(join(tmpdir(), 'profichain-devices-'))
@@ -68,7 +56,7 @@ async function startMemberHost(key: KeyPair, genesis: Genesis, node: ProfichainN
   await host.start()
   cleanup.push(() => host.stop())
   const nodeId = node.network?.peerId ?? ''
-  await waitFor('member host connected', () => host.peers().some((p) => p.peerId === nodeId))
+  await waitForLive('member host connected', () => host.peers().some((p) => p.peerId === nodeId))
   return host
 }
 
@@ -84,21 +72,21 @@ describe('gossip and device origins', () => {
 
     // Before registration the device key is not an allowed origin.
     const early = rec(0, 'early')
-    await waitFor('unregistered device refused', async () => {
+    await waitForLive('unregistered device refused', async () => {
       await host.publishTxs([rec(100 + net.stats().rejected.origin, 'early')])
       return net.stats().rejected.origin >= 1
     })
     await host.publishTxs([createDeviceTx(member, { network: genesis.network, seq: 0, device: { deviceId: 'press-7', publicKey: device.publicKey } })])
-    await waitFor('device registered', () => node.tree.devices.get(toHex(device.publicKey)) !== undefined)
+    await waitForLive('device registered', () => node.tree.devices.get(toHex(device.publicKey)) !== undefined)
 
     const first = rec(0, 'first')
     await host.publishTxs([first])
-    await waitFor('device record committed', () => committed(first))
+    await waitForLive('device record committed', () => committed(first))
 
     // Replay: another tx with seq 0 (fresh bytes per attempt, gossipsub drops repeats).
     const before = invalid()
     const replays: Array<ReturnType<typeof rec>> = []
-    await waitFor('replay rejected', async () => {
+    await waitForLive('replay rejected', async () => {
       replays.push(rec(0, `replay ${replays.length}`))
       await host.publishTxs([replays[replays.length - 1]])
       return invalid() > before
@@ -106,10 +94,10 @@ describe('gossip and device origins', () => {
     expect(node.tree.devices.refusals().get(toHex(device.publicKey))?.replays).toBeGreaterThanOrEqual(1)
 
     await host.publishTxs([createDeviceRevokeTx(member, { network: genesis.network, seq: 1, revoke: { publicKey: device.publicKey, reason: 'stolen' } })])
-    await waitFor('device revoked', () => node.tree.devices.get(toHex(device.publicKey))?.revoked !== undefined)
+    await waitForLive('device revoked', () => node.tree.devices.get(toHex(device.publicKey))?.revoked !== undefined)
     const afterRevoke = invalid()
     const late: Array<ReturnType<typeof rec>> = []
-    await waitFor('record of the revoked key rejected', async () => {
+    await waitForLive('record of the revoked key rejected', async () => {
       late.push(rec(10 + late.length, 'late'))
       await host.publishTxs([late[late.length - 1]])
       return invalid() > afterRevoke
@@ -118,7 +106,7 @@ describe('gossip and device origins', () => {
     // A member record still goes through, and none of the refused ones is pending or committed.
     const honest = createTransaction(member, { network: genesis.network, seq: 2, payload: new Uint8Array([9]) })
     await host.publishTxs([honest])
-    await waitFor('member record committed', () => committed(honest))
+    await waitForLive('member record committed', () => committed(honest))
     for (const t of [early, ...replays, ...late]) {
       expect(await committed(t)).toBe(false)
       expect(node.tree.mempool.has(toHex(txId(t)))).toBe(false)

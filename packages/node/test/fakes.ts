@@ -1,6 +1,7 @@
 import { type Block, blockHash, createBlock, createTransaction, generateKeyPair, type KeyPair, stripTx, toHex, type Transaction, txId } from '@profichain/core'
 import type { AddBlockResult, DeferredReceipt, HeadInfo, Mempool, Outbox, TxLocation } from '@profichain/store'
 import { pino } from 'pino'
+import { afterEach } from 'vitest'
 
 export const NETWORK = 'fakenet'
 export const silent = pino({ level: 'silent' })
@@ -188,13 +189,27 @@ export class FakeStore {
   }
 }
 
-/** Poll until truthy or the deadline passes. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+/** Poll (every `everyMs`) until truthy or the deadline passes. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 5000, everyMs = 5): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await cond()
     if (v) return v
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, everyMs))
   }
+}
+
+/** waitFor for real nodes (LevelDB, libp2p): 20 s deadline, polled every 25 ms. */
+export function waitForLive<T>(what: string, cond: () => T | Promise<T>): Promise<T> {
+  return waitFor(what, cond, 20_000, 25)
+}
+
+/** A list of stop functions run after each test of the calling file, last pushed first, errors ignored. */
+export function stopAfterEach(): Array<() => Promise<unknown>> {
+  const stops: Array<() => Promise<unknown>> = []
+  afterEach(async () => {
+    for (const f of stops.splice(0).reverse()) await f().catch(() => {})
+  })
+  return stops
 }

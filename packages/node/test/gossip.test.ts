@@ -16,25 +16,12 @@ import { createGenesis, type Genesis, genesisHash, serializeGenesis } from '@pro
 import { createNetwork, type NetworkError, type P2PNetwork } from '@profichain/network'
 import { pino } from 'pino'
 import type { Counter } from 'prom-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { orphanLimitOf } from '../src/gossip/index.js'
 import { parseConfig, ProfichainNode } from '../src/index.js'
+import { stopAfterEach, waitForLive } from './fakes.js'
 
-/** Poll until truthy or the deadline passes. */
-async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
-const cleanup: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {})
-})
+const cleanup = stopAfterEach()
 
 /** A real node (LevelDB in a temp dir, libp2p on a random port) and a member key it does not run. */
 async function startNode(type: 'producer' | 'thin', blockTimeMs: number) {
@@ -100,7 +87,7 @@ async function startRogue(key: KeyPair, genesis: Genesis, node: ProfichainNode) 
   await rogue.start()
   cleanup.push(() => rogue.stop())
   const nodeId = node.network?.peerId ?? ''
-  await waitFor('rogue connected', () => rogue.peers().some((p) => p.peerId === nodeId))
+  await waitForLive('rogue connected', () => rogue.peers().some((p) => p.peerId === nodeId))
   return { rogue, served, nodeId }
 }
 
@@ -111,7 +98,7 @@ describe('gossip (issue 10 items 7 and 8)', () => {
     const stranger = generateKeyPair()
     const forged: Transaction[] = []
     // A fresh tx per attempt: gossipsub would refuse to re-publish the same bytes.
-    await waitFor('forged batch rejected', async () => {
+    await waitForLive('forged batch rejected', async () => {
       forged.push(createTransaction(stranger, { network: genesis.network, seq: forged.length, payload: new Uint8Array([1, 2, 3]) }))
       await rogue.publishTxs([forged[forged.length - 1]])
       return (node.network?.net.stats().rejected.origin ?? 0) >= 1
@@ -123,7 +110,7 @@ describe('gossip (issue 10 items 7 and 8)', () => {
     expect(byOrigin.reduce((n, v) => n + v.value, 0)).toBe(rejected)
     const honest = createTransaction(member, { network: genesis.network, seq: 0, payload: new Uint8Array([4, 5, 6]) })
     await rogue.publishTxs([honest])
-    await waitFor('the member record is committed', async () => (await node.tree.getTx(txId(honest))) !== undefined)
+    await waitForLive('the member record is committed', async () => (await node.tree.getTx(txId(honest))) !== undefined)
     for (const f of forged) {
       expect(await node.tree.getTx(txId(f))).toBeUndefined()
       expect(node.tree.mempool.has(toHex(txId(f)))).toBe(false)
@@ -164,9 +151,9 @@ describe('gossip (issue 10 items 7 and 8)', () => {
       })
       void rogue.publishBlock(orphan).catch(() => {})
     }
-    await waitFor('the node bans the rogue', () => net.stats().peerBans === 1)
+    await waitForLive('the node bans the rogue', () => net.stats().peerBans === 1)
     const elapsed = Date.now() - t0
-    await waitFor('the rogue is disconnected', () => !rogue.peers().some((p) => p.peerId === nodeId))
+    await waitForLive('the rogue is disconnected', () => !rogue.peers().some((p) => p.peerId === nodeId))
     expect(net.stats().orphanBlocks).toBeGreaterThan(limit)
     expect(net.isBanned(rogue.peerId)).toBe(true)
     const line = logs.find((l) => String(l.msg).startsWith('peer banned'))
