@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path'
-import { readAnchors } from '@profichain/anchor'
-import { buildEthChainpoint, buildEthNative, type ChainpointProof, type EthAnchorInput, fromHex, type NativeReceipt } from '@profichain/core'
+import { ethAnchorInput, readAnchors } from '@profichain/anchor'
+import { buildEthChainpoint, buildEthNative, type ChainpointProof, type NativeReceipt } from '@profichain/core'
 import { genesisCheckpoint, loadGenesis } from '@profichain/consensus'
 import { createBlockLog } from '@profichain/global'
 import type { BlockTree } from '@profichain/store'
@@ -23,20 +23,6 @@ export async function withEthAnchor<R extends ChainpointProof | NativeReceipt>(d
     { kv: tree.globalBuckets(), chain: { headHeight: () => tree.head().height, hashAtHeight: (h) => tree.getHashAtHeight(h), setFloor: async () => {} } },
   )
   if (p.size > log.size()) return receipt
-  const input: EthAnchorInput = {
-    chainId: p.chainId,
-    txHash: p.txHash,
-    calldata: fromHex(p.calldata),
-    ethBlockNumber: p.ethBlockNumber,
-    ethBlockHash: p.ethBlockHash,
-    confirmations: p.confirmations,
-    from: p.from,
-    to: p.to,
-    nonce: p.nonce,
-    gasUsed: p.gasUsed,
-    effectiveGasPrice: p.effectiveGasPrice,
-    blockLogIndex: loc.height,
-    blockLogPath: await log.inclusionProof(loc.height, p.size),
-  }
+  const input = ethAnchorInput(p, loc.height, await log.inclusionProof(loc.height, p.size))
   return ('type' in receipt && receipt.type === 'ProfichainReceipt' ? buildEthNative(receipt as NativeReceipt, input) : buildEthChainpoint(receipt as ChainpointProof, input)) as R
 }

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { open, readFile, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { type AnchorError, type AnchorProof, type PublicAnchor } from '@profichain/anchor'
+import { type AnchorError, type AnchorProof, ethAnchorInput, type PublicAnchor } from '@profichain/anchor'
 import {
   buildEthChainpoint,
   buildEthNative,
   type ChainpointProof,
   type EthAnchorInput,
-  fromHex,
   type NativeReceipt,
   toHex,
   txId as txIdOf,
@@ -176,21 +175,7 @@ export class PublicAnchoring extends EventEmitter<PublicAnchoringEvents> {
     const all = await this.cache
     const p = all.filter((a) => a.size > height).at(-1)
     if (!p) return undefined
-    return {
-      chainId: p.chainId,
-      txHash: p.txHash,
-      calldata: fromHex(p.calldata),
-      ethBlockNumber: p.ethBlockNumber,
-      ethBlockHash: p.ethBlockHash,
-      confirmations: p.confirmations,
-      from: p.from,
-      to: p.to,
-      nonce: p.nonce,
-      gasUsed: p.gasUsed,
-      effectiveGasPrice: p.effectiveGasPrice,
-      blockLogIndex: height,
-      blockLogPath: await this.c.checkpoints.log.inclusionProof(height, p.size),
-    }
+    return ethAnchorInput(p, height, await this.c.checkpoints.log.inclusionProof(height, p.size))
   }
 
   /** Add the eth branch to a receipt (Chainpoint or native) of the tx `txId`, when an anchor covers its block. */
