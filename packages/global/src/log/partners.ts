@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type NoteVerifier, parseVkey } from '../tlog/index.js'
 import type { WitnessedLog } from '../tlog/index.js'
 import { LogError } from './errors.js'
-import { readJsonFile, writeJsonFileAtomic } from './json-file.js'
+import { readVersion1File, writeJsonFileAtomic } from './json-file.js'
 
 /** A partner network: its log origin, the note vkeys its checkpoints are signed with, how many must sign. */
 export interface Partner {
@@ -98,17 +98,8 @@ export function parsePartners(raw: unknown, where = 'partners'): Partner[] {
 /** `<dataDir>/partners.json`: `{ "version": 1, "partners": [...] }`; empty when the file does not exist. */
 export async function readPartnersFile(dataDir: string): Promise<Partner[]> {
   const path = join(dataDir, PARTNERS_FILE)
-  let raw: unknown
-  try {
-    raw = await readJsonFile(path)
-  } catch (err) {
-    throw new LogError('ERR_PARTNERS', `${path} is not valid JSON: ${(err as Error).message}`, { path })
-  }
-  if (raw === undefined) return []
-  const r = raw as { version?: unknown; partners?: unknown }
-  if (r === null || typeof r !== 'object' || r.version !== 1)
-    throw new LogError('ERR_PARTNERS', `${path}: expected { "version": 1, "partners": [...] }`, { path })
-  return parsePartners(r.partners, path)
+  const file = await readVersion1File(path, 'partners')
+  return file ? parsePartners(file.list, path) : []
 }
 
 /** Replace `<dataDir>/partners.json` atomically (validated first). */

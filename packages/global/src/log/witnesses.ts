@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import { parseVkey } from '../tlog/index.js'
 import { LogError } from './errors.js'
-import { readJsonFile, writeJsonFileAtomic } from './json-file.js'
+import { readVersion1File, version1Error, writeJsonFileAtomic } from './json-file.js'
 
 export interface OutsideWitness {
   /** The witness's cosigner key name (from its vkey). */
@@ -37,17 +37,10 @@ export function parseOutsideWitness(raw: unknown, where = 'witness'): OutsideWit
 
 export async function readWitnessesFile(dataDir: string): Promise<OutsideWitness[]> {
   const path = join(dataDir, WITNESSES_FILE)
-  let raw: unknown
-  try {
-    raw = await readJsonFile(path)
-  } catch (err) {
-    throw new LogError('ERR_PARTNERS', `${path} is not valid JSON: ${(err as Error).message}`, { path })
-  }
-  if (raw === undefined) return []
-  const r = raw as { version?: unknown; witnesses?: unknown }
-  if (r === null || typeof r !== 'object' || r.version !== 1 || !Array.isArray(r.witnesses))
-    throw new LogError('ERR_PARTNERS', `${path}: expected { "version": 1, "witnesses": [...] }`, { path })
-  return r.witnesses.map((w, i) => parseOutsideWitness(w, `${path} witnesses[${i}]`))
+  const file = await readVersion1File(path, 'witnesses')
+  if (!file) return []
+  if (!Array.isArray(file.list)) throw version1Error(path, 'witnesses')
+  return file.list.map((w, i) => parseOutsideWitness(w, `${path} witnesses[${i}]`))
 }
 
 export async function writeWitnessesFile(dataDir: string, witnesses: readonly OutsideWitness[]): Promise<void> {
