@@ -1,13 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { type Broker, createBroker } from '@profichain/global'
 import { type Command, InvalidArgumentError } from 'commander'
-import { CliError } from './util.js'
-
-function portNumber(v: string): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535 (0 = any free port)')
-  return n
-}
+import { CliError, portNumber } from './util.js'
 
 function positive(v: string): number {
   const n = Number(v)

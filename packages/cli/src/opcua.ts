@@ -1,17 +1,11 @@
 import { join, resolve } from 'node:path'
 import type { Bridge, BridgeConfig, BridgeLogger, RecordOutput, Simulator } from '@profichain/opcua'
 import { type Command, InvalidArgumentError } from 'commander'
-import { CliError } from './util.js'
+import { CliError, portNumber } from './util.js'
 
 // node-opcua is large and logs at import: load it (and the client) only when an OPC UA command runs, not on every
 // `profichain` invocation.
 const opcua = () => import('@profichain/opcua')
-
-function portNumber(v: string): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535 (0 = any free port)')
-  return n
-}
 
 function positive(v: string): number {
   const n = Number(v)

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { InvalidArgumentError } from 'commander'
 import { CliError } from './errors.js'
 
 export { CliError } from './errors.js'
@@ -37,4 +38,11 @@ export function progress(label: string): { update(done: number, total: number): 
       if (tty) process.stderr.write('\n')
     },
   }
+}
+
+/** commander argument parser: a TCP port 0-65535 (0 = any free port). */
+export function portNumber(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535 (0 = any free port)')
+  return n
 }
