@@ -22,7 +22,6 @@ import {
   merkleLevels,
   merkleRoot,
   ProofError,
-  type ProfichainError,
   signHeader,
   toBase64,
   toHex,
@@ -31,7 +30,7 @@ import {
   verifyCrossNative,
   ZERO_HASH,
 } from '../src/index.js'
-import { makeBlock, makeTx, testKey } from './helpers.js'
+import { makeBlock, makeTx, proofCode, testKey } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 const { validate } = require('chainpoint-proof-json-schema') as { validate: (o: unknown) => { valid: boolean; errors: unknown } }
@@ -44,16 +43,6 @@ const B = 'http://b.example:8545'
 const recordKey = testKey(3)
 const producerA = testKey(4)
 const producerB = testKey(5)
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (!(err instanceof ProofError)) throw err
-    return (err as ProfichainError).code
-  }
-  return 'no error'
-}
 
 /** A record in A's block at `height`; A's block log of `size` leaves; B's block holding the anchor tx. */
 function scenario(height: number, size: number, bTxs = 3, noteExtra = '') {
@@ -114,7 +103,7 @@ describe('anchor payload', () => {
     const cp = checkpointOfNote(`o.example/x\n12\n${toBase64(new Uint8Array(32).fill(1))}\n\n— o.example/x AAAA\n`)
     expect(cp.origin).toBe('o.example/x')
     expect(cp.size).toBe(12)
-    expect(code(() => checkpointOfNote('garbage'))).toBe('ERR_RECEIPT_FORMAT')
+    expect(proofCode(() => checkpointOfNote('garbage'))).toBe('ERR_RECEIPT_FORMAT')
   })
 })
 
@@ -154,7 +143,7 @@ describe('cross-chain Chainpoint receipts', () => {
     const seen: string[] = []
     verifyCrossChainpoint(twice, { verifyNote: (n, o) => seen.push(`${o}|${n}`) })
     expect(seen).toEqual([`${entangleLabel('b.example/log')}|${s.note}`])
-    expect(code(() => verifyCrossChainpoint(twice, { verifyNote: () => { throw new ProofError('ERR_RECEIPT_SIGNATURE', 'bad note') } }))).toBe('ERR_RECEIPT_SIGNATURE')
+    expect(proofCode(() => verifyCrossChainpoint(twice, { verifyNote: () => { throw new ProofError('ERR_RECEIPT_SIGNATURE', 'bad note') } }))).toBe('ERR_RECEIPT_SIGNATURE')
   })
 
   it('any mutated operand, dropped op or moved leaf fails with a typed error', () => {
@@ -176,7 +165,7 @@ describe('cross-chain Chainpoint receipts', () => {
       // Either refused, or (a changed sibling in B's own audit path) the proof computes another block of B,
       // which B's node / B's signed header then disowns.
       let bHash = ''
-      const c = code(() => (bHash = verifyCrossChainpoint(mutated).entanglements[0].anchor.blockHash))
+      const c = proofCode(() => (bHash = verifyCrossChainpoint(mutated).entanglements[0].anchor.blockHash))
       if (c === 'no error') expect(bHash).not.toBe(blockHashHex(s.blockB.header))
       else expect(c).toMatch(/^ERR_(RECEIPT|PROOF)_/)
       failures++
@@ -186,13 +175,13 @@ describe('cross-chain Chainpoint receipts', () => {
     const other = scenario(4, 9)
     const wrong = structuredClone(buildChainpointReceipt(other.inputA)) as unknown as { branches: Array<Record<string, unknown>> }
     wrong.branches[0].branches = (cross.branches[0] as unknown as { branches: unknown }).branches
-    expect(code(() => verifyCrossChainpoint(wrong as never))).toMatch(/^ERR_RECEIPT_/)
+    expect(proofCode(() => verifyCrossChainpoint(wrong as never))).toMatch(/^ERR_RECEIPT_/)
   })
 
   it('building refuses inputs that do not fit together', () => {
     const s = scenario(2, 4)
-    expect(code(() => buildCrossChainpoint(buildChainpointReceipt(s.inputA), { ...s.e, blockLogIndex: 1 }))).toBe('ERR_RECEIPT_BUILD')
-    expect(code(() => buildCrossChainpoint(buildChainpointReceipt(s.inputA), { ...s.e, payload: encodeAnchorPayload({ root: s.root, note: `${s.note} ` }) }))).toBe('ERR_RECEIPT_BUILD')
+    expect(proofCode(() => buildCrossChainpoint(buildChainpointReceipt(s.inputA), { ...s.e, blockLogIndex: 1 }))).toBe('ERR_RECEIPT_BUILD')
+    expect(proofCode(() => buildCrossChainpoint(buildChainpointReceipt(s.inputA), { ...s.e, payload: encodeAnchorPayload({ root: s.root, note: `${s.note} ` }) }))).toBe('ERR_RECEIPT_BUILD')
   })
 })
 
@@ -202,17 +191,17 @@ describe('cross-chain native receipts', () => {
     const native = buildCrossNative(buildNativeReceipt(s.inputA), s.e)
     const ok = verifyCrossNative(native, { payload: utf8('the record'), validators: [producerA.publicKey], partnerValidators: () => [producerB.publicKey] })
     expect(ok.entanglements[0].anchor.blockHash).toBe(blockHashHex(s.blockB.header))
-    expect(code(() => verifyCrossNative(native, { validators: [producerA.publicKey], partnerValidators: () => [producerA.publicKey] }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
-    expect(code(() => verifyCrossNative(native, { partnerValidators: () => undefined }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
+    expect(proofCode(() => verifyCrossNative(native, { validators: [producerA.publicKey], partnerValidators: () => [producerA.publicKey] }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
+    expect(proofCode(() => verifyCrossNative(native, { partnerValidators: () => undefined }))).toBe('ERR_RECEIPT_NOT_VALIDATOR')
     const bad = structuredClone(native)
     bad.entanglements[0].blockLogPath[0] = '00'.repeat(32)
-    expect(code(() => verifyCrossNative(bad))).toBe('ERR_RECEIPT_MERKLE')
+    expect(proofCode(() => verifyCrossNative(bad))).toBe('ERR_RECEIPT_MERKLE')
     const badIdx = structuredClone(native)
     badIdx.entanglements[0].blockLogIndex = 5
-    expect(code(() => verifyCrossNative(badIdx))).toBe('ERR_RECEIPT_MERKLE')
+    expect(proofCode(() => verifyCrossNative(badIdx))).toBe('ERR_RECEIPT_MERKLE')
     const badPayload = structuredClone(native)
     badPayload.entanglements[0].payload = toHex(encodeAnchorPayload({ root: s.root, note: `${s.note}x` }))
-    expect(code(() => verifyCrossNative(badPayload))).toMatch(/^ERR_RECEIPT_/)
+    expect(proofCode(() => verifyCrossNative(badPayload))).toMatch(/^ERR_RECEIPT_/)
   })
 })
 

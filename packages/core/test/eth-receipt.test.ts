@@ -17,7 +17,6 @@ import {
   merkleLevels,
   merkleRoot,
   ProofError,
-  type ProfichainError,
   sha256,
   toHex,
   utf8,
@@ -25,7 +24,7 @@ import {
   verifyEthNative,
   verifyNativeReceipt,
 } from '../src/index.js'
-import { makeBlock, makeTx, testKey } from './helpers.js'
+import { makeBlock, makeTx, proofCode, testKey } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 const { validate } = require('chainpoint-proof-json-schema') as { validate: (o: unknown) => { valid: boolean; errors: unknown } }
@@ -33,16 +32,6 @@ const { parse } = require('chainpoint-parse') as {
   parse: (o: unknown) => { branches: Array<{ anchors: Array<{ type: string; anchor_id: string; expected_value: string }>; branches?: Array<{ label?: string; anchors: Array<{ type: string; anchor_id: string; expected_value: string }> }> }> }
 }
 const TX = `0x${'ab'.repeat(32)}`
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (!(err instanceof ProofError)) throw err
-    return (err as ProfichainError).code
-  }
-  return 'no error'
-}
 
 function scenario(height: number, size: number) {
   const key = testKey(3)
@@ -115,9 +104,9 @@ describe('eth anchor branch', () => {
     // A changed path still evaluates offline, but to other calldata: only the public chain can refuse it.
     const changed = mutate((o) => { o[2] = { l: `01${'00'.repeat(32)}` } })() as ReturnType<typeof verifyEthChainpoint>
     expect(changed.eth[0].calldataHash).not.toBe(verifyEthChainpoint(p).eth[0].calldataHash)
-    expect(code(mutate((o) => { o[ops.length - 3] = { l: '00' } }))).toBe('ERR_RECEIPT_FORMAT')
-    expect(code(mutate((o) => { o[ops.length - 1] = { anchors: [{ type: 'cal', anchor_id: '1' }] } }))).toBe('ERR_RECEIPT_STRUCTURE')
-    expect(code(() => buildEthChainpoint(buildChainpointReceipt(input), { ...e, blockLogIndex: 2 }))).toBe('ERR_RECEIPT_BUILD')
+    expect(proofCode(mutate((o) => { o[ops.length - 3] = { l: '00' } }))).toBe('ERR_RECEIPT_FORMAT')
+    expect(proofCode(mutate((o) => { o[ops.length - 1] = { anchors: [{ type: 'cal', anchor_id: '1' }] } }))).toBe('ERR_RECEIPT_STRUCTURE')
+    expect(proofCode(() => buildEthChainpoint(buildChainpointReceipt(input), { ...e, blockLogIndex: 2 }))).toBe('ERR_RECEIPT_BUILD')
   })
   it('a mutated eth branch is refused with a typed error or evaluates to other calldata, never a crash (fuzz)', () => {
     const { input, e, calldata } = scenario(3, 8)
@@ -150,6 +139,6 @@ describe('eth anchor branch', () => {
     expect(v).toEqual([{ txHash: TX, calldata: toHex(calldata), calldataHash: toHex(sha256(calldata)), checkpoint: expect.objectContaining({ size: 11 }), confirmations: 2, chainId: 1337 }])
     const bad = structuredClone(r)
     bad.ethAnchors[0].blockLogPath[0] = '00'.repeat(32)
-    expect(code(() => verifyEthNative(bad, a.height))).toBe('ERR_RECEIPT_MERKLE')
+    expect(proofCode(() => verifyEthNative(bad, a.height))).toBe('ERR_RECEIPT_MERKLE')
   })
 })

@@ -4,6 +4,8 @@ import {
   createTransaction,
   type KeyPair,
   keyPairFromSeed,
+  type ProfichainError,
+  ProofError,
   signHeader,
   type Transaction,
   utf8,
@@ -44,4 +46,15 @@ export function makeBlock(producer: KeyPair, txs: Transaction[], height = 1): Bl
   })
   block.header.signatures.push(signHeader(block.header, producer))
   return block
+}
+
+/** The code of the ProofError `fn` throws ('no error' when it returns); any other error is rethrown. */
+export function proofCode(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err
+    return (err as ProfichainError).code
+  }
+  return 'no error'
 }

@@ -20,8 +20,6 @@ import {
   fromHex,
   merkleLevels,
   type NativeReceipt,
-  type ProfichainError,
-  ProofError,
   signHeader,
   type Transaction,
   toHex,
@@ -31,7 +29,7 @@ import {
   verifyChainpointReceipt,
   verifyNativeReceipt,
 } from '../src/index.js'
-import { makeBlock, makeTx, testKey } from './helpers.js'
+import { makeBlock, makeTx, proofCode, testKey } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 const { validate } = require('chainpoint-proof-json-schema') as {
@@ -64,16 +62,6 @@ function receiptsOf(block: Block) {
     }
     return { chainpoint: buildChainpointReceipt(input), native: buildNativeReceipt(input) }
   })
-}
-
-function proofCode(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (!(err instanceof ProofError)) throw err
-    return (err as ProfichainError).code
-  }
-  return 'no error'
 }
 
 const blockSpec = fc.record({
