@@ -28,6 +28,7 @@ import {
   encodeWitnessReply,
   formatAddCheckpoint,
   type NoteVerifier,
+  type Partner,
   parseNote,
   parseVkey,
   verifyEntanglementProof,
@@ -40,16 +41,8 @@ import type { Logger } from 'pino'
 import type { Startable } from '../types.js'
 import { PartnersStateFile, type PendingAnchor } from './state.js'
 
-/** A partner as the registry (h13-log `Partner`) describes it. */
-export interface PartnerInfo {
-  name: string
-  origin: string
-  vkeys: string[]
-  threshold: number
-  encryptionKey?: string
-  broker?: string
-  witnessUrl?: string
-}
+/** A partner as the registry describes it (global's `Partner`). */
+export type PartnerInfo = Partner
 
 /** Our latest signed checkpoint (h13-log's checkpoint store). */
 export interface OwnCheckpoint {
