@@ -250,7 +250,7 @@ describe('devnet --anchor', () => {
     const info = await waitFor('devnet.json', async () => {
       if (devnetChild!.exitCode !== null) throw new Error(`devnet exited: ${out}`)
       return readJson<{ anchor: string; nodes: Array<{ dataDir: string; inbox: string; api: string }> }>(join(dir, 'devnet.json')).catch(() => undefined)
-    }, 60_000)
+    }, 150_000) // ganache + a node as child processes: over 60 s once on a CI machine busy with other test files
     expect(info.anchor).toBe(`http://127.0.0.1:${rpcPort}`)
     const [n] = info.nodes
     await writeFile(join(n.inbox, 'r.txt'), 'anchored record')
@@ -260,7 +260,7 @@ describe('devnet --anchor', () => {
     await waitFor('eth branch in the receipt file', async () => {
       const r = await readJson<{ branches: Array<{ branches?: Array<{ label: string }> }> }>(receipt).catch(() => undefined)
       return r?.branches[0].branches?.some((b) => b.label === 'eth_anchor_branch')
-    }, 30_000, 200)
+    }, 90_000, 200)
     const q = await fetch(`${n.api}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ publicAnchors { kind chainId txHash size confirmations } }' }) })
     const anchors = ((await q.json()) as { data: { publicAnchors: Array<{ kind: string; chainId: number; txHash: string }> } }).data.publicAnchors
     expect(anchors[0]).toMatchObject({ kind: 'eth', chainId: 1337 })
