@@ -9,7 +9,7 @@ import ganache from 'ganache'
 import { chromium } from 'playwright-core'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI, cli, freePort, readJson, ROOT, tempDir, waitFor } from './helpers.js'
+import { CLI, cli, freePort, portBase, readJson, ROOT, tempDir, waitFor } from './helpers.js'
 
 // Public anchoring against a real Ethereum JSON-RPC node (ganache 7.9 over HTTP), DESIGN §13, docs/anchoring.md.
 const FUNDED = `0x${'11'.repeat(32)}`
@@ -241,7 +241,7 @@ describe('public anchoring on a local Ethereum chain (ganache)', () => {
 describe('devnet --anchor', () => {
   it('starts a local Ethereum chain and anchors; the receipt file gets an eth branch that verify checks with --eth-rpc and reports UNCHECKED without', async () => {
     const dir = join(await tempDir('adevnet'), 'd')
-    const base = 20_000 + Math.floor(Math.random() * 20_000)
+    const base = portBase()
     const rpcPort = await freePort()
     devnetChild = spawn(process.execPath, [CLI, 'devnet', '--dir', dir, '--anchor', '--anchor-port', String(rpcPort), '--thin', '0', '--block-time', '250', '--p2p-port', String(base), '--api-port', String(base + 100)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''

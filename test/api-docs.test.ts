@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse as parseGraphql } from 'graphql'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 interface Example {
   lang: string
@@ -56,7 +56,7 @@ async function post(query: string, variables: Record<string, unknown> = {}): Pro
 
 beforeAll(async () => {
   examples = fencedBlocks(await readFile(join(ROOT, 'docs/api.md'), 'utf8'))
-  const base = 20_000 + Math.floor(Math.random() * 20_000)
+  const base = portBase()
   dir = join(await tempDir('api-docs'), 'node')
   work = await tempDir('api-docs-work')
   const r = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1)])

@@ -28,7 +28,7 @@ import {
 import { Level } from 'level'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, tempDir, waitFor } from './helpers.js'
+import { cli, portBase, tempDir, waitFor } from './helpers.js'
 
 const ORIGIN_A = 'a.example/profichain/plant-a'
 const ORIGIN_B = 'b.example/profichain/plant-b'
@@ -209,7 +209,7 @@ describe('block log checkpoints and witnesses', () => {
 
   it('several validators gossip their checkpoint signatures into one note that carries them all', async () => {
     const root = await tempDir('checkpoint-q')
-    const base = 21_000 + Math.floor(Math.random() * 20_000)
+    const base = portBase()
     const r = await cli(['init', '--consensus', 'quorum', '--validators', '2', '--data-dir', root, '--network', 'qnet', '--origin', 'q.example/profichain/q',
       '--block-time', '200', '--p2p-port', String(base), '--api-port', String(base + 100)])
     expect(r.code, r.stderr).toBe(0)

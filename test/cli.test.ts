@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ChainpointProof, decodeHeader, encodeHeaderBody, fromHex, type NativeReceipt } from '@profichain/core'
-import { cli, CLI, type CliResult, listFiles, readJson, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, CLI, type CliResult, listFiles, portBase, readJson, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const COMMANDS = ['init', 'start', 'keys', 'proof', 'verify', 'audit', 'status', 'devnet']
 
@@ -19,7 +19,7 @@ function cliEnv(args: string[], env: Record<string, string>): Promise<CliResult>
 }
 
 function randomBase(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000)
+  return portBase()
 }
 
 const running: RunningNode[] = []

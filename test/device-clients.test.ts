@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ChainpointProof, generateKeyPair, type KeyPair, toHex, utf8, verifyChainpointReceipt } from '@profichain/core'
 import { type ClientReceipt, createClient, createRecord, postRecords, type ProfichainClient } from '@profichain/client'
-import { cli, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const TOKEN = 'devices-e2e-token-0123456789abcdef'
 const TS_DEVICES = 100
@@ -75,7 +75,7 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
   it('110 devices send concurrently, each record committed once with a valid receipt; a SIGKILL mid-stream loses nothing', async () => {
     const base = await tempDir('devices')
     const dir = join(base, 'node')
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const port = portBase()
     const [p2p, apiPort, ingestPort] = [port, port + 1, port + 2]
     const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(p2p), '--api-port', String(apiPort), '--block-time', '250'])
     expect(init.code, init.stderr).toBe(0)

@@ -7,7 +7,7 @@ import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { checkIncomingTx } from '@profichain/store'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, tempDir, waitFor } from './helpers.js'
+import { cli, portBase, tempDir, waitFor } from './helpers.js'
 
 const TOKEN = 'device-test-token-0123456789abcdef'
 let node: ProfichainNode | undefined
@@ -16,7 +16,7 @@ afterAll(async () => {
 })
 
 function randomPort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000)
+  return portBase()
 }
 
 describe('profichain device (real node, real LevelDB)', () => {

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI, cli, readJson, tempDir, waitFor } from './helpers.js'
+import { CLI, cli, portBase, readJson, tempDir, waitFor } from './helpers.js'
 
 let child: ChildProcess | undefined
 
@@ -24,7 +24,7 @@ interface Info {
 describe('devnet --networks 2', () => {
   it('starts two partnered companies and a broker; a record on each gets a receipt reaching the other chain; Ctrl-C stops all', async () => {
     const dir = join(await tempDir('gdevnet'), 'g')
-    const base = 20_000 + Math.floor(Math.random() * 20_000)
+    const base = portBase()
     child = spawn(process.execPath, [CLI, 'devnet', '--dir', dir, '--networks', '2', '--thin', '0', '--block-time', '250', '--p2p-port', String(base), '--api-port', String(base + 100), '--broker-port', String(base + 200)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout?.on('data', (d) => (out += d))

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, exists, listFiles, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, exists, listFiles, portBase, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const running: RunningNode[] = []
 const mounts: string[] = []
@@ -27,7 +27,7 @@ interface TestNode {
 /** `profichain init` a full node (in `parent` if given) with fast file stability, on random ports. */
 async function initNode(name: string, parent?: string): Promise<TestNode> {
   const dir = join(parent ?? (await tempDir(name)), 'node')
-  const base = 20_000 + Math.floor(Math.random() * 20_000)
+  const base = portBase()
   const r = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1)])
   expect(r.code, r.stderr).toBe(0)
   const cfg = join(dir, 'config.toml')

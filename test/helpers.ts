@@ -180,3 +180,18 @@ export function twoNamespaces(prefix: string, subnet: number, what: string): Two
     },
   }
 }
+
+/**
+ * A random base for a test's fixed ports. Below Linux's ephemeral range (32768+, where the kernel hands out ports
+ * for outgoing connections and `port: 0` listeners), and in a slice of its own per vitest worker
+ * (`VITEST_POOL_ID`), so e2e files running side by side never pick the same ports. Ports base..base+span are
+ * the test's to use.
+ */
+export function portBase(span = 1000): number {
+  const slices = 4
+  const id = Number(process.env.VITEST_POOL_ID ?? '1')
+  const lo = 10_000
+  const size = Math.floor((32_000 - lo) / slices)
+  const start = lo + ((((id - 1) % slices) + slices) % slices) * size
+  return start + Math.floor(Math.random() * (size - span))
+}

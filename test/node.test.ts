@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parse as chainpointParse } from 'chainpoint-parse'
 import { validate as chainpointValidate } from 'chainpoint-proof-json-schema'
 import { readLineReceipts } from '@profichain/ingest'
-import { cli, exists, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, exists, listFiles, portBase, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const running: RunningNode[] = []
 afterAll(async () => {
@@ -16,7 +16,7 @@ afterAll(async () => {
 })
 
 function ports(): { p2p: number; api: number } {
-  const base = 20_000 + Math.floor(Math.random() * 20_000)
+  const base = portBase()
   return { p2p: base, api: base + 1 }
 }
 

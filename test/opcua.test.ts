@@ -22,7 +22,7 @@ import {
   simNodeId,
   type Simulator,
 } from '@profichain/opcua'
-import { CLI, cli, exists, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { CLI, cli, exists, portBase, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterAll(async () => {
@@ -150,7 +150,7 @@ const until = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('OPC UA bridge → thin node inbox → receipts', () => {
   it('60 s × 10 variables: every sample in exactly one committed record, in order; reconnects gap-marked; SIGKILL never ingests a half file; the ingest API output', async () => {
     const dir = join(await tempDir('opcua'), 'node')
-    const base = 20_000 + Math.floor(Math.random() * 20_000)
+    const base = portBase()
     const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1), '--line-mode'])
     expect(init.code, init.stderr).toBe(0)
     const cfg = join(dir, 'config.toml')
