@@ -12,7 +12,7 @@
 //        [--seconds 15] [--burst 20000] [--profile]   (build first: npx tsc -b)
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
@@ -32,7 +32,7 @@ import {
 } from '@profichain/core'
 import { createRecord } from '@profichain/client'
 import { createTxVerifier } from '@profichain/processing'
-import { cli, freePort, newestProfile, percentile, profileTable, sleep, spawnCli, stopChild, summariseProfile, waitFor, waitHealthy } from './lib.mjs'
+import { cli, freePort, newestProfile, percentile, profileTable, sleep, startBenchNode, summariseProfile, waitFor } from './lib.mjs'
 
 const TOKEN = 'ingest-bench-token-0123456789abcdef'
 const RECORD_BYTES = 1024
@@ -75,29 +75,8 @@ async function startIngestNode({ profile = false, threads = 2 } = {}) {
   if (section < 0) throw new Error('config.toml has no [ingest_api] table')
   toml = toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${ingestPort}`)
   await writeFile(cfgPath, toml)
-  const profDir = join(dir, 'prof')
-  const child = spawnCli(['start', '--data-dir', dataDir], { logFile: join(dir, 'node.log'), nodeFlags: profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [] })
-  const api = `http://127.0.0.1:${apiPort}`
-  const node = {
-    dir,
-    dataDir,
-    api,
-    ingestPort,
-    child,
-    profDir,
-    stop: () => stopChild(child, { graceMs: 30_000, secondMs: 10_000 }),
-    async cleanup() {
-      await stopChild(child, { signal: 'SIGKILL', graceMs: 1000 })
-      await rm(dir, { recursive: true, force: true })
-    },
-  }
-  try {
-    await waitHealthy(api, child)
-  } catch (err) {
-    const log = await readFile(join(dir, 'node.log'), 'utf8').catch(() => '')
-    await node.cleanup()
-    throw new Error(`${err.message}\n${log.slice(-2000)}`)
-  }
+  const node = await startBenchNode({ dir, dataDir, apiPort, profile })
+  node.ingestPort = ingestPort
   const pem = await readFile(join(dataDir, 'ingest-api', 'cert.pem'), 'utf8')
   node.fingerprint = createHash('sha256').update(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest()
   node.network = JSON.parse(await readFile(join(dataDir, 'genesis.json'), 'utf8')).network

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -123,6 +123,37 @@ export async function gql(api, query, variables = {}) {
   const body = await res.json()
   if (body.errors) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`)
   return body.data
+}
+
+/**
+ * Start an initialised node (`profichain start --data-dir <dataDir>`, log in <dir>/node.log, a CPU profile in
+ * <dir>/prof with `profile`) and wait until /healthz answers. The handle stops it (SIGINT, then SIGKILL) or
+ * kills it and removes <dir>; a node that does not come up is cleaned up and reported with its log's tail.
+ */
+export async function startBenchNode({ dir, dataDir, apiPort, profile = false }) {
+  const profDir = join(dir, 'prof')
+  const child = spawnCli(['start', '--data-dir', dataDir], { logFile: join(dir, 'node.log'), nodeFlags: profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [] })
+  const api = `http://127.0.0.1:${apiPort}`
+  const node = {
+    dir,
+    dataDir,
+    api,
+    child,
+    profDir,
+    stop: () => stopChild(child, { graceMs: 30_000, secondMs: 10_000 }),
+    async cleanup() {
+      await stopChild(child, { signal: 'SIGKILL', graceMs: 1000 })
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+  try {
+    await waitHealthy(api, child)
+  } catch (err) {
+    const log = await readFile(join(dir, 'node.log'), 'utf8').catch(() => '')
+    await node.cleanup()
+    throw new Error(`${err.message}\n${log.slice(-2000)}`)
+  }
+  return node
 }
 
 export async function waitHealthy(api, child, timeoutMs = 60_000) {

@@ -32,12 +32,10 @@ import {
   profileTable,
   sha256hex,
   sleep,
-  spawnCli,
-  stopChild,
+  startBenchNode,
   StepUpTally,
   summariseProfile,
   waitFor,
-  waitHealthy,
 } from './lib.mjs'
 
 const RECORD_BYTES = 1024
@@ -64,32 +62,8 @@ export async function startFullNode({ profile = false, maxBlockMiB, stableMs = 5
     g.maxBlockBytes = maxBlockMiB * 2 ** 20
     await writeFile(gPath, JSON.stringify(g, null, 2))
   }
-  const profDir = join(dir, 'prof')
-  const nodeFlags = profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
-  const child = spawnCli(['start', '--data-dir', dataDir], { logFile: join(dir, 'node.log'), nodeFlags })
-  const api = `http://127.0.0.1:${apiPort}`
-  const node = {
-    dir,
-    dataDir,
-    api,
-    inbox: join(dataDir, 'inbox'),
-    child,
-    profDir,
-    async stop() {
-      await stopChild(child, { graceMs: 30_000, secondMs: 10_000 })
-    },
-    async cleanup() {
-      await stopChild(child, { signal: 'SIGKILL', graceMs: 1000 })
-      await rm(dir, { recursive: true, force: true })
-    },
-  }
-  try {
-    await waitHealthy(api, child)
-  } catch (err) {
-    const log = await readFile(join(dir, 'node.log'), 'utf8').catch(() => '')
-    await node.cleanup()
-    throw new Error(`${err.message}\n${log.slice(-2000)}`)
-  }
+  const node = await startBenchNode({ dir, dataDir, apiPort, profile })
+  node.inbox = join(dataDir, 'inbox')
   return node
 }
 
