@@ -25,7 +25,7 @@ describe('cli errors', () => {
     const missing = join(tmpdir(), `pc-no-such-${process.pid}.json`)
     const cases: Array<[fn: () => unknown, code: string]> = [
       [() => graphql('ftp://x:1', '{ status { height } }'), 'ERR_CLI_USAGE'],
-      [() => init({ type: 'nope' as never, dataDir: tmpdir() }), 'ERR_CLI_USAGE'],
+      [() => init({ type: 'nope' as never, dataDir: tmpdir(), p2pPort: 0, apiPort: 0 }), 'ERR_CLI_USAGE'],
       [() => readJsonFile(missing, 'genesis'), 'ERR_CLI_FILE'],
     ]
     const auth = await listen(401, '')

@@ -20,7 +20,8 @@ export async function postRecords(init: HttpSubmitInit, txs: readonly Transactio
   const res = await f(`${init.url.replace(/\/+$/, '')}/v1/records`, {
     method: 'POST',
     headers: { 'content-type': 'application/cbor', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
-    body: encodeFrameBody({ type: 'submit', batchId, txs }),
+    // cborg allocates plain ArrayBuffers; the DOM typing of BodyInit (loaded by browser tooling) wants that type.
+    body: encodeFrameBody({ type: 'submit', batchId, txs }) as Uint8Array<ArrayBuffer>,
   })
   const body = new Uint8Array(await res.arrayBuffer())
   const cbor = (res.headers.get('content-type') ?? '').startsWith('application/cbor')

@@ -44,7 +44,7 @@ export class MemChain {
   blocks: Block[] = []
   payloads = new Map<string, Uint8Array>()
   constructor(key: KeyPair, n: number, payloadBytes = 16) {
-    let prev = new Uint8Array(32)
+    let prev: Uint8Array = new Uint8Array(32)
     for (let h = 0; h < n; h++) {
       const txs = [0, 1].map((i) =>
         createTransaction(key, {
@@ -150,7 +150,7 @@ export async function startNode(
       },
       onVote: async (vote, from) => {
         node.votes.push({ vote, from })
-        return 'accept'
+        return 'accept' as const
       },
     },
   )

@@ -47,7 +47,7 @@ async function startMemberHost(key: KeyPair, genesis: Genesis, node: ProfichainN
     { network: genesis.network, listen: ['/ip4/127.0.0.1/tcp/0'], members: genesis.members, bootstrap: node.network?.net.multiaddrs() ?? [], redialBaseMs: 100, redialMaxMs: 1000 },
     {
       key,
-      handlers: { headers: () => [], block: () => null, blocks: () => [], payloads: (ids) => ids.map(() => null), status: () => null },
+      handlers: { headers: () => [], block: () => null, blocks: () => [], payloads: (ids) => ids.map(() => null), status: () => null as never },
       originAllowed: () => true,
       onTxBatch: () => 'ignore',
       onBlock: () => 'ignore',

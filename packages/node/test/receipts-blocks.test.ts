@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Consensus, Genesis } from '@profichain/consensus'
+import { type Consensus, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -37,6 +37,8 @@ const own = generateKeyPair()
 const genesis: Genesis = {
   version: 1,
   network: NET,
+  origin: defaultOrigin(NET),
+  checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
   timestamp: 1_700_000_000_000,
   members: [
     { name: 'p', publicKey: toHex(producer.publicKey), roles: ['validator'] },

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Consensus, Genesis } from '@profichain/consensus'
+import { type Consensus, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -29,6 +29,8 @@ const [v0, v1, v2, v3] = keys
 const genesis: Genesis = {
   version: 1,
   network: NET,
+  origin: defaultOrigin(NET),
+  checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
   timestamp: 1_700_000_000_000,
   members: keys.map((k, i) => ({ name: `v${i}`, publicKey: toHex(k.publicKey), roles: ['validator'] })),
   validators: keys.map((k) => toHex(k.publicKey)),

@@ -89,7 +89,7 @@ describe('BlockTree basics', () => {
     const bad = child(g, { txs: [makeTx()] })
     bad.header.merkleRoot = new Uint8Array(32)
     await expect(tree.addBlock(bad)).rejects.toMatchObject({ name: 'ValidationError' })
-    await expect(tree.addBlock(child(g, { nonce: 666 }))).rejects.toMatchObject({ code: 'ERR_CONSENSUS_BAD' })
+    await expect(tree.addBlock(child(g, { nonce: 666 }))).rejects.toMatchObject({ code: 'ERR_HEADER_NONCE' })
     expect(tree.head().height).toBe(0)
     expect((await tree.stats()).blocks).toBe(1)
   })

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Consensus, ConsensusError, type Genesis } from '@profichain/consensus'
+import { type Consensus, ConsensusError, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -33,6 +33,8 @@ export function makeGenesis(network = NETWORK): Genesis {
   return {
     version: 1,
     network,
+    origin: defaultOrigin(network),
+    checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
     timestamp: 1_700_000_000_000,
     members: [
       { name: 'p', publicKey: Buffer.from(producer.publicKey).toString('hex'), roles: ['validator'] },
@@ -58,9 +60,9 @@ export function testConsensus(genesis: Genesis, finalSigs = 0): Consensus {
     seal: async (b: Block) => b,
     async validateHeader(h: BlockHeader, parent: BlockHeader) {
       if (h.timestamp < parent.timestamp)
-        throw new ConsensusError('ERR_CONSENSUS_TIMESTAMP', 'timestamp before parent')
+        throw new ConsensusError('ERR_HEADER_TIMESTAMP_EARLY', 'timestamp before parent', { height: h.height })
       if (h.nonce === 666)
-        throw new ConsensusError('ERR_CONSENSUS_BAD', 'nonce 666 is refused by the test consensus')
+        throw new ConsensusError('ERR_HEADER_NONCE', 'nonce 666 is refused by the test consensus', { height: h.height })
     },
     work: (h: BlockHeader) => BigInt(h.difficulty + 1),
     producerDelay: async () => 0,
