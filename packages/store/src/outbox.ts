@@ -9,6 +9,7 @@ import {
   toHex,
   read,
   txId,
+  txIdHex,
   validateTx,
 } from '@profichain/core'
 import { del, put, type StoreContext, writeBatch } from './context.js'
@@ -93,7 +94,7 @@ export class StoreOutbox implements Outbox {
       let hit = 0
       const added: Array<[number, { tx: Transaction; id: Uint8Array }]> = []
       for (let i = 0; i < items.length; i++) {
-        const id = toHex(ids[i])
+        const id = txIdHex(items[i].tx)
         const key = items[i].dedupeKey
         if (keyed[i] !== undefined) {
           const stored = keyHits[hit++]
