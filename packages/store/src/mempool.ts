@@ -90,8 +90,9 @@ export class StoreMempool implements Mempool {
     await this.ctx.serial.run(async () => {
       const b = this.ctx.db.batch()
       const commit = this.stageRemove(b, ids)
-      if (b.length === 0) return b.close()
-      await writeBatch(b, 'mempool evict')
+      // Own records are in memory only: nothing to write, but they leave all the same.
+      if (b.length === 0) await b.close()
+      else await writeBatch(b, 'mempool evict')
       commit()
     })
   }

@@ -49,6 +49,22 @@ describe('mempool: own records durable in the outbox', () => {
     expect((await tree.stats()).payloads).toBe(4)
   })
 
+  it('evicting own records removes them although nothing was written for them', async () => {
+    const own = [makeTx(), makeTx()]
+    await tree.outbox.addMany(own.map((tx) => ({ tx })))
+    await tree.mempool.add(own, OWN)
+    const gossiped = makeTx()
+    await tree.mempool.add([gossiped])
+    await tree.mempool.evict([txIdHex(own[0])])
+    expect(tree.mempool.has(txIdHex(own[0]))).toBe(false)
+    expect(tree.mempool.size()).toBe(2)
+    await tree.mempool.evict([txIdHex(own[1]), txIdHex(gossiped)])
+    expect(tree.mempool.size()).toBe(0)
+    await tree.close()
+    tree = await openTree(dir.path)
+    expect(tree.mempool.size()).toBe(0)
+  })
+
   it('payloads handed with a block are checked unless they are the mempool own bytes', async () => {
     const [a, b, c] = [makeTx(), makeTx(), makeTx()]
     await tree.mempool.add([a, b, c])
