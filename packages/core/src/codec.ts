@@ -32,6 +32,19 @@ export function encodeCbor(value: CborValue): Uint8Array {
   return out.constructor === Uint8Array ? out : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
+/** The shortest-form CBOR head of a byte string of `length` bytes (major type 2), as encodeCbor writes it. */
+export function cborBytesHead(length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`byte string length ${length}`)
+  if (length < 24) return Uint8Array.of(0x40 | length)
+  if (length < 0x100) return Uint8Array.of(0x58, length)
+  if (length < 0x10000) return Uint8Array.of(0x59, length >>> 8, length & 0xff)
+  if (length < 0x100000000) return Uint8Array.of(0x5a, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff)
+  const out = new Uint8Array(9)
+  out[0] = 0x5b
+  new DataView(out.buffer).setBigUint64(1, BigInt(length))
+  return out
+}
+
 /** Decode bytes that must be a canonical encoding of one CBOR item, and nothing else. */
 export function decodeCbor(bytes: Uint8Array, what = 'value'): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new CodecError(`${what}: expected bytes`)

@@ -10,6 +10,7 @@ import {
   toHex,
   type Transaction,
   txId,
+  txIdHex,
   type TypedEmitterClass,
 } from '@profichain/core'
 import { type ChainContext, type Consensus, isAllowedOrigin } from '@profichain/consensus'
@@ -305,7 +306,7 @@ class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) 
     })
     const block = await consensus.seal(draft, head.header, key, context, this.abort?.signal)
     const payloads = new Map<string, Uint8Array>()
-    for (let i = 0; i < txs.length; i++) payloads.set(toHex(ids[i]), txs[i].payload)
+    for (let i = 0; i < txs.length; i++) payloads.set(txIdHex(txs[i]), txs[i].payload)
     const sealMs = performance.now() - t0
     const result = await chain.addBlock(block, { payloads, signaturesChecked: true })
     this.produced++

@@ -16,6 +16,7 @@ import {
   type Transaction,
   toHex,
   txId,
+  txIdHex,
   ValidationError,
   validateBlock,
   verifyHeaderSignature,
@@ -324,7 +325,7 @@ export class ForkChoice {
   private async stageSwitch(b: Batch, sw: Switch, counts: Counts): Promise<() => void> {
     const s = this.p.subs
     const addedIds = new Set<string>()
-    for (const a of sw.added) for (const id of a.ids) addedIds.add(toHex(id))
+    for (const a of sw.added) for (const tx of a.txs) addedIds.add(txIdHex(tx))
     // Old branch first: deletes are overwritten by the new branch's puts later in the same batch.
     const back: StrippedTx[] = []
     const backIds: Uint8Array[] = []
@@ -352,7 +353,7 @@ export class ForkChoice {
     }
     sw.removedTxIds = backIds.map(toHex)
     const wasCanonical = new Set<string>()
-    for (const r of sw.removed) for (const id of r.ids) wasCanonical.add(toHex(id))
+    for (const r of sw.removed) for (const tx of r.txs) wasCanonical.add(txIdHex(tx))
     sw.addedTxIds = [...addedIds].filter((id) => !wasCanonical.has(id))
     const removeCommit = this.p.mempool.stageRemove(b, addedIds)
     // Txs that left the canonical chain go back to the mempool when their payload is known here.

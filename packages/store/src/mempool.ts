@@ -14,13 +14,15 @@ import {
 import type { DeviceRegistry } from './devices.js'
 import { type Batch, del, put, type StoreContext, writeBatch } from './context.js'
 import { readU64, u64 } from './keys.js'
-import type { Mempool } from './types.js'
+import type { Mempool, MempoolAddOptions } from './types.js'
 
 interface Entry {
   order: number
   tx: Transaction
-  /** Encoded stripped size + payload size. */
+  /** Encoded stripped size (what the tx adds to a block). */
   size: number
+  /** Written to the mempool bucket (false: durable elsewhere, in the outbox). */
+  persisted: boolean
 }
 
 /**
@@ -74,7 +76,7 @@ export class StoreMempool implements Mempool {
         continue
       }
       const id = txIdHex(tx)
-      this.entries.set(id, { order, tx, size: sizeOf(tx) })
+      this.entries.set(id, { order, tx, size: sizeOf(tx), persisted: true })
       this.trackSeq(tx, id, true)
     }
     if (stale.length === 0) return
@@ -88,8 +90,9 @@ export class StoreMempool implements Mempool {
     await this.ctx.serial.run(async () => {
       const b = this.ctx.db.batch()
       const commit = this.stageRemove(b, ids)
-      if (b.length === 0) return b.close()
-      await writeBatch(b, 'mempool evict')
+      // Own records are in memory only: nothing to write, but they leave all the same.
+      if (b.length === 0) await b.close()
+      else await writeBatch(b, 'mempool evict')
       commit()
     })
   }
@@ -99,10 +102,11 @@ export class StoreMempool implements Mempool {
     return this.refused
   }
 
-  async add(txs: Transaction[]): Promise<number> {
+  async add(txs: Transaction[], opts: MempoolAddOptions = {}): Promise<number> {
     return this.ctx.serial.run(async () => {
-      // Signatures are the caller's job (worker pool / gossip validator); format and payload hash are checked here.
-      for (const tx of txs) validateTx(tx, this.ctx.rules, { skipSignature: true })
+      // Signatures are the caller's job (worker pool / gossip validator); format and payload hash are checked
+      // here unless the caller did (own records: by the outbox's add; gossip: in the worker pool).
+      if (opts.checked !== true) for (const tx of txs) validateTx(tx, this.ctx.rules, { skipSignature: true })
       const fresh = new Map<string, Transaction>()
       const check = new OriginCheck(this.genesis, this.originView())
       for (const tx of txs) {
@@ -132,7 +136,14 @@ export class StoreMempool implements Mempool {
       const commit = this.stageAdd(
         b,
         list.filter((_, i) => !canonical[i]),
+        opts.durableElsewhere !== true,
       )
+      // Own records live in the outbox (synced) until their receipt: a second copy here, written and then
+      // deleted again with the block, held the store's write queue for a third of a burst's commit work.
+      if (opts.durableElsewhere === true) {
+        await b.close()
+        return commit()
+      }
       if (b.length === 0) {
         await b.close()
         return 0
@@ -176,7 +187,7 @@ export class StoreMempool implements Mempool {
     for (const id of ids) {
       const e = this.entries.get(id)
       if (e) {
-        del(b, this.ctx.subs.mempool, u64(e.order))
+        if (e.persisted) del(b, this.ctx.subs.mempool, u64(e.order))
         gone.push(id)
       }
     }
@@ -189,8 +200,11 @@ export class StoreMempool implements Mempool {
     }
   }
 
-  /** Stage new txs into `b` (caller ensured they are not canonical); the returned function commits memory. */
-  stageAdd(b: Batch, txs: Transaction[]): () => number {
+  /**
+   * Stage new txs into `b` (caller ensured they are not canonical); the returned function commits memory.
+   * `persist` false: memory only (the txs are durable elsewhere).
+   */
+  stageAdd(b: Batch, txs: Transaction[], persist = true): () => number {
     const added: Array<[string, Entry]> = []
     const seen = new Set<string>()
     let order = this.nextOrder
@@ -198,8 +212,8 @@ export class StoreMempool implements Mempool {
       const id = txIdHex(tx)
       if (this.entries.has(id) || seen.has(id)) continue
       seen.add(id)
-      const entry = { order: order++, tx, size: sizeOf(tx) }
-      put(b, this.ctx.subs.mempool, u64(entry.order), encodeTransaction(tx))
+      const entry = { order: order++, tx, size: sizeOf(tx), persisted: persist }
+      if (persist) put(b, this.ctx.subs.mempool, u64(entry.order), encodeTransaction(tx))
       added.push([id, entry])
     }
     const next = order

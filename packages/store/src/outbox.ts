@@ -9,6 +9,7 @@ import {
   toHex,
   read,
   txId,
+  txIdHex,
   validateTx,
 } from '@profichain/core'
 import { del, put, type StoreContext, writeBatch } from './context.js'
@@ -76,11 +77,16 @@ export class StoreOutbox implements Outbox {
   async addMany(
     items: Array<{ tx: Transaction; dedupeKey?: string }>,
   ): Promise<Array<{ txId: string; duplicate: boolean }>> {
+    // Stateless work before taking the store's write queue (one queue for outbox, mempool and blocks): the
+    // queue then holds only the reads and the synced write, and a block's write overlaps this CPU work.
+    for (const { tx } of items) {
+      validateTx(tx, this.ctx.rules, { skipSignature: true })
+      encodeTransaction(tx) // memoised: the value written below
+    }
+    const ids = items.map((it) => txId(it.tx))
     return this.ctx.serial.run(async () => {
-      for (const { tx } of items) validateTx(tx, this.ctx.rules, { skipSignature: true })
       await this.ctx.beforeWrite()
       const { subs } = this.ctx
-      const ids = items.map((it) => txId(it.tx))
       const present = await subs.outboxOrder.hasMany(ids)
       const keyed = items.map((it) => (it.dedupeKey === undefined ? undefined : dedupeKeyBytes(it.dedupeKey)))
       const keyHits = await subs.dedupe.getMany(keyed.filter((k): k is Uint8Array => k !== undefined))
@@ -93,7 +99,7 @@ export class StoreOutbox implements Outbox {
       let hit = 0
       const added: Array<[number, { tx: Transaction; id: Uint8Array }]> = []
       for (let i = 0; i < items.length; i++) {
-        const id = toHex(ids[i])
+        const id = txIdHex(items[i].tx)
         const key = items[i].dedupeKey
         if (keyed[i] !== undefined) {
           const stored = keyHits[hit++]

@@ -4,12 +4,21 @@ import {
   buildChainpointReceipt,
   buildNativeReceipt,
   type ChainpointProof,
+  equalBytes,
+  leafHash,
   merkleLevels,
   type NativeReceipt,
   toHex,
+  txId,
 } from '@profichain/core'
 import { decodeLeaves, type Sub } from './keys.js'
 import type { TxLocation } from './types.js'
+
+/** Whether the levels' root is the header's Merkle root and the tree has the header's size. */
+function levelsRoot(levels: Uint8Array[][], header: BlockHeader): boolean {
+  const top = levels[levels.length - 1]
+  return levels[0].length === header.txCount && top.length === 1 && equalBytes(top[0], header.merkleRoot)
+}
 
 /** Blocks whose Merkle trees stay cached for receipts. */
 const LEVELS_CACHE_BLOCKS = 8
@@ -51,7 +60,11 @@ export class Receipts {
       auditPath: auditPathFromLevels(levels, loc.index),
       anchorBase,
     }
-    return form === 'chainpoint' ? buildChainpointReceipt(input) : buildNativeReceipt(input)
+    // The path comes from levels built from the stored leaves: when their root is the header's and the
+    // leaf at the index is this tx's, the path leads to the root (one hash here instead of a walk of
+    // log2(n) hashes per receipt). Otherwise the builder walks and checks the path itself.
+    const opts = { pathChecked: levelsRoot(levels, header) && equalBytes(levels[0][loc.index], leafHash(txId(loc.tx))) }
+    return form === 'chainpoint' ? buildChainpointReceipt(input, opts) : buildNativeReceipt(input, opts)
   }
 
   /**

@@ -1,4 +1,4 @@
-import { equalBytes, type StrippedTx, sha256, toHex } from '@profichain/core'
+import { equalBytes, type StrippedTx, sha256, toHex, txIdHex } from '@profichain/core'
 import { type Batch, put } from './context.js'
 import type { Counts, Subs } from './keys.js'
 import type { StoreMempool } from './mempool.js'
@@ -43,12 +43,18 @@ export async function stagePayloads(
   const have = await subs.payload.hasMany(want.map((i) => ids[i]))
   const missing: number[] = []
   const found = new Map<number, Uint8Array>()
+  // Payloads the mempool holds were checked against their tx when they entered it (own records by the
+  // outbox, gossip in the worker pool): the very same bytes (the producer hands the mempool's own objects)
+  // are not hashed again. Any other payload is untrusted.
+  const checked = new Set<Uint8Array>()
   want.forEach((i, k) => {
     if (have[k]) return
-    const hex = toHex(ids[i])
-    const p = given?.get(hex) ?? from.mempool.get(hex)?.payload
-    if (p !== undefined) found.set(i, p)
-    else missing.push(i)
+    const hex = txIdHex(txs[i])
+    const pending = from.mempool.get(hex)?.payload
+    const p = given?.get(hex) ?? pending
+    if (p === undefined) return missing.push(i)
+    found.set(i, p)
+    if (p === pending) checked.add(p)
   })
   if (missing.length > 0) {
     const own = await from.outbox.payloads(missing.map((i) => ids[i]))
@@ -60,7 +66,7 @@ export async function stagePayloads(
   for (const [i, p] of found) {
     const body = txs[i].body
     // Payloads from peers are untrusted: keep only the one the tx signed.
-    if (p.byteLength !== body.payloadSize || !equalBytes(sha256(p), body.payloadHash)) continue
+    if (!checked.has(p) && (p.byteLength !== body.payloadSize || !equalBytes(sha256(p), body.payloadHash))) continue
     put(b, subs.payload, ids[i], p)
     counts.payloads++
     counts.payloadBytes += p.byteLength

@@ -183,9 +183,23 @@ export interface DeferredReceipt {
 }
 
 /** Mempool for producers: txs from any member waiting for a block, in arrival order. */
+/** What the caller of `Mempool.add` vouches for (the origin rule is always applied). */
+export interface MempoolAddOptions {
+  /**
+   * Format and payload hash were checked already (the outbox's add, the worker pool's checkTransactions):
+   * not checked (payload re-hashed) again.
+   */
+  checked?: boolean
+  /**
+   * The txs are durable elsewhere (this node's outbox, which the node requeues into the mempool at start):
+   * kept in memory only, not written to the mempool's bucket a second time.
+   */
+  durableElsewhere?: boolean
+}
+
 export interface Mempool {
   /** Add txs; already pending or already canonical txs are ignored. Returns how many were new. */
-  add(txs: Transaction[]): Promise<number>
+  add(txs: Transaction[], opts?: MempoolAddOptions): Promise<number>
   /**
    * Oldest-first txs whose summed stripped size (what the block carries) stays within maxBytes, at most
    * maxCount of them, and whose payloads sum to at most maxPayloadBytes. Does not remove.

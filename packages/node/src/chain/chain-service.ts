@@ -37,6 +37,13 @@ export interface ChainEvents {
   requeue: [Transaction[]]
 }
 
+/**
+ * Records handed from the outbox to the mempool: checked by the outbox's add (format, payload hash) and
+ * durable there until their receipt (the node requeues the outbox at start), so the mempool neither checks
+ * nor writes them again.
+ */
+const OWN_RECORDS = { checked: true, durableElsewhere: true } as const
+
 /** What `addBlock` did with a block from a peer. */
 export type ApplyOutcome =
   | { status: 'known' }
@@ -162,7 +169,7 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
       this.log.warn({ from, height: block.header.height }, 'rejected a block with a bad tx signature')
       return { status: 'invalid', code: 'ERR_TX_SIGNATURE', message: 'a tx signature does not verify' }
     }
-    const ids = block.txs.map((t) => toHex(txId(t)))
+    const ids = block.txs.map((t) => txIdHex(t))
     try {
       const payloads = this.components.payloads?.take(ids) ?? new Map<string, Uint8Array>()
       const result = await this.store.addBlock(block, { payloads, signaturesChecked: true })
@@ -218,11 +225,10 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     const pending = await this.store.outbox.uncommitted(100_000)
     if (pending.length === 0) return
     if (this.components.producer) {
-      // Only those not pending already: mempool.add checks each tx (payload hash included) before it dedupes,
-      // and after a burst most of a large outbox is still waiting in the mempool.
+      // Only those not pending already: after a burst most of a large outbox is still waiting in the mempool.
       const mempool = this.store.mempool
       const missing = mempool.get ? pending.filter((tx) => mempool.get?.(txIdHex(tx)) === undefined) : pending
-      const added = missing.length > 0 ? await mempool.add(missing) : 0
+      const added = missing.length > 0 ? await mempool.add(missing, OWN_RECORDS) : 0
       if (added > 0) this.components.producer.notify()
     }
     this.emit('requeue', pending)
@@ -235,7 +241,7 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     if (producer) {
       this.track(
         this.store.mempool
-          .add(txs)
+          .add(txs, OWN_RECORDS)
           .then(() => producer.notify())
           .catch((err) => this.log.warn({ err }, 'mempool add failed')),
       )

@@ -210,7 +210,8 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     if (cache) for (const t of txs) cache.set(toHex(txId(t)), t.payload)
     const { mempool, producer } = this.components
     if (mempool && producer) {
-      const added = await mempool.add(txs)
+      // checkTransactions above validated each tx in full (format, payload hash, signature): not again.
+      const added = await mempool.add(txs, { checked: true })
       if (added > 0) producer.notify()
     }
     return 'accept'
