@@ -108,7 +108,7 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
         return { status: device.revoked ? 'revoked' : 'device', deviceId: device.deviceId, nextSeq }
       })
     // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
-    const checkOrigin: OriginCheck = c.checkOrigin ?? (async (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
+    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
     this.gateway = new NodeIngestGateway(
       { network: genesis.network, maxTxBytes: genesis.maxTxBytes, confirmations: init.confirmations, anchorBase: init.anchorBase },
       { tree: c.tree, submitOwn: c.submitOwn, verifier: c.verifier, owed, identify, checkOrigin, isMember: (o) => isAllowedOrigin(genesis, o), logger: c.logger },
@@ -162,7 +162,7 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
       const gw = this.gateway
       if (!srv || !gw) return
       try {
-        const list = await gw.committedReceipts(txIds)
+        const list = await gw.committedReceipts(txIds, (origin) => srv.isConnected(origin))
         let n = 0
         for (const { origin, receipt } of list) if (srv.pushReceipt(origin, receipt)) n++
         if (n > 0) this.emit('pushed', { count: n })
