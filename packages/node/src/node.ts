@@ -311,7 +311,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               slowReaderMs: a.slow_reader_ms,
             },
           },
-          { tree, key: this.key, submitOwn: (items) => chain.submitOwn(items), verifier, committed: chain, logger: log('ingest-api'), registry },
+          { tree, key: this.key, submitOwn: (items, opts) => chain.submitOwn(items, opts), verifier, committed: chain, logger: log('ingest-api'), registry },
         ))
         await ingestApi.start()
       }

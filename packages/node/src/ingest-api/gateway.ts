@@ -14,7 +14,7 @@ import {
   ZERO_TX_ID,
 } from '@profichain/core'
 import type { DeviceIdentity, GatewayItem, IngestGateway, ReceiptFrame } from '@profichain/ingest'
-import type { BlockTree, TxLocation } from '@profichain/store'
+import type { BlockTree, OutboxIndexOp, TxLocation } from '@profichain/store'
 import type { OwedReceipts } from './owed.js'
 
 export type OriginCheckResult = { ok: true; duplicate?: true } | { ok: false; code: string; message?: string }
@@ -45,8 +45,8 @@ export interface GatewayComponents {
   tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt' | 'hasPayload' | 'putPayload' | 'getPayload'> & {
     outbox: Pick<BlockTree['outbox'], 'nextSeq'>
   }
-  /** chain.submitOwn: into the durable outbox (synced), then mempool and gossip. */
-  submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
+  submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
   verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
   owed: OwedReceipts
   /** Who the key is (member, device, unknown, revoked). */
@@ -231,12 +231,14 @@ export class NodeIngestGateway implements IngestGateway {
       }
       checked.push(e)
     }
-    // 3. durable: the owed entries and the outbox entries (each one synced write for the whole group, both at
-    // once); ack only after both. An outbox entry whose owed entry was lost in a crash was never acked: the
-    // device resends it, and the resend (duplicate) owes its receipt again.
+    // 3. durable: the owed entries and the outbox entries of the whole group in one synced batch; ack after it.
     for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: encodeTransaction(e.tx) })
     try {
-      const [, r] = await Promise.all([this.c.owed.add(owe), checked.length > 0 ? this.c.submitOwn(checked.map((e) => ({ tx: e.tx }))) : Promise.resolve([])])
+      const items = checked.map((e) => ({ tx: e.tx }))
+      const r =
+        (await this.c.owed.add(owe, (index) =>
+          items.length > 0 || (index?.length ?? 0) > 0 ? this.c.submitOwn(items, index ? { index } : undefined) : Promise.resolve([]),
+        )) ?? []
       checked.forEach((e, k) => {
         e.out[e.i] = { txId: e.id, status: r[k].duplicate ? 'duplicate' : 'accepted', code: '' }
       })

@@ -12,12 +12,12 @@ import {
   type IngestApiServer,
   type IngestCertificate,
 } from '@profichain/ingest'
-import { type BlockTree, checkIncomingTx } from '@profichain/store'
+import { type BlockTree, checkIncomingTx, type OutboxIndexOp } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
 import { NodeIngestGateway, type OriginCheck } from './gateway.js'
-import { OwedReceipts } from './owed.js'
+import { migrateOwed, OwedReceipts } from './owed.js'
 
 export interface IngestApiEvents {
   /** Receipts pushed to connected devices. */
@@ -38,7 +38,7 @@ export interface IngestApiSubsystemInit {
 export interface IngestApiSubsystemComponents {
   tree: BlockTree
   key: KeyPair
-  submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
   verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
   /** Own records (device records included) confirmed: the chain service's `committed`. */
   committed: { on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown; off(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
@@ -91,9 +91,15 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
   async start(): Promise<void> {
     const { init, c } = this
     const genesis = init.genesis
-    const owed = (this.owed = new OwedReceipts(join(init.dir, 'owed')))
-    await owed.open()
     const tree = c.tree
+    // The owed receipts live in the store, written with the outbox; an older node's own DB is moved in first.
+    const index = tree.outbox.index
+    if (index) {
+      const moved = await migrateOwed(join(init.dir, 'owed'), index)
+      if (moved > 0) c.logger.info({ entries: moved }, 'owed receipts moved from ingest-api/owed into the store')
+    }
+    const owed = (this.owed = new OwedReceipts(index ?? join(init.dir, 'owed')))
+    await owed.open()
     // Who a key is: a genesis member, else the canonical device registry (docs/devices.md). nextSeq: what this
     // node has accepted from the origin (its outbox's per-origin counter).
     const identify =
