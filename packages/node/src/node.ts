@@ -295,6 +295,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             confirmations: c.store.confirmations,
             anchorBase: () => this.anchorBase(),
             tls: true,
+            retention: this.retention(),
             server: {
               host: a.host,
               port: a.port,

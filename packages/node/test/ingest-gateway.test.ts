@@ -87,6 +87,35 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
     const by = await again.devicesOf([a0, a1, a2, replay].map((t) => txId(t)))
     expect([...by.values()].map((v) => toHex(v.origin))).toEqual([toHex(origin.publicKey), toHex(origin.publicKey), toHex(origin.publicKey)])
     expect(by.has(toHex(txId(replay)))).toBe(false)
+    // No retention hint: each entry keeps the record, so its payload can be stored once committed.
+    expect([...by.values()].every((v) => v.tx !== undefined)).toBe(true)
+    await tree.close()
+  })
+
+  it('an owed entry keeps no copy of a record whose payload the store keeps by its retention policy', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
+    dirs.push(dir)
+    const tree = await openTree(dir)
+    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
+    await owed.open()
+    const kept = rec(10, 'kept by retention')
+    const gw = new NodeIngestGateway(
+      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor', payloadKept: (tx) => tx.body.seq === 10 },
+      {
+        tree,
+        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
+        verifier: { verifyStrippedTxs: async (txs) => txs.map(() => true) },
+        owed,
+        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
+        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
+        isMember: () => false,
+      },
+    )
+    const other = rec(11)
+    expect((await gw.submit([{ tx: kept }, { tx: other }])).map((e) => e.status)).toEqual(['accepted', 'accepted'])
+    const by = await owed.devicesOf([txId(kept), txId(other)])
+    expect(by.get(toHex(txId(kept)))?.tx).toBeUndefined()
+    expect(by.get(toHex(txId(other)))?.tx).toBeDefined()
     await tree.close()
   })
 

@@ -39,6 +39,11 @@ export interface GatewayInit {
   /** Depth at which a record counts as committed (store.confirmations). */
   confirmations: number
   anchorBase: () => string
+  /**
+   * Whether the store keeps this record's payload by itself once committed (its retention policy). Then the
+   * owed entry carries no copy of the tx (1 KiB more per record written otherwise). Default: never.
+   */
+  payloadKept?: (tx: StrippedTx) => boolean
 }
 
 export interface GatewayComponents {
@@ -186,12 +191,12 @@ export class NodeIngestGateway implements IngestGateway {
       e.out[e.i] = { txId: e.id, status: 'rejected', code }
     }
     // 1. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
-    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx: Uint8Array }> = []
+    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }> = []
     const locs = await this.c.tree.getTxs(live.map((e) => e.id))
     live = live.filter((e, k) => {
       if (locs[k] === undefined) return true
       e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
-      owe.push({ origin: e.tx.body.origin, txId: e.id, tx: encodeTransaction(e.tx) })
+      owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx) })
       return false
     })
     // 2. origin rule (members; registered devices, replays: checkIncomingTx), one pass over the group
@@ -213,7 +218,7 @@ export class NodeIngestGateway implements IngestGateway {
       }
       if (r.duplicate) {
         e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
-        owe.push({ origin: t.body.origin, txId: e.id, tx: encodeTransaction(t) })
+        owe.push({ origin: t.body.origin, txId: e.id, tx: this.copyOf(t) })
         continue
       }
       if (!this.c.isMember(t.body.origin)) {
@@ -232,7 +237,7 @@ export class NodeIngestGateway implements IngestGateway {
       checked.push(e)
     }
     // 3. durable: the owed entries and the outbox entries of the whole group in one synced batch; ack after it.
-    for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: encodeTransaction(e.tx) })
+    for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx) })
     try {
       const items = checked.map((e) => ({ tx: e.tx }))
       const r =
@@ -246,6 +251,11 @@ export class NodeIngestGateway implements IngestGateway {
       this.c.logger?.error({ err }, 'storing device records failed; the device is told INTERNAL and resends later')
       for (const e of checked) reject(e, 'INTERNAL')
     }
+  }
+
+  /** The copy of a record an owed entry keeps, unless the store keeps its payload anyway. */
+  private copyOf(tx: Transaction): Uint8Array | undefined {
+    return this.init.payloadKept?.(tx) ? undefined : encodeTransaction(tx)
   }
 
   /** Network, size, payload hash: the checks that need no state. */
@@ -269,7 +279,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (owed?.tx) return true
     const payload = await this.c.tree.getPayload(id)
     if (!payload) return false
-    await this.c.owed.add([{ origin: tx.body.origin, txId: id, tx: encodeTransaction({ ...tx, payload }) }])
+    await this.c.owed.add([{ origin: tx.body.origin, txId: id, tx: this.copyOf({ ...tx, payload }) }])
     return true
   }
 

@@ -12,7 +12,7 @@ import {
   type IngestApiServer,
   type IngestCertificate,
 } from '@profichain/ingest'
-import { type BlockTree, checkIncomingTx, type OutboxIndexOp } from '@profichain/store'
+import { type BlockTree, checkIncomingTx, type OutboxIndexOp, type RetentionPolicy, retains } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
@@ -33,6 +33,8 @@ export interface IngestApiSubsystemInit {
   /** Off: only the gateway (HTTP POST /v1/records) runs, no TLS server. */
   tls: boolean
   server: IngestApiInit
+  /** The store's retention policy: an owed entry keeps no copy of a record whose payload the store keeps. */
+  retention?: RetentionPolicy
 }
 
 export interface IngestApiSubsystemComponents {
@@ -116,7 +118,13 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
     // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
     const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
     this.gateway = new NodeIngestGateway(
-      { network: genesis.network, maxTxBytes: genesis.maxTxBytes, confirmations: init.confirmations, anchorBase: init.anchorBase },
+      {
+        network: genesis.network,
+        maxTxBytes: genesis.maxTxBytes,
+        confirmations: init.confirmations,
+        anchorBase: init.anchorBase,
+        ...(init.retention ? { payloadKept: (tx: StrippedTx) => retains(init.retention as RetentionPolicy, tx) } : {}),
+      },
       { tree: c.tree, submitOwn: c.submitOwn, verifier: c.verifier, owed, identify, checkOrigin, isMember: (o) => isAllowedOrigin(genesis, o), logger: c.logger },
     )
     const registers = c.registry ? [c.registry] : []
