@@ -119,6 +119,45 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
     await tree.close()
   })
 
+  it('a failed signature check answers that submit INTERNAL; the submits beside it and after it go on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
+    dirs.push(dir)
+    const tree = await openTree(dir)
+    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
+    await owed.open()
+    let calls = 0
+    const gw = new NodeIngestGateway(
+      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor' },
+      {
+        tree,
+        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
+        // The second call fails (a worker died): only that submit is affected.
+        verifier: {
+          verifyStrippedTxs: async (txs) => {
+            if (++calls === 2) throw new Error('worker exited')
+            return txs.map(() => true)
+          },
+        },
+        owed,
+        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
+        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
+        isMember: () => false,
+      },
+    )
+    const [a, b, c] = [rec(20), rec(21), rec(22)]
+    const acks = await Promise.all([gw.submit([{ tx: a }]), gw.submit([{ tx: b }, { refused: 'BAD_TX' }])])
+    expect(acks.map((x) => x.map((e) => [e.status, e.code]))).toEqual([
+      [['accepted', '']],
+      [
+        ['rejected', 'INTERNAL'],
+        ['rejected', 'BAD_TX'],
+      ],
+    ])
+    expect((await gw.submit([{ tx: b }, { tx: c }])).map((e) => e.status)).toEqual(['accepted', 'accepted'])
+    expect(await tree.outbox.size()).toBe(3)
+    await tree.close()
+  })
+
   it('moves an older node’s owed-receipts DB into the store once, then deletes it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
     dirs.push(dir)

@@ -109,7 +109,14 @@ export class NodeIngestGateway implements IngestGateway {
    */
   submit(items: GatewayItem[]): Promise<AckEntry[]> {
     const out: AckEntry[] = new Array(items.length)
-    const job: SubmitJob = { items, out, ready: this.prepare(items, out), done: undefined as unknown as (a: AckEntry[]) => void }
+    const ready = this.prepare(items, out).catch((err: unknown) => {
+      this.c.logger?.error({ err }, 'checking device records failed; the device is told INTERNAL and resends later')
+      items.forEach((it, i) => {
+        if (out[i] === undefined) out[i] = { txId: it.tx ? txId(it.tx) : ZERO_TX_ID, status: 'rejected', code: 'INTERNAL' }
+      })
+      return []
+    })
+    const job: SubmitJob = { items, out, ready, done: undefined as unknown as (a: AckEntry[]) => void }
     const p = new Promise<AckEntry[]>((res) => {
       job.done = res
     })
