@@ -84,6 +84,12 @@ export class NodeIngestGateway implements IngestGateway {
   private static readonly RECENT_MAX = 200_000
   /** Most txs in one group commit (a larger backlog is written in several groups, in order). */
   private static readonly GROUP_MAX_TXS = 8192
+  /**
+   * Submits waiting for the next group commit, in arrival order; each is checked statelessly and verified as it
+   * arrives (concurrently), then joins the group being collected.
+   */
+  private readonly waiting: SubmitJob[] = []
+  private committing = false
 
   constructor(
     private readonly init: GatewayInit,
@@ -93,13 +99,6 @@ export class NodeIngestGateway implements IngestGateway {
   identify(publicKey: Uint8Array): Promise<DeviceIdentity> {
     return this.c.identify(publicKey)
   }
-
-  /**
-   * Submits waiting for the next group commit, in arrival order; each is checked statelessly and verified as it
-   * arrives (concurrently), then joins the group being collected.
-   */
-  private readonly waiting: SubmitJob[] = []
-  private committing = false
 
   /**
    * Check and store `items`; resolves once the accepted ones are durable. Submits of every connection (and of
