@@ -25,7 +25,7 @@ export interface IngestApiEvents {
 }
 
 export interface IngestApiSubsystemInit {
-  /** `<data>/ingest-api`: certificate, key, owed-receipts DB. */
+  /** `<data>/ingest-api`: certificate and key (the owed receipts live in the store; an older `owed` DB here is moved in). */
   dir: string
   genesis: Genesis
   confirmations: number
