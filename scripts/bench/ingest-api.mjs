@@ -9,10 +9,10 @@
 // Ed25519 verify limit through @profichain/processing (createTxVerifier, one thread and the worker pool) on
 // the same 1 KiB records. Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
 // Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 500,1000,2000,5000,10000,15000]
-//        [--seconds 15] [--burst 20000] [--profile]   (build first: npx tsc -b)
+//        [--seconds 15] [--burst 20000] [--profile] [--profile-out FILE.cpuprofile]   (build first: npx tsc -b)
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
@@ -369,6 +369,10 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
       await node.stop()
       const prof = await newestProfile(node.profDir)
       if (prof) log(`\n${profileTable(await summariseProfile(prof, 30), 'CPU profile of the full node (ingest API)')}\n`)
+      if (prof && opts.profileOut) {
+        await copyFile(prof, opts.profileOut)
+        log(`profile kept in ${opts.profileOut}`)
+      }
     }
   } finally {
     for (const d of devices) d.close()
@@ -400,7 +404,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i >= 0 ? args[i + 1] : undefined
   }
   const opts = {
-    profile: args.includes('--profile'),
+    profile: args.includes('--profile') || val('--profile-out') !== undefined,
+    profileOut: val('--profile-out'),
     devices: val('--devices') ? Number(val('--devices')) : undefined,
     rates: val('--rates')?.split(',').map(Number),
     seconds: val('--seconds') ? Number(val('--seconds')) : undefined,

@@ -157,11 +157,38 @@ function frameToCbor(f: IngestFrame): CborValue {
 
 /** The frame's CBOR body (no length prefix). Checks the frame against the decoder's rules first. */
 export function encodeFrameBody(frame: IngestFrame): Uint8Array {
-  const body = encodeCbor(frameToCbor(frame))
   // Never send what a strict peer would refuse (the same rules as decodeFrame, size limits aside). A submit's
   // txs were checked when they were built (createTransaction), and re-decoding megabytes per batch is costly.
+  // Acks and receipts (a node sends one of each per record) are checked on their fields, before encoding:
+  // decoding each back (CBOR decode and the canonical re-encode) cost twice their encoding.
+  if (frame.type === 'ack' || frame.type === 'receipt') {
+    checkFields(frame)
+    return encodeCbor(frameToCbor(frame))
+  }
+  const body = encodeCbor(frameToCbor(frame))
   if (frame.type !== 'submit') decodeFrameBody(body, { maxBatch: Number.MAX_SAFE_INTEGER })
   return body
+}
+
+/** decodeFrameBody's rules for an ack or receipt frame, on the fields (same errors). */
+function checkFields(f: Extract<IngestFrame, { type: 'ack' | 'receipt' }>): void {
+  if (f.type === 'receipt') {
+    field(() => read.bytes(f.txId, 'receipt.txId', 32))
+    field(() => read.uint(f.height, 'receipt.height'))
+    field(() => read.bytes(f.blockHash, 'receipt.blockHash', 32))
+    field(() => read.text(f.chainpoint, 'receipt.chainpoint', INGEST_FIELD_LIMITS.chainpointBytes))
+    return
+  }
+  field(() => read.uint(f.batchId, 'ack.batchId'))
+  if (!Array.isArray(f.results)) throw bad('ack.results: expected an array')
+  f.results.forEach((r, i) => {
+    field(() => read.bytes(r.txId, `ack.results[${i}].txId`, 32))
+    if (!Object.hasOwn(ACK_STATUS, r.status)) throw bad(`ack.results[${i}].status: unknown status ${String(r.status)}`)
+    const code = field(() => read.text(r.code, `ack.results[${i}].code`, INGEST_FIELD_LIMITS.codeBytes))
+    if (r.status === 'rejected' ? !CODE_RE.test(code) : code !== '') {
+      throw bad(`ack.results[${i}].code: a rejected entry carries a code, the others an empty string`)
+    }
+  })
 }
 
 /** u32be(length) ‖ body: the bytes to write to the socket. */

@@ -193,6 +193,24 @@ describe('frame codec', () => {
     expect(codeOf(() => encodeFrameBody({ type: 'error', code: 'not a code', message: '' }))).toBe('BAD_FRAME')
   })
 
+  it('the encoder refuses acks and receipts the decoder would refuse (checked on their fields)', () => {
+    const id = new Uint8Array(32)
+    const ack = (results: unknown[]) => () => encodeFrameBody({ type: 'ack', batchId: 1, results } as never)
+    expect(codeOf(ack([{ txId: id, status: 'accepted', code: 'REPLAY' }]))).toBe('BAD_FRAME')
+    expect(codeOf(ack([{ txId: id, status: 'rejected', code: '' }]))).toBe('BAD_FRAME')
+    expect(codeOf(ack([{ txId: id, status: 'toString', code: '' }]))).toBe('BAD_FRAME')
+    expect(codeOf(ack([{ txId: new Uint8Array(31), status: 'accepted', code: '' }]))).toBe('BAD_FRAME')
+    expect(codeOf(() => encodeFrameBody({ type: 'ack', batchId: -1, results: [] }))).toBe('BAD_FRAME')
+    const receipt = { type: 'receipt' as const, txId: id, height: 3, blockHash: id, chainpoint: '{}' }
+    expect(codeOf(() => encodeFrameBody({ ...receipt, blockHash: new Uint8Array(33) }))).toBe('BAD_FRAME')
+    expect(codeOf(() => encodeFrameBody({ ...receipt, height: 1.5 }))).toBe('BAD_FRAME')
+    expect(codeOf(() => encodeFrameBody({ ...receipt, chainpoint: 'x'.repeat(1024 * 1024 + 1) }))).toBe('BAD_FRAME')
+    // What it accepts decodes to the same frame.
+    const good = { type: 'ack' as const, batchId: 7, results: [{ txId: id, status: 'rejected' as const, code: 'REPLAY' }] }
+    expect(decodeFrameBody(encodeFrameBody(good))).toEqual(good)
+    expect(decodeFrameBody(encodeFrameBody(receipt))).toEqual(receipt)
+  })
+
   it('a malformed tx in a submit is rejected alone; the others decode', () => {
     const key = testKey(2)
     const good = [makeTx(key, 0), makeTx(key, 1)]

@@ -295,6 +295,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
             confirmations: c.store.confirmations,
             anchorBase: () => this.anchorBase(),
             tls: true,
+            retention: this.retention(),
             server: {
               host: a.host,
               port: a.port,
@@ -311,7 +312,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
               slowReaderMs: a.slow_reader_ms,
             },
           },
-          { tree, key: this.key, submitOwn: (items) => chain.submitOwn(items), verifier, committed: chain, logger: log('ingest-api'), registry },
+          { tree, key: this.key, submitOwn: (items, opts) => chain.submitOwn(items, opts), verifier, committed: chain, logger: log('ingest-api'), registry },
         ))
         await ingestApi.start()
       }

@@ -3,7 +3,7 @@ import type { BlockTreeComponents, BlockTreeInit } from './types.js'
 
 export { BlockTree, genesisBlockOf, type GlobalBuckets, type StoreStats } from './block-tree.js'
 export type { OriginAudit, OriginsReport } from './audit.js'
-export { Bucket, type BucketName, DeviceBucket, GlobalBucket, type GlobalBucketName, LAYOUT_VERSION, QuorumBucket } from './keys.js'
+export { Bucket, type BucketName, DeviceBucket, GlobalBucket, type GlobalBucketName, IngestBucket, LAYOUT_VERSION, QuorumBucket } from './keys.js'
 export {
   checkIncomingTx,
   DeviceRegistry,

@@ -70,6 +70,16 @@ export const DeviceBucket = {
 } as const
 
 /**
+ * Buckets of the ingest API (issue 14, docs/ingest-protocol.md §3.3), added without changing the layout: a
+ * store written before they existed has them empty. Written through the outbox (`Outbox.addMany`'s `index`
+ * ops, `Outbox.index`), so the entries of a group of device records and their outbox entries are one batch.
+ */
+export const IngestBucket = {
+  /** owed-receipts index, keys and values defined by the ingest API (packages/node/src/ingest-api/owed.ts) */
+  ingestOwed: 'Io',
+} as const
+
+/**
  * Buckets of the global network (DESIGN §11, layout 2), written and read by @profichain/global through
  * `BlockTree.globalBuckets` (the store itself does not interpret them).
  */
@@ -85,7 +95,7 @@ export const GlobalBucket = {
 } as const
 export type GlobalBucketName = keyof typeof GlobalBucket
 
-export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket | keyof typeof DeviceBucket | GlobalBucketName
+export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket | keyof typeof DeviceBucket | GlobalBucketName | keyof typeof IngestBucket
 
 /** Every bucket name, in a fixed order. */
 export const BUCKETS = [
@@ -93,6 +103,7 @@ export const BUCKETS = [
   ...Object.keys(QuorumBucket),
   ...Object.keys(DeviceBucket),
   ...Object.keys(GlobalBucket),
+  ...Object.keys(IngestBucket),
 ] as BucketName[]
 
 /**
@@ -121,7 +132,7 @@ export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
-  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket, ...DeviceBucket, ...GlobalBucket }
+  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket, ...DeviceBucket, ...GlobalBucket, ...IngestBucket }
   for (const name of BUCKETS) {
     out[name] = makeSub(db, prefixes[name])
   }

@@ -14,7 +14,7 @@ import {
 } from '@profichain/core'
 import { del, put, type StoreContext, writeBatch } from './context.js'
 import { decodeTxIndex, readU64, type TxIndexEntry, u64 } from './keys.js'
-import type { DeferredReceipt, Outbox, TxLocation } from './types.js'
+import type { DeferredReceipt, Outbox, OutboxIndex, OutboxIndexOp, TxLocation } from './types.js'
 
 const SCAN_CHUNK = 512
 
@@ -74,8 +74,37 @@ export class StoreOutbox implements Outbox {
     return r
   }
 
+  /**
+   * The side index (bucket `ingestOwed`): its entries of a group of device records are written in the
+   * same synced batch as their outbox entries (`addMany(items, { index })`).
+   */
+  readonly index: OutboxIndex = {
+    getMany: (keys) => this.ctx.subs.ingestOwed.getMany(keys),
+    keys: async ({ gte, lt, limit = -1 }) => {
+      const out: Uint8Array[] = []
+      for await (const k of this.ctx.subs.ingestOwed.keys({ gte, lt, limit })) out.push(k)
+      return out
+    },
+    write: (ops) =>
+      this.ctx.serial.run(async () => {
+        if (ops.length === 0) return
+        await this.ctx.beforeWrite()
+        const b = this.ctx.db.batch()
+        this.putIndex(b, ops)
+        await writeBatch(b, 'writing the outbox index', { sync: true })
+      }),
+  }
+
+  private putIndex(b: ReturnType<StoreContext['db']['batch']>, ops: OutboxIndexOp[]): void {
+    for (const op of ops) {
+      if (op.value === undefined) del(b, this.ctx.subs.ingestOwed, op.key)
+      else put(b, this.ctx.subs.ingestOwed, op.key, op.value)
+    }
+  }
+
   async addMany(
     items: Array<{ tx: Transaction; dedupeKey?: string }>,
+    opts: { index?: OutboxIndexOp[] } = {},
   ): Promise<Array<{ txId: string; duplicate: boolean }>> {
     // Stateless work before taking the store's write queue (one queue for outbox, mempool and blocks): the
     // queue then holds only the reads and the synced write, and a block's write overlaps this CPU work.
@@ -84,6 +113,7 @@ export class StoreOutbox implements Outbox {
       encodeTransaction(tx) // memoised: the value written below
     }
     const ids = items.map((it) => txId(it.tx))
+    const index = opts.index ?? []
     return this.ctx.serial.run(async () => {
       await this.ctx.beforeWrite()
       const { subs } = this.ctx
@@ -132,9 +162,15 @@ export class StoreOutbox implements Outbox {
         out.push({ txId: id, duplicate: false })
       }
       if (seenIds.size === 0) {
-        await b.close()
+        if (index.length === 0) {
+          await b.close()
+          return out
+        }
+        this.putIndex(b, index)
+        await writeBatch(b, 'outbox index', { sync: true })
         return out
       }
+      this.putIndex(b, index)
       const origins = [...seqs.keys()]
       const stored = await subs.originSeq.getMany(origins.map(fromHex))
       origins.forEach((o, i) => {

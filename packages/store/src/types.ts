@@ -140,8 +140,13 @@ export interface AuditProgress {
 export interface Outbox {
   /** Store a tx (atomically with its dedupe key, if any). A txId or dedupe key seen before is not stored twice. */
   add(tx: Transaction, opts?: { dedupeKey?: string }): Promise<{ txId: string; duplicate: boolean }>
-  /** Many txs in one atomic batch (same rules as add). */
-  addMany(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /**
+   * Many txs in one atomic batch (same rules as add). `index`: entries of the outbox's side index written in
+   * the same synced batch (even when every tx is a duplicate).
+   */
+  addMany(items: Array<{ tx: Transaction; dedupeKey?: string }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /** The side index written with the outbox (the ingest API's owed receipts); absent on test doubles. */
+  readonly index?: OutboxIndex
   /** txId (hex) stored under a dedupe key, if any. */
   lookup(dedupeKey: string): Promise<string | undefined>
   /** Many lookups in one read, in order. */
@@ -170,6 +175,21 @@ export interface Outbox {
   clearDeferred(txIds: string[]): Promise<void>
   deferredCount(): Promise<number>
   size(): Promise<number>
+}
+
+/** A put (value set) or delete of the outbox's side index. */
+export interface OutboxIndexOp {
+  key: Uint8Array
+  value?: Uint8Array
+}
+
+/** A key-value index in the store's DB, written in the outbox's batches (bucket `ingestOwed`). */
+export interface OutboxIndex {
+  getMany(keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
+  /** Keys in order within [gte, lt), at most `limit`. */
+  keys(range: { gte: Uint8Array; lt: Uint8Array; limit?: number }): Promise<Uint8Array[]>
+  /** One synced batch of ops alone. */
+  write(ops: OutboxIndexOp[]): Promise<void>
 }
 
 /** A receipt that could not be written, kept for a retry (outbox.deferReceipts). */

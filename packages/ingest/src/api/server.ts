@@ -200,6 +200,13 @@ class Connection {
   private readonly queue: Array<{ body: Uint8Array }> = []
   queuedBytes = 0
   private working = false
+  /**
+   * Submits handed to the gateway and not yet acked: the next frames are read and handled meanwhile (a
+   * submit no longer waits for the one before it to be durable), acks still go out in submit order. Their
+   * bytes stay counted until acked; reading pauses at maxInFlight frames, queued and in flight together.
+   */
+  private inflight = 0
+  private acks: Promise<void> = Promise.resolve()
   private helloTimer?: NodeJS.Timeout
   private idleTimer?: NodeJS.Timeout
   private slowTimer?: NodeJS.Timeout
@@ -207,8 +214,8 @@ class Connection {
   /** More owed receipts may be waiting (pushed after a receipt-ack or once the write buffer drained). */
   owedPending = false
   private pushingOwed = false
-  /** Receipts sent on this connection and not yet receipt-acked (hex txIds; bounded). */
-  readonly sentReceipts = new Set<string>()
+  /** Receipts sent on this connection and not yet receipt-acked (hex txId → hex block hash; bounded). */
+  readonly sentReceipts = new Map<string, string>()
   /** Counted among the authenticated connections of its device. */
   admitted = false
   /** Its key is neither a member nor a registered device (limited apart). */
@@ -250,7 +257,7 @@ class Connection {
 
   /** Pause reading while too much is waiting; resume when it drained. */
   flowControl(): void {
-    const inflight = this.queue.length >= this.server.opts.limits.maxInFlight
+    const inflight = this.queue.length + this.inflight >= this.server.opts.limits.maxInFlight
     this.setPaused('inflight', inflight)
     this.setPaused('budget', this.queue.length > 0 && this.server.overBudget())
   }
@@ -268,12 +275,13 @@ class Connection {
     try {
       while (this.queue.length > 0 && this.state !== 'closing') {
         const { body } = this.queue[0]
+        let kept = false
         try {
-          await this.handle(body)
+          kept = await this.handle(body)
         } finally {
           this.queue.shift()
-          this.queuedBytes -= body.byteLength
-          this.server.dequeued(body.byteLength)
+          // A submit in flight keeps its bytes counted until its ack is sent.
+          if (!kept) this.release(body.byteLength)
           this.flowControl()
         }
       }
@@ -290,24 +298,37 @@ class Connection {
     }
   }
 
+  private release(bytes: number): void {
+    this.queuedBytes -= bytes
+    this.server.dequeued(bytes)
+  }
+
   private decode(body: Uint8Array): DecodedIngestFrame {
     return decodeFrameBody(body, { maxBatch: this.server.opts.limits.maxBatch, maxFrameBytes: this.server.opts.limits.maxFrameBytes })
   }
 
-  private async handle(body: Uint8Array): Promise<void> {
+  /** Handle one frame; true when it is a submit now in flight (its bytes are released once acked). */
+  private async handle(body: Uint8Array): Promise<boolean> {
     const f = this.decode(body)
     if (this.state === 'hello') {
       if (f.type !== 'hello') throw new IngestWireError('BAD_HELLO', `expected a hello frame, got ${f.type}`)
-      return this.onHello(f)
+      await this.onHello(f)
+      return false
     }
     switch (f.type) {
       case 'submit':
-        return this.onSubmit(f)
+        this.onSubmit(f, body.byteLength)
+        return true
       case 'receipt-ack':
         await this.server.gateway.receiptsAcked(this.origin as Uint8Array, f.txIds)
-        for (const id of f.txIds) this.sentReceipts.delete(toHex(id))
+        for (const id of f.txIds) {
+          const hex = toHex(id)
+          const block = this.sentReceipts.get(hex)
+          if (block !== undefined) this.server.receiptAcked(hex, block)
+          this.sentReceipts.delete(hex)
+        }
         if (this.owedPending) await this.pushOwed()
-        return
+        return false
       case 'hello':
         throw new IngestWireError('BAD_HELLO', 'a second hello on one connection')
       default:
@@ -358,19 +379,27 @@ class Connection {
     }
   }
 
-  /** Send a receipt unless the client is not reading (then it stays owed and follows once drained). */
+  /**
+   * Send a receipt unless the client is not reading (then it stays owed and follows once drained). A receipt
+   * already sent on this connection and not yet receipt-acked, or receipt-acked lately, is not sent again (the
+   * fresh-commit push and the owed-page push can both find one record): true, the client has it.
+   */
   sendReceipt(r: ReceiptFrame): boolean {
     if (this.state !== 'open') return false
+    const hex = toHex(r.txId)
+    const block = toHex(r.blockHash)
+    if (this.sentReceipts.get(hex) === block || this.server.wasAcked(hex, block)) return true
     if (this.congested) {
       this.owedPending = true
       return false
     }
     if (this.sentReceipts.size >= 100_000) this.sentReceipts.clear()
-    this.sentReceipts.add(toHex(r.txId))
+    this.sentReceipts.set(hex, block)
     return this.send(r)
   }
 
-  private async onSubmit(f: Extract<DecodedIngestFrame, { type: 'submit' }>): Promise<void> {
+  /** Hand a submit to the gateway without waiting for it; its ack follows those of the submits before it. */
+  private onSubmit(f: Extract<DecodedIngestFrame, { type: 'submit' }>, bytes: number): void {
     const srv = this.server
     const origin = this.origin as Uint8Array
     const items: GatewayItem[] = f.items.map((it: SubmitItem): GatewayItem => {
@@ -386,9 +415,24 @@ class Connection {
       if (allowed > 0) allowed--
       else it.refused = 'RATE_LIMITED'
     }
-    const results = await srv.gateway.submit(items)
-    srv.countAck(results)
-    this.send({ type: 'ack', batchId: f.batchId, results })
+    const pending = srv.gateway.submit(items)
+    this.inflight++
+    this.acks = this.acks
+      .then(() => pending)
+      .then((results) => {
+        srv.countAck(results)
+        this.send({ type: 'ack', batchId: f.batchId, results })
+      })
+      .catch((err) => {
+        srv.log?.error({ err }, 'ingest API submit failed')
+        this.fail('INTERNAL', 'internal error')
+      })
+      .finally(() => {
+        this.inflight--
+        this.release(bytes)
+        this.flowControl()
+        this.touch()
+      })
   }
 
   /** Write a frame; past the write bound, stop reading and start the slow-reader deadline. */
@@ -423,7 +467,7 @@ class Connection {
     if (this.state !== 'open') return
     if (this.idleTimer) clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {
-      if (this.queue.length > 0 || this.working) return this.touch()
+      if (this.queue.length > 0 || this.working || this.inflight > 0) return this.touch()
       this.fail('IDLE_TIMEOUT', `no frame for ${this.server.opts.idleTimeoutMs} ms`)
     }, this.server.opts.idleTimeoutMs)
   }
@@ -463,7 +507,7 @@ class Connection {
 
   /** Resolves once the queued frames are answered (graceful stop). */
   async settle(deadline: number): Promise<void> {
-    while ((this.working || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    while ((this.working || this.queue.length > 0 || this.inflight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
   }
 }
 
@@ -485,6 +529,12 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
   private authenticated = 0
   private unregistered = 0
   private queuedBytes = 0
+  /**
+   * Receipts (hex txId and block hash) devices acked lately, all connections together (bounded): a
+   * fresh-commit push built before the ack arrived is not sent after it; one for another block (reorg) is.
+   */
+  private readonly acked = new Set<string>()
+  private static readonly ACKED_MAX = 16_384
 
   constructor(
     init: IngestApiInit,
@@ -644,6 +694,15 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
       if (r.status === 'rejected') this.metrics?.rejected(r.code)
     }
     for (const s of ['accepted', 'duplicate', 'rejected'] as const) if (n[s] > 0) this.metrics?.acked?.(s, n[s])
+  }
+
+  receiptAcked(txIdHex: string, blockHex: string): void {
+    if (this.acked.size >= IngestApiServerImpl.ACKED_MAX) this.acked.delete(this.acked.values().next().value as string)
+    this.acked.add(`${txIdHex}:${blockHex}`)
+  }
+
+  wasAcked(txIdHex: string, blockHex: string): boolean {
+    return this.acked.has(`${txIdHex}:${blockHex}`)
   }
 
   pushReceipt(origin: Uint8Array, receipt: ReceiptFrame): boolean {

@@ -12,7 +12,7 @@ import {
   txId,
   txIdHex,
 } from '@profichain/core'
-import type { AddBlockResult, BlockTree, Mempool, Outbox, ReorgInfo } from '@profichain/store'
+import type { AddBlockResult, BlockTree, Mempool, Outbox, OutboxIndexOp, ReorgInfo } from '@profichain/store'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Startable } from '../types.js'
@@ -100,8 +100,11 @@ export interface ChainService extends Startable, EventEmitter<ChainEvents> {
   addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome>
   /** A block this node applied itself (the producer): emit events, recover after a reorg, write receipts. */
   applied(result: AddBlockResult): void
-  /** Own records just signed: into the outbox (once), then the mempool and gossip. Returns the outbox's answer. */
-  submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /**
+   * Own records just signed: into the outbox (once), then the mempool and gossip. Returns the outbox's answer.
+   * `index`: outbox side-index entries written in the same synced batch (the ingest API's owed receipts).
+   */
+  submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
   /** Everything still in the outbox goes to the mempool and gossip again. */
   requeue(): Promise<void>
   /** Resolves once the block queue and the pending reorg recoveries are done (tests, shutdown). */
@@ -215,8 +218,8 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
     this.flushReceipts(result.reorg !== undefined)
   }
 
-  async submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>): Promise<Array<{ txId: string; duplicate: boolean }>> {
-    const r = await this.store.outbox.addMany(items)
+  async submitOwn(items: Array<{ tx: Transaction; dedupeKey?: string }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>> {
+    const r = await this.store.outbox.addMany(items, opts)
     this.handOut(items.filter((_, i) => !r[i].duplicate).map((x) => x.tx))
     return r
   }

@@ -14,11 +14,23 @@ import {
   ZERO_TX_ID,
 } from '@profichain/core'
 import type { DeviceIdentity, GatewayItem, IngestGateway, ReceiptFrame } from '@profichain/ingest'
-import type { BlockTree, TxLocation } from '@profichain/store'
+import type { BlockTree, OutboxIndexOp, TxLocation } from '@profichain/store'
 import type { OwedReceipts } from './owed.js'
 
-/** The origin rule for a tx arriving from outside (the store's `checkIncomingTx`): duplicate = already on the chain or pending. */
-export type OriginCheck = (tx: Transaction) => Promise<{ ok: true; duplicate?: true } | { ok: false; code: string; message?: string }>
+export type OriginCheckResult = { ok: true; duplicate?: true } | { ok: false; code: string; message?: string }
+/**
+ * The origin rule for a tx arriving from outside (the store's `checkIncomingTx`): duplicate = already on the
+ * chain or pending. Synchronous when it can be (the store's is): a group is checked in one pass, no await per tx.
+ */
+export type OriginCheck = (tx: Transaction) => OriginCheckResult | Promise<OriginCheckResult>
+
+interface SubmitJob {
+  items: GatewayItem[]
+  out: AckEntry[]
+  /** The live indexes after the stateless checks and signatures. */
+  ready: Promise<number[]>
+  done(acks: AckEntry[]): void
+}
 
 export interface GatewayInit {
   network: string
@@ -27,14 +39,19 @@ export interface GatewayInit {
   /** Depth at which a record counts as committed (store.confirmations). */
   confirmations: number
   anchorBase: () => string
+  /**
+   * Whether the store keeps this record's payload by itself once committed (its retention policy). Then the
+   * owed entry carries no copy of the tx (1 KiB more per record written otherwise). Default: never.
+   */
+  payloadKept?: (tx: StrippedTx) => boolean
 }
 
 export interface GatewayComponents {
   tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt' | 'hasPayload' | 'putPayload' | 'getPayload'> & {
     outbox: Pick<BlockTree['outbox'], 'nextSeq'>
   }
-  /** chain.submitOwn: into the durable outbox (synced), then mempool and gossip. */
-  submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
+  submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
   verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
   owed: OwedReceipts
   /** Who the key is (member, device, unknown, revoked). */
@@ -65,6 +82,14 @@ export class NodeIngestGateway implements IngestGateway {
    */
   private readonly recent = new Map<string, string>()
   private static readonly RECENT_MAX = 200_000
+  /** Most txs in one group commit (a larger backlog is written in several groups, in order). */
+  private static readonly GROUP_MAX_TXS = 8192
+  /**
+   * Submits waiting for the next group commit, in arrival order; each is checked statelessly and verified as it
+   * arrives (concurrently), then joins the group being collected.
+   */
+  private readonly waiting: SubmitJob[] = []
+  private committing = false
 
   constructor(
     private readonly init: GatewayInit,
@@ -75,86 +100,168 @@ export class NodeIngestGateway implements IngestGateway {
     return this.c.identify(publicKey)
   }
 
-  async submit(items: GatewayItem[]): Promise<AckEntry[]> {
+  /**
+   * Check and store `items`; resolves once the accepted ones are durable. Submits of every connection (and of
+   * HTTP) that arrive while one group is being written go into the next group together: one duplicate lookup,
+   * one pass of origin checks and one synced write of owed entries and outbox entries for all of them, so
+   * the cost of fsync is paid once per group, not once per submit.
+   */
+  submit(items: GatewayItem[]): Promise<AckEntry[]> {
     const out: AckEntry[] = new Array(items.length)
+    const ready = this.prepare(items, out).catch((err: unknown) => {
+      this.c.logger?.error({ err }, 'checking device records failed; the device is told INTERNAL and resends later')
+      items.forEach((it, i) => {
+        if (out[i] === undefined) out[i] = { txId: it.tx ? txId(it.tx) : ZERO_TX_ID, status: 'rejected', code: 'INTERNAL' }
+      })
+      return []
+    })
+    const job: SubmitJob = { items, out, ready, done: undefined as unknown as (a: AckEntry[]) => void }
+    const p = new Promise<AckEntry[]>((res) => {
+      job.done = res
+    })
+    this.waiting.push(job)
+    void this.commitLoop()
+    return p
+  }
+
+  /** Stateless checks and signatures (worker pool): the indexes of `items` still live afterwards. */
+  private async prepare(items: GatewayItem[], out: AckEntry[]): Promise<number[]> {
     const reject = (i: number, code: string, tx?: Transaction) => {
       out[i] = { txId: tx ? txId(tx) : ZERO_TX_ID, status: 'rejected', code }
     }
-    // 1. stateless checks
-    let live: number[] = []
+    const live: number[] = []
     items.forEach((it, i) => {
       if (it.refused !== undefined) return reject(i, it.refused, it.tx)
       const code = this.stateless(it.tx)
       if (code) return reject(i, code, it.tx)
       live.push(i)
     })
+    if (live.length === 0) return live
     const tx = (i: number) => items[i].tx as Transaction
-    // 2. signatures (worker pool)
-    if (live.length > 0) {
-      const ok = await this.c.verifier.verifyStrippedTxs(live.map((i) => encodeStrippedTx(tx(i))))
-      live = live.filter((i, k) => {
-        if (ok[k]) return true
-        reject(i, 'BAD_SIGNATURE', tx(i))
-        return false
-      })
+    let ok: boolean[]
+    try {
+      ok = await this.c.verifier.verifyStrippedTxs(live.map((i) => encodeStrippedTx(tx(i))))
+    } catch (err) {
+      this.c.logger?.error({ err }, 'checking device record signatures failed; the device is told INTERNAL and resends later')
+      for (const i of live) reject(i, 'INTERNAL', tx(i))
+      return []
     }
-    // 3. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
-    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx: Uint8Array }> = []
-    if (live.length > 0) {
-      const locs = await this.c.tree.getTxs(live.map((i) => txId(tx(i))))
-      live = live.filter((i, k) => {
-        if (locs[k] === undefined) return true
-        out[i] = { txId: txId(tx(i)), status: 'duplicate', code: '' }
-        owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)), tx: encodeTransaction(tx(i)) })
-        return false
-      })
+    return live.filter((i, k) => {
+      if (ok[k]) return true
+      reject(i, 'BAD_SIGNATURE', tx(i))
+      return false
+    })
+  }
+
+  /** One group at a time: everything waiting (verified, in arrival order) is checked and stored together. */
+  private async commitLoop(): Promise<void> {
+    if (this.committing) return
+    this.committing = true
+    try {
+      while (this.waiting.length > 0) {
+        const group: SubmitJob[] = []
+        let n = 0
+        while (this.waiting.length > 0 && (group.length === 0 || n + this.waiting[0].items.length <= NodeIngestGateway.GROUP_MAX_TXS)) {
+          const j = this.waiting.shift() as SubmitJob
+          group.push(j)
+          n += j.items.length
+        }
+        const lives = await Promise.all(group.map((j) => j.ready))
+        try {
+          await this.commitGroup(group, lives)
+        } catch (err) {
+          // Never left unanswered: whatever was not decided yet is INTERNAL (the device resends later).
+          this.c.logger?.error({ err }, 'storing device records failed; the device is told INTERNAL and resends later')
+          group.forEach((j, g) => {
+            for (const i of lives[g]) if (j.out[i] === undefined) j.out[i] = { txId: txId(j.items[i].tx as Transaction), status: 'rejected', code: 'INTERNAL' }
+          })
+        }
+        for (const j of group) j.done(j.out)
+      }
+    } finally {
+      this.committing = false
     }
-    // 4. origin rule (members; registered devices, replays: h14-dev's checkIncomingTx)
-    const checked: number[] = []
-    for (const i of live) {
-      const t = tx(i)
-      const r = await this.c.checkOrigin(t)
-      if (!r.ok) {
-        reject(i, PROTOCOL_CODES[r.code] ?? (/^[A-Z][A-Z0-9_]*$/.test(r.code) ? r.code : 'UNKNOWN_DEVICE'), t)
+  }
+
+  private async commitGroup(group: SubmitJob[], lives: number[][]): Promise<void> {
+    // Every live tx of the group, in arrival order.
+    let live: Array<{ out: AckEntry[]; i: number; tx: Transaction; id: Uint8Array }> = []
+    group.forEach((j, g) => {
+      for (const i of lives[g]) {
+        const t = j.items[i].tx as Transaction
+        live.push({ out: j.out, i, tx: t, id: txId(t) })
+      }
+    })
+    if (live.length === 0) return
+    const reject = (e: (typeof live)[number], code: string) => {
+      e.out[e.i] = { txId: e.id, status: 'rejected', code }
+    }
+    // 1. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
+    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }> = []
+    const locs = await this.c.tree.getTxs(live.map((e) => e.id))
+    live = live.filter((e, k) => {
+      if (locs[k] === undefined) return true
+      e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
+      owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx) })
+      return false
+    })
+    // 2. origin rule (members; registered devices, replays: checkIncomingTx), one pass over the group
+    const checked: typeof live = []
+    for (const e of live) {
+      const t = e.tx
+      let r: OriginCheckResult
+      try {
+        const pending = this.c.checkOrigin(t)
+        r = pending instanceof Promise ? await pending : pending
+      } catch (err) {
+        this.c.logger?.error({ err, txId: toHex(e.id) }, 'the origin check of a device record failed; the device is told INTERNAL')
+        reject(e, 'INTERNAL')
         continue
       }
-      const id = txId(t)
+      if (!r.ok) {
+        reject(e, PROTOCOL_CODES[r.code] ?? (/^[A-Z][A-Z0-9_]*$/.test(r.code) ? r.code : 'UNKNOWN_DEVICE'))
+        continue
+      }
       if (r.duplicate) {
-        out[i] = { txId: id, status: 'duplicate', code: '' }
-        owe.push({ origin: t.body.origin, txId: id, tx: encodeTransaction(t) })
+        e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
+        owe.push({ origin: t.body.origin, txId: e.id, tx: this.copyOf(t) })
         continue
       }
       if (!this.c.isMember(t.body.origin)) {
         const key = `${toHex(t.body.origin)}:${t.body.seq}`
+        const idHex = toHex(e.id)
         const prev = this.recent.get(key)
-        if (prev !== undefined && prev !== toHex(id)) {
-          reject(i, 'REPLAY', t)
+        if (prev !== undefined && prev !== idHex) {
+          reject(e, 'REPLAY')
           continue
         }
         if (prev === undefined) {
           if (this.recent.size >= NodeIngestGateway.RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
-          this.recent.set(key, toHex(id))
+          this.recent.set(key, idHex)
         }
       }
-      checked.push(i)
+      checked.push(e)
     }
-    // 5. durable: owed entries first (synced), then the outbox (synced); ack only after both.
-    if (checked.length > 0) {
-      for (const i of checked) owe.push({ origin: tx(i).body.origin, txId: txId(tx(i)), tx: encodeTransaction(tx(i)) })
-    }
+    // 3. durable: the owed entries and the outbox entries of the whole group in one synced batch; ack after it.
+    for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx) })
     try {
-      await this.c.owed.add(owe)
-      if (checked.length > 0) {
-        const r = await this.c.submitOwn(checked.map((i) => ({ tx: tx(i) })))
-        checked.forEach((i, k) => {
-          out[i] = { txId: txId(tx(i)), status: r[k].duplicate ? 'duplicate' : 'accepted', code: '' }
-        })
-      }
+      const items = checked.map((e) => ({ tx: e.tx }))
+      const r =
+        (await this.c.owed.add(owe, (index) =>
+          items.length > 0 || (index?.length ?? 0) > 0 ? this.c.submitOwn(items, index ? { index } : undefined) : Promise.resolve([]),
+        )) ?? []
+      checked.forEach((e, k) => {
+        e.out[e.i] = { txId: e.id, status: r[k].duplicate ? 'duplicate' : 'accepted', code: '' }
+      })
     } catch (err) {
       this.c.logger?.error({ err }, 'storing device records failed; the device is told INTERNAL and resends later')
-      for (const i of checked) reject(i, 'INTERNAL', tx(i))
+      for (const e of checked) reject(e, 'INTERNAL')
     }
-    return out
+  }
+
+  /** The copy of a record an owed entry keeps, unless the store keeps its payload anyway. */
+  private copyOf(tx: Transaction): Uint8Array | undefined {
+    return this.init.payloadKept?.(tx) ? undefined : encodeTransaction(tx)
   }
 
   /** Network, size, payload hash: the checks that need no state. */
@@ -178,7 +285,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (owed?.tx) return true
     const payload = await this.c.tree.getPayload(id)
     if (!payload) return false
-    await this.c.owed.add([{ origin: tx.body.origin, txId: id, tx: encodeTransaction({ ...tx, payload }) }])
+    await this.c.owed.add([{ origin: tx.body.origin, txId: id, tx: this.copyOf({ ...tx, payload }) }])
     return true
   }
 
@@ -211,7 +318,7 @@ export class NodeIngestGateway implements IngestGateway {
    * them as for its own: GET /tx/<id>/payload, reorg recovery), and their receipts are returned, by device,
    * for the server to push.
    */
-  async committedReceipts(txIds: string[]): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
+  async committedReceipts(txIds: string[], connected?: (origin: Uint8Array) => boolean): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
     const byTx = await this.c.owed.devicesOf(txIds.map(fromHex))
     if (byTx.size === 0) return []
     for (const [id, e] of byTx) {
@@ -222,7 +329,10 @@ export class NodeIngestGateway implements IngestGateway {
         this.c.logger?.warn({ err, txId: id }, 'could not keep the payload of a committed device record')
       }
     }
-    const locs = (await this.c.tree.getTxs([...byTx.keys()])).filter((l): l is TxLocation => l !== undefined)
+    // Receipts only for devices connected now: the others get theirs from the owed page after their next hello.
+    const ids = connected ? [...byTx].filter(([, e]) => connected(e.origin)).map(([id]) => id) : [...byTx.keys()]
+    if (ids.length === 0) return []
+    const locs = (await this.c.tree.getTxs(ids)).filter((l): l is TxLocation => l !== undefined)
     const frames = await this.receiptFrames(locs)
     return frames.map((f) => ({ origin: (byTx.get(toHex(f.txId)) as { origin: Uint8Array }).origin, receipt: f }))
   }

@@ -1,3 +1,3 @@
 export { createIngestApi, type IngestApiEvents, type IngestApiSubsystem, type IngestApiSubsystemComponents, type IngestApiSubsystemInit } from './ingest-api.js'
 export { NodeIngestGateway, type GatewayComponents, type GatewayInit, type OriginCheck } from './gateway.js'
-export { OwedReceipts } from './owed.js'
+export { migrateOwed, OwedReceipts } from './owed.js'

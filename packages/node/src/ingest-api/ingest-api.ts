@@ -12,12 +12,12 @@ import {
   type IngestApiServer,
   type IngestCertificate,
 } from '@profichain/ingest'
-import { type BlockTree, checkIncomingTx } from '@profichain/store'
+import { type BlockTree, checkIncomingTx, type OutboxIndexOp, type RetentionPolicy, retains } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
 import { NodeIngestGateway, type OriginCheck } from './gateway.js'
-import { OwedReceipts } from './owed.js'
+import { migrateOwed, OwedReceipts } from './owed.js'
 
 export interface IngestApiEvents {
   /** Receipts pushed to connected devices. */
@@ -25,7 +25,7 @@ export interface IngestApiEvents {
 }
 
 export interface IngestApiSubsystemInit {
-  /** `<data>/ingest-api`: certificate, key, owed-receipts DB. */
+  /** `<data>/ingest-api`: certificate and key (the owed receipts live in the store; an older `owed` DB here is moved in). */
   dir: string
   genesis: Genesis
   confirmations: number
@@ -33,12 +33,14 @@ export interface IngestApiSubsystemInit {
   /** Off: only the gateway (HTTP POST /v1/records) runs, no TLS server. */
   tls: boolean
   server: IngestApiInit
+  /** The store's retention policy: an owed entry keeps no copy of a record whose payload the store keeps. */
+  retention?: RetentionPolicy
 }
 
 export interface IngestApiSubsystemComponents {
   tree: BlockTree
   key: KeyPair
-  submitOwn(items: Array<{ tx: Transaction }>): Promise<Array<{ txId: string; duplicate: boolean }>>
+  submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
   verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
   /** Own records (device records included) confirmed: the chain service's `committed`. */
   committed: { on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown; off(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
@@ -91,9 +93,15 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
   async start(): Promise<void> {
     const { init, c } = this
     const genesis = init.genesis
-    const owed = (this.owed = new OwedReceipts(join(init.dir, 'owed')))
-    await owed.open()
     const tree = c.tree
+    // The owed receipts live in the store, written with the outbox; an older node's own DB is moved in first.
+    const index = tree.outbox.index
+    if (index) {
+      const moved = await migrateOwed(join(init.dir, 'owed'), index)
+      if (moved > 0) c.logger.info({ entries: moved }, 'owed receipts moved from ingest-api/owed into the store')
+    }
+    const owed = (this.owed = new OwedReceipts(index ?? join(init.dir, 'owed')))
+    await owed.open()
     // Who a key is: a genesis member, else the canonical device registry (docs/devices.md). nextSeq: what this
     // node has accepted from the origin (its outbox's per-origin counter).
     const identify =
@@ -108,9 +116,15 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
         return { status: device.revoked ? 'revoked' : 'device', deviceId: device.deviceId, nextSeq }
       })
     // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
-    const checkOrigin: OriginCheck = c.checkOrigin ?? (async (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
+    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
     this.gateway = new NodeIngestGateway(
-      { network: genesis.network, maxTxBytes: genesis.maxTxBytes, confirmations: init.confirmations, anchorBase: init.anchorBase },
+      {
+        network: genesis.network,
+        maxTxBytes: genesis.maxTxBytes,
+        confirmations: init.confirmations,
+        anchorBase: init.anchorBase,
+        ...(init.retention ? { payloadKept: (tx: StrippedTx) => retains(init.retention as RetentionPolicy, tx) } : {}),
+      },
       { tree: c.tree, submitOwn: c.submitOwn, verifier: c.verifier, owed, identify, checkOrigin, isMember: (o) => isAllowedOrigin(genesis, o), logger: c.logger },
     )
     const registers = c.registry ? [c.registry] : []
@@ -162,7 +176,7 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
       const gw = this.gateway
       if (!srv || !gw) return
       try {
-        const list = await gw.committedReceipts(txIds)
+        const list = await gw.committedReceipts(txIds, (origin) => srv.isConnected(origin))
         let n = 0
         for (const { origin, receipt } of list) if (srv.pushReceipt(origin, receipt)) n++
         if (n > 0) this.emit('pushed', { count: n })

@@ -1,32 +1,42 @@
+import { rm, stat } from 'node:fs/promises'
 import { fromHex, toHex } from '@profichain/core'
+import type { OutboxIndex, OutboxIndexOp } from '@profichain/store'
 import { Level } from 'level'
 
 /**
  * Receipts owed to devices (docs/ingest-protocol.md §3.3): for each record accepted over the ingest API, the
- * device that sent it, until the device has receipt-acked the record's receipt. Its own LevelDB beside the
- * store (`<data>/ingest-api/owed`), written synced *before* the record enters the outbox, so an acked record
- * always has its entry. Layout (binary keys, both written and deleted together):
+ * device that sent it, until the device has receipt-acked the record's receipt. Kept in the store's DB, in
+ * the outbox's side index (bucket `ingestOwed`): the entries of a group of accepted records are written in
+ * the same synced batch as the records' outbox entries (`add(pairs, write)`), so an acked record always has
+ * its entry and a group costs one fsync. (Nodes before this kept them in a LevelDB of their own,
+ * `<data>/ingest-api/owed`: `migrateOwed` moves it into the store at start; a path still opens one, for tests.)
+ * Layout (binary keys, both written and deleted together):
  *   "d" ‖ origin(32) ‖ txId(32) → empty   (by device: what to push after a hello)
  *   "t" ‖ txId(32) → origin(32) ‖ tx      (by tx: who to push a fresh commit to; a tx has one origin; tx =
  *                                          encodeTransaction, kept so the node can store the payload once committed)
  */
 export class OwedReceipts {
-  private readonly db: Level<Uint8Array, Uint8Array>
+  private readonly index: OutboxIndex
+  /** Its own LevelDB (a path was given): its entries are written apart from the outbox's batch. */
+  private readonly db?: Level<Uint8Array, Uint8Array>
   private count = 0
+  /** Mutations one at a time, so `count` stays exact. */
+  private tail: Promise<unknown> = Promise.resolve()
 
-  constructor(path: string) {
-    this.db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  constructor(where: string | OutboxIndex) {
+    if (typeof where === 'string') {
+      const db = (this.db = new Level<Uint8Array, Uint8Array>(where, { keyEncoding: 'view', valueEncoding: 'view' }))
+      this.index = levelIndex(db)
+    } else this.index = where
   }
 
   async open(): Promise<void> {
-    await this.db.open()
-    let n = 0
-    for await (const _ of this.db.keys({ gte: Uint8Array.of(0x64), lt: Uint8Array.of(0x65) })) n++
-    this.count = n
+    await this.db?.open()
+    this.count = await countKeys(this.index, D, Uint8Array.of(0x65))
   }
 
   async close(): Promise<void> {
-    await this.db.close()
+    await this.db?.close()
   }
 
   /** Entries (one per device and record). */
@@ -34,39 +44,51 @@ export class OwedReceipts {
     return this.count
   }
 
-  async add(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>): Promise<void> {
-    if (pairs.length === 0) return
-    const keys = pairs.map((p) => byDevice(p.origin, p.txId))
-    const present = await this.db.getMany(keys)
-    const b = this.db.batch()
-    const seen = new Set<string>()
-    let fresh = 0
-    pairs.forEach((p, i) => {
-      const hex = toHex(keys[i])
-      if (present[i] !== undefined || seen.has(hex)) return
-      seen.add(hex)
-      b.put(keys[i], EMPTY)
-      b.put(byTx(p.txId), p.tx ? concat(p.origin, p.tx) : p.origin)
-      fresh++
+  /**
+   * Owe these receipts. With `write`, the caller writes the entries' ops durably in its own batch (the
+   * outbox's: `write(ops)` is called even when there are none, and its result returned); then they count
+   * once it resolves. Entries already owed are not written again.
+   */
+  async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
+    return this.serial(async () => {
+      const ops: OutboxIndexOp[] = []
+      let fresh = 0
+      if (pairs.length > 0) {
+        const keys = pairs.map((p) => byDevice(p.origin, p.txId))
+        const present = await this.index.getMany(keys)
+        const seen = new Set<string>()
+        pairs.forEach((p, i) => {
+          if (present[i] !== undefined) return
+          const hex = toHex(keys[i])
+          if (seen.has(hex)) return
+          seen.add(hex)
+          ops.push({ key: keys[i], value: EMPTY }, { key: byTx(p.txId), value: p.tx ? concat(p.origin, p.tx) : p.origin })
+          fresh++
+        })
+      }
+      let out: T | undefined
+      if (write && !this.db) out = await write(ops)
+      else {
+        // Its own DB: the entries first (synced), then the caller's write.
+        if (ops.length > 0) await this.index.write(ops)
+        if (write) out = await write(undefined)
+      }
+      this.count += fresh
+      return out
     })
-    if (fresh === 0) return b.close()
-    await b.write({ sync: true })
-    this.count += fresh
   }
 
   /** Up to `limit` txIds owed to `origin`. */
   async forDevice(origin: Uint8Array, limit: number): Promise<Uint8Array[]> {
-    const prefix = concat(D, origin)
-    const out: Uint8Array[] = []
-    for await (const k of this.db.keys({ gte: prefix, lt: concat(D, next(origin)), limit })) out.push(k.slice(33))
-    return out
+    const keys = await this.index.keys({ gte: concat(D, origin), lt: concat(D, next(origin)), limit })
+    return keys.map((k) => k.slice(33))
   }
 
   /** The device owed the receipt of each txId, for those owed (hex txId → origin and, when kept, the tx). */
   async devicesOf(txIds: Uint8Array[]): Promise<Map<string, { origin: Uint8Array; tx?: Uint8Array }>> {
     const out = new Map<string, { origin: Uint8Array; tx?: Uint8Array }>()
     if (this.count === 0 || txIds.length === 0) return out
-    const vals = await this.db.getMany(txIds.map(byTx))
+    const vals = await this.index.getMany(txIds.map(byTx))
     txIds.forEach((id, i) => {
       const v = vals[i]
       if (v !== undefined) out.set(toHex(id), { origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
@@ -77,19 +99,83 @@ export class OwedReceipts {
   async remove(origin: Uint8Array, ids: Uint8Array[]): Promise<void> {
     const txIds = [...new Map(ids.map((id) => [toHex(id), id])).values()]
     if (txIds.length === 0) return
-    const keys = txIds.map((id) => byDevice(origin, id))
-    const present = await this.db.getMany(keys)
-    const b = this.db.batch()
-    let n = 0
-    txIds.forEach((id, i) => {
-      if (present[i] === undefined) return
-      b.del(keys[i])
-      b.del(byTx(id))
-      n++
+    await this.serial(async () => {
+      const keys = txIds.map((id) => byDevice(origin, id))
+      const present = await this.index.getMany(keys)
+      const ops: OutboxIndexOp[] = []
+      txIds.forEach((id, i) => {
+        if (present[i] === undefined) return
+        ops.push({ key: keys[i] }, { key: byTx(id) })
+      })
+      if (ops.length === 0) return
+      await this.index.write(ops)
+      this.count -= ops.length / 2
     })
-    if (n === 0) return b.close()
-    await b.write({ sync: true })
-    this.count -= n
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn)
+    this.tail = run.catch(() => undefined)
+    return run
+  }
+}
+
+/**
+ * Move the owed receipts of an older node (a LevelDB of their own at `path`) into `into` (the store's outbox
+ * index), then delete that DB. Safe to repeat after a crash: the same entries are written again.
+ */
+export async function migrateOwed(path: string, into: OutboxIndex): Promise<number> {
+  if (!(await stat(path).catch(() => undefined))) return 0
+  const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  let n = 0
+  try {
+    let ops: OutboxIndexOp[] = []
+    for await (const [key, value] of db.iterator()) {
+      ops.push({ key, value })
+      if (ops.length >= 4096) {
+        await into.write(ops)
+        n += ops.length
+        ops = []
+      }
+    }
+    if (ops.length > 0) await into.write(ops)
+    n += ops.length
+  } finally {
+    await db.close()
+  }
+  await rm(path, { recursive: true, force: true })
+  return n
+}
+
+function levelIndex(db: Level<Uint8Array, Uint8Array>): OutboxIndex {
+  return {
+    getMany: (keys) => db.getMany(keys),
+    keys: async ({ gte, lt, limit = -1 }) => {
+      const out: Uint8Array[] = []
+      for await (const k of db.keys({ gte, lt, limit })) out.push(k)
+      return out
+    },
+    write: async (ops) => {
+      const b = db.batch()
+      for (const op of ops) {
+        if (op.value === undefined) b.del(op.key)
+        else b.put(op.key, op.value)
+      }
+      await b.write({ sync: true })
+    },
+  }
+}
+
+/** Keys in [gte, lt), counted in pages (the index can be large). */
+async function countKeys(index: OutboxIndex, gte: Uint8Array, lt: Uint8Array): Promise<number> {
+  let n = 0
+  let from = gte
+  for (;;) {
+    const page = await index.keys({ gte: from, lt, limit: 10_000 })
+    n += page.length
+    if (page.length < 10_000) return n
+    from = concat(page[page.length - 1], Uint8Array.of(0))
   }
 }
 
