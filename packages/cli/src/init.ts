@@ -73,7 +73,7 @@ stable_ms = ${o.stableMs ?? 500}             # a file counts once its size is un
 [ingest_api]                # used when [modules] ingest_api = true; limits: docs/ingest-protocol.md
 host = "127.0.0.1"
 port = 7443
-# dir = "ingest-api"        # TLS certificate (clients pin its fingerprint: profichain status) and owed receipts
+# dir = "ingest-api"        # TLS certificate and key (clients pin its fingerprint: profichain status)
 # max_connections = 1024    # also: max_unauthenticated, max_connections_per_device, max_frame_bytes,
 # rate_per_device = 5000    #   max_batch, max_in_flight, hello_timeout_ms, idle_timeout_ms, write_buffer_bytes, slow_reader_ms
 
