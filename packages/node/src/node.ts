@@ -272,7 +272,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       if (this.genesis.consensus.type === 'quorum') {
         const votes = (this.parts.votes = createVotes(
           { genesis: this.genesis },
-          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
         votes.on('final', (f) => {

@@ -12,7 +12,7 @@ import {
   voteForHeader,
 } from '@profichain/core'
 import type { Verdict } from '@profichain/network'
-import type { BlockTree, VoteEvidence } from '@profichain/store'
+import type { AddBlockResult, BlockTree, VoteEvidence } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
@@ -39,7 +39,7 @@ export interface VotesEvents {
 
 export type VotesStore = Pick<
   BlockTree,
-  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta'
+  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum'
 >
 
 export interface VotesInit {
@@ -56,6 +56,11 @@ export interface VotesComponents {
   key: KeyPair
   /** Publish a vote on the vote topic (the gossip subsystem); absent on nodes without network. */
   publish?: (vote: Vote) => void
+  /**
+   * A side-branch block reached the quorum and the store made it the head (`adoptQuorum`): the chain service
+   * takes the result like a produced block's (events, reorg recovery, receipts).
+   */
+  applied?: (result: AddBlockResult) => void
   logger: Logger
   registry?: Registry
 }
@@ -81,6 +86,7 @@ interface Pending {
 class Votes extends EventEmitter<VotesEvents> implements VotesService {
   readonly voting: boolean
   private readonly validators: Set<string>
+  private readonly threshold: number
   private readonly log: Logger
   private readonly maxPending: number
   private readonly maxPendingBytes: number
@@ -98,6 +104,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     equivocations: Counter
     refused: Counter
     dropped: Counter
+    adopted: Counter
   }
 
   constructor(
@@ -109,6 +116,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.log = components.logger
     this.validators = new Set(g.validators.map((v) => v.toLowerCase()))
     this.voting = g.consensus.type === 'quorum' && this.validators.has(toHex(components.key.publicKey))
+    this.threshold = g.consensus.type === 'quorum' ? g.consensus.threshold : Number.POSITIVE_INFINITY
     this.maxPending = init.maxPending ?? 4096
     this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
     this.lastFinal = components.store.finalHeight()
@@ -123,6 +131,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         equivocations: c('equivocations', 'Validators caught co-signing two blocks at one height (evidence kept)'),
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
+        adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
       }
       const pendingCount = () => this.pendingVotes
       new Gauge({
@@ -239,10 +248,24 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       }
       case 'new': {
         this.metrics?.received.inc()
-        await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
+        const r = await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
+        // The quorum on a block that is not canonical (it lost fork choice before its votes came): adopt it,
+        // or the network can stall for good (its signers may never co-sign another block at its height).
+        if (r && !r.becameFinal && r.signatures >= this.threshold && height > r.finalHeight) await this.adopt(vote.blockHash)
         return 'accept'
       }
     }
+  }
+
+  private async adopt(hash: Uint8Array): Promise<void> {
+    const result = await this.components.store.adoptQuorum(hash)
+    if (!result) return
+    this.metrics?.adopted.inc()
+    this.log.warn(
+      { height: result.head.height, blockHash: toHex(hash), depth: result.reorg?.depth ?? 0 },
+      'a block off the canonical chain reached the quorum: its branch is canonical now',
+    )
+    this.components.applied?.(result)
   }
 
   private addPending(vote: Vote): void {
