@@ -1,17 +1,20 @@
-// The quorum stall found in the 2|2 partition test's network (4 validators, threshold 3), rebuilt block by block
+// Quorum stalls found in the 2|2 partition test's network (4 validators, threshold 3), rebuilt block by block
 // with the real QuorumConsensus (in-turn difficulty, signer limit), the real block tree on LevelDB and the votes
-// subsystem. Every validator started at once and sealed its own height-1 block; the chains then settled so that:
-//   canonical  B1 (v3, out of turn) ─ B2 (v2, in turn)                work 1 + 2 = 3
-//   side       B1 ─ B2' (v0, out of turn) ─ B3' (v1, out of turn)      work 1 + 1 + 1 = 3, lost on the hash
-// B3' collected v1's, v0's and v3's signatures (the quorum), but only after it had lost fork choice. On B2 the
-// next block had no producer left: v2 and v3 sealed the last two blocks (signer limit) and v0 and v1 had
-// co-signed B3' at height 3, so their vote guard refuses to seal another height-3 block, for good.
-// The fix: a block that carries the quorum above the final block wins over a branch without one.
+// subsystem. A validator never co-signs two blocks at one height (vote guard) and a producer's seal is its vote,
+// so a validator that co-signed a block at height h on one branch may never seal height h on another. When every
+// validator the signer limit allows on the head has co-signed a block at the next height elsewhere, nobody can
+// ever extend the head: the network stalls for good. Two ways in, both seen in the test's network:
+// - the heal of a 2|2 partition: side A sealed one in-turn block (work 2) at height 5, side B two out-of-turn ones
+//   (work 2) at 5 and 6. Equal work, and the lower hash picked A's shorter branch: on it height 6 needs v2 or v3,
+//   who co-signed B's block at 6. Fix: quorum fork choice prefers the longer branch on equal work.
+// - a block that got the quorum after it had lost fork choice (its votes came late) on a side branch: its
+//   signers may never seal its height on the head's branch. Fix: a block carrying the quorum above the final
+//   block wins (connect), and a side-branch block that reaches the quorum is adopted (votes → adoptQuorum).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Consensus, createConsensus, type Genesis } from '@profichain/consensus'
-import { type Block, type BlockHeader, blockHash, compareBytes, createBlock, generateKeyPair, type KeyPair, signVote, toHex } from '@profichain/core'
+import { type Block, type BlockHeader, blockHash, compareBytes, createBlock, decodeBlock, generateKeyPair, type KeyPair, signVote, toHex } from '@profichain/core'
 import { type AddBlockResult, type BlockTree, createBlockTree, genesisBlockOf } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -35,6 +38,7 @@ const genesis: Genesis = {
 }
 const consensus: Consensus = createConsensus(genesis)
 const g0 = genesisBlockOf(genesis).header
+const hex = (b: Block) => toHex(blockHash(b.header))
 
 let dir: string
 const trees: BlockTree[] = []
@@ -44,30 +48,27 @@ async function openTree(name: string): Promise<BlockTree> {
   return t
 }
 
+/** Headers by hash, for the consensus's ancestor lookups while sealing. */
+const known = new Map<string, BlockHeader>([[toHex(blockHash(g0)), g0]])
+
 /** A block sealed by `key` on `parent` under the real quorum rules (difficulty from the turn, producer's signature). */
-async function seal(parent: BlockHeader, key: KeyPair, ancestors: BlockHeader[], dt = 10_000): Promise<Block> {
-  const draft = createBlock({ network: NET, height: parent.height + 1, timestamp: parent.timestamp + dt, prevHash: blockHash(parent), producer: key.publicKey, txs: [] })
-  const byHash = new Map([parent, ...ancestors].map((h) => [toHex(blockHash(h)), h]))
+async function seal(parent: Block | BlockHeader, key: KeyPair, dt = 10_000): Promise<Block> {
+  const p = 'header' in parent ? parent.header : parent
+  const draft = createBlock({ network: NET, height: p.height + 1, timestamp: p.timestamp + dt, prevHash: blockHash(p), producer: key.publicKey, txs: [] })
   const ctx = {
     ancestors: async (hash: Uint8Array, n: number) => {
       const out: BlockHeader[] = []
-      for (let h = byHash.get(toHex(hash)); h && out.length < n; h = byHash.get(toHex(h.prevHash))) out.push(h)
+      for (let h = known.get(toHex(hash)); h && out.length < n; h = known.get(toHex(h.prevHash))) out.push(h)
       return out
     },
   }
-  return consensus.seal(draft, parent, key, ctx)
+  const b = await consensus.seal(draft, p, key, ctx)
+  known.set(hex(b), b.header)
+  return b
 }
 
-/** The stalled network's blocks; B2 is sealed until it wins the work tie against B3' on the hash, as it did there. */
-async function stalledBlocks() {
-  const b1 = await seal(g0, v3, [])
-  const b2s = await seal(b1.header, v0, [g0])
-  const b3s = await seal(b2s.header, v1, [b1.header, g0])
-  for (let dt = 10_000; ; dt++) {
-    const b2 = await seal(b1.header, v2, [g0], dt)
-    if (compareBytes(blockHash(b2.header), blockHash(b3s.header)) < 0) return { b1, b2, b2s, b3s }
-  }
-}
+/** `key`'s vote for `b` as a header signature. */
+const sig = (b: Block, key: KeyPair) => signVote(NET, b.header.height, blockHash(b.header), key)
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pc-qstall-'))
@@ -77,73 +78,109 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-describe('quorum liveness: a quorum-signed block that lost fork choice', () => {
-  it('becomes the head when its last vote arrives (votes → adoptQuorum → chain), and stays final', async () => {
-    const { b1, b2, b2s, b3s } = await stalledBlocks()
+describe('quorum liveness: no branch the network cannot extend', () => {
+  it('the heal of a 2|2 partition: on equal work the longer branch wins, and it can be extended and finalised', async () => {
+    // Before the cut (as in the test's network): P1 v0, P2 v2 (in turn), P3 v3 (in turn), P4 v0 (in turn).
+    const p1 = await seal(g0, v0)
+    const p2 = await seal(p1, v2)
+    const p3 = await seal(p2, v3)
+    const p4 = await seal(p3, v0)
+    // Cut: side A {v0, v1}, side B {v2, v3}. B seals B5 (v2) and B6 (v3) out of turn, each co-signed by the other.
+    const b5 = await seal(p4, v2)
+    const b6 = await seal(b5, v3)
+    // A seals A5 (v1, in turn), co-signed by v0; sealed until its hash is the lower one, as it was there.
+    let a5 = await seal(p4, v1)
+    for (let dt = 10_001; compareBytes(blockHash(a5.header), blockHash(b6.header)) > 0; dt++) a5 = await seal(p4, v1, dt)
+    // Validator v2's node, side B: it sealed B5 and co-signed B6.
+    const tree = await openTree('v2')
+    const votes = createVotes({ genesis }, { store: tree, key: v2, publish: () => {}, logger: silent, registry: new Registry() })
+    for (const b of [p1, p2, p3, p4, b5, b6]) {
+      await tree.addBlock(b)
+      await votes.onBlock(b)
+    }
+    expect(await votes.onVote(sig(b5, v3), 'v3')).toBe('accept')
+    expect(toHex((await tree.ownVote(6)) as Uint8Array)).toBe(hex(b6))
+    // The heal: A5 arrives (work equal to B5-B6, lower hash). Lowest hash alone would make A5 the head, where
+    // height 6 needs v2 or v3 (v1 and v0 sealed A5 and P4), who both co-signed B6: a stall for good.
+    const guarded = guardSealing(consensus, tree)
+    expect(await guarded.producerDelay(a5.header, v2.publicKey, tree.chain, Date.now())).toBeNull()
+    await tree.addBlock(a5)
+    expect(tree.head().hash).toEqual(blockHash(b6.header))
+    // On B6, v0 and v1 may seal height 7 (v1 is in turn), and they never co-signed height 6: B6 becomes final.
+    expect(await consensus.producerDelay(b6.header, v1.publicKey, tree.chain, Date.now())).not.toBeNull()
+    expect(await consensus.producerDelay(b6.header, v0.publicKey, tree.chain, Date.now())).not.toBeNull()
+    for (const k of [v0, v1]) expect(await votes.onVote(sig(b6, k), 'a')).toBe('accept')
+    await votes.idle()
+    expect(tree.finalHeight()).toBe(6)
+    const b7 = await seal(b6, v1)
+    await tree.addBlock(b7)
+    expect(tree.head().height).toBe(7)
+  })
+
+  it('a side-branch block that reaches the quorum late becomes the head (votes → adoptQuorum → chain), durably', async () => {
+    // Heavier canonical branch B1 (v1) B2 (v2) B3 (v3), all in turn (work 6); side branch B1 B2' (v0) B3' (v2),
+    // out of turn (work 4). B3' gets v2's seal and v0's and v1's votes: the quorum, on the lighter branch.
+    const b1 = await seal(g0, v1)
+    const b2 = await seal(b1, v2)
+    const b3 = await seal(b2, v3)
+    const s2 = await seal(b1, v0)
+    const s3 = await seal(s2, v2)
     // Validator v0's node: it sealed B2' and co-signed B3' while that branch was its head.
     let tree = await openTree('v0')
     const applied: AddBlockResult[] = []
     const registry = new Registry()
     const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: (r) => applied.push(r), logger: silent, registry })
-    for (const b of [b1, b2s, b3s]) {
+    for (const b of [b1, s2, s3]) {
       await tree.addBlock(b)
       await votes.onBlock(b)
     }
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b3s.header)))
-    // The in-turn B2 ties B1-B2'-B3' in work and wins on the hash: the head falls back to height 2.
-    const r = await tree.addBlock(b2)
-    expect(r.reorg?.depth).toBe(2)
-    expect(tree.head().height).toBe(2)
-    // On B2 nobody may seal height 3: v2 and v3 sealed the last two blocks, v0 co-signed B3' (its guard), and
-    // v1 sealed B3' (its own guard on its node, as v0's is here).
-    const guarded = guardSealing(consensus, tree)
-    for (const k of [v0, v2, v3]) expect(await guarded.producerDelay(b2.header, k.publicKey, tree.chain, Date.now())).toBeNull()
+    for (const b of [b2, b3]) await tree.addBlock(b)
+    expect(tree.head().hash).toEqual(blockHash(b3.header))
     expect(tree.finalHeight()).toBe(0)
-    // v3's vote for B3' arrives: B3' carries the quorum (v1 sealed it, v0 and v3 co-signed it).
-    expect(await votes.onVote(signVote(NET, 3, blockHash(b3s.header), v3), 'v3')).toBe('accept')
+    // v1's vote for B3' arrives: the quorum on a block off the canonical chain.
+    expect(await votes.onVote(sig(s3, v1), 'v1')).toBe('accept')
     await votes.idle()
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b3s.header)))
+    expect(tree.head().hash).toEqual(blockHash(s3.header))
     expect(tree.finalHeight()).toBe(3)
-    // The chain service gets the switch like any other: B2' and B3' canonical, B2 abandoned.
+    // The chain service gets the switch like any other: B2' and B3' canonical, B2 and B3 abandoned.
     expect(applied).toHaveLength(1)
-    expect(applied[0].newCanonical.map((b) => b.header.height)).toEqual([2, 3])
-    expect(applied[0].reorg).toMatchObject({ depth: 1 })
+    expect(applied[0].newCanonical.map(hex)).toEqual([hex(s2), hex(s3)])
+    expect(applied[0].reorg).toMatchObject({ depth: 2 })
     expect(await registry.getSingleMetricAsString('profichain_votes_quorum_adopted_total')).toMatch(/ 1$/m)
-    // On B3' the chain goes on: v2 and v3 may seal height 4.
-    for (const k of [v2, v3]) expect(await guarded.producerDelay(b3s.header, k.publicKey, tree.chain, Date.now())).not.toBeNull()
     // A heavier block on the abandoned branch never takes the head back below the final block.
-    const b3 = await seal(b2.header, v1, [b1.header, g0])
-    await tree.addBlock(b3)
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b3s.header)))
+    await tree.addBlock(await seal(b3, v0))
+    expect(tree.head().hash).toEqual(blockHash(s3.header))
     // Durable: the same head and final block after a reopen.
     await votes.stop()
     await tree.close()
     tree = await openTree('v0')
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b3s.header)))
+    expect(tree.head().hash).toEqual(blockHash(s3.header))
     expect(tree.finalHeight()).toBe(3)
     expect((await tree.audit()).mismatches).toEqual([])
   })
 
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {
-    const { b1, b2, b2s, b3s } = await stalledBlocks()
-    // A node where B3' has its quorum: serves B2' and B3' with their stored signatures.
+    const b1 = await seal(g0, v1)
+    const b2 = await seal(b1, v2)
+    const b3 = await seal(b2, v3)
+    const s2 = await seal(b1, v0)
+    const s3 = await seal(s2, v2)
+    // A node where B3' has its quorum serves B2' and B3' with their stored signatures.
     const server = await openTree('server')
-    for (const b of [b1, b2s, b3s]) await server.addBlock(b)
-    for (const k of [v0, v3]) await server.addSignatures(blockHash(b3s.header), [signVote(NET, 3, blockHash(b3s.header), k)])
+    for (const b of [b1, s2, s3]) await server.addBlock(b)
+    await server.addSignatures(blockHash(s3.header), [sig(s3, v0), sig(s3, v1)])
     expect(server.finalHeight()).toBe(3)
     const handlers = createSyncHandlers({ genesisHash: blockHash(g0) }, { store: server })
-    const { decodeBlock } = await import('@profichain/core')
     const served = (await handlers.blocks(1, 3)).map((e) => decodeBlock(e))
     expect(served[2].header.signatures).toHaveLength(3)
-    // v2's node, on B1-B2 (work 3, lowest hash): B2' and then B3' (work 3 too, but the quorum) arrive.
-    const tree = await openTree('v2')
-    for (const b of [b1, b2]) await tree.addBlock(b)
-    expect(tree.head().height).toBe(2)
+    // v3's node, on the heavier B1-B2-B3: B2' and then B3' (lighter, but with the quorum) arrive.
+    const tree = await openTree('v3')
+    for (const b of [b1, b2, b3]) await tree.addBlock(b)
     await tree.addBlock(served[1])
-    expect(tree.head().height).toBe(2)
+    expect(tree.head().hash).toEqual(blockHash(b3.header))
     const r = await tree.addBlock(served[2])
-    expect(r.reorg?.depth).toBe(1)
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b3s.header)))
+    expect(r.reorg?.depth).toBe(2)
+    expect(tree.head().hash).toEqual(blockHash(s3.header))
     expect(tree.finalHeight()).toBe(3)
   })
 })

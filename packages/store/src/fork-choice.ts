@@ -287,7 +287,7 @@ export class ForkChoice {
     const commitDevices = p.devices.stageBlock(b, node, block.txs, ids)
 
     let switched: Switch | undefined
-    if (better(node, p.state.head) || this.quorumAboveFinal(node)) switched = await this.planSwitch(node, block, ids)
+    if (better(node, p.state.head, p.consensus.type === 'quorum') || this.quorumAboveFinal(node)) switched = await this.planSwitch(node, block, ids)
     let commitMempool = () => {}
     let finalNode = p.state.final
     if (switched) {
@@ -454,8 +454,15 @@ export class ForkChoice {
   }
 }
 
-/** Fork choice: most cumulative work, then lowest hash. */
-function better(a: TreeNode, b: TreeNode): boolean {
+/**
+ * Fork choice: most cumulative work, then lowest hash. Quorum (`longerOnTie`): equal work, then the longer
+ * branch. After a 2|2 partition one side may hold one in-turn block (work 2) and the other two out-of-turn ones
+ * (work 2): the validators of the longer side co-signed its blocks at both heights, so on the shorter branch
+ * they may never seal the next height (vote guard) and the others may not either (signer limit): a stall for
+ * good. The longer branch has producers for its next height and voters for its tip.
+ */
+function better(a: TreeNode, b: TreeNode, longerOnTie: boolean): boolean {
   if (a.totalWork !== b.totalWork) return a.totalWork > b.totalWork
+  if (longerOnTie && a.height !== b.height) return a.height > b.height
   return compareBytes(a.hash, b.hash) < 0
 }
