@@ -18,7 +18,7 @@ import { HealthMonitor, type Problem } from './health.js'
 import { createIngestApi, type IngestApiSubsystem } from './ingest-api/index.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
-import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
+import { createSync, createSyncHandlers, createWatchdog, type SyncService, trackImports, type Watchdog } from './sync/index.js'
 import { createVotes, guardSealing, type VotesService } from './votes/index.js'
 import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 import { createPublicAnchoring, type PublicAnchoring } from './anchor/index.js'
@@ -76,6 +76,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     api?: ApiServer
     network?: GossipService
     sync?: SyncService
+    watchdog?: Watchdog
     votes?: VotesService
     ingestApi?: IngestApiSubsystem
     checkpoints?: CheckpointsService
@@ -396,12 +397,15 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
 
       // Networked nodes: gossip in/out and sync (server answers from the store, client catches up).
       if (c.enabled.network) {
+        // Blocks from peers (gossip, sync) go to the chain service through one tracker: the watchdog sees how
+        // long the oldest import has waited.
+        const imports = trackImports((block: Block, opts?: { from?: string }) => chain.addBlock(block, opts))
         const gossip = (this.parts.network = createGossip(
           { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers },
           {
             key: this.key,
             handlers: createSyncHandlers({ genesisHash: genesisHash(this.genesis) }, { store: tree }),
-            chain,
+            chain: { addBlock: imports.addBlock },
             verifier,
             mempool: this.producer ? tree.mempool : undefined,
             origins: { known: (o) => tree.devices.known(o), check: (txs) => tree.checkOrigins(txs) },
@@ -415,8 +419,18 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         ))
         const sync = (this.parts.sync = createSync(
           { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
-          { net: gossip.net, store: tree, chain, logger: log('sync') },
+          { net: gossip.net, store: tree, chain: { addBlock: imports.addBlock }, logger: log('sync') },
         ))
+        this.parts.watchdog = createWatchdog(
+          {},
+          {
+            chainWaitMs: imports.oldestWaitMs,
+            syncRoundMs: () => sync.roundMs(),
+            heights: this.genesis.consensus.type === 'quorum' ? () => ({ head: tree.head().height, final: tree.finalHeight() }) : undefined,
+            logger: log('watchdog'),
+            registry,
+          },
+        )
         chain.on('own-txs', (txs) => gossip.publishOwn(txs))
         chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
         this.producer?.on('block', ({ block }) => gossip.publishBlock(block))
@@ -424,6 +438,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         if (c.enabled.archive) gossip.on('applied', ({ blocks, from }) => void sync.fetchPayloads(blocks, from))
         await gossip.start()
         sync.start()
+        this.parts.watchdog.start()
       }
       this.metrics.levels({
         height: () => tree.head().height,
@@ -447,6 +462,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingestApi?.stop().catch(() => {})
       await this.ingest?.stop().catch(() => {})
       await this.producer?.stop().catch(() => {})
+      await this.parts.watchdog?.stop()
       await this.sync?.stop().catch(() => {})
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
@@ -558,6 +574,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingestApi?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
+      await this.parts.watchdog?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
       await this.parts.anchoring?.stop()

@@ -62,10 +62,13 @@ export interface SyncService extends Startable, EventEmitter<SyncEvents> {
   /** Archive nodes: fetch payloads of these new canonical blocks that did not come with tx gossip. */
   fetchPayloads(blocks: Block[], peer: string): Promise<void>
   isSyncing(): boolean
+  /** How long the running catch-up round has been going (ms); 0 when none runs (the watchdog reads it). */
+  roundMs(): number
 }
 
 class Sync extends EventEmitter<SyncEvents> implements SyncService {
   private syncing = false
+  private roundStartedAt = 0
   private again = false
   private stopped = false
   private timer?: NodeJS.Timeout
@@ -95,6 +98,10 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
     return this.syncing
   }
 
+  roundMs(): number {
+    return this.syncing ? Date.now() - this.roundStartedAt : 0
+  }
+
   orphanParents(peer: string): void {
     const now = Date.now()
     if (now - (this.orphanSyncAt.get(peer) ?? 0) < (this.init.orphanSyncGapMs ?? 1000)) return
@@ -109,6 +116,7 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
       return
     }
     this.syncing = true
+    this.roundStartedAt = Date.now()
     const run = (async () => {
       let rounds = 0
       do {
