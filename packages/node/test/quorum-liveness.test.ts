@@ -13,12 +13,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Consensus, createConsensus, type Genesis } from '@profichain/consensus'
-import { type Block, type BlockHeader, blockHash, compareBytes, createBlock, decodeBlock, generateKeyPair, type KeyPair, signVote, toHex } from '@profichain/core'
+import { type Consensus, createConsensus, type Genesis, signerLimitLiftMs } from '@profichain/consensus'
+import { type Block, type BlockHeader, blockHash, compareBytes, createBlock, decodeBlock, decodeHeader, generateKeyPair, type KeyPair, type SyncKind, type SyncRequestOf, type SyncResponses, signVote, toHex } from '@profichain/core'
 import { type AddBlockResult, type BlockTree, createBlockTree, genesisBlockOf } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createSyncHandlers } from '../src/sync/index.js'
+import { createSync, createSyncHandlers, type SyncNet } from '../src/sync/index.js'
 import { createVotes, guardSealing } from '../src/votes/index.js'
 import { silent } from './fakes.js'
 
@@ -52,7 +52,7 @@ async function openTree(name: string): Promise<BlockTree> {
 const known = new Map<string, BlockHeader>([[toHex(blockHash(g0)), g0]])
 
 /** A block sealed by `key` on `parent` under the real quorum rules (difficulty from the turn, producer's signature). */
-async function seal(parent: Block | BlockHeader, key: KeyPair, dt = 10_000): Promise<Block> {
+async function seal(parent: Block | BlockHeader, key: KeyPair, dt = 1_000): Promise<Block> {
   const p = 'header' in parent ? parent.header : parent
   const draft = createBlock({ network: NET, height: p.height + 1, timestamp: p.timestamp + dt, prevHash: blockHash(p), producer: key.publicKey, txs: [] })
   const ctx = {
@@ -90,7 +90,7 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     const b6 = await seal(b5, v3)
     // A seals A5 (v1, in turn), co-signed by v0; sealed until its hash is the lower one, as it was there.
     let a5 = await seal(p4, v1)
-    for (let dt = 10_001; compareBytes(blockHash(a5.header), blockHash(b6.header)) > 0; dt++) a5 = await seal(p4, v1, dt)
+    for (let dt = 1_001; compareBytes(blockHash(a5.header), blockHash(b6.header)) > 0; dt++) a5 = await seal(p4, v1, dt)
     // Validator v2's node, side B: it sealed B5 and co-signed B6.
     const tree = await openTree('v2')
     const votes = createVotes({ genesis }, { store: tree, key: v2, publish: () => {}, logger: silent, registry: new Registry() })
@@ -182,5 +182,61 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect(r.reorg?.depth).toBe(2)
     expect(tree.head().hash).toEqual(blockHash(s3.header))
     expect(tree.finalHeight()).toBe(3)
+  })
+
+  it('after the heal, a block final on the other side reaches us through sync (signatures of known headers), and a head nobody may extend is extended after the lift delay', async () => {
+    // Before the cut: P1 (v0), P2 (v2), P3 (v3). A4 (v0, in turn) was relayed to side B with v0's seal only.
+    const p1 = await seal(g0, v0)
+    const p2 = await seal(p1, v2)
+    const p3 = await seal(p2, v3)
+    const a4 = await seal(p3, v0)
+    // One side made A4 final (v1's and v2's votes); the other node never got those votes and follows a second
+    // branch B4 (v1), B5 (v2): equal work, longer, so its head.
+    const server = await openTree('side-a')
+    for (const b of [p1, p2, p3, a4]) await server.addBlock(b)
+    await server.addSignatures(blockHash(a4.header), [sig(a4, v1), sig(a4, v2)])
+    expect(server.finalHeight()).toBe(4)
+    const b4 = await seal(p3, v1)
+    const b5 = await seal(b4, v2)
+    const tree = await openTree('side-b')
+    for (const b of [p1, p2, p3, a4, b4, b5]) await tree.addBlock(b)
+    expect(tree.head().hash).toEqual(blockHash(b5.header))
+    expect(tree.finalHeight()).toBe(0)
+    // Side A refuses B's branch (it forks below A's final block); B has A4 already, so block sync fetches
+    // nothing: only A4's signatures can bring B over. The sync client asks for them.
+    const handlers = createSyncHandlers({ genesisHash: blockHash(g0) }, { store: server })
+    const asked: SyncKind[] = []
+    const net: SyncNet = {
+      peers: () => [{ peerId: 'side-a' }],
+      request: async <K extends SyncKind>(_peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]> => {
+        asked.push(req.kind)
+        const r = req as SyncRequestOf<SyncKind>
+        if (r.kind === 'status') return (await handlers.status()) as SyncResponses[K]
+        if (r.kind === 'headers') return (await handlers.headers(r.from, r.count)).map((h) => decodeHeader(h)) as SyncResponses[K]
+        throw new Error(`unexpected ${r.kind}`)
+      },
+    }
+    const applied: AddBlockResult[] = []
+    const votes = createVotes({ genesis }, { store: tree, key: v3, publish: () => {}, applied: (r) => applied.push(r), logger: silent })
+    const sync = createSync({ genesisHash: blockHash(g0) }, { net, store: tree, chain: { addBlock: async () => ({ status: 'known' }) }, votes, logger: silent })
+    await sync.sync()
+    expect(asked).toEqual(['status', 'headers'])
+    expect(tree.head().hash).toEqual(blockHash(a4.header))
+    expect(tree.finalHeight()).toBe(4)
+    expect(applied.map((r) => r.reorg?.depth)).toEqual([2])
+    // On A4 height 5 needs v1 or v2 (v0 and v3 sealed A4 and P3): say both co-signed a block at 5 on side B.
+    // v0 (signer limit) may seal once A4 is signerLimitLiftMs old, and such a block is valid; an earlier one not.
+    const guarded = guardSealing(consensus, server)
+    const lift = signerLimitLiftMs(genesis)
+    expect(await consensus.producerDelay(a4.header, v0.publicKey, server.chain, a4.header.timestamp)).toBeNull()
+    expect(await guarded.producerDelay(a4.header, v0.publicKey, server.chain, a4.header.timestamp + 1000)).toBe(lift - 1000)
+    expect(await guarded.producerDelay(a4.header, v0.publicKey, server.chain, a4.header.timestamp + lift)).toBe(0)
+    await expect(seal(a4, v0, lift - 1)).rejects.toMatchObject({ code: 'ERR_PRODUCER_RECENT' })
+    const late = await seal(a4, v0, lift)
+    await tree.addBlock(late)
+    expect(tree.head().hash).toEqual(blockHash(late.header))
+    // Not under authority: the signer limit there has no lift (unchanged rules).
+    const auth = createConsensus({ ...genesis, consensus: { type: 'authority', backoffMs: 500 } })
+    await expect(auth.validateHeader({ ...late.header, signatures: late.header.signatures.slice(0, 1) }, a4.header, server.chain)).rejects.toMatchObject({ code: 'ERR_PRODUCER_RECENT' })
   })
 })

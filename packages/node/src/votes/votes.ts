@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Genesis } from '@profichain/consensus'
 import {
   type Block,
+  type BlockHeader,
   blockHash,
   encodeVote,
   equalBytes,
@@ -72,6 +73,8 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   onBlock(block: Block): Promise<void>
   /** A vote from the network (the gossip topic validator's callback). */
   onVote(vote: Vote, from?: string): Promise<Verdict>
+  /** The co-signatures on headers a peer served (sync), each taken like a gossiped vote. */
+  fromHeaders(headers: BlockHeader[], from: string): Promise<void>
   /** Votes waiting for their block. */
   pending(): { votes: number; bytes: number }
   /** Resolves when everything queued so far is done. */
@@ -87,6 +90,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
   readonly voting: boolean
   private readonly validators: Set<string>
   private readonly threshold: number
+  private readonly network: string
   private readonly log: Logger
   private readonly maxPending: number
   private readonly maxPendingBytes: number
@@ -117,6 +121,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.validators = new Set(g.validators.map((v) => v.toLowerCase()))
     this.voting = g.consensus.type === 'quorum' && this.validators.has(toHex(components.key.publicKey))
     this.threshold = g.consensus.type === 'quorum' ? g.consensus.threshold : Number.POSITIVE_INFINITY
+    this.network = g.network
     this.maxPending = init.maxPending ?? 4096
     this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
     this.lastFinal = components.store.finalHeight()
@@ -200,6 +205,17 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       this.checkFinal()
       return verdict
     })
+  }
+
+  async fromHeaders(headers: BlockHeader[], from: string): Promise<void> {
+    for (const h of headers) {
+      if (h.network !== this.network) continue
+      const hash = blockHash(h)
+      for (const s of h.signatures) {
+        // A header signature is a signature over the block hash, like a vote's.
+        await this.onVote({ network: h.network, height: h.height, blockHash: hash, signer: s.signer, signature: s.signature }, from)
+      }
+    }
   }
 
   /** Guard first (durable), then sign, store the signature, publish. */
