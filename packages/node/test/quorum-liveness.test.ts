@@ -159,6 +159,34 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect((await tree.audit()).mismatches).toEqual([])
   })
 
+  it('a validator that co-signed a later block of its branch does not adopt an earlier quorum block of another', async () => {
+    // Votes are not locked: v0 sealed F3 on one branch, then (F3's votes not yet in) sealed G4 in turn on the
+    // other. Adopting F3 when its quorum arrives would leave v0 helping two conflicting blocks to finality (G4
+    // gets its quorum too); each side would then refuse the other's branch for good. v0 stays, G4 becomes final.
+    const p1 = await seal(g0, v2)
+    const p2 = await seal(p1, v3)
+    const f3 = await seal(p2, v0)
+    const g3 = await seal(p2, v1)
+    const g4 = await seal(g3, v0)
+    const tree = await openTree('v0')
+    const registry = new Registry()
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, logger: silent, registry })
+    for (const b of [p1, p2, f3, g3, g4]) {
+      await tree.addBlock(b)
+      await votes.onBlock(b)
+    }
+    expect(tree.head().hash).toEqual(blockHash(g4.header))
+    for (const k of [v2, v3]) await votes.onVote(sig(f3, k), 'x')
+    await votes.idle()
+    expect((await tree.getHeader(blockHash(f3.header)))?.signatures).toHaveLength(3)
+    expect(tree.head().hash).toEqual(blockHash(g4.header))
+    expect(await registry.getSingleMetricAsString('profichain_votes_quorum_adopted_total')).toMatch(/ 0$/m)
+    for (const k of [v3, v1]) await votes.onVote(sig(g4, k), 'y')
+    await votes.idle()
+    expect(tree.finalHeight()).toBe(4)
+    expect(tree.finalHash()).toEqual(blockHash(g4.header))
+  })
+
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {
     const b1 = await seal(g0, v1)
     const b2 = await seal(b1, v2)

@@ -201,6 +201,7 @@ export class BlockTree {
       outbox: this.storeOutbox,
       retention: init.retention ?? { mode: 'all' },
       metrics,
+      ownVote: (height) => this.votes.ownVote(height),
     })
   }
 
