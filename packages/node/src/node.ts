@@ -19,7 +19,7 @@ import { createIngestApi, type IngestApiSubsystem } from './ingest-api/index.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, createWatchdog, type SyncService, trackImports, type Watchdog } from './sync/index.js'
-import { createVotes, guardSealing, type VotesService } from './votes/index.js'
+import { createVotes, guardSealing, VoteLock, type VotesService } from './votes/index.js'
 import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 import { createPublicAnchoring, type PublicAnchoring } from './anchor/index.js'
 import { createEthAnchor } from '@profichain/anchor'
@@ -85,6 +85,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   } = {}
   private started = false
   private stopping?: Promise<void>
+  private lock?: VoteLock
 
   constructor(init: NodeInit) {
     super()
@@ -196,7 +197,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           {
             chain: tree,
             context: tree.chain,
-            consensus: guardSealing(this.consensus, tree),
+            consensus: guardSealing(this.consensus, tree, this.voteLock()),
             key: this.key,
             merkleRoot: (ids) => verifier.merkleRoot(ids),
             logger: log('producer'),
@@ -273,7 +274,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       if (this.genesis.consensus.type === 'quorum') {
         const votes = (this.parts.votes = createVotes(
           { genesis: this.genesis },
-          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), logger: log('votes'), registry },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), lock: this.voteLock(), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
         votes.on('final', (f) => {
@@ -489,6 +490,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           : await tree.receipt(id, 'native', this.anchorBase())
       return anchoring ? anchoring.withEth(id, base, form) : base
     }
+  }
+
+  /** Quorum: the one short lock on this validator's votes, shared by its producer and its votes subsystem. */
+  private voteLock(): VoteLock | undefined {
+    if (this.genesis.consensus.type !== 'quorum') return undefined
+    this.lock ??= new VoteLock(Math.max(2000, 4 * this.genesis.blockTimeMs))
+    return this.lock
   }
 
   private requireChain(): ChainService {

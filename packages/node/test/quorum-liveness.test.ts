@@ -19,7 +19,7 @@ import { type AddBlockResult, type BlockTree, createBlockTree, genesisBlockOf } 
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createSync, createSyncHandlers, type SyncNet } from '../src/sync/index.js'
-import { createVotes, guardSealing } from '../src/votes/index.js'
+import { createVotes, guardSealing, VoteLock } from '../src/votes/index.js'
 import { silent } from './fakes.js'
 
 const NET = 'qstall'
@@ -159,32 +159,47 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect((await tree.audit()).mismatches).toEqual([])
   })
 
-  it('a validator that co-signed a later block of its branch does not adopt an earlier quorum block of another', async () => {
-    // Votes are not locked: v0 sealed F3 on one branch, then (F3's votes not yet in) sealed G4 in turn on the
-    // other. Adopting F3 when its quorum arrives would leave v0 helping two conflicting blocks to finality (G4
-    // gets its quorum too); each side would then refuse the other's branch for good. v0 stays, G4 becomes final.
+  it('vote lock: moments after co-signing a block, a validator does not seal above it on a branch without it; that block\'s quorum then brings its branch', async () => {
+    // Votes are not locked by the protocol. In the test's network v0 sealed F3, then (F3's votes not yet in)
+    // sealed G4 on the other branch; F3 and G4 both got a quorum: two conflicting final blocks, each side
+    // refusing the other's branch for good. With the lock v0 waits, F3's votes arrive, F3's branch is adopted.
     const p1 = await seal(g0, v2)
     const p2 = await seal(p1, v3)
     const f3 = await seal(p2, v0)
-    const g3 = await seal(p2, v1)
-    const g4 = await seal(g3, v0)
+    let g3 = await seal(p2, v1)
+    for (let dt = 1_001; compareBytes(blockHash(g3.header), blockHash(f3.header)) > 0; dt++) g3 = await seal(p2, v1, dt)
     const tree = await openTree('v0')
+    let clock = Date.now()
+    const lock = new VoteLock(2000, () => clock)
     const registry = new Registry()
-    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, logger: silent, registry })
-    for (const b of [p1, p2, f3, g3, g4]) {
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, lock, logger: silent, registry })
+    for (const b of [p1, p2, f3]) {
       await tree.addBlock(b)
       await votes.onBlock(b)
     }
-    expect(tree.head().hash).toEqual(blockHash(g4.header))
+    await tree.addBlock(g3)
+    expect(tree.head().hash).toEqual(blockHash(g3.header))
+    // v0 is in turn at height 4 on G3: without the lock it could seal G4 at once.
+    const guarded = guardSealing(consensus, tree, lock)
+    const at = g3.header.timestamp + 1000
+    expect(await guardSealing(consensus, tree).producerDelay(g3.header, v0.publicKey, tree.chain, at)).toBe(0)
+    expect(await guarded.producerDelay(g3.header, v0.publicKey, tree.chain, at)).toBe(2000)
+    const g4 = await seal(g3, v0)
+    await expect(guarded.seal(g4, g3.header, v0, tree.chain)).rejects.toMatchObject({ code: 'ERR_VOTE_GUARD' })
+    // It does not co-sign above F3 on G either (a G4 by another validator).
+    const g4b = await seal(g3, v2)
+    await tree.addBlock(g4b)
+    await votes.onBlock(g4b)
+    expect(await registry.getSingleMetricAsString('profichain_votes_locked_total')).toMatch(/ 1$/m)
+    expect(await tree.ownVote(4)).toBeUndefined()
+    // F3's votes arrive: its quorum brings its branch (adopted), final 3.
     for (const k of [v2, v3]) await votes.onVote(sig(f3, k), 'x')
     await votes.idle()
-    expect((await tree.getHeader(blockHash(f3.header)))?.signatures).toHaveLength(3)
-    expect(tree.head().hash).toEqual(blockHash(g4.header))
-    expect(await registry.getSingleMetricAsString('profichain_votes_quorum_adopted_total')).toMatch(/ 0$/m)
-    for (const k of [v3, v1]) await votes.onVote(sig(g4, k), 'y')
-    await votes.idle()
-    expect(tree.finalHeight()).toBe(4)
-    expect(tree.finalHash()).toEqual(blockHash(g4.header))
+    expect(tree.head().hash).toEqual(blockHash(f3.header))
+    expect(tree.finalHeight()).toBe(3)
+    // The lock is short: past it a validator votes and seals freely again (a branch lost for good never holds it).
+    clock += 2001
+    expect(await lock.waitMs(4, async () => undefined)).toBe(0)
   })
 
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {

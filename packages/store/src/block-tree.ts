@@ -201,7 +201,6 @@ export class BlockTree {
       outbox: this.storeOutbox,
       retention: init.retention ?? { mode: 'all' },
       metrics,
-      ownVote: (height) => this.votes.ownVote(height),
     })
   }
 

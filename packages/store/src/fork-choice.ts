@@ -81,8 +81,6 @@ export interface ForkChoiceParts {
   outbox: StoreOutbox
   retention: RetentionPolicy
   metrics: StoreMetrics
-  /** The block this node co-signed at a height (its vote guard), if any. */
-  ownVote?: (height: number) => Promise<Uint8Array | undefined>
 }
 
 /** The canonical head of a chain state, as the public HeadInfo. */
@@ -235,7 +233,7 @@ export class ForkChoice {
     if (!node || !this.quorumAboveFinal(node) || (await p.nodes.isCanonical(node))) return undefined
     const oldHead = p.state.head
     const { txs, ids } = await p.nodes.loadTxs(hash)
-    const switched = await this.quorumSwitch(node, { header: node.header, txs }, ids)
+    const switched = await this.planSwitch(node, { header: node.header, txs }, ids)
     if (!switched) return undefined
     const b = p.db.batch()
     const counts = { ...p.state.counts }
@@ -253,24 +251,6 @@ export class ForkChoice {
     const result = this.result('added', [], [{ node, switched }], oldHead)
     if (result.reorg) p.metrics.count('reorgs')
     return result
-  }
-
-  /**
-   * The switch to a quorum block that does not win on work — unless this node co-signed a block of its
-   * canonical chain above the fork point: votes are not locked, so a validator may have co-signed (or sealed)
-   * a later block on its branch before the quorum of an earlier block on another branch reached it; that later
-   * block can collect a quorum too, and a validator switching away would help make two conflicting final
-   * blocks (each side then refuses the other's branch for good). It stays; its branch grows and wins on work,
-   * or its block becomes final.
-   */
-  private async quorumSwitch(tip: TreeNode, tipBlock: Block, tipIds: Uint8Array[]): Promise<Switch | undefined> {
-    const sw = await this.planSwitch(tip, tipBlock, tipIds)
-    if (!sw || !this.p.ownVote) return sw
-    for (const r of sw.removed) {
-      const own = await this.p.ownVote(r.node.height)
-      if (own && equalBytes(own, r.node.hash)) return undefined
-    }
-    return sw
   }
 
   /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */
@@ -308,7 +288,7 @@ export class ForkChoice {
 
     let switched: Switch | undefined
     if (better(node, p.state.head, p.consensus.type === 'quorum')) switched = await this.planSwitch(node, block, ids)
-    else if (this.quorumAboveFinal(node)) switched = await this.quorumSwitch(node, block, ids)
+    else if (this.quorumAboveFinal(node)) switched = await this.planSwitch(node, block, ids)
     let commitMempool = () => {}
     let finalNode = p.state.final
     if (switched) {

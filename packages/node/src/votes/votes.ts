@@ -17,6 +17,7 @@ import type { AddBlockResult, BlockTree, VoteEvidence } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
+import type { VoteLock } from './vote-lock.js'
 
 /**
  * Votes (quorum consensus, DESIGN §5): this node co-signs each new canonical block it validated, if it is a
@@ -40,7 +41,7 @@ export interface VotesEvents {
 
 export type VotesStore = Pick<
   BlockTree,
-  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum'
+  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum' | 'getHashAtHeight'
 >
 
 export interface VotesInit {
@@ -62,6 +63,8 @@ export interface VotesComponents {
    * takes the result like a produced block's (events, reorg recovery, receipts).
    */
   applied?: (result: AddBlockResult) => void
+  /** The short lock on own votes (shared with the producer's `guardSealing`); absent: no lock. */
+  lock?: VoteLock
   logger: Logger
   registry?: Registry
 }
@@ -109,6 +112,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     refused: Counter
     dropped: Counter
     adopted: Counter
+    locked: Counter
   }
 
   constructor(
@@ -137,6 +141,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
         adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
+        locked: c('locked', 'Own votes not cast: this node co-signed a block of another branch moments before (vote lock)'),
       }
       const pendingCount = () => this.pendingVotes
       new Gauge({
@@ -220,13 +225,20 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
 
   /** Guard first (durable), then sign, store the signature, publish. */
   private async castVote(block: Block, hash: Uint8Array): Promise<void> {
-    const { store, key, publish } = this.components
+    const { store, key, publish, lock } = this.components
     const height = block.header.height
+    if (lock && (await lock.waitMs(height, (h) => store.getHashAtHeight(h))) > 0) {
+      // Just co-signed a block this chain does not hold: its votes may be on their way (VoteLock).
+      this.metrics?.locked.inc()
+      this.log.debug({ height, blockHash: toHex(hash) }, 'not co-signing yet: a recent vote of this node is on another branch')
+      return
+    }
     if (!(await store.guardVote(height, hash))) {
       this.metrics?.refused.inc()
       this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
       return
     }
+    lock?.noteVote(height, hash)
     const vote = voteForHeader(block.header, key)
     await store.recordVote(vote)
     await store.addSignatures(hash, [{ signer: vote.signer, signature: vote.signature }])
