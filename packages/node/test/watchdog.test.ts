@@ -38,18 +38,19 @@ describe('liveness watchdog', () => {
     expect(await stalledGauge(registry)).toContain('profichain_node_stalled{part="chain"} 0')
   })
 
-  it('finality (quorum): head above final and neither moving is a stall; the final block moving clears it', () => {
+  it('finality (quorum): head above a final block that does not move is a stall (even while the head moves); the final block moving clears it', () => {
     let now = 0
     const heights = { head: 7, final: 4 }
     const { logger, lines } = capture()
     const dog = createWatchdog({ finalityStallMs: 60_000 }, { chainWaitMs: () => 0, syncRoundMs: () => 0, heights: () => heights, logger, now: () => now })
     expect(dog.check()).toEqual([])
     now += 59_000
+    heights.head = 8
     expect(dog.check()).toEqual([])
     now += 2_000
     expect(dog.check()).toEqual(['finality'])
     expect(lines.at(-1)).toMatchObject({ level: 40, part: 'finality', msg: 'watchdog: finality has not progressed' })
-    heights.final = 7
+    heights.final = 8
     expect(dog.check()).toEqual([])
     // Head = final (a quiet network with nothing to finalise) is never a stall.
     now += 120_000

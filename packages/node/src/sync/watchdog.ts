@@ -9,8 +9,9 @@ import type { Startable } from '../types.js'
  * - `chain`: a block handed to the chain service (gossip, sync) has waited longer than `stallMs` for its
  *   outcome (a promise that never settles, a lock never released);
  * - `sync`: one catch-up round has run longer than `stallMs` (a request or an import that never ends);
- * - `finality` (quorum): the head is above the final block and neither has moved for `finalityStallMs`
- *   (a branch nobody may extend, votes that never arrive).
+ * - `finality` (quorum): the head is above the final block and the final block has not moved for
+ *   `finalityStallMs` (a branch nobody may extend, votes that never arrive, a final block the others left).
+ *   The head may move meanwhile: a validator alone on a branch still seals a block now and then.
  */
 export type WatchedPart = 'chain' | 'sync' | 'finality'
 
@@ -19,7 +20,7 @@ export interface WatchdogInit {
   intervalMs?: number
   /** A block import or sync round older than this is a stall (ms). Default 60 s. */
   stallMs?: number
-  /** Quorum: head above final and neither moving for this long is a stall (ms). Default 60 s. */
+  /** Quorum: head above final and the final block not moving for this long is a stall (ms). Default 60 s. */
   finalityStallMs?: number
 }
 
@@ -68,7 +69,7 @@ class LivenessWatchdog implements Watchdog {
   private timer?: NodeJS.Timeout
   private readonly stalled = new Set<WatchedPart>()
   private readonly gauge?: Gauge<'part'>
-  private lastHeights?: { head: number; final: number; since: number }
+  private lastFinal?: { final: number; since: number }
 
   constructor(
     private readonly init: WatchdogInit,
@@ -103,9 +104,9 @@ class LivenessWatchdog implements Watchdog {
     this.set('sync', syncMs > stallMs, { roundMs: syncMs })
     if (this.c.heights) {
       const h = this.c.heights()
-      const l = this.lastHeights
-      if (!l || l.head !== h.head || l.final !== h.final) this.lastHeights = { ...h, since: now }
-      const still = now - (this.lastHeights?.since ?? now)
+      // The clock starts when the final block moves, or when the head leaves it (head = final: nothing to do).
+      if (!this.lastFinal || this.lastFinal.final !== h.final || h.head <= h.final) this.lastFinal = { final: h.final, since: now }
+      const still = now - this.lastFinal.since
       this.set('finality', h.head > h.final && still > (this.init.finalityStallMs ?? 60_000), { head: h.head, final: h.final, stillMs: still })
     }
     return [...this.stalled]
