@@ -3,55 +3,33 @@
 // Three validators: v1 + v2 on side A (they can alternate and keep producing), v3 alone on side B (the
 // signer limit lets it seal at most one block, so B forks briefly and stalls). After the heal there must be
 // one head, and every record ingested on either side committed exactly once.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { configToml } from '@profichain/cli'
 import { type ChainpointProof, evaluateChainpoint, generateKeyPair, type KeyPair, toHex, writeKeyFile } from '@profichain/core'
 import { createGenesis, serializeGenesis } from '@profichain/consensus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, listFiles, tempDir, twoNamespaces, waitFor } from './helpers.js'
+import { listFiles, tempDir, waitFor } from './helpers.js'
+import { cliIn, type NetnsNode, type Side, startIn, stopAll, stopNode, twoNamespaces } from './netns.js'
 
 const net = twoNamespaces('pc', 231, 'partition test')
-const { ns: NS, ip: IP, setLink } = net
+const { ip: IP, setLink } = net
 const netnsOk = net.ok
 
-interface Member {
-  name: string
-  side: 'A' | 'B'
+interface Member extends NetnsNode {
   type: 'full' | 'producer' | 'thin'
   key: KeyPair
   p2p: number
   api: number
-  dir: string
-  proc?: ChildProcess
-  out: string
 }
 
 let root: string
 const members: Member[] = []
 
-function runIn(side: 'A' | 'B', args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', NS[side], process.execPath, CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
-}
+const runIn = (side: Side, args: string[]): string => cliIn(net, side, args)
 
 function status(m: Member): { height: number; headHash: string; peers: number; outboxSize: number } {
   return JSON.parse(runIn(m.side, ['status', '--json', '--api', `http://127.0.0.1:${m.api}`]))
-}
-
-async function start(m: Member): Promise<void> {
-  m.out = ''
-  m.proc = spawn('ip', ['netns', 'exec', NS[m.side], process.execPath, CLI, 'start', '--data-dir', m.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-  m.proc.stdout?.on('data', (d) => {
-    m.out += d
-  })
-  m.proc.stderr?.on('data', (d) => {
-    m.out += d
-  })
-  await waitFor(`${m.name} started`, () => {
-    if (m.proc?.exitCode !== null) throw new Error(`${m.name} exited:\n${m.out.slice(-2000)}`)
-    return m.out.includes('"msg":"node started"')
-  }, 60_000)
 }
 
 async function drop(m: Member, prefix: string, n: number): Promise<void> {
@@ -97,25 +75,15 @@ beforeAll(async () => {
       .replace('stable_ms = 500', 'stable_ms = 100')
     await writeFile(join(m.dir, 'config.toml'), toml)
   }
-  for (const m of members) await start(m)
+  for (const m of members) await startIn(net, m)
   await waitFor('all five connected on one head', () => {
     const sts = members.map(status)
     return sts.every((s) => s.peers >= 2) && sts.every((s) => s.headHash === sts[0].headHash)
   }, 60_000, 500)
 }, 180_000)
 
-afterAll(async () => {
-  // Keep each node's output beside its data dir for post-mortems.
-  for (const m of members) await writeFile(join(m.dir, 'node.log'), m.out).catch(() => {})
-  for (const m of members) {
-    if (m.proc && m.proc.exitCode === null) {
-      const done = new Promise((r) => m.proc?.once('exit', r))
-      m.proc.kill('SIGKILL')
-      await done
-    }
-  }
-  net.remove()
-})
+// Each node's output stays beside its data dir (node.log) for post-mortems.
+afterAll(() => stopAll(net, members))
 
 describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {
   it('ends with one head and every record committed exactly once', async () => {
@@ -165,9 +133,7 @@ describe.skipIf(!netnsOk)('partition and heal (network namespaces)', () => {
     }, 180_000, 1000)
 
     // Exactly once: stop the full node and count its records.
-    const done = new Promise((r) => full.proc?.once('exit', r))
-    full.proc?.kill('SIGTERM')
-    await done
+    await stopNode(full, 'SIGTERM')
     const report = JSON.parse(runIn('A', ['audit', '--json', '--data-dir', full.dir])) as { canonicalTxs: number; mismatches: unknown[] }
     expect(report.mismatches).toEqual([])
     expect(report.canonicalTxs).toBe(80)

@@ -2,7 +2,7 @@
 // `profichain init --consensus quorum`, talking real libp2p and storing in real LevelDB. Validators co-sign
 // every canonical block and gossip their votes; a block with 3 distinct validator signatures is final.
 // Nothing here asserts wall time: every wait polls with a generous deadline.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -11,7 +11,8 @@ import { type Block, type BlockHeader, blockHash, createBlock, fromHex, generate
 import { createGenesis, genesisHash, loadGenesis, QuorumConsensus, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, twoNamespaces, waitFor } from './helpers.js'
+import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { gqlIn, type NetnsNode, startIn, stopAll, twoNamespaces } from './netns.js'
 
 const BLOCK_MS = 500
 const N = 4
@@ -435,33 +436,19 @@ describe('devnet --consensus quorum', () => {
 // Partition 2|2 (network namespaces joined by a veth pair, as in test/partition.test.ts; needs root): with
 // threshold 3 neither half can finalise; after the heal there is one chain and no final block was lost.
 const split = twoNamespaces('pq', 232, 'quorum partition test')
-const { ns: NS, ip: IP, setLink } = split
+const { ip: IP, setLink } = split
 const netnsOk = split.ok
 
-interface PMember {
-  name: string
-  side: 'A' | 'B'
+interface PMember extends NetnsNode {
   key: KeyPair
   p2p: number
   api: number
-  dir: string
-  proc?: ChildProcess
-  out: string
 }
 
 const pm: PMember[] = []
 
 /** A GraphQL query from inside the member's namespace (its API listens on that namespace's loopback). */
-function pgql<T>(m: PMember, query: string, variables: Record<string, unknown> = {}): T {
-  const out = execFileSync(
-    'ip',
-    ['netns', 'exec', NS[m.side], 'curl', '-s', '-m', '5', '-H', 'content-type: application/json', '-d', JSON.stringify({ query, variables }), `http://127.0.0.1:${m.api}/graphql`],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 },
-  )
-  const body = JSON.parse(out) as { data?: T; errors?: Array<{ message: string }> }
-  if (body.errors?.length) throw new Error(body.errors[0].message)
-  return body.data as T
-}
+const pgql = <T>(m: PMember, query: string, variables: Record<string, unknown> = {}): T => gqlIn<T>(split, m.side, m.api, query, variables)
 const pstatus = (m: PMember) => pgql<{ status: Status }>(m, '{ status { height headHash finalHeight peers } }').status
 const phash = (m: PMember, h: number) => pgql<{ block: { hash: string } | null }>(m, 'query($h: Int) { block(height: $h) { hash } }', { h }).block?.hash
 
@@ -489,34 +476,10 @@ describe.skipIf(!netnsOk)('quorum partition 2|2 (network namespaces)', () => {
         .replace('empty_blocks = false', 'empty_blocks = true')
       await writeFile(join(m.dir, 'config.toml'), toml)
     }
-    await Promise.all(
-      pm.map(async (m) => {
-        m.proc = spawn('ip', ['netns', 'exec', NS[m.side], process.execPath, CLI_PATH, 'start', '--data-dir', m.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-        m.proc.stdout?.on('data', (d) => {
-          m.out += d
-        })
-        m.proc.stderr?.on('data', (d) => {
-          m.out += d
-        })
-        await waitFor(`${m.name} started`, () => {
-          if (m.proc?.exitCode !== null) throw new Error(`${m.name} exited:\n${m.out.slice(-2000)}`)
-          return m.out.includes('"msg":"node started"')
-        }, 60_000)
-      }),
-    )
+    await Promise.all(pm.map((m) => startIn(split, m)))
   }, 120_000)
 
-  afterAll(async () => {
-    for (const m of pm) await writeFile(join(m.dir, 'node.log'), m.out).catch(() => {})
-    for (const m of pm) {
-      if (m.proc && m.proc.exitCode === null) {
-        const done = new Promise((r) => m.proc?.once('exit', r))
-        m.proc.kill('SIGKILL')
-        await done
-      }
-    }
-    split.remove()
-  })
+  afterAll(() => stopAll(split, pm))
 
   it('neither side finalises while cut off; after the heal one chain and nothing final lost', async () => {
     await waitFor('finality on all four before the cut', () => pm.map(pstatus).every((s) => s.finalHeight >= 3 && s.finalHeight >= s.height - 2), 90_000, 300)

@@ -12,6 +12,18 @@ import { ConsensusError } from './errors.js'
 import type { Genesis } from './types.js'
 
 /**
+ * Quorum: how long after its parent a block is exempt from the signer limit (20 block times). A validator
+ * never co-signs two blocks at one height and its seal is its vote, so after a partition every validator the
+ * signer limit allows on the head may have co-signed a block at the next height on the other side: nobody
+ * could ever extend the head (and it may be final: it cannot be abandoned either). Past this delay any
+ * validator that has not co-signed that height may seal it. Safety is unchanged: finality still needs the
+ * threshold of signatures, and a late block from a single validator is never final by itself.
+ */
+export function signerLimitLiftMs(genesis: Pick<Genesis, 'blockTimeMs'>): number {
+  return 20 * genesis.blockTimeMs
+}
+
+/**
  * Quorum consensus: blocks are produced exactly as under `authority` (in turn, back-off, signer limit), and
  * validators add their signatures afterwards (`cosign`). A header with `threshold` (> n/2) distinct valid
  * validator signatures is final.
@@ -57,6 +69,11 @@ export class QuorumConsensus extends AuthorityConsensus {
       if (verifyHeaderSignature(header, s)) seen.add(signer)
     }
     return seen.size
+  }
+
+  /** A block at least `signerLimitLiftMs` after its parent is exempt from the signer limit (a stalled head). */
+  protected override signerLimitLifted(header: BlockHeader, parent: BlockHeader): boolean {
+    return header.timestamp >= parent.timestamp + signerLimitLiftMs(this.genesis)
   }
 
   override isFinal(header: BlockHeader): boolean {

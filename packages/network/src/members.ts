@@ -25,7 +25,12 @@ interface MemberState {
   nextDialAt: number
   backoffMs: number
   dialing: boolean
+  /** When the running dial began: one older than DIAL_STUCK_MS no longer blocks a new dial. */
+  dialingSince: number
 }
+
+/** A dial has its own 10 s abort; one still "running" after this long is stuck (a promise that never settled). */
+const DIAL_STUCK_MS = 30_000
 
 /**
  * The allow-list and what we know of each member: the gater (members only, banned peers refused), bans,
@@ -55,6 +60,7 @@ export class Members {
         nextDialAt: 0,
         backoffMs: c.redialBaseMs,
         dialing: false,
+        dialingSince: 0,
       })
     }
     for (const b of bootstrap) {
@@ -233,6 +239,11 @@ export class Members {
     const now = Date.now()
     for (const [id, m] of this.members) {
       if (want <= 0) break
+      if (m.dialing && now - m.dialingSince > DIAL_STUCK_MS) {
+        // Never settled: without this the member would never be dialled again (a peer lost for good).
+        this.ctx.log.warn({ peer: id, dialingMs: now - m.dialingSince }, 'a dial never settled: dialling again')
+        m.dialing = false
+      }
       if (id === this.ctx.selfId || connected.has(id) || m.dialing || m.addrs.size === 0 || m.nextDialAt > now)
         continue
       if (this.isBanned(id)) continue
@@ -245,6 +256,7 @@ export class Members {
     const node = this.ctx.node()
     if (!node) return
     m.dialing = true
+    m.dialingSince = Date.now()
     this.ctx.metrics.count('dials', {})
     try {
       await this.mergeAddrs(m)

@@ -18,8 +18,8 @@ import { HealthMonitor, type Problem } from './health.js'
 import { createIngestApi, type IngestApiSubsystem } from './ingest-api/index.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
-import { createSync, createSyncHandlers, type SyncService } from './sync/index.js'
-import { createVotes, guardSealing, type VotesService } from './votes/index.js'
+import { createSync, createSyncHandlers, createWatchdog, type SyncService, trackImports, type Watchdog } from './sync/index.js'
+import { createVotes, guardSealing, VoteLock, type VotesService } from './votes/index.js'
 import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 import { createPublicAnchoring, type PublicAnchoring } from './anchor/index.js'
 import { createEthAnchor } from '@profichain/anchor'
@@ -76,6 +76,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     api?: ApiServer
     network?: GossipService
     sync?: SyncService
+    watchdog?: Watchdog
     votes?: VotesService
     ingestApi?: IngestApiSubsystem
     checkpoints?: CheckpointsService
@@ -84,6 +85,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   } = {}
   private started = false
   private stopping?: Promise<void>
+  private lock?: VoteLock
 
   constructor(init: NodeInit) {
     super()
@@ -195,7 +197,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           {
             chain: tree,
             context: tree.chain,
-            consensus: guardSealing(this.consensus, tree),
+            consensus: guardSealing(this.consensus, tree, this.voteLock()),
             key: this.key,
             merkleRoot: (ids) => verifier.merkleRoot(ids),
             logger: log('producer'),
@@ -272,7 +274,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       if (this.genesis.consensus.type === 'quorum') {
         const votes = (this.parts.votes = createVotes(
           { genesis: this.genesis },
-          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), logger: log('votes'), registry },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), lock: this.voteLock(), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
         votes.on('final', (f) => {
@@ -397,12 +399,15 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
 
       // Networked nodes: gossip in/out and sync (server answers from the store, client catches up).
       if (c.enabled.network) {
+        // Blocks from peers (gossip, sync) go to the chain service through one tracker: the watchdog sees how
+        // long the oldest import has waited.
+        const imports = trackImports((block: Block, opts?: { from?: string }) => chain.addBlock(block, opts))
         const gossip = (this.parts.network = createGossip(
           { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers },
           {
             key: this.key,
             handlers: createSyncHandlers({ genesisHash: genesisHash(this.genesis) }, { store: tree }),
-            chain,
+            chain: { addBlock: imports.addBlock },
             verifier,
             mempool: this.producer ? tree.mempool : undefined,
             origins: { known: (o) => tree.devices.known(o), check: (txs) => tree.checkOrigins(txs) },
@@ -416,8 +421,18 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         ))
         const sync = (this.parts.sync = createSync(
           { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
-          { net: gossip.net, store: tree, chain, logger: log('sync') },
+          { net: gossip.net, store: tree, chain: { addBlock: imports.addBlock }, votes: this.votes, logger: log('sync') },
         ))
+        this.parts.watchdog = createWatchdog(
+          {},
+          {
+            chainWaitMs: imports.oldestWaitMs,
+            syncRoundMs: () => sync.roundMs(),
+            heights: this.genesis.consensus.type === 'quorum' ? () => ({ head: tree.head().height, final: tree.finalHeight() }) : undefined,
+            logger: log('watchdog'),
+            registry,
+          },
+        )
         chain.on('own-txs', (txs) => gossip.publishOwn(txs))
         chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
         this.producer?.on('block', ({ block }) => gossip.publishBlock(block))
@@ -425,6 +440,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         if (c.enabled.archive) gossip.on('applied', ({ blocks, from }) => void sync.fetchPayloads(blocks, from))
         await gossip.start()
         sync.start()
+        this.parts.watchdog.start()
       }
       this.metrics.levels({
         height: () => tree.head().height,
@@ -448,6 +464,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingestApi?.stop().catch(() => {})
       await this.ingest?.stop().catch(() => {})
       await this.producer?.stop().catch(() => {})
+      await this.parts.watchdog?.stop()
       await this.sync?.stop().catch(() => {})
       await this.network?.stop().catch(() => {})
       await this.chain?.stop().catch(() => {})
@@ -474,6 +491,13 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           : await tree.receipt(id, 'native', this.anchorBase())
       return anchoring ? anchoring.withEth(id, base, form) : base
     }
+  }
+
+  /** Quorum: the one short lock on this validator's votes, shared by its producer and its votes subsystem. */
+  private voteLock(): VoteLock | undefined {
+    if (this.genesis.consensus.type !== 'quorum') return undefined
+    this.lock ??= new VoteLock(Math.max(2000, 4 * this.genesis.blockTimeMs))
+    return this.lock
   }
 
   private requireChain(): ChainService {
@@ -559,6 +583,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       await this.ingestApi?.stop()
       await this.ingest?.stop()
       await this.producer?.stop()
+      await this.parts.watchdog?.stop()
       await this.sync?.stop()
       await this.chain?.idle()
       await this.parts.anchoring?.stop()

@@ -327,6 +327,19 @@ export class BlockTree {
   }
 
   /**
+   * Quorum liveness: make a stored side-branch block that reached the threshold of signatures (its votes came
+   * after it lost fork choice) the head, its branch canonical and the block final. The result is addBlock's
+   * (newCanonical, reorg) for the chain service; undefined when nothing changed (see ForkChoice.adoptQuorum).
+   */
+  async adoptQuorum(hash: Uint8Array): Promise<AddBlockResult | undefined> {
+    this.checkOpen()
+    return this.serial.run(async () => {
+      await this.durability.beforeWrite()
+      return this.forkChoice.adoptQuorum(hash)
+    })
+  }
+
+  /**
    * This node's vote guard: true when it may co-sign `blockHash` at `height`, i.e. it has not co-signed
    * another block at that height, ever (durable across restarts: the record is fsynced before this resolves
    * true for a new height, so call it BEFORE the signature leaves the node). Same block again: true.

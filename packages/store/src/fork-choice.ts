@@ -212,6 +212,48 @@ export class ForkChoice {
     return { ...outcome(becomesFinal), signatures: header.signatures.length }
   }
 
+  /**
+   * Quorum liveness: a block that carries the threshold of validator signatures above the final block wins
+   * over any branch without one, whatever their work. Without this rule a quorum-signed block left on a side
+   * branch (a tie in work lost on the hash) stalls the network for good: its signers may never co-sign
+   * another block at its height (vote guard), and the head's branch may have no other producer allowed there.
+   */
+  private quorumAboveFinal(node: TreeNode): boolean {
+    return node.height > this.p.state.final.height && this.p.consensus.isFinal(node.header)
+  }
+
+  /**
+   * A stored block off the canonical chain that reached the quorum (votes arrived after it lost fork choice)
+   * becomes the head, its branch canonical and the block final: one batch, like a switch in `addBlock`, and
+   * the same result (newCanonical, reorg). Undefined when there is nothing to do (unknown, canonical already,
+   * not above the final block, no quorum, or its branch forks below the final block or the checkpoint floor).
+   */
+  async adoptQuorum(hash: Uint8Array): Promise<AddBlockResult | undefined> {
+    const { p } = this
+    const node = await p.nodes.node(hash)
+    if (!node || !this.quorumAboveFinal(node) || (await p.nodes.isCanonical(node))) return undefined
+    const oldHead = p.state.head
+    const { txs, ids } = await p.nodes.loadTxs(hash)
+    const switched = await this.planSwitch(node, { header: node.header, txs }, ids)
+    if (!switched) return undefined
+    const b = p.db.batch()
+    const counts = { ...p.state.counts }
+    const commitSwitch = await this.stageSwitch(b, switched, counts)
+    let finalNode = p.state.final
+    for (const n of switched.added) if (n.node.height > finalNode.height && p.consensus.isFinal(n.node.header)) finalNode = n.node
+    put(b, p.subs.meta, META.head, node.hash)
+    put(b, p.subs.meta, META.final, finalNode.hash)
+    put(b, p.subs.meta, META.counts, encodeCounts(counts))
+    await writeBatch(b, `adopting the quorum block ${node.height}`, { sync: true })
+    p.state.counts = counts
+    commitSwitch()
+    p.state.head = node
+    p.state.final = finalNode
+    const result = this.result('added', [], [{ node, switched }], oldHead)
+    if (result.reorg) p.metrics.count('reorgs')
+    return result
+  }
+
   /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */
   private async connect(o: Orphan, parent: TreeNode, indexed?: Array<Uint8Array | undefined>): Promise<Applied> {
     const { p } = this
@@ -246,7 +288,8 @@ export class ForkChoice {
     const commitDevices = p.devices.stageBlock(b, node, block.txs, ids)
 
     let switched: Switch | undefined
-    if (better(node, p.state.head)) switched = await this.planSwitch(node, block, ids)
+    if (better(node, p.state.head, p.consensus.type === 'quorum')) switched = await this.planSwitch(node, block, ids)
+    else if (this.quorumAboveFinal(node)) switched = await this.planSwitch(node, block, ids)
     let commitMempool = () => {}
     let finalNode = p.state.final
     if (switched) {
@@ -413,8 +456,15 @@ export class ForkChoice {
   }
 }
 
-/** Fork choice: most cumulative work, then lowest hash. */
-function better(a: TreeNode, b: TreeNode): boolean {
+/**
+ * Fork choice: most cumulative work, then lowest hash. Quorum (`longerOnTie`): equal work, then the longer
+ * branch. After a 2|2 partition one side may hold one in-turn block (work 2) and the other two out-of-turn ones
+ * (work 2): the validators of the longer side co-signed its blocks at both heights, so on the shorter branch
+ * they may never seal the next height (vote guard) and the others may not either (signer limit): a stall for
+ * good. The longer branch has producers for its next height and voters for its tip.
+ */
+function better(a: TreeNode, b: TreeNode, longerOnTie: boolean): boolean {
   if (a.totalWork !== b.totalWork) return a.totalWork > b.totalWork
+  if (longerOnTie && a.height !== b.height) return a.height > b.height
   return compareBytes(a.hash, b.hash) < 0
 }

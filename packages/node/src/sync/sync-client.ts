@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import {
   type Block,
+  type BlockHeader,
   blockHash,
   equalBytes,
   type SyncKind,
@@ -26,7 +27,8 @@ export interface SyncEvents {
 export type SyncStore = Pick<
   BlockTree,
   'head' | 'hasBlock' | 'getHeaderByHeight' | 'getBlock' | 'getBlockByHeight' | 'getPayload' | 'hasPayload' | 'putPayload'
->
+> &
+  Partial<Pick<BlockTree, 'finalHeight'>>
 
 /** What the sync client needs of the network: requests to peers and the current peer list. */
 export interface SyncNet {
@@ -51,6 +53,13 @@ export interface SyncComponents {
   store: SyncStore
   /** Where fetched blocks go (the chain service). */
   chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
+  /**
+   * Quorum: the co-signatures on a peer's headers, taken like gossiped votes (the votes subsystem). Blocks we
+   * already have come back `known` without their newer signatures; a vote gossiped while the link was down is
+   * never sent again. Without this, a block that is final on the peer's side (and makes it refuse our branch)
+   * could stay non-final here for good, and the two sides never agree again.
+   */
+  votes?: { fromHeaders(headers: BlockHeader[], from: string): Promise<void> }
   logger: Logger
 }
 
@@ -62,10 +71,13 @@ export interface SyncService extends Startable, EventEmitter<SyncEvents> {
   /** Archive nodes: fetch payloads of these new canonical blocks that did not come with tx gossip. */
   fetchPayloads(blocks: Block[], peer: string): Promise<void>
   isSyncing(): boolean
+  /** How long the running catch-up round has been going (ms); 0 when none runs (the watchdog reads it). */
+  roundMs(): number
 }
 
 class Sync extends EventEmitter<SyncEvents> implements SyncService {
   private syncing = false
+  private roundStartedAt = 0
   private again = false
   private stopped = false
   private timer?: NodeJS.Timeout
@@ -95,6 +107,10 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
     return this.syncing
   }
 
+  roundMs(): number {
+    return this.syncing ? Date.now() - this.roundStartedAt : 0
+  }
+
   orphanParents(peer: string): void {
     const now = Date.now()
     if (now - (this.orphanSyncAt.get(peer) ?? 0) < (this.init.orphanSyncGapMs ?? 1000)) return
@@ -109,6 +125,7 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
       return
     }
     this.syncing = true
+    this.roundStartedAt = Date.now()
     const run = (async () => {
       let rounds = 0
       do {
@@ -135,7 +152,11 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
       logger.warn({ peer }, 'peer is on another genesis')
       return
     }
-    if (await store.hasBlock(st.headHash)) return
+    if (await store.hasBlock(st.headHash)) {
+      // The peer's head is a block we have: if it is not our head's chain, its signatures may be news to us.
+      if (!(await this.onOurChain(st.headHash, st.height))) await this.pullSignatures(peer, st.height)
+      return
+    }
     const ours = store.head().height
     const batch = this.init.batch ?? 32
     let applied = 0
@@ -168,6 +189,21 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
     } finally {
       this.emit('synced', { peer, applied })
     }
+  }
+
+  private async onOurChain(hash: Uint8Array, height: number): Promise<boolean> {
+    const h = await this.components.store.getHeaderByHeight(height)
+    return h !== undefined && equalBytes(blockHash(h), hash)
+  }
+
+  /** The peer's headers above our final block (at most one batch), their signatures to the votes subsystem. */
+  private async pullSignatures(peer: string, peerHeight: number): Promise<void> {
+    const { net, store, votes } = this.components
+    if (!votes) return
+    const from = Math.max(1, (store.finalHeight?.() ?? 0) + 1, peerHeight - (this.init.batch ?? 32) + 1)
+    if (from > peerHeight) return
+    const headers = await net.request(peer, { kind: 'headers', from, count: peerHeight - from + 1 })
+    await votes.fromHeaders(headers, peer)
   }
 
   async fetchPayloads(blocks: Block[], peer: string): Promise<void> {

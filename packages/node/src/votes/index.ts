@@ -7,3 +7,4 @@ export {
   type VotesStore,
 } from './votes.js'
 export { guardSealing } from './guard-sealing.js'
+export { VoteLock } from './vote-lock.js'

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Genesis } from '@profichain/consensus'
 import {
   type Block,
+  type BlockHeader,
   blockHash,
   encodeVote,
   equalBytes,
@@ -12,10 +13,11 @@ import {
   voteForHeader,
 } from '@profichain/core'
 import type { Verdict } from '@profichain/network'
-import type { BlockTree, VoteEvidence } from '@profichain/store'
+import type { AddBlockResult, BlockTree, VoteEvidence } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
+import type { VoteLock } from './vote-lock.js'
 
 /**
  * Votes (quorum consensus, DESIGN §5): this node co-signs each new canonical block it validated, if it is a
@@ -39,7 +41,7 @@ export interface VotesEvents {
 
 export type VotesStore = Pick<
   BlockTree,
-  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta'
+  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum' | 'getHashAtHeight'
 >
 
 export interface VotesInit {
@@ -56,6 +58,13 @@ export interface VotesComponents {
   key: KeyPair
   /** Publish a vote on the vote topic (the gossip subsystem); absent on nodes without network. */
   publish?: (vote: Vote) => void
+  /**
+   * A side-branch block reached the quorum and the store made it the head (`adoptQuorum`): the chain service
+   * takes the result like a produced block's (events, reorg recovery, receipts).
+   */
+  applied?: (result: AddBlockResult) => void
+  /** The short lock on own votes (shared with the producer's `guardSealing`); absent: no lock. */
+  lock?: VoteLock
   logger: Logger
   registry?: Registry
 }
@@ -67,6 +76,8 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   onBlock(block: Block): Promise<void>
   /** A vote from the network (the gossip topic validator's callback). */
   onVote(vote: Vote, from?: string): Promise<Verdict>
+  /** The co-signatures on headers a peer served (sync), each taken like a gossiped vote. */
+  fromHeaders(headers: BlockHeader[], from: string): Promise<void>
   /** Votes waiting for their block. */
   pending(): { votes: number; bytes: number }
   /** Resolves when everything queued so far is done. */
@@ -81,6 +92,8 @@ interface Pending {
 class Votes extends EventEmitter<VotesEvents> implements VotesService {
   readonly voting: boolean
   private readonly validators: Set<string>
+  private readonly threshold: number
+  private readonly network: string
   private readonly log: Logger
   private readonly maxPending: number
   private readonly maxPendingBytes: number
@@ -98,6 +111,8 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     equivocations: Counter
     refused: Counter
     dropped: Counter
+    adopted: Counter
+    locked: Counter
   }
 
   constructor(
@@ -109,6 +124,8 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.log = components.logger
     this.validators = new Set(g.validators.map((v) => v.toLowerCase()))
     this.voting = g.consensus.type === 'quorum' && this.validators.has(toHex(components.key.publicKey))
+    this.threshold = g.consensus.type === 'quorum' ? g.consensus.threshold : Number.POSITIVE_INFINITY
+    this.network = g.network
     this.maxPending = init.maxPending ?? 4096
     this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
     this.lastFinal = components.store.finalHeight()
@@ -123,6 +140,8 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         equivocations: c('equivocations', 'Validators caught co-signing two blocks at one height (evidence kept)'),
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
+        adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
+        locked: c('locked', 'Own votes not cast: this node co-signed a block of another branch moments before (vote lock)'),
       }
       const pendingCount = () => this.pendingVotes
       new Gauge({
@@ -193,15 +212,33 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     })
   }
 
+  async fromHeaders(headers: BlockHeader[], from: string): Promise<void> {
+    for (const h of headers) {
+      if (h.network !== this.network) continue
+      const hash = blockHash(h)
+      for (const s of h.signatures) {
+        // A header signature is a signature over the block hash, like a vote's.
+        await this.onVote({ network: h.network, height: h.height, blockHash: hash, signer: s.signer, signature: s.signature }, from)
+      }
+    }
+  }
+
   /** Guard first (durable), then sign, store the signature, publish. */
   private async castVote(block: Block, hash: Uint8Array): Promise<void> {
-    const { store, key, publish } = this.components
+    const { store, key, publish, lock } = this.components
     const height = block.header.height
+    if (lock && (await lock.waitMs(height, (h) => store.getHashAtHeight(h))) > 0) {
+      // Just co-signed a block this chain does not hold: its votes may be on their way (VoteLock).
+      this.metrics?.locked.inc()
+      this.log.debug({ height, blockHash: toHex(hash) }, 'not co-signing yet: a recent vote of this node is on another branch')
+      return
+    }
     if (!(await store.guardVote(height, hash))) {
       this.metrics?.refused.inc()
       this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
       return
     }
+    lock?.noteVote(height, hash)
     const vote = voteForHeader(block.header, key)
     await store.recordVote(vote)
     await store.addSignatures(hash, [{ signer: vote.signer, signature: vote.signature }])
@@ -239,10 +276,24 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       }
       case 'new': {
         this.metrics?.received.inc()
-        await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
+        const r = await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
+        // The quorum on a block that is not canonical (it lost fork choice before its votes came): adopt it,
+        // or the network can stall for good (its signers may never co-sign another block at its height).
+        if (r && !r.becameFinal && r.signatures >= this.threshold && height > r.finalHeight) await this.adopt(vote.blockHash)
         return 'accept'
       }
     }
+  }
+
+  private async adopt(hash: Uint8Array): Promise<void> {
+    const result = await this.components.store.adoptQuorum(hash)
+    if (!result) return
+    this.metrics?.adopted.inc()
+    this.log.warn(
+      { height: result.head.height, blockHash: toHex(hash), depth: result.reorg?.depth ?? 0 },
+      'a block off the canonical chain reached the quorum: its branch is canonical now',
+    )
+    this.components.applied?.(result)
   }
 
   private addPending(vote: Vote): void {
