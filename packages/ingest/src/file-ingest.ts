@@ -139,7 +139,19 @@ interface CommitRequest {
  * libuv's 4-thread pool, which LevelDB's fsyncs share: per-file metadata calls that way were the limit.
  */
 async function lstatNow(path: string): Promise<Stats> {
-  return lstatSync(path)
+  const st = lstatSync(path, { throwIfNoEntry: false })
+  // A missing name is common (events for names just moved out): no exception built for it (tens of µs).
+  if (st === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${path}'`), { code: 'ENOENT', path })
+  return st
+}
+
+/** lstat on the main thread, undefined when the name does not exist (no exception built). */
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
 }
 
 /** Read a small file with one synchronous call (same reason), a big one asynchronously. */
@@ -435,13 +447,12 @@ export class FileIngestImpl implements FileIngest {
     const rel = relPathOf(this.inbox, abs)
     if (rel === undefined) return
     if (!alwaysIgnored(rel) && this.accepts(rel)) {
+      // A file being processed raises events of its own (the link of its reservation, its unlink): nothing
+      // to look at (touch would ignore it), and one that is replaced meanwhile is looked at again after.
+      if (this.active.has(rel) || this.queued.has(rel) || this.candidates.has(rel)) return
       // Only names that exist (a file just moved out also raises an event): a synchronous lstat, a few µs.
-      let st: Stats
-      try {
-        st = lstatSync(abs)
-      } catch {
-        return
-      }
+      const st = lstatOrUndefined(abs)
+      if (st === undefined) return
       if (st.isDirectory()) this.folderMaybe(abs)
       else this.touch(abs)
       return
@@ -698,7 +709,7 @@ export class FileIngestImpl implements FileIngest {
       )
     }
     // The writer may have resumed after a pause longer than stableMs: then wait again.
-    const after = await lstatNow(abs).catch(() => undefined)
+    const after = lstatOrUndefined(abs)
     if (after === undefined) return
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     const dataHash = sha256Hex(data)
@@ -756,7 +767,11 @@ export class FileIngestImpl implements FileIngest {
       return this.retake(rel, await lstat(abs).catch(() => undefined), 'after recording')
     }
     try {
-      await moveOnto(abs, this.processedDir, reserved, st)
+      if ((await moveOnto(abs, this.processedDir, reserved, st)) === 'replaced') {
+        // A newer file was renamed onto the inbox name after the last check: it stays, and is looked at
+        // again (its events arrived while this one was active).
+        this.retryLater(rel)
+      }
     } catch (err) {
       if (errCode(err) === 'ENOENT') return
       if (diskErrorCode(err)) throw err
@@ -775,7 +790,7 @@ export class FileIngestImpl implements FileIngest {
 
   /** Same size and mtime as `st` (and, given `hash`, the same content) as when the file was read. */
   private async unchanged(abs: string, st: Stats, hash?: string): Promise<boolean> {
-    const now = await lstatNow(abs).catch(() => undefined)
+    const now = lstatOrUndefined(abs)
     if (now === undefined) return true // gone: the move reports it
     if (statSig(now) !== statSig(st)) return false
     if (hash === undefined) return true

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, linkSync, lstatSync, open as openCb, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, linkSync, lstatSync, open as openCb, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -226,7 +226,8 @@ function existsNow(path: string): boolean {
 
 function isLinkTo(path: string, st: { dev: number; ino: number }): boolean {
   try {
-    return sameFile(lstatSync(path), st)
+    const now = lstatSync(path, { throwIfNoEntry: false })
+    return now !== undefined && sameFile(now, st)
   } catch {
     return false
   }
@@ -261,19 +262,26 @@ async function isReservation(path: string, token: Buffer): Promise<boolean> {
  * already is the file: only the inbox name is removed, and only while it still names that file (a newer file
  * renamed onto the inbox name is left for its own ingest). A token reservation is replaced by a rename.
  */
-export async function moveOnto(src: string, destRoot: string, r: Reservation | string, st?: { dev: number; ino: number }): Promise<void> {
+export async function moveOnto(
+  src: string,
+  destRoot: string,
+  r: Reservation | string,
+  st?: { dev: number; ino: number },
+): Promise<'moved' | 'replaced'> {
   const name = typeof r === 'string' ? r : r.name
   const dest = join(destRoot, name)
   if (typeof r !== 'string' && r.linked && st !== undefined) {
     if (isLinkTo(dest, st)) {
       // Checked and unlinked back to back, synchronously: no window for a writer's rename between the two.
       const now = lstatSync(src) // ENOENT: gone already (the caller treats it so)
-      if (sameFile(now, st)) unlinkSync(src)
-      return
+      if (!sameFile(now, st)) return 'replaced'
+      unlinkSync(src)
+      return 'moved'
     }
     // Our link was removed or replaced behind our back: put the file there the ordinary way.
   }
   await moveFile(src, dest)
+  return 'moved'
 }
 
 /** Drop a reservation made by {@link reserveName} (only if it still is ours). */
@@ -337,7 +345,9 @@ async function writeFileAtomicIn(path: string, data: string | Uint8Array, made?:
     } finally {
       closeSync(fd)
     }
-    await rename(tmp, path)
+    // Synchronous: a rename to a new name is ~30 µs (p99 < 0.3 ms), and the async call's hand-off to the
+    // pool cost the main thread ~65 µs per receipt in a profile of a 20,000-file burst.
+    renameSync(tmp, path)
   } catch (err) {
     await unlink(tmp).catch(() => {})
     throw err

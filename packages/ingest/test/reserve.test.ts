@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs'
 import { link, lstat, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -66,5 +67,30 @@ describe('processed/ name reservations (issue 12)', () => {
     expect(await listFiles(dir('processed'))).toEqual(['r.csv', 'r~1.csv'])
     expect(await readFile(join(dir('processed'), 'r~1.csv'), 'utf8')).toBe('id\n1\n')
     expect(await readFile(join(dir('processed'), 'r.csv'), 'utf8')).toBe('an earlier drop')
+  })
+
+  it('a newer file renamed onto the inbox name after the commit is neither lost nor moved under the old record', async () => {
+    const outbox = new MemoryOutbox()
+    const { inbox, make, dir } = await setup({}, outbox)
+    const file = join(inbox, 'm.txt')
+    let replaced = false
+    outbox.afterAddMany = () => {
+      if (!replaced) {
+        replaced = true
+        writeFileSync(join(inbox, '.m.tmp'), 'NEW')
+        renameSync(join(inbox, '.m.tmp'), file)
+      }
+    }
+    await writeFile(file, 'OLD')
+    const ingest = make()
+    await ingest.start()
+    await waitFor(() => ingest.stats().accepted === 2, 'both versions accepted')
+    expect(outbox.txs.map((t) => [t.body.metadata.processed, new TextDecoder().decode(t.payload)])).toEqual([
+      ['m.txt', 'OLD'],
+      ['m~1.txt', 'NEW'],
+    ])
+    expect(await readFile(join(dir('processed'), 'm.txt'), 'utf8')).toBe('OLD')
+    expect(await readFile(join(dir('processed'), 'm~1.txt'), 'utf8')).toBe('NEW')
+    expect(await listFiles(inbox)).toEqual([])
   })
 })
