@@ -93,6 +93,8 @@ interface PendingRecord {
    * them (seq, timestamp, payload hash and size, and metadata `line`, a decimal): the check is skipped.
    */
   sameShape?: boolean
+  /** sha256(payload) when already known. */
+  payloadHash?: Uint8Array
 }
 
 /** The records of one file, made batch by batch when committed (a big line file is never held as records). */
@@ -712,11 +714,12 @@ export class FileIngestImpl implements FileIngest {
     const after = lstatOrUndefined(abs)
     if (after === undefined) return
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
-    const dataHash = sha256Hex(data)
+    const dataDigest = sha256(data)
+    const dataHash = toHex(dataDigest)
 
     let records: RecordPlan
     try {
-      records = this.buildRecords(rel, st, data, dataHash)
+      records = this.buildRecords(rel, st, data, dataHash, dataDigest)
     } catch (err) {
       if (err instanceof ProfichainError) return this.reject(rel, st, err)
       throw err
@@ -802,7 +805,7 @@ export class FileIngestImpl implements FileIngest {
     }
   }
 
-  private buildRecords(rel: string, st: Stats, data: Uint8Array, dataHash: string): RecordPlan {
+  private buildRecords(rel: string, st: Stats, data: Uint8Array, dataHash: string, dataDigest?: Uint8Array): RecordPlan {
     if (utf8.encode(rel).byteLength > LIMITS.metadataValueBytes) {
       throw new IngestError(
         'ERR_INGEST_PATH_TOO_LONG',
@@ -819,7 +822,8 @@ export class FileIngestImpl implements FileIngest {
       contentType: contentTypeOf(rel),
     }
     if (!this.isLineFile(rel)) {
-      return { key: baseKey, count: 1, meta, records: () => [{ dedupeKey: baseKey, payload: data, metadata: { ...meta } }] }
+      // The payload is the whole file: its hash is the one just computed (not hashed a second time).
+      return { key: baseKey, count: 1, meta, records: () => [{ dedupeKey: baseKey, payload: data, metadata: { ...meta }, payloadHash: dataDigest }] }
     }
 
     // First pass: check every line and count the records; nothing is kept.
@@ -1070,7 +1074,7 @@ export class FileIngestImpl implements FileIngest {
       origin: key.publicKey,
       seq,
       timestamp,
-      payloadHash: sha256(r.payload),
+      payloadHash: r.payloadHash ?? sha256(r.payload),
       payloadSize: r.payload.byteLength,
       metadata: r.metadata,
     }
