@@ -312,7 +312,7 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
 export const burstOk = (r) => !r.timedOut && r.lost === 0 && r.extra === 0 && r.duplicates === 0 && r.missing === 0 && r.invalid === 0 && r.valid === r.count
 
 export const fmtBurst = (r) =>
-  `burst ${r.mode}: ${r.count} records in ${r.files} files → every receipt in ${(r.ms / 1000).toFixed(2)} s = ${Math.round(r.perS)}/s (drop took ${Math.round(r.dropMs)} ms, all signed after ${Math.round(r.signedMs)} ms); committed ${r.committed}, receipts ${r.receipts}, valid ${r.valid}, invalid ${r.invalid}, lost ${r.lost}, extra ${r.extra}, dup ${r.duplicates}, missing ${r.missing} ${burstOk(r) ? 'OK' : `FAILED ${r.firstErrors.join('; ')}`}`
+  `burst ${r.mode}: ${r.count} records in ${r.files} files → every receipt in ${(r.ms / 1000).toFixed(2)} s = ${Math.round(r.perS)}/s (drop took ${Math.round(r.dropMs)} ms, all signed after ${Math.round(r.signedMs)} ms = front end ${Math.round(r.count / (r.signedMs / 1000))}/s); committed ${r.committed}, receipts ${r.receipts}, valid ${r.valid}, invalid ${r.invalid}, lost ${r.lost}, extra ${r.extra}, dup ${r.duplicates}, missing ${r.missing} ${burstOk(r) ? 'OK' : `FAILED ${r.firstErrors.join('; ')}`}`
 
 export const sustained = (r) => r.lost === 0 && r.extra === 0 && r.missing === 0 && r.samples > 0 && r.p99 <= P99_LIMIT_MS
 
