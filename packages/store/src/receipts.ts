@@ -53,6 +53,50 @@ export class Receipts {
   ): Promise<ChainpointProof | NativeReceipt | undefined> {
     const [header, levels] = await Promise.all([this.header(loc.blockHash), this.merkleLevelsOf(loc.blockHash)])
     if (!header || !levels) return undefined
+    return this.build(loc, header, levels, levelsRoot(levels, header), form, anchorBase)
+  }
+
+  /**
+   * Receipts for many txs at known canonical locations (same order, undefined where the block is gone):
+   * each block's header and Merkle levels are read and its root compared once for all its txs, and the
+   * header object is the same for all of them (its ops are built once). Per-record `receiptAt` calls
+   * were 5 % of the ingest API's busy time.
+   */
+  receiptsAt(locs: TxLocation[], form: 'chainpoint', anchorBase: string): Promise<Array<ChainpointProof | undefined>>
+  receiptsAt(locs: TxLocation[], form: 'native', anchorBase: string): Promise<Array<NativeReceipt | undefined>>
+  async receiptsAt(
+    locs: TxLocation[],
+    form: 'chainpoint' | 'native',
+    anchorBase: string,
+  ): Promise<Array<ChainpointProof | NativeReceipt | undefined>> {
+    const blocks = new Map<string, { hash: Uint8Array; header?: BlockHeader; levels?: Uint8Array[][]; rootOk: boolean }>()
+    for (const loc of locs) {
+      const key = toHex(loc.blockHash)
+      if (!blocks.has(key)) blocks.set(key, { hash: loc.blockHash, rootOk: false })
+    }
+    await Promise.all(
+      [...blocks.values()].map(async (b) => {
+        const [header, levels] = await Promise.all([this.header(b.hash), this.merkleLevelsOf(b.hash)])
+        b.header = header
+        b.levels = levels
+        b.rootOk = header !== undefined && levels !== undefined && levelsRoot(levels, header)
+      }),
+    )
+    return locs.map((loc) => {
+      const b = blocks.get(toHex(loc.blockHash)) as { header?: BlockHeader; levels?: Uint8Array[][]; rootOk: boolean }
+      if (!b.header || !b.levels) return undefined
+      return this.build(loc, b.header, b.levels, b.rootOk, form, anchorBase)
+    })
+  }
+
+  private build(
+    loc: TxLocation,
+    header: BlockHeader,
+    levels: Uint8Array[][],
+    rootOk: boolean,
+    form: 'chainpoint' | 'native',
+    anchorBase: string,
+  ): ChainpointProof | NativeReceipt {
     const input = {
       tx: loc.tx,
       header,
@@ -63,7 +107,7 @@ export class Receipts {
     // The path comes from levels built from the stored leaves: when their root is the header's and the
     // leaf at the index is this tx's, the path leads to the root (one hash here instead of a walk of
     // log2(n) hashes per receipt). Otherwise the builder walks and checks the path itself.
-    const opts = { pathChecked: levelsRoot(levels, header) && equalBytes(levels[0][loc.index], leafHash(txId(loc.tx))) }
+    const opts = { pathChecked: rootOk && loc.index < levels[0].length && equalBytes(levels[0][loc.index], leafHash(txId(loc.tx))) }
     return form === 'chainpoint' ? buildChainpointReceipt(input, opts) : buildNativeReceipt(input, opts)
   }
 
