@@ -6,7 +6,7 @@ import {
   equalBytes,
   fromHex,
   type IngestCode,
-  sha256,
+  payloadHashOf,
   type StrippedTx,
   toHex,
   type Transaction,
@@ -272,7 +272,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(sha256(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
     return undefined
   }
 
