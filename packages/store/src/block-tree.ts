@@ -633,6 +633,11 @@ export class BlockTree {
     return form === 'chainpoint' ? this.receipts.receiptsAt(locs, form, anchorBase) : this.receipts.receiptsAt(locs, form, anchorBase)
   }
 
+  /** Chainpoint receipts of many txs as JSON text (same order; the text JSON.stringify gives). */
+  chainpointJsonsAt(locs: TxLocation[], anchorBase: string): Promise<Array<string | undefined>> {
+    return this.receipts.chainpointJsonsAt(locs, anchorBase)
+  }
+
   /** Counts kept up to date in every batch (no scans). */
   async stats(): Promise<StoreStats> {
     return {

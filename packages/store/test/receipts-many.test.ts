@@ -19,7 +19,7 @@ afterEach(async () => {
 })
 
 describe('receiptsAt', () => {
-  it('equals receiptAt per record, across blocks, in the given order; unknown blocks give undefined', async () => {
+  it('equals receiptAt per record (objects and JSON text), across blocks, in the given order; unknown blocks give undefined', async () => {
     const txs = Array.from({ length: 7 }, (_, i) => makeTx(`many ${i}`))
     const b1 = child(tree.head().header, { txs: txs.slice(0, 5) })
     await tree.addBlock(b1)
@@ -35,6 +35,12 @@ describe('receiptsAt', () => {
       expect(many).toEqual(one)
       expect(many[3]).toBeUndefined()
       expect(many.filter((r) => r !== undefined)).toHaveLength(7)
+    }
+    // As JSON text: what JSON.stringify gives for the same receipts (twice: the second from the cached tree).
+    for (let round = 0; round < 2; round++) {
+      const jsons = await tree.chainpointJsonsAt(asked, 'http://n')
+      const want = (await tree.receiptsAt(asked, 'chainpoint', 'http://n')).map((p) => p && JSON.stringify(p))
+      expect(jsons).toEqual(want)
     }
     const proofs = await tree.receiptsAt(locs, 'chainpoint', 'http://n')
     proofs.forEach((p, i) => {

@@ -48,8 +48,8 @@ export interface GatewayInit {
 
 export interface GatewayComponents {
   tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt' | 'hasPayload' | 'putPayload' | 'getPayload'> & {
-    /** Receipts of many records at once (each block read and its header ops built once); else per record. */
-    receiptsAt?: BlockTree['receiptsAt']
+    /** Receipts of many records at once as JSON text (each block read and its header ops built once); else per record. */
+    chainpointJsonsAt?: BlockTree['chainpointJsonsAt']
     outbox: Pick<BlockTree['outbox'], 'nextSeq'>
   }
   /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
@@ -299,14 +299,17 @@ export class NodeIngestGateway implements IngestGateway {
   async receiptFrames(locs: TxLocation[]): Promise<ReceiptFrame[]> {
     const base = this.init.anchorBase()
     const out: ReceiptFrame[] = []
-    const proofs = this.c.tree.receiptsAt
-      ? await this.c.tree.receiptsAt(locs, 'chainpoint', base)
-      : await Promise.all(locs.map((loc) => this.c.tree.receiptAt(loc, 'chainpoint', base)))
+    const jsons = this.c.tree.chainpointJsonsAt
+      ? await this.c.tree.chainpointJsonsAt(locs, base)
+      : await Promise.all(locs.map(async (loc) => {
+          const proof = await this.c.tree.receiptAt(loc, 'chainpoint', base)
+          return proof && JSON.stringify(proof)
+        }))
     for (let i = 0; i < locs.length; i++) {
       const loc = locs[i]
-      const proof = proofs[i]
-      if (!proof) continue
-      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint: JSON.stringify(proof) })
+      const chainpoint = jsons[i]
+      if (chainpoint === undefined) continue
+      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint })
     }
     return out
   }
