@@ -6,7 +6,7 @@ import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS } from './limits.js'
 import { leafHash, merkleRoot } from './merkle.js'
-import { type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txBodyToCbor, txId, validateTx } from './transaction.js'
+import { type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txBodyToCbor, txId, txIdHex, validateTx } from './transaction.js'
 
 /** The hashed part of a block header (DESIGN §3). */
 export interface HeaderBody {
@@ -182,7 +182,7 @@ export function validateBlock(block: Block, rules: BlockRules, opts: { skipTxSig
   for (const tx of block.txs) {
     validateTx(tx, rules, { skipSignature: opts.skipTxSignatures })
     size += encodeStrippedTx(tx).byteLength
-    const id = toHex(txId(tx))
+    const id = txIdHex(tx) // memoised per tx: the store and receipts use the same string
     if (seen.has(id)) throw new ValidationError('ERR_BLOCK_DUPLICATE_TX', `tx ${id} appears twice in the block`, meta)
     seen.add(id)
   }

@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest'
 import {
   buildChainpointReceipt,
   buildNativeReceipt,
+  chainpointReceiptJson,
+  toHex,
+  ulidFor,
+  ulidForBig,
   createBlock,
   encodeStrippedTx,
   generateKeyPair,
@@ -60,5 +64,53 @@ describe('receipt builder shortcuts give the same receipts', () => {
     const leaves = blockLeaves(txs)
     const input = { tx: txs[0], header: block.header, leafIndex: 0, auditPath: inclusionProof(leaves, 1), anchorBase: 'http://x' }
     expect(() => buildChainpointReceipt(input)).toThrow(/audit path/)
+  })
+
+  it('chainpointReceiptJson is JSON.stringify of the built receipt, for any txs, tree size, network and anchor base', () => {
+    const key = generateKeyPair()
+    fc.assert(
+      fc.property(
+        fc.array(strippedTxArb, { minLength: 1, maxLength: 9 }),
+        fc.nat({ max: 20 }),
+        fc.string({ maxLength: 12 }),
+        fc.constantFrom('http://x', 'https://node.example:8545/', 'http://h/"quoted"\\/é'),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (txs, pick, network, base, height) => {
+          const block = createBlock({ network: network || 'n', height, timestamp: 1_700_000_000_000, prevHash: new Uint8Array(32), producer: key.publicKey, txs })
+          const leaves = blockLeaves(txs)
+          const i = pick % txs.length
+          const input = { tx: txs[i], header: block.header, leafIndex: i, auditPath: inclusionProof(leaves, i), anchorBase: base }
+          // The text, or the error both throw (e.g. a timestamp past what a Date can show).
+          const outcome = (f: () => string): string => {
+            try {
+              return f()
+            } catch (err) {
+              return `threw ${(err as Error).name}: ${(err as Error).message}`
+            }
+          }
+          const want = outcome(() => JSON.stringify(buildChainpointReceipt(input)))
+          expect(outcome(() => chainpointReceiptJson(input))).toBe(want)
+          const seen = new Map<Uint8Array, string>()
+          const hex = (b: Uint8Array) => seen.get(b) ?? (seen.set(b, toHex(b)), toHex(b))
+          expect(outcome(() => chainpointReceiptJson(input, { pathChecked: true, hex }))).toBe(want)
+          expect(outcome(() => JSON.stringify(buildChainpointReceipt(input, { hex })))).toBe(want)
+        },
+      ),
+      { numRuns: 200 },
+    )
+    const txs = fc.sample(strippedTxArb, { numRuns: 2, seed: 9 })
+    const block = createBlock({ network: 'n', height: 1, timestamp: 1, prevHash: new Uint8Array(32), producer: key.publicKey, txs })
+    const wrong = { tx: txs[0], header: block.header, leafIndex: 0, auditPath: inclusionProof(blockLeaves(txs), 1), anchorBase: 'http://x' }
+    expect(() => chainpointReceiptJson(wrong)).toThrow(/audit path/)
+  })
+
+  it('ulidFor without BigInt equals the BigInt form (times from 0 past 2^48, any entropy)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 48 + 5 }), fc.maxSafeInteger(), fc.constantFrom(0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 48 - 1)), fc.uint8Array({ minLength: 10, maxLength: 32 }), (t, e) => {
+        expect(ulidFor(t, e)).toBe(ulidForBig(t, e))
+      }),
+      { numRuns: 1000 },
+    )
+    expect(ulidFor(-5, new Uint8Array(10).fill(255))).toBe(ulidForBig(-5, new Uint8Array(10).fill(255)))
   })
 })

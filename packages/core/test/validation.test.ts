@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
   type BlockRules,
+  decodeTransaction,
+  encodeTransaction,
+  payloadHashOf,
+  sha256,
   type ProfichainError,
   signHeader,
   stripTx,
@@ -37,6 +41,18 @@ describe('validateTx', () => {
   it('payload hash mismatch (same size)', () => {
     const tx = makeTx(origin, 0, utf8('abc'))
     expect(code(() => validateTx({ ...tx, payload: utf8('abd') }, rules))).toBe('ERR_TX_PAYLOAD_HASH')
+  })
+  it('payload hash: the memoised hash is the hash of the bytes, a payload from outside is still checked', () => {
+    const tx = makeTx(origin, 0, utf8('abc'))
+    // A payload another part of the node hashed (memoised) and one decoded from the wire (never hashed).
+    const hashed = utf8('abd')
+    expect(payloadHashOf(hashed)).toEqual(sha256(hashed))
+    expect(payloadHashOf(hashed)).toBe(payloadHashOf(hashed))
+    expect(code(() => validateTx({ ...tx, payload: hashed }, rules))).toBe('ERR_TX_PAYLOAD_HASH')
+    const wire = decodeTransaction(encodeTransaction({ ...tx, payload: utf8('abe') }))
+    expect(code(() => validateTx(wire, rules))).toBe('ERR_TX_PAYLOAD_HASH')
+    const good = decodeTransaction(encodeTransaction(tx))
+    expect(() => validateTx(good, rules)).not.toThrow()
   })
   it('payload size mismatch', () => {
     const tx = makeTx(origin, 0, utf8('abc'))

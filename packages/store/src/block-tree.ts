@@ -635,6 +635,22 @@ export class BlockTree {
     return this.receipts.receiptAt(loc, form, anchorBase)
   }
 
+  /** Receipts for many txs at known locations (same order): each block's header and tree read once. */
+  receiptsAt(locs: TxLocation[], form: 'chainpoint', anchorBase: string): Promise<Array<ChainpointProof | undefined>>
+  receiptsAt(locs: TxLocation[], form: 'native', anchorBase: string): Promise<Array<NativeReceipt | undefined>>
+  async receiptsAt(
+    locs: TxLocation[],
+    form: 'chainpoint' | 'native',
+    anchorBase: string,
+  ): Promise<Array<ChainpointProof | NativeReceipt | undefined>> {
+    return form === 'chainpoint' ? this.receipts.receiptsAt(locs, form, anchorBase) : this.receipts.receiptsAt(locs, form, anchorBase)
+  }
+
+  /** Chainpoint receipts of many txs as JSON text (same order; the text JSON.stringify gives). */
+  chainpointJsonsAt(locs: TxLocation[], anchorBase: string): Promise<Array<string | undefined>> {
+    return this.receipts.chainpointJsonsAt(locs, anchorBase)
+  }
+
   /** Counts kept up to date in every batch (no scans). */
   async stats(): Promise<StoreStats> {
     return {

@@ -410,10 +410,12 @@ export class ForkChoice {
     }
     const addCommit = this.p.mempool.stageAdd(b, returning)
     const devicesCommit = await this.p.devices.stageSwitch(b, sw)
+    const outboxCommit = this.p.outbox.stageSwitch(sw)
     return () => {
       removeCommit()
       addCommit()
       devicesCommit()
+      outboxCommit()
     }
   }
 

@@ -6,7 +6,7 @@ import {
   equalBytes,
   fromHex,
   type IngestCode,
-  sha256,
+  payloadHashOf,
   type StrippedTx,
   toHex,
   type Transaction,
@@ -48,6 +48,8 @@ export interface GatewayInit {
 
 export interface GatewayComponents {
   tree: Pick<BlockTree, 'getTxs' | 'getTx' | 'head' | 'receiptAt' | 'hasPayload' | 'putPayload' | 'getPayload'> & {
+    /** Receipts of many records at once as JSON text (each block read and its header ops built once); else per record. */
+    chainpointJsonsAt?: BlockTree['chainpointJsonsAt']
     outbox: Pick<BlockTree['outbox'], 'nextSeq'>
   }
   /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
@@ -270,7 +272,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(sha256(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
     return undefined
   }
 
@@ -297,10 +299,17 @@ export class NodeIngestGateway implements IngestGateway {
   async receiptFrames(locs: TxLocation[]): Promise<ReceiptFrame[]> {
     const base = this.init.anchorBase()
     const out: ReceiptFrame[] = []
-    for (const loc of locs) {
-      const proof = await this.c.tree.receiptAt(loc, 'chainpoint', base)
-      if (!proof) continue
-      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint: JSON.stringify(proof) })
+    const jsons = this.c.tree.chainpointJsonsAt
+      ? await this.c.tree.chainpointJsonsAt(locs, base)
+      : await Promise.all(locs.map(async (loc) => {
+          const proof = await this.c.tree.receiptAt(loc, 'chainpoint', base)
+          return proof && JSON.stringify(proof)
+        }))
+    for (let i = 0; i < locs.length; i++) {
+      const loc = locs[i]
+      const chainpoint = jsons[i]
+      if (chainpoint === undefined) continue
+      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint })
     }
     return out
   }
