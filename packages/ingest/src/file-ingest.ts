@@ -7,6 +7,7 @@ import {
   getCrypto,
   FORMAT_VERSION,
   LIMITS,
+  payloadHashOf,
   ProfichainError,
   sha256,
   type Transaction,
@@ -721,7 +722,8 @@ export class FileIngestImpl implements FileIngest {
     const after = lstatOrUndefined(abs)
     if (after === undefined) return
     if (statSig(after) !== statSig(st) || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
-    const dataDigest = sha256(data)
+    // payloadHashOf memoises the digest on `data`: the outbox's check of a whole-file record finds it there.
+    const dataDigest = payloadHashOf(data)
     const dataHash = toHex(dataDigest)
 
     let records: RecordPlan
@@ -1081,7 +1083,7 @@ export class FileIngestImpl implements FileIngest {
       origin: key.publicKey,
       seq,
       timestamp,
-      payloadHash: r.payloadHash ?? sha256(r.payload),
+      payloadHash: r.payloadHash ?? payloadHashOf(r.payload),
       payloadSize: r.payload.byteLength,
       metadata: r.metadata,
     }
