@@ -1,4 +1,5 @@
 import { type Block, blockHash, createBlock, createTransaction, generateKeyPair, type KeyPair, stripTx, toHex, type Transaction, txId } from '@profichain/core'
+import { defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import type { AddBlockResult, DeferredReceipt, HeadInfo, Mempool, Outbox, TxLocation } from '@profichain/store'
 import { pino } from 'pino'
 import { afterEach } from 'vitest'
@@ -212,4 +213,25 @@ export function stopAfterEach(): Array<() => Promise<unknown>> {
     for (const f of stops.splice(0).reverse()) await f().catch(() => {})
   })
   return stops
+}
+
+/** A quorum genesis of `keys` (all validators, threshold 3 by default), as the vote and liveness tests build it. */
+export function quorumGenesis(
+  network: string,
+  keys: KeyPair[],
+  opts: { threshold?: number; timestamp?: number; blockTimeMs?: number } = {},
+): Genesis {
+  return {
+    version: 1,
+    network,
+    origin: defaultOrigin(network),
+    checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
+    timestamp: opts.timestamp ?? 1_700_000_000_000,
+    members: keys.map((k, i) => ({ name: `v${i}`, publicKey: toHex(k.publicKey), roles: ['validator'] })),
+    validators: keys.map((k) => toHex(k.publicKey)),
+    consensus: { type: 'quorum', threshold: opts.threshold ?? 3, backoffMs: 500 },
+    blockTimeMs: opts.blockTimeMs ?? 1000,
+    maxBlockBytes: 1024 * 1024,
+    maxTxBytes: 1024,
+  }
 }

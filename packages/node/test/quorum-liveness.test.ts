@@ -13,31 +13,19 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Consensus, createConsensus, defaultOrigin, type Genesis, GENESIS_DEFAULTS, signerLimitLiftMs } from '@profichain/consensus'
+import { type Consensus, createConsensus, type Genesis, signerLimitLiftMs } from '@profichain/consensus'
 import { type Block, type BlockHeader, blockHash, compareBytes, createBlock, decodeBlock, decodeHeader, generateKeyPair, type KeyPair, type SyncKind, type SyncRequestOf, type SyncResponses, signVote, toHex } from '@profichain/core'
 import { type AddBlockResult, type BlockTree, createBlockTree, genesisBlockOf } from '@profichain/store'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createSync, createSyncHandlers, type SyncNet } from '../src/sync/index.js'
 import { createVotes, guardSealing, VoteLock } from '../src/votes/index.js'
-import { silent } from './fakes.js'
+import { quorumGenesis, silent } from './fakes.js'
 
 const NET = 'qstall'
 const keys = Array.from({ length: 4 }, () => generateKeyPair())
 const [v0, v1, v2, v3] = keys
-const genesis: Genesis = {
-  version: 1,
-  network: NET,
-  origin: defaultOrigin(NET),
-  checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
-  timestamp: Date.now() - 3_600_000,
-  members: keys.map((k, i) => ({ name: `v${i}`, publicKey: toHex(k.publicKey), roles: ['validator'] })),
-  validators: keys.map((k) => toHex(k.publicKey)),
-  consensus: { type: 'quorum', threshold: 3, backoffMs: 500 },
-  blockTimeMs: 500,
-  maxBlockBytes: 1024 * 1024,
-  maxTxBytes: 1024,
-}
+const genesis: Genesis = quorumGenesis(NET, keys, { timestamp: Date.now() - 3_600_000, blockTimeMs: 500 })
 const consensus: Consensus = createConsensus(genesis)
 const g0 = genesisBlockOf(genesis).header
 const hex = (b: Block) => toHex(blockHash(b.header))

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Consensus, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
+import type { Consensus, Genesis } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -21,24 +21,12 @@ import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createSyncHandlers } from '../src/sync/index.js'
 import { createVotes, guardSealing } from '../src/votes/index.js'
-import { silent } from './fakes.js'
+import { quorumGenesis, silent } from './fakes.js'
 
 const NET = 'votenet'
 const keys = Array.from({ length: 4 }, () => generateKeyPair())
 const [v0, v1, v2, v3] = keys
-const genesis: Genesis = {
-  version: 1,
-  network: NET,
-  origin: defaultOrigin(NET),
-  checkpoint: { depth: GENESIS_DEFAULTS.checkpoint.depth, intervalMs: GENESIS_DEFAULTS.checkpoint.intervalMs },
-  timestamp: 1_700_000_000_000,
-  members: keys.map((k, i) => ({ name: `v${i}`, publicKey: toHex(k.publicKey), roles: ['validator'] })),
-  validators: keys.map((k) => toHex(k.publicKey)),
-  consensus: { type: 'quorum', threshold: 3, backoffMs: 500 },
-  blockTimeMs: 1000,
-  maxBlockBytes: 1024 * 1024,
-  maxTxBytes: 1024,
-}
+const genesis: Genesis = quorumGenesis(NET, keys)
 /** Quorum finality by signature count (the store keeps only validators' valid signatures); no production rules. */
 const consensus: Consensus = {
   type: 'quorum',
