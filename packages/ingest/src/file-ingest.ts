@@ -46,15 +46,12 @@ import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from
 import { writeReceiptFiles } from './receipts.js'
 
 const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
-/** Records per outbox batch for big line-mode files (each batch is atomic; dedupe keys cover a crash between batches). */
-const BATCH = 2_000
-const LOOKUP_PARALLEL = 1024
 /**
- * Group commit: the files whose records are ready while one outbox batch is being written go into the next
- * batch together, up to this many records (one LevelDB batch, one fsync for all of them). A file with more
- * records is committed alone, in BATCH-sized batches.
+ * Default records per outbox batch (`batchRecords`): the group commit's limit, and the batch size of a big
+ * line-mode file (each batch is atomic; dedupe keys cover a crash between batches).
  */
-const GROUP_RECORDS = 2_000
+const DEFAULT_BATCH_RECORDS = 10_000
+const LOOKUP_PARALLEL = 1024
 /** Batches smaller than this are signed inline (a pool round trip costs more than a few signatures). */
 const POOL_SIGN_MIN = 16
 /**
@@ -218,6 +215,12 @@ export class FileIngestImpl implements FileIngest {
   private readonly commitQueue: CommitRequest[] = []
   private committing = false
   private readonly maxInflightBytes: number
+  /**
+   * Group commit: the files whose records are ready while one outbox batch is being written go into the next
+   * batch together, up to this many records (one LevelDB batch, one fsync for all of them). A file with more
+   * records is committed alone, in batches of this size.
+   */
+  private readonly batchRecords: number
   private inflightBytes = 0
   private byteWaiters: Array<() => void> = []
   /** Output folders known to exist (saves a mkdir per file). */
@@ -247,6 +250,7 @@ export class FileIngestImpl implements FileIngest {
     this.stableMs = init.stableMs ?? 500
     this.concurrency = Math.max(1, init.concurrency ?? DEFAULT_CONCURRENCY)
     this.maxInflightBytes = Math.max(1, init.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES)
+    this.batchRecords = Math.max(1, init.batchRecords ?? DEFAULT_BATCH_RECORDS)
     this.rescanMs = init.rescanMs ?? 60_000
     this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })
@@ -922,7 +926,7 @@ export class FileIngestImpl implements FileIngest {
           continue
         }
         const head = this.commitQueue[0]
-        if (head.plan.count > GROUP_RECORDS) {
+        if (head.plan.count > this.batchRecords) {
           if (pending) await pending.write
           pending = undefined
           this.commitQueue.shift()
@@ -933,7 +937,7 @@ export class FileIngestImpl implements FileIngest {
         let records = 0
         while (this.commitQueue.length > 0) {
           const next = this.commitQueue[0]
-          if (next.plan.count > GROUP_RECORDS || records + next.plan.count > GROUP_RECORDS) break
+          if (next.plan.count > this.batchRecords || records + next.plan.count > this.batchRecords) break
           group.push(next)
           records += next.plan.count
           this.commitQueue.shift()
@@ -1121,7 +1125,7 @@ export class FileIngestImpl implements FileIngest {
       created += (await w).filter((r) => !r.duplicate).length
     }
     try {
-      for (const chunk of chunks(plan.records(), BATCH)) {
+      for (const chunk of chunks(plan.records(), this.batchRecords)) {
         const ids = await this.lookupKeys(chunk.map((r) => r.dedupeKey))
         const fresh = chunk.filter((_, i) => ids[i] === undefined)
         if (fresh.length === 0) continue

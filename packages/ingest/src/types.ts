@@ -58,12 +58,18 @@ export interface IngestInit {
   /** A file is taken once its size and mtime stayed unchanged this long. Default 500 ms. */
   stableMs?: number
   /**
-   * Files in flight at once (read, waiting for their group commit, being moved). Default 256: the records of
+   * Files in flight at once (read, waiting for their group commit, being moved). Default 1,024: the records of
    * the files ready while one outbox batch is written share the next batch (one fsync for all).
    */
   concurrency?: number
   /** Bytes of file content held in flight at once; a bigger file runs alone. Default 64 MiB. */
   maxInflightBytes?: number
+  /**
+   * Records per outbox batch (one LevelDB batch, one fsync): the group commit of small files fills a batch up to
+   * this many records, and a bigger line-mode file is committed in batches of this size. Default 10,000: a
+   * 60,000-line burst ran at 2,587 lines/s with 2,000 and 5,924 lines/s with 8,000 (fsync latency paid per batch).
+   */
+  batchRecords?: number
   /** Full rescan of the inbox as a safety net for missed watch events (and retry of unmovable files). Default 60 000 ms, 0 = off. */
   rescanMs?: number
 }

@@ -39,12 +39,12 @@ class FlakyOutbox extends MemoryOutbox {
   }
 }
 
-const LINES = 5_500 // three batches of at most 2,000
+const LINES = 5_500 // three batches of at most 2,000 (batchRecords)
 
 describe('line-mode front end (issue 12)', () => {
   it('a big file whose 2nd batch fails: the stored batches are a prefix, the retry adds each line once with contiguous seqs', async () => {
     const outbox = new FlakyOutbox(2)
-    const { inbox, make, dir } = await setup({ lineMode: { patterns: ['**/*.jsonl'] } }, outbox)
+    const { inbox, make, dir } = await setup({ lineMode: { patterns: ['**/*.jsonl'] }, batchRecords: 2_000 }, outbox)
     await writeFile(join(inbox, 'big.jsonl'), `${Array.from({ length: LINES }, (_, i) => JSON.stringify({ i })).join('\n')}\n`)
     const ingest = make()
     await ingest.start()
