@@ -1,12 +1,12 @@
 import { equalBytes, toHex } from './bytes.js'
-import { type CborValue, decodeCbor, encodeCbor, read } from './codec.js'
+import { type CborValue, cborHead, decodeCbor, encodeCbor, read } from './codec.js'
 import { getCrypto } from './crypto.js'
 import { CodecError, ValidationError } from './errors.js'
 import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS } from './limits.js'
 import { leafHash, merkleRoot } from './merkle.js'
-import { type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txBodyToCbor, txId, validateTx } from './transaction.js'
+import { type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txId, validateTx } from './transaction.js'
 
 /** The hashed part of a block header (DESIGN §3). */
 export interface HeaderBody {
@@ -58,8 +58,26 @@ export function encodeHeader(h: BlockHeader): Uint8Array {
   return encodeCbor(headerToCbor(h))
 }
 
+// [header, [stripped...]] assembled from the txs' memoised stripped encodings (deterministic CBOR of a
+// definite-length array is its head followed by its items' encodings): encoding every tx of a block again
+// for gossip and sync cost 5 % of a devnet full node's main thread. Same bytes (tested against encodeCbor).
 export function encodeBlock(b: Block): Uint8Array {
-  return encodeCbor([headerToCbor(b.header), b.txs.map((t) => [txBodyToCbor(t.body), t.signature])])
+  const header = encodeCbor(headerToCbor(b.header))
+  const txs = b.txs.map((t) => encodeStrippedTx(t))
+  const head = cborHead(4, txs.length)
+  let size = 1 + header.byteLength + head.byteLength
+  for (const t of txs) size += t.byteLength
+  const out = new Uint8Array(size)
+  out[0] = 0x82
+  out.set(header, 1)
+  let at = 1 + header.byteLength
+  out.set(head, at)
+  at += head.byteLength
+  for (const t of txs) {
+    out.set(t, at)
+    at += t.byteLength
+  }
+  return out
 }
 
 function headerFromCbor(v: CborValue): BlockHeader {

@@ -5,7 +5,7 @@ import { CodecError, ValidationError } from './errors.js'
 import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
-import { fastDecodeTransaction } from './tx-fast-decode.js'
+import { fastDecodeStrippedTx, fastDecodeTransaction } from './tx-fast-decode.js'
 
 /** The signed part of a transaction (DESIGN §3). */
 export interface TxBody {
@@ -115,6 +115,20 @@ export function strippedTxFromCbor(v: CborValue): StrippedTx {
 // so the txId of a decoded tx is one SHA-256, without encoding its body again (10 % of a devnet full node's
 // main thread took the txIds of gossiped txs through encodeTxBody).
 export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
+  if (bytes instanceof Uint8Array) {
+    const copy = new Uint8Array(bytes)
+    const fast = fastDecodeStrippedTx(copy)
+    if (fast !== undefined) {
+      strippedEnc.set(fast.tx, copy)
+      bodyEnc.set(fast.tx.body, copy.subarray(1, fast.bodyEnd))
+      return fast.tx
+    }
+  }
+  return decodeStrippedTxGeneral(bytes)
+}
+
+/** decodeStrippedTx through the general CBOR decoder only (the reference for the direct reader). */
+export function decodeStrippedTxGeneral(bytes: Uint8Array): StrippedTx {
   const tx = strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
   const copy = new Uint8Array(bytes)
   strippedEnc.set(tx, copy)

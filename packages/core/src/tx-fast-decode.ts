@@ -1,6 +1,6 @@
 import { MAX_DECODE_BYTES } from './codec.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
-import type { Transaction, TxBody } from './transaction.js'
+import type { StrippedTx, Transaction, TxBody } from './transaction.js'
 
 /**
  * A direct reader for the one shape every gossiped and stored record has:
@@ -174,4 +174,17 @@ export function fastDecodeTransaction(bytes: Uint8Array): FastDecoded | undefine
   const p = r.span(2, LIMITS.payloadBytes)
   if (p === undefined || r.pos !== bytes.byteLength) return undefined
   return { tx: { body, signature, payload: bytes.subarray(p[0], p[1]) }, bodyEnd, strippedEnd }
+}
+
+/** The stripped tx [body, signature] encoded by `bytes` (same rules; body = [1, bodyEnd)), or undefined. */
+export function fastDecodeStrippedTx(bytes: Uint8Array): { tx: StrippedTx; bodyEnd: number } | undefined {
+  if (bytes.byteLength > MAX_DECODE_BYTES) return undefined
+  const r = new Reader(bytes)
+  if (r.head(4) !== 2) return undefined
+  const body = readBody(r)
+  if (body === undefined) return undefined
+  const bodyEnd = r.pos
+  const signature = r.bytes(64)
+  if (signature === undefined || r.pos !== bytes.byteLength) return undefined
+  return { tx: { body, signature }, bodyEnd }
 }

@@ -1,8 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  decodeStrippedTx,
+  decodeStrippedTxGeneral,
   decodeTransaction,
   decodeTransactionGeneral,
+  encodeBlock,
   encodeCbor,
   encodeStrippedTx,
   encodeTransaction,
@@ -12,8 +15,8 @@ import {
   txBodyToCbor,
   txId,
 } from '../src/index.js'
-import { fastDecodeTransaction } from '../src/tx-fast-decode.js'
-import { transactionArb } from './arbitraries.js'
+import { fastDecodeStrippedTx, fastDecodeTransaction } from '../src/tx-fast-decode.js'
+import { blockArb, strippedTxArb, transactionArb } from './arbitraries.js'
 
 /** The general decoder's answer: the tx or the error message. */
 function general(bytes: Uint8Array): { tx?: unknown; error?: string } {
@@ -116,6 +119,59 @@ describe('direct tx reader (fastDecodeTransaction) agrees with the general decod
     badUtf8[k] = 0xff
     expect(fastDecodeTransaction(badUtf8)).toBeUndefined()
     expect(() => decodeTransaction(badUtf8)).toThrow()
+  })
+})
+
+const mutatedStripped = fc
+  .tuple(strippedTxArb, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean())
+  .map(([t, i, v, cut]) => {
+    const b = encodeStrippedTx(t)
+    const at = i % b.byteLength
+    if (cut) return b.slice(0, at)
+    const c = new Uint8Array(b)
+    c[at] = v
+    return c
+  })
+
+describe('direct stripped-tx reader and encodeBlock from memoised parts', () => {
+  it('decodeStrippedTx answers exactly as the general decoder on valid and mutated bytes', () => {
+    fc.assert(
+      fc.property(fc.oneof(strippedTxArb.map((t) => encodeStrippedTx(t)), mutatedStripped), (bytes) => {
+        const answer = (f: (b: Uint8Array) => unknown) => {
+          try {
+            return { tx: f(bytes) }
+          } catch (err) {
+            return { error: (err as Error).message }
+          }
+        }
+        const ref = answer(decodeStrippedTxGeneral)
+        const fast = fastDecodeStrippedTx(new Uint8Array(bytes))
+        if (fast !== undefined) expect(fast.tx).toEqual(ref.tx)
+        expect(answer(decodeStrippedTx)).toEqual(ref)
+        if (ref.tx !== undefined) {
+          const back = decodeStrippedTx(bytes)
+          expect(toHex(encodeTxBody(back.body))).toBe(toHex(encodeCbor(txBodyToCbor({ ...back.body }))))
+          expect(toHex(txId(back))).toBe(toHex(sha256(bytes)))
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('encodeBlock gives the bytes of encodeCbor over the whole block', () => {
+    fc.assert(
+      fc.property(blockArb, (b) => {
+        const whole = encodeCbor([
+          [
+            [b.header.version, b.header.network, b.header.height, b.header.timestamp, b.header.prevHash, b.header.merkleRoot, b.header.txCount, b.header.difficulty, b.header.nonce, b.header.producer],
+            b.header.signatures.map((s) => [s.signer, s.signature]),
+          ],
+          b.txs.map((t) => [txBodyToCbor(t.body), t.signature]),
+        ])
+        expect(toHex(encodeBlock(b))).toBe(toHex(whole))
+      }),
+      { numRuns: 200 },
+    )
   })
 })
 
