@@ -188,3 +188,38 @@ export function fastDecodeStrippedTx(bytes: Uint8Array): { tx: StrippedTx; bodyE
   if (signature === undefined || r.pos !== bytes.byteLength) return undefined
   return { tx: { body, signature }, bodyEnd }
 }
+
+/** Skip one well-formed definite-length item (no tags, no simple values or floats); false on anything else. */
+function skip(r: Reader, depth: number): boolean {
+  if (depth > 16 || r.pos >= r.b.byteLength) return false
+  const major = r.b[r.pos] >> 5
+  if (major === 0 || major === 1) return r.head(major) >= 0
+  if (major === 2 || major === 3) return r.span(major, Number.MAX_SAFE_INTEGER) !== undefined
+  if (major === 4 || major === 5) {
+    const n = r.head(major)
+    if (n < 0) return false
+    for (let i = 0; i < (major === 5 ? 2 * n : n); i++) if (!skip(r, depth + 1)) return false
+    return true
+  }
+  return false
+}
+
+/**
+ * Where the parts of a block [header, [stripped...]] lie: the header is bytes[1, headerEnd), tx i is
+ * bytes[txs[i], txs[i + 1]) (the last ends at the end). Undefined on anything but that shape; the parts
+ * themselves are checked by their own decoders.
+ */
+export function fastSplitBlock(bytes: Uint8Array): { headerEnd: number; txs: number[] } | undefined {
+  if (bytes.byteLength > MAX_DECODE_BYTES) return undefined
+  const r = new Reader(bytes)
+  if (r.head(4) !== 2 || !skip(r, 1)) return undefined
+  const headerEnd = r.pos
+  const n = r.head(4)
+  if (n < 0 || n > LIMITS.txsPerBlock) return undefined
+  const txs: number[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    txs[i] = r.pos
+    if (!skip(r, 2)) return undefined
+  }
+  return r.pos === bytes.byteLength ? { headerEnd, txs } : undefined
+}

@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  decodeBlock,
+  decodeBlockGeneral,
   decodeStrippedTx,
   decodeStrippedTxGeneral,
   decodeTransaction,
@@ -15,7 +17,7 @@ import {
   txBodyToCbor,
   txId,
 } from '../src/index.js'
-import { fastDecodeStrippedTx, fastDecodeTransaction } from '../src/tx-fast-decode.js'
+import { fastDecodeStrippedTx, fastDecodeTransaction, fastSplitBlock } from '../src/tx-fast-decode.js'
 import { blockArb, strippedTxArb, transactionArb } from './arbitraries.js'
 
 /** The general decoder's answer: the tx or the error message. */
@@ -158,6 +160,31 @@ describe('direct stripped-tx reader and encodeBlock from memoised parts', () => 
     )
   })
 
+  it('decodeBlock answers exactly as the general decoder on valid and mutated blocks', () => {
+    const mutatedBlock = fc.tuple(blockArb, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 2 })).map(([b, i, v, op]) => {
+      const enc = encodeBlock(b)
+      const at = i % enc.byteLength
+      if (op === 0) return enc
+      if (op === 1) return enc.slice(0, at)
+      const c = new Uint8Array(enc)
+      c[at] = v
+      return c
+    })
+    fc.assert(
+      fc.property(mutatedBlock, (bytes) => {
+        const answer = (f: (b: Uint8Array) => unknown) => {
+          try {
+            return { block: f(bytes) }
+          } catch (err) {
+            return { error: (err as Error).message }
+          }
+        }
+        expect(answer(decodeBlock)).toEqual(answer(decodeBlockGeneral))
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
   it('encodeBlock gives the bytes of encodeCbor over the whole block', () => {
     fc.assert(
       fc.property(blockArb, (b) => {
@@ -169,6 +196,8 @@ describe('direct stripped-tx reader and encodeBlock from memoised parts', () => 
           b.txs.map((t) => [txBodyToCbor(t.body), t.signature]),
         ])
         expect(toHex(encodeBlock(b))).toBe(toHex(whole))
+        const parts = fastSplitBlock(whole)
+        expect(parts?.txs.length).toBe(b.txs.length)
       }),
       { numRuns: 200 },
     )
