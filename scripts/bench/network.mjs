@@ -5,13 +5,15 @@
 // timestamp of the block holding the record, sampled by payload hash on the full node's API) with a step-up
 // search; a step counts only with zero loss: the full node's chain holds exactly as many txs as lines were sent
 // (sum of txCount over the new blocks) and no sampled record twice.
-// Usage: node scripts/bench/network.mjs [--quick] [--rates 2000,5000] [--seconds 10] [--runs 3]   (build first: npx tsc -b)
+// Usage: node scripts/bench/network.mjs [--quick] [--rates 2000,5000] [--seconds 10] [--runs 3] [--profile]   (build first: npx tsc -b)
+// --profile profiles every node process (cpu-prof-hook.mjs, preloaded through NODE_OPTIONS) and prints, per node, where its
+// main thread's time goes (see lib.mjs summariseProfile); the profiles are written when the devnet stops.
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { blocksRange, freePortRange, height, spawnCli, StepUpTally, stopChild, waitFor } from './lib.mjs'
+import { blocksRange, freePortRange, height, profileTable, spawnCli, StepUpTally, stopChild, summariseProfile, waitFor } from './lib.mjs'
 import { sustained, trial } from './node.mjs'
 
 /** Start `profichain devnet` (1 full + `thin` thin nodes) in a tmp dir; resolves once devnet.json exists. */
@@ -101,6 +103,16 @@ async function networkTrial(net, rate, seconds, log) {
   return r
 }
 
+/** Per node process: the summary of its main thread's profile (files are CPU.<date>.<time>.<pid>.<thread>.<seq>). */
+async function printProfiles(dir, nodes, log) {
+  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
+  for (const nd of nodes) {
+    const f = files.find((x) => Number(x.split('.')[3]) === nd.pid)
+    if (f) log(`\n${profileTable(await summariseProfile(join(dir, f), 30), `CPU profile of ${nd.name} (${nd.type})`)}\n`)
+  }
+  await rm(dir, { recursive: true, force: true })
+}
+
 export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {
   const runs = quick ? 1 : (opts.runs ?? 3)
   const seconds = opts.seconds ?? (quick ? 3 : 8)
@@ -108,7 +120,10 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   const rates = opts.rates ?? (quick ? [250, 500] : [500, 1000, 2000, 5000, 10000])
   const tally = new StepUpTally(sustained)
   for (let i = 0; i < runs; i++) {
-    const net = await startDevnet({ thin: 2 })
+    const profDir = opts.profile ? await mkdtemp(join(tmpdir(), 'pc-bench-net-prof-')) : undefined
+    const hook = fileURLToPath(new URL('./cpu-prof-hook.mjs', import.meta.url))
+    const env = profDir ? { ...process.env, PC_CPU_PROF_DIR: profDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${hook}` } : undefined
+    const net = await startDevnet({ thin: 2, env })
     try {
       const steps = []
       for (const rate of rates) {
@@ -118,7 +133,9 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
       }
       tally.add(steps)
     } finally {
+      const nodes = net.info?.nodes ?? []
       await net.stop()
+      if (profDir) await printProfiles(profDir, nodes, log)
     }
   }
   const [best, p50, p99, peak] = tally.rows('2 thin + 1 full, 1 KiB JSONL lines', 'tx/s', 'txs')
@@ -138,6 +155,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       rates: val('--rates')?.split(',').map(Number),
       seconds: val('--seconds') ? Number(val('--seconds')) : undefined,
       runs: val('--runs') ? Number(val('--runs')) : undefined,
+      profile: args.includes('--profile'),
     },
   })
   for (const r of rows) console.log(`${r.name}: ${typeof r.median === 'number' ? Math.round(r.median) : r.median} ${r.unit} (runs ${r.runs})`)

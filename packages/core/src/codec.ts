@@ -34,14 +34,20 @@ export function encodeCbor(value: CborValue): Uint8Array {
 
 /** The shortest-form CBOR head of a byte string of `length` bytes (major type 2), as encodeCbor writes it. */
 export function cborBytesHead(length: number): Uint8Array {
-  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`byte string length ${length}`)
-  if (length < 24) return Uint8Array.of(0x40 | length)
-  if (length < 0x100) return Uint8Array.of(0x58, length)
-  if (length < 0x10000) return Uint8Array.of(0x59, length >>> 8, length & 0xff)
-  if (length < 0x100000000) return Uint8Array.of(0x5a, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff)
+  return cborHead(2, length)
+}
+
+/** The shortest-form CBOR head of major type `major` (2 bytes, 3 text, 4 array, 5 map) and length `n`. */
+export function cborHead(major: number, n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`CBOR length ${n}`)
+  const m = major << 5
+  if (n < 24) return Uint8Array.of(m | n)
+  if (n < 0x100) return Uint8Array.of(m | 24, n)
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >>> 8, n & 0xff)
+  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
   const out = new Uint8Array(9)
-  out[0] = 0x5b
-  new DataView(out.buffer).setBigUint64(1, BigInt(length))
+  out[0] = m | 27
+  new DataView(out.buffer).setBigUint64(1, BigInt(n))
   return out
 }
 

@@ -5,6 +5,7 @@ import { CodecError, ValidationError } from './errors.js'
 import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
+import { fastDecodeStrippedTx, fastDecodeTransaction } from './tx-fast-decode.js'
 
 /** The signed part of a transaction (DESIGN §3). */
 export interface TxBody {
@@ -110,18 +111,67 @@ export function strippedTxFromCbor(v: CborValue): StrippedTx {
 
 // decodeCbor has proven `bytes` canonical, so they are the encoding: remember a private copy, and a
 // decoded tx that is hashed, stored or handed to the worker pool is not encoded again.
+// The inner encodings are found in that copy (same layout as joinArray2 builds: 0x82 ‖ first ‖ head ‖ bytes),
+// so the txId of a decoded tx is one SHA-256, without encoding its body again (10 % of a devnet full node's
+// main thread took the txIds of gossiped txs through encodeTxBody).
 export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
+  if (bytes instanceof Uint8Array) {
+    const copy = new Uint8Array(bytes)
+    const fast = fastDecodeStrippedTx(copy)
+    if (fast !== undefined) {
+      strippedEnc.set(fast.tx, copy)
+      bodyEnc.set(fast.tx.body, copy.subarray(1, fast.bodyEnd))
+      return fast.tx
+    }
+  }
+  return decodeStrippedTxGeneral(bytes)
+}
+
+/** decodeStrippedTx through the general CBOR decoder only (the reference for the direct reader). */
+export function decodeStrippedTxGeneral(bytes: Uint8Array): StrippedTx {
   const tx = strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
-  strippedEnc.set(tx, new Uint8Array(bytes))
+  const copy = new Uint8Array(bytes)
+  strippedEnc.set(tx, copy)
+  rememberBody(tx, copy)
   return tx
 }
 
 export function decodeTransaction(bytes: Uint8Array): Transaction {
+  if (bytes instanceof Uint8Array) {
+    const copy = new Uint8Array(bytes)
+    const fast = fastDecodeTransaction(copy)
+    if (fast !== undefined) {
+      const { tx, bodyEnd, strippedEnd } = fast
+      txEnc.set(tx, copy)
+      const stripped = copy.slice(1, strippedEnd)
+      strippedEnc.set(tx, stripped)
+      bodyEnc.set(tx.body, stripped.subarray(1, bodyEnd - 1))
+      return tx
+    }
+  }
+  // Anything the direct reader does not take (malformed, or an odd but valid case): the general decoder.
+  return decodeTransactionGeneral(bytes)
+}
+
+/** decodeTransaction through the general CBOR decoder only: the reference the direct reader is tested against. */
+export function decodeTransactionGeneral(bytes: Uint8Array): Transaction {
   const a = read.array(decodeCbor(bytes, 'transaction'), 2, 'transaction')
   const stripped = strippedTxFromCbor(a[0])
   const tx = { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
-  txEnc.set(tx, new Uint8Array(bytes))
+  const copy = new Uint8Array(bytes)
+  txEnc.set(tx, copy)
+  const strippedLen = copy.byteLength - 1 - cborBytesHead(tx.payload.byteLength).byteLength - tx.payload.byteLength
+  // A copy, not a view: a stripped tx (stripTx keeps this encoding) must not hold the payload in memory.
+  const strippedBytes = copy.slice(1, 1 + strippedLen)
+  strippedEnc.set(tx, strippedBytes)
+  rememberBody(tx, strippedBytes)
   return tx
+}
+
+/** Memoise the body encoding inside a (canonical, just decoded) stripped encoding [body, signature]. */
+function rememberBody(tx: StrippedTx, stripped: Uint8Array): void {
+  const bodyLen = stripped.byteLength - 1 - cborBytesHead(tx.signature.byteLength).byteLength - tx.signature.byteLength
+  bodyEnc.set(tx.body, stripped.subarray(1, 1 + bodyLen))
 }
 
 const idCache = new WeakMap<StrippedTx, Uint8Array>()

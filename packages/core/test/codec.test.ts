@@ -15,7 +15,10 @@ import {
   encodeTxBody,
   fromHex,
   toHex,
+  sha256,
   txBodyFromCbor,
+  txBodyToCbor,
+  txId,
 } from '../src/index.js'
 import { blockArb, headerArb, strippedTxArb, transactionArb, txBodyArb } from './arbitraries.js'
 
@@ -286,5 +289,24 @@ describe('deterministic CBOR: non-canonical and disallowed encodings are rejecte
   it('deep nesting is rejected, not a crash', () => {
     rejects(`${'81'.repeat(5000)}01`)
     rejects(`${'81'.repeat(20)}01`)
+  })
+})
+
+describe('decoders remember the inner encodings', () => {
+  it('a decoded tx gives the same body, stripped and full encodings and txId as a fresh encoding', () => {
+    fc.assert(
+      fc.property(transactionArb, (t) => {
+        const enc = encodeTransaction(t)
+        const back = decodeTransaction(enc)
+        const fresh = { body: { ...t.body }, signature: t.signature, payload: t.payload }
+        expect(toHex(encodeTxBody(back.body))).toBe(toHex(encodeCbor(txBodyToCbor(fresh.body))))
+        expect(toHex(encodeStrippedTx(back))).toBe(toHex(encodeStrippedTx({ body: fresh.body, signature: fresh.signature })))
+        expect(toHex(txId(back))).toBe(toHex(sha256(encodeCbor([txBodyToCbor(fresh.body), fresh.signature]))))
+        const s = decodeStrippedTx(encodeStrippedTx(t))
+        expect(toHex(encodeTxBody(s.body))).toBe(toHex(encodeCbor(txBodyToCbor(fresh.body))))
+        expect(toHex(txId(s))).toBe(toHex(txId(fresh)))
+      }),
+      { numRuns: 200 },
+    )
   })
 })

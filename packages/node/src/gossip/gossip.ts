@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type Block, encodeTransaction, type KeyPair, toHex, type Transaction, txId, type Vote } from '@profichain/core'
+import { type Block, encodeTransaction, type KeyPair, type Transaction, txIdHex, type Vote } from '@profichain/core'
 import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
 import { type BlockVerdict, createNetwork, type NetworkInit, type P2PNetwork, type SyncHandlers, type Verdict } from '@profichain/network'
 import type { TxVerifier } from '@profichain/processing'
@@ -162,7 +162,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     const send: Transaction[] = []
     let stale = 0
     for (const tx of txs) {
-      const id = toHex(txId(tx))
+      const id = txIdHex(tx)
       const last = this.lastPublished.get(id)
       if (requeue && last !== undefined && now - last < after) continue
       if (requeue && last !== undefined) stale++
@@ -207,7 +207,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       return 'reject'
     }
     const cache = this.components.payloads
-    if (cache) for (const t of txs) cache.set(toHex(txId(t)), t.payload)
+    if (cache) for (const t of txs) cache.set(txIdHex(t), t.payload)
     const { mempool, producer } = this.components
     if (mempool && producer) {
       // checkTransactions above validated each tx in full (format, payload hash, signature): not again.
