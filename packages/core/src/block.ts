@@ -6,7 +6,7 @@ import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS } from './limits.js'
 import { leafHash, merkleRoot } from './merkle.js'
-import { decodeStrippedTx, type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txBodyToCbor, txId, txIdHex, validateTx } from './transaction.js'
+import { decodeStrippedTx, type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txId, txIdHex, validateTx } from './transaction.js'
 import { fastSplitBlock } from './tx-fast-decode.js'
 
 /** The hashed part of a block header (DESIGN §3). */
