@@ -10,7 +10,8 @@ import { CodecError } from './errors.js'
  */
 export type CborValue = number | string | boolean | null | Uint8Array | CborValue[] | { [k: string]: CborValue }
 
-const DECODE_OPTIONS = {
+/** cborg's strict decoding options: the only CBOR this codebase accepts (also used by ingest-wire's fast path). */
+export const DECODE_OPTIONS = {
   strict: true,
   rejectDuplicateMapKeys: true,
   allowUndefined: false,

@@ -1,6 +1,6 @@
 import { concatBytes, utf8 } from './bytes.js'
 import { decode as cborDecode } from 'cborg'
-import { type CborValue, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
+import { type CborValue, DECODE_OPTIONS, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
 import { getCrypto } from './crypto.js'
 import { CodecError, ProfichainError } from './errors.js'
 import { LIMITS } from './limits.js'
@@ -247,18 +247,6 @@ function readTx(v: CborValue): Transaction {
   return { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
 }
 
-// The codec's strict decoding options (codec.ts), for bytes already proven canonical by `provenCanonical`.
-const FRAME_DECODE_OPTIONS = {
-  strict: true,
-  rejectDuplicateMapKeys: true,
-  allowUndefined: false,
-  allowIndefinite: false,
-  allowNaN: false,
-  allowInfinity: false,
-  allowBigInt: false,
-  useMaps: false,
-  tags: [],
-}
 
 /** Deepest nesting the codec accepts (its float check refuses items deeper than this). */
 const MAX_DEPTH = 16
@@ -386,7 +374,7 @@ export function decodeFrameBody(body: Uint8Array, opts: DecodeFrameOptions = {})
     // Bytes the walker proves canonical are decoded without the codec's re-encoding check (the whole frame,
     // payloads included, was encoded again for every submit: 2.7 % of the ingest API's main thread); any
     // other bytes take the codec's full check, so what is accepted and refused is the same.
-    v = provenCanonical(body) ? (cborDecode(body, FRAME_DECODE_OPTIONS) as CborValue) : decodeCbor(body, 'frame')
+    v = provenCanonical(body) ? (cborDecode(body, DECODE_OPTIONS) as CborValue) : decodeCbor(body, 'frame')
   } catch (err) {
     throw bad((err as Error).message, err)
   }

@@ -11,27 +11,16 @@ import {
   type Transaction,
   txIdHex,
 } from '@profichain/core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type BlockTree, checkIncomingTx } from '../src/index.js'
-import { child, makeTx, NETWORK, openTree, origin, payloadsOf, producer, seedKey, tempDir } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { checkIncomingTx } from '../src/index.js'
+import { child, makeTx, NETWORK, openTree, origin, payloadsOf, producer, seedKey, useTree } from './helpers.js'
 
 // Issue 14 items 1 and 2: device identities, the stateful origin rule, replays.
 const sensor = seedKey(90)
 const sensor2 = seedKey(91)
 
-let dir: { path: string; cleanup: () => Promise<void> }
-let tree: BlockTree
+const t = useTree()
 let memberSeq = 1000
-
-beforeEach(async () => {
-  dir = await tempDir()
-  tree = await openTree(dir.path)
-})
-
-afterEach(async () => {
-  await tree.close()
-  await dir.cleanup()
-})
 
 function register(key: KeyPair, deviceId: string, owner: KeyPair = origin): Transaction {
   return createDeviceTx(owner, { network: NETWORK, seq: memberSeq++, device: { deviceId, publicKey: key.publicKey, model: 'T-1000' } })
@@ -47,156 +36,156 @@ function deviceRecord(key: KeyPair, seq: number, text = `reading ${seq}`): Trans
 
 async function add(parent: BlockHeader, txs: Transaction[], difficulty = 0): Promise<Block> {
   const block = child(parent, { txs, difficulty })
-  await tree.addBlock(block, { payloads: payloadsOf(txs) })
+  await t.tree.addBlock(block, { payloads: payloadsOf(txs) })
   return block
 }
 
 async function refusal(parent: BlockHeader, txs: Transaction[]): Promise<ConsensusError> {
   const block = child(parent, { txs })
-  const err = await tree.addBlock(block, { payloads: payloadsOf(txs) }).then(
+  const err = await t.tree.addBlock(block, { payloads: payloadsOf(txs) }).then(
     () => undefined,
     (e: unknown) => e,
   )
   expect(err).toBeInstanceOf(ConsensusError)
-  expect(await tree.hasBlock(blockHash(block.header))).toBe(false)
+  expect(await t.tree.hasBlock(blockHash(block.header))).toBe(false)
   return err as ConsensusError
 }
 
 describe('device registry in block import', () => {
   it('a registered device may originate records from the next block on, not in the registering block', async () => {
     const reg = register(sensor, 'press-7')
-    expect((await refusal(tree.head().header, [reg, deviceRecord(sensor, 0)])).code).toBe('ERR_ORIGIN_NOT_MEMBER')
-    const b1 = await add(tree.head().header, [reg])
-    expect(tree.head().height).toBe(1)
-    expect(tree.devices.get(toHex(sensor.publicKey))).toMatchObject({ deviceId: 'press-7', owner: toHex(origin.publicKey) })
-    expect(tree.devices.list()).toHaveLength(1)
+    expect((await refusal(t.tree.head().header, [reg, deviceRecord(sensor, 0)])).code).toBe('ERR_ORIGIN_NOT_MEMBER')
+    const b1 = await add(t.tree.head().header, [reg])
+    expect(t.tree.head().height).toBe(1)
+    expect(t.tree.devices.get(toHex(sensor.publicKey))).toMatchObject({ deviceId: 'press-7', owner: toHex(origin.publicKey) })
+    expect(t.tree.devices.list()).toHaveLength(1)
     await add(b1.header, [deviceRecord(sensor, 0), deviceRecord(sensor, 5)])
-    expect(tree.head().height).toBe(2)
+    expect(t.tree.head().height).toBe(2)
     // A second registration of the same key is refused; so are device kinds from non-members.
-    expect((await refusal(tree.head().header, [register(sensor, 'again')])).code).toBe('ERR_DEVICE_TX')
-    expect((await refusal(tree.head().header, [register(sensor2, 'by-device', sensor)])).code).toBe('ERR_ORIGIN_NOT_MEMBER')
+    expect((await refusal(t.tree.head().header, [register(sensor, 'again')])).code).toBe('ERR_DEVICE_TX')
+    expect((await refusal(t.tree.head().header, [register(sensor2, 'by-device', sensor)])).code).toBe('ERR_ORIGIN_NOT_MEMBER')
   })
 
   it('revocation: records after the revoking block are refused, also by mempool, producer filter and checkIncomingTx', async () => {
-    const b1 = await add(tree.head().header, [register(sensor, 'press-7')])
+    const b1 = await add(t.tree.head().header, [register(sensor, 'press-7')])
     // Only the owner may revoke.
     expect((await refusal(b1.header, [revoke(sensor, producer)])).code).toBe('ERR_DEVICE_TX')
     const late = deviceRecord(sensor, 1)
     const b2 = await add(b1.header, [revoke(sensor), deviceRecord(sensor, 0)]) // same block: still valid (parent view)
-    expect(tree.head().height).toBe(2)
+    expect(t.tree.head().height).toBe(2)
     const err = await refusal(b2.header, [late])
     expect(err.code).toBe('ERR_ORIGIN_REVOKED')
     expect(err.meta).toMatchObject({ txId: txIdHex(late), origin: toHex(sensor.publicKey), height: 3 })
     // Mempool: refused and counted, never stored.
-    const before = tree.mempool.refusedOrigins()
-    expect(await tree.mempool.add([late])).toBe(0)
-    expect(tree.mempool.refusedOrigins()).toBe(before + 1)
+    const before = t.tree.mempool.refusedOrigins()
+    expect(await t.tree.mempool.add([late])).toBe(0)
+    expect(t.tree.mempool.refusedOrigins()).toBe(before + 1)
     // Producer filter (what a block on the head may carry).
     const member = makeTx('member record')
-    expect(tree.filterOrigins([late, member]).map(txIdHex)).toEqual([txIdHex(member)])
+    expect(t.tree.filterOrigins([late, member]).map(txIdHex)).toEqual([txIdHex(member)])
     // Ingest API check.
-    expect(checkIncomingTx(late, { store: tree })).toMatchObject({ ok: false, code: 'REVOKED' })
-    expect(checkIncomingTx(deviceRecord(sensor2, 0), { store: tree })).toMatchObject({ ok: false, code: 'UNKNOWN_DEVICE' })
-    expect(checkIncomingTx(register(sensor2, 'x', sensor), { store: tree })).toMatchObject({ ok: false, code: 'NOT_MEMBER' })
-    expect(checkIncomingTx(member, { store: tree })).toEqual({ ok: true })
-    expect(tree.devices.refusals().get(toHex(sensor.publicKey))?.revoked).toBeGreaterThanOrEqual(2)
+    expect(checkIncomingTx(late, { store: t.tree })).toMatchObject({ ok: false, code: 'REVOKED' })
+    expect(checkIncomingTx(deviceRecord(sensor2, 0), { store: t.tree })).toMatchObject({ ok: false, code: 'UNKNOWN_DEVICE' })
+    expect(checkIncomingTx(register(sensor2, 'x', sensor), { store: t.tree })).toMatchObject({ ok: false, code: 'NOT_MEMBER' })
+    expect(checkIncomingTx(member, { store: t.tree })).toEqual({ ok: true })
+    expect(t.tree.devices.refusals().get(toHex(sensor.publicKey))?.revoked).toBeGreaterThanOrEqual(2)
   })
 
   it('the registry follows the branch: a device registered on one branch only is unknown on the other, across reorgs', async () => {
-    const g = tree.head().header
+    const g = t.tree.head().header
     // Branch A (canonical first): registers the sensor.
     const a1 = await add(g, [register(sensor, 'press-7')])
     // Branch B: heavier later, without the registration.
     const b1 = await add(g, [makeTx('b1')])
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(a1.header)) < toHex(blockHash(b1.header)) ? toHex(blockHash(a1.header)) : toHex(blockHash(b1.header)))
+    expect(toHex(t.tree.head().hash)).toBe(toHex(blockHash(a1.header)) < toHex(blockHash(b1.header)) ? toHex(blockHash(a1.header)) : toHex(blockHash(b1.header)))
     const rec = deviceRecord(sensor, 0)
     // On B the device is unknown, whatever the canonical chain says.
     expect((await refusal(b1.header, [rec])).code).toBe('ERR_ORIGIN_NOT_MEMBER')
     // Make B canonical (heavier): the canonical registry no longer has the device.
     const b2 = await add(b1.header, [makeTx('b2')], 5)
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(b2.header)))
-    expect(tree.devices.get(toHex(sensor.publicKey))).toBeUndefined()
-    expect(checkIncomingTx(rec, { store: tree })).toMatchObject({ ok: false, code: 'UNKNOWN_DEVICE' })
+    expect(toHex(t.tree.head().hash)).toBe(toHex(blockHash(b2.header)))
+    expect(t.tree.devices.get(toHex(sensor.publicKey))).toBeUndefined()
+    expect(checkIncomingTx(rec, { store: t.tree })).toMatchObject({ ok: false, code: 'UNKNOWN_DEVICE' })
     // On A (now a side branch) the device is registered: its record is valid there.
     const a2 = await add(a1.header, [rec])
-    expect(await tree.hasBlock(blockHash(a2.header))).toBe(true)
+    expect(await t.tree.hasBlock(blockHash(a2.header))).toBe(true)
     // A becomes canonical again (heavier): device back, its record canonical.
     const a3 = await add(a2.header, [], 10)
-    expect(toHex(tree.head().hash)).toBe(toHex(blockHash(a3.header)))
-    expect(tree.devices.get(toHex(sensor.publicKey))?.deviceId).toBe('press-7')
-    expect(await tree.getTx(txIdHex(rec))).toBeDefined()
+    expect(toHex(t.tree.head().hash)).toBe(toHex(blockHash(a3.header)))
+    expect(t.tree.devices.get(toHex(sensor.publicKey))?.deviceId).toBe('press-7')
+    expect(await t.tree.getTx(txIdHex(rec))).toBeDefined()
     // And it survives a reopen (rebuilt from the stored events).
-    await tree.close()
-    tree = await openTree(dir.path)
-    expect(tree.devices.get(toHex(sensor.publicKey))?.deviceId).toBe('press-7')
-    expect(checkIncomingTx(rec, { store: tree })).toEqual({ ok: true, duplicate: true })
+    await t.tree.close()
+    t.tree = await openTree(t.dir.path)
+    expect(t.tree.devices.get(toHex(sensor.publicKey))?.deviceId).toBe('press-7')
+    expect(checkIncomingTx(rec, { store: t.tree })).toEqual({ ok: true, duplicate: true })
   })
 })
 
 describe('a node that lags behind a device registration', () => {
   it('refuses the device block while its parent is unknown, marked parentUnknown (the node fetches parents), then takes it in order', async () => {
-    const b1 = child(tree.head().header, { txs: [register(sensor, 'press-7')] })
+    const b1 = child(t.tree.head().header, { txs: [register(sensor, 'press-7')] })
     const recs = [deviceRecord(sensor, 0)]
     const b2 = child(b1.header, { txs: recs })
-    const err = await tree.addBlock(b2, { payloads: payloadsOf(recs) }).then(
+    const err = await t.tree.addBlock(b2, { payloads: payloadsOf(recs) }).then(
       () => undefined,
       (e: unknown) => e,
     )
     expect(err).toBeInstanceOf(ConsensusError)
     expect((err as ConsensusError).meta).toMatchObject({ parentUnknown: true, origin: toHex(sensor.publicKey) })
-    expect((await tree.stats()).orphans).toBe(0)
-    await tree.addBlock(b1)
-    expect((await tree.addBlock(b2, { payloads: payloadsOf(recs) })).status).toBe('added')
-    expect(tree.head().height).toBe(2)
+    expect((await t.tree.stats()).orphans).toBe(0)
+    await t.tree.addBlock(b1)
+    expect((await t.tree.addBlock(b2, { payloads: payloadsOf(recs) })).status).toBe('added')
+    expect(t.tree.head().height).toBe(2)
   })
 })
 
 describe('device sequence numbers: duplicate vs replay', () => {
   it('the same tx again is a duplicate; another tx with a used (origin, seq) is a replay, refused and kept as evidence', async () => {
-    const b1 = await add(tree.head().header, [register(sensor, 'press-7')])
+    const b1 = await add(t.tree.head().header, [register(sensor, 'press-7')])
     const first = deviceRecord(sensor, 3, 'first')
     const second = deviceRecord(sensor, 3, 'second')
-    expect(checkIncomingTx(first, { store: tree })).toEqual({ ok: true })
-    expect(await tree.mempool.add([first])).toBe(1)
+    expect(checkIncomingTx(first, { store: t.tree })).toEqual({ ok: true })
+    expect(await t.tree.mempool.add([first])).toBe(1)
     // Pending: the same tx is a duplicate, a different one with seq 3 a replay.
-    expect(checkIncomingTx(first, { store: tree })).toEqual({ ok: true, duplicate: true })
-    expect(checkIncomingTx(second, { store: tree })).toMatchObject({ ok: false, code: 'REPLAY' })
-    expect(await tree.mempool.add([second])).toBe(0)
+    expect(checkIncomingTx(first, { store: t.tree })).toEqual({ ok: true, duplicate: true })
+    expect(checkIncomingTx(second, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(await t.tree.mempool.add([second])).toBe(0)
     // A block with both is invalid; a block with one, then a block with the other too.
     expect((await refusal(b1.header, [first, second])).code).toBe('ERR_ORIGIN_REPLAY')
     const b2 = await add(b1.header, [first])
-    expect(tree.head().height).toBe(2)
+    expect(t.tree.head().height).toBe(2)
     const err = await refusal(b2.header, [second])
     expect(err.code).toBe('ERR_ORIGIN_REPLAY')
     expect(err.meta).toMatchObject({ seq: 3, otherTxId: txIdHex(first) })
     // On the chain: duplicate / replay.
-    expect(checkIncomingTx(first, { store: tree })).toEqual({ ok: true, duplicate: true })
-    expect(checkIncomingTx(second, { store: tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(first, { store: t.tree })).toEqual({ ok: true, duplicate: true })
+    expect(checkIncomingTx(second, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
     // Gaps and reordering are fine.
     await add(b2.header, [deviceRecord(sensor, 9), deviceRecord(sensor, 4)])
-    expect(tree.head().height).toBe(3)
+    expect(t.tree.head().height).toBe(3)
     // Evidence and counts, durable (written in the background: wait for the store's queue).
     const deadline = Date.now() + 10_000
-    while ((await tree.devices.evidence()).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-    const ev = await tree.devices.evidence()
+    while ((await t.tree.devices.evidence()).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    const ev = await t.tree.devices.evidence()
     expect(ev.length).toBeGreaterThanOrEqual(1)
     expect(ev[0]).toMatchObject({ origin: toHex(sensor.publicKey), seq: 3, firstTxId: txIdHex(first), refusedTxId: txIdHex(second) })
-    expect(tree.devices.refusals().get(toHex(sensor.publicKey))?.replays).toBeGreaterThanOrEqual(3)
-    const replays = tree.devices.refusals().get(toHex(sensor.publicKey))?.replays
-    await tree.close()
-    tree = await openTree(dir.path)
-    expect(tree.devices.refusals().get(toHex(sensor.publicKey))?.replays).toBe(replays)
-    expect((await tree.devices.evidence()).length).toBe(ev.length)
+    expect(t.tree.devices.refusals().get(toHex(sensor.publicKey))?.replays).toBeGreaterThanOrEqual(3)
+    const replays = t.tree.devices.refusals().get(toHex(sensor.publicKey))?.replays
+    await t.tree.close()
+    t.tree = await openTree(t.dir.path)
+    expect(t.tree.devices.refusals().get(toHex(sensor.publicKey))?.replays).toBe(replays)
+    expect((await t.tree.devices.evidence()).length).toBe(ev.length)
   })
 })
 
 describe('audit of origins (real LevelDB)', () => {
   it('reports records, seq range, gaps and reorders per origin; tampering only on evidence', async () => {
-    const b1 = await add(tree.head().header, [register(sensor, 'press-7'), makeTx('member 1')])
+    const b1 = await add(t.tree.head().header, [register(sensor, 'press-7'), makeTx('member 1')])
     // seqs 0 1 2 5 4 9: gaps 3, 6-8; one reorder (4 after 5).
     const b2 = await add(b1.header, [0, 1, 2, 5].map((s) => deviceRecord(sensor, s)))
     await add(b2.header, [4, 9].map((s) => deviceRecord(sensor, s)))
-    let report = await tree.auditOrigins()
+    let report = await t.tree.auditOrigins()
     const dev = report.origins.find((o) => o.origin === toHex(sensor.publicKey))
     expect(dev).toMatchObject({
       role: 'device',
@@ -220,10 +209,10 @@ describe('audit of origins (real LevelDB)', () => {
     expect(report.origins.find((o) => o.origin === toHex(origin.publicKey))).toMatchObject({ role: 'member', name: 'o', tampering: false })
     expect(report.tampering).toBe(false)
     // A refused replay is evidence of tampering with this device's records.
-    expect(checkIncomingTx(deviceRecord(sensor, 4, 'forged'), { store: tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(deviceRecord(sensor, 4, 'forged'), { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
     const deadline = Date.now() + 10_000
-    while ((await tree.devices.evidence()).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-    report = await tree.auditOrigins()
+    while ((await t.tree.devices.evidence()).length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    report = await t.tree.auditOrigins()
     expect(report.origins.find((o) => o.origin === toHex(sensor.publicKey))).toMatchObject({ replaysRefused: 1, replayEvidence: 1, tampering: true })
     expect(report.tampering).toBe(true)
   })

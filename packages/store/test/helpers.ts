@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterEach, beforeEach } from 'vitest'
 import { type Consensus, ConsensusError, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import {
   type Block,
@@ -123,4 +124,21 @@ export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<
 export async function openTree(path: string, extra: Partial<BlockTreeInit> = {}): Promise<BlockTree> {
   const genesis = extra.genesis ?? makeGenesis()
   return BlockTree.open({ path, genesis, consensus: extra.consensus ?? testConsensus(genesis), ...extra })
+}
+
+/**
+ * A fresh temp dir and a tree opened on it before each test; after it, the tree (`t.tree`, which a test may
+ * reopen on `t.dir.path`) is closed and the dir removed.
+ */
+export function useTree(): { dir: { path: string; cleanup: () => Promise<void> }; tree: BlockTree } {
+  const t = {} as { dir: { path: string; cleanup: () => Promise<void> }; tree: BlockTree }
+  beforeEach(async () => {
+    t.dir = await tempDir()
+    t.tree = await openTree(t.dir.path)
+  })
+  afterEach(async () => {
+    await t.tree.close()
+    await t.dir.cleanup()
+  })
+  return t
 }

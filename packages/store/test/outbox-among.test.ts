@@ -1,34 +1,23 @@
 import { fromHex, txIdHex } from '@profichain/core'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { BlockTree } from '../src/index.js'
-import { child, makeTx, openTree, tempDir } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { child, makeTx, openTree, tempDir, useTree } from './helpers.js'
 
 // outbox.confirmedAmong: `confirmed` restricted to given txIds (the txs of the blocks just connected), so the
 // receipts writer's cost per block is O(block), not O(outbox).
 
-let dir: { path: string; cleanup: () => Promise<void> }
-let tree: BlockTree
-
-beforeEach(async () => {
-  dir = await tempDir()
-  tree = await openTree(dir.path)
-})
-afterEach(async () => {
-  await tree.close()
-  await dir.cleanup()
-})
+const t = useTree()
 
 describe('outbox.confirmedAmong', () => {
   it('returns the given txs that are in the outbox and deep enough, in outbox order, after a reopen too', async () => {
     const txs = Array.from({ length: 6 }, (_, i) => makeTx(`among ${i}`))
-    await tree.outbox.addMany(txs.map((tx) => ({ tx })))
-    const b1 = child(tree.head().header, { txs: [txs[3], txs[0]] })
-    await tree.addBlock(b1)
+    await t.tree.outbox.addMany(txs.map((tx) => ({ tx })))
+    const b1 = child(t.tree.head().header, { txs: [txs[3], txs[0]] })
+    await t.tree.addBlock(b1)
     const b2 = child(b1.header, { txs: [txs[1], txs[4]] })
-    await tree.addBlock(b2)
+    await t.tree.addBlock(b2)
     const ids = txs.map((t) => fromHex(txIdHex(t)))
-    const among = tree.outbox.confirmedAmong?.bind(tree.outbox)
+    const among = t.tree.outbox.confirmedAmong?.bind(t.tree.outbox)
     expect(among).toBeDefined()
     if (!among) return
     // Outbox order (insertion), not block order; txs 2 and 5 are in no block.
@@ -40,11 +29,11 @@ describe('outbox.confirmedAmong', () => {
     expect(loc).toMatchObject({ txId: txIdHex(txs[4]), height: 2, index: 1 })
     expect(txIdHex(loc.tx)).toBe(loc.txId)
     // Acked ones are gone; unknown ids are ignored.
-    await tree.outbox.ack([txIdHex(txs[0])])
+    await t.tree.outbox.ack([txIdHex(txs[0])])
     expect((await among([...ids, new Uint8Array(32)], 2)).map((l) => l.txId)).toEqual([txIdHex(txs[3])])
-    await tree.close()
-    tree = await openTree(dir.path)
-    expect((await tree.outbox.confirmedAmong?.(ids, 1))?.map((l) => l.txId)).toEqual([1, 3, 4].map((i) => txIdHex(txs[i])))
+    await t.tree.close()
+    t.tree = await openTree(t.dir.path)
+    expect((await t.tree.outbox.confirmedAmong?.(ids, 1))?.map((l) => l.txId)).toEqual([1, 3, 4].map((i) => txIdHex(txs[i])))
   })
 
   it('agrees with confirmed() restricted to the same ids (property)', async () => {
@@ -55,22 +44,22 @@ describe('outbox.confirmedAmong', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         async (blockOf, confirmations, asked) => {
-          await tree.close()
-          await dir.cleanup()
-          dir = await tempDir()
-          tree = await openTree(dir.path)
+          await t.tree.close()
+          await t.dir.cleanup()
+          t.dir = await tempDir()
+          t.tree = await openTree(t.dir.path)
           const txs = blockOf.map((_, i) => makeTx(`prop ${i} ${Math.random()}`))
-          await tree.outbox.addMany(txs.map((tx) => ({ tx })))
+          await t.tree.outbox.addMany(txs.map((tx) => ({ tx })))
           // Block k holds the txs with blockOf = k (1..3); 0 = not in a block.
-          let parent = tree.head().header
+          let parent = t.tree.head().header
           for (let k = 1; k <= 3; k++) {
             const b = child(parent, { txs: txs.filter((_, i) => blockOf[i] === k) })
-            await tree.addBlock(b)
+            await t.tree.addBlock(b)
             parent = b.header
           }
           const subset = txs.filter((_, i) => asked[i]).map(txIdHex)
-          const want = (await tree.outbox.confirmed(confirmations)).map((l) => l.txId).filter((id) => subset.includes(id))
-          const got = (await tree.outbox.confirmedAmong?.(subset.map(fromHex), confirmations))?.map((l) => l.txId)
+          const want = (await t.tree.outbox.confirmed(confirmations)).map((l) => l.txId).filter((id) => subset.includes(id))
+          const got = (await t.tree.outbox.confirmedAmong?.(subset.map(fromHex), confirmations))?.map((l) => l.txId)
           expect(got).toEqual(want)
         },
       ),

@@ -1,48 +1,38 @@
 import { blockHash, txIdHex, verifyChainpointReceipt } from '@profichain/core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { BlockTree, TxLocation } from '../src/index.js'
-import { child, makeTx, openTree, tempDir } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import type { TxLocation } from '../src/index.js'
+import { child, makeTx, useTree } from './helpers.js'
 
 // receiptsAt builds the receipts of many records at once (each block's header and tree read once): the
 // same receipts as receiptAt one by one, in the same order, undefined where the block is unknown.
 
-let dir: { path: string; cleanup: () => Promise<void> }
-let tree: BlockTree
-
-beforeEach(async () => {
-  dir = await tempDir()
-  tree = await openTree(dir.path)
-})
-afterEach(async () => {
-  await tree.close()
-  await dir.cleanup()
-})
+const t = useTree()
 
 describe('receiptsAt', () => {
   it('equals receiptAt per record (objects and JSON text), across blocks, in the given order; unknown blocks give undefined', async () => {
     const txs = Array.from({ length: 7 }, (_, i) => makeTx(`many ${i}`))
-    const b1 = child(tree.head().header, { txs: txs.slice(0, 5) })
-    await tree.addBlock(b1)
+    const b1 = child(t.tree.head().header, { txs: txs.slice(0, 5) })
+    await t.tree.addBlock(b1)
     const b2 = child(b1.header, { txs: txs.slice(5) })
-    await tree.addBlock(b2)
+    await t.tree.addBlock(b2)
     const order = [6, 0, 3, 5, 4, 1, 2]
-    const locs = (await tree.getTxs(order.map((i) => txIdHex(txs[i])))) as TxLocation[]
+    const locs = (await t.tree.getTxs(order.map((i) => txIdHex(txs[i])))) as TxLocation[]
     const unknown: TxLocation = { ...locs[0], blockHash: new Uint8Array(32) }
     const asked = [...locs.slice(0, 3), unknown, ...locs.slice(3)]
     for (const form of ['chainpoint', 'native'] as const) {
-      const many = form === 'chainpoint' ? await tree.receiptsAt(asked, form, 'http://n') : await tree.receiptsAt(asked, form, 'http://n')
-      const one = await Promise.all(asked.map((l) => (form === 'chainpoint' ? tree.receiptAt(l, form, 'http://n') : tree.receiptAt(l, form, 'http://n'))))
+      const many = form === 'chainpoint' ? await t.tree.receiptsAt(asked, form, 'http://n') : await t.tree.receiptsAt(asked, form, 'http://n')
+      const one = await Promise.all(asked.map((l) => (form === 'chainpoint' ? t.tree.receiptAt(l, form, 'http://n') : t.tree.receiptAt(l, form, 'http://n'))))
       expect(many).toEqual(one)
       expect(many[3]).toBeUndefined()
       expect(many.filter((r) => r !== undefined)).toHaveLength(7)
     }
-    // As JSON text: what JSON.stringify gives for the same receipts (twice: the second from the cached tree).
+    // As JSON text: what JSON.stringify gives for the same receipts (twice: the second from the cached t.tree).
     for (let round = 0; round < 2; round++) {
-      const jsons = await tree.chainpointJsonsAt(asked, 'http://n')
-      const want = (await tree.receiptsAt(asked, 'chainpoint', 'http://n')).map((p) => p && JSON.stringify(p))
+      const jsons = await t.tree.chainpointJsonsAt(asked, 'http://n')
+      const want = (await t.tree.receiptsAt(asked, 'chainpoint', 'http://n')).map((p) => p && JSON.stringify(p))
       expect(jsons).toEqual(want)
     }
-    const proofs = await tree.receiptsAt(locs, 'chainpoint', 'http://n')
+    const proofs = await t.tree.receiptsAt(locs, 'chainpoint', 'http://n')
     proofs.forEach((p, i) => {
       if (!p) throw new Error('missing receipt')
       const v = verifyChainpointReceipt(p, { payload: txs[order[i]].payload })
