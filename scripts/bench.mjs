@@ -14,7 +14,8 @@ const quick = args.includes('--quick')
 const onlyArg = args.find((a) => a.startsWith('--only'))
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1]).split(',') : null
 
-const suites = (await readdir(join(root, 'scripts/bench'))).filter((f) => f.endsWith('.mjs')).map((f) => f.replace(/\.mjs$/, ''))
+// Every module of scripts/bench except the shared helpers (lib.mjs) is a suite.
+const suites = (await readdir(join(root, 'scripts/bench'))).filter((f) => f.endsWith('.mjs') && f !== 'lib.mjs').map((f) => f.replace(/\.mjs$/, ''))
 const results = []
 const started = Date.now()
 for (const suite of suites.sort()) {

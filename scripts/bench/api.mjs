@@ -15,6 +15,7 @@ import {
   createTransaction,
   keyPairFromSeed,
   stripTx,
+  toHex,
   txIdHex,
 } from '@profichain/core'
 import { BlockTree } from '@profichain/store'
@@ -33,6 +34,8 @@ function genesisOf(timestamp) {
   return createGenesis({
     network: NETWORK,
     validators: [seed(1)],
+    // The records' origins are members (only members and their devices may originate records).
+    members: [2, 3, 4, 5].map((n) => ({ name: `press-line-${n}`, publicKey: toHex(seed(n).publicKey), roles: ['thin'] })),
     consensus: { type: 'authority', backoffMs: 500 },
     blockTimeMs: BLOCK_TIME,
     maxBlockBytes: 64 * 1024 * 1024,

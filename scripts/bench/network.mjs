@@ -121,7 +121,7 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   const tally = new StepUpTally(sustained)
   for (let i = 0; i < runs; i++) {
     const profDir = opts.profile ? await mkdtemp(join(tmpdir(), 'pc-bench-net-prof-')) : undefined
-    const hook = fileURLToPath(new URL('./cpu-prof-hook.mjs', import.meta.url))
+    const hook = fileURLToPath(new URL('../cpu-prof-hook.mjs', import.meta.url))
     const env = profDir ? { ...process.env, PC_CPU_PROF_DIR: profDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${hook}` } : undefined
     const net = await startDevnet({ thin: 2, env })
     try {
