@@ -339,6 +339,10 @@ export function verifyCrossNative(
     } catch {
       throw new ProofError('ERR_RECEIPT_FORMAT', 'entanglement path/payload is not hex')
     }
+    const isIndex = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
+    if (!isIndex(e.blockLogIndex) || !isIndex(e.blockLogSize)) {
+      throw new ProofError('ERR_RECEIPT_FORMAT', 'entanglement blockLogIndex and blockLogSize must be non-negative integers')
+    }
     if (e.blockLogIndex !== a.height) throw new ProofError('ERR_RECEIPT_MERKLE', `entanglement leaf ${e.blockLogIndex} is not the record's block ${a.height}`)
     const p = decodeAnchorPayload(payload)
     const cp = checkpointOfNote(p.note)
