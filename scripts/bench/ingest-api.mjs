@@ -10,6 +10,7 @@
 // the same 1 KiB records. Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
 // Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 500,1000,2000,5000,10000,15000]
 //        [--seconds 15] [--burst 20000] [--profile] [--profile-out FILE.cpuprofile]   (build first: npx tsc -b)
+// Env: BENCH_LOG_LEVEL=info (node log level, default warn), BENCH_KEEP_LOG=FILE (copy the node log there).
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
@@ -69,7 +70,7 @@ async function startIngestNode({ profile = false, threads = 2 } = {}) {
   let toml = (await readFile(cfgPath, 'utf8'))
     .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
     .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
-    .replace(/^level = "info"/m, 'level = "warn"')
+    .replace(/^level = "info"/m, `level = "${process.env.BENCH_LOG_LEVEL ?? 'warn'}"`)
     .replace(/^threads = \d+/m, `threads = ${threads}`)
   const section = toml.indexOf('\n[ingest_api]')
   if (section < 0) throw new Error('config.toml has no [ingest_api] table')
@@ -377,6 +378,7 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   } finally {
     for (const d of devices) d.close()
     await node.stop()
+    if (process.env.BENCH_KEEP_LOG) await copyFile(join(node.dir, 'node.log'), process.env.BENCH_KEEP_LOG).catch(() => undefined)
     await node.cleanup()
   }
   const ok = steps.filter(sustained)

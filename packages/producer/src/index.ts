@@ -309,9 +309,10 @@ class BlockProducer extends (EventEmitter as TypedEmitterClass<ProducerEvents>) 
     for (let i = 0; i < txs.length; i++) payloads.set(txIdHex(txs[i]), txs[i].payload)
     const sealMs = performance.now() - t0
     const result = await chain.addBlock(block, { payloads, signaturesChecked: true })
+    const storeMs = performance.now() - t0 - sealMs
     this.produced++
     this.components.logger?.info(
-      { height: block.header.height, txs: txs.length, hash: toHex(blockHash(block.header)).slice(0, 16), sealMs: Math.round(sealMs) },
+      { height: block.header.height, txs: txs.length, hash: toHex(blockHash(block.header)).slice(0, 16), sealMs: Math.round(sealMs), storeMs: Math.round(storeMs) },
       'produced block',
     )
     this.emit('block', { block, result, sealMs })
