@@ -83,7 +83,9 @@ export function cli(args, opts = {}) {
 
 /** Start a long-running process (node flags + CLI args), output appended to logFile. */
 export function spawnCli(args, { logFile, nodeFlags = [], cwd, env } = {}) {
-  const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: env ?? process.env })
+  // A node daemon gets the flags the bin's shebang and `profichain devnet` give it (daemonNodeFlags).
+  const daemon = args[0] === 'start' && !(process.env.NODE_OPTIONS ?? '').includes('--max-semi-space-size') ? ['--max-semi-space-size=64'] : []
+  const child = spawn(process.execPath, [...daemon, ...nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: env ?? process.env })
   if (logFile) {
     const out = createWriteStream(logFile, { flags: 'a' })
     child.stdout.pipe(out)

@@ -11,7 +11,7 @@ import { loadOrCreateHpkeKey, type NodeType } from '@profichain/node'
 import { checkQuorumShape, configToml, type InitConsensus } from './init.js'
 import { startDevnetOpcua } from './opcua.js'
 import { startAnchorChain } from './devnet-anchor.js'
-import { CliError } from './util.js'
+import { CliError, daemonNodeFlags } from './util.js'
 
 export interface DevnetOptions {
   dir: string
@@ -270,7 +270,7 @@ async function launch(
       // Each node in its own process group: a terminal Ctrl-C (SIGINT to the foreground group) reaches
       // only this process, which then stops every node with exactly one SIGTERM. Sharing the group, a node
       // got the SIGINT and then our SIGTERM, and took the second signal as "exit without a clean stop".
-      const child = spawn(process.execPath, [CLI_BIN, 'start', '--data-dir', dataDir], {
+      const child = spawn(process.execPath, [...daemonNodeFlags(), CLI_BIN, 'start', '--data-dir', dataDir], {
         stdio: ['ignore', fd, fd],
         detached: true,
         env: { ...process.env, PROFICHAIN_PARENT_PID: String(process.pid) },

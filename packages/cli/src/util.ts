@@ -46,3 +46,14 @@ export function portNumber(v: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535 (0 = any free port)')
   return n
 }
+
+/**
+ * V8 flags for a node daemon's process (`profichain start`, as the bin's shebang and `devnet` pass them). A
+ * 64 MiB young-generation semi-space: under load the node allocates short-lived buffers and strings per
+ * record, and with V8's default (16 MiB) scavenges took 15-17 % of the main thread's busy time in the
+ * ingest-API benchmark; with 64 MiB 10-11 % (docs/benchmarks.md, session 5). Costs ≈ 150 MiB more
+ * resident memory at most. An operator's own --max-semi-space-size in NODE_OPTIONS wins.
+ */
+export function daemonNodeFlags(nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  return nodeOptions.includes('--max-semi-space-size') ? [] : ['--max-semi-space-size=64']
+}
