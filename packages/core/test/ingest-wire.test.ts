@@ -211,6 +211,37 @@ describe('frame codec', () => {
     expect(decodeFrameBody(encodeFrameBody(receipt))).toEqual(receipt)
   })
 
+  it('acks and receipts are written directly: the same bytes as the codec encoding their CBOR value; encodeFrames = the frames concatenated (property)', () => {
+    const status = { accepted: 0, duplicate: 1, rejected: 2 }
+    const generic = (f: IngestFrame): Uint8Array => {
+      if (f.type === 'ack') return encodeCbor([1, 4, f.batchId, f.results.map((r) => [r.txId, status[r.status], r.code])])
+      if (f.type === 'receipt') return encodeCbor([1, 5, f.txId, f.height, f.blockHash, f.chainpoint])
+      throw new Error(f.type)
+    }
+    const edge = fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER)
+    const quick = fc.oneof(
+      fc.record({ type: fc.constant('ack' as const), batchId: fc.oneof(u, edge), results: fc.array(ackArb, { maxLength: 30 }) }),
+      fc.record({ type: fc.constant('receipt' as const), txId: bytes(32), height: fc.oneof(u, edge), blockHash: bytes(32), chainpoint: fc.oneof(text(2000), fc.string({ unit: 'grapheme', maxLength: 300 })) }),
+    )
+    fc.assert(
+      fc.property(quick, (f) => {
+        const body = generic(f)
+        expect(toHex(encodeFrameBody(f))).toBe(toHex(body))
+        expect(toHex(encodeFrame(f))).toBe(toHex(withLengthPrefix(body)))
+      }),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.array(fc.oneof(quick, frameArb), { maxLength: 6 }), (frames) => {
+        expect(toHex(core.encodeFrames(frames))).toBe(frames.map((f) => toHex(encodeFrame(f))).join(''))
+      }),
+      { numRuns: 100 },
+    )
+    // A frame the decoder would refuse is refused in a list too.
+    const id = new Uint8Array(32)
+    expect(codeOf(() => core.encodeFrames([{ type: 'receipt', txId: id, height: 1, blockHash: id, chainpoint: '{}' }, { type: 'receipt', txId: id, height: -1, blockHash: id, chainpoint: '{}' }]))).toBe('BAD_FRAME')
+  })
+
   it('a malformed tx in a submit is rejected alone; the others decode', () => {
     const key = testKey(2)
     const good = [makeTx(key, 0), makeTx(key, 1)]

@@ -8,6 +8,7 @@ import {
   decodeFrameBody,
   DEFAULT_INGEST_LIMITS,
   encodeFrame,
+  encodeFrames,
   FrameReader,
   INGEST_ALPN,
   type IngestCode,
@@ -37,6 +38,14 @@ export interface DeviceIdentity {
 export type GatewayItem = { tx: Transaction; refused?: IngestCode } | { tx?: undefined; refused: IngestCode }
 
 export type ReceiptFrame = Extract<IngestFrame, { type: 'receipt' }>
+
+/** A receipt to push, with the hex forms the caller has anyway (lower-case: device key, txId, block hash). */
+export interface PushedReceipt {
+  originHex: string
+  receipt: ReceiptFrame
+  txIdHex: string
+  blockHex: string
+}
 
 /**
  * The node side of the ingest API (the node's ingest-api subsystem implements it): the server owns transport,
@@ -131,6 +140,13 @@ export interface IngestApiServer extends EventEmitter<IngestApiEvents> {
   stats(): IngestApiStats
   /** Push a receipt to every open connection of `origin`; false if none took it (it stays owed). */
   pushReceipt(origin: Uint8Array, receipt: ReceiptFrame): boolean
+  /**
+   * Push many receipts (a block's): those of one connection go out in one socket write. The number of
+   * receipts some connection took (the others stay owed).
+   */
+  pushReceipts(list: readonly PushedReceipt[]): number
+  /** Whether the key (lower-case hex) has an authenticated connection. */
+  isConnectedHex(originHex: string): boolean
   /** Whether `origin` has an authenticated connection. */
   isConnected(origin: Uint8Array): boolean
 }
@@ -385,17 +401,38 @@ class Connection {
    * fresh-commit push and the owed-page push can both find one record): true, the client has it.
    */
   sendReceipt(r: ReceiptFrame): boolean {
-    if (this.state !== 'open') return false
-    const hex = toHex(r.txId)
-    const block = toHex(r.blockHash)
-    if (this.sentReceipts.get(hex) === block || this.server.wasAcked(hex, block)) return true
-    if (this.congested) {
-      this.owedPending = true
-      return false
+    return this.sendReceipts([{ originHex: this.originHex as string, receipt: r, txIdHex: toHex(r.txId), blockHex: toHex(r.blockHash) }]) > 0
+  }
+
+  /**
+   * sendReceipt for many: the frames taken go out in one socket write (one TLS record run, one write request,
+   * instead of one per record). The number the client has now (sent, or sent or acked before).
+   */
+  sendReceipts(list: readonly PushedReceipt[]): number {
+    if (this.state !== 'open') return 0
+    const bound = this.server.opts.writeBufferBytes
+    const frames: ReceiptFrame[] = []
+    // Bytes of the frames taken so far (their JSON's length: the size up to the UTF-8 of non-ASCII text and ~80 bytes of the rest).
+    let bytes = 0
+    let n = 0
+    for (const { receipt, txIdHex: hex, blockHex: block } of list) {
+      if (this.sentReceipts.get(hex) === block || this.server.wasAcked(hex, block)) {
+        n++
+        continue
+      }
+      // The frames of this call count as written: past the bound the rest stay owed.
+      if (this.socket.writableLength + bytes > bound) {
+        this.owedPending = true
+        continue
+      }
+      if (this.sentReceipts.size >= 100_000) this.sentReceipts.clear()
+      this.sentReceipts.set(hex, block)
+      frames.push(receipt)
+      bytes += 80 + receipt.chainpoint.length
+      n++
     }
-    if (this.sentReceipts.size >= 100_000) this.sentReceipts.clear()
-    this.sentReceipts.set(hex, block)
-    return this.send(r)
+    if (frames.length === 0) return n
+    return this.write(encodeFrames(frames)) ? n : 0
   }
 
   /** Hand a submit to the gateway without waiting for it; its ack follows those of the submits before it. */
@@ -437,8 +474,13 @@ class Connection {
 
   /** Write a frame; past the write bound, stop reading and start the slow-reader deadline. */
   send(frame: IngestFrame): boolean {
+    return this.write(encodeFrame(frame))
+  }
+
+  /** Write encoded frames; past the write bound, stop reading and start the slow-reader deadline. */
+  private write(bytes: Uint8Array): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false
-    this.socket.write(encodeFrame(frame))
+    this.socket.write(bytes)
     if (this.socket.writableLength > this.server.opts.writeBufferBytes) {
       this.setPaused('writes', true)
       this.slowTimer ??= setTimeout(() => {
@@ -713,8 +755,30 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
     return sent
   }
 
+  pushReceipts(list: readonly PushedReceipt[]): number {
+    // By device, in order (one block's receipts: many devices, many records each).
+    const byOrigin = new Map<string, PushedReceipt[]>()
+    for (const p of list) {
+      if (!this.byDevice.has(p.originHex)) continue
+      const l = byOrigin.get(p.originHex)
+      if (l) l.push(p)
+      else byOrigin.set(p.originHex, [p])
+    }
+    let n = 0
+    for (const [hex, l] of byOrigin) {
+      let most = 0
+      for (const c of this.byDevice.get(hex) ?? []) most = Math.max(most, c.sendReceipts(l))
+      n += most
+    }
+    return n
+  }
+
   isConnected(origin: Uint8Array): boolean {
     return this.byDevice.has(toHex(origin))
+  }
+
+  isConnectedHex(originHex: string): boolean {
+    return this.byDevice.has(originHex)
   }
 
   stop(): Promise<void> {

@@ -176,9 +176,8 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
       const gw = this.gateway
       if (!srv || !gw) return
       try {
-        const list = await gw.committedReceipts(txIds, (origin) => srv.isConnected(origin))
-        let n = 0
-        for (const { origin, receipt } of list) if (srv.pushReceipt(origin, receipt)) n++
+        const list = await gw.committedReceipts(txIds, (originHex) => srv.isConnectedHex(originHex))
+        const n = list.length > 0 ? srv.pushReceipts(list) : 0
         if (n > 0) this.emit('pushed', { count: n })
       } catch (err) {
         this.c.logger.warn({ err }, 'pushing receipts to devices failed; they stay owed until the next hello')

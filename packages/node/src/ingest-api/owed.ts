@@ -49,7 +49,7 @@ export class OwedReceipts {
    * outbox's: `write(ops)` is called even when there are none, and its result returned); then they count
    * once it resolves. Entries already owed are not written again.
    */
-  async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
+  async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
     return this.serial(async () => {
       const ops: OutboxIndexOp[] = []
       let fresh = 0
@@ -59,7 +59,8 @@ export class OwedReceipts {
         const seen = new Set<string>()
         pairs.forEach((p, i) => {
           if (present[i] !== undefined) return
-          const hex = toHex(keys[i])
+          // A txId has one origin (the tx names it): the txId alone tells a repeat within `pairs`.
+          const hex = p.txIdHex ?? toHex(p.txId)
           if (seen.has(hex)) return
           seen.add(hex)
           ops.push({ key: keys[i], value: EMPTY }, { key: byTx(p.txId), value: p.tx ? concat(p.origin, p.tx) : p.origin })
@@ -92,6 +93,27 @@ export class OwedReceipts {
     txIds.forEach((id, i) => {
       const v = vals[i]
       if (v !== undefined) out.set(toHex(id), { origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
+    })
+    return out
+  }
+
+  /**
+   * devicesOf for txIds in lower-case hex (the chain's committed event): the map is keyed by the hex given,
+   * each entry carries the txId's bytes; no hex is made again per record.
+   */
+  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>> {
+    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>()
+    if (this.count === 0 || txIds.length === 0) return out
+    const keys = txIds.map((hex) => {
+      const k = new Uint8Array(33)
+      k[0] = T[0]
+      if (hex.length !== 64 || Buffer.from(k.buffer, 1, 32).write(hex, 'hex') !== 32) throw new TypeError(`not a 32-byte hex txId: ${hex.slice(0, 80)}`)
+      return k
+    })
+    const vals = await this.index.getMany(keys)
+    txIds.forEach((hex, i) => {
+      const v = vals[i]
+      if (v !== undefined) out.set(hex, { id: keys[i].subarray(1), origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
     })
     return out
   }
