@@ -18,7 +18,6 @@ import {
   type SubmitItem,
   toHex,
   type Transaction,
-  equalBytes,
   verifyHello,
 } from '@profichain/core'
 import type { IngestLogger } from '../types.js'
@@ -441,7 +440,7 @@ class Connection {
     const origin = this.origin as Uint8Array
     const items: GatewayItem[] = f.items.map((it: SubmitItem): GatewayItem => {
       if (!it.ok) return { refused: 'BAD_TX' }
-      if (!equalBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
+      if (!sameBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
       return { tx: it.tx }
     })
     // Rate per device: the txs beyond the bucket are refused alone (resend later: idempotent).
@@ -507,7 +506,11 @@ class Connection {
 
   touch(): void {
     if (this.state !== 'open') return
-    if (this.idleTimer) clearTimeout(this.idleTimer)
+    // One timer per connection, re-armed in place (a new Timeout per frame and per ack was garbage per submit).
+    if (this.idleTimer) {
+      this.idleTimer.refresh()
+      return
+    }
     this.idleTimer = setTimeout(() => {
       if (this.queue.length > 0 || this.working || this.inflight > 0) return this.touch()
       this.fail('IDLE_TIMEOUT', `no frame for ${this.server.opts.idleTimeoutMs} ms`)
@@ -807,4 +810,11 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
 /** Create (not start) the ingest API server (docs/ingest-protocol.md). */
 export function createIngestApiServer(init: IngestApiInit, components: IngestApiComponents): IngestApiServer {
   return new IngestApiServerImpl(init, components)
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -3,7 +3,6 @@ import {
   encodeStrippedTx,
   decodeTransaction,
   encodeTransaction,
-  equalBytes,
   type IngestCode,
   payloadHashOf,
   type StrippedTx,
@@ -288,7 +287,7 @@ export class NodeIngestGateway implements IngestGateway {
         continue
       }
       if (!this.c.isMember(t.body.origin)) {
-        if (lastOrigin === undefined || !equalBytes(lastOrigin, t.body.origin)) {
+        if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
           lastOrigin = t.body.origin
           lastOriginHex = toHex(t.body.origin)
         }
@@ -334,7 +333,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || !sameBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
     return undefined
   }
 
@@ -435,7 +434,7 @@ export class NodeIngestGateway implements IngestGateway {
       const frame = frames[f]
       if (frame.txId !== jsonIds[j]) continue // no receipt for this one (left out by receiptFrames)
       f++
-      if (lastBlock === undefined || !equalBytes(lastBlock, frame.blockHash)) {
+      if (lastBlock === undefined || !sameBytes(lastBlock, frame.blockHash)) {
         lastBlock = frame.blockHash
         lastBlockHex = toHex(frame.blockHash)
       }
@@ -447,4 +446,11 @@ export class NodeIngestGateway implements IngestGateway {
   receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
     return this.c.owed.remove(origin, txIds)
   }
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }
