@@ -4,8 +4,10 @@
 // every record is signed before the clock starts (createRecord), then offered at stepped rates and as one
 // burst. Measured per step: acked/s, committed/s (commit = receipt pushed), ack and commit latency p50/p99
 // (send → ack frame, send → receipt frame); checked: every ack `accepted`, every pushed receipt valid
-// (verifyChainpointReceipt, same txId/height/blockHash as the frame), exactly one commit per record (chain tx
-// counter delta = records sent, no txId receipted twice as a different block). In the same run: the machine's
+// (verifyChainpointReceipt, same txId/height/blockHash as the frame; checked after the step, off the measured
+// path, and a bad one fails the step), exactly one commit per record (chain tx counter delta = records sent, no
+// txId receipted twice as a different block). Also per step: the node process's CPU per record (main thread and
+// all threads, from /proc on Linux) and the cores the bench client itself used. In the same run: the machine's
 // Ed25519 verify limit through @profichain/processing (createTxVerifier, one thread and the worker pool) on
 // the same 1 KiB records. Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
 // Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 500,1000,2000,5000,10000,15000]
@@ -13,6 +15,7 @@
 // Env: BENCH_LOG_LEVEL=info (node log level, default warn), BENCH_KEEP_LOG=FILE (copy the node log there).
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -59,6 +62,25 @@ async function counter(api, name) {
   if (process.env.BENCH_DEBUG && !lines.length) console.error(`no ${name} on /metrics:`, text.length, text.slice(0, 600))
   return lines.length ? lines.reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0) : Number.NaN
 }
+
+/**
+ * CPU time (ms) the node process has used: its main thread (where the ingest API, the gateway, the chain and the
+ * store's JS run) and all its threads. Linux /proc; NaN elsewhere. Per record, this is the figure to compare on a
+ * shared machine: unlike rates and latencies it does not move with what other processes take.
+ */
+function nodeCpuMs(pid) {
+  const ticks = (path) => {
+    try {
+      const f = readFileSync(path, 'utf8')
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK
+    } catch {
+      return Number.NaN
+    }
+  }
+  return { main: ticks(`/proc/${pid}/task/${pid}/stat`), all: ticks(`/proc/${pid}/stat`) }
+}
+const CLK_TCK = 100
 
 /** One full node with the ingest API on, 1 s blocks, in a fresh tmp dir. */
 async function startIngestNode({ profile = false, threads = 2 } = {}) {
@@ -248,6 +270,7 @@ async function trial({ node, devices, rate, seconds, total, settleMs = 30_000, t
   }
   const c0 = await counter(node.api, 'profichain_chain_txs_total')
   const cpu0 = process.cpuUsage()
+  const node0 = nodeCpuMs(node.child.pid)
   const t0 = performance.now()
   let next = 0
   const sendIdx = (k) => {
@@ -284,6 +307,9 @@ async function trial({ node, devices, rate, seconds, total, settleMs = 30_000, t
   // The bench client's own CPU while it fed and waited (receipt checks come after): cores used on average.
   const cpu = process.cpuUsage(cpu0)
   const clientCores = (cpu.user + cpu.system) / 1000 / (performance.now() - t0)
+  const node1 = nodeCpuMs(node.child.pid)
+  const nodeMainUs = ((node1.main - node0.main) * 1000) / sent
+  const nodeAllUs = ((node1.all - node0.all) * 1000) / sent
   await sleep(300)
   const tv = performance.now()
   const bad = new Set(devices.flatMap((d) => d.checkReceipts()))
@@ -322,6 +348,8 @@ async function trial({ node, devices, rate, seconds, total, settleMs = 30_000, t
     timedOut,
     clientCores,
     verifyS,
+    nodeMainUs,
+    nodeAllUs,
     ackP50: percentile(ackLat, 50),
     ackP99: percentile(ackLat, 99),
     p50: percentile(comLat, 50),
@@ -333,7 +361,7 @@ const clean = (r) => r.lost === 0 && r.rejected === 0 && r.dupAcks === 0 && r.in
 const sustained = (r) => clean(r) && r.p99 <= P99_LIMIT_MS && r.offeredPerS >= 0.95 * r.rate
 const ms = (x) => (Number.isFinite(x) ? `${Math.round(x)}` : '–')
 const fmtTrial = (r) =>
-  `${Number.isFinite(r.rate) ? `${r.rate}/s` : 'burst'}: ${r.sent} records (signed beforehand in ${r.signS.toFixed(1)} s), offered ${Math.round(r.offeredPerS)}/s, acked ${Math.round(r.ackedPerS)}/s, committed ${Math.round(r.committedPerS)}/s; ack p50 ${ms(r.ackP50)} p99 ${ms(r.ackP99)} ms, commit p50 ${ms(r.p50)} p99 ${ms(r.p99)} ms; lost ${r.lost} rejected ${r.rejected}${r.rejected ? ` ${JSON.stringify(r.codes)}` : ''} duplicate-acks ${r.dupAcks} chain+${r.chainDelta} invalid-receipts ${r.invalidReceipts} re-pushed ${r.repeatedReceipts}${r.timedOut ? ' TIMED OUT' : ''}; bench client ${r.clientCores.toFixed(2)} cores (receipts verified after: ${r.verifyS.toFixed(1)} s) → ${Number.isFinite(r.rate) ? (sustained(r) ? 'SUSTAINED' : 'NOT SUSTAINED') : clean(r) ? 'clean' : 'NOT CLEAN'}`
+  `${Number.isFinite(r.rate) ? `${r.rate}/s` : 'burst'}: ${r.sent} records (signed beforehand in ${r.signS.toFixed(1)} s), offered ${Math.round(r.offeredPerS)}/s, acked ${Math.round(r.ackedPerS)}/s, committed ${Math.round(r.committedPerS)}/s; ack p50 ${ms(r.ackP50)} p99 ${ms(r.ackP99)} ms, commit p50 ${ms(r.p50)} p99 ${ms(r.p99)} ms; lost ${r.lost} rejected ${r.rejected}${r.rejected ? ` ${JSON.stringify(r.codes)}` : ''} duplicate-acks ${r.dupAcks} chain+${r.chainDelta} invalid-receipts ${r.invalidReceipts} re-pushed ${r.repeatedReceipts}${r.timedOut ? ' TIMED OUT' : ''}; node CPU ${Math.round(r.nodeMainUs)} µs/record main thread, ${Math.round(r.nodeAllUs)} all threads; bench client ${r.clientCores.toFixed(2)} cores (receipts verified after: ${r.verifyS.toFixed(1)} s) → ${Number.isFinite(r.rate) ? (sustained(r) ? 'SUSTAINED' : 'NOT SUSTAINED') : clean(r) ? 'clean' : 'NOT CLEAN'}`
 
 /** Ed25519 verify limit of this machine through the node's own processing package, on the bench's records. */
 async function verifyLimit(n, log) {

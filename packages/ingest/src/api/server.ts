@@ -578,7 +578,7 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
    * Receipts (hex txId and block hash) devices acked lately, all connections together (bounded): a
    * fresh-commit push built before the ack arrived is not sent after it; one for another block (reorg) is.
    */
-  private readonly acked = new Set<string>()
+  private readonly acked = new Map<string, string>() // hex txId → hex block hash (a few, comma-separated, after reorgs)
   private static readonly ACKED_MAX = 16_384
 
   constructor(
@@ -742,12 +742,17 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
   }
 
   receiptAcked(txIdHex: string, blockHex: string): void {
-    if (this.acked.size >= IngestApiServerImpl.ACKED_MAX) this.acked.delete(this.acked.values().next().value as string)
-    this.acked.add(`${txIdHex}:${blockHex}`)
+    // Keyed by txId alone: no "txId:block" string built and hashed per receipt pushed and per receipt acked.
+    const had = this.acked.get(txIdHex)
+    if (had === undefined) {
+      if (this.acked.size >= IngestApiServerImpl.ACKED_MAX) this.acked.delete(this.acked.keys().next().value as string)
+      this.acked.set(txIdHex, blockHex)
+    } else if (!had.split(',').includes(blockHex)) this.acked.set(txIdHex, `${had},${blockHex}`)
   }
 
   wasAcked(txIdHex: string, blockHex: string): boolean {
-    return this.acked.has(`${txIdHex}:${blockHex}`)
+    const had = this.acked.get(txIdHex)
+    return had !== undefined && (had === blockHex || (had.length > blockHex.length && had.split(',').includes(blockHex)))
   }
 
   pushReceipt(origin: Uint8Array, receipt: ReceiptFrame): boolean {

@@ -215,8 +215,21 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-const byDevice = (origin: Uint8Array, id: Uint8Array) => concat(D, origin, id)
-const byTx = (id: Uint8Array) => concat(T, id)
+/** "d" ‖ origin ‖ txId, built directly (two per record: concat's reduce and spread were garbage per key). */
+function byDevice(origin: Uint8Array, id: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + origin.byteLength + id.byteLength)
+  k[0] = D[0]
+  k.set(origin, 1)
+  k.set(id, 1 + origin.byteLength)
+  return k
+}
+
+function byTx(id: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + id.byteLength)
+  k[0] = T[0]
+  k.set(id, 1)
+  return k
+}
 
 /** The smallest 32-byte key above every key starting with `k` (k is 32 bytes; all-ones never occurs in practice). */
 function next(k: Uint8Array): Uint8Array {
