@@ -60,7 +60,7 @@ export interface IngestGateway {
   /** Receipts owed to this device for committed records (at most `limit`), leaving out those `skip` names (hex txId). */
   owedReceipts(origin: Uint8Array, limit: number, skip?: (txIdHex: string) => boolean): Promise<ReceiptFrame[]>
   /** The device stored these receipts: stop owing them. */
-  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void>
+  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[], txIdHexes?: string[]): Promise<void>
 }
 
 /** Counters the node wires to prom-client. */
@@ -334,16 +334,18 @@ class Connection {
       case 'submit':
         this.onSubmit(f, body.byteLength)
         return true
-      case 'receipt-ack':
-        await this.server.gateway.receiptsAcked(this.origin as Uint8Array, f.txIds)
-        for (const id of f.txIds) {
-          const hex = toHex(id)
+      case 'receipt-ack': {
+        // The hex forms once, for the gateway (owed index) and for the sent and acked receipts here.
+        const hexes = f.txIds.map(toHex)
+        await this.server.gateway.receiptsAcked(this.origin as Uint8Array, f.txIds, hexes)
+        for (const hex of hexes) {
           const block = this.sentReceipts.get(hex)
           if (block !== undefined) this.server.receiptAcked(hex, block)
           this.sentReceipts.delete(hex)
         }
         if (this.owedPending) await this.pushOwed()
         return false
+      }
       case 'hello':
         throw new IngestWireError('BAD_HELLO', 'a second hello on one connection')
       default:

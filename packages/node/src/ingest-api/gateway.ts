@@ -443,8 +443,8 @@ export class NodeIngestGateway implements IngestGateway {
     return out
   }
 
-  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
-    return this.c.owed.remove(origin, txIds)
+  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[], txIdHexes?: string[]): Promise<void> {
+    return this.c.owed.remove(origin, txIds, txIdHexes)
   }
 }
 

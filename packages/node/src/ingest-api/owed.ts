@@ -118,8 +118,9 @@ export class OwedReceipts {
     return out
   }
 
-  async remove(origin: Uint8Array, ids: Uint8Array[]): Promise<void> {
-    const txIds = [...new Map(ids.map((id) => [toHex(id), id])).values()]
+  /** Stop owing these receipts (`hexes`: the txIds' lower-case hex when the caller has it, in the same order). */
+  async remove(origin: Uint8Array, ids: Uint8Array[], hexes?: readonly string[]): Promise<void> {
+    const txIds = [...new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id])).values()]
     if (txIds.length === 0) return
     await this.serial(async () => {
       const keys = txIds.map((id) => byDevice(origin, id))
