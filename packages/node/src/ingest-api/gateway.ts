@@ -263,8 +263,10 @@ export class NodeIngestGateway implements IngestGateway {
     })
     // 2. origin rule (members; registered devices, replays: checkIncomingTx), one pass over the group
     const checked: typeof live = []
-    // The device key's hex, made once per run of records of one origin (a submit's records share it).
+    // Whether the origin is a member, and the device key's hex: once per run of records of one origin (a
+    // submit's records share it), not per record.
     let lastOrigin: Uint8Array | undefined
+    let lastMember = false
     let lastOriginHex = ''
     for (const e of live) {
       const t = e.tx
@@ -286,11 +288,12 @@ export class NodeIngestGateway implements IngestGateway {
         owe.push({ origin: t.body.origin, txId: e.id, tx: this.copyOf(t) })
         continue
       }
-      if (!this.c.isMember(t.body.origin)) {
-        if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
-          lastOrigin = t.body.origin
-          lastOriginHex = toHex(t.body.origin)
-        }
+      if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
+        lastOrigin = t.body.origin
+        lastMember = this.c.isMember(t.body.origin)
+        lastOriginHex = lastMember ? '' : toHex(t.body.origin)
+      }
+      if (!lastMember) {
         const key = `${lastOriginHex}:${t.body.seq}`
         const idHex = (e.idHex = toHex(e.id))
         const prev = this.recent.get(key)

@@ -116,7 +116,8 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
         return { status: device.revoked ? 'revoked' : 'device', deviceId: device.deviceId, nextSeq }
       })
     // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
-    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
+    const incoming = { store: tree, signatureChecked: true }
+    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, incoming))
     this.gateway = new NodeIngestGateway(
       {
         network: genesis.network,
