@@ -333,6 +333,16 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
     this.emit('failure', err)
   }
 
+  /**
+   * A spool write failed. After close() the spool is closed: an ack or receipt still being handled then is not
+   * written, by design, and is no failure (the record stays in the spool and is re-sent, answered duplicate; the
+   * receipt, not acknowledged, is pushed again after the next hello). Anything else is reported.
+   */
+  private spoolFailed(err: unknown): void {
+    if (this.stopped && err instanceof ClientError && err.code === 'ERR_CLOSED') return
+    this.fail(spoolFailure(err))
+  }
+
   private scheduleReconnect(): void {
     if (this.stopped || this.timer) return
     const initial = this.init.backoffMs?.initial ?? 100
@@ -483,7 +493,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
   private refuse(rec: Rec, code: string): void {
     this.recs.delete(rec.seq)
     const txId = toHex(rec.txId)
-    void this.spool?.rejected(rec.seq, code).catch((err) => this.fail(spoolFailure(err)))
+    void this.spool?.rejected(rec.seq, code).catch((err) => this.spoolFailed(err))
     rec.reject?.(new ClientError('ERR_REJECTED', `the node refused record seq ${rec.seq} (${txId}): ${code}`, { code, txId, seq: rec.seq }))
     this.emit('rejected', { txId, seq: rec.seq, code })
     this.changed()
@@ -511,7 +521,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       this.recs.delete(rec.seq)
       const txId = toHex(rec.txId)
       const result: SubmitResult = { txId, seq: rec.seq, status: e.status }
-      if (this.spool) void this.spool.acked(rec.seq, e.status === 'accepted' ? 0 : 1).catch((err) => this.fail(spoolFailure(err)))
+      if (this.spool) void this.spool.acked(rec.seq, e.status === 'accepted' ? 0 : 1).catch((err) => this.spoolFailed(err))
       else {
         // Without a spool, remember a bounded number of acknowledged txs awaiting receipts (for awaitingReceipts).
         if (this.owed.size >= 100_000) this.owed.delete(this.owed.keys().next().value as string)
@@ -588,7 +598,7 @@ class Client extends (EventEmitter as TypedEmitterClass<ClientEvents>) implement
       try {
         r.file = await this.spool.storeReceipt(stored)
       } catch (err) {
-        this.fail(spoolFailure(err))
+        this.spoolFailed(err)
         return false
       }
     }

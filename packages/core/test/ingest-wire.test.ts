@@ -211,6 +211,71 @@ describe('frame codec', () => {
     expect(decodeFrameBody(encodeFrameBody(receipt))).toEqual(receipt)
   })
 
+  it('acks and receipts are written directly: the same bytes as the codec encoding their CBOR value; encodeFrames = the frames concatenated (property)', () => {
+    const status = { accepted: 0, duplicate: 1, rejected: 2 }
+    const generic = (f: IngestFrame): Uint8Array => {
+      if (f.type === 'ack') return encodeCbor([1, 4, f.batchId, f.results.map((r) => [r.txId, status[r.status], r.code])])
+      if (f.type === 'receipt') return encodeCbor([1, 5, f.txId, f.height, f.blockHash, f.chainpoint])
+      throw new Error(f.type)
+    }
+    const edge = fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER)
+    const quick = fc.oneof(
+      fc.record({ type: fc.constant('ack' as const), batchId: fc.oneof(u, edge), results: fc.array(ackArb, { maxLength: 30 }) }),
+      fc.record({ type: fc.constant('receipt' as const), txId: bytes(32), height: fc.oneof(u, edge), blockHash: bytes(32), chainpoint: fc.oneof(text(2000), fc.string({ unit: 'grapheme', maxLength: 300 })) }),
+    )
+    fc.assert(
+      fc.property(quick, (f) => {
+        const body = generic(f)
+        expect(toHex(encodeFrameBody(f))).toBe(toHex(body))
+        expect(toHex(encodeFrame(f))).toBe(toHex(withLengthPrefix(body)))
+      }),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.array(fc.oneof(quick, frameArb), { maxLength: 6 }), (frames) => {
+        expect(toHex(core.encodeFrames(frames))).toBe(frames.map((f) => toHex(encodeFrame(f))).join(''))
+      }),
+      { numRuns: 100 },
+    )
+    // A frame the decoder would refuse is refused in a list too.
+    const id = new Uint8Array(32)
+    expect(codeOf(() => core.encodeFrames([{ type: 'receipt', txId: id, height: 1, blockHash: id, chainpoint: '{}' }, { type: 'receipt', txId: id, height: -1, blockHash: id, chainpoint: '{}' }]))).toBe('BAD_FRAME')
+  })
+
+  it('a submit is read directly (header by hand, each tx by the direct tx reader): the same frame or error as the general decoder (property)', () => {
+    const outcome = (fn: () => DecodedIngestFrame) => {
+      try {
+        const f = fn()
+        return plain(f.type === 'submit' ? { ...f, items: f.items.map((i) => (i.ok ? { tx: i.tx } : { code: i.error.code, message: i.error.message })) } : f)
+      } catch (err) {
+        return { threw: (err as IngestWireError).code, message: (err as Error).message }
+      }
+    }
+    const txValue = transactionArb.map((t) => [[core.txBodyToCbor(t.body), t.signature], t.payload])
+    // Txs with a wrong field, and items that are no tx at all: each becomes a BAD_TX item (or the frame fails) alike.
+    const junk = fc.oneof(
+      txValue.map((v) => [[(v[0] as unknown[])[0], new Uint8Array(63)], v[1]]),
+      txValue.map((v) => [v[0]]),
+      txValue.map((v) => [[[...((v[0] as unknown[])[0] as unknown[]).slice(0, 8), { a: 5 }], (v[0] as unknown[])[1]], v[1]]),
+      fc.constantFrom(5, 'x', new Uint8Array(3), [], [1, 2], null, true),
+    )
+    const frame = fc.tuple(fc.oneof(u, fc.constantFrom(0, 24, 2 ** 32, Number.MAX_SAFE_INTEGER)), fc.array(fc.oneof({ weight: 3, arbitrary: txValue }, { weight: 1, arbitrary: junk }), { maxLength: 6 }))
+    fc.assert(
+      fc.property(frame, fc.integer({ min: 1, max: 8 }), ([batchId, list], maxBatch) => {
+        const body = encodeCbor([1, 3, batchId, list] as never)
+        expect(outcome(() => decodeFrameBody(body, { maxBatch }))).toEqual(outcome(() => core.decodeFrameBodyGeneral(body, { maxBatch })))
+      }),
+      { numRuns: 300 },
+    )
+    // A decoded tx keeps its encodings: the gateway's signature check and txId encode nothing again.
+    const tx = makeTx(testKey(1), 7)
+    const body = encodeFrameBody({ type: 'submit', batchId: 1, txs: [tx] })
+    const got = decodeFrameBody(body).items[0]
+    if (!got.ok) throw got.error
+    expect(toHex(core.encodeStrippedTx(got.tx))).toBe(toHex(core.encodeStrippedTx(tx)))
+    expect(core.txIdHex(got.tx)).toBe(core.txIdHex(tx))
+  })
+
   it('a malformed tx in a submit is rejected alone; the others decode', () => {
     const key = testKey(2)
     const good = [makeTx(key, 0), makeTx(key, 1)]

@@ -13,6 +13,7 @@ import {
   INGEST_ALPN,
   type KeyPair,
   signHello,
+  toHex,
   txId,
 } from '@profichain/core'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -117,5 +118,39 @@ describe('ingest API server (real TLS sockets)', () => {
       [5, '{"block":1}'],
       [6, '{"block":2}'],
     ])
+  })
+
+  it('pushReceipts: a block’s receipts go to each device in order (one write per connection), absent devices are skipped, receipts acked for either of two blocks are not sent again', async () => {
+    const acked: Uint8Array[][] = []
+    const { srv, port, fingerprint } = await server({ receiptsAcked: async (_o, ids) => void acked.push(ids) })
+    const [ka, kb, absent] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+    const [a, b] = [await device(port, fingerprint, ka), await device(port, fingerprint, kb)]
+    const ids = new Map<string, Uint8Array>()
+    const item = (key: typeof ka, seq: number, block: number) => {
+      const k = `${toHex(key.publicKey)}:${seq}`
+      const id = ids.get(k) ?? txId(rec(key, seq))
+      ids.set(k, id)
+      const blockHash = new Uint8Array(32).fill(block)
+      return { originHex: toHex(key.publicKey), txIdHex: toHex(id), blockHex: toHex(blockHash), receipt: { type: 'receipt' as const, txId: id, height: block, blockHash, chainpoint: `{"seq":${seq},"block":${block}}` } }
+    }
+    const list = [item(ka, 1, 7), item(kb, 1, 7), item(ka, 2, 7), item(absent, 1, 7), item(ka, 3, 7), item(kb, 2, 7)]
+    expect(srv.pushReceipts(list)).toBe(5)
+    const ga = await until('device a’s three receipts', () => a.of('receipt').length === 3 && a.of('receipt'))
+    expect(ga.map((f) => f.chainpoint)).toEqual(['{"seq":1,"block":7}', '{"seq":2,"block":7}', '{"seq":3,"block":7}'])
+    const gb = await until('device b’s two receipts', () => b.of('receipt').length === 2 && b.of('receipt'))
+    expect(gb.map((f) => f.chainpoint)).toEqual(['{"seq":1,"block":7}', '{"seq":2,"block":7}'])
+    // Receipt-acked for block 7, then (a reorg) for block 8: neither is pushed again; one for block 9 is.
+    const r7 = item(ka, 1, 7)
+    const r8 = item(ka, 1, 8)
+    const r9 = item(ka, 1, 9)
+    a.s.write(encodeFrame({ type: 'receipt-ack', txIds: [r7.receipt.txId] }))
+    await until('the first receipt-ack', () => acked.length === 1)
+    expect(srv.pushReceipts([r8])).toBe(1)
+    await until('the block 8 receipt', () => a.of('receipt').length === 4)
+    a.s.write(encodeFrame({ type: 'receipt-ack', txIds: [r8.receipt.txId] }))
+    await until('the second receipt-ack', () => acked.length === 2)
+    expect(srv.pushReceipts([r7, r8, r9])).toBe(3)
+    const all = await until('the block 9 receipt', () => a.of('receipt').some((f) => f.height === 9) && a.of('receipt'))
+    expect(all.map((f) => f.height)).toEqual([7, 7, 7, 8, 9])
   })
 })

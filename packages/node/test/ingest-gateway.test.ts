@@ -158,6 +158,56 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
     await tree.close()
   })
 
+  it('signature checks: two pool calls at a time, the submits arriving meanwhile go out as one call; a failed joint call is retried per submit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
+    dirs.push(dir)
+    const tree = await openTree(dir)
+    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
+    await owed.open()
+    const real = createTxVerifier({ threads: 0 })
+    const calls: number[] = []
+    let open!: () => void
+    const gate = new Promise<void>((r) => {
+      open = r
+    })
+    let failJoint = false
+    const gw = new NodeIngestGateway(
+      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor' },
+      {
+        tree,
+        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
+        verifier: {
+          verifyStrippedTxs: async (txs) => {
+            calls.push(txs.length)
+            await gate
+            if (failJoint && txs.length > 1) throw new Error('worker exited')
+            return real.verifyStrippedTxs(txs)
+          },
+        },
+        owed,
+        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
+        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
+        isMember: () => false,
+      },
+    )
+    const forged = { ...rec(44), signature: new Uint8Array(64) }
+    const first = [gw.submit([{ tx: rec(40) }]), gw.submit([{ tx: rec(41) }]), gw.submit([{ tx: rec(42) }, { tx: rec(43) }]), gw.submit([{ tx: forged }, { tx: rec(45) }]), gw.submit([{ tx: rec(46) }])]
+    // Two calls in flight; the other three submits wait.
+    expect(calls).toEqual([1, 1])
+    open()
+    const acks = await Promise.all(first)
+    expect(calls).toEqual([1, 1, 5])
+    expect(acks.map((a) => a.map((e) => e.code || e.status))).toEqual([['accepted'], ['accepted'], ['accepted', 'accepted'], ['BAD_SIGNATURE', 'accepted'], ['accepted']])
+    // A joint call that fails: each of its submits is checked again alone, so none is answered INTERNAL for it.
+    failJoint = true
+    calls.length = 0
+    const second = await Promise.all([gw.submit([{ tx: rec(50) }]), gw.submit([{ tx: rec(51) }]), gw.submit([{ tx: rec(52) }]), gw.submit([{ tx: rec(53) }])])
+    expect(calls).toEqual([1, 1, 2, 1, 1])
+    expect(second.flat().map((e) => e.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted'])
+    expect(await tree.outbox.size()).toBe(10)
+    await tree.close()
+  })
+
   it('moves an older node’s owed-receipts DB into the store once, then deletes it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
     dirs.push(dir)

@@ -8,6 +8,7 @@ import {
   decodeFrameBody,
   DEFAULT_INGEST_LIMITS,
   encodeFrame,
+  encodeFrames,
   FrameReader,
   INGEST_ALPN,
   type IngestCode,
@@ -17,7 +18,6 @@ import {
   type SubmitItem,
   toHex,
   type Transaction,
-  equalBytes,
   verifyHello,
 } from '@profichain/core'
 import type { IngestLogger } from '../types.js'
@@ -38,6 +38,14 @@ export type GatewayItem = { tx: Transaction; refused?: IngestCode } | { tx?: und
 
 export type ReceiptFrame = Extract<IngestFrame, { type: 'receipt' }>
 
+/** A receipt to push, with the hex forms the caller has anyway (lower-case: device key, txId, block hash). */
+export interface PushedReceipt {
+  originHex: string
+  receipt: ReceiptFrame
+  txIdHex: string
+  blockHex: string
+}
+
 /**
  * The node side of the ingest API (the node's ingest-api subsystem implements it): the server owns transport,
  * hello and limits; the gateway decides and stores.
@@ -52,7 +60,7 @@ export interface IngestGateway {
   /** Receipts owed to this device for committed records (at most `limit`), leaving out those `skip` names (hex txId). */
   owedReceipts(origin: Uint8Array, limit: number, skip?: (txIdHex: string) => boolean): Promise<ReceiptFrame[]>
   /** The device stored these receipts: stop owing them. */
-  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void>
+  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[], txIdHexes?: string[]): Promise<void>
 }
 
 /** Counters the node wires to prom-client. */
@@ -131,6 +139,13 @@ export interface IngestApiServer extends EventEmitter<IngestApiEvents> {
   stats(): IngestApiStats
   /** Push a receipt to every open connection of `origin`; false if none took it (it stays owed). */
   pushReceipt(origin: Uint8Array, receipt: ReceiptFrame): boolean
+  /**
+   * Push many receipts (a block's): those of one connection go out in one socket write. The number of
+   * receipts some connection took (the others stay owed).
+   */
+  pushReceipts(list: readonly PushedReceipt[]): number
+  /** Whether the key (lower-case hex) has an authenticated connection. */
+  isConnectedHex(originHex: string): boolean
   /** Whether `origin` has an authenticated connection. */
   isConnected(origin: Uint8Array): boolean
 }
@@ -319,16 +334,18 @@ class Connection {
       case 'submit':
         this.onSubmit(f, body.byteLength)
         return true
-      case 'receipt-ack':
-        await this.server.gateway.receiptsAcked(this.origin as Uint8Array, f.txIds)
-        for (const id of f.txIds) {
-          const hex = toHex(id)
+      case 'receipt-ack': {
+        // The hex forms once, for the gateway (owed index) and for the sent and acked receipts here.
+        const hexes = f.txIds.map(toHex)
+        await this.server.gateway.receiptsAcked(this.origin as Uint8Array, f.txIds, hexes)
+        for (const hex of hexes) {
           const block = this.sentReceipts.get(hex)
           if (block !== undefined) this.server.receiptAcked(hex, block)
           this.sentReceipts.delete(hex)
         }
         if (this.owedPending) await this.pushOwed()
         return false
+      }
       case 'hello':
         throw new IngestWireError('BAD_HELLO', 'a second hello on one connection')
       default:
@@ -385,17 +402,38 @@ class Connection {
    * fresh-commit push and the owed-page push can both find one record): true, the client has it.
    */
   sendReceipt(r: ReceiptFrame): boolean {
-    if (this.state !== 'open') return false
-    const hex = toHex(r.txId)
-    const block = toHex(r.blockHash)
-    if (this.sentReceipts.get(hex) === block || this.server.wasAcked(hex, block)) return true
-    if (this.congested) {
-      this.owedPending = true
-      return false
+    return this.sendReceipts([{ originHex: this.originHex as string, receipt: r, txIdHex: toHex(r.txId), blockHex: toHex(r.blockHash) }]) > 0
+  }
+
+  /**
+   * sendReceipt for many: the frames taken go out in one socket write (one TLS record run, one write request,
+   * instead of one per record). The number the client has now (sent, or sent or acked before).
+   */
+  sendReceipts(list: readonly PushedReceipt[]): number {
+    if (this.state !== 'open') return 0
+    const bound = this.server.opts.writeBufferBytes
+    const frames: ReceiptFrame[] = []
+    // Bytes of the frames taken so far (their JSON's length: the size up to the UTF-8 of non-ASCII text and ~80 bytes of the rest).
+    let bytes = 0
+    let n = 0
+    for (const { receipt, txIdHex: hex, blockHex: block } of list) {
+      if (this.sentReceipts.get(hex) === block || this.server.wasAcked(hex, block)) {
+        n++
+        continue
+      }
+      // The frames of this call count as written: past the bound the rest stay owed.
+      if (this.socket.writableLength + bytes > bound) {
+        this.owedPending = true
+        continue
+      }
+      if (this.sentReceipts.size >= 100_000) this.sentReceipts.clear()
+      this.sentReceipts.set(hex, block)
+      frames.push(receipt)
+      bytes += 80 + receipt.chainpoint.length
+      n++
     }
-    if (this.sentReceipts.size >= 100_000) this.sentReceipts.clear()
-    this.sentReceipts.set(hex, block)
-    return this.send(r)
+    if (frames.length === 0) return n
+    return this.write(encodeFrames(frames)) ? n : 0
   }
 
   /** Hand a submit to the gateway without waiting for it; its ack follows those of the submits before it. */
@@ -404,7 +442,7 @@ class Connection {
     const origin = this.origin as Uint8Array
     const items: GatewayItem[] = f.items.map((it: SubmitItem): GatewayItem => {
       if (!it.ok) return { refused: 'BAD_TX' }
-      if (!equalBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
+      if (!sameBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
       return { tx: it.tx }
     })
     // Rate per device: the txs beyond the bucket are refused alone (resend later: idempotent).
@@ -437,8 +475,13 @@ class Connection {
 
   /** Write a frame; past the write bound, stop reading and start the slow-reader deadline. */
   send(frame: IngestFrame): boolean {
+    return this.write(encodeFrame(frame))
+  }
+
+  /** Write encoded frames; past the write bound, stop reading and start the slow-reader deadline. */
+  private write(bytes: Uint8Array): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false
-    this.socket.write(encodeFrame(frame))
+    this.socket.write(bytes)
     if (this.socket.writableLength > this.server.opts.writeBufferBytes) {
       this.setPaused('writes', true)
       this.slowTimer ??= setTimeout(() => {
@@ -465,7 +508,11 @@ class Connection {
 
   touch(): void {
     if (this.state !== 'open') return
-    if (this.idleTimer) clearTimeout(this.idleTimer)
+    // One timer per connection, re-armed in place (a new Timeout per frame and per ack was garbage per submit).
+    if (this.idleTimer) {
+      this.idleTimer.refresh()
+      return
+    }
     this.idleTimer = setTimeout(() => {
       if (this.queue.length > 0 || this.working || this.inflight > 0) return this.touch()
       this.fail('IDLE_TIMEOUT', `no frame for ${this.server.opts.idleTimeoutMs} ms`)
@@ -533,7 +580,7 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
    * Receipts (hex txId and block hash) devices acked lately, all connections together (bounded): a
    * fresh-commit push built before the ack arrived is not sent after it; one for another block (reorg) is.
    */
-  private readonly acked = new Set<string>()
+  private readonly acked = new Map<string, string>() // hex txId → hex block hash (a few, comma-separated, after reorgs)
   private static readonly ACKED_MAX = 16_384
 
   constructor(
@@ -697,12 +744,17 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
   }
 
   receiptAcked(txIdHex: string, blockHex: string): void {
-    if (this.acked.size >= IngestApiServerImpl.ACKED_MAX) this.acked.delete(this.acked.values().next().value as string)
-    this.acked.add(`${txIdHex}:${blockHex}`)
+    // Keyed by txId alone: no "txId:block" string built and hashed per receipt pushed and per receipt acked.
+    const had = this.acked.get(txIdHex)
+    if (had === undefined) {
+      if (this.acked.size >= IngestApiServerImpl.ACKED_MAX) this.acked.delete(this.acked.keys().next().value as string)
+      this.acked.set(txIdHex, blockHex)
+    } else if (!had.split(',').includes(blockHex)) this.acked.set(txIdHex, `${had},${blockHex}`)
   }
 
   wasAcked(txIdHex: string, blockHex: string): boolean {
-    return this.acked.has(`${txIdHex}:${blockHex}`)
+    const had = this.acked.get(txIdHex)
+    return had !== undefined && (had === blockHex || (had.length > blockHex.length && had.split(',').includes(blockHex)))
   }
 
   pushReceipt(origin: Uint8Array, receipt: ReceiptFrame): boolean {
@@ -713,8 +765,30 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
     return sent
   }
 
+  pushReceipts(list: readonly PushedReceipt[]): number {
+    // By device, in order (one block's receipts: many devices, many records each).
+    const byOrigin = new Map<string, PushedReceipt[]>()
+    for (const p of list) {
+      if (!this.byDevice.has(p.originHex)) continue
+      const l = byOrigin.get(p.originHex)
+      if (l) l.push(p)
+      else byOrigin.set(p.originHex, [p])
+    }
+    let n = 0
+    for (const [hex, l] of byOrigin) {
+      let most = 0
+      for (const c of this.byDevice.get(hex) ?? []) most = Math.max(most, c.sendReceipts(l))
+      n += most
+    }
+    return n
+  }
+
   isConnected(origin: Uint8Array): boolean {
     return this.byDevice.has(toHex(origin))
+  }
+
+  isConnectedHex(originHex: string): boolean {
+    return this.byDevice.has(originHex)
   }
 
   stop(): Promise<void> {
@@ -743,4 +817,11 @@ class IngestApiServerImpl extends EventEmitter<IngestApiEvents> implements Inges
 /** Create (not start) the ingest API server (docs/ingest-protocol.md). */
 export function createIngestApiServer(init: IngestApiInit, components: IngestApiComponents): IngestApiServer {
   return new IngestApiServerImpl(init, components)
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -3,8 +3,6 @@ import {
   encodeStrippedTx,
   decodeTransaction,
   encodeTransaction,
-  equalBytes,
-  fromHex,
   type IngestCode,
   payloadHashOf,
   type StrippedTx,
@@ -13,7 +11,7 @@ import {
   txId,
   ZERO_TX_ID,
 } from '@profichain/core'
-import type { DeviceIdentity, GatewayItem, IngestGateway, ReceiptFrame } from '@profichain/ingest'
+import type { DeviceIdentity, GatewayItem, IngestGateway, PushedReceipt, ReceiptFrame } from '@profichain/ingest'
 import type { BlockTree, OutboxIndexOp, TxLocation } from '@profichain/store'
 import type { OwedReceipts } from './owed.js'
 
@@ -92,6 +90,16 @@ export class NodeIngestGateway implements IngestGateway {
    */
   private readonly waiting: SubmitJob[] = []
   private committing = false
+  /**
+   * Signature checks of submits handed to the worker pool, at most VERIFY_CALLS calls at once: a submit of a few
+   * txs was one call of its own (two pool tasks, each a message round trip on the main thread: ~1 s of piscina
+   * bookkeeping for 44,000 records in the bench). A submit goes out at once while fewer calls are in flight;
+   * those arriving while they are wait, and go out together as one call when one returns.
+   */
+  private readonly toVerify: Array<{ encoded: Uint8Array[]; resolve(ok: boolean[]): void; reject(err: unknown): void }> = []
+  private verifying = 0
+  private static readonly VERIFY_CALLS = 2
+  private static readonly VERIFY_MAX_TXS = 4096
 
   constructor(
     private readonly init: GatewayInit,
@@ -142,7 +150,7 @@ export class NodeIngestGateway implements IngestGateway {
     const tx = (i: number) => items[i].tx as Transaction
     let ok: boolean[]
     try {
-      ok = await this.c.verifier.verifyStrippedTxs(live.map((i) => encodeStrippedTx(tx(i))))
+      ok = await this.verify(live.map((i) => encodeStrippedTx(tx(i))))
     } catch (err) {
       this.c.logger?.error({ err }, 'checking device record signatures failed; the device is told INTERNAL and resends later')
       for (const i of live) reject(i, 'INTERNAL', tx(i))
@@ -153,6 +161,52 @@ export class NodeIngestGateway implements IngestGateway {
       reject(i, 'BAD_SIGNATURE', tx(i))
       return false
     })
+  }
+
+  /** The signature check of one submit's txs (joined with those of the submits waiting beside it). */
+  private verify(encoded: Uint8Array[]): Promise<boolean[]> {
+    return new Promise<boolean[]>((resolve, reject) => {
+      this.toVerify.push({ encoded, resolve, reject })
+      this.flushVerify()
+    })
+  }
+
+  private flushVerify(): void {
+    while (this.toVerify.length > 0 && this.verifying < NodeIngestGateway.VERIFY_CALLS) {
+      const batch = [this.toVerify.shift() as (typeof this.toVerify)[number]]
+      let n = batch[0].encoded.length
+      while (this.toVerify.length > 0 && n + this.toVerify[0].encoded.length <= NodeIngestGateway.VERIFY_MAX_TXS) {
+        const next = this.toVerify.shift() as (typeof this.toVerify)[number]
+        batch.push(next)
+        n += next.encoded.length
+      }
+      this.verifying++
+      const call = (encoded: Uint8Array[]): Promise<boolean[]> => {
+        try {
+          return this.c.verifier.verifyStrippedTxs(encoded)
+        } catch (err) {
+          return Promise.reject(err)
+        }
+      }
+      const done =
+        batch.length === 1
+          ? call(batch[0].encoded).then(batch[0].resolve, batch[0].reject)
+          : call(batch.flatMap((b) => b.encoded)).then(
+              (ok) => {
+                let at = 0
+                for (const b of batch) {
+                  b.resolve(ok.slice(at, at + b.encoded.length))
+                  at += b.encoded.length
+                }
+              },
+              // A failed call (a worker died) fails no submit that would not have failed alone: each is tried again by itself.
+              () => Promise.all(batch.map((b) => call(b.encoded).then(b.resolve, b.reject))),
+            )
+      void done.finally(() => {
+        this.verifying--
+        this.flushVerify()
+      })
+    }
   }
 
   /** One group at a time: everything waiting (verified, in arrival order) is checked and stored together. */
@@ -187,7 +241,7 @@ export class NodeIngestGateway implements IngestGateway {
 
   private async commitGroup(group: SubmitJob[], lives: number[][]): Promise<void> {
     // Every live tx of the group, in arrival order.
-    let live: Array<{ out: AckEntry[]; i: number; tx: Transaction; id: Uint8Array }> = []
+    let live: Array<{ out: AckEntry[]; i: number; tx: Transaction; id: Uint8Array; idHex?: string }> = []
     group.forEach((j, g) => {
       for (const i of lives[g]) {
         const t = j.items[i].tx as Transaction
@@ -199,7 +253,7 @@ export class NodeIngestGateway implements IngestGateway {
       e.out[e.i] = { txId: e.id, status: 'rejected', code }
     }
     // 1. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
-    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }> = []
+    const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }> = []
     const locs = await this.c.tree.getTxs(live.map((e) => e.id))
     live = live.filter((e, k) => {
       if (locs[k] === undefined) return true
@@ -209,6 +263,11 @@ export class NodeIngestGateway implements IngestGateway {
     })
     // 2. origin rule (members; registered devices, replays: checkIncomingTx), one pass over the group
     const checked: typeof live = []
+    // Whether the origin is a member, and the device key's hex: once per run of records of one origin (a
+    // submit's records share it), not per record.
+    let lastOrigin: Uint8Array | undefined
+    let lastMember = false
+    let lastOriginHex = ''
     for (const e of live) {
       const t = e.tx
       let r: OriginCheckResult
@@ -229,9 +288,14 @@ export class NodeIngestGateway implements IngestGateway {
         owe.push({ origin: t.body.origin, txId: e.id, tx: this.copyOf(t) })
         continue
       }
-      if (!this.c.isMember(t.body.origin)) {
-        const key = `${toHex(t.body.origin)}:${t.body.seq}`
-        const idHex = toHex(e.id)
+      if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
+        lastOrigin = t.body.origin
+        lastMember = this.c.isMember(t.body.origin)
+        lastOriginHex = lastMember ? '' : toHex(t.body.origin)
+      }
+      if (!lastMember) {
+        const key = `${lastOriginHex}:${t.body.seq}`
+        const idHex = (e.idHex = toHex(e.id))
         const prev = this.recent.get(key)
         if (prev !== undefined && prev !== idHex) {
           reject(e, 'REPLAY')
@@ -245,7 +309,7 @@ export class NodeIngestGateway implements IngestGateway {
       checked.push(e)
     }
     // 3. durable: the owed entries and the outbox entries of the whole group in one synced batch; ack after it.
-    for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx) })
+    for (const e of checked) owe.push({ origin: e.tx.body.origin, txId: e.id, tx: this.copyOf(e.tx), ...(e.idHex === undefined ? {} : { txIdHex: e.idHex }) })
     try {
       const items = checked.map((e) => ({ tx: e.tx }))
       const r =
@@ -272,7 +336,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !equalBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || !sameBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
     return undefined
   }
 
@@ -296,7 +360,11 @@ export class NodeIngestGateway implements IngestGateway {
     return this.c.tree.head().height - loc.height + 1 >= this.init.confirmations
   }
 
-  async receiptFrames(locs: TxLocation[]): Promise<ReceiptFrame[]> {
+  /**
+   * Receipt frames of canonical records, in order (those without a receipt left out). `ids`: the records' txIds
+   * when the caller has them (the locations were looked up by them), else each is hashed from its tx.
+   */
+  async receiptFrames(locs: TxLocation[], ids?: Uint8Array[]): Promise<ReceiptFrame[]> {
     const base = this.init.anchorBase()
     const out: ReceiptFrame[] = []
     const jsons = this.c.tree.chainpointJsonsAt
@@ -309,7 +377,7 @@ export class NodeIngestGateway implements IngestGateway {
       const loc = locs[i]
       const chainpoint = jsons[i]
       if (chainpoint === undefined) continue
-      out.push({ type: 'receipt', txId: txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint })
+      out.push({ type: 'receipt', txId: ids ? ids[i] : txId(loc.tx), height: loc.height, blockHash: loc.blockHash, chainpoint })
     }
     return out
   }
@@ -327,8 +395,8 @@ export class NodeIngestGateway implements IngestGateway {
    * them as for its own: GET /tx/<id>/payload, reorg recovery), and their receipts are returned, by device,
    * for the server to push.
    */
-  async committedReceipts(txIds: string[], connected?: (origin: Uint8Array) => boolean): Promise<Array<{ origin: Uint8Array; receipt: ReceiptFrame }>> {
-    const byTx = await this.c.owed.devicesOf(txIds.map(fromHex))
+  async committedReceipts(txIds: string[], connected?: (originHex: string) => boolean): Promise<PushedReceipt[]> {
+    const byTx = await this.c.owed.devicesOfHex(txIds)
     if (byTx.size === 0) return []
     for (const [id, e] of byTx) {
       if (!e.tx || (await this.c.tree.hasPayload(id))) continue
@@ -339,14 +407,53 @@ export class NodeIngestGateway implements IngestGateway {
       }
     }
     // Receipts only for devices connected now: the others get theirs from the owed page after their next hello.
-    const ids = connected ? [...byTx].filter(([, e]) => connected(e.origin)).map(([id]) => id) : [...byTx.keys()]
+    // Hex forms made once per record here (the device key, the block hash once per block), not again per push.
+    const hexes: string[] = []
+    const origins: string[] = []
+    const ids: Uint8Array[] = []
+    for (const [idHex, e] of byTx) {
+      const originHex = toHex(e.origin)
+      if (connected && !connected(originHex)) continue
+      hexes.push(idHex)
+      origins.push(originHex)
+      ids.push(e.id)
+    }
     if (ids.length === 0) return []
-    const locs = (await this.c.tree.getTxs(ids)).filter((l): l is TxLocation => l !== undefined)
-    const frames = await this.receiptFrames(locs)
-    return frames.map((f) => ({ origin: (byTx.get(toHex(f.txId)) as { origin: Uint8Array }).origin, receipt: f }))
+    const found = await this.c.tree.getTxs(ids)
+    const locs: TxLocation[] = []
+    const keep: number[] = []
+    found.forEach((l, k) => {
+      if (l === undefined) return
+      locs.push(l)
+      keep.push(k)
+    })
+    const jsonIds = keep.map((k) => ids[k])
+    const frames = await this.receiptFrames(locs, jsonIds)
+    const out: PushedReceipt[] = []
+    let lastBlock: Uint8Array | undefined
+    let lastBlockHex = ''
+    let f = 0
+    for (let j = 0; j < locs.length && f < frames.length; j++) {
+      const frame = frames[f]
+      if (frame.txId !== jsonIds[j]) continue // no receipt for this one (left out by receiptFrames)
+      f++
+      if (lastBlock === undefined || !sameBytes(lastBlock, frame.blockHash)) {
+        lastBlock = frame.blockHash
+        lastBlockHex = toHex(frame.blockHash)
+      }
+      out.push({ originHex: origins[keep[j]], txIdHex: hexes[keep[j]], blockHex: lastBlockHex, receipt: frame })
+    }
+    return out
   }
 
-  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[]): Promise<void> {
-    return this.c.owed.remove(origin, txIds)
+  receiptsAcked(origin: Uint8Array, txIds: Uint8Array[], txIdHexes?: string[]): Promise<void> {
+    return this.c.owed.remove(origin, txIds, txIdHexes)
   }
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

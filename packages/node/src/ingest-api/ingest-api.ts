@@ -116,7 +116,8 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
         return { status: device.revoked ? 'revoked' : 'device', deviceId: device.deviceId, nextSeq }
       })
     // The stateful origin rule as of the canonical head (members, registered devices, revoked keys, replays).
-    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }))
+    const incoming = { store: tree, signatureChecked: true }
+    const checkOrigin: OriginCheck = c.checkOrigin ?? ((tx) => checkIncomingTx(tx, incoming))
     this.gateway = new NodeIngestGateway(
       {
         network: genesis.network,
@@ -176,9 +177,8 @@ class IngestApi extends EventEmitter<IngestApiEvents> implements IngestApiSubsys
       const gw = this.gateway
       if (!srv || !gw) return
       try {
-        const list = await gw.committedReceipts(txIds, (origin) => srv.isConnected(origin))
-        let n = 0
-        for (const { origin, receipt } of list) if (srv.pushReceipt(origin, receipt)) n++
+        const list = await gw.committedReceipts(txIds, (originHex) => srv.isConnectedHex(originHex))
+        const n = list.length > 0 ? srv.pushReceipts(list) : 0
         if (n > 0) this.emit('pushed', { count: n })
       } catch (err) {
         this.c.logger.warn({ err }, 'pushing receipts to devices failed; they stay owed until the next hello')

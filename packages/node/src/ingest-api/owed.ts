@@ -49,7 +49,7 @@ export class OwedReceipts {
    * outbox's: `write(ops)` is called even when there are none, and its result returned); then they count
    * once it resolves. Entries already owed are not written again.
    */
-  async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
+  async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
     return this.serial(async () => {
       const ops: OutboxIndexOp[] = []
       let fresh = 0
@@ -59,7 +59,8 @@ export class OwedReceipts {
         const seen = new Set<string>()
         pairs.forEach((p, i) => {
           if (present[i] !== undefined) return
-          const hex = toHex(keys[i])
+          // A txId has one origin (the tx names it): the txId alone tells a repeat within `pairs`.
+          const hex = p.txIdHex ?? toHex(p.txId)
           if (seen.has(hex)) return
           seen.add(hex)
           ops.push({ key: keys[i], value: EMPTY }, { key: byTx(p.txId), value: p.tx ? concat(p.origin, p.tx) : p.origin })
@@ -96,8 +97,30 @@ export class OwedReceipts {
     return out
   }
 
-  async remove(origin: Uint8Array, ids: Uint8Array[]): Promise<void> {
-    const txIds = [...new Map(ids.map((id) => [toHex(id), id])).values()]
+  /**
+   * devicesOf for txIds in lower-case hex (the chain's committed event): the map is keyed by the hex given,
+   * each entry carries the txId's bytes; no hex is made again per record.
+   */
+  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>> {
+    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>()
+    if (this.count === 0 || txIds.length === 0) return out
+    const keys = txIds.map((hex) => {
+      const k = new Uint8Array(33)
+      k[0] = T[0]
+      if (hex.length !== 64 || Buffer.from(k.buffer, 1, 32).write(hex, 'hex') !== 32) throw new TypeError(`not a 32-byte hex txId: ${hex.slice(0, 80)}`)
+      return k
+    })
+    const vals = await this.index.getMany(keys)
+    txIds.forEach((hex, i) => {
+      const v = vals[i]
+      if (v !== undefined) out.set(hex, { id: keys[i].subarray(1), origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
+    })
+    return out
+  }
+
+  /** Stop owing these receipts (`hexes`: the txIds' lower-case hex when the caller has it, in the same order). */
+  async remove(origin: Uint8Array, ids: Uint8Array[], hexes?: readonly string[]): Promise<void> {
+    const txIds = [...new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id])).values()]
     if (txIds.length === 0) return
     await this.serial(async () => {
       const keys = txIds.map((id) => byDevice(origin, id))
@@ -193,8 +216,21 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-const byDevice = (origin: Uint8Array, id: Uint8Array) => concat(D, origin, id)
-const byTx = (id: Uint8Array) => concat(T, id)
+/** "d" ‖ origin ‖ txId, built directly (two per record: concat's reduce and spread were garbage per key). */
+function byDevice(origin: Uint8Array, id: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + origin.byteLength + id.byteLength)
+  k[0] = D[0]
+  k.set(origin, 1)
+  k.set(id, 1 + origin.byteLength)
+  return k
+}
+
+function byTx(id: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + id.byteLength)
+  k[0] = T[0]
+  k.set(id, 1)
+  return k
+}
 
 /** The smallest 32-byte key above every key starting with `k` (k is 32 bytes; all-ones never occurs in practice). */
 function next(k: Uint8Array): Uint8Array {
