@@ -33,6 +33,55 @@ export function encodeCbor(value: CborValue): Uint8Array {
   return out.constructor === Uint8Array ? out : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
+/** The offset after the head `cborHeadAt` read last (module state: no object per head on the hot decoders). */
+export let cborHeadEnd = 0
+
+/**
+ * The argument of the CBOR head at `pos` (major types 0-6) under deterministic encoding's shortest-form rule
+ * (RFC 8949 §4.2.1), within safe integers; -1 for a head that is cut off, reserved or indefinite (additional
+ * info 28-31), not in shortest form, or above 2^53 - 1. The offset after the head is left in `cborHeadEnd`.
+ * The one head reader of core's direct decoders (tx-fast-decode, ingest-wire); the major type is `b[pos] >> 5`.
+ */
+export function cborHeadAt(b: Uint8Array, pos: number): number {
+  const n = b.byteLength
+  if (pos >= n) return -1
+  const ai = b[pos] & 31
+  if (ai < 24) {
+    cborHeadEnd = pos + 1
+    return ai
+  }
+  let arg: number
+  let min: number
+  let size: number
+  const p = pos + 1
+  if (ai === 24) {
+    size = 1
+    min = 24
+    if (p + 1 > n) return -1
+    arg = b[p]
+  } else if (ai === 25) {
+    size = 2
+    min = 0x100
+    if (p + 2 > n) return -1
+    arg = (b[p] << 8) | b[p + 1]
+  } else if (ai === 26) {
+    size = 4
+    min = 0x10000
+    if (p + 4 > n) return -1
+    arg = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])
+  } else if (ai === 27) {
+    size = 8
+    min = 0x100000000
+    if (p + 8 > n) return -1
+    const hi = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])
+    if (hi > 0x1fffff) return -1 // above Number.MAX_SAFE_INTEGER
+    arg = hi * 0x100000000 + (b[p + 4] * 0x1000000 + ((b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]))
+  } else return -1
+  if (arg < min) return -1
+  cborHeadEnd = p + size
+  return arg
+}
+
 /** The shortest-form CBOR head of a byte string of `length` bytes (major type 2), as encodeCbor writes it. */
 export function cborBytesHead(length: number): Uint8Array {
   return cborHead(2, length)

@@ -1,6 +1,6 @@
 import { concatBytes, utf8 } from './bytes.js'
 import { decode as cborDecode } from 'cborg'
-import { type CborValue, DECODE_OPTIONS, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
+import { type CborValue, cborHeadAt, cborHeadEnd, DECODE_OPTIONS, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
 import { getCrypto } from './crypto.js'
 import { CodecError, ProfichainError } from './errors.js'
 import { LIMITS } from './limits.js'
@@ -427,37 +427,14 @@ export function provenCanonical(b: Uint8Array): boolean {
   let pos = 0
   const head = (): { major: number; arg: number } | undefined => {
     if (pos >= n) return undefined
-    const ib = b[pos++]
-    const major = ib >> 5
-    const ai = ib & 31
-    if (major === 7) return ai >= 20 && ai <= 22 ? { major, arg: ai } : undefined
-    if (ai < 24) return { major, arg: ai }
-    let arg: number
-    if (ai === 24) {
-      if (pos + 1 > n) return undefined
-      arg = b[pos]
-      pos += 1
-      if (arg < 24) return undefined
-    } else if (ai === 25) {
-      if (pos + 2 > n) return undefined
-      arg = (b[pos] << 8) | b[pos + 1]
-      pos += 2
-      if (arg < 0x100) return undefined
-    } else if (ai === 26) {
-      if (pos + 4 > n) return undefined
-      arg = ((b[pos] << 24) >>> 0) + ((b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3])
-      pos += 4
-      if (arg < 0x10000) return undefined
-    } else if (ai === 27) {
-      if (pos + 8 > n) return undefined
-      const hi = ((b[pos] << 24) >>> 0) + ((b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3])
-      const lo = ((b[pos + 4] << 24) >>> 0) + ((b[pos + 5] << 16) | (b[pos + 6] << 8) | b[pos + 7])
-      pos += 8
-      if (hi === 0 || hi > 0x1fffff) return undefined // not shortest, or beyond 2^53 - 1
-      arg = hi * 0x100000000 + lo
-    } else {
-      return undefined // reserved or indefinite
+    const major = b[pos] >> 5
+    if (major === 7) {
+      const ai = b[pos++] & 31
+      return ai >= 20 && ai <= 22 ? { major, arg: ai } : undefined
     }
+    const arg = cborHeadAt(b, pos)
+    if (arg < 0) return undefined
+    pos = cborHeadEnd
     return { major, arg }
   }
   const ascii = (len: number): boolean => {
@@ -559,11 +536,11 @@ function fastSubmit(body: Uint8Array, opts: DecodeFrameOptions): DecodedSubmitFr
   if (body.byteLength < 5 || body[0] !== 0x84 || body[1] !== INGEST_PROTOCOL_VERSION || body[2] !== INGEST_FRAME_TYPES.submit) return undefined
   let pos = 3
   if (body[pos] >> 5 !== 0) return undefined
-  const batchId = headArg(body, pos)
-  pos = afterHead
+  const batchId = cborHeadAt(body, pos)
+  pos = cborHeadEnd
   if (pos >= body.byteLength || body[pos] >> 5 !== 4) return undefined
-  const n = headArg(body, pos)
-  pos = afterHead
+  const n = cborHeadAt(body, pos)
+  pos = cborHeadEnd
   const maxBatch = opts.maxBatch ?? DEFAULT_INGEST_LIMITS.maxBatch
   if (n > maxBatch) {
     throw new IngestWireError('BATCH_TOO_LARGE', `submit of ${n} txs exceeds the batch limit of ${maxBatch}; split it`, { batchId })
@@ -589,40 +566,13 @@ function fastSubmit(body: Uint8Array, opts: DecodeFrameOptions): DecodedSubmitFr
   return { type: 'submit', batchId, items }
 }
 
-/** The offset after the head headArg read last. */
-let afterHead = 0
-
-/** The argument of the (well-formed) CBOR head at `pos`; the offset after it in `afterHead` (no allocation per head). */
-function headArg(b: Uint8Array, pos: number): number {
-  const ai = b[pos] & 31
-  if (ai < 24) {
-    afterHead = pos + 1
-    return ai
-  }
-  if (ai === 24) {
-    afterHead = pos + 2
-    return b[pos + 1]
-  }
-  if (ai === 25) {
-    afterHead = pos + 3
-    return (b[pos + 1] << 8) | b[pos + 2]
-  }
-  const hi = b[pos + 1] * 0x1000000 + ((b[pos + 2] << 16) | (b[pos + 3] << 8) | b[pos + 4])
-  if (ai === 26) {
-    afterHead = pos + 5
-    return hi
-  }
-  afterHead = pos + 9
-  return hi * 0x100000000 + (b[pos + 5] * 0x1000000 + ((b[pos + 6] << 16) | (b[pos + 7] << 8) | b[pos + 8]))
-}
-
 /** The end of the item at `pos` in bytes provenCanonical accepted (definite lengths, no tags or floats). */
 function skipItem(b: Uint8Array, pos: number): number {
   let pending = 1
   while (pending > 0) {
     const major = b[pos] >> 5
-    const arg = headArg(b, pos)
-    pos = afterHead
+    const arg = cborHeadAt(b, pos)
+    pos = cborHeadEnd
     pending--
     if (major === 2 || major === 3) pos += arg
     else if (major === 4) pending += arg

@@ -1,4 +1,4 @@
-import { MAX_DECODE_BYTES } from './codec.js'
+import { cborHeadAt, cborHeadEnd, MAX_DECODE_BYTES } from './codec.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
 import type { StrippedTx, Transaction, TxBody } from './transaction.js'
 
@@ -23,43 +23,9 @@ class Reader {
 
   /** Head of the next item if its major type is `major`, with the shortest-form rule; -1 if not. */
   head(major: number): number {
-    const b = this.b
-    if (this.pos >= b.byteLength) return -1
-    const ib = b[this.pos]
-    if (ib >> 5 !== major) return -1
-    const ai = ib & 31
-    if (ai < 24) {
-      this.pos += 1
-      return ai
-    }
-    let n: number
-    let min: number
-    let size: number
-    if (ai === 24) {
-      size = 1
-      min = 24
-    } else if (ai === 25) {
-      size = 2
-      min = 0x100
-    } else if (ai === 26) {
-      size = 4
-      min = 0x10000
-    } else if (ai === 27) {
-      size = 8
-      min = 0x100000000
-    } else return -1
-    if (this.pos + 1 + size > b.byteLength) return -1
-    const p = this.pos + 1
-    if (size === 1) n = b[p]
-    else if (size === 2) n = (b[p] << 8) | b[p + 1]
-    else if (size === 4) n = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])
-    else {
-      const hi = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3])
-      if (hi > 0x1fffff) return -1 // above Number.MAX_SAFE_INTEGER
-      n = hi * 0x100000000 + (b[p + 4] * 0x1000000 + ((b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]))
-    }
-    if (n < min) return -1
-    this.pos = p + size
+    if (this.pos >= this.b.byteLength || this.b[this.pos] >> 5 !== major) return -1
+    const n = cborHeadAt(this.b, this.pos)
+    if (n >= 0) this.pos = cborHeadEnd
     return n
   }
 

@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  cborHeadAt,
+  cborHeadEnd,
   CodecError,
   decodeBlock,
   decodeCbor,
@@ -308,5 +310,37 @@ describe('decoders remember the inner encodings', () => {
       }),
       { numRuns: 200 },
     )
+  })
+})
+
+describe('cborHeadAt (the direct decoders\' one head reader)', () => {
+  it('reads what encodeCbor writes, for every safe integer, and leaves the end in cborHeadEnd', () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.nat(3), (n, pad) => {
+        const enc = encodeCbor(n)
+        const b = new Uint8Array(pad + enc.byteLength)
+        b.set(enc, pad)
+        expect(cborHeadAt(b, pad)).toBe(n)
+        expect(cborHeadEnd).toBe(b.byteLength)
+      }),
+    )
+  })
+
+  it('refuses non-shortest, reserved, indefinite, cut-off and unsafe heads, as the codec does', () => {
+    const refused = [
+      [0x18, 0x17], // 23 in one extra byte
+      [0x19, 0x00, 0xff], // 255 in two
+      [0x1a, 0x00, 0x00, 0xff, 0xff], // 65,535 in four
+      [0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], // 2^32 - 1 in eight
+      [0x1b, 0x00, 0x20, 0, 0, 0, 0, 0, 0], // 2^53: beyond safe integers
+      [0x1c], [0x1d], [0x1e], [0x1f], // reserved, indefinite
+      [0x19, 0x01], // cut off
+      [],
+    ]
+    for (const bytes of refused) {
+      const b = Uint8Array.from(bytes)
+      expect(cborHeadAt(b, 0), `head ${Buffer.from(b).toString('hex')}`).toBe(-1)
+      if (b.byteLength > 0 && (b[0] & 31) < 28) expect(() => decodeCbor(b)).toThrow(CodecError)
+    }
   })
 })
