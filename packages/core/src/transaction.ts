@@ -199,6 +199,23 @@ export function txIdHex(tx: StrippedTx): string {
   return hex
 }
 
+// The origin's hex is the key of the origin rule (member set, device registry, device seqs): a device record
+// was converted at the gateway, the mempool, the producer's filter, block import and the canonical switch
+// (toHex 6 % of the ingest API node's main thread). Memoised per origin bytes object (treated as immutable,
+// like the encodings above); a node's own records share one key object, so one string for all of them.
+const originHexCache = new WeakMap<Uint8Array, string>()
+
+/** Lower-case hex of a tx's origin key, memoised per origin bytes object. */
+export function originHex(tx: StrippedTx): string {
+  const o = tx.body.origin
+  let hex = originHexCache.get(o)
+  if (hex === undefined) {
+    hex = toHex(o)
+    originHexCache.set(o, hex)
+  }
+  return hex
+}
+
 // SHA-256 of a payload, memoised per payload object (payloads are treated as immutable, like the encodings
 // above): a record's payload was hashed where it was built or received and again by the outbox's check right
 // after (3 % of the ingest API's main thread). Only this function fills the memo, and it always hashes the

@@ -5,9 +5,9 @@ import {
   decodeTransaction,
   encodeStrippedTx,
   encodeTransaction,
+  originHex,
   type Transaction,
   txId,
-  toHex,
   txIdHex,
   validateTx,
 } from '@profichain/core'
@@ -56,7 +56,7 @@ export class StoreMempool implements Mempool {
   }
 
   private trackSeq(tx: Transaction, id: string, on: boolean): void {
-    const o = toHex(tx.body.origin)
+    const o = originHex(tx)
     if (isMemberKey(this.genesis, o)) return
     const k = `${o}:${tx.body.seq}`
     if (on) this.pendingSeq.set(k, id)

@@ -8,6 +8,7 @@ import {
   type Transaction,
   toHex,
   read,
+  type StrippedTx,
   txId,
   txIdHex,
   validateTx,
@@ -88,7 +89,7 @@ export class StoreOutbox implements Outbox {
    */
   stageSwitch(sw: {
     removed: Array<{ ids: Uint8Array[] }>
-    added: Array<{ node: { hash: Uint8Array; height: number }; ids: Uint8Array[] }>
+    added: Array<{ node: { hash: Uint8Array; height: number }; ids: Uint8Array[]; txs?: readonly StrippedTx[] }>
   }): () => void {
     if (this.byId.size === 0) return () => {}
     const changes: Array<[OutboxEntry, TxIndexEntry | undefined]> = []
@@ -100,8 +101,10 @@ export class StoreOutbox implements Outbox {
     }
     for (const a of sw.added) {
       const { hash, height } = a.node
+      const txs = a.txs
       a.ids.forEach((id, index) => {
-        const e = this.byId.get(toHex(id))
+        // The block's tx objects carry their hex id (memoised; txId(txs[i]) is ids[i]): no conversion per record.
+        const e = this.byId.get(txs === undefined ? toHex(id) : txIdHex(txs[index]))
         if (e) changes.push([e, { blockHash: hash, height, index }])
       })
     }
@@ -343,20 +346,19 @@ export class StoreOutbox implements Outbox {
   ): Promise<void> {
     await this.ctx.serial.run(async () => {
       await this.ctx.beforeWrite()
-      const ids = [...new Set(txIds.map((t) => t.toLowerCase()))].map(fromHex)
-      const gone = ids.map((id) => this.byId.get(toHex(id)))
+      // Looked up by their hex (the in-memory entries hold the bytes): no hex round trip per record.
+      const gone = [...new Set(txIds.map((t) => t.toLowerCase()))].map((h) => this.byId.get(h))
       const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
       const deferIds = [...deferById.keys()].map(fromHex)
       const before = deferIds.length > 0 ? await this.ctx.subs.deferredReceipt.getMany(deferIds) : []
       const b = this.ctx.db.batch()
       let n = 0
-      ids.forEach((id, i) => {
-        const e = gone[i]
-        if (e === undefined) return
+      for (const e of gone) {
+        if (e === undefined) continue
         del(b, this.ctx.subs.outbox, u64(e.order))
-        del(b, this.ctx.subs.outboxOrder, id)
+        del(b, this.ctx.subs.outboxOrder, e.id)
         n++
-      })
+      }
       const now = Date.now()
       let fresh = 0
       deferIds.forEach((id, i) => {
