@@ -1,4 +1,4 @@
-import { CodecError, deviceTxInfo, type DeviceTxInfo, equalBytes, originHex as originHexOf, type StrippedTx, toHex, txIdHex } from '@profichain/core'
+import { CodecError, deviceTxInfo, type DeviceTxInfo, equalBytes, originHex as originHexOf, originKeyHex, type StrippedTx, txIdHex } from '@profichain/core'
 
 import { ConsensusError } from './errors.js'
 import type { Genesis } from './types.js'
@@ -20,7 +20,7 @@ function membersOf(genesis: Genesis): Set<string> {
  * records; device keys may too, but only as registered on a chain (`OriginCheck` with an `OriginView`).
  */
 export function isAllowedOrigin(genesis: Genesis, origin: Uint8Array): boolean {
-  return origin.byteLength === 32 && membersOf(genesis).has(toHex(origin))
+  return origin.byteLength === 32 && membersOf(genesis).has(originKeyHex(origin))
 }
 
 /** Whether the lower-case hex key is a genesis member. */

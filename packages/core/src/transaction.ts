@@ -207,11 +207,15 @@ const originHexCache = new WeakMap<Uint8Array, string>()
 
 /** Lower-case hex of a tx's origin key, memoised per origin bytes object. */
 export function originHex(tx: StrippedTx): string {
-  const o = tx.body.origin
-  let hex = originHexCache.get(o)
+  return originKeyHex(tx.body.origin)
+}
+
+/** Lower-case hex of an origin key (a tx's `body.origin`), memoised per bytes object. */
+export function originKeyHex(origin: Uint8Array): string {
+  let hex = originHexCache.get(origin)
   if (hex === undefined) {
-    hex = toHex(o)
-    originHexCache.set(o, hex)
+    hex = toHex(origin)
+    originHexCache.set(origin, hex)
   }
   return hex
 }

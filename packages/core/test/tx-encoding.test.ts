@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { cborBytesHead, encodeCbor, encodeStrippedTx, encodeTransaction, encodeTxBody, txBodyToCbor } from '../src/index.js'
+import { cborBytesHead, encodeCbor, encodeStrippedTx, encodeTransaction, encodeTxBody, leafHash, originHex, stripTx, toHex, txBodyToCbor, txId, txLeafHash } from '../src/index.js'
 import { transactionArb } from './arbitraries.js'
 
 // encodeStrippedTx / encodeTransaction are assembled from the inner encodings (no second CBOR pass):
@@ -29,5 +29,21 @@ describe('tx encodings assembled from their parts', () => {
     const tx = fc.sample(transactionArb, { numRuns: 1, seed: 7 })[0]
     const big = { ...tx, payload: new Uint8Array(70_000).fill(7), body: { ...tx.body, payloadSize: 70_000 } }
     expect(encodeTransaction(big)).toEqual(encodeCbor([[txBodyToCbor(big.body), big.signature], big.payload]))
+  })
+})
+
+// Memos of the commit path (session 5): the same values as computing them afresh, for any tx.
+describe('originHex and txLeafHash memos', () => {
+  it('equal toHex(origin) and leafHash(txId(tx)), on first use and on repeated use', () => {
+    fc.assert(
+      fc.property(transactionArb, (tx) => {
+        for (let i = 0; i < 2; i++) {
+          expect(originHex(tx)).toBe(toHex(tx.body.origin))
+          expect(txLeafHash(tx)).toEqual(leafHash(txId(tx)))
+          expect(txLeafHash(stripTx(tx))).toEqual(leafHash(txId(tx)))
+        }
+      }),
+      { numRuns: 100 },
+    )
   })
 })

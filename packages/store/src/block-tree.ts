@@ -178,7 +178,7 @@ export class BlockTree {
       serial: this.serial,
       metrics,
     })
-    this.mempool = new StoreMempool(this.ctx, genesis, this.devices)
+    this.mempool = new StoreMempool(this.ctx, genesis, this.devices, this.storeOutbox)
     this.chain = { ancestors: (hash, n) => this.nodes.ancestors(hash, n) }
     this.orphans = new OrphanPool(init.maxOrphans ?? DEFAULT_MAX_ORPHANS, init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES, {
       added: () => metrics.count('orphansAdded'),
@@ -525,7 +525,7 @@ export class BlockTree {
   async getTxs(ids: Array<string | Uint8Array>): Promise<Array<TxLocation | undefined>> {
     // The latest canonical blocks answer from memory (receipts are built right after a block is applied);
     // only the others are read: tx index, then the stripped txs.
-    const out: Array<TxLocation | undefined> = new Array(ids.length)
+    const out: Array<TxLocation | undefined> = new Array(ids.length).fill(undefined)
     const missIdx: number[] = []
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]

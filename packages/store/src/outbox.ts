@@ -5,6 +5,7 @@ import {
   encodeCbor,
   encodeTransaction,
   fromHex,
+  originHex,
   type Transaction,
   toHex,
   read,
@@ -75,6 +76,15 @@ export class StoreOutbox implements Outbox {
   private levels(): void {
     this.ctx.metrics.level('outboxDepth', this.count)
     this.ctx.metrics.level('deferredReceipts', this.deferred)
+  }
+
+  /**
+   * Whether an outbox entry (txId hex) is on the canonical chain; undefined when it is no outbox entry. Exact
+   * inside the store's write queue (entries and locations change only there).
+   */
+  canonicalState(idHex: string): boolean | undefined {
+    const e = this.byId.get(idHex)
+    return e === undefined ? undefined : e.loc !== undefined
   }
 
   /** Payloads of outbox txs by txId (undefined: not in the outbox), for the block tree's retention. */
@@ -175,7 +185,10 @@ export class StoreOutbox implements Outbox {
         fresh.length > 0 ? subs.txIndex.getMany(fresh) : Promise.resolve([]),
       ])
       const locOf = new Map<string, Uint8Array | undefined>()
-      fresh.forEach((id, i) => locOf.set(toHex(id), freshLocs[i]))
+      let f = 0
+      hexes.forEach((h, i) => {
+        if (!present[i]) locOf.set(h, freshLocs[f++])
+      })
       const b = this.ctx.db.batch()
       const out: Array<{ txId: string; duplicate: boolean }> = []
       const seenIds = new Set<string>()
@@ -214,7 +227,7 @@ export class StoreOutbox implements Outbox {
           put(b, subs.dedupe, keyed[i] as Uint8Array, ids[i])
           seenKeys.set(key as string, id)
         }
-        const origin = toHex(tx.body.origin)
+        const origin = originHex(tx)
         seqs.set(origin, Math.max(seqs.get(origin) ?? 0, tx.body.seq + 1))
         out.push({ txId: id, duplicate: false })
       }
