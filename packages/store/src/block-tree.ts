@@ -123,7 +123,7 @@ export class BlockTree {
   private readonly durability: Durability
   private readonly receipts: Receipts
   /** Canonical txs of the latest blocks (getTx/getTxs answer from memory first). */
-  private readonly recent = new RecentTxs()
+  private readonly recent: RecentTxs
   private readonly forkChoice: ForkChoice
   private readonly storeOutbox: StoreOutbox
   private readonly votes: StoreVotes
@@ -189,6 +189,7 @@ export class BlockTree {
       },
     })
     this.receipts = new Receipts(this.subs.leaves, (hash) => this.getHeader(hash))
+    this.recent = new RecentTxs(init.recentTxs)
     this.forkChoice = new ForkChoice({
       db,
       subs: this.subs,
@@ -316,8 +317,13 @@ export class BlockTree {
   }
 
   /** Whether a tx (id bytes) is on the canonical chain (synchronous read). */
-  hasCanonicalTx(id: Uint8Array): boolean {
-    return this.subs.txIndex.getSync(id) !== undefined
+  hasCanonicalTx(id: Uint8Array | string): boolean {
+    const hex = typeof id === 'string' ? id.toLowerCase() : toHex(id)
+    const known = this.recent.canonical(hex)
+    if (known !== undefined) return known
+    const found = this.subs.txIndex.getSync(typeof id === 'string' ? fromHex(id) : id) !== undefined
+    if (!found) this.recent.noteAbsent(hex)
+    return found
   }
 
   // ---------------------------------------------------------------- votes (quorum)
@@ -538,9 +544,16 @@ export class BlockTree {
       const id = ids[i]
       return typeof id === 'string' ? fromHex(id) : id
     })
+    const version = this.recent.version()
     const entries = (await this.subs.txIndex.getMany(keys)).map((v) =>
       v === undefined ? undefined : decodeTxIndex(v),
     )
+    // No switch staged or committed during the read: its misses are absent as of now.
+    if (this.recent.version() === version) {
+      entries.forEach((e, j) => {
+        if (e === undefined) this.recent.noteAbsent(typeof ids[missIdx[j]] === 'string' ? (ids[missIdx[j]] as string).toLowerCase() : toHex(keys[j]))
+      })
+    }
     const present = entries.filter((e): e is NonNullable<typeof e> => e !== undefined)
     const raws = present.length > 0 ? await this.subs.strippedTx.getMany(present.map((e) => txKey(e.blockHash, e.index))) : []
     let k = 0

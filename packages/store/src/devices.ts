@@ -18,7 +18,6 @@ import {
   type StrippedTx,
   toHex,
   type Transaction,
-  txId,
   txIdHex,
   validateTx,
 } from '@profichain/core'
@@ -561,7 +560,7 @@ export function checkIncomingTx(tx: Transaction | StrippedTx, ctx: IncomingTxCon
     throw err
   }
   const id = txIdHex(tx)
-  if (store.mempool.has(id) || store.hasCanonicalTx(txId(tx))) return { ok: true, duplicate: true }
+  if (store.mempool.has(id) || store.hasCanonicalTx(id)) return { ok: true, duplicate: true }
   const refusal = new OriginCheck(g, store.mempool.originView()).check(tx)
   if (refusal !== undefined) {
     const other = (refusal.meta as { otherTxId?: string }).otherTxId

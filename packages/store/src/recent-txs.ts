@@ -21,12 +21,42 @@ export class RecentTxs {
   private readonly byId = new Map<string, TxLocation>()
   private readonly blocks: RecentBlock[] = []
   private count = 0
+  /**
+   * TxIds the tx index was read without a hit (a new record is looked up as "already on the chain?" by the
+   * gateway's batch and again by `checkIncomingTx`). Stays true until a switch puts the id: its commit
+   * deletes the ids of the blocks joining the chain. Only absence is cached; bounded (cleared when full).
+   */
+  private readonly absent = new Set<string>()
+  private version_ = 0
 
-  constructor(private readonly max = RECENT_TXS_MAX) {}
+  constructor(
+    private readonly max = RECENT_TXS_MAX,
+    private readonly maxAbsent = 2 * RECENT_TXS_MAX,
+  ) {}
 
   /** The canonical location of a tx (lower-case hex id), if it is in one of the latest blocks. */
   get(idHex: string): TxLocation | undefined {
     return this.byId.get(idHex)
+  }
+
+  /** Whether a tx is canonical, when known here (in a latest block: true; read absent since: false). */
+  canonical(idHex: string): boolean | undefined {
+    if (this.byId.has(idHex)) return true
+    return this.absent.has(idHex) ? false : undefined
+  }
+
+  /**
+   * Changes when a switch is staged and when it commits. A read of the tx index that started and ended at
+   * one version saw no switch's write: its misses may be noted (`noteAbsent`).
+   */
+  version(): number {
+    return this.version_
+  }
+
+  /** The tx index had no entry for this id (read at an unchanged `version`, or synchronously). */
+  noteAbsent(idHex: string): void {
+    if (this.absent.size >= this.maxAbsent) this.absent.clear()
+    this.absent.add(idHex)
   }
 
   /** Stage a switch's change (blocks leaving, then blocks joining); the returned commit applies it. */
@@ -36,8 +66,11 @@ export class RecentTxs {
   }): () => void {
     const removed = sw.removed.map((r) => r.node.hash)
     const added = sw.added.map((a) => ({ node: a.node, txs: a.txs }))
+    this.version_++
     return () => {
+      this.version_++
       for (const hash of removed) this.drop(hash)
+      for (const { txs } of added) if (this.absent.size > 0) for (const tx of txs) this.absent.delete(txIdHex(tx))
       for (const { node, txs } of added) {
         if (txs.length === 0 || txs.length > this.max) continue
         const entries: TxLocation[] = new Array(txs.length)

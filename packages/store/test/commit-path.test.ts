@@ -87,8 +87,13 @@ describe("the producer's filtered txs are not origin-checked again only when not
   })
 })
 
-describe('device seqs looked up absent are not cached past the switch that puts them', () => {
-  it('absent, then put by a block, then gone again with a reorg', async () => {
+describe('device seqs and txIds looked up absent are not cached past the switch that puts them', () => {
+  it.each([undefined, 0])('absent, then put by a block, then gone again with a reorg (recentTxs %s)', async (recentTxs) => {
+    if (recentTxs !== undefined) {
+      // No locations in memory: "canonical?" rests on the absence cache and the tx index alone.
+      await t.tree.close()
+      t.tree = await openTree(t.dir.path, { recentTxs })
+    }
     const g = t.tree.head().header
     const b1 = await add(g, [register(sensor)])
     const o = toHex(sensor.publicKey)
@@ -98,8 +103,14 @@ describe('device seqs looked up absent are not cached past the switch that puts 
     expect(t.tree.devices.headView().seqTx(o, 4)).toBeUndefined()
     expect(checkIncomingTx(first, { store: t.tree })).toEqual({ ok: true })
     expect(t.tree.filterOrigins([first])).toEqual([first])
+    // Its txId looked up too (absent), by the batch read and the single one.
+    expect(await t.tree.getTxs([txIdHex(first)])).toEqual([undefined])
+    expect(t.tree.hasCanonicalTx(txId(first))).toBe(false)
     const b2 = await add(b1.header, [first])
     expect(t.tree.devices.headView().seqTx(o, 4)).toBe(txIdHex(first))
+    expect(t.tree.hasCanonicalTx(txIdHex(first))).toBe(true)
+    expect(t.tree.hasCanonicalTx(txId(second))).toBe(false)
+    expect(checkIncomingTx(first, { store: t.tree })).toEqual({ ok: true, duplicate: true })
     expect(checkIncomingTx(second, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
     expect(await t.tree.mempool.add([second])).toBe(0)
     expect(t.tree.filterOrigins([second])).toEqual([])
@@ -107,12 +118,16 @@ describe('device seqs looked up absent are not cached past the switch that puts 
     const c2 = await add(b1.header, [makeTx('c2')], 5)
     expect(toHex(t.tree.head().hash)).toBe(toHex(blockHash(c2.header)))
     expect(t.tree.devices.headView().seqTx(o, 4)).toBeUndefined()
+    expect(t.tree.hasCanonicalTx(txId(first))).toBe(false)
+    expect(await t.tree.getTxs([txIdHex(first)])).toEqual([undefined])
     // (first is pending again, back from the abandoned block: second is a replay of a pending tx now)
     expect(t.tree.mempool.has(txIdHex(first))).toBe(true)
     expect(checkIncomingTx(second, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
     // And back (b2's branch heavier): taken again.
     await add(b2.header, [], 10)
     expect(t.tree.devices.headView().seqTx(o, 4)).toBe(txIdHex(first))
+    expect(t.tree.hasCanonicalTx(txId(first))).toBe(true)
+    expect((await t.tree.getTxs([txIdHex(first)]))[0]).toMatchObject({ height: 2, index: 0 })
   })
 
   it('encodeSeqValue is encodeCbor([txId, height]) byte for byte', () => {
