@@ -96,7 +96,7 @@ export function encodeSeqValue(id: Uint8Array, height: number): Uint8Array {
 }
 
 /** Device (origin, seq) pairs known absent from the canonical chain, kept at most (then cleared). */
-const MAX_ABSENT_SEQS = 200_000
+const MAX_ABSENT_SEQS = 100_000
 
 function encodeEvent(e: DeviceEvent): Uint8Array {
   return encodeCbor([e.kind === 'register' ? 0 : 1, e.height, fromHex(e.txId), fromHex(e.owner), e.text ?? null])

@@ -2,7 +2,7 @@ import { equalBytes, type StrippedTx, txIdHex } from '@profichain/core'
 import type { TxLocation } from './types.js'
 
 /** Canonical txs kept in memory at most (whole blocks, oldest dropped first). */
-export const RECENT_TXS_MAX = 100_000
+export const RECENT_TXS_MAX = 50_000
 
 interface RecentBlock {
   hash: Uint8Array
