@@ -172,7 +172,8 @@ export class DeviceRegistry {
    * all misses but for a replay); the answer stays "absent" until a canonical switch puts the pair, and
    * the switch's commit (right after its synced write) deletes the pairs it put. Only absence is cached.
    */
-  private readonly absentSeqs = new Set<string>()
+  private readonly absentSeqs = new Map<string, Set<number>>()
+  private absentCount = 0
   private epoch_ = 0
 
   constructor(private readonly p: DeviceRegistryParts) {}
@@ -234,12 +235,22 @@ export class DeviceRegistry {
     return {
       device: (key) => this.canonical.get(key),
       seqTx: (origin, seq) => {
-        const k = `${origin}:${seq}`
-        if (this.absentSeqs.has(k)) return undefined
+        // By origin (lower-case hex, as OriginCheck passes it: the memoised string), then seq: no key string
+        // built per lookup; the switch's commit deletes by the same lower-case origin.
+        let seqs = this.absentSeqs.get(origin)
+        if (seqs?.has(seq) === true) return undefined
         const v = this.p.subs.deviceSeq.getSync(seqKey(fromHex(origin), seq))
         if (v === undefined) {
-          if (this.absentSeqs.size >= MAX_ABSENT_SEQS) this.absentSeqs.clear()
-          this.absentSeqs.add(k)
+          if (this.absentCount >= MAX_ABSENT_SEQS) {
+            this.absentSeqs.clear()
+            this.absentCount = 0
+            seqs = undefined
+          }
+          if (seqs === undefined) this.absentSeqs.set(origin, (seqs = new Set()))
+          if (!seqs.has(seq)) {
+            seqs.add(seq)
+            this.absentCount++
+          }
           return undefined
         }
         return toHex(read.bytes(read.array(decodeCbor(v, 'device seq'), 2, 'device seq')[0], 'seq.txId', 32))
@@ -395,19 +406,24 @@ export class DeviceRegistry {
       })
     }
     const addedBlocks = new Set<string>()
-    const putSeqs: string[] = []
+    const putSeqs: StrippedTx[] = []
     for (const a of sw.added) {
       addedBlocks.add(toHex(a.node.hash))
       a.txs.forEach((tx, i) => {
         if (!member(tx)) {
           put(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq), encodeSeqValue(a.ids[i], a.node.height))
-          putSeqs.push(`${originHex(tx)}:${tx.body.seq}`)
+          putSeqs.push(tx)
         } else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
     const forgetAbsent = () => {
       this.epoch_++
-      for (const k of putSeqs) this.absentSeqs.delete(k)
+      if (this.absentCount > 0) {
+        for (const tx of putSeqs) {
+          const seqs = this.absentSeqs.get(originHex(tx))
+          if (seqs?.delete(tx.body.seq) === true) this.absentCount--
+        }
+      }
     }
     if (touched.size === 0) return forgetAbsent
     const next = new Map<string, DeviceEntry | undefined>()
