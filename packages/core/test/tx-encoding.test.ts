@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { cborBytesHead, encodeCbor, encodeStrippedTx, encodeTransaction, encodeTxBody, leafHash, originHex, stripTx, toHex, txBodyToCbor, txId, txLeafHash } from '../src/index.js'
-import { transactionArb } from './arbitraries.js'
+import { cborBytesHead, encodeCbor, encodeStrippedTx, encodeTransaction, encodeTxBody, encodeTxBodyDirect, leafHash, originHex, stripTx, toHex, txBodyToCbor, txId, txLeafHash, type TxBody } from '../src/index.js'
+import { text, transactionArb, txBodyArb } from './arbitraries.js'
 
 // encodeStrippedTx / encodeTransaction are assembled from the inner encodings (no second CBOR pass):
 // they must stay byte-identical to encoding the whole value with the codec.
@@ -45,5 +45,41 @@ describe('originHex and txLeafHash memos', () => {
       }),
       { numRuns: 100 },
     )
+  })
+})
+
+// encodeTxBody writes the common body shape directly (session 5): byte-identical to the general encoder.
+describe('encodeTxBodyDirect', () => {
+  const asciiMeta = fc.dictionary(
+    fc.oneof(fc.string({ unit: 'grapheme-ascii', maxLength: 30 }), fc.constantFrom('__proto__', 'path', 'line', 'a', 'b', 'B', '0', '10', '~')),
+    fc.oneof(text(40), fc.string({ maxLength: 300 }), fc.constantFrom('\ud800', 'x\udc00y', '')),
+    { maxKeys: 20, noNullPrototype: true },
+  )
+  it('equals encodeCbor(txBodyToCbor(body)) for any body, ASCII metadata keys or not', () => {
+    fc.assert(
+      fc.property(txBodyArb, fc.option(asciiMeta, { nil: undefined }), (b, meta) => {
+        const body = meta === undefined ? b : { ...b, metadata: meta }
+        const direct = encodeTxBodyDirect(body)
+        const general = encodeCbor(txBodyToCbor(body))
+        if (direct !== undefined) expect(direct).toEqual(general)
+        expect(encodeTxBody({ ...body })).toEqual(general)
+        // ASCII keys and well-formed numbers always take the direct path
+        if (Object.keys(body.metadata).every((k) => Buffer.byteLength(k) === k.length)) expect(direct).toBeDefined()
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('returns undefined (general encoder) outside the common shape', () => {
+    const b = fc.sample(txBodyArb, { numRuns: 1, seed: 3 })[0]
+    for (const odd of [{ seq: -1 }, { seq: 1.5 }, { timestamp: 2 ** 60 }, { metadata: { a: 1 } }, { metadata: { é: 'x' } }]) {
+      const body = { ...b, ...odd } as unknown as TxBody
+      expect(encodeTxBodyDirect(body)).toBeUndefined()
+    }
+  })
+
+  it('is a plain Uint8Array (encodings are memoised; slice must copy)', () => {
+    const b = fc.sample(txBodyArb, { numRuns: 1, seed: 4 })[0]
+    expect(encodeTxBodyDirect({ ...b, metadata: { path: 'a', line: '1' } })?.constructor).toBe(Uint8Array)
   })
 })
