@@ -32,7 +32,7 @@ import {
   encodeBlockMeta,
   encodeCounts,
   encodeLeaves,
-  encodeTxIndex,
+  txIndexEncoder,
   META,
   payloadIndexKey,
   type Subs,
@@ -433,8 +433,9 @@ export class ForkChoice {
       const { hash, height } = a.node
       put(b, s.canonical, u64(height), hash)
       const empty = new Uint8Array(0)
+      const indexEntry = txIndexEncoder(hash, height)
       a.txs.forEach((tx, i) => {
-        put(b, s.txIndex, a.ids[i], encodeTxIndex({ blockHash: hash, height, index: i }))
+        put(b, s.txIndex, a.ids[i], indexEntry(i))
         put(b, s.payloadIndex, payloadIndexKey(tx.body.payloadHash, a.ids[i]), empty)
         counts.txs++
       })

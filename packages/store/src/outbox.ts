@@ -218,8 +218,9 @@ export class StoreOutbox implements Outbox {
         }
         seenIds.add(id)
         const tx = items[i].tx
-        put(b, subs.outbox, u64(order), encodeTransaction(tx))
-        put(b, subs.outboxOrder, ids[i], u64(order))
+        const orderKey = u64(order) // the batch copies keys and values at put: one buffer for both
+        put(b, subs.outbox, orderKey, encodeTransaction(tx))
+        put(b, subs.outboxOrder, ids[i], orderKey)
         const loc = locOf.get(id)
         added.push({ order, tx, id: ids[i], hex: id, loc: loc === undefined ? undefined : decodeTxIndex(loc) })
         order++

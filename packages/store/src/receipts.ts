@@ -77,10 +77,19 @@ export class Receipts {
     form: 'chainpoint' | 'native',
     anchorBase: string,
   ): Promise<ChainpointProof | NativeReceipt | undefined> {
+    // Receipts are written block by block and the locations of one block share its hash object: the last
+    // block's header and tree (content-addressed by that hash) serve the next receipt without two lookups
+    // (a hex of the hash, a header read and a Promise.all per record: ~3 µs of a JSONL record's main thread).
+    const last = this.lastBlock
+    if (last !== undefined && last.ref === loc.blockHash) return this.build(loc, last.header, last.levels, last.rootOk, form, anchorBase)
     const [header, levels] = await Promise.all([this.header(loc.blockHash), this.merkleLevelsOf(loc.blockHash)])
     if (!header || !levels) return undefined
-    return this.build(loc, header, levels, levelsRoot(levels, header), form, anchorBase)
+    const rootOk = levelsRoot(levels, header)
+    this.lastBlock = { ref: loc.blockHash, header, levels, rootOk }
+    return this.build(loc, header, levels, rootOk, form, anchorBase)
   }
+
+  private lastBlock: { ref: Uint8Array; header: BlockHeader; levels: Uint8Array[][]; rootOk: boolean } | undefined
 
   /**
    * Receipts for many txs at known canonical locations (same order, undefined where the block is gone):
