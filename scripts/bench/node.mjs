@@ -451,6 +451,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         await node.stop()
         const prof = await newestProfile(node.profDir)
         if (prof) console.log(`\n${profileTable(await summariseProfile(prof, 30), `CPU profile of the full node (burst ${mode})`)}\n`)
+        // BENCH_KEEP_PROFILES=1 keeps the main thread's profile (as network.mjs) beside the working directory
+        if (prof && process.env.BENCH_KEEP_PROFILES) {
+          const kept = join(process.cwd(), `burst-${mode}-${Date.now()}.cpuprofile`)
+          await writeFile(kept, await readFile(prof))
+          console.log(`profile kept: ${kept}`)
+        }
       }
     } finally {
       await node.stop()

@@ -1,4 +1,4 @@
-import { CodecError, deviceTxInfo, type DeviceTxInfo, equalBytes, type StrippedTx, toHex, txIdHex } from '@profichain/core'
+import { CodecError, deviceTxInfo, type DeviceTxInfo, equalBytes, originHex as originHexOf, originKeyHex, type StrippedTx, txIdHex } from '@profichain/core'
 
 import { ConsensusError } from './errors.js'
 import type { Genesis } from './types.js'
@@ -20,7 +20,7 @@ function membersOf(genesis: Genesis): Set<string> {
  * records; device keys may too, but only as registered on a chain (`OriginCheck` with an `OriginView`).
  */
 export function isAllowedOrigin(genesis: Genesis, origin: Uint8Array): boolean {
-  return origin.byteLength === 32 && membersOf(genesis).has(toHex(origin))
+  return origin.byteLength === 32 && membersOf(genesis).has(originKeyHex(origin))
 }
 
 /** Whether the lower-case hex key is a genesis member. */
@@ -88,12 +88,10 @@ export class OriginCheck {
     const kind = tx.body.kind
     // Runs of one member's records are common (a node's own batch): skip the hex + set lookup for a repeat.
     if (kind !== 'device' && kind !== 'device-revoke' && this.lastMember !== undefined && equalBytes(origin, this.lastMember)) return undefined
-    const originHex = toHex(origin)
-    const id = () => txIdHex(tx)
-    const meta = () => ({ txId: id(), origin: originHex, index, ...(this.block ?? {}) })
-    const where = this.block ? ` in block ${this.block.height} (${this.block.blockHash.slice(0, 16)}…)` : ''
+    // Memoised per origin object; the closures and the message parts below are built only for a refusal.
+    const originHex = originHexOf(tx)
     if (origin.byteLength === 32 && isMemberKey(this.genesis, originHex)) {
-      if (kind === 'device' || kind === 'device-revoke') return this.checkDeviceTx(tx, originHex, meta, where)
+      if (kind === 'device' || kind === 'device-revoke') return this.checkDeviceTx(tx, originHex, () => this.meta(tx, originHex, index), this.where())
       this.lastMember = origin
       return undefined
     }
@@ -103,29 +101,38 @@ export class OriginCheck {
       const device = entry !== undefined ? `registered device "${entry.deviceId}"` : 'neither a member nor a registered device on this chain'
       return new ConsensusError(
         'ERR_ORIGIN_NOT_MEMBER',
-        `tx ${id()} (index ${index})${where} is a ${kind} tx signed by ${originHex}, which is not a member of network "${this.genesis.network}" (${device}): only genesis members${kind === 'record' ? ' and their registered devices' : ''} may originate ${what}`,
-        meta(),
+        `tx ${txIdHex(tx)} (index ${index})${this.where()} is a ${kind} tx signed by ${originHex}, which is not a member of network "${this.genesis.network}" (${device}): only genesis members${kind === 'record' ? ' and their registered devices' : ''} may originate ${what}`,
+        this.meta(tx, originHex, index),
       )
     }
     if (entry.revoked !== undefined) {
       return new ConsensusError(
         'ERR_ORIGIN_REVOKED',
-        `tx ${id()} (index ${index})${where} is signed by device "${entry.deviceId}" (${originHex}), whose key was revoked in block ${entry.revoked.height}: the device needs a new key (profichain device rotate)`,
-        meta(),
+        `tx ${txIdHex(tx)} (index ${index})${this.where()} is signed by device "${entry.deviceId}" (${originHex}), whose key was revoked in block ${entry.revoked.height}: the device needs a new key (profichain device rotate)`,
+        this.meta(tx, originHex, index),
       )
     }
     const seq = tx.body.seq
     const seqKey = `${originHex}:${seq}`
     const other = this.seqs.get(seqKey) ?? this.view.seqTx(originHex, seq)
-    if (other !== undefined && other !== id()) {
+    const id = txIdHex(tx)
+    if (other !== undefined && other !== id) {
       return new ConsensusError(
         'ERR_ORIGIN_REPLAY',
-        `tx ${id()} (index ${index})${where} reuses seq ${seq} of device "${entry.deviceId}" (${originHex}), already used by tx ${other}: a replay`,
-        { ...meta(), seq, otherTxId: other },
+        `tx ${id} (index ${index})${this.where()} reuses seq ${seq} of device "${entry.deviceId}" (${originHex}), already used by tx ${other}: a replay`,
+        { ...this.meta(tx, originHex, index), seq, otherTxId: other },
       )
     }
-    this.seqs.set(seqKey, id())
+    this.seqs.set(seqKey, id)
     return undefined
+  }
+
+  private meta(tx: StrippedTx, originHex: string, index: number): { txId: string; origin: string; index: number } {
+    return { txId: txIdHex(tx), origin: originHex, index, ...(this.block ?? {}) }
+  }
+
+  private where(): string {
+    return this.block ? ` in block ${this.block.height} (${this.block.blockHash.slice(0, 16)}…)` : ''
   }
 
   private checkDeviceTx(

@@ -155,9 +155,23 @@ export function blockHashHex(h: HeaderBody): string {
   return toHex(blockHash(h))
 }
 
+// A record's leaf is hashed at block import and again for its receipt (the check that the stored tree's leaf
+// at its index is this tx's): memoised per tx object, like its txId.
+const leafCache = new WeakMap<StrippedTx, Uint8Array>()
+
+/** The RFC 6962 leaf hash of a tx's txId, memoised per tx object. */
+export function txLeafHash(tx: StrippedTx): Uint8Array {
+  let leaf = leafCache.get(tx)
+  if (leaf === undefined) {
+    leaf = leafHash(txId(tx))
+    leafCache.set(tx, leaf)
+  }
+  return leaf
+}
+
 /** Merkle leaves of a block: RFC 6962 leaf hashes of its txIds, in block order. */
 export function blockLeaves(txs: readonly StrippedTx[]): Uint8Array[] {
-  return txs.map((t) => leafHash(txId(t)))
+  return txs.map(txLeafHash)
 }
 
 export interface UnsignedBlockInit {

@@ -240,8 +240,7 @@ export function chainpointReceiptJson(input: ReceiptInput, opts: ReceiptBuildOpt
     if (step.siblingOnLeft) ops += `,{"l":"01${hex(step.sibling)}"},{"op":"sha-256"}`
     else ops += `,{"r":"${hex(step.sibling)}"},{"l":"01"},{"op":"sha-256"}`
   }
-  ops += `,${headerOpsJson(header)}`
-  ops += `,${JSON.stringify({ anchors: [{ type: 'cal', anchor_id: String(header.height), uris: [anchorUri(input.anchorBase, header.network, header.height)] }] })}`
+  ops += `,${headerOpsJson(header)},${anchorJson(header, input.anchorBase)}`
   return (
     `{"@context":${JSON.stringify(CHAINPOINT_CONTEXT)},"type":"Chainpoint","hash":"${toHex(tx.body.payloadHash)}",` +
     `"proof_id":${JSON.stringify(ulidFor(tx.body.timestamp, id))},"hash_received":${JSON.stringify(isoSeconds(tx.body.timestamp))},` +
@@ -254,6 +253,17 @@ function wrapOpsJson(prefix: Uint8Array, suffix: Uint8Array): string {
   return wrapOps(prefix, suffix)
     .map((op) => ('l' in op ? `{"l":"${op.l}"}` : 'r' in op ? `{"r":"${op.r}"}` : '{"op":"sha-256"}'))
     .join(',')
+}
+
+// The anchor op is the same for every receipt of a block (per anchor base): its JSON text once per header.
+const anchorJsonCache = new WeakMap<BlockHeader, { base: string; json: string }>()
+
+function anchorJson(header: BlockHeader, base: string): string {
+  const hit = anchorJsonCache.get(header)
+  if (hit !== undefined && hit.base === base) return hit.json
+  const json = JSON.stringify({ anchors: [{ type: 'cal', anchor_id: String(header.height), uris: [anchorUri(base, header.network, header.height)] }] })
+  anchorJsonCache.set(header, { base, json })
+  return json
 }
 
 const headerOpsJsonCache = new WeakMap<BlockHeader, string>()

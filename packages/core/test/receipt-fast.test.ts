@@ -94,6 +94,10 @@ describe('receipt builder shortcuts give the same receipts', () => {
           const hex = (b: Uint8Array) => seen.get(b) ?? (seen.set(b, toHex(b)), toHex(b))
           expect(outcome(() => chainpointReceiptJson(input, { pathChecked: true, hex }))).toBe(want)
           expect(outcome(() => JSON.stringify(buildChainpointReceipt(input, { hex })))).toBe(want)
+          // The same header object with another anchor base (its anchor op is cached per header and base).
+          const other = { ...input, anchorBase: `${base}other/` }
+          expect(outcome(() => chainpointReceiptJson(other))).toBe(outcome(() => JSON.stringify(buildChainpointReceipt(other))))
+          expect(outcome(() => chainpointReceiptJson(input))).toBe(want)
         },
       ),
       { numRuns: 200 },

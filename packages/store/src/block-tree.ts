@@ -45,6 +45,7 @@ import { StoreMetrics } from './metrics.js'
 import { DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_MAX_ORPHANS, OrphanPool } from './orphan-pool.js'
 import { StoreOutbox } from './outbox.js'
 import { Receipts } from './receipts.js'
+import { RecentTxs } from './recent-txs.js'
 import { StoreVotes, type VoteEvidence, type VoteRecord } from './votes.js'
 import { type ChainState, TreeNodes } from './tree-nodes.js'
 import {
@@ -121,6 +122,8 @@ export class BlockTree {
   private readonly orphans: OrphanPool
   private readonly durability: Durability
   private readonly receipts: Receipts
+  /** Canonical txs of the latest blocks (getTx/getTxs answer from memory first). */
+  private readonly recent: RecentTxs
   private readonly forkChoice: ForkChoice
   private readonly storeOutbox: StoreOutbox
   private readonly votes: StoreVotes
@@ -175,7 +178,7 @@ export class BlockTree {
       serial: this.serial,
       metrics,
     })
-    this.mempool = new StoreMempool(this.ctx, genesis, this.devices)
+    this.mempool = new StoreMempool(this.ctx, genesis, this.devices, this.storeOutbox)
     this.chain = { ancestors: (hash, n) => this.nodes.ancestors(hash, n) }
     this.orphans = new OrphanPool(init.maxOrphans ?? DEFAULT_MAX_ORPHANS, init.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES, {
       added: () => metrics.count('orphansAdded'),
@@ -186,6 +189,7 @@ export class BlockTree {
       },
     })
     this.receipts = new Receipts(this.subs.leaves, (hash) => this.getHeader(hash))
+    this.recent = new RecentTxs(init.recentTxs)
     this.forkChoice = new ForkChoice({
       db,
       subs: this.subs,
@@ -201,6 +205,8 @@ export class BlockTree {
       outbox: this.storeOutbox,
       retention: init.retention ?? { mode: 'all' },
       metrics,
+      recent: this.recent,
+      storedLevels: (hash, levels) => this.receipts.seedLevels(hash, levels),
     })
   }
 
@@ -278,6 +284,9 @@ export class BlockTree {
    * these; refused txs leave the mempool (in the background).
    */
   filterOrigins<T extends Transaction>(txs: T[]): T[] {
+    // Read before the check: a switch staged meanwhile changes the epoch, and the note below then never matches.
+    const epoch = this.devices.epoch()
+    const head = this.state.head.hash
     const check = new OriginCheck(this.genesis, this.devices.headView())
     const out: T[] = []
     const drop: string[] = []
@@ -287,6 +296,7 @@ export class BlockTree {
       else drop.push(txIdHex(tx))
     }
     if (drop.length > 0) void this.mempool.evict(drop).catch(() => undefined)
+    this.forkChoice.noteFiltered(out, head, epoch)
     return out
   }
 
@@ -307,8 +317,13 @@ export class BlockTree {
   }
 
   /** Whether a tx (id bytes) is on the canonical chain (synchronous read). */
-  hasCanonicalTx(id: Uint8Array): boolean {
-    return this.subs.txIndex.getSync(id) !== undefined
+  hasCanonicalTx(id: Uint8Array | string): boolean {
+    const hex = typeof id === 'string' ? id.toLowerCase() : toHex(id)
+    const known = this.recent.canonical(hex)
+    if (known !== undefined) return known
+    const found = this.subs.txIndex.getSync(typeof id === 'string' ? fromHex(id) : id) !== undefined
+    if (!found) this.recent.noteAbsent(hex)
+    return found
   }
 
   // ---------------------------------------------------------------- votes (quorum)
@@ -494,6 +509,8 @@ export class BlockTree {
   /** Where a tx sits on the canonical chain (txId as hex or bytes). */
   async getTx(id: string | Uint8Array): Promise<TxLocation | undefined> {
     this.checkOpen()
+    const hit = this.recent.get(typeof id === 'string' ? id.toLowerCase() : toHex(id))
+    if (hit !== undefined) return { ...hit }
     const key = typeof id === 'string' ? fromHex(id) : id
     // Point reads are served synchronously (block cache / page cache): ~4x the rate of async gets.
     const v = this.subs.txIndex.getSync(key)
@@ -512,26 +529,41 @@ export class BlockTree {
 
   /** Many lookups at once (one read per tx, batched). */
   async getTxs(ids: Array<string | Uint8Array>): Promise<Array<TxLocation | undefined>> {
-    const keys = ids.map((id) => (typeof id === 'string' ? fromHex(id) : id))
+    // The latest canonical blocks answer from memory (receipts are built right after a block is applied);
+    // only the others are read: tx index, then the stripped txs.
+    const out: Array<TxLocation | undefined> = new Array(ids.length).fill(undefined)
+    const missIdx: number[] = []
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]
+      const hit = this.recent.get(typeof id === 'string' ? id.toLowerCase() : toHex(id))
+      if (hit !== undefined) out[i] = { ...hit }
+      else missIdx.push(i)
+    }
+    if (missIdx.length === 0) return out
+    const keys = missIdx.map((i) => {
+      const id = ids[i]
+      return typeof id === 'string' ? fromHex(id) : id
+    })
+    const version = this.recent.version()
     const entries = (await this.subs.txIndex.getMany(keys)).map((v) =>
       v === undefined ? undefined : decodeTxIndex(v),
     )
+    // No switch staged or committed during the read: its misses are absent as of now.
+    if (this.recent.version() === version) {
+      entries.forEach((e, j) => {
+        if (e === undefined) this.recent.noteAbsent(typeof ids[missIdx[j]] === 'string' ? (ids[missIdx[j]] as string).toLowerCase() : toHex(keys[j]))
+      })
+    }
     const present = entries.filter((e): e is NonNullable<typeof e> => e !== undefined)
-    const raws = await this.subs.strippedTx.getMany(present.map((e) => txKey(e.blockHash, e.index)))
+    const raws = present.length > 0 ? await this.subs.strippedTx.getMany(present.map((e) => txKey(e.blockHash, e.index))) : []
     let k = 0
-    return entries.map((e, i) => {
-      if (!e) return undefined
+    entries.forEach((e, j) => {
+      if (!e) return
       const raw = raws[k++]
-      return raw === undefined
-        ? undefined
-        : {
-            tx: decodeStrippedTx(raw),
-            txId: toHex(keys[i]),
-            blockHash: e.blockHash,
-            height: e.height,
-            index: e.index,
-          }
+      if (raw === undefined) return
+      out[missIdx[j]] = { tx: decodeStrippedTx(raw), txId: toHex(keys[j]), blockHash: e.blockHash, height: e.height, index: e.index }
     })
+    return out
   }
 
   async getPayload(id: string | Uint8Array): Promise<Uint8Array | undefined> {

@@ -1,6 +1,8 @@
 import { type DeviceEntry, isMemberKey, type Genesis, OriginCheck, type OriginRefusal, type OriginView } from '@profichain/consensus'
 import {
   type CborValue,
+  cborBytesHead,
+  cborHead,
   checkDeviceTx,
   CodecError,
   decodeCbor,
@@ -10,6 +12,7 @@ import {
   encodeStrippedTx,
   equalBytes,
   fromHex,
+  originHex,
   ProfichainError,
   read,
   type StrippedTx,
@@ -80,6 +83,21 @@ function seqKey(origin: Uint8Array, seq: number): Uint8Array {
   return k
 }
 
+/** encodeCbor([txId, height]) (the deviceSeq value), built directly: one per device record of a canonical block. */
+export function encodeSeqValue(id: Uint8Array, height: number): Uint8Array {
+  const idHead = cborBytesHead(id.byteLength)
+  const h = cborHead(0, height)
+  const out = new Uint8Array(1 + idHead.byteLength + id.byteLength + h.byteLength)
+  out[0] = 0x82
+  out.set(idHead, 1)
+  out.set(id, 1 + idHead.byteLength)
+  out.set(h, 1 + idHead.byteLength + id.byteLength)
+  return out
+}
+
+/** Device (origin, seq) pairs known absent from the canonical chain, kept at most (then cleared). */
+const MAX_ABSENT_SEQS = 100_000
+
 function encodeEvent(e: DeviceEvent): Uint8Array {
   return encodeCbor([e.kind === 'register' ? 0 : 1, e.height, fromHex(e.txId), fromHex(e.owner), e.text ?? null])
 }
@@ -148,8 +166,25 @@ export class DeviceRegistry {
   private flushing = false
   private unknownRefused = 0
   private staged: Array<[string, DeviceEvent]> = []
+  /**
+   * Device (origin hex:seq) pairs the canonical seq index was read without a hit. A device record is
+   * looked up as of the head at the gateway, the mempool and the producer's filter (a LevelDB read each,
+   * all misses but for a replay); the answer stays "absent" until a canonical switch puts the pair, and
+   * the switch's commit (right after its synced write) deletes the pairs it put. Only absence is cached.
+   */
+  private readonly absentSeqs = new Map<string, Set<number>>()
+  private absentCount = 0
+  private epoch_ = 0
 
   constructor(private readonly p: DeviceRegistryParts) {}
+
+  /**
+   * Changes when the canonical registry or seq index may change: at the staging of a canonical switch and
+   * again at its commit. Two equal readings with no switch staged in between saw the same head state.
+   */
+  epoch(): number {
+    return this.epoch_
+  }
 
   /** Read the registry, the refusal counts and the evidence count from the DB (once, at open). */
   async load(): Promise<void> {
@@ -200,8 +235,25 @@ export class DeviceRegistry {
     return {
       device: (key) => this.canonical.get(key),
       seqTx: (origin, seq) => {
+        // By origin (lower-case hex, as OriginCheck passes it: the memoised string), then seq: no key string
+        // built per lookup; the switch's commit deletes by the same lower-case origin.
+        let seqs = this.absentSeqs.get(origin)
+        if (seqs?.has(seq) === true) return undefined
         const v = this.p.subs.deviceSeq.getSync(seqKey(fromHex(origin), seq))
-        return v === undefined ? undefined : toHex(read.bytes(read.array(decodeCbor(v, 'device seq'), 2, 'device seq')[0], 'seq.txId', 32))
+        if (v === undefined) {
+          if (this.absentCount >= MAX_ABSENT_SEQS) {
+            this.absentSeqs.clear()
+            this.absentCount = 0
+            seqs = undefined
+          }
+          if (seqs === undefined) this.absentSeqs.set(origin, (seqs = new Set()))
+          if (!seqs.has(seq)) {
+            seqs.add(seq)
+            this.absentCount++
+          }
+          return undefined
+        }
+        return toHex(read.bytes(read.array(decodeCbor(v, 'device seq'), 2, 'device seq')[0], 'seq.txId', 32))
       },
     }
   }
@@ -231,7 +283,7 @@ export class DeviceRegistry {
     for (const tx of txs) {
       const kind = tx.body.kind
       if (kind !== 'device' && kind !== 'device-revoke' && lastMember !== undefined && equalBytes(tx.body.origin, lastMember)) continue
-      const o = toHex(tx.body.origin)
+      const o = originHex(tx)
       if (isMemberKey(genesis, o)) {
         lastMember = tx.body.origin
         try {
@@ -335,32 +387,45 @@ export class DeviceRegistry {
    */
   async stageSwitch(b: Batch, sw: DeviceSwitch): Promise<() => void> {
     const { genesis, subs } = this.p
+    this.epoch_++
     const touched = new Set<string>()
-    // Runs of one member's txs are the common case: one hex + lookup per run, not per tx.
+    // Runs of one member's txs are the common case: one lookup per run, not per tx.
     let lastMember: Uint8Array | undefined
-    const member = (origin: Uint8Array): boolean => {
+    const member = (tx: StrippedTx): boolean => {
+      const origin = tx.body.origin
       if (lastMember !== undefined && equalBytes(origin, lastMember)) return true
-      if (!isMemberKey(genesis, toHex(origin))) return false
+      if (!isMemberKey(genesis, originHex(tx))) return false
       lastMember = origin
       return true
     }
     // Old branch first: its deletes are overwritten by the new branch's puts later in the same batch.
     for (const r of sw.removed) {
       r.txs.forEach((tx) => {
-        if (!member(tx.body.origin)) del(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq))
+        if (!member(tx)) del(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq))
         else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
     const addedBlocks = new Set<string>()
+    const putSeqs: StrippedTx[] = []
     for (const a of sw.added) {
       addedBlocks.add(toHex(a.node.hash))
       a.txs.forEach((tx, i) => {
-        if (!member(tx.body.origin)) {
-          put(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq), encodeCbor([a.ids[i], a.node.height]))
+        if (!member(tx)) {
+          put(b, subs.deviceSeq, seqKey(tx.body.origin, tx.body.seq), encodeSeqValue(a.ids[i], a.node.height))
+          putSeqs.push(tx)
         } else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
-    if (touched.size === 0) return () => {}
+    const forgetAbsent = () => {
+      this.epoch_++
+      if (this.absentCount > 0) {
+        for (const tx of putSeqs) {
+          const seqs = this.absentSeqs.get(originHex(tx))
+          if (seqs?.delete(tx.body.seq) === true) this.absentCount--
+        }
+      }
+    }
+    if (touched.size === 0) return forgetAbsent
     const next = new Map<string, DeviceEntry | undefined>()
     for (const key of touched) {
       const events: DeviceEvent[] = []
@@ -372,6 +437,7 @@ export class DeviceRegistry {
       next.set(key, fold(key, events))
     }
     return () => {
+      forgetAbsent()
       for (const [key, entry] of next) {
         if (entry) this.canonical.set(key, entry)
         else this.canonical.delete(key)
@@ -388,7 +454,7 @@ export class DeviceRegistry {
     this.p.metrics.count('originsRefused')
     if (reason === 'replay') this.p.metrics.count('deviceReplaysRefused')
     if (reason === 'revoked') this.p.metrics.count('revokedKeysRefused')
-    const origin = toHex(tx.body.origin)
+    const origin = originHex(tx)
     const countable = isMemberKey(this.p.genesis, origin) || this.canonical.has(origin) || this.seen.has(origin)
     if (!countable) {
       this.unknownRefused++
@@ -510,7 +576,7 @@ export function checkIncomingTx(tx: Transaction | StrippedTx, ctx: IncomingTxCon
     throw err
   }
   const id = txIdHex(tx)
-  if (store.mempool.has(id) || store.hasCanonicalTx(fromHex(id))) return { ok: true, duplicate: true }
+  if (store.mempool.has(id) || store.hasCanonicalTx(id)) return { ok: true, duplicate: true }
   const refusal = new OriginCheck(g, store.mempool.originView()).check(tx)
   if (refusal !== undefined) {
     const other = (refusal.meta as { otherTxId?: string }).otherTxId

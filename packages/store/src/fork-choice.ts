@@ -11,9 +11,11 @@ import {
   encodeHeader,
   encodeStrippedTx,
   equalBytes,
-  merkleRoot,
+  EMPTY_ROOT,
+  merkleLevels,
   type StrippedTx,
   type Transaction,
+  type TxBody,
   toHex,
   txId,
   txIdHex,
@@ -30,7 +32,7 @@ import {
   encodeBlockMeta,
   encodeCounts,
   encodeLeaves,
-  encodeTxIndex,
+  txIndexEncoder,
   META,
   payloadIndexKey,
   type Subs,
@@ -42,6 +44,7 @@ import type { StoreMempool } from './mempool.js'
 import type { StoreMetrics } from './metrics.js'
 import type { Orphan, OrphanPool } from './orphan-pool.js'
 import type { StoreOutbox } from './outbox.js'
+import type { RecentTxs } from './recent-txs.js'
 import { stagePayloads } from './retention.js'
 import type { ChainState, TreeNode, TreeNodes } from './tree-nodes.js'
 import type { AddBlockOptions, AddBlockResult, AddSignaturesResult, HeadInfo, ReorgInfo, RetentionPolicy } from './types.js'
@@ -82,6 +85,18 @@ export interface ForkChoiceParts {
   outbox: StoreOutbox
   retention: RetentionPolicy
   metrics: StoreMetrics
+  /** Canonical txs of the latest blocks in memory (kept in step with the tx index at each switch's commit). */
+  recent?: RecentTxs
+  /** The Merkle levels of a block just stored (built for its root check), for its receipts. */
+  storedLevels?: (hash: Uint8Array, levels: Uint8Array[][]) => void
+}
+
+/** The txs the producer's filter passed (`noteFiltered`), the head and the registry epoch it checked them on. */
+interface Filtered {
+  head: Uint8Array
+  epoch: number
+  bodies: TxBody[]
+  signatures: Uint8Array[]
 }
 
 /** The canonical head of a chain state, as the public HeadInfo. */
@@ -97,7 +112,30 @@ export function headInfo(state: ChainState): HeadInfo {
  * and are connected when it arrives. Runs inside the store's write queue.
  */
 export class ForkChoice {
+  private filtered?: Filtered
+
   constructor(private readonly p: ForkChoiceParts) {}
+
+  /**
+   * The producer's filter passed these txs, in this order, under the origin rule as of the head (registry
+   * and seq index of `epoch`). A block holding exactly these tx objects, in this order, on that head while
+   * the registry is still at that epoch needs no second origin check at import: it would be the same check
+   * (the same OriginCheck over the same txs) on the same state. Any other block — every block from a peer
+   * (decoded, so never these objects), a changed head or registry — is checked in full as before.
+   */
+  noteFiltered(txs: readonly StrippedTx[], head: Uint8Array, epoch: number): void {
+    this.filtered = { head, epoch, bodies: txs.map((t) => t.body), signatures: txs.map((t) => t.signature) }
+  }
+
+  /** Whether `block` on `parent` is exactly what `noteFiltered` saw, on the same head and registry state. */
+  private originsChecked(block: Block, parent: TreeNode): boolean {
+    const f = this.filtered
+    const { txs } = block
+    if (f === undefined || f.epoch !== this.p.devices.epoch() || txs.length !== f.bodies.length) return false
+    if (!equalBytes(f.head, parent.hash) || !equalBytes(this.p.state.head.hash, parent.hash)) return false
+    for (let i = 0; i < txs.length; i++) if (txs[i].body !== f.bodies[i] || txs[i].signature !== f.signatures[i]) return false
+    return true
+  }
 
   async addBlock(block: Block, opts: AddBlockOptions): Promise<AddBlockResult> {
     const { p } = this
@@ -114,16 +152,21 @@ export class ForkChoice {
     const indexed = ids.length > 0 ? p.subs.txIndex.getMany(ids) : Promise.resolve([])
     indexed.catch(() => undefined)
     const leaves = blockLeaves(block.txs)
+    // All levels, not only the root: the receipts of this block's records walk the same tree.
+    const levels = leaves.length > 0 ? merkleLevels(leaves) : undefined
     validateBlock(block, p.rules, {
       skipTxSignatures: opts.signaturesChecked,
-      merkleRoot: merkleRoot(leaves),
+      merkleRoot: levels === undefined ? EMPTY_ROOT : levels[levels.length - 1][0],
     })
     // Records only from allowed origins (genesis members, or keys with device registry events): checked
     // before the orphan pool, so no path stores such a block (issue 10 item 7); the registry as of the
-    // parent decides at connect (issue 14).
+    // parent decides at connect (issue 14). The producer's own block passed the full rule on this state
+    // (`noteFiltered`), which implies this one: skipped then.
     const parent = await p.nodes.node(block.header.prevHash)
+    const own = parent !== undefined && this.originsChecked(block, parent)
+    this.filtered = undefined
     try {
-      checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex }, p.devices.looseView())
+      if (!own) checkTxOrigins(p.genesis, block.txs, { height: block.header.height, blockHash: hex }, p.devices.looseView())
     } catch (err) {
       // Parent unknown: the key may be a device registered in a block this node has not got yet (it lags);
       // `parentUnknown` lets the node treat the block as an orphan (fetch parents, no penalty), never store it.
@@ -137,8 +180,9 @@ export class ForkChoice {
     const oldHead = p.state.head
     const connected: Uint8Array[] = []
     const applied: Applied[] = []
-    applied.push(await this.connect({ block, hash, leaves, opts, bytes: 0 }, parent, await indexed))
+    applied.push(await this.connect({ block, hash, leaves, opts, bytes: 0 }, parent, await indexed, own))
     connected.push(hash)
+    if (levels !== undefined) p.storedLevels?.(hash, levels)
     // Orphans waiting for this block (and theirs, recursively); an invalid orphan is dropped, not thrown.
     const queue = [hex]
     while (queue.length > 0) {
@@ -255,7 +299,7 @@ export class ForkChoice {
   }
 
   /** Store one block whose parent is known; switch the canonical chain when it wins. One batch. */
-  private async connect(o: Orphan, parent: TreeNode, indexed?: Array<Uint8Array | undefined>): Promise<Applied> {
+  private async connect(o: Orphan, parent: TreeNode, indexed?: Array<Uint8Array | undefined>, originsChecked = false): Promise<Applied> {
     const { p } = this
     const { block, hash, leaves } = o
     const header = block.header
@@ -269,8 +313,9 @@ export class ForkChoice {
     await p.consensus.validateHeader(header, parent.header, p.chain)
     const ids = block.txs.map((t) => txId(t))
     await this.checkReplay(ids, parent, hash, indexed)
-    // The origin rule with the device registry and device seqs as of the parent (docs/devices.md).
-    await p.devices.checkBlock(block.txs, parent, { height: header.height, blockHash: toHex(hash) })
+    // The origin rule with the device registry and device seqs as of the parent (docs/devices.md); for the
+    // producer's own block already applied to these very txs on this state (`originsChecked`).
+    if (!originsChecked) await p.devices.checkBlock(block.txs, parent, { height: header.height, blockHash: toHex(hash) })
     const node: TreeNode = {
       hash,
       header,
@@ -388,8 +433,9 @@ export class ForkChoice {
       const { hash, height } = a.node
       put(b, s.canonical, u64(height), hash)
       const empty = new Uint8Array(0)
+      const indexEntry = txIndexEncoder(hash, height)
       a.txs.forEach((tx, i) => {
-        put(b, s.txIndex, a.ids[i], encodeTxIndex({ blockHash: hash, height, index: i }))
+        put(b, s.txIndex, a.ids[i], indexEntry(i))
         put(b, s.payloadIndex, payloadIndexKey(tx.body.payloadHash, a.ids[i]), empty)
         counts.txs++
       })
@@ -411,11 +457,13 @@ export class ForkChoice {
     const addCommit = this.p.mempool.stageAdd(b, returning)
     const devicesCommit = await this.p.devices.stageSwitch(b, sw)
     const outboxCommit = this.p.outbox.stageSwitch(sw)
+    const recentCommit = this.p.recent?.stage(sw)
     return () => {
       removeCommit()
       addCommit()
       devicesCommit()
       outboxCommit()
+      recentCommit?.()
     }
   }
 

@@ -165,6 +165,19 @@ function utf8Key(s: string): Uint8Array {
 
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8)
+  if (Number.isSafeInteger(n) && n >= 0) {
+    // Without a BigInt and a DataView per key (several keys per record on the commit path)
+    const hi = Math.floor(n / 0x100000000)
+    const lo = n >>> 0
+    b[1] = hi >>> 16
+    b[2] = (hi >>> 8) & 0xff
+    b[3] = hi & 0xff
+    b[4] = lo >>> 24
+    b[5] = (lo >>> 16) & 0xff
+    b[6] = (lo >>> 8) & 0xff
+    b[7] = lo & 0xff
+    return b
+  }
   new DataView(b.buffer).setBigUint64(0, BigInt(n))
   return b
 }
@@ -245,6 +258,32 @@ export interface TxIndexEntry {
 
 export function encodeTxIndex(e: TxIndexEntry): Uint8Array {
   return encodeCbor([e.blockHash, e.height, e.index])
+}
+
+/**
+ * encodeTxIndex for the txs of one block: [blockHash, height] is encoded once per block and each entry is
+ * that prefix and its index's head (the same bytes; a general CBOR encode per record before).
+ */
+export function txIndexEncoder(blockHash: Uint8Array, height: number): (index: number) => Uint8Array {
+  const first = encodeCbor([blockHash, height, 0])
+  const prefix = first.subarray(0, first.byteLength - 1)
+  return (index) => {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= 0x10000) return encodeTxIndex({ blockHash, height, index })
+    const head = index < 24 ? 1 : index < 0x100 ? 2 : 3
+    const out = new Uint8Array(prefix.byteLength + head)
+    out.set(prefix, 0)
+    const p = prefix.byteLength
+    if (head === 1) out[p] = index
+    else if (head === 2) {
+      out[p] = 24
+      out[p + 1] = index
+    } else {
+      out[p] = 25
+      out[p + 1] = index >>> 8
+      out[p + 2] = index & 0xff
+    }
+    return out
+  }
 }
 
 export function decodeTxIndex(b: Uint8Array): TxIndexEntry {

@@ -5,13 +5,14 @@ import {
   decodeTransaction,
   encodeStrippedTx,
   encodeTransaction,
+  originHex,
   type Transaction,
   txId,
-  toHex,
   txIdHex,
   validateTx,
 } from '@profichain/core'
 import type { DeviceRegistry } from './devices.js'
+import type { StoreOutbox } from './outbox.js'
 import { type Batch, del, put, type StoreContext, writeBatch } from './context.js'
 import { readU64, u64 } from './keys.js'
 import type { Mempool, MempoolAddOptions } from './types.js'
@@ -41,6 +42,8 @@ export class StoreMempool implements Mempool {
     private readonly ctx: StoreContext,
     private readonly genesis: Genesis,
     private readonly devices?: DeviceRegistry,
+    /** The outbox's in-memory mirror answers "canonical?" for own records without a read. */
+    private readonly outbox?: Pick<StoreOutbox, 'canonicalState'>,
   ) {}
 
   /**
@@ -56,7 +59,7 @@ export class StoreMempool implements Mempool {
   }
 
   private trackSeq(tx: Transaction, id: string, on: boolean): void {
-    const o = toHex(tx.body.origin)
+    const o = originHex(tx)
     if (isMemberKey(this.genesis, o)) return
     const k = `${o}:${tx.body.seq}`
     if (on) this.pendingSeq.set(k, id)
@@ -131,7 +134,7 @@ export class StoreMempool implements Mempool {
       }
       if (fresh.size === 0) return 0
       const list = [...fresh.values()]
-      const canonical = await this.ctx.subs.txIndex.hasMany(list.map((t) => txId(t)))
+      const canonical = await this.canonicalAmong(list)
       const b = this.ctx.db.batch()
       const commit = this.stageAdd(
         b,
@@ -151,6 +154,27 @@ export class StoreMempool implements Mempool {
       await writeBatch(b, 'mempool add')
       return commit()
     })
+  }
+
+  /**
+   * Whether each tx is on the canonical chain. Own records are the outbox's entries, whose canonical
+   * locations it mirrors exactly (inside the write queue, where this runs): no tx index read for them.
+   */
+  private async canonicalAmong(list: Transaction[]): Promise<boolean[]> {
+    const out: boolean[] = new Array(list.length)
+    const ask: number[] = []
+    for (let i = 0; i < list.length; i++) {
+      const known = this.outbox?.canonicalState(txIdHex(list[i]))
+      if (known === undefined) ask.push(i)
+      else out[i] = known
+    }
+    if (ask.length > 0) {
+      const hits = await this.ctx.subs.txIndex.hasMany(ask.map((i) => txId(list[i])))
+      ask.forEach((i, k) => {
+        out[i] = hits[k]
+      })
+    }
+    return out
   }
 
   async select(maxBytes: number, maxCount = Number.MAX_SAFE_INTEGER, maxPayloadBytes = Number.MAX_SAFE_INTEGER): Promise<Transaction[]> {

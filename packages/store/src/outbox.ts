@@ -5,9 +5,11 @@ import {
   encodeCbor,
   encodeTransaction,
   fromHex,
+  originHex,
   type Transaction,
   toHex,
   read,
+  type StrippedTx,
   txId,
   txIdHex,
   validateTx,
@@ -76,6 +78,15 @@ export class StoreOutbox implements Outbox {
     this.ctx.metrics.level('deferredReceipts', this.deferred)
   }
 
+  /**
+   * Whether an outbox entry (txId hex) is on the canonical chain; undefined when it is no outbox entry. Exact
+   * inside the store's write queue (entries and locations change only there).
+   */
+  canonicalState(idHex: string): boolean | undefined {
+    const e = this.byId.get(idHex)
+    return e === undefined ? undefined : e.loc !== undefined
+  }
+
   /** Payloads of outbox txs by txId (undefined: not in the outbox), for the block tree's retention. */
   async payloads(ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     if (this.byId.size === 0) return ids.map(() => undefined)
@@ -88,7 +99,7 @@ export class StoreOutbox implements Outbox {
    */
   stageSwitch(sw: {
     removed: Array<{ ids: Uint8Array[] }>
-    added: Array<{ node: { hash: Uint8Array; height: number }; ids: Uint8Array[] }>
+    added: Array<{ node: { hash: Uint8Array; height: number }; ids: Uint8Array[]; txs?: readonly StrippedTx[] }>
   }): () => void {
     if (this.byId.size === 0) return () => {}
     const changes: Array<[OutboxEntry, TxIndexEntry | undefined]> = []
@@ -100,8 +111,10 @@ export class StoreOutbox implements Outbox {
     }
     for (const a of sw.added) {
       const { hash, height } = a.node
+      const txs = a.txs
       a.ids.forEach((id, index) => {
-        const e = this.byId.get(toHex(id))
+        // The block's tx objects carry their hex id (memoised; txId(txs[i]) is ids[i]): no conversion per record.
+        const e = this.byId.get(txs === undefined ? toHex(id) : txIdHex(txs[index]))
         if (e) changes.push([e, { blockHash: hash, height, index }])
       })
     }
@@ -172,7 +185,10 @@ export class StoreOutbox implements Outbox {
         fresh.length > 0 ? subs.txIndex.getMany(fresh) : Promise.resolve([]),
       ])
       const locOf = new Map<string, Uint8Array | undefined>()
-      fresh.forEach((id, i) => locOf.set(toHex(id), freshLocs[i]))
+      let f = 0
+      hexes.forEach((h, i) => {
+        if (!present[i]) locOf.set(h, freshLocs[f++])
+      })
       const b = this.ctx.db.batch()
       const out: Array<{ txId: string; duplicate: boolean }> = []
       const seenIds = new Set<string>()
@@ -202,8 +218,9 @@ export class StoreOutbox implements Outbox {
         }
         seenIds.add(id)
         const tx = items[i].tx
-        put(b, subs.outbox, u64(order), encodeTransaction(tx))
-        put(b, subs.outboxOrder, ids[i], u64(order))
+        const orderKey = u64(order) // the batch copies keys and values at put: one buffer for both
+        put(b, subs.outbox, orderKey, encodeTransaction(tx))
+        put(b, subs.outboxOrder, ids[i], orderKey)
         const loc = locOf.get(id)
         added.push({ order, tx, id: ids[i], hex: id, loc: loc === undefined ? undefined : decodeTxIndex(loc) })
         order++
@@ -211,7 +228,7 @@ export class StoreOutbox implements Outbox {
           put(b, subs.dedupe, keyed[i] as Uint8Array, ids[i])
           seenKeys.set(key as string, id)
         }
-        const origin = toHex(tx.body.origin)
+        const origin = originHex(tx)
         seqs.set(origin, Math.max(seqs.get(origin) ?? 0, tx.body.seq + 1))
         out.push({ txId: id, duplicate: false })
       }
@@ -343,20 +360,19 @@ export class StoreOutbox implements Outbox {
   ): Promise<void> {
     await this.ctx.serial.run(async () => {
       await this.ctx.beforeWrite()
-      const ids = [...new Set(txIds.map((t) => t.toLowerCase()))].map(fromHex)
-      const gone = ids.map((id) => this.byId.get(toHex(id)))
+      // Looked up by their hex (the in-memory entries hold the bytes): no hex round trip per record.
+      const gone = [...new Set(txIds.map((t) => t.toLowerCase()))].map((h) => this.byId.get(h))
       const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
       const deferIds = [...deferById.keys()].map(fromHex)
       const before = deferIds.length > 0 ? await this.ctx.subs.deferredReceipt.getMany(deferIds) : []
       const b = this.ctx.db.batch()
       let n = 0
-      ids.forEach((id, i) => {
-        const e = gone[i]
-        if (e === undefined) return
+      for (const e of gone) {
+        if (e === undefined) continue
         del(b, this.ctx.subs.outbox, u64(e.order))
-        del(b, this.ctx.subs.outboxOrder, id)
+        del(b, this.ctx.subs.outboxOrder, e.id)
         n++
-      })
+      }
       const now = Date.now()
       let fresh = 0
       deferIds.forEach((id, i) => {

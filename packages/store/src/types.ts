@@ -68,6 +68,8 @@ export interface BlockTreeInit {
   maxOrphans?: number
   /** Bounded orphan pool size (summed encoded block bytes). Default 32 MiB. */
   maxOrphanBytes?: number
+  /** Canonical txs of the latest blocks kept in memory for getTx/getTxs (whole blocks; default 50,000; 0: none). */
+  recentTxs?: number
   /** Where the genesis came from (file path), named in a GENESIS_MISMATCH error. */
   genesisSource?: string
   /** Info lines (e.g. the genesis digest stored into an older DB). */

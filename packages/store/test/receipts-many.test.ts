@@ -41,4 +41,28 @@ describe('receiptsAt', () => {
       expect(v.txId).toBe(txIdHex(txs[order[i]]))
     })
   })
+
+  it('receiptAt one after another (the last block header and tree reused by hash object) equals receiptsAt, alternating blocks', async () => {
+    const txs = Array.from({ length: 6 }, (_, i) => makeTx(`seq ${i}`))
+    const b1 = child(t.tree.head().header, { txs: txs.slice(0, 3) })
+    await t.tree.addBlock(b1)
+    const b2 = child(b1.header, { txs: txs.slice(3) })
+    await t.tree.addBlock(b2)
+    const order = [0, 1, 3, 4, 2, 5, 0]
+    const locs = (await t.tree.getTxs(order.map((i) => txIdHex(txs[i])))) as TxLocation[]
+    const unknown: TxLocation = { ...locs[0], blockHash: new Uint8Array(32) }
+    const asked = [...locs, unknown, locs[1]]
+    const one = []
+    for (const l of asked) one.push(await t.tree.receiptAt(l, 'chainpoint', 'http://n'))
+    expect(one).toEqual(await t.tree.receiptsAt(asked, 'chainpoint', 'http://n'))
+    expect(one[locs.length]).toBeUndefined()
+    one.forEach((p, i) => {
+      if (i === locs.length) return
+      if (!p) throw new Error('missing receipt')
+      const idx = i < locs.length ? order[i] : order[1]
+      const v = verifyChainpointReceipt(p, { payload: txs[idx].payload })
+      expect(v.blockHash).toBe(Buffer.from(blockHash((idx < 3 ? b1 : b2).header)).toString('hex'))
+      expect(v.txId).toBe(txIdHex(txs[idx]))
+    })
+  })
 })
