@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import {
   type Block,
   decodeBlockAnnouncement,
-  decodeTxBatch,
+  decodeTransaction,
   decodeVote,
   type Transaction,
   toHex,
@@ -14,6 +14,7 @@ import { errMessage } from './config.js'
 import { GossipAction, GossipActionError, type GossipErrorCode } from './errors.js'
 import type { NetworkContext } from './host.js'
 import type { Members } from './members.js'
+import { txBatchItems } from './tx-batch.js'
 import type { BlockVerdict, IgnoreReason, NetworkComponents, RejectReason } from './types.js'
 
 type Topic = 'tx' | 'block' | 'vote' | 'checkpoint'
@@ -50,7 +51,7 @@ export class GossipValidator {
     this.run('tx', peer, msg, async (meta) => {
       let txs: Transaction[]
       try {
-        txs = decodeTxBatch(msg.data)
+        txs = txBatchItems(msg.data).map((b) => decodeTransaction(b))
       } catch (err) {
         throw decodeError(meta, 'tx batch', err)
       }
