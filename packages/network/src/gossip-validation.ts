@@ -5,6 +5,7 @@ import {
   decodeBlockAnnouncement,
   decodeTransaction,
   decodeVote,
+  equalBytes,
   type Transaction,
   toHex,
   verifyVote,
@@ -56,7 +57,15 @@ export class GossipValidator {
         throw decodeError(meta, 'tx batch', err)
       }
       // Only allowed keys (genesis members) may originate records: one stranger's tx rejects the batch.
-      const stranger = txs.find((t) => !this.components.originAllowed(t.body.origin))
+      // A batch is mostly one origin's records: ask once per run of equal origins (each ask hex-encodes it).
+      let allowed: Uint8Array | undefined
+      const stranger = txs.find((t) => {
+        const o = t.body.origin
+        if (allowed !== undefined && equalBytes(o, allowed)) return false
+        if (!this.components.originAllowed(o)) return true
+        allowed = o
+        return false
+      })
       if (stranger !== undefined) {
         throw new GossipActionError(
           GossipAction.REJECT,
