@@ -103,7 +103,8 @@ async function networkTrial(net, rate, seconds, log) {
   log(
     `network ${rate}/s: sent ${r.sent} (fed at ${Math.round(r.offeredPerS)}/s) in chain ${inChain} → ${Math.round(r.committedPerS)}/s in ${r.blocks} blocks (max ${r.maxTxsPerBlock}/block), latency p50 ${r.p50} ms p99 ${r.p99} ms (drop→signed p50 ${r.signP50} p99 ${r.signP99}), lost ${r.lost} extra ${r.extra} dup ${r.duplicates} ${sustained(r) ? 'OK' : 'NOT SUSTAINED'}`,
   )
-  // Gossip per node over the step: tx messages in/out and their mean size (≈ txs per message at 1 KiB lines).
+  // Gossip per node over the step: tx messages in/out and their mean size (≈ txs per message at 1 KiB lines),
+  // block gossip and sync bytes received (blocks fetched again by sync show up as sync bytes beside block bytes).
   const g1 = await Promise.all(net.info.nodes.map((x) => gossipCounters(x.api)))
   const cpu1 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid)))
   // CPU time (all threads: main, pool workers, libuv) each node spent on the step, per record sent: on a
@@ -115,7 +116,7 @@ async function networkTrial(net, rate, seconds, log) {
     `  gossip tx messages: ${net.info.nodes
       .map((x, i) => {
         const d = Object.fromEntries(Object.keys(g1[i]).map((k) => [k, g1[i][k] - g0[i][k]]))
-        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each)`
+        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
       })
       .join(', ')}`,
   )
@@ -132,8 +133,15 @@ async function cpuMs(pid) {
 /** The tx topic's gossip counters of one node (from /metrics; 0 when the node does not answer). */
 async function gossipCounters(api) {
   const text = await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '')
-  const get = (name) => Number(text.match(new RegExp(`^profichain_network_${name}_total\\{topic="tx"\\} ([0-9.e+]+)$`, 'm'))?.[1] ?? 0)
-  return { in: get('gossip_received'), inBytes: get('gossip_received_bytes'), out: get('gossip_published'), outBytes: get('gossip_published_bytes') }
+  const get = (name, labels = '\\{topic="tx"\\}') => Number(text.match(new RegExp(`^profichain_network_${name}_total${labels} ([0-9.e+]+)$`, 'm'))?.[1] ?? 0)
+  return {
+    in: get('gossip_received'),
+    inBytes: get('gossip_received_bytes'),
+    out: get('gossip_published'),
+    outBytes: get('gossip_published_bytes'),
+    blockBytes: get('gossip_received_bytes', '\\{topic="block"\\}'),
+    syncBytes: get('sync_received_bytes', ''),
+  }
 }
 
 /** Per node process: the summary of its main thread's profile (files are CPU.<date>.<time>.<pid>.<thread>.<seq>). */
