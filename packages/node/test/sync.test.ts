@@ -9,7 +9,7 @@ const GENESIS_HASH = new Uint8Array(32).fill(9)
 /** A peer that serves its own FakeStore through the real sync server handlers. */
 function peerServing(store: FakeStore) {
   const handlers = createSyncHandlers({ genesisHash: GENESIS_HASH }, { store: store as unknown as SyncStore })
-  const requests: Array<{ peer: string; kind: SyncKind }> = []
+  const requests: Array<{ peer: string; kind: SyncKind; from?: number; sent?: number }> = []
   const net: SyncNet = {
     peers: () => [{ peerId: 'ahead' }],
     request: async <K extends SyncKind>(peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]> => {
@@ -19,8 +19,11 @@ function peerServing(store: FakeStore) {
       switch (r.kind) {
         case 'status':
           return (await handlers.status()) as SyncResponses[K]
-        case 'blocks':
-          return (await handlers.blocks(r.from, r.count)).map((b) => decodeBlock(b)) as SyncResponses[K]
+        case 'blocks': {
+          const encoded = await handlers.blocks(r.from, r.count)
+          requests[requests.length - 1] = { peer, kind: req.kind, from: r.from, sent: encoded.length }
+          return encoded.map((b) => decodeBlock(b)) as SyncResponses[K]
+        }
         default:
           throw new Error(`unexpected ${r.kind}`)
       }
@@ -100,5 +103,66 @@ describe('sync', () => {
     await waitFor('the round ends', () => !sync.isSyncing())
     expect(requests.filter((r) => r.kind === 'status')).toHaveLength(1)
     expect(requests.every((r) => r.peer === 'ahead')).toBe(true)
+  })
+
+  it('a peer one block ahead on our chain sends that block only, not the chain again', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 20 }, () => []))
+    await fill(remote, chainOf)
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, chainOf.slice(0, 19))
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(chainOf[19].header))
+    // Before: asked from 8 below our head, 9 blocks sent and 8 of them dropped as known.
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 20, sent: 1 }])
+    await sync.stop()
+  })
+
+  it('a peer on a longer fork: the first answer does not connect, the client steps back and reorgs', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 12 }, () => []))
+    const tip = { hash: blockHash(common[11].header), height: 12 }
+    const theirs = blocksOn(tip, [[], [], [], []])
+    const ours = blocksOn(tip, [[], []])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const orphans: string[] = []
+    const addBlock = chain.addBlock.bind(chain)
+    const counting = {
+      addBlock: async (b: Block, opts?: { from?: string }) => {
+        const outcome = await addBlock(b, opts)
+        if (outcome.status === 'orphan') orphans.push(String(b.header.height))
+        return outcome
+      },
+    }
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain: counting, logger: silent })
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(theirs[3].header))
+    expect(store.head().height).toBe(16)
+    // From our head + 1 (15: its parent is their 14, not ours), then 8 below the common height 14.
+    expect(requests.filter((r) => r.kind === 'blocks').map((r) => r.from)).toEqual([15, 6])
+    expect(orphans).toEqual([])
+    await sync.stop()
+  })
+
+  it('a peer whose head is a fork block at our height: its head is asked for first and connects', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
+    const tip = { hash: blockHash(common[9].header), height: 10 }
+    const theirs = blocksOn(tip, [[]])
+    const ours = blocksOn(tip, [[]])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(await store.hasBlock(blockHash(theirs[0].header))).toBe(true)
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 11, sent: 1 }])
+    await sync.stop()
   })
 })

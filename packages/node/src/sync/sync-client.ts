@@ -161,14 +161,23 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
     const batch = this.init.batch ?? 32
     let applied = 0
     try {
-      // Start a little below the common height; step further back while what we get does not connect.
-      let back = 8
+      // First ask for what we lack: from our head + 1 (the peer's head when it is not above ours: a fork of
+      // one block connects there). A peer in step with us is then sent only the blocks we have not got, not
+      // the chain a second time. Only when they do not connect (a fork) step back: 8 blocks below the common
+      // height, then 4× further each time.
+      let back = -1
       for (;;) {
-        let from = Math.max(1, Math.min(ours, st.height) - back)
+        let from = back < 0 ? Math.max(1, Math.min(ours + 1, st.height)) : Math.max(1, Math.min(ours, st.height) - back)
         let connected = true
         while (from <= st.height && !this.stopped) {
           const blocks = await net.request(peer, { kind: 'blocks', from, count: batch })
           if (blocks.length === 0) break
+          // A first answer whose parent we lack is a fork below: step back before verifying and storing
+          // blocks that could only be orphans here.
+          if (back < 0 && !(await store.hasBlock(blocks[0].header.prevHash))) {
+            connected = false
+            break
+          }
           for (const b of blocks) {
             // Blocks we asked for are our own doing: an orphan here is no offence, the loop goes on.
             const outcome = await chain.addBlock(b, { from: peer })
@@ -184,7 +193,7 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
           from += blocks.length
         }
         if (connected || from <= 1 || back > ours) return
-        back *= 4
+        back = back < 0 ? 8 : back * 4
       }
     } finally {
       this.emit('synced', { peer, applied })
