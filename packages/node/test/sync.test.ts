@@ -1,7 +1,7 @@
 import { type Block, blockHash, type SyncKind, type SyncRequestOf, type SyncResponses } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
 import { type ApplyOutcome, type ChainStore, createChainService } from '../src/chain/index.js'
-import { createSync, createSyncHandlers, type SyncNet, type SyncStore } from '../src/sync/index.js'
+import { createSync, createSyncHandlers, type SyncNet, type SyncStore, trackImports } from '../src/sync/index.js'
 import { blocksOn, FakeStore, GENESIS_LIKE, silent, waitFor } from './fakes.js'
 
 const GENESIS_HASH = new Uint8Array(32).fill(9)
@@ -15,10 +15,12 @@ function peerServing(store: FakeStore) {
     request: async <K extends SyncKind>(peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]> => {
       requests.push({ peer, kind: req.kind })
       const r = req as SyncRequestOf<SyncKind>
-      const { decodeBlock } = await import('@profichain/core')
+      const { decodeBlock, decodeHeader } = await import('@profichain/core')
       switch (r.kind) {
         case 'status':
           return (await handlers.status()) as SyncResponses[K]
+        case 'headers':
+          return (await handlers.headers(r.from, r.count)).map((h) => decodeHeader(h)) as SyncResponses[K]
         case 'blocks': {
           const encoded = await handlers.blocks(r.from, r.count)
           requests[requests.length - 1] = { peer, kind: req.kind, from: r.from, sent: encoded.length }
@@ -105,18 +107,73 @@ describe('sync', () => {
     expect(requests.every((r) => r.peer === 'ahead')).toBe(true)
   })
 
-  it('a peer one block ahead on our chain sends that block only, not the chain again', async () => {
+  it('a peer one block ahead on our chain: left to gossip for one round, then that block only, never the chain again', async () => {
     const remote = new FakeStore()
-    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 20 }, () => []))
-    await fill(remote, chainOf)
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 21 }, () => []))
+    await fill(remote, chainOf.slice(0, 20))
     const { net, requests } = peerServing(remote)
     const { store, chain } = local()
     await fill(store, chainOf.slice(0, 19))
     const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    // Round 1: block 20 extends our head and is on its way by gossip: its header only.
+    await sync.sync()
+    expect(requests.map((r) => r.kind)).toEqual(['status', 'headers'])
+    expect(store.head().height).toBe(19)
+    // Round 2: the same head is still missing (gossip lost it): fetched, and only it (before: 9 blocks from 8 below).
     await sync.sync()
     expect(store.head().hash).toEqual(blockHash(chainOf[19].header))
-    // Before: asked from 8 below our head, 9 blocks sent and 8 of them dropped as known.
     expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 20, sent: 1 }])
+    // Gossip brings block 21 between rounds: nothing is fetched again.
+    await fill(remote, chainOf.slice(20))
+    await sync.sync()
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(1)
+    await chain.addBlock(chainOf[20])
+    await sync.sync()
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(1)
+    expect(store.head().height).toBe(21)
+    await sync.stop()
+  })
+
+  it('blocks gossip is importing already are not fetched again; the rest is fetched once they are in', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 22 }, () => []))
+    await fill(remote, chainOf)
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, chainOf.slice(0, 19))
+    // Gossip hands block 20 to the chain; its import is held (a large block being checked and stored).
+    let release = () => {}
+    const held = new Promise<void>((r) => (release = r))
+    const imports = trackImports(async (b: Block, opts?: { from?: string }) => {
+      if (b.header.height === 20) await held
+      return chain.addBlock(b, opts)
+    })
+    const gossiped = imports.addBlock(chainOf[19], { from: 'ahead' })
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain: imports, logger: silent })
+    await sync.sync()
+    expect(requests.map((r) => r.kind)).toEqual(['status', 'headers'])
+    release()
+    expect((await gossiped).status).toBe('applied')
+    await sync.sync()
+    expect(store.head().height).toBe(22)
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 21, sent: 2 }])
+    await sync.stop()
+  })
+
+  it('a peer one block ahead on another branch is synced from at once', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
+    const tip = { hash: blockHash(common[9].header), height: 10 }
+    const theirs = blocksOn(tip, [[], []])
+    const ours = blocksOn(tip, [[]])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(theirs[1].header))
+    expect(requests.filter((r) => r.kind === 'blocks').map((r) => r.from)).toEqual([12, 3])
     await sync.stop()
   })
 

@@ -52,7 +52,11 @@ export interface SyncComponents {
   net: SyncNet
   store: SyncStore
   /** Where fetched blocks go (the chain service). */
-  chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
+  chain: {
+    addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome>
+    /** Whether a block (by hash) is being imported already, e.g. brought by gossip (trackImports). */
+    importing?(hash: Uint8Array): boolean
+  }
   /**
    * Quorum: the co-signatures on a peer's headers, taken like gossiped votes (the votes subsystem). Blocks we
    * already have come back `known` without their newer signatures; a vote gossiped while the link was down is
@@ -83,6 +87,8 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
   private timer?: NodeJS.Timeout
   /** When each peer last triggered a sync for an orphan's parents (bounded by the member count). */
   private readonly orphanSyncAt = new Map<string, number>()
+  /** Per peer: its head, one block above ours, that a round left to gossip (bounded by the member count). */
+  private readonly leftToGossip = new Map<string, Uint8Array>()
   private current: Promise<void> = Promise.resolve()
 
   constructor(
@@ -157,8 +163,25 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
       if (!(await this.onOurChain(st.headHash, st.height))) await this.pullSignatures(peer, st.height)
       return
     }
-    const ours = store.head().height
+    const head = store.head()
+    const ours = head.height
     const batch = this.init.batch ?? 32
+    // The blocks just above ours are usually on their way by block gossip already (a node takes a few hundred
+    // ms to check and store a block of thousands of txs); fetching them too sends, decodes and drops them a
+    // second time. One header tells: when the next block (extending our head) is being imported, or is the
+    // peer's head seen for the first time (most likely still crossing the link), this round leaves it to
+    // gossip and the next round fetches whatever is still missing. Far behind (catch-up): no such check.
+    if (st.height > ours && st.height - ours <= batch) {
+      const [next] = await net.request(peer, { kind: 'headers', from: ours + 1, count: 1 })
+      if (next !== undefined && equalBytes(next.prevHash, head.hash)) {
+        const hash = blockHash(next)
+        if (chain.importing?.(hash)) return
+        if (st.height === ours + 1 && equalBytes(hash, st.headHash) && !equalBytes(this.leftToGossip.get(peer) ?? head.hash, hash)) {
+          this.leftToGossip.set(peer, hash)
+          return
+        }
+      }
+    }
     let applied = 0
     try {
       // First ask for what we lack: from our head + 1 (the peer's head when it is not above ours: a fork of
