@@ -7,7 +7,8 @@
 // (sum of txCount over the new blocks) and no sampled record twice.
 // Usage: node scripts/bench/network.mjs [--quick] [--rates 2000,5000] [--seconds 10] [--runs 3] [--profile]   (build first: npx tsc -b)
 // --profile profiles every node process (cpu-prof-hook.mjs, preloaded through NODE_OPTIONS) and prints, per node, where its
-// main thread's time goes (see lib.mjs summariseProfile); the profiles are written when the devnet stops.
+// main thread's time goes (see lib.mjs summariseProfile); the profiles are written when the devnet stops
+// (BENCH_KEEP_PROFILES=1 keeps the files and prints their directory).
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -88,6 +89,8 @@ async function networkTrial(net, rate, seconds, log) {
   const full = net.info.nodes.find((x) => x.type === 'full')
   const thins = net.info.nodes.filter((x) => x.type === 'thin')
   const h0 = await height(full.api)
+  const g0 = await Promise.all(net.info.nodes.map((x) => gossipCounters(x.api)))
+  const cpu0 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid)))
   const r = await trial({ api: full.api, inboxes: thins.map((t) => t.inbox), mode: 'jsonl', rate, seconds, settleMs: 30_000 })
   // Exact count: every tx in the new canonical blocks (the metric counts canonical blocks, also on reorgs).
   const h1 = await height(full.api)
@@ -100,7 +103,45 @@ async function networkTrial(net, rate, seconds, log) {
   log(
     `network ${rate}/s: sent ${r.sent} (fed at ${Math.round(r.offeredPerS)}/s) in chain ${inChain} → ${Math.round(r.committedPerS)}/s in ${r.blocks} blocks (max ${r.maxTxsPerBlock}/block), latency p50 ${r.p50} ms p99 ${r.p99} ms (drop→signed p50 ${r.signP50} p99 ${r.signP99}), lost ${r.lost} extra ${r.extra} dup ${r.duplicates} ${sustained(r) ? 'OK' : 'NOT SUSTAINED'}`,
   )
+  // Gossip per node over the step: tx messages in/out and their mean size (≈ txs per message at 1 KiB lines),
+  // block gossip and sync bytes received (blocks fetched again by sync show up as sync bytes beside block bytes).
+  const g1 = await Promise.all(net.info.nodes.map((x) => gossipCounters(x.api)))
+  const cpu1 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid)))
+  // CPU time (all threads: main, pool workers, libuv) each node spent on the step, per record sent: on a
+  // shared machine a steadier A/B figure than rates or latencies.
+  r.cpuUsPerTx = Object.fromEntries(net.info.nodes.map((x, i) => [x.name, Math.round(((cpu1[i] - cpu0[i]) * 1000) / r.sent)]))
+  log(`  CPU per record (all threads): ${Object.entries(r.cpuUsPerTx).map(([k, v]) => `${k} ${v} µs`).join(', ')}`)
+  const kib = (bytes, n) => (n > 0 ? Math.round(bytes / n / 1024) : 0)
+  log(
+    `  gossip tx messages: ${net.info.nodes
+      .map((x, i) => {
+        const d = Object.fromEntries(Object.keys(g1[i]).map((k) => [k, g1[i][k] - g0[i][k]]))
+        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
+      })
+      .join(', ')}`,
+  )
   return r
+}
+
+/** utime + stime of a process in ms (Linux /proc; NaN elsewhere). */
+async function cpuMs(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return f.length > 13 ? ((Number(f[11]) + Number(f[12])) * 1000) / 100 : Number.NaN
+}
+
+/** The tx topic's gossip counters of one node (from /metrics; 0 when the node does not answer). */
+async function gossipCounters(api) {
+  const text = await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '')
+  const get = (name, labels = '\\{topic="tx"\\}') => Number(text.match(new RegExp(`^profichain_network_${name}_total${labels} ([0-9.e+]+)$`, 'm'))?.[1] ?? 0)
+  return {
+    in: get('gossip_received'),
+    inBytes: get('gossip_received_bytes'),
+    out: get('gossip_published'),
+    outBytes: get('gossip_published_bytes'),
+    blockBytes: get('gossip_received_bytes', '\\{topic="block"\\}'),
+    syncBytes: get('sync_received_bytes', ''),
+  }
 }
 
 /** Per node process: the summary of its main thread's profile (files are CPU.<date>.<time>.<pid>.<thread>.<seq>). */
@@ -110,7 +151,9 @@ async function printProfiles(dir, nodes, log) {
     const f = files.find((x) => Number(x.split('.')[3]) === nd.pid)
     if (f) log(`\n${profileTable(await summariseProfile(join(dir, f), 30), `CPU profile of ${nd.name} (${nd.type})`)}\n`)
   }
-  await rm(dir, { recursive: true, force: true })
+  // BENCH_KEEP_PROFILES=1 keeps the .cpuprofile files (for python3 prof.py-style drill-downs).
+  if (process.env.BENCH_KEEP_PROFILES) log(`profiles kept in ${dir}`)
+  else await rm(dir, { recursive: true, force: true })
 }
 
 export async function run({ quick = false, log = (l) => process.stderr.write(`  ${l}\n`), opts = {} } = {}) {

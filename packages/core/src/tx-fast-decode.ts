@@ -29,39 +29,68 @@ class Reader {
     return n
   }
 
-  /** [start, end) of the next byte/text string's content, or undefined. */
-  span(major: 2 | 3, max: number): [number, number] | undefined {
+  /** Start of the next byte/text string's content (its end is then `pos`), or -1. */
+  span(major: 2 | 3, max: number): number {
     const len = this.head(major)
-    if (len < 0 || len > max || this.pos + len > this.b.byteLength) return undefined
+    if (len < 0 || len > max || this.pos + len > this.b.byteLength) return -1
     const s = this.pos
     this.pos += len
-    return [s, s + len]
+    return s
   }
 
   bytes(len?: number, max = Number.MAX_SAFE_INTEGER): Uint8Array | undefined {
     const s = this.span(2, max)
-    if (s === undefined || (len !== undefined && s[1] - s[0] !== len)) return undefined
-    return this.b.slice(s[0], s[1])
+    if (s < 0 || (len !== undefined && this.pos - s !== len)) return undefined
+    return this.b.slice(s, this.pos)
   }
 
   text(max: number): string | undefined {
     const s = this.span(3, max)
-    if (s === undefined) return undefined
+    if (s < 0) return undefined
     const b = this.b
-    let ascii = true
-    for (let i = s[0]; i < s[1]; i++) {
-      if (b[i] >= 0x80) {
-        ascii = false
-        break
-      }
+    const e = this.pos
+    // ASCII check and a hash of the bytes in one pass.
+    let h = e - s
+    let i = s
+    for (; i < e; i++) {
+      const c = b[i]
+      if (c >= 0x80) break
+      h = (Math.imul(h, 31) + c) | 0
     }
-    if (ascii) return latin1(b, s[0], s[1])
+    if (i === e) return e - s <= INTERN_MAX ? interned(b, s, e - s, h) : latin1(b, s, e)
     try {
-      return utf8.decode(b.subarray(s[0], s[1]))
+      return utf8.decode(b.subarray(s, e))
     } catch {
       return undefined
     }
   }
+}
+
+/**
+ * Short ASCII strings (network, kind, metadata keys and most values) repeat from one record to the next: a
+ * small direct-mapped table of their bytes and strings answers a repeat without building a string (building
+ * them was ~5 % of a full node's main thread in tx gossip). Bounded: INTERN_SLOTS × INTERN_MAX bytes; a
+ * collision only replaces the slot.
+ */
+const INTERN_SLOTS = 512
+const INTERN_MAX = 48
+const internBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX)
+const internLen = new Int32Array(INTERN_SLOTS).fill(-1)
+const internStr: string[] = new Array<string>(INTERN_SLOTS).fill('')
+
+function interned(b: Uint8Array, s: number, n: number, h: number): string {
+  const slot = (h ^ (h >>> 13)) & (INTERN_SLOTS - 1)
+  const off = slot * INTERN_MAX
+  if (internLen[slot] === n) {
+    let j = 0
+    while (j < n && internBytes[off + j] === b[s + j]) j++
+    if (j === n) return internStr[slot]
+  }
+  const str = latin1(b, s, s + n)
+  for (let j = 0; j < n; j++) internBytes[off + j] = b[s + j]
+  internLen[slot] = n
+  internStr[slot] = str
+  return str
 }
 
 function latin1(b: Uint8Array, s: number, e: number): string {
@@ -138,8 +167,8 @@ export function fastDecodeTransaction(bytes: Uint8Array): FastDecoded | undefine
   if (signature === undefined) return undefined
   const strippedEnd = r.pos
   const p = r.span(2, LIMITS.payloadBytes)
-  if (p === undefined || r.pos !== bytes.byteLength) return undefined
-  return { tx: { body, signature, payload: bytes.subarray(p[0], p[1]) }, bodyEnd, strippedEnd }
+  if (p < 0 || r.pos !== bytes.byteLength) return undefined
+  return { tx: { body, signature, payload: bytes.subarray(p, r.pos) }, bodyEnd, strippedEnd }
 }
 
 /** The stripped tx [body, signature] encoded by `bytes` (same rules; body = [1, bodyEnd)), or undefined. */
@@ -160,7 +189,7 @@ function skip(r: Reader, depth: number): boolean {
   if (depth > 16 || r.pos >= r.b.byteLength) return false
   const major = r.b[r.pos] >> 5
   if (major === 0 || major === 1) return r.head(major) >= 0
-  if (major === 2 || major === 3) return r.span(major, Number.MAX_SAFE_INTEGER) !== undefined
+  if (major === 2 || major === 3) return r.span(major, Number.MAX_SAFE_INTEGER) >= 0
   if (major === 4 || major === 5) {
     const n = r.head(major)
     if (n < 0) return false

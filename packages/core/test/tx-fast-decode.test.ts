@@ -124,6 +124,39 @@ describe('direct tx reader (fastDecodeTransaction) agrees with the general decod
   })
 })
 
+describe('short ASCII strings come from a table of recent ones', () => {
+  // Metadata from a small alphabet of near-identical strings (lengths around the table's 48-byte limit,
+  // differing in one byte or in length), decoded in any order: each string is its own, never a neighbour's.
+  const near = ['', 'a', 'b', 'ab', 'ba', 'line', 'linf', 'x'.repeat(47), `${'x'.repeat(46)}y`, 'x'.repeat(48), 'x'.repeat(49), 'é', 'ü'.repeat(3)]
+  const txOf = (pairs: Array<[string, string]>, network: string) => {
+    const t = sample()
+    return { ...t, body: { ...t.body, network, metadata: Object.fromEntries(pairs.map(([k, v]) => [`k${k}`, v])) } }
+  }
+  it('repeats and near-repeats decode exactly as the general decoder', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.array(fc.tuple(fc.constantFrom(...near), fc.constantFrom(...near)), { maxLength: 6 }), fc.constantFrom('n', 'm', 'devnet', 'devnes')), { minLength: 1, maxLength: 20 }),
+        (txs) => {
+          for (const [pairs, network] of txs) {
+            const bytes = encodeTransaction(txOf(pairs, network))
+            expect(fastDecodeTransaction(new Uint8Array(bytes))?.tx).toEqual(decodeTransactionGeneral(bytes))
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('thousands of distinct strings of one length (every slot taken and replaced) stay exact', () => {
+    for (let i = 0; i < 5000; i++) {
+      const v = String(i).padStart(8, '0')
+      const bytes = encodeTransaction(txOf([[v, v], ['', 'same']], 'n'))
+      const fast = fastDecodeTransaction(new Uint8Array(bytes))
+      expect(fast?.tx.body.metadata).toEqual({ [`k${v}`]: v, k: 'same' })
+    }
+  })
+})
+
 const mutatedStripped = fc
   .tuple(strippedTxArb, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean())
   .map(([t, i, v, cut]) => {

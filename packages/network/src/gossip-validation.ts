@@ -3,8 +3,9 @@ import type { PeerId } from '@libp2p/interface'
 import {
   type Block,
   decodeBlockAnnouncement,
-  decodeTxBatch,
+  decodeTransaction,
   decodeVote,
+  equalBytes,
   type Transaction,
   toHex,
   verifyVote,
@@ -14,6 +15,7 @@ import { errMessage } from './config.js'
 import { GossipAction, GossipActionError, type GossipErrorCode } from './errors.js'
 import type { NetworkContext } from './host.js'
 import type { Members } from './members.js'
+import { txBatchItems } from './tx-batch.js'
 import type { BlockVerdict, IgnoreReason, NetworkComponents, RejectReason } from './types.js'
 
 type Topic = 'tx' | 'block' | 'vote' | 'checkpoint'
@@ -50,12 +52,20 @@ export class GossipValidator {
     this.run('tx', peer, msg, async (meta) => {
       let txs: Transaction[]
       try {
-        txs = decodeTxBatch(msg.data)
+        txs = txBatchItems(msg.data).map((b) => decodeTransaction(b))
       } catch (err) {
         throw decodeError(meta, 'tx batch', err)
       }
       // Only allowed keys (genesis members) may originate records: one stranger's tx rejects the batch.
-      const stranger = txs.find((t) => !this.components.originAllowed(t.body.origin))
+      // A batch is mostly one origin's records: ask once per run of equal origins (each ask hex-encodes it).
+      let allowed: Uint8Array | undefined
+      const stranger = txs.find((t) => {
+        const o = t.body.origin
+        if (allowed !== undefined && equalBytes(o, allowed)) return false
+        if (!this.components.originAllowed(o)) return true
+        allowed = o
+        return false
+      })
       if (stranger !== undefined) {
         throw new GossipActionError(
           GossipAction.REJECT,

@@ -1,17 +1,9 @@
-import {
-  type Block,
-  decodeTxBatchItems,
-  encodeBlock,
-  encodeBlockAnnouncement,
-  encodeTransaction,
-  encodeTxBatch,
-  type Transaction,
-  WIRE_LIMITS,
-} from '@profichain/core'
+import { type Block, encodeBlock, encodeBlockAnnouncement, encodeTransaction, type Transaction, WIRE_LIMITS } from '@profichain/core'
 import { errMessage, ITEM_OVERHEAD, sleep } from './config.js'
 import { NetworkError } from './errors.js'
 import type { GossipsubAdapter } from './gossipsub-adapter.js'
 import type { NetworkContext } from './host.js'
+import { encodeTxBatchItems, txBatchItems } from './tx-batch.js'
 import type { PublishResult } from './types.js'
 
 /** Batch framing overhead allowance: CBOR array header. */
@@ -26,10 +18,10 @@ interface Pending {
 
 /** Split an encoded tx batch into two batches (different bytes, so new gossip message ids); undefined for 1 item. */
 function splitBatch(data: Uint8Array): [Uint8Array, Uint8Array] | undefined {
-  const items = decodeTxBatchItems(data)
+  const items = txBatchItems(data)
   if (items.length < 2) return undefined
   const mid = items.length >> 1
-  return [encodeTxBatch(items.slice(0, mid)), encodeTxBatch(items.slice(mid))]
+  return [encodeTxBatchItems(items.slice(0, mid)), encodeTxBatchItems(items.slice(mid))]
 }
 
 /** A FIFO of pending messages that knows how many bytes it holds. */
@@ -145,7 +137,7 @@ export class PublishQueue {
     return this.enqueue(
       this.txQueue,
       this.topics.txTopic,
-      batches.map((b) => encodeTxBatch(b)),
+      batches.map((b) => encodeTxBatchItems(b)),
     )
   }
 

@@ -88,6 +88,17 @@ describe('GossipValidator (the error carries the verdict)', () => {
     expect([s.gossipRejected, s.gossipDecodeFailed, s.gossipIn, s.gossipAccepted]).toEqual([3, 1, 3, 0])
   })
 
+  it('one stranger anywhere in a batch of member records rejects it (origin), whatever its position', async () => {
+    const tx = (key: typeof member, seq: number) => encodeTransaction(createTransaction(key, { network: NETWORK, seq, payload: new Uint8Array([seq]) }))
+    const { v, metrics } = setup()
+    const mine = [0, 1, 2, 3].map((i) => tx(member, i))
+    const odd = tx(stranger, 9)
+    for (const batch of [[...mine, odd], [mine[0], odd, mine[1]], [odd, ...mine]])
+      expect(await v.validateTxs(sender, msg(encodeTxBatch(batch)))).toBe(TopicValidatorResult.Reject)
+    expect(await v.validateTxs(sender, msg(encodeTxBatch(mine)))).toBe(TopicValidatorResult.Accept)
+    expect(metrics.snapshot().rejected.origin).toBe(3)
+  })
+
   it('ignores without penalty when the callback throws or says ignore; accepts otherwise', async () => {
     let mode: 'throw' | 'ignore' | 'accept' = 'throw'
     const { v, metrics, logs } = setup({

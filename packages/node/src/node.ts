@@ -421,7 +421,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         ))
         const sync = (this.parts.sync = createSync(
           { genesisHash: genesisHash(this.genesis), fetchPayloads: c.enabled.archive },
-          { net: gossip.net, store: tree, chain: { addBlock: imports.addBlock }, votes: this.votes, logger: log('sync') },
+          { net: gossip.net, store: tree, chain: { addBlock: imports.addBlock, importing: imports.importing }, votes: this.votes, logger: log('sync') },
         ))
         this.parts.watchdog = createWatchdog(
           {},

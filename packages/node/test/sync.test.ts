@@ -1,7 +1,7 @@
 import { type Block, blockHash, type SyncKind, type SyncRequestOf, type SyncResponses } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
 import { type ApplyOutcome, type ChainStore, createChainService } from '../src/chain/index.js'
-import { createSync, createSyncHandlers, type SyncNet, type SyncStore } from '../src/sync/index.js'
+import { createSync, createSyncHandlers, type SyncNet, type SyncStore, trackImports } from '../src/sync/index.js'
 import { blocksOn, FakeStore, GENESIS_LIKE, silent, waitFor } from './fakes.js'
 
 const GENESIS_HASH = new Uint8Array(32).fill(9)
@@ -9,18 +9,23 @@ const GENESIS_HASH = new Uint8Array(32).fill(9)
 /** A peer that serves its own FakeStore through the real sync server handlers. */
 function peerServing(store: FakeStore) {
   const handlers = createSyncHandlers({ genesisHash: GENESIS_HASH }, { store: store as unknown as SyncStore })
-  const requests: Array<{ peer: string; kind: SyncKind }> = []
+  const requests: Array<{ peer: string; kind: SyncKind; from?: number; sent?: number }> = []
   const net: SyncNet = {
     peers: () => [{ peerId: 'ahead' }],
     request: async <K extends SyncKind>(peer: string, req: SyncRequestOf<K>): Promise<SyncResponses[K]> => {
       requests.push({ peer, kind: req.kind })
       const r = req as SyncRequestOf<SyncKind>
-      const { decodeBlock } = await import('@profichain/core')
+      const { decodeBlock, decodeHeader } = await import('@profichain/core')
       switch (r.kind) {
         case 'status':
           return (await handlers.status()) as SyncResponses[K]
-        case 'blocks':
-          return (await handlers.blocks(r.from, r.count)).map((b) => decodeBlock(b)) as SyncResponses[K]
+        case 'headers':
+          return (await handlers.headers(r.from, r.count)).map((h) => decodeHeader(h)) as SyncResponses[K]
+        case 'blocks': {
+          const encoded = await handlers.blocks(r.from, r.count)
+          requests[requests.length - 1] = { peer, kind: req.kind, from: r.from, sent: encoded.length }
+          return encoded.map((b) => decodeBlock(b)) as SyncResponses[K]
+        }
         default:
           throw new Error(`unexpected ${r.kind}`)
       }
@@ -100,5 +105,121 @@ describe('sync', () => {
     await waitFor('the round ends', () => !sync.isSyncing())
     expect(requests.filter((r) => r.kind === 'status')).toHaveLength(1)
     expect(requests.every((r) => r.peer === 'ahead')).toBe(true)
+  })
+
+  it('a peer one block ahead on our chain: left to gossip for one round, then that block only, never the chain again', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 21 }, () => []))
+    await fill(remote, chainOf.slice(0, 20))
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, chainOf.slice(0, 19))
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    // Round 1: block 20 extends our head and is on its way by gossip: its header only.
+    await sync.sync()
+    expect(requests.map((r) => r.kind)).toEqual(['status', 'headers'])
+    expect(store.head().height).toBe(19)
+    // Round 2: the same head is still missing (gossip lost it): fetched, and only it (before: 9 blocks from 8 below).
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(chainOf[19].header))
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 20, sent: 1 }])
+    // Gossip brings block 21 between rounds: nothing is fetched again.
+    await fill(remote, chainOf.slice(20))
+    await sync.sync()
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(1)
+    await chain.addBlock(chainOf[20])
+    await sync.sync()
+    expect(requests.filter((r) => r.kind === 'blocks')).toHaveLength(1)
+    expect(store.head().height).toBe(21)
+    await sync.stop()
+  })
+
+  it('blocks gossip is importing already are not fetched again; the rest is fetched once they are in', async () => {
+    const remote = new FakeStore()
+    const chainOf = blocksOn(GENESIS_LIKE, Array.from({ length: 22 }, () => []))
+    await fill(remote, chainOf)
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, chainOf.slice(0, 19))
+    // Gossip hands block 20 to the chain; its import is held (a large block being checked and stored).
+    let release = () => {}
+    const held = new Promise<void>((r) => (release = r))
+    const imports = trackImports(async (b: Block, opts?: { from?: string }) => {
+      if (b.header.height === 20) await held
+      return chain.addBlock(b, opts)
+    })
+    const gossiped = imports.addBlock(chainOf[19], { from: 'ahead' })
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain: imports, logger: silent })
+    await sync.sync()
+    expect(requests.map((r) => r.kind)).toEqual(['status', 'headers'])
+    release()
+    expect((await gossiped).status).toBe('applied')
+    await sync.sync()
+    expect(store.head().height).toBe(22)
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 21, sent: 2 }])
+    await sync.stop()
+  })
+
+  it('a peer one block ahead on another branch is synced from at once', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
+    const tip = { hash: blockHash(common[9].header), height: 10 }
+    const theirs = blocksOn(tip, [[], []])
+    const ours = blocksOn(tip, [[]])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(theirs[1].header))
+    expect(requests.filter((r) => r.kind === 'blocks').map((r) => r.from)).toEqual([12, 3])
+    await sync.stop()
+  })
+
+  it('a peer on a longer fork: the first answer does not connect, the client steps back and reorgs', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 12 }, () => []))
+    const tip = { hash: blockHash(common[11].header), height: 12 }
+    const theirs = blocksOn(tip, [[], [], [], []])
+    const ours = blocksOn(tip, [[], []])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const orphans: string[] = []
+    const addBlock = chain.addBlock.bind(chain)
+    const counting = {
+      addBlock: async (b: Block, opts?: { from?: string }) => {
+        const outcome = await addBlock(b, opts)
+        if (outcome.status === 'orphan') orphans.push(String(b.header.height))
+        return outcome
+      },
+    }
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain: counting, logger: silent })
+    await sync.sync()
+    expect(store.head().hash).toEqual(blockHash(theirs[3].header))
+    expect(store.head().height).toBe(16)
+    // From our head + 1 (15: its parent is their 14, not ours), then 8 below the common height 14.
+    expect(requests.filter((r) => r.kind === 'blocks').map((r) => r.from)).toEqual([15, 6])
+    expect(orphans).toEqual([])
+    await sync.stop()
+  })
+
+  it('a peer whose head is a fork block at our height: its head is asked for first and connects', async () => {
+    const remote = new FakeStore()
+    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
+    const tip = { hash: blockHash(common[9].header), height: 10 }
+    const theirs = blocksOn(tip, [[]])
+    const ours = blocksOn(tip, [[]])
+    await fill(remote, [...common, ...theirs])
+    const { net, requests } = peerServing(remote)
+    const { store, chain } = local()
+    await fill(store, [...common, ...ours])
+    const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
+    await sync.sync()
+    expect(await store.hasBlock(blockHash(theirs[0].header))).toBe(true)
+    expect(requests.filter((r) => r.kind === 'blocks')).toEqual([{ peer: 'ahead', kind: 'blocks', from: 11, sent: 1 }])
+    await sync.stop()
   })
 })

@@ -18,5 +18,8 @@ export function createTxVerifier(init: ProcessingInit = {}): TxVerifier {
   if (!Number.isSafeInteger(merkleChunk) || merkleChunk < 1 || (merkleChunk & (merkleChunk - 1)) !== 0) {
     throw new RangeError(`merkleChunk must be a power of two, got ${merkleChunk}`)
   }
-  return threads === 0 ? new InlineVerifier() : new PoolVerifier({ threads, batchSize, merkleChunk })
+  const verifiedIds = init.verifiedIds ?? 65_536
+  if (!Number.isSafeInteger(verifiedIds) || verifiedIds < 0)
+    throw new RangeError(`verifiedIds must be a non-negative integer, got ${verifiedIds}`)
+  return threads === 0 ? new InlineVerifier() : new PoolVerifier({ threads, batchSize, merkleChunk, verifiedIds })
 }

@@ -6,7 +6,8 @@ import { ProcessingError } from './errors.js'
 import { pack } from './pack.js'
 import { appendChecks } from './results.js'
 import type { TxCheck, TxVerifier } from './types.js'
-import { type CheckedBatch, splitSignatures } from './work.js'
+import { VerifiedIds } from './verified.js'
+import { type CheckedBatch, type SignedBatch, splitSignatures } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -17,6 +18,8 @@ export interface PoolVerifierInit {
   threads: number
   batchSize: number
   merkleChunk: number
+  /** Ids per generation of the verified-tx set (default 65,536; 0 = off); see VerifiedIds. */
+  verifiedIds?: number
 }
 
 /** Spreads each batch over a piscina worker pool in chunks, packed into transferable buffers. */
@@ -25,6 +28,8 @@ export class PoolVerifier implements TxVerifier {
   private readonly batchSize: number
   private readonly merkleChunk: number
   private readonly pool: Piscina
+  /** Stripped txs already verified here (gossip checks, own signatures): blocks skip them. */
+  readonly verified: VerifiedIds
   private closing: Promise<void> | undefined
 
   constructor(init: PoolVerifierInit) {
@@ -38,6 +43,7 @@ export class PoolVerifier implements TxVerifier {
     this.threads = init.threads
     this.batchSize = init.batchSize
     this.merkleChunk = init.merkleChunk
+    this.verified = new VerifiedIds(init.verifiedIds ?? 65_536)
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: init.threads,
@@ -47,18 +53,27 @@ export class PoolVerifier implements TxVerifier {
       // Two tasks per worker: the next chunk already waits in the worker's port when one finishes, so a
       // busy or descheduled main thread never leaves a worker idle between chunks.
       concurrentTasksPerWorker: 2,
+      // No run/wait-time histograms: recording them cost ~1 % of a devnet full node's main thread.
+      recordTiming: false,
     })
   }
 
   async verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> {
-    const parts = await Promise.all(
-      this.chunks(encoded.length).map(([s, e]) =>
-        this.runPacked<Uint8Array>('verifyStripped', encoded, s, e),
-      ),
-    )
+    this.assertOpen()
+    // Txs verified here before (a thin node checked them in gossip, or signed them) are not sent again.
     const out: boolean[] = new Array(encoded.length)
-    let i = 0
-    for (const part of parts) for (const b of part) out[i++] = b === 1
+    const todo: number[] = []
+    for (let i = 0; i < encoded.length; i++) {
+      if (this.verified.hasStripped(encoded[i])) out[i] = true
+      else todo.push(i)
+    }
+    if (todo.length === 0) return out
+    const items = todo.length === encoded.length ? encoded : todo.map((i) => encoded[i])
+    const parts = await Promise.all(
+      this.chunks(items.length).map(([s, e]) => this.runPacked<Uint8Array>('verifyStripped', items, s, e)),
+    )
+    let k = 0
+    for (const part of parts) for (const b of part) out[todo[k++]] = b === 1
     return out
   }
 
@@ -67,7 +82,10 @@ export class PoolVerifier implements TxVerifier {
       this.chunks(encoded.length).map(([s, e]) => this.runPacked<CheckedBatch>('checkTx', encoded, s, e)),
     )
     const out: TxCheck[] = []
-    for (const part of parts) appendChecks(part, out)
+    for (const part of parts) {
+      this.verified.addFlat(part.ids, part.ok)
+      appendChecks(part, out)
+    }
     return out
   }
 
@@ -78,11 +96,14 @@ export class PoolVerifier implements TxVerifier {
         const packed = pack(messages, s, e)
         // The seed is copied (not transferred): the caller keeps its key.
         const task = { op: 'sign' as const, seed: new Uint8Array(seed), ...packed }
-        return (await this.run(task, [packed.data, packed.offsets])) as Uint8Array
+        return (await this.run(task, [packed.data, packed.offsets])) as SignedBatch
       }),
     )
     const out: Uint8Array[] = []
-    for (const part of parts) for (const sig of splitSignatures(part)) out.push(sig)
+    for (const part of parts) {
+      this.verified.addFlat(part.ids, part.own)
+      for (const sig of splitSignatures(part.sigs)) out.push(sig)
+    }
     return out
   }
 

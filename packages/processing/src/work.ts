@@ -1,5 +1,6 @@
 import {
   decodeStrippedTx,
+  equalBytes,
   getCrypto,
   decodeTransaction,
   leafHash,
@@ -35,6 +36,59 @@ export function signItems(seed: Uint8Array, items: readonly Uint8Array[]): Uint8
   const crypto = getCrypto()
   for (let i = 0; i < items.length; i++) out.set(crypto.sign(seed, items[i]), 64 * i)
   return out
+}
+
+/** Signatures of a batch of messages, and the txId of each message that is an own tx body. */
+export interface SignedBatch {
+  /** 64 bytes per item: the Ed25519 signature. */
+  sigs: Uint8Array
+  /** 32 bytes per item: txId of [item, signature] where `own[i] === 1`, zeros otherwise. */
+  ids: Uint8Array
+  /** 1 where the item is a canonical tx body whose origin is the signing key (so [item, signature] verifies). */
+  own: Uint8Array
+}
+
+// Public key of the last seed seen (a node signs with one key): deriving it costs more than a signature.
+let lastSeed: Uint8Array | undefined
+let lastPublicKey: Uint8Array | undefined
+
+function publicKeyOf(seed: Uint8Array): Uint8Array {
+  if (lastSeed === undefined || lastPublicKey === undefined || !equalBytes(lastSeed, seed)) {
+    lastPublicKey = getCrypto().publicKey(seed)
+    lastSeed = new Uint8Array(seed)
+  }
+  return lastPublicKey
+}
+
+/**
+ * signItems, plus the txId of each item that is a canonical tx body with the signer as origin: the stripped
+ * tx [item, signature] is then valid by construction, and its id lets the verifier skip verifying it again
+ * when it comes back in a block (see VerifiedIds). Anything else (any message may be signed) gets no id.
+ */
+export function signTxItems(seed: Uint8Array, items: readonly Uint8Array[]): SignedBatch {
+  const n = items.length
+  const sigs = signItems(seed, items)
+  const ids = new Uint8Array(32 * n)
+  const own = new Uint8Array(n)
+  const origin = publicKeyOf(seed)
+  for (let i = 0; i < n; i++) {
+    const body = items[i]
+    // encodeStrippedTx's bytes: 0x82 ‖ body ‖ bytes head of 64 (0x58 0x40) ‖ signature.
+    const stripped = new Uint8Array(body.byteLength + 67)
+    stripped[0] = 0x82
+    stripped.set(body, 1)
+    stripped[body.byteLength + 1] = 0x58
+    stripped[body.byteLength + 2] = 0x40
+    stripped.set(sigs.subarray(64 * i, 64 * i + 64), body.byteLength + 3)
+    try {
+      if (!equalBytes(decodeStrippedTx(stripped).body.origin, origin)) continue
+    } catch {
+      continue // not a tx body
+    }
+    ids.set(sha256(stripped), 32 * i)
+    own[i] = 1
+  }
+  return { sigs, ids, own }
 }
 
 /** Split signItems' output into one signature per item. */

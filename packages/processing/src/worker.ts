@@ -1,5 +1,5 @@
 import { type Packed, unpack } from './pack.js'
-import { checkTxItems, merkleRootOfItems, signItems, verifyStrippedItems } from './work.js'
+import { checkTxItems, merkleRootOfItems, signTxItems, verifyStrippedItems } from './work.js'
 
 /** Messages the pool sends to a worker. */
 export type Task =
@@ -20,7 +20,7 @@ export default function run(task: Task): unknown {
     case 'merkle':
       return merkleRootOfItems(unpack(task))
     case 'sign':
-      return signItems(task.seed, unpack(task))
+      return signTxItems(task.seed, unpack(task))
     case 'crash':
       process.exit(70)
   }

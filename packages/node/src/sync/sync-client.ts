@@ -52,7 +52,11 @@ export interface SyncComponents {
   net: SyncNet
   store: SyncStore
   /** Where fetched blocks go (the chain service). */
-  chain: { addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome> }
+  chain: {
+    addBlock(block: Block, opts?: { from?: string }): Promise<ApplyOutcome>
+    /** Whether a block (by hash) is being imported already, e.g. brought by gossip (trackImports). */
+    importing?(hash: Uint8Array): boolean
+  }
   /**
    * Quorum: the co-signatures on a peer's headers, taken like gossiped votes (the votes subsystem). Blocks we
    * already have come back `known` without their newer signatures; a vote gossiped while the link was down is
@@ -83,6 +87,8 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
   private timer?: NodeJS.Timeout
   /** When each peer last triggered a sync for an orphan's parents (bounded by the member count). */
   private readonly orphanSyncAt = new Map<string, number>()
+  /** Per peer: its head, one block above ours, that a round left to gossip (bounded by the member count). */
+  private readonly leftToGossip = new Map<string, Uint8Array>()
   private current: Promise<void> = Promise.resolve()
 
   constructor(
@@ -157,18 +163,44 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
       if (!(await this.onOurChain(st.headHash, st.height))) await this.pullSignatures(peer, st.height)
       return
     }
-    const ours = store.head().height
+    const head = store.head()
+    const ours = head.height
     const batch = this.init.batch ?? 32
+    // The blocks just above ours are usually on their way by block gossip already (a node takes a few hundred
+    // ms to check and store a block of thousands of txs); fetching them too sends, decodes and drops them a
+    // second time. One header tells: when the next block (extending our head) is being imported, or is the
+    // peer's head seen for the first time (most likely still crossing the link), this round leaves it to
+    // gossip and the next round fetches whatever is still missing. Far behind (catch-up): no such check.
+    if (st.height > ours && st.height - ours <= batch) {
+      const [next] = await net.request(peer, { kind: 'headers', from: ours + 1, count: 1 })
+      if (next !== undefined && equalBytes(next.prevHash, head.hash)) {
+        const hash = blockHash(next)
+        if (chain.importing?.(hash)) return
+        if (st.height === ours + 1 && equalBytes(hash, st.headHash) && !equalBytes(this.leftToGossip.get(peer) ?? head.hash, hash)) {
+          this.leftToGossip.set(peer, hash)
+          return
+        }
+      }
+    }
     let applied = 0
     try {
-      // Start a little below the common height; step further back while what we get does not connect.
-      let back = 8
+      // First ask for what we lack: from our head + 1 (the peer's head when it is not above ours: a fork of
+      // one block connects there). A peer in step with us is then sent only the blocks we have not got, not
+      // the chain a second time. Only when they do not connect (a fork) step back: 8 blocks below the common
+      // height, then 4× further each time.
+      let back = -1
       for (;;) {
-        let from = Math.max(1, Math.min(ours, st.height) - back)
+        let from = back < 0 ? Math.max(1, Math.min(ours + 1, st.height)) : Math.max(1, Math.min(ours, st.height) - back)
         let connected = true
         while (from <= st.height && !this.stopped) {
           const blocks = await net.request(peer, { kind: 'blocks', from, count: batch })
           if (blocks.length === 0) break
+          // A first answer whose parent we lack is a fork below: step back before verifying and storing
+          // blocks that could only be orphans here.
+          if (back < 0 && !(await store.hasBlock(blocks[0].header.prevHash))) {
+            connected = false
+            break
+          }
           for (const b of blocks) {
             // Blocks we asked for are our own doing: an orphan here is no offence, the loop goes on.
             const outcome = await chain.addBlock(b, { from: peer })
@@ -184,7 +216,7 @@ class Sync extends EventEmitter<SyncEvents> implements SyncService {
           from += blocks.length
         }
         if (connected || from <= 1 || back > ours) return
-        back *= 4
+        back = back < 0 ? 8 : back * 4
       }
     } finally {
       this.emit('synced', { peer, applied })

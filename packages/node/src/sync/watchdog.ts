@@ -1,3 +1,4 @@
+import { type Block, blockHash, equalBytes } from '@profichain/core'
 import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
@@ -43,24 +44,30 @@ export interface Watchdog extends Startable {
 
 /**
  * Wrap a chain's `addBlock` so the watchdog can see how long the oldest import has been waiting (gossip and
- * sync share one chain service; its queue is serial, so the oldest waiting import is the stuck one).
+ * sync share one chain service; its queue is serial, so the oldest waiting import is the stuck one), and the
+ * sync client which blocks are being imported already (a block gossip brought, not to be fetched again).
  */
-export function trackImports<A extends unknown[], R>(
-  addBlock: (...args: A) => Promise<R>,
+export function trackImports<O extends unknown[], R>(
+  addBlock: (block: Block, ...rest: O) => Promise<R>,
   now: () => number = Date.now,
-): { addBlock: (...args: A) => Promise<R>; oldestWaitMs: () => number } {
-  const waiting = new Map<number, number>()
+): { addBlock: (block: Block, ...rest: O) => Promise<R>; oldestWaitMs: () => number; importing: (hash: Uint8Array) => boolean } {
+  const waiting = new Map<number, { at: number; block: Block }>()
   let next = 0
   return {
-    addBlock: (...args: A) => {
+    addBlock: (block: Block, ...rest: O) => {
       const id = next++
-      waiting.set(id, now())
-      return addBlock(...args).finally(() => waiting.delete(id))
+      waiting.set(id, { at: now(), block })
+      return addBlock(block, ...rest).finally(() => waiting.delete(id))
     },
     // Insertion order: the first entry is the oldest.
     oldestWaitMs: () => {
       const first = waiting.values().next()
-      return first.done ? 0 : now() - first.value
+      return first.done ? 0 : now() - first.value.at
+    },
+    // The chain's queue: a few blocks at most (blockHash is memoised per header).
+    importing: (hash: Uint8Array) => {
+      for (const { block } of waiting.values()) if (equalBytes(blockHash(block.header), hash)) return true
+      return false
     },
   }
 }

@@ -1,0 +1,102 @@
+import {
+  createTransaction,
+  encodeStrippedTx,
+  encodeTransaction,
+  encodeTxBody,
+  generateKeyPair,
+  type Transaction,
+} from '@profichain/core'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTxVerifier } from '../src/index.js'
+import { PoolVerifier } from '../src/pool.js'
+
+// Issue 12: txs this node checked in gossip or signed itself are not verified again when a block brings them.
+const [mine, other] = [generateKeyPair(), generateKeyPair()]
+const make = (key: typeof mine, seq: number): Transaction =>
+  createTransaction(key, { network: 'test', seq, timestamp: 1_700_000_000_000 + seq, payload: new TextEncoder().encode(`r${seq}`), metadata: { line: String(seq) } })
+const theirs = Array.from({ length: 30 }, (_, i) => make(other, i))
+const ours = Array.from({ length: 30 }, (_, i) => make(mine, i))
+
+function flip(bytes: Uint8Array, at: number, bit: number): Uint8Array {
+  const c = bytes.slice()
+  c[at % c.length] ^= 1 << bit
+  return c
+}
+
+const open: PoolVerifier[] = []
+function pool(verifiedIds?: number): PoolVerifier {
+  const v = new PoolVerifier({ threads: 1, batchSize: 8, merkleChunk: 1024, verifiedIds })
+  open.push(v)
+  return v
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((v) => v.close()))
+})
+
+describe('PoolVerifier: verified ids', () => {
+  it('a tx that passed checkTransactions verifies in a block from the set; a tampered or failed one never does', async () => {
+    const v = pool()
+    const badSig = { ...theirs[29], signature: flip(theirs[29].signature, 3, 1) }
+    const checks = await v.checkTransactions([...theirs.slice(0, 20), badSig].map(encodeTransaction))
+    expect(checks.map((c) => c.ok)).toEqual([...theirs.slice(0, 20).map(() => true), false])
+    expect(v.verified.size).toBe(20)
+    expect(await v.verifyStrippedTxs(theirs.slice(0, 20).map(encodeStrippedTx))).toEqual(theirs.slice(0, 20).map(() => true))
+    expect(v.verified.hits).toBe(20)
+    // The failed one, tampered copies of verified ones and unseen ones go to the worker and get its answer.
+    const rest = [encodeStrippedTx(badSig), flip(encodeStrippedTx(theirs[0]), 40, 0), flip(encodeStrippedTx(theirs[1]), 200, 5), encodeStrippedTx(theirs[25])]
+    expect(await v.verifyStrippedTxs(rest)).toEqual([false, false, false, true])
+    expect(v.verified.hits).toBe(20)
+  })
+
+  it('own records signed by signMessages are remembered; a body of another origin or a non-body message is not', async () => {
+    const v = pool()
+    const bodies = ours.map((t) => encodeTxBody(t.body))
+    const sigs = await v.signMessages(mine.seed, bodies)
+    expect(v.verified.size).toBe(ours.length)
+    const blockTxs = ours.map((t, i) => encodeStrippedTx({ body: t.body, signature: sigs[i] }))
+    expect(await v.verifyStrippedTxs(blockTxs)).toEqual(ours.map(() => true))
+    expect(v.verified.hits).toBe(ours.length)
+    // Our key signing someone else's body: [body, sig] does not verify (wrong origin), so it must not be remembered.
+    const [foreign] = await v.signMessages(mine.seed, [encodeTxBody(theirs[0].body)])
+    await v.signMessages(mine.seed, [new Uint8Array([1, 2, 3]), new Uint8Array(0)])
+    expect(v.verified.size).toBe(ours.length)
+    expect(await v.verifyStrippedTxs([encodeStrippedTx({ body: theirs[0].body, signature: foreign })])).toEqual([false])
+    expect(v.verified.hits).toBe(ours.length)
+  })
+
+  it('after warming, any batch gets the same answers as the inline verifier', async () => {
+    const v = pool()
+    const inline = createTxVerifier({ threads: 0 })
+    await v.checkTransactions(theirs.slice(0, 15).map(encodeTransaction))
+    await v.signMessages(mine.seed, ours.slice(0, 15).map((t) => encodeTxBody(t.body)))
+    const all = [...theirs, ...ours]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ i: fc.nat(all.length - 1), tamper: fc.boolean(), at: fc.nat(), bit: fc.nat(7) }), { maxLength: 40 }),
+        async (items) => {
+          const enc = items.map((x) => (x.tamper ? flip(encodeStrippedTx(all[x.i]), x.at, x.bit) : encodeStrippedTx(all[x.i])))
+          expect(await v.verifyStrippedTxs(enc)).toEqual(await inline.verifyStrippedTxs(enc))
+        },
+      ),
+      { numRuns: 30 },
+    )
+    expect(v.verified.hits).toBeGreaterThan(0)
+    await inline.close()
+  })
+
+  it('stays bounded: two generations of verifiedIds ids; 0 turns it off', async () => {
+    const v = pool(4)
+    await v.checkTransactions(theirs.map(encodeTransaction))
+    expect(v.verified.size).toBeLessThanOrEqual(8)
+    // The newest are kept, the oldest forgotten (verified again by the worker, with the same answer).
+    expect(await v.verifyStrippedTxs(theirs.map(encodeStrippedTx))).toEqual(theirs.map(() => true))
+    expect(v.verified.hits).toBe(v.verified.size)
+    const off = pool(0)
+    await off.checkTransactions(theirs.map(encodeTransaction))
+    expect(off.verified.size).toBe(0)
+    expect(await off.verifyStrippedTxs(theirs.map(encodeStrippedTx))).toEqual(theirs.map(() => true))
+    expect(off.verified.hits).toBe(0)
+    expect(() => createTxVerifier({ verifiedIds: -1 })).toThrow(RangeError)
+  })
+})
