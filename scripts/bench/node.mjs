@@ -12,7 +12,7 @@
 //        node scripts/bench/node.mjs --burst files:5000 [--runs 3]   (one burst kind, one node)
 // --profile runs the node under --cpu-prof and prints where its time goes (see lib.mjs summariseProfile).
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs, target? }.
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -450,6 +450,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       if (opts.profile) {
         await node.stop()
         const prof = await newestProfile(node.profDir)
+        // BENCH_KEEP_PROFILE=<file>: keep the raw profile (e.g. for a look at the burst window only).
+        if (prof && process.env.BENCH_KEEP_PROFILE) await copyFile(prof, process.env.BENCH_KEEP_PROFILE)
         if (prof) console.log(`\n${profileTable(await summariseProfile(prof, 30), `CPU profile of the full node (burst ${mode})`)}\n`)
       }
     } finally {

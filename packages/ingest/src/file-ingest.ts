@@ -43,6 +43,7 @@ import type {
 } from './types.js'
 import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
+import { WorkerReceiptIo } from './receipt-io.js'
 import { writeReceiptFiles } from './receipts.js'
 
 const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -226,6 +227,8 @@ export class FileIngestImpl implements FileIngest {
   /** Output folders known to exist (saves a mkdir per file). */
   private readonly madeDirs = new Set<string>()
   private receiptChain: Promise<unknown> = Promise.resolve()
+  /** Receipt files are written by a worker thread (the main thread builds their texts). */
+  private readonly receiptIo: WorkerReceiptIo
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   private readonly retryMs: number
@@ -255,6 +258,9 @@ export class FileIngestImpl implements FileIngest {
     this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })
     this.metrics = components.metrics
+    this.receiptIo = new WorkerReceiptIo(this.madeDirs, (err) =>
+      this.log.warn({ err: String(err) }, 'receipt worker unavailable: receipt files are written on the main thread'),
+    )
   }
 
   async start(): Promise<void> {
@@ -264,6 +270,7 @@ export class FileIngestImpl implements FileIngest {
       if (d !== this.inbox) await removeStaleTemps(d)
     }
     this.running = true
+    this.receiptIo.reopen()
     // Watch first, then scan: a file dropped between the two is seen by one of them (duplicates coalesce).
     // The scan watches every folder it walks.
     this.watchDir(this.inbox)
@@ -295,6 +302,7 @@ export class FileIngestImpl implements FileIngest {
     await Promise.allSettled([...this.active.values()])
     this.candidates.clear()
     await this.receiptChain.catch(() => {})
+    await this.receiptIo.close()
     this.log.info(this.stats(), 'file ingest stopped')
   }
 
@@ -320,7 +328,7 @@ export class FileIngestImpl implements FileIngest {
   ): Promise<ReceiptWriteOutcome> {
     // Serialised so that two calls never append to the same line-mode receipt file concurrently.
     const run = this.receiptChain.then(async () => {
-      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs)
+      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs, this.receiptIo)
       if (out.written.length > 0) this.log.debug({ receipts: out.written.length }, 'receipts written')
       if (out.failed.length > 0) {
         this.counters.receiptsFailed += out.failed.length
