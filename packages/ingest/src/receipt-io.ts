@@ -106,6 +106,7 @@ export class WorkerReceiptIo implements ReceiptIo {
   constructor(
     private readonly made: Set<string>,
     private readonly onBroken?: (err: unknown) => void,
+    private readonly workerUrl: URL = WORKER_URL,
   ) {}
 
   run(jobs: ReceiptJob[]): Promise<ReceiptJobResult[]> {
@@ -148,7 +149,7 @@ export class WorkerReceiptIo implements ReceiptIo {
     if (this.broken || this.closed) return undefined
     let w: Worker
     try {
-      w = new Worker(WORKER_URL)
+      w = new Worker(this.workerUrl)
     } catch (err) {
       this.fail(err)
       return undefined
