@@ -49,9 +49,9 @@ export async function readLineReceipts(path: string): Promise<LineReceipt[]> {
 }
 
 /** Where a record's receipt goes: named after its processed file (metadata.processed), else its path. */
-function receiptBase(c: ReceiptSource): string | undefined {
+function receiptBase(c: ReceiptSource, isSafe: (p: string) => boolean = isSafeRelPath): string | undefined {
   const p = c.metadata.processed
-  if (p !== undefined && isSafeRelPath(p)) return p
+  if (p !== undefined && isSafe(p)) return p
   return c.metadata.path
 }
 
@@ -113,13 +113,23 @@ export async function writeReceiptFiles(
   const names = new NameIndex(dir)
   const files: ReceiptSource[] = []
   const lineFiles = new Map<string, ReceiptSource[]>()
+  // isSafeRelPath per path, not per record (the lines of one file share it: 2 checks a line were ~2 µs).
+  const safe = new Map<string, boolean>()
+  const isSafe = (p: string): boolean => {
+    let ok = safe.get(p)
+    if (ok === undefined) {
+      ok = isSafeRelPath(p)
+      safe.set(p, ok)
+    }
+    return ok
+  }
   for (const c of committed) {
-    const base = receiptBase(c)
+    const base = receiptBase(c, isSafe)
     if (c.metadata.source !== 'file' || base === undefined) {
       out.skipped.push(c.txId)
       continue
     }
-    if (!isSafeRelPath(base)) {
+    if (!isSafe(base)) {
       log.warn({ txId: c.txId, path: base }, 'record path would leave the receipts folder, no receipt written')
       out.failed.push({ txId: c.txId, code: 'ERR_INGEST_UNSAFE_PATH', message: `path ${JSON.stringify(base)} would leave the receipts folder` })
       continue
@@ -155,7 +165,7 @@ export async function writeReceiptFiles(
     try {
       const receipt = await receiptFor(c.txId)
       if (receipt === undefined) throw noProof()
-      const base = receiptBase(c) as string
+      const base = receiptBase(c, isSafe) as string
       const name = boundedPath(base, '.chp.json')
       await names.note(name, `${base}.chp.json`)
       chunk.push({ txId: c.txId, job: { path: join(dir, name), text: `${JSON.stringify(receipt, null, 2)}\n` } })
@@ -170,7 +180,7 @@ export async function writeReceiptFiles(
     try {
       const receipt = await receiptFor(c.txId)
       if (receipt === undefined) throw noProof()
-      const base = receiptBase(c) as string
+      const base = receiptBase(c, isSafe) as string
       let name = boundedPath(base, '.chp.json')
       const existing = (await readJson(join(dir, name), log)) as { hash?: unknown } | undefined
       if (existing !== undefined && existing.hash !== (receipt as { hash?: unknown }).hash)
@@ -213,7 +223,9 @@ export async function writeReceiptFiles(
     if (ok.length === 0) continue
     try {
       await names.note(name, `${base}.chp.jsonl`)
-      appends.push({ base, ok, job: { path: join(dir, name), text, append: true } })
+      // As bytes of their own (Buffer.from of a big string does not use the shared pool): moved, not copied, to
+      // the receipt worker.
+      appends.push({ base, ok, job: { path: join(dir, name), text: Buffer.from(text, 'utf8'), append: true } })
     } catch (err) {
       for (const txId of ok) out.failed.push(failure(txId, err))
     }
