@@ -483,11 +483,10 @@ export class FileIngestImpl implements FileIngest {
     // (Checked before the filters: only accepted names are ever in these.)
     if (this.active.has(rel) || this.queued.has(rel) || this.candidates.has(rel)) return
     if (!alwaysIgnored(rel) && this.accepts(rel)) {
-      // Only names that exist (a file just moved out also raises an event): a synchronous lstat, a few µs.
-      const st = lstatOrUndefined(abs)
-      if (st === undefined) return
-      if (st.isDirectory()) this.folderMaybe(abs)
-      else this.candidates.set(rel, { size: -1, mtimeMs: -1, since: Date.now() }) // = touch(abs), checked above
+      // A candidate (= touch(abs), checked above). No lstat here: the poll's look at it decides (a name that
+      // is gone is dropped, a folder is watched and listed, anything else waits to be quiet); one lstat per
+      // file fewer than looking here first.
+      this.candidates.set(rel, { size: -1, mtimeMs: -1, since: Date.now() })
       return
     }
     // A name the filters refuse may still be a new folder whose files they accept. (`*.tmp` names are a
@@ -588,11 +587,15 @@ export class FileIngestImpl implements FileIngest {
       const now = Date.now()
       await Promise.all(
         [...this.candidates].map(async ([rel, c]) => {
-          let st: Stats
+          let st: Stats | undefined
           try {
-            st = await lstatNow(join(this.inbox, rel))
-          } catch (err) {
-            if (errCode(err) === 'ENOENT') this.candidates.delete(rel)
+            // A name that is gone is common (events of names moved out): no exception built for it.
+            st = lstatSync(join(this.inbox, rel), { throwIfNoEntry: false })
+          } catch {
+            return
+          }
+          if (st === undefined) {
+            this.candidates.delete(rel)
             return
           }
           if (this.stuck.size > 0 && this.stuck.get(rel) === statSig(st)) {
