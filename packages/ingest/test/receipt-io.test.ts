@@ -72,6 +72,28 @@ describe('receipt files written by a worker thread (issue 12)', () => {
     expect(faults).toHaveLength(1)
   })
 
+  it('a worker that dies with jobs: those it was given as moved bytes fail (retried by the caller), the others are written here', async () => {
+    const r = await root()
+    const faults: unknown[] = []
+    const io = new WorkerReceiptIo(new Set(), (err) => faults.push(err), new URL('./fixtures/dying-worker.mjs', import.meta.url))
+    ios.push(io)
+    const moved = Buffer.from(`${'{"line":1}'.repeat(500)}\n`) // > 4 KiB: its own memory, transferred
+    expect(moved.byteOffset === 0 && moved.byteLength === moved.buffer.byteLength).toBe(true)
+    const jobs: ReceiptJob[] = [
+      { path: join(r, 'l.jsonl.chp.jsonl'), text: moved, append: true },
+      { path: join(r, 'd', 'f.json.chp.json'), text: '{"a":1}\n' },
+    ]
+    const results = await io.run(jobs)
+    expect(results[0]).toMatchObject({ code: 'ERR_INGEST_RECEIPT_WORKER' })
+    expect(results[1]).toBeUndefined()
+    expect(await readFile(join(r, 'd', 'f.json.chp.json'), 'utf8')).toBe('{"a":1}\n')
+    expect(faults).toHaveLength(1)
+    // Later jobs run on this thread.
+    const later = await io.run([{ path: join(r, 'l.jsonl.chp.jsonl'), text: Buffer.from('{"line":2}\n'), append: true }])
+    expect(later).toEqual([undefined])
+    expect(await readFile(join(r, 'l.jsonl.chp.jsonl'), 'utf8')).toBe('{"line":2}\n')
+  })
+
   it('writeReceiptFiles through the worker: same files and outcome as on this thread', async () => {
     const r = await root()
     const committed: ReceiptSource[] = []
