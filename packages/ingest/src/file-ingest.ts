@@ -47,6 +47,7 @@ import type {
 } from './types.js'
 import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
+import { FileIo, type FileSig } from './file-io.js'
 import { WorkerReceiptIo } from './receipt-io.js'
 import { writeReceiptFiles } from './receipts.js'
 
@@ -164,7 +165,7 @@ async function readNow(path: string, size: number): Promise<Buffer> {
   return size <= SMALL_FILE_BYTES ? readFileSync(path) : readFile(path)
 }
 
-function statSig(st: Stats): string {
+function statSig(st: FileSig): string {
   return `${st.size}:${st.mtimeMs}`
 }
 
@@ -235,6 +236,8 @@ export class FileIngestImpl implements FileIngest {
   private bodyEncoder: BodyEncoder | undefined = new BodyEncoder()
   /** Receipt files are written by a worker thread (the main thread builds their texts). */
   private readonly receiptIo: WorkerReceiptIo
+  /** Per-file lstat, read, link and unlink run on a worker thread (file-io.ts). */
+  private readonly fileIo: FileIo
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   private readonly retryMs: number
@@ -267,6 +270,9 @@ export class FileIngestImpl implements FileIngest {
     this.receiptIo = new WorkerReceiptIo(this.madeDirs, (err) =>
       this.log.warn({ err: String(err) }, 'receipt worker unavailable: receipt files are written on the main thread'),
     )
+    this.fileIo = new FileIo((err) =>
+      this.log.warn({ err: String(err) }, 'file worker unavailable: files are read and moved on the main thread'),
+    )
   }
 
   async start(): Promise<void> {
@@ -277,6 +283,7 @@ export class FileIngestImpl implements FileIngest {
     }
     this.running = true
     this.receiptIo.reopen()
+    this.fileIo.reopen()
     // Watch first, then scan: a file dropped between the two is seen by one of them (duplicates coalesce).
     // The scan watches every folder it walks.
     this.watchDir(this.inbox)
@@ -309,6 +316,7 @@ export class FileIngestImpl implements FileIngest {
     this.candidates.clear()
     await this.receiptChain.catch(() => {})
     await this.receiptIo.close()
+    await this.fileIo.close()
     this.log.info(this.stats(), 'file ingest stopped')
   }
 
@@ -401,7 +409,7 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /** The file changed after it was read (a writer still at work): take it again once it is quiet. */
-  private retake(rel: string, st: Stats | undefined, when: string): void {
+  private retake(rel: string, st: FileSig | undefined, when: string): void {
     this.counters.retaken++
     this.metrics?.filesRetaken?.(1)
     this.log.warn(
@@ -673,6 +681,19 @@ export class FileIngestImpl implements FileIngest {
 
   private async processFile(rel: string): Promise<void> {
     const abs = join(this.inbox, rel)
+    // The plain case (a small regular file, unchanged while read) is taken by the file worker: lstat, read,
+    // lstat, and the processed/ link of a whole-file record; anything else is done here as before.
+    const reserve = !this.isLineFile(rel) && utf8.encode(rel).byteLength <= LIMITS.metadataValueBytes ? { root: this.processedDir, rel } : undefined
+    const taken = await this.fileIo.take({ abs, maxBytes: this.maxFileBytes, reserve })
+    if (taken === 'gone') return
+    if (taken !== 'slow') {
+      await this.acquireBytes(taken.st.size)
+      try {
+        return await this.recordFile(rel, abs, taken.st, taken)
+      } finally {
+        this.releaseBytes(taken.st.size)
+      }
+    }
     let st: Stats
     try {
       st = await lstatNow(abs)
@@ -735,23 +756,26 @@ export class FileIngestImpl implements FileIngest {
   }
 
   /** Read, record (group commit), then move one regular file of acceptable size. */
-  private async recordFile(rel: string, abs: string, st: Stats): Promise<void> {
+  private async recordFile(rel: string, abs: string, st: FileSig, pre?: { data: Uint8Array; reserved?: string }): Promise<void> {
     let data: Uint8Array
-    try {
-      data = await readNow(abs, st.size)
-    } catch (err) {
-      if (errCode(err) === 'ENOENT') return
-      if (diskErrorCode(err)) throw err
-      return this.reject(
-        rel,
-        st,
-        new IngestError('ERR_INGEST_UNREADABLE', `cannot read: ${(err as Error).message}`),
-      )
+    if (pre !== undefined) data = pre.data // read (and checked unchanged after the read) by the file worker
+    else {
+      try {
+        data = await readNow(abs, st.size)
+      } catch (err) {
+        if (errCode(err) === 'ENOENT') return
+        if (diskErrorCode(err)) throw err
+        return this.reject(
+          rel,
+          st,
+          new IngestError('ERR_INGEST_UNREADABLE', `cannot read: ${(err as Error).message}`),
+        )
+      }
+      // The writer may have resumed after a pause longer than stableMs: then wait again.
+      const after = lstatOrUndefined(abs)
+      if (after === undefined) return
+      if (after.size !== st.size || after.mtimeMs !== st.mtimeMs || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     }
-    // The writer may have resumed after a pause longer than stableMs: then wait again.
-    const after = lstatOrUndefined(abs)
-    if (after === undefined) return
-    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs || data.byteLength !== st.size) return this.retake(rel, after, 'while reading')
     // payloadHashOf memoises the digest on `data`: the outbox's check of a whole-file record finds it there.
     const dataDigest = payloadHashOf(data)
     const dataHash = toHex(dataDigest)
@@ -760,6 +784,8 @@ export class FileIngestImpl implements FileIngest {
     try {
       records = this.buildRecords(rel, st, data, dataHash, dataDigest)
     } catch (err) {
+      // (The worker links only whole-file records with a path that fits: never expected here.)
+      if (pre?.reserved !== undefined) await releaseName(this.processedDir, { name: pre.reserved, linked: true }, '', st)
       if (err instanceof ProfichainError) return this.reject(rel, st, err)
       throw err
     }
@@ -770,11 +796,14 @@ export class FileIngestImpl implements FileIngest {
     // reservation where links are not possible.
     const token = `profichain-reserved ${records.key}\n`
     let reserved: Reservation
-    try {
-      reserved = await reserveName(this.processedDir, rel, token, this.madeDirs, { path: abs, st })
-    } catch (err) {
-      if (errCode(err) === 'ENOENT' && !(await lstat(abs).then(() => true, () => false))) return // gone
-      throw err
+    if (pre?.reserved !== undefined) reserved = { name: pre.reserved, linked: true }
+    else {
+      try {
+        reserved = await reserveName(this.processedDir, rel, token, this.madeDirs, { path: abs, st })
+      } catch (err) {
+        if (errCode(err) === 'ENOENT' && !(await lstat(abs).then(() => true, () => false))) return // gone
+        throw err
+      }
     }
     const dest = reserved.name
     if (utf8.encode(dest).byteLength <= LIMITS.metadataValueBytes) records.meta.processed = dest
@@ -792,6 +821,17 @@ export class FileIngestImpl implements FileIngest {
         return this.reject(rel, st, err)
       }
       throw err
+    }
+    if (reserved.linked) {
+      // The last look and the move (the unlink of the inbox name) in the file worker; whatever is not the
+      // plain case ('changed', 'other') is looked at again below, the old way.
+      const sig = { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
+      const done = await this.fileIo.finish({ abs, st: sig, digest: dataDigest, dest: join(this.processedDir, dest) })
+      if (done === 'gone') return
+      if (done === 'moved' || done === 'replaced') {
+        if (done === 'replaced') this.retryLater(rel)
+        return this.accepted(rel, dest, records.count, created)
+      }
     }
     // Last look before the move: a writer that resumed meanwhile must not have its file moved half-written.
     if (!(await this.unchanged(abs, st, data))) {
@@ -822,19 +862,23 @@ export class FileIngestImpl implements FileIngest {
       this.log.error({ path: rel, err: String(err) }, 'recorded, but cannot move the file to processed/')
       return
     }
+    this.accepted(rel, dest, records.count, created)
+  }
+
+  private accepted(rel: string, dest: string, count: number, created: number): void {
     this.clearDiskError()
     this.counters.accepted++
     this.counters.records += created
     this.metrics?.filesAccepted(1)
     if (created > 0) this.metrics?.recordsCreated(created)
-    this.log.info({ path: rel, processed: dest, records: records.count, created }, 'file ingested')
+    this.log.info({ path: rel, processed: dest, records: count, created }, 'file ingested')
   }
 
   /**
    * Same size and mtime as `st` (and, given `data`, the same content) as when the file was read. The
    * content is compared byte for byte with what was read (was: SHA-256 of it again, and its hex).
    */
-  private async unchanged(abs: string, st: Stats, data?: Uint8Array): Promise<boolean> {
+  private async unchanged(abs: string, st: FileSig, data?: Uint8Array): Promise<boolean> {
     const now = lstatOrUndefined(abs)
     if (now === undefined) return true // gone: the move reports it
     if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) return false
@@ -848,7 +892,7 @@ export class FileIngestImpl implements FileIngest {
     }
   }
 
-  private buildRecords(rel: string, st: Stats, data: Uint8Array, dataHash: string, dataDigest?: Uint8Array): RecordPlan {
+  private buildRecords(rel: string, st: FileSig, data: Uint8Array, dataHash: string, dataDigest?: Uint8Array): RecordPlan {
     if (utf8.encode(rel).byteLength > LIMITS.metadataValueBytes) {
       throw new IngestError(
         'ERR_INGEST_PATH_TOO_LONG',
@@ -1208,7 +1252,7 @@ export class FileIngestImpl implements FileIngest {
 
   private async reject(
     rel: string,
-    st: Stats | undefined,
+    st: FileSig | undefined,
     err: ProfichainError,
     src: string | Buffer = join(this.inbox, rel),
   ): Promise<void> {
