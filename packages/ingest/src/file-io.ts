@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs'
+import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { boundedPath, candidateName, errCode, SMALL_FILE_BYTES } from './fs-util.js'
