@@ -3,7 +3,7 @@ import { link, lstat, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FileIo, type FileSig } from '../src/file-io.js'
+import { decodeJobs, encodeJobs, type FileJob, FileIo, type FileSig } from '../src/file-io.js'
 import { tmpRoot } from './helpers.js'
 
 // Issue 12: the per-file lstat/read/link/unlink of the file ingest run on a worker thread.
@@ -92,6 +92,16 @@ async function exercise(io: FileIo, r: string): Promise<void> {
 }
 
 describe('per-file fs work on a worker thread (issue 12)', () => {
+  it('jobs cross to the worker as one string and come back exactly (odd names, float mtimes, big inodes)', () => {
+    const jobs: FileJob[] = [
+      { kind: 'take', abs: '/in/a b\nc/ü€😀.json', maxBytes: 16 * 2 ** 20, reserve: { root: '/p', rel: 'a b\nc/ü€😀.json' } },
+      { kind: 'take', abs: '/in/x', maxBytes: 1 },
+      { kind: 'finish', abs: '/in/t\tab', st: { size: 0, mtimeMs: 1764427512345.6789, dev: 2049, ino: 2 ** 52 + 1 }, digest: new Uint8Array(32).fill(7), dest: '/p/t\tab~1' },
+    ]
+    const back = decodeJobs(encodeJobs(jobs))
+    expect(back.map((j) => (j.kind === 'finish' ? { ...j, digest: new Uint8Array(j.digest) } : j))).toEqual(jobs)
+  })
+
   it('takes, reserves and moves files in the worker with every check of the main-thread code', async () => {
     const io = new FileIo()
     ios.push(io)
