@@ -238,6 +238,8 @@ export class FileIngestImpl implements FileIngest {
   private readonly receiptIo: WorkerReceiptIo
   /** Per-file lstat, read, link and unlink run on a worker thread (file-io.ts). */
   private readonly fileIo: FileIo
+  /** Whether the file worker may read (see processFile). */
+  private readonly workerReads: boolean
   private counters = { accepted: 0, rejected: 0, records: 0, retaken: 0, badNames: 0, receiptsFailed: 0 }
   private readonly retryTimers = new Set<NodeJS.Timeout>()
   private readonly retryMs: number
@@ -270,6 +272,7 @@ export class FileIngestImpl implements FileIngest {
     this.receiptIo = new WorkerReceiptIo(this.madeDirs, (err) =>
       this.log.warn({ err: String(err) }, 'receipt worker unavailable: receipt files are written on the main thread'),
     )
+    this.workerReads = this.concurrency * SMALL_FILE_BYTES <= this.maxInflightBytes
     this.fileIo = new FileIo((err) =>
       this.log.warn({ err: String(err) }, 'file worker unavailable: files are read and moved on the main thread'),
     )
@@ -683,8 +686,15 @@ export class FileIngestImpl implements FileIngest {
     const abs = join(this.inbox, rel)
     // The plain case (a small regular file, unchanged while read) is taken by the file worker: lstat, read,
     // lstat, and the processed/ link of a whole-file record; anything else is done here as before.
-    const reserve = !this.isLineFile(rel) && utf8.encode(rel).byteLength <= LIMITS.metadataValueBytes ? { root: this.processedDir, rel } : undefined
-    const taken = await this.fileIo.take({ abs, maxBytes: this.maxFileBytes, reserve })
+    // The worker reads before the bytes are counted: used only while every file in flight reading at once
+    // (at most SMALL_FILE_BYTES each) stays within maxInflightBytes (the defaults: 1024 × 64 KiB = 64 MiB).
+    const taken = this.workerReads
+      ? await this.fileIo.take({
+          abs,
+          maxBytes: this.maxFileBytes,
+          reserve: !this.isLineFile(rel) && utf8.encode(rel).byteLength <= LIMITS.metadataValueBytes ? { root: this.processedDir, rel } : undefined,
+        })
+      : 'slow'
     if (taken === 'gone') return
     if (taken !== 'slow') {
       await this.acquireBytes(taken.st.size)
@@ -827,9 +837,14 @@ export class FileIngestImpl implements FileIngest {
       // plain case ('changed', 'other') is looked at again below, the old way.
       const sig = { size: st.size, mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino }
       const done = await this.fileIo.finish({ abs, st: sig, digest: dataDigest, dest: join(this.processedDir, dest) })
-      if (done === 'gone') return
+      if (done === 'gone') {
+        if (lstatOrUndefined(abs) !== undefined) this.retryLater(rel) // (as below)
+        return
+      }
       if (done === 'moved' || done === 'replaced') {
-        if (done === 'replaced') this.retryLater(rel)
+        // Events of a file the writer put at this name since the worker's unlink arrived while this one
+        // was active and were dropped: one look here (events after it come once this one is not active).
+        if (done === 'replaced' || lstatOrUndefined(abs) !== undefined) this.retryLater(rel)
         return this.accepted(rel, dest, records.count, created)
       }
     }
