@@ -207,6 +207,15 @@ export async function metric(api, name) {
   return m ? Number(m[1]) : Number.NaN
 }
 
+/** Several metrics from ONE scrape of /metrics (each scrape renders the whole registry on the node's main thread). */
+export async function metricsOf(api, names) {
+  const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+  return names.map((name) => {
+    const m = text.match(new RegExp(`^${name} ([0-9.e+]+)$`, 'm'))
+    return m ? Number(m[1]) : Number.NaN
+  })
+}
+
 export const sha256hex = (b) => createHash('sha256').update(b).digest('hex')
 
 /** One JSON line of exactly `bytes` bytes (without the newline), unique by tag. */

@@ -12,7 +12,7 @@
 //        node scripts/bench/node.mjs --burst files:5000 [--runs 3]   (one burst kind, one node)
 // --profile runs the node under --cpu-prof and prints where its time goes (see lib.mjs summariseProfile).
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs, target? }.
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -27,6 +27,7 @@ import {
   height,
   heightOfPayload,
   metric,
+  metricsOf,
   newestProfile,
   percentile,
   profileTable,
@@ -230,8 +231,10 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
   let signedMs = Number.NaN // until every record is signed and in the outbox (ingest's share)
   await waitFor(
     async () => {
-      if (Number.isNaN(signedMs) && (await metric(node.api, 'profichain_ingest_records_total')) - s0 >= count) signedMs = performance.now() - t0
-      receipts = (await metric(node.api, 'profichain_receipts_written_total')) - r0
+      // One scrape per look (each renders the node's whole registry on its main thread, 10 times a second).
+      const [records, written] = await metricsOf(node.api, ['profichain_ingest_records_total', 'profichain_receipts_written_total'])
+      if (Number.isNaN(signedMs) && records - s0 >= count) signedMs = performance.now() - t0
+      receipts = written - r0
       return receipts >= count
     },
     { timeoutMs, everyMs: 100, what: `${count} receipts` },
@@ -450,6 +453,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       if (opts.profile) {
         await node.stop()
         const prof = await newestProfile(node.profDir)
+        // BENCH_KEEP_PROFILE=<file>: keep the raw profile (e.g. for a look at the burst window only).
+        if (prof && process.env.BENCH_KEEP_PROFILE) await copyFile(prof, process.env.BENCH_KEEP_PROFILE)
         if (prof) console.log(`\n${profileTable(await summariseProfile(prof, 30), `CPU profile of the full node (burst ${mode})`)}\n`)
         // BENCH_KEEP_PROFILES=1 keeps the main thread's profile (as network.mjs) beside the working directory
         if (prof && process.env.BENCH_KEEP_PROFILES) {
