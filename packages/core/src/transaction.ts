@@ -171,15 +171,6 @@ export function encodeTxBodyDirect(b: TxBody): Uint8Array | undefined {
   return p === size ? out : undefined
 }
 
-/**
- * Remember `bytes` as the encoding of `b` (what encodeTxBody returns for it from now on), for a writer of
- * body encodings that does not go through cborg (ingest's BodyEncoder, issue 12). The caller guarantees
- * `bytes` equal `encodeCbor(txBodyToCbor(b))`; an encoding already remembered is kept.
- */
-export function rememberTxBodyEncoding(b: TxBody, bytes: Uint8Array): void {
-  if (!bodyEnc.has(b)) bodyEnc.set(b, bytes)
-}
-
 // The stripped and full encodings are built from the encodings inside them: deterministic CBOR of a
 // definite-length array is its head followed by its items' encodings, so [body, signature] is 0x82 ‖
 // encode(body) ‖ head(signature) ‖ signature, and [stripped, payload] likewise — the same bytes as

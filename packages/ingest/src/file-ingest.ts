@@ -3,15 +3,12 @@ import { lstatSync, readFileSync } from 'node:fs'
 import { lstat, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import {
-  encodeCbor,
   encodeTxBody,
-  equalBytes,
   getCrypto,
   FORMAT_VERSION,
   LIMITS,
   payloadHashOf,
   ProfichainError,
-  rememberTxBodyEncoding,
   sha256,
   type Transaction,
   type TxBody,
@@ -19,7 +16,6 @@ import {
   txBodyFromCbor,
   txBodyToCbor,
 } from '@profichain/core'
-import { BodyEncoder } from './body-encoder.js'
 import { IngestError } from './errors.js'
 import {
   boundedPath,
@@ -233,7 +229,6 @@ export class FileIngestImpl implements FileIngest {
   private readonly madeDirs = new Set<string>()
   private receiptChain: Promise<unknown> = Promise.resolve()
   /** Writes record bodies' CBOR directly (cborg was ~20 µs a JSONL line); unset after a mismatch. */
-  private bodyEncoder: BodyEncoder | undefined = new BodyEncoder()
   /** Receipt files are written by a worker thread (the main thread builds their texts). */
   private readonly receiptIo: WorkerReceiptIo
   /** Per-file lstat, read, link and unlink run on a worker thread (file-io.ts). */
@@ -1187,35 +1182,12 @@ export class FileIngestImpl implements FileIngest {
   /** Sign the bodies (in the worker pool when there is one and the batch is worth it): each encoded once. */
   private async sign(bodies: TxBody[], recs: PendingRecord[]): Promise<Array<{ tx: Transaction; dedupeKey: string }>> {
     const { key, signer } = this.components
-    const encoded = this.encodeBodies(bodies) // memoised: txId and the outbox reuse it
+    const encoded = bodies.map(encodeTxBody) // written directly by core, memoised: txId and the outbox reuse it
     const sigs =
       signer && bodies.length >= POOL_SIGN_MIN
         ? await signer(encoded)
         : encoded.map((m) => getCrypto().sign(key.seed, m))
     return bodies.map((body, j) => ({ tx: { body, signature: sigs[j], payload: recs[j].payload }, dedupeKey: recs[j].dedupeKey }))
-  }
-
-  /**
-   * The bodies' encodings, written by the BodyEncoder (remembered as encodeTxBody's), checked against the
-   * codec's for the first and last body of the batch: on a difference (never expected) the codec is used
-   * from then on.
-   */
-  private encodeBodies(bodies: TxBody[]): Uint8Array[] {
-    const enc = this.bodyEncoder
-    if (enc === undefined || bodies.length === 0) return bodies.map(encodeTxBody)
-    const out = new Array<Uint8Array>(bodies.length)
-    for (let i = 0; i < bodies.length; i++) {
-      const b = bodies[i]
-      const bytes = enc.encode(b)
-      if (bytes !== undefined && (i === 0 || i === bodies.length - 1) && !equalBytes(bytes, encodeCbor(txBodyToCbor(b)))) {
-        this.bodyEncoder = undefined
-        this.log.error({ seq: b.seq }, 'direct body encoding differs from the codec: the codec is used from now on')
-        return bodies.map(encodeTxBody)
-      }
-      if (bytes !== undefined) rememberTxBodyEncoding(b, bytes)
-      out[i] = encodeTxBody(b)
-    }
-    return out
   }
 
   /**
