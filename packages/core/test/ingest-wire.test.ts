@@ -270,7 +270,9 @@ describe('frame codec', () => {
     // A decoded tx keeps its encodings: the gateway's signature check and txId encode nothing again.
     const tx = makeTx(testKey(1), 7)
     const body = encodeFrameBody({ type: 'submit', batchId: 1, txs: [tx] })
-    const got = decodeFrameBody(body).items[0]
+    const decoded = decodeFrameBody(body)
+    if (decoded.type !== 'submit') throw new Error(`expected a submit frame, got ${decoded.type}`)
+    const got = decoded.items[0]
     if (!got.ok) throw got.error
     expect(toHex(core.encodeStrippedTx(got.tx))).toBe(toHex(core.encodeStrippedTx(tx)))
     expect(core.txIdHex(got.tx)).toBe(core.txIdHex(tx))
