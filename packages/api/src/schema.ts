@@ -379,7 +379,9 @@ export function buildSchema() {
         payloadHash: (l: TxLocation) => toHex(l.tx.body.payloadHash),
         payloadSize: (l: TxLocation) => l.tx.body.payloadSize,
         metadata: (l: TxLocation, _: unknown, { budget }: ApiContextValue) => {
-          const entries = Object.entries(l.tx.body.metadata)
+          // In the signed body's order (deterministic CBOR: keys by encoded length, then bytewise), whether
+          // the tx was decoded from the store or is the object the node built (its latest blocks in memory).
+          const entries = Object.entries(l.tx.body.metadata).sort(([a], [b]) => canonicalKeyOrder(a, b))
           budget.charge(0, entries.reduce((n, [k, v]) => n + k.length + v.length + 32, 0))
           return entries.map(([key, value]) => ({ key, value }))
         },
@@ -415,4 +417,11 @@ export function buildSchema() {
       },
     },
   })
+}
+
+/** RFC 8949 §4.2.1 order of two text map keys: by the length of their UTF-8 encoding, then bytewise. */
+function canonicalKeyOrder(a: string, b: string): number {
+  const x = Buffer.from(a, 'utf8')
+  const y = Buffer.from(b, 'utf8')
+  return x.byteLength - y.byteLength || Buffer.compare(x, y)
 }

@@ -4,6 +4,7 @@ import {
   decodeTransaction,
   encodeCbor,
   encodeTransaction,
+  equalBytes,
   fromHex,
   originHex,
   type Transaction,
@@ -309,8 +310,8 @@ export class StoreOutbox implements Outbox {
     return [...found].sort((a, b) => a.order - b.order).map((e) => located(e, e.loc as TxIndexEntry))
   }
 
-  async ack(txIds: string[]): Promise<void> {
-    await this.remove(txIds, [], 'outbox ack')
+  async ack(txIds: string[], opts: { blockHashes?: Uint8Array[] } = {}): Promise<void> {
+    await this.remove(txIds, [], 'outbox ack', opts.blockHashes)
   }
 
   async deferReceipts(items: Array<{ txId: string; code: string; message: string }>): Promise<void> {
@@ -357,11 +358,21 @@ export class StoreOutbox implements Outbox {
     txIds: string[],
     defer: Array<{ txId: string; code: string; message: string }>,
     what: string,
+    blockHashes?: Uint8Array[],
   ): Promise<void> {
     await this.ctx.serial.run(async () => {
       await this.ctx.beforeWrite()
       // Looked up by their hex (the in-memory entries hold the bytes): no hex round trip per record.
-      const gone = [...new Set(txIds.map((t) => t.toLowerCase()))].map((h) => this.byId.get(h))
+      let gone = [...new Set(txIds.map((t) => t.toLowerCase()))].map((h) => this.byId.get(h))
+      if (blockHashes !== undefined) {
+        // Acked for the block its receipt names: an entry a reorg moved meanwhile (its receipt was being
+        // written for the abandoned block) stays, and the next flush writes its receipt for the new block.
+        const expected = new Map(txIds.map((t, i) => [t.toLowerCase(), blockHashes[i]]))
+        gone = gone.map((e) => {
+          const want = e === undefined ? undefined : expected.get(e.hex)
+          return e !== undefined && want !== undefined && e.loc !== undefined && equalBytes(e.loc.blockHash, want) ? e : undefined
+        })
+      }
       const deferById = new Map(defer.map((d) => [d.txId.toLowerCase(), d]))
       const deferIds = [...deferById.keys()].map(fromHex)
       const before = deferIds.length > 0 ? await this.ctx.subs.deferredReceipt.getMany(deferIds) : []

@@ -164,8 +164,12 @@ export interface Outbox {
    * outbox and at least `confirmations` deep, in outbox order. Costs O(txIds), not O(outbox).
    */
   confirmedAmong?(txIds: Uint8Array[], confirmations: number): Promise<TxLocation[]>
-  /** Remove txs for good (after their receipts were written). */
-  ack(txIds: string[]): Promise<void>
+  /**
+   * Remove txs for good (after their receipts were written). With `blockHashes` (one per txId: the block its
+   * receipt names), an entry whose canonical block is no longer that one (a reorg moved it while the receipt
+   * was written) is kept, so its receipt is written again for the new block.
+   */
+  ack(txIds: string[], opts?: { blockHashes?: Uint8Array[] }): Promise<void>
   /**
    * Receipts that could not be written: remove these txs from the outbox (like `ack`) and record them for
    * a retry, in one synced batch; `attempts` counts up when a txId is deferred again.

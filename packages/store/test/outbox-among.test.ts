@@ -1,4 +1,4 @@
-import { fromHex, txIdHex } from '@profichain/core'
+import { blockHash, fromHex, toHex, txIdHex } from '@profichain/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { child, makeTx, openTree, tempDir, useTree } from './helpers.js'
@@ -65,5 +65,30 @@ describe('outbox.confirmedAmong', () => {
       ),
       { numRuns: 15 },
     )
+  })
+})
+
+describe('outbox.ack with the block the receipt names', () => {
+  it('keeps an entry a reorg moved while its receipt was written, so it is confirmed again at its new block', async () => {
+    const tx = makeTx('moved by a reorg')
+    const id = txIdHex(tx)
+    await t.tree.outbox.addMany([{ tx }])
+    const genesis = t.tree.head().header
+    const a1 = child(genesis, { txs: [tx] })
+    await t.tree.addBlock(a1)
+    const [atA] = await t.tree.outbox.confirmed(1)
+    expect(atA.blockHash).toEqual(blockHash(a1.header))
+    // The receipt for a1 is being written; meanwhile a longer branch holding the same tx wins.
+    const b1 = child(genesis, { txs: [tx], nonce: 1 })
+    await t.tree.addBlock(b1)
+    await t.tree.addBlock(child(b1.header))
+    expect(toHex(t.tree.head().header.prevHash)).toBe(toHex(blockHash(b1.header)))
+    await t.tree.outbox.ack([id], { blockHashes: [atA.blockHash] })
+    const again = await t.tree.outbox.confirmed(1)
+    expect(again.map((l) => [l.txId, toHex(l.blockHash)])).toEqual([[id, toHex(blockHash(b1.header))]])
+    // Acked for the block it is in now: gone.
+    await t.tree.outbox.ack([id], { blockHashes: [again[0].blockHash] })
+    expect(await t.tree.outbox.confirmed(1)).toEqual([])
+    expect(await t.tree.outbox.size()).toBe(0)
   })
 })

@@ -220,7 +220,11 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
     const failedIds = new Set(failed.map((f) => f.txId))
     const ok = done.filter((d) => !failedIds.has(d.txId))
     if (failed.length > 0) await store.outbox.deferReceipts(failed)
-    await store.outbox.ack(ok.map((d) => d.txId))
+    // Only entries still in the block their receipt names (a reorg during the write moves the others).
+    await store.outbox.ack(
+      ok.map((d) => d.txId),
+      { blockHashes: ok.map((d) => d.blockHash) },
+    )
     this.emit('committed', { txIds: done.map((d) => d.txId) })
   }
 
