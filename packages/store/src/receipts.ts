@@ -78,18 +78,23 @@ export class Receipts {
     anchorBase: string,
   ): Promise<ChainpointProof | NativeReceipt | undefined> {
     // Receipts are written block by block and the locations of one block share its hash object: the last
-    // block's header and tree (content-addressed by that hash) serve the next receipt without two lookups
-    // (a hex of the hash, a header read and a Promise.all per record: ~3 µs of a JSONL record's main thread).
+    // block's tree (content-addressed by that hash) serves the next receipt without a hex of the hash and a
+    // cache lookup. The header is read every time: under quorum, votes add signatures to a stored header
+    // (same hash) and a native receipt carries them (a cached header made `verify` say "final: no").
     const last = this.lastBlock
-    if (last !== undefined && last.ref === loc.blockHash) return this.build(loc, last.header, last.levels, last.rootOk, form, anchorBase)
+    if (last !== undefined && last.ref === loc.blockHash) {
+      const header = await this.header(loc.blockHash)
+      if (!header) return undefined
+      return this.build(loc, header, last.levels, last.rootOk, form, anchorBase)
+    }
     const [header, levels] = await Promise.all([this.header(loc.blockHash), this.merkleLevelsOf(loc.blockHash)])
     if (!header || !levels) return undefined
     const rootOk = levelsRoot(levels, header)
-    this.lastBlock = { ref: loc.blockHash, header, levels, rootOk }
+    this.lastBlock = { ref: loc.blockHash, levels, rootOk }
     return this.build(loc, header, levels, rootOk, form, anchorBase)
   }
 
-  private lastBlock: { ref: Uint8Array; header: BlockHeader; levels: Uint8Array[][]; rootOk: boolean } | undefined
+  private lastBlock: { ref: Uint8Array; levels: Uint8Array[][]; rootOk: boolean } | undefined
 
   /**
    * Receipts for many txs at known canonical locations (same order, undefined where the block is gone):

@@ -1,8 +1,8 @@
 import type { Consensus, Genesis } from '@profichain/consensus'
-import { blockHash, signHeader, signVote, toHex } from '@profichain/core'
+import { blockHash, decodeHeader, fromHex, type NativeReceipt, signHeader, signVote, toHex, txIdHex } from '@profichain/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { BlockTree } from '../src/index.js'
-import { child, makeGenesis, NETWORK, openTree, producer, seedKey, tempDir, testConsensus } from './helpers.js'
+import { child, makeGenesis, makeTx, NETWORK, openTree, producer, seedKey, tempDir, testConsensus } from './helpers.js'
 
 // Four validators (the test producer and three more), threshold 3: the test consensus counts signatures,
 // typed 'quorum' so the store keeps only validators' signatures.
@@ -109,5 +109,18 @@ describe('co-signatures and finality', () => {
     tree = await open()
     expect(tree.finalHeight()).toBe(1)
     expect(toHex(tree.finalHash())).toBe(toHex(h1))
+  })
+
+  it('a native receipt carries the signatures votes added after an earlier receipt of the same block', async () => {
+    const g = tree.head().header
+    const tx = makeTx('voted later')
+    const b1 = child(g, { txs: [tx] })
+    await tree.addBlock(b1)
+    const id = txIdHex(tx)
+    const first = (await tree.receipt(id, 'native', 'http://node')) as NativeReceipt | undefined
+    expect(decodeHeader(fromHex(first?.header ?? '')).signatures).toHaveLength(1)
+    await tree.addSignatures(blockHash(b1.header), [signHeader(b1.header, validators[1]), signHeader(b1.header, validators[2])])
+    const again = (await tree.receipt(id, 'native', 'http://node')) as NativeReceipt
+    expect(decodeHeader(fromHex(again.header)).signatures).toHaveLength(3)
   })
 })
