@@ -82,6 +82,50 @@ export function cborHeadAt(b: Uint8Array, pos: number): number {
   return arg
 }
 
+/** Bytes of the shortest-form CBOR head of argument `n` (1, 2, 3, 5 or 9). */
+export function cborHeadSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
+}
+
+/**
+ * Write the shortest-form CBOR head of (major, n), n a safe non-negative integer, into `out` at `at`; returns
+ * the offset after it. The one head writer of core's direct encoders (tx bodies, ingest frames).
+ */
+export function writeCborHead(out: Uint8Array, at: number, major: number, n: number): number {
+  const m = major << 5
+  if (n < 24) {
+    out[at] = m | n
+    return at + 1
+  }
+  if (n < 0x100) {
+    out[at] = m | 24
+    out[at + 1] = n
+    return at + 2
+  }
+  if (n < 0x10000) {
+    out[at] = m | 25
+    out[at + 1] = n >>> 8
+    out[at + 2] = n & 0xff
+    return at + 3
+  }
+  if (n < 0x100000000) {
+    out[at] = m | 26
+    writeU32(out, at + 1, n)
+    return at + 5
+  }
+  out[at] = m | 27
+  writeU32(out, at + 1, Math.floor(n / 0x100000000))
+  writeU32(out, at + 5, n >>> 0)
+  return at + 9
+}
+
+function writeU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24
+  out[at + 1] = (n >>> 16) & 0xff
+  out[at + 2] = (n >>> 8) & 0xff
+  out[at + 3] = n & 0xff
+}
+
 /** The shortest-form CBOR head of a byte string of `length` bytes (major type 2), as encodeCbor writes it. */
 export function cborBytesHead(length: number): Uint8Array {
   return cborHead(2, length)

@@ -1,6 +1,6 @@
 import { concatBytes, utf8 } from './bytes.js'
 import { decode as cborDecode } from 'cborg'
-import { type CborValue, cborHeadAt, cborHeadEnd, DECODE_OPTIONS, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
+import { type CborValue, cborHeadAt, cborHeadEnd, cborHeadSize, writeCborHead, DECODE_OPTIONS, decodeCbor, encodeCbor, MAX_DECODE_BYTES, read } from './codec.js'
 import { getCrypto } from './crypto.js'
 import { CodecError, ProfichainError } from './errors.js'
 import { LIMITS } from './limits.js'
@@ -234,17 +234,17 @@ function quickSize(f: Extract<IngestFrame, { type: 'ack' | 'receipt' }>): number
     if (!isBytes32(f.txId) || !isUint(f.height) || !isBytes32(f.blockHash) || typeof f.chainpoint !== 'string') return -1
     const text = (quickText = Buffer.byteLength(f.chainpoint))
     if (text > INGEST_FIELD_LIMITS.chainpointBytes) return -1
-    return 3 + 34 + headSize(f.height) + 34 + headSize(text) + text
+    return 3 + 34 + cborHeadSize(f.height) + 34 + cborHeadSize(text) + text
   }
   if (!isUint(f.batchId) || !Array.isArray(f.results)) return -1
-  let size = 3 + headSize(f.batchId) + headSize(f.results.length)
+  let size = 3 + cborHeadSize(f.batchId) + cborHeadSize(f.results.length)
   for (const r of f.results) {
     if (r === null || typeof r !== 'object' || !isBytes32(r.txId) || typeof r.code !== 'string') return -1
     const status = ACK_STATUS[r.status]
     if (status === undefined || !Object.hasOwn(ACK_STATUS, r.status)) return -1
     // A code is ASCII (A-Z, 0-9, _): one byte per character.
     if (status === ACK_STATUS.rejected ? r.code.length > INGEST_FIELD_LIMITS.codeBytes || !CODE_RE.test(r.code) : r.code !== '') return -1
-    size += 1 + 34 + 1 + headSize(r.code.length) + r.code.length
+    size += 1 + 34 + 1 + cborHeadSize(r.code.length) + r.code.length
   }
   return size
 }
@@ -256,21 +256,21 @@ function writeQuick(f: Extract<IngestFrame, { type: 'ack' | 'receipt' }>, buf: B
     buf[at++] = INGEST_PROTOCOL_VERSION
     buf[at++] = INGEST_FRAME_TYPES.receipt
     at = putBytes32(buf, at, f.txId)
-    at = putHead(buf, at, 0, f.height)
+    at = writeCborHead(buf, at, 0, f.height)
     at = putBytes32(buf, at, f.blockHash)
-    at = putHead(buf, at, 3, textBytes)
+    at = writeCborHead(buf, at, 3, textBytes)
     return at + buf.write(f.chainpoint, at, textBytes, 'utf8')
   }
   buf[at++] = 0x84
   buf[at++] = INGEST_PROTOCOL_VERSION
   buf[at++] = INGEST_FRAME_TYPES.ack
-  at = putHead(buf, at, 0, f.batchId)
-  at = putHead(buf, at, 4, f.results.length)
+  at = writeCborHead(buf, at, 0, f.batchId)
+  at = writeCborHead(buf, at, 4, f.results.length)
   for (const r of f.results) {
     buf[at++] = 0x83
     at = putBytes32(buf, at, r.txId)
     buf[at++] = ACK_STATUS[r.status]
-    at = putHead(buf, at, 3, r.code.length)
+    at = writeCborHead(buf, at, 3, r.code.length)
     for (let i = 0; i < r.code.length; i++) buf[at++] = r.code.charCodeAt(i)
   }
   return at
@@ -285,43 +285,6 @@ function checkedSlow(f: Extract<IngestFrame, { type: 'ack' | 'receipt' }>, prefi
 
 const isBytes32 = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.byteLength === 32
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const headSize = (n: number): number => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9)
-
-/** The shortest-form CBOR head of (major, n) at `at`; the offset after it. */
-function putHead(out: Uint8Array, at: number, major: number, n: number): number {
-  const m = major << 5
-  if (n < 24) {
-    out[at] = m | n
-    return at + 1
-  }
-  if (n < 0x100) {
-    out[at] = m | 24
-    out[at + 1] = n
-    return at + 2
-  }
-  if (n < 0x10000) {
-    out[at] = m | 25
-    out[at + 1] = n >>> 8
-    out[at + 2] = n & 0xff
-    return at + 3
-  }
-  if (n < 0x100000000) {
-    out[at] = m | 26
-    out[at + 1] = n >>> 24
-    out[at + 2] = (n >>> 16) & 0xff
-    out[at + 3] = (n >>> 8) & 0xff
-    out[at + 4] = n & 0xff
-    return at + 5
-  }
-  out[at] = m | 27
-  const hi = Math.floor(n / 0x100000000)
-  const lo = n >>> 0
-  for (let i = 0; i < 4; i++) {
-    out[at + 1 + i] = (hi >>> (24 - 8 * i)) & 0xff
-    out[at + 5 + i] = (lo >>> (24 - 8 * i)) & 0xff
-  }
-  return at + 9
-}
 
 /** A 32-byte byte string (head 0x58 0x20) at `at`. */
 function putBytes32(out: Uint8Array, at: number, b: Uint8Array): number {

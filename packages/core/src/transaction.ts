@@ -1,5 +1,5 @@
 import { equalBytes, toHex } from './bytes.js'
-import { type CborValue, cborBytesHead, decodeCbor, encodeCbor, read } from './codec.js'
+import { type CborValue, cborBytesHead, cborHeadSize, decodeCbor, encodeCbor, read, writeCborHead } from './codec.js'
 import { getCrypto } from './crypto.js'
 import { CodecError, ValidationError } from './errors.js'
 import { sha256 } from './hash.js'
@@ -63,10 +63,6 @@ export function encodeTxBody(b: TxBody): Uint8Array {
 // Byte-identical to encodeCbor(txBodyToCbor(b)) (property-tested against it); anything outside the
 // common shape (a non-integer or negative number, a non-string metadata value, a non-ASCII metadata
 // key, whose byte order would need UTF-8 comparison) returns undefined and takes the general encoder.
-function uintLen(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
-}
-
 function isUint(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 }
@@ -76,44 +72,9 @@ function byEncodedKey(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
 }
 
-function writeHead(out: Uint8Array, p: number, major: number, n: number): number {
-  const m = major << 5
-  if (n < 24) {
-    out[p] = m | n
-    return p + 1
-  }
-  if (n < 0x100) {
-    out[p] = m | 24
-    out[p + 1] = n
-    return p + 2
-  }
-  if (n < 0x10000) {
-    out[p] = m | 25
-    out[p + 1] = n >>> 8
-    out[p + 2] = n & 0xff
-    return p + 3
-  }
-  if (n < 0x100000000) {
-    out[p] = m | 26
-    writeU32(out, p + 1, n)
-    return p + 5
-  }
-  out[p] = m | 27
-  writeU32(out, p + 1, Math.floor(n / 0x100000000))
-  writeU32(out, p + 5, n >>> 0)
-  return p + 9
-}
-
-function writeU32(out: Uint8Array, p: number, n: number): void {
-  out[p] = n >>> 24
-  out[p + 1] = (n >>> 16) & 0xff
-  out[p + 2] = (n >>> 8) & 0xff
-  out[p + 3] = n & 0xff
-}
-
 /** A text string of `len` UTF-8 bytes: ASCII copied by code unit, anything else through Buffer's encoder. */
 function writeText(out: Uint8Array, p: number, s: string, len: number): number {
-  p = writeHead(out, p, 3, len)
+  p = writeCborHead(out, p, 3, len)
   if (len === s.length) {
     for (let i = 0; i < len; i++) out[p + i] = s.charCodeAt(i)
   } else {
@@ -123,7 +84,7 @@ function writeText(out: Uint8Array, p: number, s: string, len: number): number {
 }
 
 function writeBytes(out: Uint8Array, p: number, x: Uint8Array): number {
-  p = writeHead(out, p, 2, x.byteLength)
+  p = writeCborHead(out, p, 2, x.byteLength)
   out.set(x, p)
   return p + x.byteLength
 }
@@ -135,12 +96,12 @@ export function encodeTxBodyDirect(b: TxBody): Uint8Array | undefined {
   if (!(origin instanceof Uint8Array) || !(payloadHash instanceof Uint8Array)) return undefined
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata) || metadata instanceof Uint8Array) return undefined
   const keys = Object.keys(metadata)
-  let size = 1 + uintLen(version) + uintLen(seq) + uintLen(timestamp) + uintLen(payloadSize)
+  let size = 1 + cborHeadSize(version) + cborHeadSize(seq) + cborHeadSize(timestamp) + cborHeadSize(payloadSize)
   const netLen = Buffer.byteLength(network, 'utf8')
   const kindLen = Buffer.byteLength(kind, 'utf8')
-  size += uintLen(netLen) + netLen + uintLen(kindLen) + kindLen
-  size += uintLen(origin.byteLength) + origin.byteLength + uintLen(payloadHash.byteLength) + payloadHash.byteLength
-  size += uintLen(keys.length)
+  size += cborHeadSize(netLen) + netLen + cborHeadSize(kindLen) + kindLen
+  size += cborHeadSize(origin.byteLength) + origin.byteLength + cborHeadSize(payloadHash.byteLength) + payloadHash.byteLength
+  size += cborHeadSize(keys.length)
   const valLens: number[] = new Array(keys.length)
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]
@@ -149,19 +110,19 @@ export function encodeTxBodyDirect(b: TxBody): Uint8Array | undefined {
     if (typeof v !== 'string' || Buffer.byteLength(k, 'utf8') !== k.length) return undefined
     const vl = Buffer.byteLength(v, 'utf8')
     valLens[i] = vl
-    size += uintLen(k.length) + k.length + uintLen(vl) + vl
+    size += cborHeadSize(k.length) + k.length + cborHeadSize(vl) + vl
   }
   const out = new Uint8Array(size)
   out[0] = 0x89 // array of 9
-  let p = writeHead(out, 1, 0, version)
+  let p = writeCborHead(out, 1, 0, version)
   p = writeText(out, p, network, netLen)
   p = writeText(out, p, kind, kindLen)
   p = writeBytes(out, p, origin)
-  p = writeHead(out, p, 0, seq)
-  p = writeHead(out, p, 0, timestamp)
+  p = writeCborHead(out, p, 0, seq)
+  p = writeCborHead(out, p, 0, timestamp)
   p = writeBytes(out, p, payloadHash)
-  p = writeHead(out, p, 0, payloadSize)
-  p = writeHead(out, p, 5, keys.length)
+  p = writeCborHead(out, p, 0, payloadSize)
+  p = writeCborHead(out, p, 5, keys.length)
   const order = keys.length > 1 ? keys.map((_, i) => i).sort((x, y) => byEncodedKey(keys[x], keys[y])) : [0]
   for (let j = 0; j < keys.length; j++) {
     const i = order[j]

@@ -1,7 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  cborHead,
   cborHeadAt,
+  cborHeadSize,
+  writeCborHead,
   cborHeadEnd,
   CodecError,
   decodeBlock,
@@ -342,5 +345,20 @@ describe('cborHeadAt (the direct decoders\' one head reader)', () => {
       expect(cborHeadAt(b, 0), `head ${Buffer.from(b).toString('hex')}`).toBe(-1)
       if (b.byteLength > 0 && (b[0] & 31) < 28) expect(() => decodeCbor(b)).toThrow(CodecError)
     }
+  })
+})
+
+describe('writeCborHead / cborHeadSize (the direct encoders\' one head writer)', () => {
+  it('writes the same bytes as cborHead, of cborHeadSize bytes, read back by cborHeadAt', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 6 }), fc.oneof(fc.nat(300), fc.nat(70_000), fc.maxSafeNat()), (major, n) => {
+        const out = new Uint8Array(12)
+        const end = writeCborHead(out, 2, major, n)
+        expect(end - 2).toBe(cborHeadSize(n))
+        expect(toHex(out.subarray(2, end))).toBe(toHex(cborHead(major, n)))
+        expect(cborHeadAt(out, 2)).toBe(n)
+        expect(cborHeadEnd).toBe(end)
+      }),
+    )
   })
 })
