@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { WorkerLane } from './worker-lane.js'
 import { boundedPath, candidateName, errCode, SMALL_FILE_BYTES } from './fs-util.js'
 
 /** What the ingest keeps of a file's lstat: enough to see it change, and to know it by inode. */
@@ -215,19 +215,15 @@ export interface FileWorkerAnswer {
  * If the worker cannot start or dies, the jobs it held run again on the main thread (each is idempotent: a
  * link that is already ours is reused, a finished file is 'gone'), and later ones run there too.
  */
-export class FileIo {
-  private worker?: Worker
-  private broken = false
-  private closed = false
-  private nextId = 0
-  private batch: Array<{ job: FileJob; resolve(r: FileJobResult): void }> = []
-  private readonly waiting = new Map<number, Array<{ job: FileJob; resolve(r: FileJobResult): void }>>()
+type Waiting = Array<{ job: FileJob; resolve(r: FileJobResult): void }>
+
+export class FileIo extends WorkerLane<Waiting, FileWorkerAnswer> {
+  private batch: Waiting = []
   private readonly made = new Set<string>()
 
-  constructor(
-    private readonly onBroken?: (err: unknown) => void,
-    private readonly workerUrl: URL = WORKER_URL,
-  ) {}
+  constructor(onBroken?: (err: unknown) => void, workerUrl: URL = WORKER_URL) {
+    super(workerUrl, 'file worker', onBroken)
+  }
 
   take(job: Omit<TakeJob, 'kind'>): Promise<TakeResult> {
     return this.run({ kind: 'take', ...job }) as Promise<TakeResult>
@@ -248,68 +244,22 @@ export class FileIo {
     const batch = this.batch
     this.batch = []
     if (batch.length === 0) return
-    const w = this.ensure()
-    if (w === undefined) {
-      for (const e of batch) e.resolve(runFileJob(e.job, this.made))
-      return
-    }
-    const id = this.nextId++
-    this.waiting.set(id, batch)
-    if (this.waiting.size === 1) w.ref()
-    w.postMessage({ id, jobs: encodeJobs(batch.map((e) => e.job)) } satisfies FileWorkerRequest)
+    const posted = this.post(batch, (id) => ({ id, jobs: encodeJobs(batch.map((e) => e.job)) }) satisfies FileWorkerRequest)
+    if (!posted) for (const e of batch) e.resolve(runFileJob(e.job, this.made))
   }
 
   /** Stop the worker (jobs in flight are answered first); later jobs run on this thread until `reopen`. */
   async close(): Promise<void> {
-    this.closed = true
-    const w = this.worker
-    if (w === undefined) return
-    while (this.waiting.size > 0 || this.batch.length > 0) await new Promise<void>((res) => setTimeout(res, 5))
-    this.worker = undefined
-    await w.terminate()
-  }
-
-  reopen(): void {
-    this.closed = false
-  }
-
-  private ensure(): Worker | undefined {
-    if (this.worker !== undefined) return this.worker
-    if (this.broken || this.closed) return undefined
-    let w: Worker
-    try {
-      w = new Worker(this.workerUrl)
-    } catch (err) {
-      this.fail(err)
-      return undefined
-    }
-    w.unref()
-    w.on('message', (m: FileWorkerAnswer) => {
-      const batch = this.waiting.get(m.id)
-      if (batch === undefined) return
-      this.waiting.delete(m.id)
-      if (this.waiting.size === 0) w.unref()
-      batch.forEach((e, i) => e.resolve(m.results[i]))
+    await this.stop(async () => {
+      while (this.waiting.size > 0 || this.batch.length > 0) await new Promise<void>((res) => setTimeout(res, 5))
     })
-    const gone = (err: unknown): void => {
-      if (this.worker !== w) return
-      this.worker = undefined
-      this.fail(err)
-    }
-    w.on('error', gone)
-    w.on('exit', (code) => gone(new Error(`file worker exited with code ${code}`)))
-    this.worker = w
-    return w
   }
 
-  /** The worker is unusable: run what it held here, and everything after. */
-  private fail(err: unknown): void {
-    if (!this.closed) {
-      this.broken = true
-      this.onBroken?.(err)
-    }
-    const held = [...this.waiting.values()]
-    this.waiting.clear()
+  protected answered(batch: Waiting, m: FileWorkerAnswer): void {
+    batch.forEach((e, i) => e.resolve(m.results[i]))
+  }
+
+  protected rerun(held: Waiting[]): void {
     for (const batch of held) for (const e of batch) e.resolve(runFileJob(e.job, this.made))
   }
 }

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { WorkerLane } from './worker-lane.js'
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errCode, writeFileAtomic } from './fs-util.js'
@@ -98,25 +98,20 @@ export interface ReceiptWorkerAnswer {
  * cannot start or dies, the jobs it held are run again on the main thread (a rewrite is atomic; a line
  * appended twice is read once, later wins) and later ones run there too.
  */
-export class WorkerReceiptIo implements ReceiptIo {
-  private worker?: Worker
-  private broken = false
-  private closed = false
-  private nextId = 0
-  private readonly waiting = new Map<number, { jobs: ReceiptJob[]; moved: Set<number>; resolve(r: ReceiptJobResult[]): void }>()
+type Waiting = { jobs: ReceiptJob[]; moved: Set<number>; resolve(r: ReceiptJobResult[]): void }
 
+export class WorkerReceiptIo extends WorkerLane<Waiting, ReceiptWorkerAnswer> implements ReceiptIo {
   constructor(
     private readonly made: Set<string>,
-    private readonly onBroken?: (err: unknown) => void,
-    private readonly workerUrl: URL = WORKER_URL,
-  ) {}
+    onBroken?: (err: unknown) => void,
+    workerUrl: URL = WORKER_URL,
+  ) {
+    super(workerUrl, 'receipt worker', onBroken)
+  }
 
   run(jobs: ReceiptJob[]): Promise<ReceiptJobResult[]> {
     if (jobs.length === 0) return Promise.resolve([])
-    const w = this.ensure()
-    if (w === undefined) return runReceiptJobs(jobs, this.made)
-    return new Promise((resolve) => {
-      const id = this.nextId++
+    return new Promise((resolve, reject) => {
       // Bytes of a job are moved to the worker (a line file's receipts are megabytes: cloning them cost the
       // main thread ~7 µs a line), unless they share their memory with something else.
       const move: ArrayBuffer[] = []
@@ -128,72 +123,31 @@ export class WorkerReceiptIo implements ReceiptIo {
           moved.add(i)
         }
       })
-      this.waiting.set(id, { jobs, moved, resolve })
-      if (this.waiting.size === 1) w.ref()
-      w.postMessage({ id, jobs } satisfies ReceiptWorkerRequest, move)
-    })
-  }
-
-  /** Stop the worker (in-flight jobs are run on this thread); later jobs run on this thread until `reopen`. */
-  async close(): Promise<void> {
-    this.closed = true
-    const w = this.worker
-    if (w === undefined) return
-    // Nothing is in flight when the ingest stops (its receipt chain has settled), but never lose a job.
-    await Promise.all([...this.waiting.keys()].map((id) => new Promise<void>((res) => {
-      const e = this.waiting.get(id)
-      if (e === undefined) return res()
-      const orig = e.resolve
-      e.resolve = (r) => {
-        orig(r)
-        res()
+      if (!this.post({ jobs, moved, resolve }, (id) => ({ id, jobs }) satisfies ReceiptWorkerRequest, move)) {
+        runReceiptJobs(jobs, this.made).then(resolve, reject)
       }
-    })))
-    this.worker = undefined
-    await w.terminate()
-  }
-
-  reopen(): void {
-    this.closed = false
-  }
-
-  private ensure(): Worker | undefined {
-    if (this.worker !== undefined) return this.worker
-    if (this.broken || this.closed) return undefined
-    let w: Worker
-    try {
-      w = new Worker(this.workerUrl)
-    } catch (err) {
-      this.fail(err)
-      return undefined
-    }
-    w.unref()
-    w.on('message', (m: ReceiptWorkerAnswer) => {
-      const e = this.waiting.get(m.id)
-      if (e === undefined) return
-      this.waiting.delete(m.id)
-      if (this.waiting.size === 0) w.unref()
-      e.resolve(m.results)
     })
-    const gone = (err: unknown): void => {
-      if (this.worker !== w) return
-      this.worker = undefined
-      this.fail(err)
-    }
-    w.on('error', gone)
-    w.on('exit', (code) => gone(new Error(`receipt worker exited with code ${code}`)))
-    this.worker = w
-    return w
   }
 
-  /** The worker is unusable: run what it held here, and everything after. */
-  private fail(err: unknown): void {
-    if (!this.closed) {
-      this.broken = true
-      this.onBroken?.(err)
-    }
-    const held = [...this.waiting.values()]
-    this.waiting.clear()
+  /** Stop the worker (in-flight jobs are answered first); later jobs run on this thread until `reopen`. */
+  async close(): Promise<void> {
+    // Nothing is in flight when the ingest stops (its receipt chain has settled), but never lose a job.
+    await this.stop(async () => {
+      await Promise.all([...this.waiting.values()].map((e) => new Promise<void>((res) => {
+        const orig = e.resolve
+        e.resolve = (r) => {
+          orig(r)
+          res()
+        }
+      })))
+    })
+  }
+
+  protected answered(e: Waiting, m: ReceiptWorkerAnswer): void {
+    e.resolve(m.results)
+  }
+
+  protected rerun(held: Waiting[], err: unknown): void {
     for (const e of held) {
       // Bytes moved to the dead worker are gone here: those jobs fail (their receipts are parked and retried
       // by the caller); the others run again on this thread.
