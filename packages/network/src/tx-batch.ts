@@ -1,4 +1,4 @@
-import { cborBytesHead, cborHead, cborHeadAt, cborHeadEnd, CodecError, decodeTxBatchItems, WIRE_LIMITS, WIRE_VERSION } from '@profichain/core'
+import { cborBytesHead, cborHead, CodecError, decodeTxBatchItems, WIRE_LIMITS, WIRE_VERSION } from '@profichain/core'
 
 /**
  * Tx batch framing without the general CBOR codec. A batch is [1, [bytes...]] (core wire.ts); core's
@@ -38,8 +38,20 @@ export function txBatchItems(bytes: Uint8Array): Uint8Array[] {
 /** Shortest-form head of major type `major` at `pos`: [value, next pos], or undefined. */
 function head(b: Uint8Array, pos: number, major: number): [number, number] | undefined {
   if (pos >= b.byteLength || b[pos] >> 5 !== major) return undefined
-  const n = cborHeadAt(b, pos)
-  return n < 0 ? undefined : [n, cborHeadEnd]
+  const ai = b[pos] & 31
+  if (ai < 24) return [ai, pos + 1]
+  if (ai === 24) return pos + 2 <= b.byteLength && b[pos + 1] >= 24 ? [b[pos + 1], pos + 2] : undefined
+  if (ai === 25) {
+    if (pos + 3 > b.byteLength) return undefined
+    const n = (b[pos + 1] << 8) | b[pos + 2]
+    return n >= 0x100 ? [n, pos + 3] : undefined
+  }
+  if (ai === 26) {
+    if (pos + 5 > b.byteLength) return undefined
+    const n = b[pos + 1] * 0x1000000 + ((b[pos + 2] << 16) | (b[pos + 3] << 8) | b[pos + 4])
+    return n >= 0x10000 ? [n, pos + 5] : undefined
+  }
+  return undefined // 8-byte lengths and anything odd: the general decoder decides
 }
 
 function splitCanonical(b: Uint8Array): Uint8Array[] | undefined {
