@@ -270,7 +270,7 @@ describe('a quorum network made with init --consensus quorum', () => {
      * on the current head with its key (an in-turn block beats the others' out-of-turn ones), publish both and
      * a vote for each. Both blocks get stored by the honest nodes, so the two votes are evidence.
      */
-    async function equivocate(c: Awaited<ReturnType<typeof voteClient>>, to: Validator): Promise<{ height: number; hashes: string[] }> {
+    async function equivocate(c: Awaited<ReturnType<typeof voteClient>>, to: Validator): Promise<{ height: number; hashes: string[]; sealed: Block[] }> {
       const genesis = await loadGenesis(join(net, 'genesis.json'))
       const q = new QuorumConsensus(genesis)
       const peer = peerIdFromPublicKey((await readKeyFile(join(to.dir, 'node.key'))).publicKey)
@@ -314,19 +314,32 @@ describe('a quorum network made with init --consensus quorum', () => {
         60_000,
         500,
       )
-      return { height: r.height, hashes: r.sealed.map((b) => toHex(blockHash(b.header))) }
+      return { height: r.height, hashes: r.sealed.map((b) => toHex(blockHash(b.header))), sealed: r.sealed }
     }
 
     it('a validator that co-signs two blocks at one height is caught: evidence through the API', async () => {
       await stop(vs[3], 'SIGTERM')
       const c = await voteClient(vs[3], vs[0])
-      let caught = { height: -1, hashes: [] as string[] }
+      let caught = { height: -1, hashes: [] as string[], sealed: [] as Block[] }
       try {
         caught = await equivocate(c, vs[0])
         const { height, hashes } = caught
-        // Every honest node holds the evidence (the votes are relayed), naming both blocks.
+        // Every honest node holds the evidence (the votes are relayed by vs[0], the client's only peer), naming
+        // both blocks. Re-sent while waiting, as above: gossip may drop a relayed vote while meshes re-form.
         for (const v of running()) {
-          const e = await waitFor(`evidence on ${v.name}`, async () => (await evidenceOf(v)).find((x) => x.validator === toHex(c.key.publicKey)), 30_000, 200)
+          const e = await waitFor(
+            `evidence on ${v.name}`,
+            async () => {
+              const found = (await evidenceOf(v)).find((x) => x.validator === toHex(c.key.publicKey))
+              if (found === undefined) {
+                for (const b of caught.sealed) await c.client.publishBlock(b)
+                for (const b of caught.sealed) await c.client.publishVote(voteForHeader(b.header, c.key))
+              }
+              return found
+            },
+            30_000,
+            200,
+          )
           expect(e.height).toBe(height)
           expect(new Set(e.blockHashes)).toEqual(new Set(hashes))
         }
