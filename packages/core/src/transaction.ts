@@ -45,7 +45,7 @@ const bodyEnc = new WeakMap<TxBody, Uint8Array>()
 const strippedEnc = new WeakMap<StrippedTx, Uint8Array>()
 const txEnc = new WeakMap<Transaction, Uint8Array>()
 
-function memo<K extends object>(cache: WeakMap<K, Uint8Array>, key: K, make: () => Uint8Array): Uint8Array {
+function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {
   let v = cache.get(key)
   if (v === undefined) {
     v = make()
@@ -286,12 +286,7 @@ export function originHex(tx: StrippedTx): string {
 
 /** Lower-case hex of an origin key (a tx's `body.origin`), memoised per bytes object. */
 export function originKeyHex(origin: Uint8Array): string {
-  let hex = originHexCache.get(origin)
-  if (hex === undefined) {
-    hex = toHex(origin)
-    originHexCache.set(origin, hex)
-  }
-  return hex
+  return memo(originHexCache, origin, () => toHex(origin))
 }
 
 // SHA-256 of a payload, memoised per payload object (payloads are treated as immutable, like the encodings
@@ -302,12 +297,7 @@ const payloadHashCache = new WeakMap<Uint8Array, Uint8Array>()
 
 /** SHA-256 of a payload, memoised per object. */
 export function payloadHashOf(payload: Uint8Array): Uint8Array {
-  let h = payloadHashCache.get(payload)
-  if (h === undefined) {
-    h = sha256(payload)
-    payloadHashCache.set(payload, h)
-  }
-  return h
+  return memo(payloadHashCache, payload, () => sha256(payload))
 }
 
 export interface CreateTxInit {
