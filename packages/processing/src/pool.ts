@@ -7,7 +7,7 @@ import { pack } from './pack.js'
 import { appendChecks } from './results.js'
 import type { TxCheck, TxVerifier } from './types.js'
 import { VerifiedIds } from './verified.js'
-import { type CheckedBatch, type SignedBatch, splitSignatures } from './work.js'
+import { type CheckedBatch, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -70,10 +70,14 @@ export class PoolVerifier implements TxVerifier {
     if (todo.length === 0) return out
     const items = todo.length === encoded.length ? encoded : todo.map((i) => encoded[i])
     const parts = await Promise.all(
-      this.chunks(items.length).map(([s, e]) => this.runPacked<Uint8Array>('verifyStripped', items, s, e)),
+      this.chunks(items.length).map(([s, e]) => this.runPacked<VerifiedBatch>('verifyStripped', items, s, e)),
     )
     let k = 0
-    for (const part of parts) for (const b of part) out[todo[k++]] = b === 1
+    for (const part of parts) {
+      // Remembered: a tx verified here (e.g. by the ingest API) is not verified again when its block comes.
+      this.verified.addFlat(part.ids, part.ok)
+      for (const b of part.ok) out[todo[k++]] = b === 1
+    }
     return out
   }
 

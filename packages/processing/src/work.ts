@@ -19,15 +19,36 @@ import {
 
 /** 1 where the item decodes as a stripped tx and its signature verifies, else 0. */
 export function verifyStrippedItems(items: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(items.length)
-  for (let i = 0; i < items.length; i++) {
+  return verifyStrippedWithIds(items).ok
+}
+
+/** Results of verifying stripped txs, in a transferable shape. */
+export interface VerifiedBatch {
+  /** 1 where the item decodes as a stripped tx and its signature verifies, else 0. */
+  ok: Uint8Array
+  /** 32 bytes per item: the txId (SHA-256 of the stripped encoding) where `ok[i] === 1`, zeros otherwise. */
+  ids: Uint8Array
+}
+
+/**
+ * verifyStrippedItems, plus the txId of each item that verified: the verifier remembers them, so the same
+ * tx in a block later (a device record verified by the ingest API, then sealed by this producer) is not
+ * verified a second time. The id is the hash of the exact bytes whose signature verified.
+ */
+export function verifyStrippedWithIds(items: readonly Uint8Array[]): VerifiedBatch {
+  const n = items.length
+  const ok = new Uint8Array(n)
+  const ids = new Uint8Array(32 * n)
+  for (let i = 0; i < n; i++) {
     try {
-      out[i] = verifyTxSignature(decodeStrippedTx(items[i])) ? 1 : 0
+      if (!verifyTxSignature(decodeStrippedTx(items[i]))) continue
     } catch {
-      out[i] = 0
+      continue
     }
+    ok[i] = 1
+    ids.set(sha256(items[i]), 32 * i)
   }
-  return out
+  return { ok, ids }
 }
 
 /** 64 bytes per item: the Ed25519 signature of the item with the key of `seed`. */

@@ -1,5 +1,5 @@
 import { type Packed, unpack } from './pack.js'
-import { checkTxItems, merkleRootOfItems, signTxItems, verifyStrippedItems } from './work.js'
+import { checkTxItems, merkleRootOfItems, signTxItems, verifyStrippedWithIds } from './work.js'
 
 /** Messages the pool sends to a worker. */
 export type Task =
@@ -14,7 +14,7 @@ export type Task =
 export default function run(task: Task): unknown {
   switch (task.op) {
     case 'verifyStripped':
-      return verifyStrippedItems(unpack(task))
+      return verifyStrippedWithIds(unpack(task))
     case 'checkTx':
       return checkTxItems(unpack(task))
     case 'merkle':

@@ -65,6 +65,19 @@ describe('PoolVerifier: verified ids', () => {
     expect(v.verified.hits).toBe(ours.length)
   })
 
+  it('txs that verifyStrippedTxs verified are remembered (ingest API, then the block); failed or tampered ones never are', async () => {
+    const v = pool()
+    const good = theirs.slice(0, 10).map(encodeStrippedTx)
+    const bad = [flip(good[0], 90, 2), encodeStrippedTx({ ...theirs[10], signature: flip(theirs[10].signature, 5, 0) }), new Uint8Array([0x82, 1])]
+    expect(await v.verifyStrippedTxs([...good, ...bad])).toEqual([...good.map(() => true), false, false, false])
+    expect(v.verified.size).toBe(good.length)
+    expect(v.verified.hits).toBe(0)
+    // The block that seals them: answered from the set; the bad ones go to the worker again and fail again.
+    expect(await v.verifyStrippedTxs([...good, ...bad])).toEqual([...good.map(() => true), false, false, false])
+    expect(v.verified.hits).toBe(good.length)
+    expect(v.verified.size).toBe(good.length)
+  })
+
   it('after warming, any batch gets the same answers as the inline verifier', async () => {
     const v = pool()
     const inline = createTxVerifier({ threads: 0 })
@@ -89,9 +102,11 @@ describe('PoolVerifier: verified ids', () => {
     const v = pool(4)
     await v.checkTransactions(theirs.map(encodeTransaction))
     expect(v.verified.size).toBeLessThanOrEqual(8)
+    const kept = v.verified.size
     // The newest are kept, the oldest forgotten (verified again by the worker, with the same answer).
     expect(await v.verifyStrippedTxs(theirs.map(encodeStrippedTx))).toEqual(theirs.map(() => true))
-    expect(v.verified.hits).toBe(v.verified.size)
+    expect(v.verified.hits).toBe(kept)
+    expect(v.verified.size).toBeLessThanOrEqual(8)
     const off = pool(0)
     await off.checkTransactions(theirs.map(encodeTransaction))
     expect(off.verified.size).toBe(0)
