@@ -163,8 +163,17 @@ describe('hardening: receipts, power cut, disk full', () => {
     await rm(filler)
     for (let i = 0; i < 5; i++) await writeFile(join(n.dir, 'inbox', `after-${i}.txt`), `after ${i}`)
     const want = 1 + 5 + 5
-    await waitFor(`${want} receipts after space came back`, async () => (await receipts(n.dir)).length === want, 120_000, 250)
-    await waitFor('healthz ready', async () => (await healthz(n.api)).code === 200, 60_000, 250)
+    // On a timeout the node's own account is what tells why (the tmpfs and its logs are gone after the test).
+    const explained = async <T>(wait: Promise<T>): Promise<T> => {
+      try {
+        return await wait
+      } catch (err) {
+        const left = { inbox: await listFiles(join(n.dir, 'inbox')), receipts: await receipts(n.dir), health: await healthz(n.api).catch(String) }
+        throw new Error(`${(err as Error).message}\n${JSON.stringify(left)}\nnode output (tail):\n${node.output().slice(-6000)}`)
+      }
+    }
+    await explained(waitFor(`${want} receipts after space came back`, async () => (await receipts(n.dir)).length === want, 120_000, 250))
+    await explained(waitFor('healthz ready', async () => (await healthz(n.api)).code === 200, 60_000, 250))
     expect(await node.stop('SIGTERM')).toBe(0)
   })
 

@@ -21,31 +21,51 @@ async function openTree(dir: string) {
   return BlockTree.open({ path: join(dir, 'db'), genesis, consensus: testConsensus(genesis) })
 }
 
+type GatewayParts = ConstructorParameters<typeof NodeIngestGateway>
+type Tree = Awaited<ReturnType<typeof openTree>>
+
+/**
+ * A gateway on a real store and owed index in a fresh temp dir, treating every origin as a device (the (origin,
+ * seq) replay rule applies). `init` and `parts` replace the defaults (signatures all pass; outbox writes direct).
+ */
+async function gatewayOnDisk(
+  init: Partial<GatewayParts[0]> = {},
+  parts: (tree: Tree) => Partial<GatewayParts[1]> = () => ({}),
+): Promise<{ dir: string; tree: Tree; owed: OwedReceipts; gw: NodeIngestGateway }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
+  dirs.push(dir)
+  const tree = await openTree(dir)
+  const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
+  await owed.open()
+  const gw = new NodeIngestGateway(
+    { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor', ...init },
+    {
+      tree,
+      submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
+      verifier: { verifyStrippedTxs: async (txs) => txs.map(() => true) },
+      owed,
+      identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
+      checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
+      isMember: () => false,
+      ...parts(tree),
+    },
+  )
+  return { dir, tree, owed, gw }
+}
+
 describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
   it('submits waiting while a group is written go into the next one: owed and outbox entries in one synced batch, one ack per tx', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
-    dirs.push(dir)
-    let tree = await openTree(dir)
-    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
-    await owed.open()
     const writes: Array<{ txs: number; index: number }> = []
     const verifier = createTxVerifier({ threads: 0 })
-    const gw = new NodeIngestGateway(
-      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor' },
-      {
-        tree,
-        submitOwn: (items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }) => {
-          writes.push({ txs: items.length, index: opts?.index?.length ?? 0 })
-          return tree.outbox.addMany(items, opts)
-        },
-        verifier,
-        owed,
-        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
-        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
-        // Treated as a device: the (origin, seq) replay rule applies.
-        isMember: () => false,
+    const made = await gatewayOnDisk({}, (tree) => ({
+      submitOwn: (items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }) => {
+        writes.push({ txs: items.length, index: opts?.index?.length ?? 0 })
+        return tree.outbox.addMany(items, opts)
       },
-    )
+      verifier,
+    }))
+    const { dir, gw } = made
+    let tree = made.tree
     const [a0, a1, a2] = [rec(0), rec(1), rec(2)]
     const replay = rec(2, 'another record with seq 2')
     const forged = { ...rec(3), signature: new Uint8Array(64) }
@@ -93,24 +113,8 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
   })
 
   it('an owed entry keeps no copy of a record whose payload the store keeps by its retention policy', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
-    dirs.push(dir)
-    const tree = await openTree(dir)
-    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
-    await owed.open()
     const kept = rec(10, 'kept by retention')
-    const gw = new NodeIngestGateway(
-      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor', payloadKept: (tx) => tx.body.seq === 10 },
-      {
-        tree,
-        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
-        verifier: { verifyStrippedTxs: async (txs) => txs.map(() => true) },
-        owed,
-        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
-        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
-        isMember: () => false,
-      },
-    )
+    const { tree, owed, gw } = await gatewayOnDisk({ payloadKept: (tx) => tx.body.seq === 10 })
     const other = rec(11)
     expect((await gw.submit([{ tx: kept }, { tx: other }])).map((e) => e.status)).toEqual(['accepted', 'accepted'])
     const by = await owed.devicesOf([txId(kept), txId(other)])
@@ -120,30 +124,16 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
   })
 
   it('a failed signature check answers that submit INTERNAL; the submits beside it and after it go on', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
-    dirs.push(dir)
-    const tree = await openTree(dir)
-    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
-    await owed.open()
     let calls = 0
-    const gw = new NodeIngestGateway(
-      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor' },
-      {
-        tree,
-        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
-        // The second call fails (a worker died): only that submit is affected.
-        verifier: {
-          verifyStrippedTxs: async (txs) => {
-            if (++calls === 2) throw new Error('worker exited')
-            return txs.map(() => true)
-          },
+    const { tree, gw } = await gatewayOnDisk({}, () => ({
+      // The second call fails (a worker died): only that submit is affected.
+      verifier: {
+        verifyStrippedTxs: async (txs) => {
+          if (++calls === 2) throw new Error('worker exited')
+          return txs.map(() => true)
         },
-        owed,
-        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
-        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
-        isMember: () => false,
       },
-    )
+    }))
     const [a, b, c] = [rec(20), rec(21), rec(22)]
     const acks = await Promise.all([gw.submit([{ tx: a }]), gw.submit([{ tx: b }, { refused: 'BAD_TX' }])])
     expect(acks.map((x) => x.map((e) => [e.status, e.code]))).toEqual([
@@ -159,11 +149,6 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
   })
 
   it('signature checks: two pool calls at a time, the submits arriving meanwhile go out as one call; a failed joint call is retried per submit', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pc-gw-'))
-    dirs.push(dir)
-    const tree = await openTree(dir)
-    const owed = new OwedReceipts(tree.outbox.index as NonNullable<typeof tree.outbox.index>)
-    await owed.open()
     const real = createTxVerifier({ threads: 0 })
     const calls: number[] = []
     let open!: () => void
@@ -171,25 +156,16 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
       open = r
     })
     let failJoint = false
-    const gw = new NodeIngestGateway(
-      { network: NETWORK, maxTxBytes: 1024 * 1024, confirmations: 1, anchorBase: () => 'http://anchor' },
-      {
-        tree,
-        submitOwn: (items, opts) => tree.outbox.addMany(items, opts),
-        verifier: {
-          verifyStrippedTxs: async (txs) => {
-            calls.push(txs.length)
-            await gate
-            if (failJoint && txs.length > 1) throw new Error('worker exited')
-            return real.verifyStrippedTxs(txs)
-          },
+    const { tree, gw } = await gatewayOnDisk({}, () => ({
+      verifier: {
+        verifyStrippedTxs: async (txs) => {
+          calls.push(txs.length)
+          await gate
+          if (failJoint && txs.length > 1) throw new Error('worker exited')
+          return real.verifyStrippedTxs(txs)
         },
-        owed,
-        identify: async () => ({ status: 'device', deviceId: 'd', nextSeq: 0 }),
-        checkOrigin: (tx) => checkIncomingTx(tx, { store: tree, signatureChecked: true }),
-        isMember: () => false,
       },
-    )
+    }))
     const forged = { ...rec(44), signature: new Uint8Array(64) }
     const first = [gw.submit([{ tx: rec(40) }]), gw.submit([{ tx: rec(41) }]), gw.submit([{ tx: rec(42) }, { tx: rec(43) }]), gw.submit([{ tx: forged }, { tx: rec(45) }]), gw.submit([{ tx: rec(46) }])]
     // Two calls in flight; the other three submits wait.
