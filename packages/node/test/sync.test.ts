@@ -53,6 +53,20 @@ async function fill(store: FakeStore, blocks: Block[]) {
   for (const b of blocks) expect((await store.addBlock(b)).status).toBe('added')
 }
 
+/** A peer and this node on two branches above `common` shared blocks: `theirs` and `ours` empty blocks each. */
+async function forked(common: number, theirsCount: number, oursCount: number) {
+  const remote = new FakeStore()
+  const shared = blocksOn(GENESIS_LIKE, Array.from({ length: common }, () => []))
+  const tip = { hash: blockHash(shared[common - 1].header), height: common }
+  const theirs = blocksOn(tip, Array.from({ length: theirsCount }, () => []))
+  const ours = blocksOn(tip, Array.from({ length: oursCount }, () => []))
+  await fill(remote, [...shared, ...theirs])
+  const { net, requests } = peerServing(remote)
+  const { store, chain } = local()
+  await fill(store, [...shared, ...ours])
+  return { net, requests, store, chain, theirs }
+}
+
 describe('sync', () => {
   it('catches up from a peer ahead, in order, in batches', async () => {
     const remote = new FakeStore()
@@ -161,15 +175,7 @@ describe('sync', () => {
   })
 
   it('a peer one block ahead on another branch is synced from at once', async () => {
-    const remote = new FakeStore()
-    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
-    const tip = { hash: blockHash(common[9].header), height: 10 }
-    const theirs = blocksOn(tip, [[], []])
-    const ours = blocksOn(tip, [[]])
-    await fill(remote, [...common, ...theirs])
-    const { net, requests } = peerServing(remote)
-    const { store, chain } = local()
-    await fill(store, [...common, ...ours])
+    const { net, requests, store, chain, theirs } = await forked(10, 2, 1)
     const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
     await sync.sync()
     expect(store.head().hash).toEqual(blockHash(theirs[1].header))
@@ -178,15 +184,7 @@ describe('sync', () => {
   })
 
   it('a peer on a longer fork: the first answer does not connect, the client steps back and reorgs', async () => {
-    const remote = new FakeStore()
-    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 12 }, () => []))
-    const tip = { hash: blockHash(common[11].header), height: 12 }
-    const theirs = blocksOn(tip, [[], [], [], []])
-    const ours = blocksOn(tip, [[], []])
-    await fill(remote, [...common, ...theirs])
-    const { net, requests } = peerServing(remote)
-    const { store, chain } = local()
-    await fill(store, [...common, ...ours])
+    const { net, requests, store, chain, theirs } = await forked(12, 4, 2)
     const orphans: string[] = []
     const addBlock = chain.addBlock.bind(chain)
     const counting = {
@@ -207,15 +205,7 @@ describe('sync', () => {
   })
 
   it('a peer whose head is a fork block at our height: its head is asked for first and connects', async () => {
-    const remote = new FakeStore()
-    const common = blocksOn(GENESIS_LIKE, Array.from({ length: 10 }, () => []))
-    const tip = { hash: blockHash(common[9].header), height: 10 }
-    const theirs = blocksOn(tip, [[]])
-    const ours = blocksOn(tip, [[]])
-    await fill(remote, [...common, ...theirs])
-    const { net, requests } = peerServing(remote)
-    const { store, chain } = local()
-    await fill(store, [...common, ...ours])
+    const { net, requests, store, chain, theirs } = await forked(10, 1, 1)
     const sync = createSync({ genesisHash: GENESIS_HASH }, { net, store: store as unknown as SyncStore, chain, logger: silent })
     await sync.sync()
     expect(await store.hasBlock(blockHash(theirs[0].header))).toBe(true)
