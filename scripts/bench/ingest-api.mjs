@@ -9,9 +9,11 @@
 // txId receipted twice as a different block). Also per step: the node process's CPU per record (main thread and
 // all threads, from /proc on Linux) and the cores the bench client itself used. In the same run: the machine's
 // Ed25519 verify limit through @profichain/processing (createTxVerifier, one thread and the worker pool) on
-// the same 1 KiB records. Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
+// the same 1 KiB records, and the machine limit for the whole unavoidable work per record in plain Node
+// (scripts/bench-limit-api.mjs: TLS in, SHA-256, verify, synced group commit, ack, Merkle receipt out;
+// `--no-limit` skips it). Targets (issue 14): ≥ 10,000 records/s sustained, p99 commit ≤ 2 s.
 // Usage: node scripts/bench/ingest-api.mjs [--quick] [--devices 20] [--rates 500,1000,2000,3000,4000,5000,7500,10000,15000]
-//        [--seconds 15] [--burst 20000] [--profile] [--profile-out FILE.cpuprofile]   (build first: npx tsc -b)
+//        [--seconds 15] [--burst 20000] [--no-limit] [--profile] [--profile-out FILE.cpuprofile]   (build first: npx tsc -b)
 // Env: BENCH_LOG_LEVEL=info (node log level, default warn), BENCH_KEEP_LOG=FILE (copy the node log there).
 // Through the harness: npm run bench -- --only ingest-api
 import { createHash } from 'node:crypto'
@@ -36,6 +38,7 @@ import {
 } from '@profichain/core'
 import { createRecord } from '@profichain/client'
 import { createTxVerifier } from '@profichain/processing'
+import { apiLimit } from '../bench-limit-api.mjs'
 import { cli, freePort, newestProfile, percentile, profileTable, sleep, startBenchNode, summariseProfile, waitFor } from './lib.mjs'
 
 const TOKEN = 'ingest-bench-token-0123456789abcdef'
@@ -401,6 +404,10 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   log(`load average ${la.map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`)
   const rows = []
   const vl = await verifyLimit(quick ? 2000 : 10_000, log)
+  // The whole unavoidable work per device record in plain Node (TLS in, hash, verify, synced group commit, ack,
+  // Merkle receipt out; scripts/bench-limit-api.mjs): the figure every rate below is a share of.
+  const limit = opts.noLimit ? undefined : await apiLimit({ records: quick ? 5000 : 20_000, runs: 3 })
+  if (limit) log(`machine limit (plain Node, same work): ${Math.round(limit.perS)} records/s (runs ${limit.runs.map((x) => Math.round(x)).join(', ')})`)
   const node = await startIngestNode({ profile: opts.profile })
   const devices = []
   const steps = []
@@ -450,14 +457,16 @@ export async function run({ quick = false, log = (l) => process.stderr.write(`  
   const peakCommitted = Math.max(0, ...steps.map((s) => s.committedPerS), burstResult?.committedPerS ?? 0)
   const verdict = (v, target, better) => (better === 'high' ? (v >= target ? 'meets' : 'below') : v <= target ? 'meets' : 'above')
   const best = top ? top.committedPerS : 0
-  log(`max sustained: ${Math.round(best)} records/s (target ≥ ${TARGET_RATE}: ${verdict(best, TARGET_RATE, 'high')}); verify limit ${Math.round(vl[2].perS)}/s pool, ${Math.round(vl[0].perS)}/s one thread`)
+  const share = (v) => (limit ? ` = ${Math.round((100 * v) / limit.perS)} % of the machine limit` : '')
+  log(`max sustained: ${Math.round(best)} records/s${share(best)} (target ≥ ${TARGET_RATE}: ${verdict(best, TARGET_RATE, 'high')}); verify limit ${Math.round(vl[2].perS)}/s pool, ${Math.round(vl[0].perS)}/s one thread`)
   if (top) log(`commit p99 at that rate: ${Math.round(top.p99)} ms (target ≤ ${P99_LIMIT_MS}: ${verdict(top.p99, P99_LIMIT_MS, 'low')})`)
-  rows.push({ name: `ingest API, ${nDevices} devices, 1 KiB: max sustained committed rate (target ≥ 10,000; p99 ≤ 2 s, zero loss)`, unit: 'records/s', median: best, runs: 1 })
+  rows.push({ name: `ingest API, ${nDevices} devices, 1 KiB: max sustained committed rate (target ≥ 10,000; p99 ≤ 2 s, zero loss)${share(best)}`, unit: 'records/s', median: best, runs: 1 })
   rows.push({ name: 'ingest API: acked rate at that step', unit: 'records/s', median: top?.ackedPerS ?? 0, runs: 1 })
   rows.push({ name: 'ingest API: ack latency p50 / p99 at that step', unit: 'ms', median: top ? `${ms(top.ackP50)} / ${ms(top.ackP99)}` : '–', runs: 1 })
   rows.push({ name: 'ingest API: commit latency p50 / p99 at that step (target p99 ≤ 2000)', unit: 'ms', median: top ? `${ms(top.p50)} / ${ms(top.p99)}` : '–', runs: 1 })
   rows.push({ name: 'ingest API: peak committed rate (any step or the burst)', unit: 'records/s', median: peakCommitted, runs: 1 })
   if (burstResult) rows.push({ name: `ingest API: burst of ${burstResult.sent}, committed rate (${clean(burstResult) ? 'clean' : 'NOT clean'})`, unit: 'records/s', median: burstResult.committedPerS, runs: 1 })
+  if (limit) rows.push({ name: 'machine limit, plain Node: TLS in + SHA-256 + Ed25519 verify (2 threads) + synced group commit + ack + Merkle receipt out', unit: 'records/s', median: limit.perS, runs: 3 })
   rows.push({ name: 'machine verify limit: Ed25519 via @profichain/processing, worker pool', unit: 'verifications/s', median: vl[2].perS, runs: 3 })
   rows.push({ name: 'machine verify limit: Ed25519 via @profichain/processing, one thread', unit: 'verifications/s', median: vl[0].perS, runs: 3 })
   return rows
@@ -476,6 +485,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     rates: val('--rates')?.split(',').map(Number),
     seconds: val('--seconds') ? Number(val('--seconds')) : undefined,
     burst: val('--burst') ? Number(val('--burst')) : undefined,
+    noLimit: args.includes('--no-limit'),
   }
   const t0 = performance.now()
   const rows = await run({ quick: args.includes('--quick'), opts })
