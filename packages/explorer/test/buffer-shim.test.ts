@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 // @ts-expect-error -- a plain .mjs build helper without types
-import { Buffer as Shim } from '../scripts/buffer-shim.mjs'
+import { Buffer as Shim } from '../../../scripts/browser/buffer-shim.mjs'
 
 // The browser bundle runs @profichain/core on this shim instead of Node's Buffer: it must agree with Node's
 // for every method core uses (hex/base64 codecs, concat, compare, equals, byteLength).
