@@ -64,6 +64,19 @@ import {
   type TxLocation,
 } from './types.js'
 
+/**
+ * LevelDB options of the store (measured: docs/benchmarks.md, "Session 6, storage"). A 1 KiB own record is
+ * written twice (outbox entry, then block payload) and its outbox entry deleted a block later; with
+ * LevelDB's 4 MiB memtables a burst flushed them to level 0 before the delete came, and random-keyed txIds
+ * made each level-0 compaction rewrite all of level 1: 15 KB written to disk and ~100 µs of LevelDB
+ * background CPU per record (60,000 records in process). 32 MiB memtables hold several seconds of a burst
+ * (put and delete meet in the first compaction, which drops both) and 8 MiB tables mean fewer, larger
+ * compactions: 8.5 KB and ~75 µs. Memory: at most two memtables (64 MiB) per store, bounded. Durability
+ * is unchanged (every acknowledging write is still a synced log write); a larger memtable only means a
+ * longer log to replay at open after a crash.
+ */
+export const LEVEL_TUNING = { writeBufferSize: 32 * 1024 * 1024, maxFileSize: 8 * 1024 * 1024 } as const
+
 export { genesisBlockOf }
 
 /** Key-value access to the global network's buckets (`BlockTree.globalBuckets`). */
@@ -218,6 +231,7 @@ export class BlockTree {
     const db: BinaryDb = new Level<Uint8Array, Uint8Array>(init.path, {
       keyEncoding: 'view',
       valueEncoding: 'view',
+      ...LEVEL_TUNING,
     })
     try {
       await db.open()

@@ -47,6 +47,10 @@ export class StoreOutbox implements Outbox {
   async load(): Promise<void> {
     this.entries.clear()
     this.byId.clear()
+    // The retired `outboxOrder` bucket (written by stores before session 6, read by none): its entries of
+    // records still in the outbox are dropped here, so none outlives its record. Idempotent; a store
+    // written by this version has the bucket empty, and older code reading it does not miss it.
+    await this.ctx.subs.outboxOrder.clear()
     let chunk: OutboxEntry[] = []
     const locate = async (): Promise<void> => {
       const locs = await this.ctx.subs.txIndex.getMany(chunk.map((e) => e.id))
@@ -219,9 +223,10 @@ export class StoreOutbox implements Outbox {
         }
         seenIds.add(id)
         const tx = items[i].tx
-        const orderKey = u64(order) // the batch copies keys and values at put: one buffer for both
-        put(b, subs.outbox, orderKey, encodeTransaction(tx))
-        put(b, subs.outboxOrder, ids[i], orderKey)
+        // No `outboxOrder` entry (txId → order): nothing has read it since the in-memory index (load scans
+        // the outbox itself), and its put and delete were 2 of a record's batch ops plus a random-keyed
+        // tombstone carried through every compaction level.
+        put(b, subs.outbox, u64(order), encodeTransaction(tx))
         const loc = locOf.get(id)
         added.push({ order, tx, id: ids[i], hex: id, loc: loc === undefined ? undefined : decodeTxIndex(loc) })
         order++
@@ -381,7 +386,6 @@ export class StoreOutbox implements Outbox {
       for (const e of gone) {
         if (e === undefined) continue
         del(b, this.ctx.subs.outbox, u64(e.order))
-        del(b, this.ctx.subs.outboxOrder, e.id)
         n++
       }
       const now = Date.now()
