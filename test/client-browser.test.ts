@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { keyPairFromSeed, toHex } from '@profichain/core'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, gql, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const CHROMIUM = process.env.PLAYWRIGHT_CHROMIUM ?? process.env.CHROME_PATH ?? '/usr/bin/chromium'
 const BUNDLE = join(ROOT, 'packages/client/dist/profichain-client.browser.js')
@@ -23,16 +23,8 @@ afterAll(async () => {
   for (const n of running) await n.stop('SIGKILL')
 })
 
-async function gql<T>(api: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${api}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ query, variables }),
-  })
-  const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> }
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return body.data as T
-}
+/** GraphQL with the test's bearer token. */
+const authed = <T>(url: string, query: string, variables: Record<string, unknown> = {}) => gql<T>(url, query, variables, { token: TOKEN })
 
 interface PageResult {
   acks: Array<{ status: string; code: string }>
@@ -67,8 +59,8 @@ describe('@profichain/client in Chromium', () => {
     // The device's key: its seed goes into the page, its public key is registered through the node.
     const seed = new Uint8Array(32).fill(7)
     const device = keyPairFromSeed(seed)
-    await gql(api, 'mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: 'browser-1', k: toHex(device.publicKey) })
-    await waitFor('the device registered on chain', async () => (await gql<{ devices: unknown[] }>(api, '{ devices(first: 10) { publicKey } }')).devices.length === 1, 30_000)
+    await authed(api, 'mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: 'browser-1', k: toHex(device.publicKey) })
+    await waitFor('the device registered on chain', async () => (await authed<{ devices: unknown[] }>(api, '{ devices(first: 10) { publicKey } }')).devices.length === 1, 30_000)
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
     const context = await browser.newContext()
@@ -112,7 +104,7 @@ describe('@profichain/client in Chromium', () => {
     const receipts = await waitFor(
       'the 3 records committed',
       async () => {
-        const r = await Promise.all(sealed.txIds.map((id) => gql<{ receipt: unknown }>(api, 'query($id: String!) { receipt(txId: $id) }', { id })))
+        const r = await Promise.all(sealed.txIds.map((id) => authed<{ receipt: unknown }>(api, 'query($id: String!) { receipt(txId: $id) }', { id })))
         return r.every((x) => x.receipt) ? r.map((x) => x.receipt) : undefined
       },
       60_000,

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ChainpointProof, generateKeyPair, type KeyPair, toHex, utf8, verifyChainpointReceipt } from '@profichain/core'
 import { type ClientReceipt, createClient, createRecord, postRecords, type ProfichainClient } from '@profichain/client'
-import { cli, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, gql, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const TOKEN = 'devices-e2e-token-0123456789abcdef'
 const TS_DEVICES = 100
@@ -38,16 +38,8 @@ function findPython(): string {
   throw new Error('no python3 with the `cryptography` package (Debian: apt-get install python3-cryptography)')
 }
 
-async function gql<T>(api: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${api}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ query, variables }),
-  })
-  const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> }
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return body.data as T
-}
+/** GraphQL with the test's bearer token. */
+const authed = <T>(url: string, query: string, variables: Record<string, unknown> = {}) => gql<T>(url, query, variables, { token: TOKEN })
 
 /** `p`, or a rejection naming `what` after `ms` (so a stuck device fails the test instead of hanging it). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -101,9 +93,9 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
     const pyKeys: KeyPair[] = Array.from({ length: PY_DEVICES }, () => generateKeyPair())
     const httpKey = generateKeyPair()
     for (const [i, k] of [...tsKeys, ...pyKeys, httpKey].entries()) {
-      await gql(api, 'mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: `dev-${i}`, k: toHex(k.publicKey) })
+      await authed(api, 'mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: `dev-${i}`, k: toHex(k.publicKey) })
     }
-    await waitFor('110 devices registered on chain', async () => (await gql<{ devices: unknown[] }>(api, '{ devices(first: 500) { publicKey } }')).devices.length === TS_DEVICES + PY_DEVICES + 1, 30_000)
+    await waitFor('110 devices registered on chain', async () => (await authed<{ devices: unknown[] }>(api, '{ devices(first: 500) { publicKey } }')).devices.length === TS_DEVICES + PY_DEVICES + 1, 30_000)
 
     // The same submit over HTTP (POST /v1/records, the client's fetch path): accepted = durable; a resend is duplicate.
     const httpTxs = [0, 1, 2].map((seq) => createRecord({ deviceKey: httpKey, network, seq, payload: utf8(`http ${seq}`), dataKey: seq === 2 ? new Uint8Array(32).fill(4) : undefined }).tx)

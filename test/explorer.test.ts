@@ -13,7 +13,7 @@ import { createNode, loadConfig, type ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, freePort, readJson, ROOT, tempDir, waitFor } from './helpers.js'
+import { cli, freePort, gql as nodeGql, readJson, ROOT, tempDir, waitFor } from './helpers.js'
 
 const CHROMIUM = process.env.PLAYWRIGHT_CHROMIUM ?? process.env.CHROME_PATH ?? '/usr/bin/chromium'
 const HAVE_CHROMIUM = existsSync(CHROMIUM)
@@ -64,12 +64,7 @@ async function start(c: Company): Promise<void> {
   await c.node.start()
 }
 
-async function gql<T>(c: Company, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${c.apiPort}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })
-  const body = (await res.json()) as { data: T; errors?: unknown[] }
-  if (body.errors) throw new Error(JSON.stringify(body.errors))
-  return body.data
-}
+const gql = <T>(c: Company, query: string, variables: Record<string, unknown> = {}) => nodeGql<T>(`http://127.0.0.1:${c.apiPort}`, query, variables, { token: TOKEN })
 
 describe.skipIf(!HAVE_CHROMIUM)('explorer in Chromium: browse, search, verify a file offline, follow a block to its partner checkpoint', () => {
   let broker: Broker

@@ -38,7 +38,7 @@ import { parseConfig, ProfichainNode } from '@profichain/node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decryptFile } from '@profichain/cli'
-import { cli } from './helpers.js'
+import { cli, gql } from './helpers.js'
 
 const NETWORK = 'ingesttest'
 const TOKEN = 'ingest-api-test-token-0123456789'
@@ -203,16 +203,7 @@ beforeAll(async () => {
   await waitFor('device revoked', () => node.tree.devices.get(toHex(revokedDevice.publicKey))?.revoked)
 }, 60_000)
 
-async function graphql(query: string): Promise<unknown> {
-  const res = await fetch(`${apiUrl}/graphql`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ query }),
-  })
-  const body = (await res.json()) as { data?: unknown; errors?: unknown }
-  if (body.errors) throw new Error(JSON.stringify(body.errors))
-  return body.data
-}
+const graphql = (query: string) => gql<unknown>(apiUrl, query, {}, { token: TOKEN })
 
 afterAll(async () => {
   await node?.stop()

@@ -11,7 +11,7 @@ import { type Block, type BlockHeader, blockHash, createBlock, fromHex, generate
 import { createGenesis, genesisHash, loadGenesis, QuorumConsensus, serializeGenesis } from '@profichain/consensus'
 import { createNetwork, peerIdFromPublicKey } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI as CLI_PATH, cli, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, CLI as CLI_PATH, gql as nodeGql, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 import { gqlIn, type NetnsNode, startIn, stopAll, twoNamespaces } from './netns.js'
 
 const BLOCK_MS = 500
@@ -39,17 +39,7 @@ let root: string
 let net: string
 const vs: Validator[] = []
 
-async function gql<T>(v: Validator, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${v.api}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(5000),
-  })
-  const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> }
-  if (body.errors?.length) throw new Error(body.errors[0].message)
-  return body.data as T
-}
+const gql = <T>(v: Validator, query: string, variables: Record<string, unknown> = {}) => nodeGql<T>(v.api, query, variables, { timeoutMs: 5000 })
 
 const status = async (v: Validator) => (await gql<{ status: Status }>(v, '{ status { height headHash finalHeight peers } }')).status
 const hashAt = async (v: Validator, height: number) =>
