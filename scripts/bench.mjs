@@ -39,7 +39,7 @@ process.stderr.write(`bench took ${(totalS / 60).toFixed(1)} min${!quick && !onl
 
 const fmt = (v) => (typeof v !== 'number' ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3))
 const table = [
-  '| suite | benchmark | median | unit | target (issue 12) | runs |',
+  '| suite | benchmark | median | unit | target (issue 12, 14) | runs |',
   '|---|---|---:|---|---|---:|',
   ...results.map((r) => `| ${r.suite} | ${r.name} | ${fmt(r.median)} | ${r.unit} | ${r.target ?? ''} | ${r.runs ?? ''} |`),
 ].join('\n')
