@@ -226,7 +226,7 @@ export class FileIngestImpl implements FileIngest {
    * records is committed alone, in batches of this size.
    */
   private readonly batchRecords: number
-  /** Files per group commit at most (a quarter of those in flight: the others are taken meanwhile). */
+  /** Files per group commit at most (IngestInit.groupFiles). */
   private readonly groupFiles: number
   private inflightBytes = 0
   private byteWaiters: Array<{ n: number; go: () => void }> = []
@@ -266,7 +266,7 @@ export class FileIngestImpl implements FileIngest {
     this.concurrency = Math.max(1, init.concurrency ?? DEFAULT_CONCURRENCY)
     this.maxInflightBytes = Math.max(1, init.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES)
     this.batchRecords = Math.max(1, init.batchRecords ?? DEFAULT_BATCH_RECORDS)
-    this.groupFiles = Math.max(1, Math.ceil(this.concurrency / 4))
+    this.groupFiles = Math.max(1, init.groupFiles ?? (this.concurrency > 1024 ? Math.ceil(this.concurrency / 4) : this.concurrency))
     this.rescanMs = init.rescanMs ?? 60_000
     this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })

@@ -146,12 +146,12 @@ describe('group commit (issue 12)', () => {
     expect((await listFiles(dir('processed'))).length).toBe(61)
   })
 
-  it('more files than may be in flight, and one bigger than the byte budget: each recorded once, groups of at most a quarter of those in flight, bytes held within the budget', async () => {
-    // 16 in flight, 4 files per group at most; a take counts 64 KiB until the size is known, so at most
+  it('more files than may be in flight, and one bigger than the byte budget: each recorded once, groups of at most groupFiles, bytes held within the budget', async () => {
+    // 16 in flight, 4 files per group at most (as 1,024 of the default 4,096); a take counts 64 KiB until the size is known, so at most
     // three takes fit the 192 KiB budget at once; the 256 KiB file runs only when nothing else is held.
     const budget = 3 * 64 * 1024
     const outbox = new CountingOutbox()
-    const { inbox, make, dir } = await setup({ concurrency: 16, maxInflightBytes: budget }, outbox)
+    const { inbox, make, dir } = await setup({ concurrency: 16, groupFiles: 4, maxInflightBytes: budget }, outbox)
     const content = await dropFiles(inbox, FILES)
     const big = 'y'.repeat(256 * 1024)
     await writeFile(join(inbox, 'big.json'), JSON.stringify({ big }))
