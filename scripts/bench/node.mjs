@@ -12,6 +12,7 @@
 //        node scripts/bench/node.mjs --burst files:5000 [--runs 3]   (one burst kind, one node)
 // --profile runs the node under --cpu-prof and prints where its time goes (see lib.mjs summariseProfile).
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs, target? }.
+import { readFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -223,6 +224,7 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
   const c0 = await metric(node.api, 'profichain_chain_txs_total')
   const r0 = await metric(node.api, 'profichain_receipts_written_total')
   const s0 = await metric(node.api, 'profichain_ingest_records_total')
+  const cpu0 = nodeCpuMs(node.child?.pid)
   const t0 = performance.now()
   for (const name of names) await rename(join(staging, name), join(node.inbox, name))
   const dropMs = performance.now() - t0
@@ -242,6 +244,7 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
     timedOut = true
   })
   const ms = performance.now() - t0
+  const cpu1 = nodeCpuMs(node.child?.pid)
   const committed = (await metric(node.api, 'profichain_chain_txs_total')) - c0
   // Every receipt is checked against its processed file and the canonical chain.
   const processedDir = join(node.dataDir, 'processed')
@@ -299,6 +302,9 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
     dropMs,
     signedMs,
     perS: count / (ms / 1000),
+    // The node's CPU from the drop to the last receipt, per record (µs): its main thread and all its threads.
+    cpuMainUs: ((cpu1.main - cpu0.main) * 1000) / count,
+    cpuAllUs: ((cpu1.all - cpu0.all) * 1000) / count,
     committed,
     receipts,
     lost: Math.max(0, count - committed) + left,
@@ -312,10 +318,24 @@ export async function burst({ node, mode, count, files = 20, tag = `${Date.now()
   }
 }
 
+/** The node process's CPU time so far (ms): its main thread and all its threads (/proc; NaN elsewhere). */
+function nodeCpuMs(pid) {
+  const ticks = (path) => {
+    try {
+      const f = readFileSync(path, 'utf8')
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100 // USER_HZ
+    } catch {
+      return Number.NaN
+    }
+  }
+  return pid === undefined ? { main: Number.NaN, all: Number.NaN } : { main: ticks(`/proc/${pid}/task/${pid}/stat`), all: ticks(`/proc/${pid}/stat`) }
+}
+
 export const burstOk = (r) => !r.timedOut && r.lost === 0 && r.extra === 0 && r.duplicates === 0 && r.missing === 0 && r.invalid === 0 && r.valid === r.count
 
 export const fmtBurst = (r) =>
-  `burst ${r.mode}: ${r.count} records in ${r.files} files → every receipt in ${(r.ms / 1000).toFixed(2)} s = ${Math.round(r.perS)}/s (drop took ${Math.round(r.dropMs)} ms, all signed after ${Math.round(r.signedMs)} ms = front end ${Math.round(r.count / (r.signedMs / 1000))}/s); committed ${r.committed}, receipts ${r.receipts}, valid ${r.valid}, invalid ${r.invalid}, lost ${r.lost}, extra ${r.extra}, dup ${r.duplicates}, missing ${r.missing} ${burstOk(r) ? 'OK' : `FAILED ${r.firstErrors.join('; ')}`}`
+  `burst ${r.mode}: ${r.count} records in ${r.files} files → every receipt in ${(r.ms / 1000).toFixed(2)} s = ${Math.round(r.perS)}/s (drop took ${Math.round(r.dropMs)} ms, all signed after ${Math.round(r.signedMs)} ms = front end ${Math.round(r.count / (r.signedMs / 1000))}/s; node CPU per record ${Math.round(r.cpuMainUs)} µs main thread, ${Math.round(r.cpuAllUs)} µs all threads); committed ${r.committed}, receipts ${r.receipts}, valid ${r.valid}, invalid ${r.invalid}, lost ${r.lost}, extra ${r.extra}, dup ${r.duplicates}, missing ${r.missing} ${burstOk(r) ? 'OK' : `FAILED ${r.firstErrors.join('; ')}`}`
 
 export const sustained = (r) => r.lost === 0 && r.extra === 0 && r.missing === 0 && r.samples > 0 && r.p99 <= P99_LIMIT_MS
 

@@ -43,7 +43,7 @@ import type {
 } from './types.js'
 import { iterateLines, lineFormatOf } from './lines.js'
 import { alwaysIgnored, contentTypeOf, globMatcher, pathFilter, relPathOf } from './paths.js'
-import { FileIo, type FileSig } from './file-io.js'
+import { FileIo, type FileSig, type TakeResult } from './file-io.js'
 import { WorkerReceiptIo } from './receipt-io.js'
 import { writeReceiptFiles } from './receipts.js'
 
@@ -57,12 +57,15 @@ const LOOKUP_PARALLEL = 1024
 /** Batches smaller than this are signed inline (a pool round trip costs more than a few signatures). */
 const POOL_SIGN_MIN = 16
 /**
- * Default files in flight (read, waiting for their group commit, being moved). 256 capped the pipeline: with
- * 20,000 files waiting, all 256 slots were held by the group being written and the one being prepared
- * (groups of ~85–125 files, hundreds queued behind them); at 1024 the groups hold ~500 files, so one fsync
- * serves 4× more files. Content held stays bounded by maxInflightBytes.
+ * Default files in flight (read, waiting for their group commit, being moved). At 1024 (session 5) a burst
+ * moved as a convoy: every slot was held by the one or two groups being prepared and written, and the next
+ * files were taken only after the whole group was moved (a trace of a 20,000-file burst: groups of 1,024,
+ * then 250–850 ms with no group in preparation while the file worker finished and took 1,024 files). At
+ * 4096, with groups of at most a quarter of it (`groupFiles`), files are taken while groups are written:
+ * the outbox write is the only stage left on the critical path. Content held stays bounded by
+ * maxInflightBytes (a take counts SMALL_FILE_BYTES until the size is known).
  */
-const DEFAULT_CONCURRENCY = 1024
+const DEFAULT_CONCURRENCY = 4096
 /** Default bytes of file content held in flight at once (a bigger file runs when nothing else is held). */
 const DEFAULT_MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 const utf8 = new TextEncoder()
@@ -223,8 +226,11 @@ export class FileIngestImpl implements FileIngest {
    * records is committed alone, in batches of this size.
    */
   private readonly batchRecords: number
+  /** Files per group commit at most (IngestInit.groupFiles). */
+  private readonly groupFiles: number
   private inflightBytes = 0
-  private byteWaiters: Array<() => void> = []
+  private byteWaiters: Array<{ n: number; go: () => void }> = []
+  private byteWaitersHead = 0
   /** Output folders known to exist (saves a mkdir per file). */
   private readonly madeDirs = new Set<string>()
   private receiptChain: Promise<unknown> = Promise.resolve()
@@ -260,6 +266,7 @@ export class FileIngestImpl implements FileIngest {
     this.concurrency = Math.max(1, init.concurrency ?? DEFAULT_CONCURRENCY)
     this.maxInflightBytes = Math.max(1, init.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES)
     this.batchRecords = Math.max(1, init.batchRecords ?? DEFAULT_BATCH_RECORDS)
+    this.groupFiles = Math.max(1, init.groupFiles ?? (this.concurrency > 1024 ? Math.ceil(this.concurrency / 4) : this.concurrency))
     this.rescanMs = init.rescanMs ?? 60_000
     this.retryMs = Math.max(100, Math.min(this.stableMs * 4, 5_000))
     this.log = (components.logger ?? silent).child({ component: 'ingest' })
@@ -267,7 +274,7 @@ export class FileIngestImpl implements FileIngest {
     this.receiptIo = new WorkerReceiptIo(this.madeDirs, (err) =>
       this.log.warn({ err: String(err) }, 'receipt worker unavailable: receipt files are written on the main thread'),
     )
-    this.workerReads = this.concurrency * SMALL_FILE_BYTES <= this.maxInflightBytes
+    this.workerReads = SMALL_FILE_BYTES <= this.maxInflightBytes
     this.fileIo = new FileIo((err) =>
       this.log.warn({ err: String(err) }, 'file worker unavailable: files are read and moved on the main thread'),
     )
@@ -681,18 +688,26 @@ export class FileIngestImpl implements FileIngest {
     const abs = join(this.inbox, rel)
     // The plain case (a small regular file, unchanged while read) is taken by the file worker: lstat, read,
     // lstat, and the processed/ link of a whole-file record; anything else is done here as before.
-    // The worker reads before the bytes are counted: used only while every file in flight reading at once
-    // (at most SMALL_FILE_BYTES each) stays within maxInflightBytes (the defaults: 1024 × 64 KiB = 64 MiB).
-    const taken = this.workerReads
-      ? await this.fileIo.take({
+    // The worker reads up to SMALL_FILE_BYTES before the size is known: that much is counted against
+    // maxInflightBytes before the take and cut to the file's size after it, so the bytes held stay bounded
+    // however many files are in flight (before, the worker read only while concurrency × SMALL_FILE_BYTES
+    // fitted in maxInflightBytes, which capped the files in flight at 1,024).
+    let taken: TakeResult | 'slow' = 'slow'
+    if (this.workerReads) {
+      await this.acquireBytes(SMALL_FILE_BYTES)
+      try {
+        taken = await this.fileIo.take({
           abs,
           maxBytes: this.maxFileBytes,
           reserve: !this.isLineFile(rel) && utf8.encode(rel).byteLength <= LIMITS.metadataValueBytes ? { root: this.processedDir, rel } : undefined,
         })
-      : 'slow'
+      } finally {
+        this.releaseBytes(typeof taken === 'object' ? SMALL_FILE_BYTES - taken.st.size : SMALL_FILE_BYTES)
+      }
+    }
     if (taken === 'gone') return
     if (taken !== 'slow') {
-      await this.acquireBytes(taken.st.size)
+      // taken.st.size bytes are still counted (released below).
       try {
         return await this.recordFile(rel, abs, taken.st, taken)
       } finally {
@@ -745,19 +760,37 @@ export class FileIngestImpl implements FileIngest {
     }
   }
 
-  /** Bytes of file content in flight are bounded (many small files run in parallel, big ones alone). */
+  /**
+   * Bytes of file content in flight are bounded (many small files run in parallel, big ones alone). Waiters
+   * are served in order (a release wakes only those that now fit: waking all of them on every release was
+   * quadratic once thousands of files wait for their take's bytes).
+   */
   private async acquireBytes(n: number): Promise<void> {
-    while (this.inflightBytes > 0 && this.inflightBytes + n > this.maxInflightBytes) {
-      await new Promise<void>((res) => this.byteWaiters.push(res))
+    if (this.byteWaiters.length === this.byteWaitersHead && (this.inflightBytes === 0 || this.inflightBytes + n <= this.maxInflightBytes)) {
+      this.inflightBytes += n
+      return
     }
-    this.inflightBytes += n
+    // Counted by releaseBytes when it wakes us.
+    await new Promise<void>((go) => this.byteWaiters.push({ n, go }))
   }
 
   private releaseBytes(n: number): void {
     this.inflightBytes -= n
-    const waiters = this.byteWaiters
-    this.byteWaiters = []
-    for (const w of waiters) w()
+    const w = this.byteWaiters
+    while (this.byteWaitersHead < w.length) {
+      const next = w[this.byteWaitersHead]
+      if (this.inflightBytes > 0 && this.inflightBytes + next.n > this.maxInflightBytes) break
+      this.byteWaitersHead++
+      this.inflightBytes += next.n
+      next.go()
+    }
+    if (this.byteWaitersHead === w.length) {
+      this.byteWaiters = []
+      this.byteWaitersHead = 0
+    } else if (this.byteWaitersHead >= 1024 && this.byteWaitersHead * 2 >= w.length) {
+      this.byteWaiters = w.slice(this.byteWaitersHead)
+      this.byteWaitersHead = 0
+    }
   }
 
   /** Read, record (group commit), then move one regular file of acceptable size. */
@@ -1022,6 +1055,7 @@ export class FileIngestImpl implements FileIngest {
         while (this.commitQueue.length > 0) {
           const next = this.commitQueue[0]
           if (next.plan.count > this.batchRecords || records + next.plan.count > this.batchRecords) break
+          if (group.length >= this.groupFiles) break
           group.push(next)
           records += next.plan.count
           this.commitQueue.shift()

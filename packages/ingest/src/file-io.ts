@@ -193,6 +193,8 @@ export function decodeJobs(text: string): FileJob[] {
 }
 
 const WORKER_URL = new URL('../dist/file-worker.js', import.meta.url)
+/** Jobs per message to the file worker (see FileIo.flush). */
+const JOBS_PER_MESSAGE = 64
 
 export interface FileWorkerRequest {
   id: number
@@ -241,11 +243,15 @@ export class FileIo extends WorkerLane<Waiting, FileWorkerAnswer> {
   }
 
   private flush(): void {
-    const batch = this.batch
+    const all = this.batch
     this.batch = []
-    if (batch.length === 0) return
-    const posted = this.post(batch, (id) => ({ id, jobs: encodeJobs(batch.map((e) => e.job)) }) satisfies FileWorkerRequest)
-    if (!posted) for (const e of batch) e.resolve(runFileJob(e.job, this.made))
+    // At most JOBS_PER_MESSAGE jobs per message: the worker answers each message when all of its jobs are
+    // done, so 1,024 takes in one message came back together and moved through the commit as one convoy.
+    for (let i = 0; i < all.length; i += JOBS_PER_MESSAGE) {
+      const batch = all.length <= JOBS_PER_MESSAGE ? all : all.slice(i, i + JOBS_PER_MESSAGE)
+      const posted = this.post(batch, (id) => ({ id, jobs: encodeJobs(batch.map((e) => e.job)) }) satisfies FileWorkerRequest)
+      if (!posted) for (const e of batch) e.resolve(runFileJob(e.job, this.made))
+    }
   }
 
   /** Stop the worker (jobs in flight are answered first); later jobs run on this thread until `reopen`. */

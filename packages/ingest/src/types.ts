@@ -58,10 +58,16 @@ export interface IngestInit {
   /** A file is taken once its size and mtime stayed unchanged this long. Default 500 ms. */
   stableMs?: number
   /**
-   * Files in flight at once (read, waiting for their group commit, being moved). Default 1,024: the records of
+   * Files in flight at once (read, waiting for their group commit, being moved). Default 4,096: the records of
    * the files ready while one outbox batch is written share the next batch (one fsync for all).
    */
   concurrency?: number
+  /**
+   * Files per group commit at most. Default: a quarter of `concurrency` above 1,024 in flight (the other files
+   * are taken and moved while a group is prepared and written, instead of all moving as one convoy), else
+   * all of them.
+   */
+  groupFiles?: number
   /** Bytes of file content held in flight at once; a bigger file runs alone. Default 64 MiB. */
   maxInflightBytes?: number
   /**

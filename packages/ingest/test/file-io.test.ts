@@ -125,4 +125,24 @@ describe('per-file fs work on a worker thread (issue 12)', () => {
     await exercise(io, r)
     expect(faults).toHaveLength(1)
   })
+
+  it('more jobs in one tick than one message holds: each comes back with its own answer', async () => {
+    // The jobs of a tick go in messages of at most 64 (answered as each is done, not all at once).
+    const r = await root()
+    const io = new FileIo()
+    ios.push(io)
+    const n = 200
+    const names = Array.from({ length: n }, (_, i) => join(r, `f${i}.json`))
+    await Promise.all(names.map((abs, i) => writeFile(abs, `{"i":${i}}`)))
+    // Every third name does not exist: 'gone' must land on exactly those jobs.
+    await Promise.all(names.filter((_, i) => i % 3 === 0).map((abs) => rm(abs)))
+    const results = await Promise.all(names.map((abs) => io.take({ abs, maxBytes: 1024 })))
+    results.forEach((res, i) => {
+      if (i % 3 === 0) expect(res).toBe('gone')
+      else {
+        expect(typeof res).toBe('object')
+        if (typeof res === 'object') expect(Buffer.from(res.data).toString()).toBe(`{"i":${i}}`)
+      }
+    })
+  })
 })

@@ -145,4 +145,38 @@ describe('group commit (issue 12)', () => {
     expect(Math.min(...signed)).toBeGreaterThanOrEqual(16)
     expect((await listFiles(dir('processed'))).length).toBe(61)
   })
+
+  it('more files than may be in flight, and one bigger than the byte budget: each recorded once, groups of at most groupFiles, bytes held within the budget', async () => {
+    // 16 in flight, 4 files per group at most (as 1,024 of the default 4,096); a take counts 64 KiB until the size is known, so at most
+    // three takes fit the 192 KiB budget at once; the 256 KiB file runs only when nothing else is held.
+    const budget = 3 * 64 * 1024
+    const outbox = new CountingOutbox()
+    const { inbox, make, dir } = await setup({ concurrency: 16, groupFiles: 4, maxInflightBytes: budget }, outbox)
+    const content = await dropFiles(inbox, FILES)
+    const big = 'y'.repeat(256 * 1024)
+    await writeFile(join(inbox, 'big.json'), JSON.stringify({ big }))
+    const ingest = make()
+    const held = ingest as unknown as { inflightBytes: number }
+    let peak = 0
+    let peakWithBig = 0
+    const sample = setInterval(() => {
+      if (held.inflightBytes > budget) peakWithBig = Math.max(peakWithBig, held.inflightBytes)
+      else peak = Math.max(peak, held.inflightBytes)
+    }, 1)
+    try {
+      await ingest.start()
+      await waitFor(() => ingest.stats().accepted === FILES + 1, `${FILES + 1} files accepted`, 30_000)
+    } finally {
+      clearInterval(sample)
+    }
+    expect(held.inflightBytes).toBe(0)
+    expect(peak).toBeLessThanOrEqual(budget)
+    // Above the budget only the big file, alone.
+    if (peakWithBig > 0) expect(peakWithBig).toBe(JSON.stringify({ big }).length)
+    expect(outbox.txs).toHaveLength(FILES + 1)
+    expect(outbox.txs.map((t) => t.body.seq).sort((a, b) => a - b)).toEqual([...Array(FILES + 1).keys()])
+    expect(Math.max(...outbox.batches)).toBeLessThanOrEqual(4)
+    expect((await listFiles(dir('processed'))).filter((f) => f !== 'big.json')).toEqual([...content.keys()].sort())
+    expect(await listFiles(inbox)).toEqual([])
+  })
 })
