@@ -73,6 +73,13 @@ export interface NetworkInit {
   bootstrap?: string[]
   /** Connections to keep to members. Default 8. */
   targetPeers?: number
+  /**
+   * Subscribe to the tx topic: receive peers' tx batches, validate them (`onTxBatch`) and forward them to
+   * our mesh. false: no subscription, so honest peers send us no tx batches and we forward none; our own
+   * batches still go to every subscribed peer (gossipsub fanout), and a tx batch a peer sends anyway is still
+   * validated (garbage rejected, the sender penalised) but reaches nobody. Default true.
+   */
+  relayTxs?: boolean
   /** The allow-list from genesis. Only these keys may connect, either way. */
   members: NetworkMember[]
   /**

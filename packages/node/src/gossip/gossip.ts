@@ -37,8 +37,28 @@ export interface GossipInit {
   listen: string[]
   bootstrap: string[]
   targetPeers: number
+  /**
+   * Subscribe to the tx topic and relay peers' tx batches (`p2p.relay_txs`). Default (undefined): see
+   * `relaysTxs`.
+   */
+  relayTxs?: boolean
   /** Re-gossip an own record still uncommitted after this long (ms). Default 10 s. */
   regossipAfterMs?: number
+}
+
+/**
+ * Whether this node subscribes to the tx topic. A node with a mempool (producer) or a payload cache (archive)
+ * needs peers' txs; any other node (thin) only relays them, decoding and pool-checking every batch of every
+ * other member for nobody, so by default it relays only when the network may not be fully connected: more
+ * members than `targetPeers` + 1, where some member may reach the producers only through this node. On such a
+ * node an explicit `relayTxs` decides (true: a member behind a firewall depends on us; false: never relay).
+ */
+export function relaysTxs(
+  init: Pick<GossipInit, 'relayTxs' | 'targetPeers'> & { genesis: Pick<Genesis, 'members'> },
+  components: Pick<GossipComponents, 'mempool' | 'payloads'>,
+): boolean {
+  if (components.mempool !== undefined || components.payloads !== undefined) return true
+  return init.relayTxs ?? init.genesis.members.length > init.targetPeers + 1
 }
 
 export interface GossipComponents {
@@ -102,6 +122,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       listen: init.listen,
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,
+      relayTxs: relaysTxs(init, components),
       members: genesis.members.map((m) => ({ publicKey: m.publicKey, addrs: m.addrs })),
       validators: genesis.consensus.type === 'quorum' ? genesis.validators : [],
       orphanLimit: orphanLimitOf(genesis),
