@@ -179,8 +179,12 @@ export interface NetworkStats {
   publishQueued: number
   publishRetries: number
   publishErrors: number
-  /** Publishes that reached no peer (a tx batch is then re-split and re-sent). */
+  /** Publishes that reached no peer (a tx batch is then re-sent with new bytes, see `publishRenewed`). */
   publishUnsent: number
+  /** Tx batches refused by gossipsub's seen cache (a republish) and sent again in another order. */
+  publishRenewed: number
+  /** Tx batches refused as seen with no other order to try: folded into the next batch or retried later. */
+  publishDeferred: number
   /** Queued messages dropped (oldest first) because the publish queue was over `maxQueuedBytes`. */
   publishDropped: number
   /** Dead gossipsub outbound streams refused or replaced by the adapter (docs/network.md, "Restarts"). */

@@ -105,8 +105,6 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
   private readonly lastPublished = new Map<string, number>()
   /** Consecutive requeue rounds that found own records published long ago but still uncommitted. */
   private staleRounds = 0
-  /** Requeue rounds so far: the rotation of a requeued batch (see publishOwn). */
-  private requeueRound = 1
   private lastReconnect = 0
   private stopped = false
 
@@ -195,14 +193,8 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     if (requeue) this.checkStale(stale)
     if (this.lastPublished.size > 1_000_000) this.lastPublished.clear()
     if (send.length === 0) return
-    // Gossip message ids are content hashes and a publisher's own seen cache (2 min) refuses the same bytes
-    // again: a requeue of the same records in the same order was silently a no-op (a thin node whose first
-    // publish went out while the producer was down never got its records committed within 2 min). Each
-    // requeue round rotates the order, so its batches are new messages; receivers dedupe by txId.
-    if (requeue && send.length > 1) {
-      const k = this.requeueRound++ % send.length
-      if (k > 0) send.push(...send.splice(0, k))
-    }
+    // A requeue republishes the same bytes when the same records are still uncommitted: the publish queue gives
+    // batches that gossipsub's seen cache refuses new bytes (or defers them); receivers dedupe by txId.
     // Keep only the count in the callback: a publish can wait long for a peer, and the records must not stay
     // in memory meanwhile (they are in the durable outbox; the queue holds only their encoding).
     const n = send.length
