@@ -116,7 +116,7 @@ async function networkTrial(net, rate, seconds, log) {
     `  gossip tx messages: ${net.info.nodes
       .map((x, i) => {
         const d = Object.fromEntries(Object.keys(g1[i]).map((k) => [k, g1[i][k] - g0[i][k]]))
-        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
+        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each; renewed ${d.renewed}, deferred ${d.deferred}) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
       })
       .join(', ')}`,
   )
@@ -141,6 +141,9 @@ async function gossipCounters(api) {
     outBytes: get('gossip_published_bytes'),
     blockBytes: get('gossip_received_bytes', '\\{topic="block"\\}'),
     syncBytes: get('sync_received_bytes', ''),
+    // Tx batches the seen cache refused (republished own records) and sent in another order or deferred.
+    renewed: get('publish_renewed', ''),
+    deferred: get('publish_deferred', ''),
   }
 }
 

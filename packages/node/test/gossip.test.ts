@@ -17,7 +17,7 @@ import { createNetwork, type NetworkError, type P2PNetwork } from '@profichain/n
 import { pino } from 'pino'
 import type { Counter } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { orphanLimitOf, PayloadCache, relaysTxs } from '../src/gossip/index.js'
+import { orphanLimitOf, OwnCommitLatency, PayloadCache, relaysTxs } from '../src/gossip/index.js'
 import { parseConfig, ProfichainNode } from '../src/index.js'
 import { stopAfterEach, waitForLive } from './fakes.js'
 
@@ -109,6 +109,21 @@ describe('relaysTxs (p2p.relay_txs)', () => {
     expect(parseConfig({ type: 'thin' }, '/data').p2p.relay_txs).toBeUndefined()
     expect(parseConfig({ type: 'thin', p2p: { relay_txs: true } }, '/data').p2p.relay_txs).toBe(true)
     expect(() => parseConfig({ type: 'thin', p2p: { relay_txs: 'yes' } }, '/data')).toThrow(/relay_txs/)
+  })
+})
+
+describe('OwnCommitLatency (re-gossip waits at least twice it)', () => {
+  it('follows the slowest own record of a block at once and decays by 0.8 per block; blocks without own records change nothing', () => {
+    const l = new OwnCommitLatency()
+    expect(l.ms).toBe(0)
+    l.add([1200, 9000, 300])
+    expect(l.ms).toBe(9000)
+    l.add([])
+    expect(l.ms).toBe(9000)
+    l.add([100])
+    expect(l.ms).toBe(7200)
+    l.add([20_000])
+    expect(l.ms).toBe(20_000)
   })
 })
 
