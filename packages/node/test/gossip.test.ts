@@ -112,6 +112,19 @@ describe('relaysTxs (p2p.relay_txs)', () => {
   })
 })
 
+describe('PayloadCache', () => {
+  it('drop forgets payloads (a block this node produced) and frees their bytes for others', () => {
+    const c = new PayloadCache(10)
+    c.set('a', new Uint8Array(6))
+    c.set('b', new Uint8Array(4))
+    c.drop(['a', 'x'])
+    expect(c.size).toBe(1)
+    c.set('c', new Uint8Array(6)) // fits now: 'b' stays
+    expect([...c.take(['a', 'b', 'c']).keys()]).toEqual(['b', 'c'])
+    expect(c.size).toBe(0)
+  })
+})
+
 describe('OwnCommitLatency (re-gossip waits at least twice it)', () => {
   it('follows the slowest own record of a block at once and decays by 0.8 per block; blocks without own records change nothing', () => {
     const l = new OwnCommitLatency()

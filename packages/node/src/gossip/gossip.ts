@@ -115,6 +115,7 @@ export interface GossipService extends Startable, EventEmitter<GossipEvents> {
   readonly peerId: string
   /** Gossip own records; on requeue only those not sent for a while. */
   publishOwn(txs: Transaction[], requeue?: boolean): void
+  /** Gossip a block this node produced (and forget the cached gossip payloads of its txs). */
   publishBlock(block: Block): void
   /** Gossip a vote (quorum co-signature) on the vote topic. */
   publishVote(vote: Vote): void
@@ -178,6 +179,9 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
 
   publishBlock(block: Block): void {
     if (this.stopped) return
+    // Only the local producer's blocks are published here, and the store took their payloads from its mempool:
+    // the gossiped copies in an archive node's payload cache would otherwise stay until 256 MiB push them out.
+    this.components.payloads?.drop(block.txs.map((t) => txIdHex(t)))
     // Alone, the block is not encoded for gossip (a large block cost ~3 % of a busy solo node's main thread):
     // a peer that connects later catches up through sync (every 2 s and on orphans).
     if (this.net.peers().length === 0) return
