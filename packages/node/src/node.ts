@@ -435,6 +435,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         )
         chain.on('own-txs', (txs) => gossip.publishOwn(txs))
         chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
+        chain.on('block', (block) => gossip.canonical(block))
         this.producer?.on('block', ({ block }) => gossip.publishBlock(block))
         gossip.on('orphan', ({ from }) => sync.orphanParents(from))
         if (c.enabled.archive) gossip.on('applied', ({ blocks, from }) => void sync.fetchPayloads(blocks, from))

@@ -25,12 +25,12 @@ export interface GossipEvents {
 const ORPHAN_WINDOW_MS = 60_000
 
 /**
- * How long own records take from publish to a canonical block on this node: a decaying maximum over the
- * gossiped blocks that held own records (each block: max(its slowest own record, 0.8 × the previous value)).
+ * How long own records take from publish to a canonical block on this node (gossip, sync or our producer): a
+ * decaying maximum over the blocks that held own records (each: max(its slowest own record, 0.8 × before)).
  * The re-gossip of an uncommitted record waits at least twice this: re-gossip is the safety net for records
  * the producers never got, and under load (commits slower than `regossipAfterMs`) re-sending every
- * uncommitted record doubled or tripled what a thin node published and the full node decoded and checked
- * (devnet, 2,500 tx/s: the full node received 2-3.6 times the records sent), which slowed commits further.
+ * uncommitted record multiplied what a thin node published and the full node decoded and checked (devnet at
+ * 2,000-3,000 tx/s: 1.35-2.8 times the tx gossip bytes), which slowed commits further.
  * While no block holds own records (the producer is down) the value decays no further and stays as it was.
  */
 export class OwnCommitLatency {
@@ -115,6 +115,11 @@ export interface GossipService extends Startable, EventEmitter<GossipEvents> {
   readonly peerId: string
   /** Gossip own records; on requeue only those not sent for a while. */
   publishOwn(txs: Transaction[], requeue?: boolean): void
+  /**
+   * A block became canonical (any source: gossip, sync, our producer): own records in it give their publish →
+   * commit time (re-gossip waits at least twice it, see OwnCommitLatency) and leave the re-gossip bookkeeping.
+   */
+  canonical(block: Block): void
   /** Gossip a block this node produced (and forget the cached gossip payloads of its txs). */
   publishBlock(block: Block): void
   /** Gossip a vote (quorum co-signature) on the vote topic. */
@@ -268,23 +273,20 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     return 'accept'
   }
 
-  /** Own records in newly canonical blocks: their publish → commit time, and no more re-gossip bookkeeping. */
-  private ownCommitted(blocks: Block[]): void {
+  canonical(block: Block): void {
     if (this.lastPublished.size === 0) return
     const own = this.components.key.publicKey
     const now = Date.now()
-    for (const block of blocks) {
-      const latencies: number[] = []
-      for (const tx of block.txs) {
-        if (!equalBytes(tx.body.origin, own)) continue
-        const id = txIdHex(tx)
-        const at = this.lastPublished.get(id)
-        if (at === undefined) continue
-        latencies.push(now - at)
-        this.lastPublished.delete(id)
-      }
-      this.commitLatency.add(latencies)
+    const latencies: number[] = []
+    for (const tx of block.txs) {
+      if (!equalBytes(tx.body.origin, own)) continue
+      const id = txIdHex(tx)
+      const at = this.lastPublished.get(id)
+      if (at === undefined) continue
+      latencies.push(now - at)
+      this.lastPublished.delete(id)
     }
+    this.commitLatency.add(latencies)
   }
 
   /** Orphans answer 'orphan' (the network counts them against the sender) and trigger a parent fetch. */
@@ -292,7 +294,6 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     const outcome = await this.components.chain.addBlock(block, { from })
     switch (outcome.status) {
       case 'applied':
-        this.ownCommitted(outcome.result.newCanonical)
         this.emit('applied', { blocks: outcome.result.newCanonical, from })
         return 'accept'
       case 'orphan':
