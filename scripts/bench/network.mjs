@@ -91,6 +91,7 @@ async function networkTrial(net, rate, seconds, log) {
   const h0 = await height(full.api)
   const g0 = await Promise.all(net.info.nodes.map((x) => gossipCounters(x.api)))
   const cpu0 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid)))
+  const main0 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid, x.pid)))
   const r = await trial({ api: full.api, inboxes: thins.map((t) => t.inbox), mode: 'jsonl', rate, seconds, settleMs: 30_000 })
   // Exact count: every tx in the new canonical blocks (the metric counts canonical blocks, also on reorgs).
   const h1 = await height(full.api)
@@ -107,25 +108,27 @@ async function networkTrial(net, rate, seconds, log) {
   // block gossip and sync bytes received (blocks fetched again by sync show up as sync bytes beside block bytes).
   const g1 = await Promise.all(net.info.nodes.map((x) => gossipCounters(x.api)))
   const cpu1 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid)))
+  const main1 = await Promise.all(net.info.nodes.map((x) => cpuMs(x.pid, x.pid)))
   // CPU time (all threads: main, pool workers, libuv) each node spent on the step, per record sent: on a
   // shared machine a steadier A/B figure than rates or latencies.
   r.cpuUsPerTx = Object.fromEntries(net.info.nodes.map((x, i) => [x.name, Math.round(((cpu1[i] - cpu0[i]) * 1000) / r.sent)]))
-  log(`  CPU per record (all threads): ${Object.entries(r.cpuUsPerTx).map(([k, v]) => `${k} ${v} µs`).join(', ')}`)
+  r.mainUsPerTx = Object.fromEntries(net.info.nodes.map((x, i) => [x.name, Math.round(((main1[i] - main0[i]) * 1000) / r.sent)]))
+  log(`  CPU per record (all threads / main thread): ${Object.entries(r.cpuUsPerTx).map(([k, v]) => `${k} ${v} / ${r.mainUsPerTx[k]} µs`).join(', ')}`)
   const kib = (bytes, n) => (n > 0 ? Math.round(bytes / n / 1024) : 0)
   log(
     `  gossip tx messages: ${net.info.nodes
       .map((x, i) => {
         const d = Object.fromEntries(Object.keys(g1[i]).map((k) => [k, g1[i][k] - g0[i][k]]))
-        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
+        return `${x.name} in ${d.in} (${kib(d.inBytes, d.in)} KiB each) out ${d.out} (${kib(d.outBytes, d.out)} KiB each; renewed ${d.renewed}, deferred ${d.deferred}) blocks in ${kib(d.blockBytes, 1)} KiB, sync in ${kib(d.syncBytes, 1)} KiB`
       })
       .join(', ')}`,
   )
   return r
 }
 
-/** utime + stime of a process in ms (Linux /proc; NaN elsewhere). */
-async function cpuMs(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+/** utime + stime of a process (or, with `tid`, of one of its threads) in ms (Linux /proc; NaN elsewhere). */
+async function cpuMs(pid, tid) {
+  const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return f.length > 13 ? ((Number(f[11]) + Number(f[12])) * 1000) / 100 : Number.NaN
 }
@@ -141,6 +144,9 @@ async function gossipCounters(api) {
     outBytes: get('gossip_published_bytes'),
     blockBytes: get('gossip_received_bytes', '\\{topic="block"\\}'),
     syncBytes: get('sync_received_bytes', ''),
+    // Tx batches the seen cache refused (republished own records) and sent in another order or deferred.
+    renewed: get('publish_renewed', ''),
+    deferred: get('publish_deferred', ''),
   }
 }
 

@@ -16,6 +16,7 @@ export function networkConfig(init: NetworkInit): NetworkConfig {
     listen: init.listen,
     bootstrap: init.bootstrap ?? [],
     targetPeers: init.targetPeers ?? 8,
+    relayTxs: init.relayTxs ?? true,
     members: init.members,
     validators: (init.validators ?? []).map((v) => v.toLowerCase()),
     maxMessageBytes: init.maxMessageBytes ?? 16 * MiB,

@@ -33,6 +33,16 @@ const SPECS = {
   publishRetries: { name: 'publish_retries', help: 'Publishes retried because no peer was subscribed', labels: [] },
   publishErrors: { name: 'publish_errors', help: 'Publishes that failed with an error (retried)', labels: [] },
   publishUnsent: { name: 'publish_unsent', help: 'Publishes that reached no peer', labels: ['topic'] },
+  publishRenewed: {
+    name: 'publish_renewed',
+    help: "Tx batches re-sent in another order because gossipsub's seen cache refused their bytes (a republish)",
+    labels: [],
+  },
+  publishDeferred: {
+    name: 'publish_deferred',
+    help: "Tx batches (single records) deferred because gossipsub's seen cache refused their bytes: folded into the next batch or retried later",
+    labels: [],
+  },
   publishDropped: {
     name: 'publish_dropped',
     help: 'Queued gossip messages dropped, oldest first, because the queue was over maxQueuedBytes (own records are re-sent from the outbox)',

@@ -131,7 +131,9 @@ export class P2PNetwork implements Startable {
       setImmediate(() => this.repairStreams(peer))
     })
     await node.start()
-    gossip.subscribe(this.txTopic)
+    // Without relayTxs the tx topic's validator stays (unsolicited batches are checked and penalised) but we
+    // do not subscribe: our own batches go to subscribed peers (fanout), nobody sends us theirs to relay.
+    if (this.config.relayTxs) gossip.subscribe(this.txTopic)
     gossip.subscribe(this.blockTopic)
     gossip.subscribe(this.voteTopic)
     gossip.subscribe(this.checkpointTopic)

@@ -8,20 +8,41 @@ import type { PublishResult } from './types.js'
 
 /** Batch framing overhead allowance: CBOR array header. */
 const BATCH_OVERHEAD = 16
-const noop = () => {}
+/** How long a deferred tx batch waits before it is tried alone again (gossipsub's seen cache keeps ids 2 min). */
+const DEFER_MS = 15_000
 
 interface Pending {
   topic: string
   data: Uint8Array
   done: (published: boolean) => void
+  /** Times this tx batch was given new bytes because gossipsub's seen cache held the previous ones. */
+  renewals?: number
 }
 
-/** Split an encoded tx batch into two batches (different bytes, so new gossip message ids); undefined for 1 item. */
-function splitBatch(data: Uint8Array): [Uint8Array, Uint8Array] | undefined {
-  const items = txBatchItems(data)
-  if (items.length < 2) return undefined
-  const mid = items.length >> 1
-  return [encodeTxBatchItems(items.slice(0, mid)), encodeTxBatchItems(items.slice(mid))]
+/** New orders of one tx batch tried before it is deferred (each costs an encode and gossipsub's hash of it). */
+const MAX_RENEWALS = 4
+/** Deferred tx batches held at most (oldest dropped, counted: own records are re-sent from the outbox). */
+const MAX_DEFERRED = 1024
+
+/** Both callbacks, in order. */
+function both(a: Pending['done'], b: Pending['done']): Pending['done'] {
+  return (published) => {
+    a(published)
+    b(published)
+  }
+}
+
+/**
+ * The same tx batch in another order (new bytes, so a new gossip message id; receivers dedupe by txId): rotated
+ * by a random offset, so repeated republishes of one batch rarely meet an order already seen. Undefined for a
+ * single tx or after MAX_RENEWALS.
+ */
+function renewed(item: Pending): Pending | undefined {
+  const items = txBatchItems(item.data)
+  const renewals = (item.renewals ?? 0) + 1
+  if (items.length < 2 || renewals > MAX_RENEWALS) return undefined
+  const k = 1 + Math.floor(Math.random() * (items.length - 1))
+  return { topic: item.topic, data: encodeTxBatchItems([...items.slice(k), ...items.slice(0, k)]), done: item.done, renewals }
 }
 
 /** A FIFO of pending messages that knows how many bytes it holds. */
@@ -52,6 +73,18 @@ class PendingQueue {
     for (const p of ps) this.bytes += p.data.byteLength
   }
 
+  replaceFirst(p: Pending): void {
+    this.bytes += p.data.byteLength - this.items[0].data.byteLength
+    this.items[0] = p
+  }
+
+  /** A pending message with exactly these bytes (not yet sent), if any. */
+  find(data: Uint8Array): Pending | undefined {
+    const n = data.byteLength
+    // Differing batches differ in their first tx's body: the compare stops early.
+    return this.items.find((p) => p.data.byteLength === n && Buffer.compare(p.data, data) === 0)
+  }
+
   /** Remove everything (the caller settles each). */
   drain(): Pending[] {
     this.bytes = 0
@@ -77,6 +110,14 @@ class PendingQueue {
  * each message waiting until a subscriber's outbound stream is open. While no peer can take them, each queue
  * holds at most `maxQueuedBytes`: the oldest messages are dropped (counted), since own records are re-sent
  * from the durable outbox and peers sync missing blocks, so memory stays bounded on a node left alone.
+ *
+ * Republished tx batches: gossip message ids are content hashes and gossipsub's seen cache (2 min) refuses
+ * bytes it has seen (`duplicate`), also after a publish that reached no peer (`unsent`). A republish is the
+ * outbox's re-send of records that were not committed (the first copy may have reached only a producer that
+ * then crashed), so such a batch is given new bytes: another order of its txs (a few tries), else — a single
+ * record — it is deferred: folded into the next tx batch that goes out, or tried alone again every
+ * `DEFER_MS` until the seen cache has forgotten it. A batch whose exact bytes are still queued (a requeue
+ * while no peer could take the first copy) is not queued twice.
  */
 export class PublishQueue {
   private readonly blockQueue = new PendingQueue()
@@ -85,6 +126,9 @@ export class PublishQueue {
   private tokens = 0
   private tokensAt = 0
   private wake?: () => void
+  /** Tx batches refused as seen with no other order left to try, by their bytes (base64). */
+  private readonly deferred = new Map<string, Pending>()
+  private deferTimer?: NodeJS.Timeout
 
   constructor(
     private readonly ctx: NetworkContext,
@@ -93,7 +137,7 @@ export class PublishQueue {
   ) {}
 
   get length(): number {
-    return this.blockQueue.length + this.txQueue.length
+    return this.blockQueue.length + this.txQueue.length + this.deferred.size
   }
 
   /** A subscription changed: a waiting publish may go now. */
@@ -104,6 +148,11 @@ export class PublishQueue {
   /** Resolve every waiting publish with published: false (the network stops). */
   drain(): void {
     this.wake?.()
+    clearTimeout(this.deferTimer)
+    this.deferTimer = undefined
+    const deferred = [...this.deferred.values()]
+    this.deferred.clear()
+    for (const p of deferred) p.done(false)
     for (const q of [this.blockQueue, this.txQueue]) for (const p of q.drain()) p.done(false)
   }
 
@@ -180,14 +229,14 @@ export class PublishQueue {
     return new Promise((resolve) => {
       for (const data of messages) {
         this.ctx.metrics.count('publishQueued', { topic: this.topicLabel(topic) })
-        queue.push({
-          topic,
-          data,
-          done: (published) => {
-            ok &&= published
-            if (--left === 0) resolve({ batches: messages.length, published: ok })
-          },
-        })
+        const done = (published: boolean) => {
+          ok &&= published
+          if (--left === 0) resolve({ batches: messages.length, published: ok })
+        }
+        // The same bytes still waiting (queued while no peer could take them): settle with that copy.
+        const same = queue === this.txQueue ? queue.find(data) : undefined
+        if (same !== undefined) same.done = both(same.done, done)
+        else queue.push({ topic, data, done })
       }
       const dropped = queue.trim(this.ctx.config.maxQueuedBytes)
       if (dropped.length > 0) {
@@ -200,6 +249,62 @@ export class PublishQueue {
       }
       this.pump().catch((err: unknown) => this.ctx.log.error({ err: errMessage(err) }, 'publish loop failed'))
     })
+  }
+
+  /** A tx batch the seen cache refused: again at once in another order, else deferred. */
+  private republish(queue: PendingQueue, item: Pending): void {
+    const again = renewed(item)
+    if (again !== undefined) {
+      this.ctx.metrics.count('publishRenewed', {})
+      queue.unshift(again)
+      return
+    }
+    const key = Buffer.from(item.data.buffer, item.data.byteOffset, item.data.byteLength).toString('base64')
+    const same = this.deferred.get(key)
+    if (same !== undefined) {
+      same.done = both(same.done, item.done)
+      return
+    }
+    this.deferred.set(key, { topic: item.topic, data: item.data, done: item.done })
+    this.ctx.metrics.count('publishDeferred', {})
+    if (this.deferred.size > MAX_DEFERRED) {
+      const [oldestKey, oldest] = this.deferred.entries().next().value as [string, Pending]
+      this.deferred.delete(oldestKey)
+      this.ctx.metrics.count('publishDropped', { topic: 'tx' })
+      oldest.done(false)
+    }
+    if (this.deferTimer === undefined) {
+      this.deferTimer = setTimeout(() => this.retryDeferred(), DEFER_MS)
+      this.deferTimer.unref()
+    }
+  }
+
+  /** Deferred batches back into the tx queue (the seen cache may have forgotten them by now). */
+  private retryDeferred(): void {
+    this.deferTimer = undefined
+    if (!this.ctx.running() || this.deferred.size === 0) return
+    for (const p of this.deferred.values()) this.txQueue.push(p)
+    this.deferred.clear()
+    this.pump().catch((err: unknown) => this.ctx.log.error({ err: errMessage(err) }, 'publish loop failed'))
+  }
+
+  /** `item` (the next tx batch to go out) with deferred batches folded in while it stays within the limits. */
+  private withDeferred(item: Pending): Pending {
+    const limit = Math.min(this.ctx.config.maxMessageBytes, WIRE_LIMITS.txBatchBytes) - BATCH_OVERHEAD
+    let items: Uint8Array[] | undefined
+    let bytes = item.data.byteLength
+    let done = item.done
+    for (const [key, p] of this.deferred) {
+      const extra = txBatchItems(p.data)
+      items ??= txBatchItems(item.data)
+      if (items.length + extra.length > WIRE_LIMITS.txBatchItems || bytes + p.data.byteLength > limit) break
+      items.push(...extra)
+      bytes += p.data.byteLength
+      done = both(done, p.done)
+      this.deferred.delete(key)
+    }
+    if (done === item.done || items === undefined) return item
+    return { topic: item.topic, data: encodeTxBatchItems(items), done }
   }
 
   /** Wait until a subscription changes (or a short poll interval passes, or we stop). */
@@ -238,8 +343,12 @@ export class PublishQueue {
     try {
       while (this.ctx.running()) {
         const queue = this.blockQueue.length > 0 ? this.blockQueue : this.txQueue
-        const item = queue.first()
+        let item = queue.first()
         if (item === undefined) break
+        if (queue === this.txQueue && this.deferred.size > 0) {
+          item = this.withDeferred(item)
+          queue.replaceFirst(item)
+        }
         const gossip = this.gossip()
         const topic = this.topicLabel(item.topic)
         if (gossip.readySubscribers(item.topic) === 0) {
@@ -260,28 +369,22 @@ export class PublishQueue {
               m.count('gossipBytesOut', { topic }, item.data.byteLength)
               item.done(true)
               break
-            case 'unsent': {
-              // Every send failed (streams closed under us). The bytes are now in gossipsub's seen cache, so
-              // an identical re-publish would be refused: re-split a tx batch into halves (new message ids);
-              // a single item stays in the message cache for IHAVE gossip and the durable outbox re-sends it.
+            case 'unsent':
+              // Every send failed (streams closed under us); the bytes are now in gossipsub's seen cache.
               queue.shift()
               m.count('publishUnsent', { topic })
               gossip.heal()
-              const halves = topic === 'tx' ? splitBatch(item.data) : undefined
-              if (halves) {
-                queue.unshift(
-                  { topic: item.topic, data: halves[0], done: noop },
-                  { topic: item.topic, data: halves[1], done: item.done },
-                )
-              } else {
+              if (topic === 'tx') this.republish(queue, item)
+              else {
                 this.ctx.log.warn({ topic: item.topic }, 'gossip message reached no peer')
                 item.done(false)
               }
               break
-            }
             case 'duplicate':
-              queue.shift() // already seen/sent: the network has it
-              item.done(true)
+              queue.shift()
+              // A block, vote or checkpoint seen before: the network has it. A tx batch: see republish.
+              if (topic === 'tx') this.republish(queue, item)
+              else item.done(true)
               break
             case 'no-peers':
               m.count('publishRetries', {})

@@ -1,4 +1,4 @@
-import { cborBytesHead, cborHead, CodecError, decodeTxBatchItems, WIRE_LIMITS, WIRE_VERSION } from '@profichain/core'
+import { cborBytesHead, cborHead, cborHeadAt, cborHeadEnd, CodecError, decodeTxBatchItems, WIRE_LIMITS, WIRE_VERSION } from '@profichain/core'
 
 /**
  * Tx batch framing without the general CBOR codec. A batch is [1, [bytes...]] (core wire.ts); core's
@@ -35,38 +35,23 @@ export function txBatchItems(bytes: Uint8Array): Uint8Array[] {
   return splitCanonical(bytes) ?? decodeTxBatchItems(bytes)
 }
 
-/** Shortest-form head of major type `major` at `pos`: [value, next pos], or undefined. */
-function head(b: Uint8Array, pos: number, major: number): [number, number] | undefined {
-  if (pos >= b.byteLength || b[pos] >> 5 !== major) return undefined
-  const ai = b[pos] & 31
-  if (ai < 24) return [ai, pos + 1]
-  if (ai === 24) return pos + 2 <= b.byteLength && b[pos + 1] >= 24 ? [b[pos + 1], pos + 2] : undefined
-  if (ai === 25) {
-    if (pos + 3 > b.byteLength) return undefined
-    const n = (b[pos + 1] << 8) | b[pos + 2]
-    return n >= 0x100 ? [n, pos + 3] : undefined
-  }
-  if (ai === 26) {
-    if (pos + 5 > b.byteLength) return undefined
-    const n = b[pos + 1] * 0x1000000 + ((b[pos + 2] << 16) | (b[pos + 3] << 8) | b[pos + 4])
-    return n >= 0x10000 ? [n, pos + 5] : undefined
-  }
-  return undefined // 8-byte lengths and anything odd: the general decoder decides
-}
-
 function splitCanonical(b: Uint8Array): Uint8Array[] | undefined {
-  if (b.byteLength > WIRE_LIMITS.txBatchBytes || b.byteLength < 3) return undefined
-  if (b[0] !== 0x82 || b[1] !== WIRE_VERSION) return undefined
-  const h = head(b, 2, 4)
-  if (h === undefined || h[0] > WIRE_LIMITS.txBatchItems) return undefined
-  const [n] = h
-  let pos = h[1]
+  const end = b.byteLength
+  if (end > WIRE_LIMITS.txBatchBytes || end < 3) return undefined
+  if (b[0] !== 0x82 || b[1] !== WIRE_VERSION || b[2] >> 5 !== 4) return undefined
+  // cborHeadAt: shortest-form heads only (-1 otherwise); anything odd goes to the general decoder.
+  const n = cborHeadAt(b, 2)
+  if (n < 0 || n > WIRE_LIMITS.txBatchItems) return undefined
+  let pos = cborHeadEnd
   const items: Uint8Array[] = new Array(n)
   for (let i = 0; i < n; i++) {
-    const x = head(b, pos, 2)
-    if (x === undefined || x[1] + x[0] > b.byteLength) return undefined
-    items[i] = b.subarray(x[1], x[1] + x[0])
-    pos = x[1] + x[0]
+    if (pos >= end || b[pos] >> 5 !== 2) return undefined
+    const len = cborHeadAt(b, pos)
+    if (len < 0) return undefined
+    const at = cborHeadEnd
+    if (at + len > end) return undefined
+    items[i] = b.subarray(at, at + len)
+    pos = at + len
   }
-  return pos === b.byteLength ? items : undefined
+  return pos === end ? items : undefined
 }

@@ -73,6 +73,13 @@ export interface NetworkInit {
   bootstrap?: string[]
   /** Connections to keep to members. Default 8. */
   targetPeers?: number
+  /**
+   * Subscribe to the tx topic: receive peers' tx batches, validate them (`onTxBatch`) and forward them to
+   * our mesh. false: no subscription, so honest peers send us no tx batches and we forward none; our own
+   * batches still go to every subscribed peer (gossipsub fanout), and a tx batch a peer sends anyway is still
+   * validated (garbage rejected, the sender penalised) but reaches nobody. Default true.
+   */
+  relayTxs?: boolean
   /** The allow-list from genesis. Only these keys may connect, either way. */
   members: NetworkMember[]
   /**
@@ -172,8 +179,12 @@ export interface NetworkStats {
   publishQueued: number
   publishRetries: number
   publishErrors: number
-  /** Publishes that reached no peer (a tx batch is then re-split and re-sent). */
+  /** Publishes that reached no peer (a tx batch is then re-sent with new bytes, see `publishRenewed`). */
   publishUnsent: number
+  /** Tx batches refused by gossipsub's seen cache (a republish) and sent again in another order. */
+  publishRenewed: number
+  /** Tx batches refused as seen with no other order to try: folded into the next batch or retried later. */
+  publishDeferred: number
   /** Queued messages dropped (oldest first) because the publish queue was over `maxQueuedBytes`. */
   publishDropped: number
   /** Dead gossipsub outbound streams refused or replaced by the adapter (docs/network.md, "Restarts"). */

@@ -127,6 +127,29 @@ describe('P2PNetwork', () => {
     expect(c.net.stats().gossipRejected).toBe(0)
   })
 
+  it('relayTxs false: own batches reach the subscribed peer, peers send it none to relay', async () => {
+    const keys = makeKeys(3)
+    const members = membersOf(keys)
+    const full = await start(keys[0], { members })
+    const t1 = await start(keys[1], { members, relayTxs: false, bootstrap: full.net.multiaddrs() })
+    const t2 = await start(keys[2], { members, relayTxs: false, bootstrap: full.net.multiaddrs() })
+    await waitFor(() => connectedTo(t1, t2) && connectedTo(t1, full) && connectedTo(t2, full), 'fully connected')
+    const own1 = txsOf(keys[1], 20, 't1')
+    const own2 = txsOf(keys[2], 20, 't2')
+    expect(await t1.net.publishTxs(own1)).toEqual({ batches: 1, published: true })
+    await waitFor(() => full.txBatches.some((x) => x.from === t1.net.peerId), 'the full node receives t1 batch')
+    expect(await t2.net.publishTxs(own2)).toEqual({ batches: 1, published: true })
+    await waitFor(() => full.txBatches.some((x) => x.from === t2.net.peerId), 'the full node receives t2 batch')
+    // Each batch went to the full node only: the thin nodes neither received nor relayed the other's.
+    expect(full.txBatches).toHaveLength(2)
+    expect(t1.txBatches).toHaveLength(0)
+    expect(t2.txBatches).toHaveLength(0)
+    expect(t1.net.stats().gossipIn + t2.net.stats().gossipIn).toBe(0)
+    // Blocks still reach them.
+    await full.net.publishBlock(full.chain.blocks[1])
+    await waitFor(() => t1.blocks.length > 0 && t2.blocks.length > 0, 'both thin nodes receive the block')
+  })
+
   it('rejects undecodable gossip and counts it', async () => {
     const keys = makeKeys(2)
     const members = membersOf(keys)

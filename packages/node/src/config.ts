@@ -49,6 +49,7 @@ const schema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(7000),
       bootstrap: z.array(z.string()).default([]),
       target_peers: z.number().int().min(1).max(200).default(8),
+      relay_txs: z.boolean().optional(),
     })
     .default({ host: '127.0.0.1', port: 7000, bootstrap: [], target_peers: 8 }),
   api: z

@@ -403,7 +403,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         // long the oldest import has waited.
         const imports = trackImports((block: Block, opts?: { from?: string }) => chain.addBlock(block, opts))
         const gossip = (this.parts.network = createGossip(
-          { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers },
+          { genesis: this.genesis, listen: [`/ip4/${c.p2p.host}/tcp/${c.p2p.port}`], bootstrap: c.p2p.bootstrap, targetPeers: c.p2p.target_peers, relayTxs: c.p2p.relay_txs },
           {
             key: this.key,
             handlers: createSyncHandlers({ genesisHash: genesisHash(this.genesis) }, { store: tree }),
@@ -435,6 +435,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
         )
         chain.on('own-txs', (txs) => gossip.publishOwn(txs))
         chain.on('requeue', (txs) => gossip.publishOwn(txs, true))
+        chain.on('block', (block) => gossip.canonical(block))
         this.producer?.on('block', ({ block }) => gossip.publishBlock(block))
         gossip.on('orphan', ({ from }) => sync.orphanParents(from))
         if (c.enabled.archive) gossip.on('applied', ({ blocks, from }) => void sync.fetchPayloads(blocks, from))

@@ -17,7 +17,7 @@ import { createNetwork, type NetworkError, type P2PNetwork } from '@profichain/n
 import { pino } from 'pino'
 import type { Counter } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { orphanLimitOf } from '../src/gossip/index.js'
+import { orphanLimitOf, OwnCommitLatency, PayloadCache, relaysTxs } from '../src/gossip/index.js'
 import { parseConfig, ProfichainNode } from '../src/index.js'
 import { stopAfterEach, waitForLive } from './fakes.js'
 
@@ -90,6 +90,55 @@ async function startRogue(key: KeyPair, genesis: Genesis, node: ProfichainNode) 
   await waitForLive('rogue connected', () => rogue.peers().some((p) => p.peerId === nodeId))
   return { rogue, served, nodeId }
 }
+
+describe('relaysTxs (p2p.relay_txs)', () => {
+  const members = (n: number) => ({ members: Array.from({ length: n }, () => ({ name: 'm', publicKey: '00', roles: [] })) }) as unknown as Pick<Genesis, 'members'>
+  const mempool = {} as NonNullable<Parameters<typeof relaysTxs>[1]['mempool']>
+  it('a node that uses txs (mempool, payload cache) always subscribes', () => {
+    expect(relaysTxs({ genesis: members(3), targetPeers: 8, relayTxs: false }, { mempool })).toBe(true)
+    expect(relaysTxs({ genesis: members(3), targetPeers: 8, relayTxs: false }, { payloads: new PayloadCache(1024) })).toBe(true)
+  })
+  it('a thin node relays by default only when the network may not be fully connected; relay_txs decides', () => {
+    expect(relaysTxs({ genesis: members(3), targetPeers: 8 }, {})).toBe(false)
+    expect(relaysTxs({ genesis: members(9), targetPeers: 8 }, {})).toBe(false)
+    expect(relaysTxs({ genesis: members(10), targetPeers: 8 }, {})).toBe(true)
+    expect(relaysTxs({ genesis: members(3), targetPeers: 8, relayTxs: true }, {})).toBe(true)
+    expect(relaysTxs({ genesis: members(10), targetPeers: 8, relayTxs: false }, {})).toBe(false)
+  })
+  it('the config key is optional and boolean', () => {
+    expect(parseConfig({ type: 'thin' }, '/data').p2p.relay_txs).toBeUndefined()
+    expect(parseConfig({ type: 'thin', p2p: { relay_txs: true } }, '/data').p2p.relay_txs).toBe(true)
+    expect(() => parseConfig({ type: 'thin', p2p: { relay_txs: 'yes' } }, '/data')).toThrow(/relay_txs/)
+  })
+})
+
+describe('PayloadCache', () => {
+  it('drop forgets payloads (a block this node produced) and frees their bytes for others', () => {
+    const c = new PayloadCache(10)
+    c.set('a', new Uint8Array(6))
+    c.set('b', new Uint8Array(4))
+    c.drop(['a', 'x'])
+    expect(c.size).toBe(1)
+    c.set('c', new Uint8Array(6)) // fits now: 'b' stays
+    expect([...c.take(['a', 'b', 'c']).keys()]).toEqual(['b', 'c'])
+    expect(c.size).toBe(0)
+  })
+})
+
+describe('OwnCommitLatency (re-gossip waits at least twice it)', () => {
+  it('follows the slowest own record of a block at once and decays by 0.8 per block; blocks without own records change nothing', () => {
+    const l = new OwnCommitLatency()
+    expect(l.ms).toBe(0)
+    l.add([1200, 9000, 300])
+    expect(l.ms).toBe(9000)
+    l.add([])
+    expect(l.ms).toBe(9000)
+    l.add([100])
+    expect(l.ms).toBe(7200)
+    l.add([20_000])
+    expect(l.ms).toBe(20_000)
+  })
+})
 
 describe('gossip (issue 10 items 7 and 8)', () => {
   it('rejects gossip of a validly signed record from a key in no genesis; a member record is committed', async () => {

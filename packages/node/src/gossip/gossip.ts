@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type Block, encodeTransaction, type KeyPair, type Transaction, txIdHex, type Vote } from '@profichain/core'
+import { type Block, encodeTransaction, equalBytes, type KeyPair, type Transaction, txIdHex, type Vote } from '@profichain/core'
 import { type Genesis, isAllowedOrigin } from '@profichain/consensus'
 import { type BlockVerdict, createNetwork, type NetworkInit, type P2PNetwork, type SyncHandlers, type Verdict } from '@profichain/network'
 import type { TxVerifier } from '@profichain/processing'
@@ -25,6 +25,29 @@ export interface GossipEvents {
 const ORPHAN_WINDOW_MS = 60_000
 
 /**
+ * How long own records take from publish to a canonical block on this node (gossip, sync or our producer): a
+ * decaying maximum over the blocks that held own records (each: max(its slowest own record, 0.8 × before)).
+ * The re-gossip of an uncommitted record waits at least twice this: re-gossip is the safety net for records
+ * the producers never got, and under load (commits slower than `regossipAfterMs`) re-sending every
+ * uncommitted record multiplied what a thin node published and the full node decoded and checked (devnet at
+ * 2,000-3,000 tx/s: 1.35-2.8 times the tx gossip bytes), which slowed commits further.
+ * While no block holds own records (the producer is down) the value decays no further and stays as it was.
+ */
+export class OwnCommitLatency {
+  private value = 0
+
+  /** Fold in the publish → commit times (ms) of the own records of one block. */
+  add(latenciesMs: number[]): void {
+    if (latenciesMs.length === 0) return
+    this.value = Math.max(Math.max(...latenciesMs), 0.8 * this.value)
+  }
+
+  get ms(): number {
+    return this.value
+  }
+}
+
+/**
  * Orphans one peer may gossip per minute before it is banned: an honest peer relays about one block per
  * block time while we catch up, so allow four times that (and never fewer than 64).
  */
@@ -37,8 +60,28 @@ export interface GossipInit {
   listen: string[]
   bootstrap: string[]
   targetPeers: number
+  /**
+   * Subscribe to the tx topic and relay peers' tx batches (`p2p.relay_txs`). Default (undefined): see
+   * `relaysTxs`.
+   */
+  relayTxs?: boolean
   /** Re-gossip an own record still uncommitted after this long (ms). Default 10 s. */
   regossipAfterMs?: number
+}
+
+/**
+ * Whether this node subscribes to the tx topic. A node with a mempool (producer) or a payload cache (archive)
+ * needs peers' txs; any other node (thin) only relays them, decoding and pool-checking every batch of every
+ * other member for nobody, so by default it relays only when the network may not be fully connected: more
+ * members than `targetPeers` + 1, where some member may reach the producers only through this node. On such a
+ * node an explicit `relayTxs` decides (true: a member behind a firewall depends on us; false: never relay).
+ */
+export function relaysTxs(
+  init: Pick<GossipInit, 'relayTxs' | 'targetPeers'> & { genesis: Pick<Genesis, 'members'> },
+  components: Pick<GossipComponents, 'mempool' | 'payloads'>,
+): boolean {
+  if (components.mempool !== undefined || components.payloads !== undefined) return true
+  return init.relayTxs ?? init.genesis.members.length > init.targetPeers + 1
 }
 
 export interface GossipComponents {
@@ -72,6 +115,12 @@ export interface GossipService extends Startable, EventEmitter<GossipEvents> {
   readonly peerId: string
   /** Gossip own records; on requeue only those not sent for a while. */
   publishOwn(txs: Transaction[], requeue?: boolean): void
+  /**
+   * A block became canonical (any source: gossip, sync, our producer): own records in it give their publish →
+   * commit time (re-gossip waits at least twice it, see OwnCommitLatency) and leave the re-gossip bookkeeping.
+   */
+  canonical(block: Block): void
+  /** Gossip a block this node produced (and forget the cached gossip payloads of its txs). */
   publishBlock(block: Block): void
   /** Gossip a vote (quorum co-signature) on the vote topic. */
   publishVote(vote: Vote): void
@@ -83,10 +132,9 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
   readonly net: P2PNetwork
   private readonly log: Logger
   private readonly lastPublished = new Map<string, number>()
+  private readonly commitLatency = new OwnCommitLatency()
   /** Consecutive requeue rounds that found own records published long ago but still uncommitted. */
   private staleRounds = 0
-  /** Requeue rounds so far: the rotation of a requeued batch (see publishOwn). */
-  private requeueRound = 1
   private lastReconnect = 0
   private stopped = false
 
@@ -102,6 +150,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       listen: init.listen,
       bootstrap: init.bootstrap,
       targetPeers: init.targetPeers,
+      relayTxs: relaysTxs(init, components),
       members: genesis.members.map((m) => ({ publicKey: m.publicKey, addrs: m.addrs })),
       validators: genesis.consensus.type === 'quorum' ? genesis.validators : [],
       orphanLimit: orphanLimitOf(genesis),
@@ -135,6 +184,9 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
 
   publishBlock(block: Block): void {
     if (this.stopped) return
+    // Only the local producer's blocks are published here, and the store took their payloads from its mempool:
+    // the gossiped copies in an archive node's payload cache would otherwise stay until 256 MiB push them out.
+    this.components.payloads?.drop(block.txs.map((t) => txIdHex(t)))
     // Alone, the block is not encoded for gossip (a large block cost ~3 % of a busy solo node's main thread):
     // a peer that connects later catches up through sync (every 2 s and on orphans).
     if (this.net.peers().length === 0) return
@@ -160,7 +212,7 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
   publishOwn(txs: Transaction[], requeue = false): void {
     if (this.stopped || txs.length === 0) return
     const now = Date.now()
-    const after = this.init.regossipAfterMs ?? 10_000
+    const after = Math.max(this.init.regossipAfterMs ?? 10_000, 2 * this.commitLatency.ms)
     const send: Transaction[] = []
     let stale = 0
     for (const tx of txs) {
@@ -174,14 +226,8 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
     if (requeue) this.checkStale(stale)
     if (this.lastPublished.size > 1_000_000) this.lastPublished.clear()
     if (send.length === 0) return
-    // Gossip message ids are content hashes and a publisher's own seen cache (2 min) refuses the same bytes
-    // again: a requeue of the same records in the same order was silently a no-op (a thin node whose first
-    // publish went out while the producer was down never got its records committed within 2 min). Each
-    // requeue round rotates the order, so its batches are new messages; receivers dedupe by txId.
-    if (requeue && send.length > 1) {
-      const k = this.requeueRound++ % send.length
-      if (k > 0) send.push(...send.splice(0, k))
-    }
+    // A requeue republishes the same bytes when the same records are still uncommitted: the publish queue gives
+    // batches that gossipsub's seen cache refuses new bytes (or defers them); receivers dedupe by txId.
     // Keep only the count in the callback: a publish can wait long for a peer, and the records must not stay
     // in memory meanwhile (they are in the durable outbox; the queue holds only their encoding).
     const n = send.length
@@ -225,6 +271,22 @@ class Gossip extends EventEmitter<GossipEvents> implements GossipService {
       if (added > 0) producer.notify()
     }
     return 'accept'
+  }
+
+  canonical(block: Block): void {
+    if (this.lastPublished.size === 0) return
+    const own = this.components.key.publicKey
+    const now = Date.now()
+    const latencies: number[] = []
+    for (const tx of block.txs) {
+      if (!equalBytes(tx.body.origin, own)) continue
+      const id = txIdHex(tx)
+      const at = this.lastPublished.get(id)
+      if (at === undefined) continue
+      latencies.push(now - at)
+      this.lastPublished.delete(id)
+    }
+    this.commitLatency.add(latencies)
   }
 
   /** Orphans answer 'orphan' (the network counts them against the sender) and trigger a parent fetch. */

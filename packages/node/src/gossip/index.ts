@@ -1,2 +1,2 @@
-export { createGossip, type GossipComponents, type GossipEvents, type GossipInit, type GossipService, orphanLimitOf } from './gossip.js'
+export { createGossip, type GossipComponents, type GossipEvents, type GossipInit, type GossipService, orphanLimitOf, OwnCommitLatency, relaysTxs } from './gossip.js'
 export { PayloadCache } from './payload-cache.js'

@@ -13,6 +13,20 @@ export class PayloadCache {
       this.bytes -= v.byteLength
     }
   }
+  /** Forget these payloads (a block this node produced: its payloads came from the local mempool). */
+  drop(ids: string[]): void {
+    for (const id of ids) {
+      const p = this.map.get(id)
+      if (p === undefined) continue
+      this.map.delete(id)
+      this.bytes -= p.byteLength
+    }
+  }
+
+  get size(): number {
+    return this.map.size
+  }
+
   take(ids: string[]): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>()
     for (const id of ids) {
