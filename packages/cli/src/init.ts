@@ -54,6 +54,8 @@ host = "127.0.0.1"
 port = ${o.p2pPort}
 bootstrap = [${o.bootstrap.map((b) => JSON.stringify(b)).join(', ')}]
 target_peers = 8
+# relay_txs = true         # relay peers' tx batches: producers and archive nodes always do, other nodes by
+                           # default only when genesis has more than target_peers + 1 members (docs/network.md)
 
 [api]
 host = "127.0.0.1"          # any non-loopback address requires token
