@@ -42,14 +42,14 @@ export function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<
 
 /**
  * A GraphQL query against a node's API (`api` = its base URL): the data, or an Error with the errors' messages.
- * `token` adds the bearer token mutations need; `timeoutMs` bounds the request (default 10 s).
+ * `token` adds the bearer token mutations need; `timeoutMs` bounds the request (default 30 s: a loaded CI machine).
  */
 export async function gql<T>(api: string, query: string, variables: Record<string, unknown> = {}, opts: { token?: string; timeoutMs?: number } = {}): Promise<T> {
   const res = await fetch(`${api}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
     body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
   })
   const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> }
   if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))

@@ -7,7 +7,7 @@ import { createTransaction, generateKeyPair, readKeyFile, toHex } from '@profich
 import type { DevnetNodeInfo } from '@profichain/cli'
 import { createNetwork } from '@profichain/network'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, listFiles, readJson, startNode, type RunningNode, tempDir, waitFor } from './helpers.js'
+import { CLI, gql as nodeGql, listFiles, readJson, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 type DevnetNode = DevnetNodeInfo
 
@@ -16,17 +16,7 @@ let devnetProc: ChildProcess
 let nodes: DevnetNode[]
 const restarted: RunningNode[] = []
 
-async function gql<T>(api: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${api}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(10_000),
-  })
-  const body = (await res.json()) as { data: T; errors?: Array<{ message: string }> }
-  if (body.errors) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return body.data
-}
+const gql = <T>(api: string, query: string, variables: Record<string, unknown> = {}) => nodeGql<T>(api, query, variables, { timeoutMs: 10_000 })
 
 const status = (api: string) =>
   gql<{ status: { height: number; headHash: string; peers: number } }>(api, '{ status { height headHash peers } }').then((d) => d.status)
