@@ -5,12 +5,12 @@
 // verifies each record's Chainpoint receipt from the node against the bytes it sealed. Every request that
 // does not go to the node is refused and fails the test.
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { keyPairFromSeed, toHex } from '@profichain/core'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, gql, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { gql, initIngestNode, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const CHROMIUM = process.env.PLAYWRIGHT_CHROMIUM ?? process.env.CHROME_PATH ?? '/usr/bin/chromium'
 const BUNDLE = join(ROOT, 'packages/client/dist/profichain-client.browser.js')
@@ -41,20 +41,9 @@ describe('@profichain/client in Chromium', () => {
       throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y --no-install-recommends chromium (.ci/run does), or set PLAYWRIGHT_CHROMIUM`)
     if (!existsSync(BUNDLE)) throw new Error(`no client bundle at ${BUNDLE}: run node packages/client/scripts/bundle.mjs (npm test does)`)
     const dir = join(await tempDir('client-browser'), 'node')
-    const port = portBase()
-    const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(port), '--api-port', String(port + 1), '--block-time', '250'])
-    expect(init.code, init.stderr).toBe(0)
-    const cfg = join(dir, 'config.toml')
-    const toml = (await readFile(cfg, 'utf8'))
-      .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
-      .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
-    const section = toml.indexOf('\n[ingest_api]')
-    expect(section).toBeGreaterThan(0)
-    await writeFile(cfg, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${port + 2}`))
+    const { api, network } = await initIngestNode(dir, { token: TOKEN, initArgs: ['--block-time', '250'] })
     const node = await startNode(dir)
     running.push(node)
-    const api = `http://127.0.0.1:${port + 1}`
-    const network = (JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }).network
 
     // The device's key: its seed goes into the page, its public key is registered through the node.
     const seed = new Uint8Array(32).fill(7)
@@ -67,7 +56,7 @@ describe('@profichain/client in Chromium', () => {
     const foreign: string[] = []
     await context.route('**/*', (route) => {
       const u = new URL(route.request().url())
-      if (u.protocol === 'http:' && u.host === `127.0.0.1:${port + 1}`) return route.continue()
+      if (u.protocol === 'http:' && u.host === new URL(api).host) return route.continue()
       foreign.push(route.request().url())
       return route.abort()
     })

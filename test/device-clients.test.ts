@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ChainpointProof, generateKeyPair, type KeyPair, toHex, utf8, verifyChainpointReceipt } from '@profichain/core'
 import { type ClientReceipt, createClient, createRecord, postRecords, type ProfichainClient } from '@profichain/client'
-import { cli, gql, portBase, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { cli, gql, initIngestNode, ROOT, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const TOKEN = 'devices-e2e-token-0123456789abcdef'
 const TS_DEVICES = 100
@@ -67,25 +67,17 @@ describe('devices over the ingest API (real node process, real TLS)', () => {
   it('110 devices send concurrently, each record committed once with a valid receipt; a SIGKILL mid-stream loses nothing', async () => {
     const base = await tempDir('devices')
     const dir = join(base, 'node')
-    const port = portBase()
-    const [p2p, apiPort, ingestPort] = [port, port + 1, port + 2]
-    const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(p2p), '--api-port', String(apiPort), '--block-time', '250'])
-    expect(init.code, init.stderr).toBe(0)
-    const cfgPath = join(dir, 'config.toml')
-    const toml = (await readFile(cfgPath, 'utf8'))
-      .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
-      .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
-    const section = toml.indexOf('\n[ingest_api]')
-    expect(section).toBeGreaterThan(0)
-    // 111 TLS handshakes at once on a 2-core machine shared with other test files: the default 10 s hello
-    // timeout (a limit against idle sockets, tested in test/ingest-api.test.ts) is not what this test is about.
-    await writeFile(cfgPath, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${ingestPort}\nhello_timeout_ms = 60000`))
+    const { api, ingestPort, network } = await initIngestNode(dir, {
+      token: TOKEN,
+      initArgs: ['--block-time', '250'],
+      // 111 TLS handshakes at once on a 2-core machine shared with other test files: the default 10 s hello
+      // timeout (a limit against idle sockets, tested in test/ingest-api.test.ts) is not what this test is about.
+      ingestToml: 'hello_timeout_ms = 60000',
+    })
     let node = await startNode(dir)
     running.push(node)
-    const api = `http://127.0.0.1:${apiPort}`
     const pem = await readFile(join(dir, 'ingest-api', 'cert.pem'), 'utf8')
     const fingerprint = createHash('sha256').update(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')).digest('hex')
-    const network = (JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }).network
 
     // Register 110 device keys through the node (it signs the device txs with its member key), one after
     // the other (each takes the member's next seq), and wait until the chain holds them.

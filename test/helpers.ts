@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
@@ -210,4 +210,28 @@ export function portBase(span = 1000): number {
   const size = Math.floor((32_000 - lo) / slices)
   const start = lo + ((((id - 1) % slices) + slices) % slices) * size
   return start + Math.floor(Math.random() * (size - span))
+}
+
+/**
+ * `profichain init --type full` in `dir` with the API token set and the device ingest API on, on ports from
+ * `portBase()`: p2p = base, API = base + 1, ingest API = base + 2. `initArgs` adds init flags, `edit` changes
+ * the config text before it is written, `ingestToml` adds lines to its [ingest_api] section.
+ */
+export async function initIngestNode(
+  dir: string,
+  opts: { token: string; initArgs?: string[]; edit?: (toml: string) => string; ingestToml?: string },
+): Promise<{ api: string; ingestPort: number; network: string }> {
+  const base = portBase()
+  const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1), ...(opts.initArgs ?? [])])
+  if (init.code !== 0) throw new Error(`profichain init failed (${init.code}): ${init.stderr}`)
+  const cfg = join(dir, 'config.toml')
+  const toml = (opts.edit ?? ((t: string) => t))(await readFile(cfg, 'utf8'))
+    .replace('# token = "change-me-to-a-long-random-string"', `token = "${opts.token}"`)
+    .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
+  const section = toml.indexOf('\n[ingest_api]')
+  if (section < 0) throw new Error('the config written by init has no [ingest_api] section')
+  const ingest = `port = ${base + 2}${opts.ingestToml ? `\n${opts.ingestToml}` : ''}`
+  await writeFile(cfg, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, ingest))
+  const network = (JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }).network
+  return { api: `http://127.0.0.1:${base + 1}`, ingestPort: base + 2, network }
 }

@@ -22,7 +22,7 @@ import {
   simNodeId,
   type Simulator,
 } from '@profichain/opcua'
-import { CLI, cli, exists, portBase, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
+import { CLI, exists, gql as nodeGql, initIngestNode, type RunningNode, startNode, tempDir, waitFor } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterAll(async () => {
@@ -150,20 +150,8 @@ const until = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('OPC UA bridge → thin node inbox → receipts', () => {
   it('60 s × 10 variables: every sample in exactly one committed record, in order; reconnects gap-marked; SIGKILL never ingests a half file; the ingest API output', async () => {
     const dir = join(await tempDir('opcua'), 'node')
-    const base = portBase()
-    const init = await cli(['init', '--type', 'full', '--data-dir', dir, '--p2p-port', String(base), '--api-port', String(base + 1), '--line-mode'])
-    expect(init.code, init.stderr).toBe(0)
-    const cfg = join(dir, 'config.toml')
     const TOKEN = 'opcua-e2e-token-0123456789abcdef'
-    const ingestPort = base + 2
-    const toml = (await readFile(cfg, 'utf8'))
-      .replace('stable_ms = 500', 'stable_ms = 200')
-      .replace('# token = "change-me-to-a-long-random-string"', `token = "${TOKEN}"`)
-      .replace(/^# ingest_api = true.*$/m, 'ingest_api = true')
-    const section = toml.indexOf('\n[ingest_api]')
-    await writeFile(cfg, toml.slice(0, section) + toml.slice(section).replace(/^port = \d+$/m, `port = ${ingestPort}`))
-    const network = (JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as { network: string }).network
-    const api = `http://127.0.0.1:${base + 1}`
+    const { api, ingestPort, network } = await initIngestNode(dir, { token: TOKEN, initArgs: ['--line-mode'], edit: (t) => t.replace('stable_ms = 500', 'stable_ms = 200') })
     const node: RunningNode = await startNode(dir)
     cleanups.push(() => node.stop('SIGKILL'))
 
@@ -243,12 +231,7 @@ describe('OPC UA bridge → thin node inbox → receipts', () => {
     // D: the ingest API output, sealed at the source: the bridge is a registered device (@profichain/client, spool).
     const runD = (async () => {
       const key = generateKeyPair()
-      const gql = async (query: string, variables: Record<string, unknown>) => {
-        const res = await fetch(`${api}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })
-        const body = (await res.json()) as { data?: { devices?: unknown[] }; errors?: Array<{ message: string }> }
-        if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-        return body.data
-      }
+      const gql = (query: string, variables: Record<string, unknown>) => nodeGql<{ devices?: unknown[] }>(api, query, variables, { token: TOKEN })
       await gql('mutation($id: String!, $k: String!) { registerDevice(deviceId: $id, publicKey: $k) { txId } }', { id: 'mill-d', k: toHex(key.publicKey) })
       await waitFor('device registered', async () => ((await gql('{ devices(first: 10) { publicKey } }', {}))?.devices?.length ?? 0) >= 1, 30_000)
       const pem = await readFile(join(dir, 'ingest-api', 'cert.pem'), 'utf8')
