@@ -34,8 +34,8 @@ export interface ProcessingInit {
   /** Smallest Merkle chunk per worker task, a power of two (default 1024: below it dispatch costs more than hashing). */
   merkleChunk?: number
   /**
-   * Pool only: remember the txIds of txs that passed checkTransactions or were signed by signMessages, up to
-   * 2 × this many (default 65,536), so verifyStrippedTxs does not verify them again (0 = off).
+   * Pool only: remember the txIds of txs that passed checkTransactions or verifyStrippedTxs or were signed by
+   * signMessages, up to 2 × this many (default 65,536), so verifyStrippedTxs does not verify them again (0 = off).
    */
   verifiedIds?: number
 }
