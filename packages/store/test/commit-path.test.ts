@@ -1,4 +1,3 @@
-import { ConsensusError } from '@profichain/consensus'
 import {
   type Block,
   type BlockHeader,
@@ -18,7 +17,7 @@ import { describe, expect, it } from 'vitest'
 import { checkIncomingTx, type TxLocation } from '../src/index.js'
 import { encodeSeqValue } from '../src/devices.js'
 import { RecentTxs } from '../src/recent-txs.js'
-import { child, makeTx, NETWORK, openTree, origin, payloadsOf, seedKey, useTree } from './helpers.js'
+import { addChild, makeTx, NETWORK, openTree, origin, refusedChild, seedKey, useTree } from './helpers.js'
 
 // Session 5, the shared commit path: work done once instead of per stage must give the answers of the
 // full path (real LevelDB; the reference is the same store reopened, i.e. read back from disk).
@@ -39,21 +38,12 @@ function rec(seq: number, text = `r${seq}`): Transaction {
 }
 
 async function add(parent: BlockHeader, txs: Transaction[], difficulty = 0): Promise<Block> {
-  const block = child(parent, { txs, difficulty })
-  expect((await t.tree.addBlock(block, { payloads: payloadsOf(txs) })).status).toBe('added')
+  const { block, status } = await addChild(t.tree, parent, txs, difficulty)
+  expect(status).toBe('added')
   return block
 }
 
-async function refused(parent: BlockHeader, txs: Transaction[]): Promise<string> {
-  const block = child(parent, { txs })
-  const err = await t.tree.addBlock(block, { payloads: payloadsOf(txs) }).then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(ConsensusError)
-  expect(await t.tree.hasBlock(blockHash(block.header))).toBe(false)
-  return (err as ConsensusError).code
-}
+const refused = async (parent: BlockHeader, txs: Transaction[]): Promise<string> => (await refusedChild(t.tree, parent, txs)).code
 
 describe("the producer's filtered txs are not origin-checked again only when nothing differs", () => {
   it('a block of exactly the filtered txs on that head is stored; any other block is checked in full', async () => {

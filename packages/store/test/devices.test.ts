@@ -13,7 +13,7 @@ import {
 } from '@profichain/core'
 import { describe, expect, it } from 'vitest'
 import { checkIncomingTx } from '../src/index.js'
-import { child, makeTx, NETWORK, openTree, origin, payloadsOf, producer, seedKey, useTree } from './helpers.js'
+import { addChild, child, makeTx, NETWORK, openTree, origin, payloadsOf, producer, refusedChild, seedKey, useTree } from './helpers.js'
 
 // Issue 14 items 1 and 2: device identities, the stateful origin rule, replays.
 const sensor = seedKey(90)
@@ -34,22 +34,8 @@ function deviceRecord(key: KeyPair, seq: number, text = `reading ${seq}`): Trans
   return createTransaction(key, { network: NETWORK, seq, timestamp: 1_700_000_002_000 + seq, payload: new Uint8Array(Buffer.from(text)) })
 }
 
-async function add(parent: BlockHeader, txs: Transaction[], difficulty = 0): Promise<Block> {
-  const block = child(parent, { txs, difficulty })
-  await t.tree.addBlock(block, { payloads: payloadsOf(txs) })
-  return block
-}
-
-async function refusal(parent: BlockHeader, txs: Transaction[]): Promise<ConsensusError> {
-  const block = child(parent, { txs })
-  const err = await t.tree.addBlock(block, { payloads: payloadsOf(txs) }).then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(ConsensusError)
-  expect(await t.tree.hasBlock(blockHash(block.header))).toBe(false)
-  return err as ConsensusError
-}
+const add = async (parent: BlockHeader, txs: Transaction[], difficulty = 0): Promise<Block> => (await addChild(t.tree, parent, txs, difficulty)).block
+const refusal = (parent: BlockHeader, txs: Transaction[]): Promise<ConsensusError> => refusedChild(t.tree, parent, txs)
 
 describe('device registry in block import', () => {
   it('a registered device may originate records from the next block on, not in the registering block', async () => {

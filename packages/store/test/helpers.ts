@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach } from 'vitest'
+import { afterEach, beforeEach, expect } from 'vitest'
 import { type Consensus, ConsensusError, defaultOrigin, type Genesis, GENESIS_DEFAULTS } from '@profichain/consensus'
 import {
   type Block,
@@ -114,6 +114,25 @@ export function child(parent: BlockHeader, init: ChildInit = {}): Block {
 
 export function payloadsOf(txs: Transaction[]): Map<string, Uint8Array> {
   return new Map(txs.map((t) => [txIdHex(t), t.payload]))
+}
+
+/** A child of `parent` holding `txs` (their payloads given) added to `tree`: the block and what addBlock said. */
+export async function addChild(tree: BlockTree, parent: BlockHeader, txs: Transaction[], difficulty = 0): Promise<{ block: Block; status: string }> {
+  const block = child(parent, { txs, difficulty })
+  const { status } = await tree.addBlock(block, { payloads: payloadsOf(txs) })
+  return { block, status }
+}
+
+/** A child of `parent` holding `txs` that `tree` must refuse with a ConsensusError and not store: the error. */
+export async function refusedChild(tree: BlockTree, parent: BlockHeader, txs: Transaction[]): Promise<ConsensusError> {
+  const block = child(parent, { txs })
+  const err = await tree.addBlock(block, { payloads: payloadsOf(txs) }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(ConsensusError)
+  expect(await tree.hasBlock(blockHash(block.header))).toBe(false)
+  return err as ConsensusError
 }
 
 export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
