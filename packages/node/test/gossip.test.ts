@@ -138,6 +138,14 @@ describe('OwnCommitLatency (re-gossip waits at least twice it)', () => {
     l.add([20_000])
     expect(l.ms).toBe(20_000)
   })
+
+  it('takes a block of more own records than a call takes arguments (Math.max(...xs) threw at 200,000)', () => {
+    const l = new OwnCommitLatency()
+    const many = new Array<number>(200_000).fill(50)
+    many[123_456] = 4000
+    l.add(many)
+    expect(l.ms).toBe(4000)
+  })
 })
 
 describe('gossip (issue 10 items 7 and 8)', () => {
