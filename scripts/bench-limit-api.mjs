@@ -9,14 +9,14 @@
 // Usage: node scripts/bench-limit-api.mjs [--records 20000] [--threads N] [--runs 3]
 // As a module: `await apiLimit({ records, threads, runs })` → { perS (median records/s), runs: [...] }.
 import { fork } from 'node:child_process'
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
-import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, write } from 'node:fs'
+import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, createServer } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { isMainThread, parentPort, Worker } from 'node:worker_threads'
-import { promisify } from 'node:util'
+import { isMainThread, parentPort } from 'node:worker_threads'
+import { fsDatasync, fsWrite, median, merkleLevels, receipts, sha256, workerPool } from './limit/common.mjs'
 
 const PAYLOAD_BYTES = 1024
 const DEVICES = 20
@@ -28,15 +28,6 @@ const FRAME = HEAD + BODY + SIG
 /** Records waiting for verification before the server stops reading (memory stays bounded). */
 const MAX_PENDING = 8192
 const BLOCK_MS = 250
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const sha256 = (b) => createHash('sha256').update(b).digest()
-const fsWrite = promisify(write)
-const fsDatasync = promisify(fdatasync)
 
 // ---- worker: hash + verify a packed batch ------------------------------------------------------------
 if (!isMainThread) {
@@ -114,12 +105,7 @@ async function sender({ port, records }) {
 // ---- server: the unavoidable work, measured ---------------------------------------------------------
 function startServer({ dir, threads, cert, key }) {
   // One listener per worker, replies in the order of the batches sent to it.
-  const workers = Array.from({ length: threads }, () => {
-    const w = new Worker(fileURLToPath(import.meta.url))
-    const waiting = []
-    w.on('message', (m) => waiting.shift()(m))
-    return { post: (msg, transfer) => new Promise((r) => (waiting.push(r), w.postMessage(msg, transfer))), terminate: () => w.terminate() }
-  })
+  const workers = workerPool(fileURLToPath(import.meta.url), threads)
   const log = openSync(join(dir, 'records.log'), 'a')
   const blocks = openSync(join(dir, 'blocks.log'), 'a')
   const { privateKey } = generateKeyPairSync('ed25519')
@@ -189,14 +175,7 @@ function startServer({ dir, threads, cert, key }) {
       sealing = true
       const ids = acked
       acked = []
-      const levels = [ids.map((id) => sha256(Buffer.concat([Buffer.from([0]), id])))]
-      while (levels[levels.length - 1].length > 1) {
-        const lv = levels[levels.length - 1]
-        const up = []
-        for (let i = 0; i + 1 < lv.length; i += 2) up.push(sha256(Buffer.concat([Buffer.from([1]), lv[i], lv[i + 1]])))
-        if (lv.length % 2 === 1) up.push(lv[lv.length - 1])
-        levels.push(up)
-      }
+      const levels = merkleLevels(ids)
       const root = levels[levels.length - 1][0]
       const sig = sign(null, root, privateKey)
       await fsWrite(blocks, Buffer.concat([root, sig, ...ids]))
@@ -204,19 +183,7 @@ function startServer({ dir, threads, cert, key }) {
       const parts = [Buffer.alloc(4)]
       parts[0].writeUInt32BE(ids.length)
       parts.push(root, sig)
-      for (let i = 0; i < ids.length; i++) {
-        const path = []
-        let idx = i
-        for (let l = 0; l < levels.length - 1; l++) {
-          const sib = idx ^ 1
-          if (sib < levels[l].length) path.push(levels[l][sib])
-          idx >>= 1
-        }
-        const head = Buffer.alloc(5)
-        head.writeUInt32BE(i, 0)
-        head[4] = path.length
-        parts.push(ids[i], head, ...path)
-      }
+      parts.push(receipts(ids, levels))
       send(2, Buffer.concat(parts))
       sealing = false
     }

@@ -9,28 +9,19 @@
 // sustained) are stated as a share of this. Rate = lines / (start → the last receipt synced), median of the runs.
 // Usage: node scripts/bench-limit-lines.mjs [--lines 200000] [--files 20] [--threads N] [--runs 3]
 // As a module: `await linesLimit({ lines, files, threads, runs })` → { perS, runs: [...], threads }.
-import { createHash, generateKeyPairSync, sign } from 'node:crypto'
-import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, write, writeFileSync } from 'node:fs'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { isMainThread, parentPort, Worker } from 'node:worker_threads'
+import { isMainThread, parentPort } from 'node:worker_threads'
+import { fsDatasync, fsWrite, median, merkleLevels, receipts as receiptsOf, sha256, workerPool } from './limit/common.mjs'
 
 const LINE_BYTES = 1024
 const GROUP = 1024
 const BLOCK_MS = 1000
 /** Signed part of a record: seq u32 ‖ timestamp u64 ‖ payload hash 32; then the signature (64). */
 const SIGNED = 4 + 8 + 32
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const sha256 = (b) => createHash('sha256').update(b).digest()
-const fsWrite = promisify(write)
-const fsDatasync = promisify(fdatasync)
 
 // ---- worker: hash + sign a packed group of lines ------------------------------------------------------------
 if (!isMainThread) {
@@ -53,26 +44,8 @@ if (!isMainThread) {
   })
 }
 
-/** RFC 6962 levels over the txIds (leaf = H(0x00 ‖ id), node = H(0x01 ‖ l ‖ r), odd one promoted). */
-function merkleLevels(ids) {
-  const levels = [ids.map((id) => sha256(Buffer.concat([Buffer.from([0]), id])))]
-  while (levels[levels.length - 1].length > 1) {
-    const lv = levels[levels.length - 1]
-    const up = []
-    for (let i = 0; i + 1 < lv.length; i += 2) up.push(sha256(Buffer.concat([Buffer.from([1]), lv[i], lv[i + 1]])))
-    if (lv.length % 2 === 1) up.push(lv[lv.length - 1])
-    levels.push(up)
-  }
-  return levels
-}
-
 async function once({ dir, files, threads }) {
-  const workers = Array.from({ length: threads }, () => {
-    const w = new Worker(fileURLToPath(import.meta.url))
-    const waiting = []
-    w.on('message', (m) => waiting.shift()(m))
-    return { post: (msg, transfer) => new Promise((r) => (waiting.push(r), w.postMessage(msg, transfer))), terminate: () => w.terminate() }
-  })
+  const workers = workerPool(fileURLToPath(import.meta.url), threads)
   // Warm the workers (JIT, key objects): not timed.
   await Promise.all(workers.map((w) => w.post({ data: new ArrayBuffer(1), offsets: new Uint32Array([0, 1]).buffer, seq0: 0 })))
   const outbox = openSync(join(dir, 'outbox.log'), 'a')
@@ -92,20 +65,7 @@ async function once({ dir, files, threads }) {
     const sig = sign(null, root, privateKey)
     await fsWrite(chain, Buffer.concat([root, sig, ...ids]))
     await fsDatasync(chain)
-    const parts = []
-    for (let i = 0; i < ids.length; i++) {
-      const head = Buffer.alloc(5)
-      head.writeUInt32BE(i, 0)
-      let idx = i
-      const path = []
-      for (let l = 0; l < levels.length - 1; l++) {
-        if ((idx ^ 1) < levels[l].length) path.push(levels[l][idx ^ 1])
-        idx >>= 1
-      }
-      head[4] = path.length
-      parts.push(ids[i], head, ...path)
-    }
-    await fsWrite(receipts, Buffer.concat(parts))
+    await fsWrite(receipts, receiptsOf(ids, levels))
     await fsDatasync(receipts)
     receipted += ids.length
     sealing = false

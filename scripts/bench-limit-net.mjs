@@ -13,14 +13,14 @@
 // Usage: node scripts/bench-limit-net.mjs [--records 20000 (per thin process)] [--threads N] [--runs 3]
 // As a module: `await netLimit({ records, threads, runs })` → { perS, runs: [...], threads }.
 import { fork } from 'node:child_process'
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
-import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, write, writeFileSync } from 'node:fs'
+import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, createServer } from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { isMainThread, parentPort, Worker } from 'node:worker_threads'
+import { isMainThread, parentPort } from 'node:worker_threads'
+import { fsDatasync, fsWrite, median, merkleLevels, receipts, sha256, workerPool } from './limit/common.mjs'
 
 const PAYLOAD_BYTES = 1024
 const BLOCK_MS = 1000
@@ -31,14 +31,6 @@ const SIG = 64
 const REC = STRIPPED + SIG
 const THINS = 2
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const sha256 = (b) => createHash('sha256').update(b).digest()
-const fsWrite = promisify(write)
-const fsDatasync = promisify(fdatasync)
 const now = () => performance.timeOrigin + performance.now()
 
 /** Frames on every link: u32 length ‖ u8 kind ‖ body. */
@@ -82,29 +74,6 @@ function reader(onFrame) {
   }
 }
 
-/** RFC 6962 levels over the txIds (leaf = H(0x00 ‖ id), node = H(0x01 ‖ l ‖ r), odd one promoted). */
-function merkleLevels(ids) {
-  const levels = [ids.map((id) => sha256(Buffer.concat([Buffer.from([0]), id])))]
-  while (levels[levels.length - 1].length > 1) {
-    const lv = levels[levels.length - 1]
-    const up = []
-    for (let i = 0; i + 1 < lv.length; i += 2) up.push(sha256(Buffer.concat([Buffer.from([1]), lv[i], lv[i + 1]])))
-    if (lv.length % 2 === 1) up.push(lv[lv.length - 1])
-    levels.push(up)
-  }
-  return levels
-}
-function auditPath(levels, i) {
-  const path = []
-  let idx = i
-  for (let l = 0; l < levels.length - 1; l++) {
-    const sib = idx ^ 1
-    if (sib < levels[l].length) path.push(levels[l][sib])
-    idx >>= 1
-  }
-  return path
-}
-
 // ---- worker (full process): payload hash + signature of a packed batch of full records --------------------
 if (!isMainThread) {
   const keys = new Map()
@@ -128,12 +97,7 @@ if (!isMainThread) {
 
 // ---- full process ----------------------------------------------------------------------------------------------
 async function full({ dir, threads, cert, key, keysDer }) {
-  const workers = Array.from({ length: threads }, () => {
-    const w = new Worker(fileURLToPath(import.meta.url))
-    const waiting = []
-    w.on('message', (m) => waiting.shift()(m))
-    return { post: (msg, transfer) => new Promise((r) => (waiting.push(r), w.postMessage(msg, transfer))), terminate: () => w.terminate() }
-  })
+  const workers = workerPool(fileURLToPath(import.meta.url), threads)
   const blocks = openSync(join(dir, 'full-blocks.log'), 'a')
   const { privateKey } = generateKeyPairSync('ed25519')
   const socks = []
@@ -204,7 +168,7 @@ async function thin({ dir, me, records, port, seedDer, keysDer, producerKeyDer }
   const inbox = join(dir, `thin-${me}.jsonl`)
   const outbox = openSync(join(dir, `thin-${me}-outbox.log`), 'a')
   const chain = openSync(join(dir, `thin-${me}-chain.log`), 'a')
-  const receipts = openSync(join(dir, `thin-${me}-receipts.log`), 'a')
+  const receiptsFd = openSync(join(dir, `thin-${me}-receipts.log`), 'a')
   const sock = connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
   await new Promise((r) => sock.once('secureConnect', r))
   let receipted = 0
@@ -231,18 +195,9 @@ async function thin({ dir, me, records, port, seedDer, keysDer, producerKeyDer }
           if (!levels.at(-1)[0].equals(header.subarray(12, 44))) throw new Error('Merkle root mismatch')
           await fsWrite(chain, body)
           await fsDatasync(chain)
-          const parts = []
-          for (const i of mine) {
-            const head = Buffer.alloc(9)
-            head.writeUInt32BE(header.readUInt32BE(0), 0)
-            head.writeUInt32BE(i, 4)
-            const path = auditPath(levels, i)
-            head[8] = path.length
-            parts.push(ids[i], head, ...path)
-          }
-          if (parts.length > 0) {
-            await fsWrite(receipts, Buffer.concat(parts))
-            await fsDatasync(receipts)
+          if (mine.length > 0) {
+            await fsWrite(receiptsFd, receipts(ids, levels, mine))
+            await fsDatasync(receiptsFd)
           }
           receipted += mine.length
           if (process.env.DEBUG_LIMIT) console.error(`thin ${me}: block ${header.readUInt32BE(0)} of ${n} (${mine.length} mine) at ${Math.round(now() - start)} ms`)
@@ -281,7 +236,7 @@ async function thin({ dir, me, records, port, seedDer, keysDer, producerKeyDer }
   if (process.env.DEBUG_LIMIT) console.error(`thin ${me}: all sent at ${Math.round(now() - start)} ms`)
   const end = await done
   sock.destroy()
-  for (const fd of [outbox, chain, receipts]) closeSync(fd)
+  for (const fd of [outbox, chain, receiptsFd]) closeSync(fd)
   return { end, receipted }
 }
 
