@@ -7,6 +7,7 @@
 // Tx signatures are random bytes and blocks are added with `signaturesChecked: true`, as the node does after
 // its worker pool checked them: this measures the store, not Ed25519.
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -139,28 +140,89 @@ async function withTree(retention, fn) {
  */
 async function pipeline(tree, records) {
   const GROUP = 2000
+  // Main-thread time per phase (performance.now() around each await; LevelDB's threads not included).
+  const ph = { generate: 0, outboxAdd: 0, mempoolAdd: 0, select: 0, makeBlock: 0, addBlock: 0, receipts: 0, ack: 0 }
+  let t = performance.now()
+  const lap = (name) => {
+    const now = performance.now()
+    ph[name] += now - t
+    t = now
+  }
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
+  const threads0 = threadCpu()
+  const written0 = writeBytes()
   for (let done = 0; done < records; ) {
     for (let n = 0; n < 10_000 && done < records; n += GROUP, done += GROUP) {
+      t = performance.now()
       const txs = makeTxs(GROUP, 1024)
+      lap('generate')
       await tree.outbox.addMany(txs.map((tx) => ({ tx })))
+      lap('outboxAdd')
       await tree.mempool.add(txs, { checked: true, durableElsewhere: true })
+      lap('mempoolAdd')
     }
     const txs = await tree.mempool.select(genesis.maxBlockBytes, 50_000)
+    lap('select')
     const block = makeBlock(tree.head().header, txs)
     const payloads = new Map(txs.map((t) => [core.txIdHex(t), t.payload]))
+    lap('makeBlock')
     await tree.addBlock(block, { payloads, signaturesChecked: true })
+    lap('addBlock')
     const hash = core.blockHash(block.header)
     for (let i = 0; i < txs.length; i++) {
       const loc = { tx: txs[i], txId: core.txIdHex(txs[i]), blockHash: hash, height: block.header.height, index: i }
       if (!(await tree.receiptAt(loc, 'chainpoint', 'http://127.0.0.1:1'))) throw new Error('no receipt')
     }
+    lap('receipts')
     await tree.outbox.ack(txs.map((t) => core.txIdHex(t)))
+    lap('ack')
   }
   const cpu = process.cpuUsage(cpu0)
+  const threads = threadCpu(threads0)
+  const written = writeBytes() - written0
+  const perRecord = (ms) => Math.round((ms * 1000) / records)
+  const phases = Object.fromEntries(Object.entries(ph).map(([k, v]) => [k, perRecord(v)]))
   // CPU time (all threads: main, LevelDB, libuv) per record: far steadier than the rate on a shared machine.
-  return { rate: records / ((performance.now() - t0) / 1000), cpuUs: (cpu.user + cpu.system) / records }
+  return {
+    rate: records / ((performance.now() - t0) / 1000),
+    cpuUs: (cpu.user + cpu.system) / records,
+    phases,
+    threadsUs: Object.fromEntries(Object.entries(threads).map(([k, v]) => [k, perRecord(v)])),
+    bytesWritten: Math.round(written / records),
+  }
+}
+
+/** Bytes this process caused to be written to disk so far (Linux /proc/self/io write_bytes; 0 elsewhere). */
+function writeBytes() {
+  try {
+    return Number(/write_bytes: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
+/** CPU ms of this process's main thread and of all its other threads (Linux /proc/self/task; zeros elsewhere). */
+function threadCpu(base) {
+  const out = { main: 0, others: 0 }
+  let tasks = []
+  try {
+    tasks = readdirSync('/proc/self/task')
+  } catch {
+    return out
+  }
+  for (const id of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${id}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ms = (Number(f[11]) + Number(f[12])) * 10
+      out[Number(id) === process.pid ? 'main' : 'others'] += ms
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  if (base) for (const k of Object.keys(out)) out[k] -= base[k]
+  return out
 }
 
 export async function run({ quick = false, only, records } = {}) {
@@ -177,7 +239,10 @@ export async function run({ quick = false, only, records } = {}) {
   }
   add(`commit pipeline, own 1 KiB records: outbox → mempool → 10k-tx blocks → receipt → ack`, 'records/s', pipe.map((p) => p.rate))
   add('commit pipeline: CPU time per record (all threads, tx generation included)', 'µs/record', pipe.map((p) => p.cpuUs))
-  if (only === 'pipeline') return rows
+  if (only === 'pipeline') {
+    for (const p of pipe) console.log(`main-thread µs/record by phase ${JSON.stringify(p.phases)}; CPU µs/record by thread ${JSON.stringify(p.threadsUs)}; bytes written/record ${p.bytesWritten}`)
+    return rows
+  }
 
   // Header chain + stripped txs (retention none): apply rate, lookups with ≥ 1M txs, bytes per stripped tx.
   await withTree({ mode: 'none' }, async (tree, path) => {

@@ -79,7 +79,37 @@ function eventKey(device: Uint8Array, blockHash: Uint8Array): Uint8Array {
 function seqKey(origin: Uint8Array, seq: number): Uint8Array {
   const k = new Uint8Array(40)
   k.set(origin, 0)
-  k.set(u64(seq), 32)
+  writeSeq(k, seq)
+  return k
+}
+
+/** The u64 seq into bytes 32..40 of a seq key (as `u64`, without its own array). */
+function writeSeq(k: Uint8Array, seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    k.set(u64(seq), 32)
+    return
+  }
+  const hi = Math.floor(seq / 0x100000000)
+  const lo = seq >>> 0
+  k[32] = 0
+  k[33] = hi >>> 16
+  k[34] = (hi >>> 8) & 0xff
+  k[35] = hi & 0xff
+  k[36] = lo >>> 24
+  k[37] = (lo >>> 16) & 0xff
+  k[38] = (lo >>> 8) & 0xff
+  k[39] = lo & 0xff
+}
+
+/**
+ * seqKey(fromHex(origin), seq) for a lower-case hex origin (what OriginCheck passes), decoded straight into the
+ * key: one array per lookup instead of four (fromHex's Buffer and copy, the u64, the key) — the head view
+ * is asked once per device record by the gateway, the mempool and the producer's filter each.
+ */
+export function seqKeyOfHex(origin: string, seq: number): Uint8Array {
+  const k = new Uint8Array(40)
+  if (origin.length !== 64 || Buffer.from(k.buffer, 0, 32).write(origin, 'hex') !== 32) return seqKey(fromHex(origin), seq)
+  writeSeq(k, seq)
   return k
 }
 
@@ -239,7 +269,7 @@ export class DeviceRegistry {
         // built per lookup; the switch's commit deletes by the same lower-case origin.
         let seqs = this.absentSeqs.get(origin)
         if (seqs?.has(seq) === true) return undefined
-        const v = this.p.subs.deviceSeq.getSync(seqKey(fromHex(origin), seq))
+        const v = this.p.subs.deviceSeq.getSync(seqKeyOfHex(origin, seq))
         if (v === undefined) {
           if (this.absentCount >= MAX_ABSENT_SEQS) {
             this.absentSeqs.clear()
@@ -329,7 +359,7 @@ export class DeviceRegistry {
       }
       devices.set(key, fold(key, events))
     }
-    const hits = seqs.length > 0 ? await subs.deviceSeq.getMany(seqs.map((s) => seqKey(fromHex(s.origin), s.seq))) : []
+    const hits = seqs.length > 0 ? await subs.deviceSeq.getMany(seqs.map((s) => seqKeyOfHex(s.origin, s.seq))) : []
     const canonicalSeq = new Map<string, string>()
     hits.forEach((v, i) => {
       if (v === undefined) return

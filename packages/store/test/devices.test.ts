@@ -165,6 +165,37 @@ describe('device sequence numbers: duplicate vs replay', () => {
   })
 })
 
+describe('pending device seqs (mempool)', () => {
+  it('a pending seq is refused as a replay until its tx leaves the mempool; other pending seqs of the origin stay refused', async () => {
+    const b1 = await add(t.tree.head().header, [register(sensor, 'press-7'), register(sensor2, 'press-8')])
+    const a5 = deviceRecord(sensor, 5, 'a5')
+    const a6 = deviceRecord(sensor, 6, 'a6')
+    const c5 = deviceRecord(sensor2, 5, 'c5')
+    expect(await t.tree.mempool.add([a5, a6, c5])).toBe(3)
+    const replay5 = deviceRecord(sensor, 5, 'other 5')
+    const replay6 = deviceRecord(sensor, 6, 'other 6')
+    expect(checkIncomingTx(replay5, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(replay6, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    // Seq 5 of the other device is its own: sensor2's pending seq 5 does not refuse sensor's and vice versa.
+    expect(checkIncomingTx(deviceRecord(sensor2, 6), { store: t.tree })).toEqual({ ok: true })
+    // a5 leaves (evicted): seq 5 is free again, seq 6 (a6, still pending) is not.
+    await t.tree.mempool.evict([txIdHex(a5)])
+    expect(checkIncomingTx(replay5, { store: t.tree })).toEqual({ ok: true })
+    expect(checkIncomingTx(replay6, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(await t.tree.mempool.add([replay5, replay6])).toBe(1)
+    expect(t.tree.mempool.has(txIdHex(replay5))).toBe(true)
+    // Into a block: the chain's seq index refuses them from then on, the pending entries are gone.
+    const b2 = await add(b1.header, [replay5, a6, c5])
+    expect(t.tree.mempool.size()).toBe(0)
+    expect(checkIncomingTx(a5, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(a6, { store: t.tree })).toEqual({ ok: true, duplicate: true })
+    expect((await refusal(b2.header, [a5])).code).toBe('ERR_ORIGIN_REPLAY')
+    // The other seqs of both devices are free.
+    expect(checkIncomingTx(deviceRecord(sensor, 7), { store: t.tree })).toEqual({ ok: true })
+    expect(checkIncomingTx(deviceRecord(sensor2, 6), { store: t.tree })).toEqual({ ok: true })
+  })
+})
+
 describe('audit of origins (real LevelDB)', () => {
   it('reports records, seq range, gaps and reorders per origin; tampering only on evidence', async () => {
     const b1 = await add(t.tree.head().header, [register(sensor, 'press-7'), makeTx('member 1')])
