@@ -204,6 +204,16 @@ export class DeviceRegistry {
    */
   private readonly absentSeqs = new Map<string, Set<number>>()
   private absentCount = 0
+  /**
+   * Per device origin (hex): a seq at least as high as every seq of that origin in the canonical seq index
+   * (exact when set, higher after a reorg took blocks away: only ever an upper bound). A device's records
+   * come in seq order, so nearly every lookup of a new record is above it: absent without a synchronous
+   * LevelDB read on the main thread and without an entry in `absentSeqs` (read, noted, then deleted again
+   * by the block's commit: ~2 % of the ingest API node's main thread). Set by a canonical switch's commit
+   * (the highest stored seq read once per origin, at the first switch after open that adds its records);
+   * bounded by the device registry (only registered devices' records reach canonical blocks).
+   */
+  private readonly maxSeq = new Map<string, number>()
   private epoch_ = 0
 
   constructor(private readonly p: DeviceRegistryParts) {}
@@ -267,6 +277,8 @@ export class DeviceRegistry {
       seqTx: (origin, seq) => {
         // By origin (lower-case hex, as OriginCheck passes it: the memoised string), then seq: no key string
         // built per lookup; the switch's commit deletes by the same lower-case origin.
+        const top = this.maxSeq.get(origin)
+        if (top !== undefined && seq > top) return undefined
         let seqs = this.absentSeqs.get(origin)
         if (seqs?.has(seq) === true) return undefined
         const v = this.p.subs.deviceSeq.getSync(seqKeyOfHex(origin, seq))
@@ -446,8 +458,31 @@ export class DeviceRegistry {
         } else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
+    // The highest seq per origin of the records joining the chain, and for origins without a bound yet the
+    // highest already stored (read before this batch is written; nothing else writes meanwhile: write queue).
+    const tops = new Map<string, number>()
+    for (const tx of putSeqs) {
+      const o = originHex(tx)
+      const t = tops.get(o)
+      if (t === undefined || tx.body.seq > t) tops.set(o, tx.body.seq)
+    }
+    await Promise.all(
+      [...tops].map(async ([o, t]) => {
+        if (this.maxSeq.has(o)) return
+        const origin = fromHex(o)
+        const lo = new Uint8Array(40)
+        lo.set(origin, 0)
+        const hi = new Uint8Array(40).fill(0xff)
+        hi.set(origin, 0)
+        for await (const k of subs.deviceSeq.keys({ gte: lo, lte: hi, reverse: true, limit: 1 })) tops.set(o, Math.max(t, readU64(k.subarray(32, 40))))
+      }),
+    )
     const forgetAbsent = () => {
       this.epoch_++
+      for (const [o, t] of tops) {
+        const prev = this.maxSeq.get(o)
+        if (prev === undefined || t > prev) this.maxSeq.set(o, t)
+      }
       if (this.absentCount > 0) {
         for (const tx of putSeqs) {
           const seqs = this.absentSeqs.get(originHex(tx))
