@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Store benchmarks: txs/s applied in 10k-tx blocks, lookups/s by txId with ≥ 1M stored txs (quick: 100k),
 // bytes on disk per stripped tx and per archived 1 KiB tx (after compaction).
-// Usage: node scripts/bench/store.mjs [--quick] [--pipeline [--records 60000]]   (build first: npx tsc -b packages/store;
-//        --pipeline: only the commit pipeline of own records, outbox → block → receipt → ack)
+// Usage: node scripts/bench/store.mjs [--quick] [--pipeline | --devices] [--records N]   (build first: npx tsc -b packages/store;
+//        --pipeline: only the commit pipeline of own records, outbox → block → receipt → ack (N: 60000), with
+//        main-thread CPU per phase, other threads' CPU and bytes written per record;
+//        --devices: only device records, gateway check → mempool → producer filter → block → JSON receipts,
+//        main-thread CPU per phase (N: 40000))
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
 // Tx signatures are random bytes and blocks are added with `signaturesChecked: true`, as the node does after
 // its worker pool checked them: this measures the store, not Ed25519.
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +18,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
 import * as core from '../../packages/core/dist/index.js'
-import { BlockTree } from '../../packages/store/dist/index.js'
+import { BlockTree, checkIncomingTx } from '../../packages/store/dist/index.js'
 
 const NETWORK = 'bench'
 const BLOCK_TXS = 10_000
@@ -139,28 +143,179 @@ async function withTree(retention, fn) {
  */
 async function pipeline(tree, records) {
   const GROUP = 2000
+  // Main-thread CPU per phase (LevelDB's threads not included; wall time where /proc is missing).
+  const ph = { generate: 0, outboxAdd: 0, mempoolAdd: 0, select: 0, makeBlock: 0, addBlock: 0, receipts: 0, ack: 0 }
+  let t = mainThreadMs()
+  const lap = (name) => {
+    const now = mainThreadMs()
+    ph[name] += now - t
+    t = now
+  }
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
+  const threads0 = threadCpu()
+  const written0 = writeBytes()
   for (let done = 0; done < records; ) {
     for (let n = 0; n < 10_000 && done < records; n += GROUP, done += GROUP) {
+      t = mainThreadMs()
       const txs = makeTxs(GROUP, 1024)
+      lap('generate')
       await tree.outbox.addMany(txs.map((tx) => ({ tx })))
+      lap('outboxAdd')
       await tree.mempool.add(txs, { checked: true, durableElsewhere: true })
+      lap('mempoolAdd')
     }
     const txs = await tree.mempool.select(genesis.maxBlockBytes, 50_000)
+    lap('select')
     const block = makeBlock(tree.head().header, txs)
     const payloads = new Map(txs.map((t) => [core.txIdHex(t), t.payload]))
+    lap('makeBlock')
     await tree.addBlock(block, { payloads, signaturesChecked: true })
+    lap('addBlock')
     const hash = core.blockHash(block.header)
     for (let i = 0; i < txs.length; i++) {
       const loc = { tx: txs[i], txId: core.txIdHex(txs[i]), blockHash: hash, height: block.header.height, index: i }
       if (!(await tree.receiptAt(loc, 'chainpoint', 'http://127.0.0.1:1'))) throw new Error('no receipt')
     }
+    lap('receipts')
     await tree.outbox.ack(txs.map((t) => core.txIdHex(t)))
+    lap('ack')
   }
   const cpu = process.cpuUsage(cpu0)
+  const threads = threadCpu(threads0)
+  const written = writeBytes() - written0
+  const perRecord = (ms) => Math.round((ms * 1000) / records)
+  const phases = Object.fromEntries(Object.entries(ph).map(([k, v]) => [k, perRecord(v)]))
   // CPU time (all threads: main, LevelDB, libuv) per record: far steadier than the rate on a shared machine.
-  return { rate: records / ((performance.now() - t0) / 1000), cpuUs: (cpu.user + cpu.system) / records }
+  return {
+    rate: records / ((performance.now() - t0) / 1000),
+    cpuUs: (cpu.user + cpu.system) / records,
+    phases,
+    threadsUs: Object.fromEntries(Object.entries(threads).map(([k, v]) => [k, perRecord(v)])),
+    bytesWritten: Math.round(written / records),
+  }
+}
+
+/**
+ * Device records (issue 14) through the store's commit path, in process: the gateway's check
+ * (`checkIncomingTx`), the mempool's add (durable elsewhere: the outbox, not measured here), the producer's
+ * origin filter, the block's import, the receipts as JSON text (the ingest API's frames). 20 registered
+ * devices, seqs in order, each record with its own origin bytes (as decoded from the wire); blocks of
+ * 5,000. Returns main-thread CPU µs per record per phase (the first block, warm-up, not counted).
+ */
+async function devicePipeline(records) {
+  const ROUND = 5000
+  const member = core.keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, i) => i + 11))
+  const g = {
+    ...genesis,
+    network: NETWORK,
+    members: [{ name: 'owner', publicKey: Buffer.from(member.publicKey).toString('hex'), roles: ['thin'] }],
+  }
+  const devices = Array.from({ length: 20 }, (_, d) => core.keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (d * 7 + j + 3) & 0xff)))
+  const seqs = devices.map(() => 0)
+  const path = await mkdtemp(join(tmpdir(), 'pc-bench-store-'))
+  const tree = await BlockTree.open({ path, genesis: g, consensus: { ...consensus, genesis: g }, retention: { mode: 'all' } })
+  try {
+    const reg = devices.map((d, i) =>
+      core.createDeviceTx(member, { network: NETWORK, seq: i, device: { deviceId: `d${i}`, publicKey: d.publicKey, model: 'bench' } }),
+    )
+    await tree.addBlock(makeBlock(tree.head().header, reg), { payloads: new Map(reg.map((t) => [core.txIdHex(t), t.payload])) })
+    const ph = { gateway: 0, mempoolAdd: 0, producerFilter: 0, addBlock: 0, receiptsJson: 0 }
+    let counted = 0
+    for (let r = 0; counted < records; r++) {
+      const txs = []
+      for (let i = 0; i < ROUND; i++) {
+        const d = i % devices.length
+        const payload = randomBytes(1024)
+        const s = seqs[d]++
+        txs.push({
+          body: {
+            version: core.FORMAT_VERSION,
+            network: NETWORK,
+            kind: 'record',
+            origin: devices[d].publicKey.slice(),
+            seq: s,
+            timestamp: 1_700_000_001_000 + s,
+            payloadHash: core.sha256(payload),
+            payloadSize: payload.byteLength,
+            metadata: {},
+          },
+          signature: randomBytes(64),
+          payload,
+        })
+      }
+      let t = mainThreadMs()
+      const lap = (name) => {
+        const now = mainThreadMs()
+        if (r > 0) ph[name] += now - t
+        t = now
+      }
+      // As the gateway: its batch lookup of the txIds first, then the check of each record.
+      await tree.getTxs(txs.map((tx) => core.txIdHex(tx)))
+      for (const tx of txs) if (!checkIncomingTx(tx, { store: tree, signatureChecked: true }).ok) throw new Error('refused')
+      lap('gateway')
+      await tree.mempool.add(txs, { checked: true, durableElsewhere: true })
+      lap('mempoolAdd')
+      const chosen = tree.filterOrigins(await tree.mempool.select(g.maxBlockBytes, 50_000))
+      lap('producerFilter')
+      const block = makeBlock(tree.head().header, chosen)
+      const payloads = new Map(chosen.map((x) => [core.txIdHex(x), x.payload]))
+      t = mainThreadMs()
+      await tree.addBlock(block, { payloads, signaturesChecked: true })
+      lap('addBlock')
+      const locs = await tree.getTxs(chosen.map((x) => core.txIdHex(x)))
+      const jsons = await tree.chainpointJsonsAt(locs, 'http://127.0.0.1:1')
+      if (jsons.some((j) => j === undefined)) throw new Error('no receipt')
+      lap('receiptsJson')
+      if (r > 0) counted += chosen.length
+    }
+    const out = Object.fromEntries(Object.entries(ph).map(([k, v]) => [k, Math.round((v * 10_000) / counted) / 10]))
+    return { phases: out, total: Math.round((Object.values(ph).reduce((a, b) => a + b, 0) * 10_000) / counted) / 10 }
+  } finally {
+    await tree.close().catch(() => undefined)
+    await rm(path, { recursive: true, force: true })
+  }
+}
+
+/** CPU ms of this process's main thread (Linux /proc schedstat, ns resolution), else wall ms. */
+function mainThreadMs() {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return performance.now()
+  }
+}
+
+/** Bytes this process caused to be written to disk so far (Linux /proc/self/io write_bytes; 0 elsewhere). */
+function writeBytes() {
+  try {
+    return Number(/write_bytes: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
+/** CPU ms of this process's main thread and of all its other threads (Linux /proc/self/task; zeros elsewhere). */
+function threadCpu(base) {
+  const out = { main: 0, others: 0 }
+  let tasks = []
+  try {
+    tasks = readdirSync('/proc/self/task')
+  } catch {
+    return out
+  }
+  for (const id of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${id}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ms = (Number(f[11]) + Number(f[12])) * 10
+      out[Number(id) === process.pid ? 'main' : 'others'] += ms
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  if (base) for (const k of Object.keys(out)) out[k] -= base[k]
+  return out
 }
 
 export async function run({ quick = false, only, records } = {}) {
@@ -170,6 +325,13 @@ export async function run({ quick = false, only, records } = {}) {
   const lookupRuns = quick ? 3 : 5
   const lookups = quick ? 20_000 : 50_000
 
+  if (only === 'devices') {
+    const runs = []
+    for (let r = 0; r < (quick ? 1 : 3); r++) runs.push(await devicePipeline(records ?? 40_000))
+    for (const d of runs) console.log(`device records, main-thread CPU µs/record by phase ${JSON.stringify(d.phases)}`)
+    add('device records: gateway check → mempool → producer filter → block → JSON receipts, main-thread CPU', 'µs/record', runs.map((d) => d.total))
+    return rows
+  }
   // Own records through outbox → mempool → block → receipt → ack (the commit pipeline of a line burst).
   const pipe = []
   for (let r = 0; r < (quick ? 1 : 3); r++) {
@@ -177,7 +339,10 @@ export async function run({ quick = false, only, records } = {}) {
   }
   add(`commit pipeline, own 1 KiB records: outbox → mempool → 10k-tx blocks → receipt → ack`, 'records/s', pipe.map((p) => p.rate))
   add('commit pipeline: CPU time per record (all threads, tx generation included)', 'µs/record', pipe.map((p) => p.cpuUs))
-  if (only === 'pipeline') return rows
+  if (only === 'pipeline') {
+    for (const p of pipe) console.log(`main-thread CPU µs/record by phase ${JSON.stringify(p.phases)}; CPU µs/record by thread ${JSON.stringify(p.threadsUs)}; bytes written/record ${p.bytesWritten}`)
+    return rows
+  }
 
   // Header chain + stripped txs (retention none): apply rate, lookups with ≥ 1M txs, bytes per stripped tx.
   await withTree({ mode: 'none' }, async (tree, path) => {
@@ -229,7 +394,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--records')
   const rows = await run({
     quick: process.argv.includes('--quick'),
-    only: process.argv.includes('--pipeline') ? 'pipeline' : undefined,
+    only: process.argv.includes('--pipeline') ? 'pipeline' : process.argv.includes('--devices') ? 'devices' : undefined,
     records: at > 0 ? Number(process.argv[at + 1]) : undefined,
   })
   for (const r of rows)

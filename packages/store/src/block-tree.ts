@@ -219,7 +219,7 @@ export class BlockTree {
       retention: init.retention ?? { mode: 'all' },
       metrics,
       recent: this.recent,
-      storedLevels: (hash, levels) => this.receipts.seedLevels(hash, levels),
+      storedLevels: (hash, levels, ids) => this.receipts.seedLevels(hash, levels, ids),
     })
   }
 

@@ -79,7 +79,37 @@ function eventKey(device: Uint8Array, blockHash: Uint8Array): Uint8Array {
 function seqKey(origin: Uint8Array, seq: number): Uint8Array {
   const k = new Uint8Array(40)
   k.set(origin, 0)
-  k.set(u64(seq), 32)
+  writeSeq(k, seq)
+  return k
+}
+
+/** The u64 seq into bytes 32..40 of a seq key (as `u64`, without its own array). */
+function writeSeq(k: Uint8Array, seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    k.set(u64(seq), 32)
+    return
+  }
+  const hi = Math.floor(seq / 0x100000000)
+  const lo = seq >>> 0
+  k[32] = 0
+  k[33] = hi >>> 16
+  k[34] = (hi >>> 8) & 0xff
+  k[35] = hi & 0xff
+  k[36] = lo >>> 24
+  k[37] = (lo >>> 16) & 0xff
+  k[38] = (lo >>> 8) & 0xff
+  k[39] = lo & 0xff
+}
+
+/**
+ * seqKey(fromHex(origin), seq) for a lower-case hex origin (what OriginCheck passes), decoded straight into the
+ * key: one array per lookup instead of four (fromHex's Buffer and copy, the u64, the key) — the head view
+ * is asked once per device record by the gateway, the mempool and the producer's filter each.
+ */
+export function seqKeyOfHex(origin: string, seq: number): Uint8Array {
+  const k = new Uint8Array(40)
+  if (origin.length !== 64 || Buffer.from(k.buffer, 0, 32).write(origin, 'hex') !== 32) return seqKey(fromHex(origin), seq)
+  writeSeq(k, seq)
   return k
 }
 
@@ -174,6 +204,16 @@ export class DeviceRegistry {
    */
   private readonly absentSeqs = new Map<string, Set<number>>()
   private absentCount = 0
+  /**
+   * Per device origin (hex): a seq at least as high as every seq of that origin in the canonical seq index
+   * (exact when set, higher after a reorg took blocks away: only ever an upper bound). A device's records
+   * come in seq order, so nearly every lookup of a new record is above it: absent without a synchronous
+   * LevelDB read on the main thread and without an entry in `absentSeqs` (read, noted, then deleted again
+   * by the block's commit: ~2 % of the ingest API node's main thread). Set by a canonical switch's commit
+   * (the highest stored seq read once per origin, at the first switch after open that adds its records);
+   * bounded by the device registry (only registered devices' records reach canonical blocks).
+   */
+  private readonly maxSeq = new Map<string, number>()
   private epoch_ = 0
 
   constructor(private readonly p: DeviceRegistryParts) {}
@@ -237,9 +277,11 @@ export class DeviceRegistry {
       seqTx: (origin, seq) => {
         // By origin (lower-case hex, as OriginCheck passes it: the memoised string), then seq: no key string
         // built per lookup; the switch's commit deletes by the same lower-case origin.
+        const top = this.maxSeq.get(origin)
+        if (top !== undefined && seq > top) return undefined
         let seqs = this.absentSeqs.get(origin)
         if (seqs?.has(seq) === true) return undefined
-        const v = this.p.subs.deviceSeq.getSync(seqKey(fromHex(origin), seq))
+        const v = this.p.subs.deviceSeq.getSync(seqKeyOfHex(origin, seq))
         if (v === undefined) {
           if (this.absentCount >= MAX_ABSENT_SEQS) {
             this.absentSeqs.clear()
@@ -329,7 +371,7 @@ export class DeviceRegistry {
       }
       devices.set(key, fold(key, events))
     }
-    const hits = seqs.length > 0 ? await subs.deviceSeq.getMany(seqs.map((s) => seqKey(fromHex(s.origin), s.seq))) : []
+    const hits = seqs.length > 0 ? await subs.deviceSeq.getMany(seqs.map((s) => seqKeyOfHex(s.origin, s.seq))) : []
     const canonicalSeq = new Map<string, string>()
     hits.forEach((v, i) => {
       if (v === undefined) return
@@ -416,8 +458,31 @@ export class DeviceRegistry {
         } else if (tx.body.kind === 'device' || tx.body.kind === 'device-revoke') touched.add((deviceTxInfo(tx) as { key: string }).key)
       })
     }
+    // The highest seq per origin of the records joining the chain, and for origins without a bound yet the
+    // highest already stored (read before this batch is written; nothing else writes meanwhile: write queue).
+    const tops = new Map<string, number>()
+    for (const tx of putSeqs) {
+      const o = originHex(tx)
+      const t = tops.get(o)
+      if (t === undefined || tx.body.seq > t) tops.set(o, tx.body.seq)
+    }
+    await Promise.all(
+      [...tops].map(async ([o, t]) => {
+        if (this.maxSeq.has(o)) return
+        const origin = fromHex(o)
+        const lo = new Uint8Array(40)
+        lo.set(origin, 0)
+        const hi = new Uint8Array(40).fill(0xff)
+        hi.set(origin, 0)
+        for await (const k of subs.deviceSeq.keys({ gte: lo, lte: hi, reverse: true, limit: 1 })) tops.set(o, Math.max(t, readU64(k.subarray(32, 40))))
+      }),
+    )
     const forgetAbsent = () => {
       this.epoch_++
+      for (const [o, t] of tops) {
+        const prev = this.maxSeq.get(o)
+        if (prev === undefined || t > prev) this.maxSeq.set(o, t)
+      }
       if (this.absentCount > 0) {
         for (const tx of putSeqs) {
           const seqs = this.absentSeqs.get(originHex(tx))

@@ -87,8 +87,8 @@ export interface ForkChoiceParts {
   metrics: StoreMetrics
   /** Canonical txs of the latest blocks in memory (kept in step with the tx index at each switch's commit). */
   recent?: RecentTxs
-  /** The Merkle levels of a block just stored (built for its root check), for its receipts. */
-  storedLevels?: (hash: Uint8Array, levels: Uint8Array[][]) => void
+  /** The Merkle levels of a block just stored (built for its root check) and its txIds (the leaves' ids, in order), for its receipts. */
+  storedLevels?: (hash: Uint8Array, levels: Uint8Array[][], ids: readonly Uint8Array[]) => void
 }
 
 /** The txs the producer's filter passed (`noteFiltered`), the head and the registry epoch it checked them on. */
@@ -182,7 +182,7 @@ export class ForkChoice {
     const applied: Applied[] = []
     applied.push(await this.connect({ block, hash, leaves, opts, bytes: 0 }, parent, await indexed, own))
     connected.push(hash)
-    if (levels !== undefined) p.storedLevels?.(hash, levels)
+    if (levels !== undefined) p.storedLevels?.(hash, levels, ids)
     // Orphans waiting for this block (and theirs, recursively); an invalid orphan is dropped, not thrown.
     const queue = [hex]
     while (queue.length > 0) {

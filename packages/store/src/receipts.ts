@@ -11,6 +11,7 @@ import {
   type ReceiptBuildOptions,
   type ReceiptInput,
   toHex,
+  txId,
   txLeafHash,
 } from '@profichain/core'
 import { decodeLeaves, type Sub } from './keys.js'
@@ -48,9 +49,17 @@ export class Receipts {
    * The levels of a block's tree, built from its leaves when it was stored (the root checked against its
    * header there): its receipts need not read the leaves back and build the tree a second time.
    */
-  seedLevels(hash: Uint8Array, levels: Uint8Array[][]): void {
+  seedLevels(hash: Uint8Array, levels: Uint8Array[][], ids?: readonly Uint8Array[]): void {
+    if (ids !== undefined && ids.length === levels[0].length) this.leafIds.set(levels, ids)
     this.remember(toHex(hash), levels)
   }
+
+  /**
+   * The txIds the leaves of a seeded tree were hashed from (leaf i = RFC 6962 leaf hash of ids[i]): a receipt's
+   * "is this tx the leaf at its index" is then one comparison of txIds (memoised on the tx) instead of a leaf
+   * hash of a tx object that is not the block's own (the outbox's copy of an own record: ~2.5 µs per receipt).
+   */
+  private readonly leafIds = new WeakMap<Uint8Array[][], readonly Uint8Array[]>()
 
   private remember(key: string, levels: Uint8Array[][]): void {
     this.levelsCache.delete(key)
@@ -167,7 +176,10 @@ export class Receipts {
    * hashes per receipt). Otherwise the builder walks and checks the path itself.
    */
   private opts(loc: TxLocation, levels: Uint8Array[][], rootOk: boolean): ReceiptBuildOptions {
-    const pathChecked = rootOk && loc.index < levels[0].length && equalBytes(levels[0][loc.index], txLeafHash(loc.tx))
+    if (!rootOk || loc.index >= levels[0].length) return { pathChecked: false, hex: this.hex }
+    const ids = this.leafIds.get(levels)
+    const pathChecked =
+      ids !== undefined ? equalBytes(ids[loc.index], txId(loc.tx)) : equalBytes(levels[0][loc.index], txLeafHash(loc.tx))
     return { pathChecked, hex: this.hex }
   }
 

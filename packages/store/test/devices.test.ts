@@ -11,6 +11,8 @@ import {
   type Transaction,
   txIdHex,
 } from '@profichain/core'
+import { mkdir, rm } from 'node:fs/promises'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkIncomingTx } from '../src/index.js'
 import { addChild, child, makeTx, NETWORK, openTree, origin, payloadsOf, producer, refusedChild, seedKey, useTree } from './helpers.js'
@@ -162,6 +164,98 @@ describe('device sequence numbers: duplicate vs replay', () => {
     t.tree = await openTree(t.dir.path)
     expect(t.tree.devices.refusals().get(toHex(sensor.publicKey))?.replays).toBe(replays)
     expect((await t.tree.devices.evidence()).length).toBe(ev.length)
+  })
+})
+
+describe('pending device seqs (mempool)', () => {
+  it('a pending seq is refused as a replay until its tx leaves the mempool; other pending seqs of the origin stay refused', async () => {
+    const b1 = await add(t.tree.head().header, [register(sensor, 'press-7'), register(sensor2, 'press-8')])
+    const a5 = deviceRecord(sensor, 5, 'a5')
+    const a6 = deviceRecord(sensor, 6, 'a6')
+    const c5 = deviceRecord(sensor2, 5, 'c5')
+    expect(await t.tree.mempool.add([a5, a6, c5])).toBe(3)
+    const replay5 = deviceRecord(sensor, 5, 'other 5')
+    const replay6 = deviceRecord(sensor, 6, 'other 6')
+    expect(checkIncomingTx(replay5, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(replay6, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    // Seq 5 of the other device is its own: sensor2's pending seq 5 does not refuse sensor's and vice versa.
+    expect(checkIncomingTx(deviceRecord(sensor2, 6), { store: t.tree })).toEqual({ ok: true })
+    // a5 leaves (evicted): seq 5 is free again, seq 6 (a6, still pending) is not.
+    await t.tree.mempool.evict([txIdHex(a5)])
+    expect(checkIncomingTx(replay5, { store: t.tree })).toEqual({ ok: true })
+    expect(checkIncomingTx(replay6, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(await t.tree.mempool.add([replay5, replay6])).toBe(1)
+    expect(t.tree.mempool.has(txIdHex(replay5))).toBe(true)
+    // Into a block: the chain's seq index refuses them from then on, the pending entries are gone.
+    const b2 = await add(b1.header, [replay5, a6, c5])
+    expect(t.tree.mempool.size()).toBe(0)
+    expect(checkIncomingTx(a5, { store: t.tree })).toMatchObject({ ok: false, code: 'REPLAY' })
+    expect(checkIncomingTx(a6, { store: t.tree })).toEqual({ ok: true, duplicate: true })
+    expect((await refusal(b2.header, [a5])).code).toBe('ERR_ORIGIN_REPLAY')
+    // The other seqs of both devices are free.
+    expect(checkIncomingTx(deviceRecord(sensor, 7), { store: t.tree })).toEqual({ ok: true })
+    expect(checkIncomingTx(deviceRecord(sensor2, 6), { store: t.tree })).toEqual({ ok: true })
+  })
+})
+
+describe('device seq index as of the head (seq bounds per origin)', () => {
+  type Op = { kind: 'block'; back: number; device: number; seqs: number[]; heavier: boolean } | { kind: 'reopen' }
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('block' as const), back: fc.nat({ max: 3 }), device: fc.nat({ max: 1 }), seqs: fc.array(fc.nat({ max: 12 }), { minLength: 1, maxLength: 3 }), heavier: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
+  )
+
+  it('answers exactly what the canonical chain holds after random blocks, forks, reorgs and reopens (property)', async () => {
+    const devices = [sensor, sensor2]
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+        await t.tree.close()
+        await rm(t.dir.path, { recursive: true, force: true })
+        await mkdir(t.dir.path)
+        t.tree = await openTree(t.dir.path)
+        await add(t.tree.head().header, [register(sensor, 'press-7'), register(sensor2, 'press-8')])
+        const check = async (): Promise<void> => {
+          const want = new Map<string, string>()
+          for await (const b of t.tree.blocks(1)) for (const tx of b.txs) if (tx.body.kind === 'record') want.set(`${toHex(tx.body.origin)}:${tx.body.seq}`, txIdHex(tx))
+          const view = t.tree.devices.headView()
+          for (const d of devices) {
+            const o = toHex(d.publicKey)
+            for (let seq = 0; seq <= 14; seq++) expect(view.seqTx(o, seq)).toBe(want.get(`${o}:${seq}`))
+          }
+        }
+        for (const o of ops) {
+          if (o.kind === 'reopen') {
+            await t.tree.close()
+            t.tree = await openTree(t.dir.path)
+          } else {
+            const height = Math.max(1, t.tree.head().height - o.back)
+            const parent = (await t.tree.getHeaderByHeight(height)) as BlockHeader
+            const txs = o.seqs.map((seq) => deviceRecord(devices[o.device], seq, `run ${run} seq ${seq} ${Math.random()}`))
+            // Replays on that branch (or twice in one block) are refused: that block is simply not there.
+            await addChild(t.tree, parent, txs, o.heavier ? 5 : 0).catch((err: Error) => {
+              if (err.name !== 'ConsensusError') throw err
+            })
+          }
+          await check()
+        }
+        run++
+      }),
+      {
+        numRuns: 40,
+        // A device's seqs before a reopen above the ones its next block brings (the bound must come from the DB too).
+        examples: [
+          [
+            [
+              { kind: 'block', back: 0, device: 0, seqs: [9], heavier: false },
+              { kind: 'reopen' },
+              { kind: 'block', back: 0, device: 0, seqs: [2], heavier: false },
+              { kind: 'block', back: 1, device: 0, seqs: [3], heavier: true },
+            ],
+          ],
+        ],
+      },
+    )
   })
 })
 

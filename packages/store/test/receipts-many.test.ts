@@ -65,4 +65,26 @@ describe('receiptsAt', () => {
       expect(v.txId).toBe(txIdHex(txs[idx]))
     })
   })
+
+  it('a location holding a copy of the tx (the outbox’s object, not the block’s) gives the same valid receipt; another tx at that index none', async () => {
+    const txs = Array.from({ length: 9 }, (_, i) => makeTx(`copy ${i}`))
+    const b1 = child(t.tree.head().header, { txs })
+    await t.tree.addBlock(b1)
+    const hash = blockHash(b1.header)
+    // Fresh objects with the same content (decoded elsewhere): the block's tree knows their ids, not their objects.
+    const copies = txs.map((tx) => ({ body: { ...tx.body }, signature: tx.signature.slice(), payload: tx.payload }))
+    const locs: TxLocation[] = copies.map((tx, index) => ({ tx, txId: txIdHex(tx), blockHash: hash, height: 1, index }))
+    const stored = (await t.tree.getTxs(txs.map((tx) => txIdHex(tx)))) as TxLocation[]
+    const fromCopies = await t.tree.receiptsAt(locs, 'chainpoint', 'http://n')
+    expect(fromCopies).toEqual(await t.tree.receiptsAt(stored, 'chainpoint', 'http://n'))
+    expect(await t.tree.chainpointJsonsAt(locs, 'http://n')).toEqual(fromCopies.map((p) => JSON.stringify(p)))
+    fromCopies.forEach((p, i) => {
+      if (!p) throw new Error('missing receipt')
+      expect(verifyChainpointReceipt(p, { payload: txs[i].payload }).txId).toBe(txIdHex(txs[i]))
+    })
+    // A location naming the wrong tx for its index: the shortcut does not apply, the builder finds the path wrong.
+    const wrong: TxLocation = { ...locs[2], tx: copies[3], txId: txIdHex(copies[3]) }
+    await expect(t.tree.receiptAt(wrong, 'chainpoint', 'http://n')).rejects.toThrow(/audit path/)
+    await expect(t.tree.chainpointJsonsAt([wrong], 'http://n')).rejects.toThrow(/audit path/)
+  })
 })
