@@ -77,51 +77,12 @@ function prefixed(sub: Sub, key: Uint8Array): Uint8Array {
   return k
 }
 
-/** classic-level's chained batch: its private `_put`/`_del` append an already encoded op to the native batch. */
-interface NativeOps {
-  _put(key: Uint8Array, value: Uint8Array): void
-  _del(key: Uint8Array): void
-}
-
-/** Batches whose ops after the first go straight to the native batch (see `direct`). */
-const directBatches = new WeakSet<Batch>()
-
-/**
- * Whether the ops of `b` (which holds one op already) may skip abstract-level's public `put`/`del`: ~0.6–1.2
- * µs of JS per op (an op object, option spreads, encodings, key checks) where the native append is ~0.1, and
- * an own record is 6–8 ops. Only for classic-level's own chained batch (its `_put`/`_del` defined on its
- * prototype), on a DB with no prewrite hook and no 'write' listener (then abstract-level would run or emit
- * each op; this store uses neither): the keys are already prefixed for the root DB (`prefixed`) and 'view'
- * encoding passes Uint8Arrays through, so the native batch gets the very bytes the public path gave it. The
- * first op of every batch takes the public path, so the batch's length is never 0 with ops in it and its
- * `write` writes them (it skips an empty batch); `length` counts only that first op (callers here only
- * test for 0).
- */
-function direct(b: Batch): boolean {
-  if (directBatches.has(b)) return true
-  const proto = Object.getPrototypeOf(b) as object
-  const db = b.db as unknown as { hooks?: { prewrite?: { noop?: boolean } }; listenerCount?: (e: string) => number }
-  const ok =
-    b.length > 0 &&
-    Object.prototype.hasOwnProperty.call(proto, '_put') &&
-    Object.prototype.hasOwnProperty.call(proto, '_del') &&
-    (proto as { constructor?: { name?: string } }).constructor?.name === 'ChainedBatch' &&
-    db.hooks?.prewrite?.noop === true &&
-    (db.listenerCount?.('write') ?? 1) === 0
-  if (ok) directBatches.add(b)
-  return ok
-}
-
 export function put(b: Batch, sub: Sub, key: Uint8Array, value: Uint8Array): void {
-  const k = prefixed(sub, key)
-  if (direct(b)) (b as unknown as NativeOps)._put(k, value)
-  else b.put(k, value)
+  b.put(prefixed(sub, key), value)
 }
 
 export function del(b: Batch, sub: Sub, key: Uint8Array): void {
-  const k = prefixed(sub, key)
-  if (direct(b)) (b as unknown as NativeOps)._del(k)
-  else b.del(k)
+  b.del(prefixed(sub, key))
 }
 
 /** Turn low-level storage failures (disk full, I/O, corruption) into a StoreError that keeps the cause. */
