@@ -260,6 +260,16 @@ export function txId(tx: StrippedTx): Uint8Array {
   return id
 }
 
+/**
+ * Seed the txId memo of `tx` with an id hashed elsewhere: the SHA-256 of exactly encodeStrippedTx(tx)'s bytes,
+ * e.g. by the worker that verified those bytes (the ingest API hashed every device record again on the main
+ * thread). The caller vouches for it, as a wrong id would be used everywhere; a tx that has an id keeps it.
+ */
+export function rememberTxId(tx: StrippedTx, id: Uint8Array): void {
+  if (id.byteLength !== 32) throw new RangeError(`a txId is 32 bytes, got ${id.byteLength}`)
+  if (!idCache.has(tx)) idCache.set(tx, id)
+}
+
 // The hex id is the key of the mempool, outbox results, payload maps and receipts: a record's id was
 // converted to hex several times on its way (5 % of the store's commit pipeline); once per object now.
 const idHexCache = new WeakMap<StrippedTx, string>()

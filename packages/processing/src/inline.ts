@@ -1,7 +1,7 @@
 import { ProcessingError } from './errors.js'
 import { appendChecks } from './results.js'
-import type { TxCheck, TxVerifier } from './types.js'
-import { checkTxItems, merkleRootOfItems, signItems, splitSignatures, verifyStrippedItems } from './work.js'
+import type { FreshVerified, TxCheck, TxVerifier } from './types.js'
+import { checkTxItems, merkleRootOfItems, signItems, splitSignatures, verifyStrippedItems, verifyStrippedWithIds } from './work.js'
 
 /** Runs every check on the calling thread: for tiny deployments, tests, and as the reference. */
 export class InlineVerifier implements TxVerifier {
@@ -11,6 +11,12 @@ export class InlineVerifier implements TxVerifier {
   async verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> {
     this.assertOpen()
     return Array.from(verifyStrippedItems(encoded), (b) => b === 1)
+  }
+
+  async verifyFreshStrippedTxs(encoded: Uint8Array[]): Promise<FreshVerified> {
+    this.assertOpen()
+    const r = verifyStrippedWithIds(encoded)
+    return { ok: Array.from(r.ok, (b) => b === 1), ids: r.ids }
   }
 
   async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {

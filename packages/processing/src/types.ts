@@ -7,10 +7,24 @@ export interface TxCheck {
   error?: string
 }
 
+/** What verifyFreshStrippedTxs found. */
+export interface FreshVerified {
+  ok: boolean[]
+  /** 32 bytes per item: the txId where ok, zeros otherwise. */
+  ids: Uint8Array
+}
+
 /** Batch checks behind one interface, with an inline and a worker-pool implementation (Lodestar style). */
 export interface TxVerifier {
   /** For each encoded stripped tx: true if it decodes (canonical encoding) and its signature verifies. */
   verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  /**
+   * verifyStrippedTxs for txs fresh from outside (the ingest API's device records), with the txId of each that
+   * verified (`ids`: 32 bytes per item, zeros where not ok; the SHA-256 of the exact bytes that verified). No
+   * lookup in the verified-tx set first (a lookup is a SHA-256 on the calling thread per tx, and a fresh tx is
+   * almost never there); a pool still remembers the ids. A small call is one worker task, not one per thread.
+   */
+  verifyFreshStrippedTxs(encoded: Uint8Array[]): Promise<FreshVerified>
   /** For each encoded full transaction: decode, payload size and hash, signature; one result per item. */
   checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]>
   /**

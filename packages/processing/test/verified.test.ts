@@ -4,6 +4,8 @@ import {
   encodeTransaction,
   encodeTxBody,
   generateKeyPair,
+  sha256,
+  toHex,
   type Transaction,
 } from '@profichain/core'
 import fc from 'fast-check'
@@ -113,5 +115,53 @@ describe('PoolVerifier: verified ids', () => {
     expect(await off.verifyStrippedTxs(theirs.map(encodeStrippedTx))).toEqual(theirs.map(() => true))
     expect(off.verified.hits).toBe(0)
     expect(() => createTxVerifier({ verifiedIds: -1 })).toThrow(RangeError)
+  })
+})
+
+describe('verifyFreshStrippedTxs (the ingest API’s device records)', () => {
+  it('same answers as verifyStrippedTxs and the inline verifier, the txId of each tx that verified (zeros for the rest), remembered for its block', async () => {
+    const inline = createTxVerifier({ threads: 0 })
+    const p = new PoolVerifier({ threads: 2, batchSize: 512, merkleChunk: 1024 })
+    open.push(p)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 29 }), fc.constantFrom('ok', 'sig', 'body', 'junk')), { maxLength: 40 }),
+        async (spec) => {
+          const enc = spec.map(([i, how]) => {
+            const e = encodeStrippedTx(theirs[i])
+            return how === 'ok' ? e : how === 'sig' ? flip(e, e.length - 5, 2) : how === 'body' ? flip(e, 20, 0) : Uint8Array.of(0x82, 1)
+          })
+          const want = await inline.verifyStrippedTxs(enc)
+          for (const v of [inline, p]) {
+            const got = await v.verifyFreshStrippedTxs(enc)
+            expect(got.ok).toEqual(want)
+            expect(got.ids.byteLength).toBe(32 * enc.length)
+            enc.forEach((e, k) => expect(toHex(got.ids.subarray(32 * k, 32 * k + 32))).toBe(want[k] ? toHex(sha256(e)) : '00'.repeat(32)))
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+    // Remembered: the same txs in a block need no worker.
+    await p.verifyFreshStrippedTxs(theirs.slice(0, 5).map(encodeStrippedTx))
+    const before = p.verified.hits
+    expect(await p.verifyStrippedTxs(theirs.slice(0, 5).map(encodeStrippedTx))).toEqual([true, true, true, true, true])
+    expect(p.verified.hits).toBe(before + 5)
+    await inline.close()
+  })
+
+  it('a call of a few txs is one worker task, not one per thread; a large one is still spread over the threads', async () => {
+    const p = new PoolVerifier({ threads: 2, batchSize: 512, merkleChunk: 1024, verifiedIds: 0 })
+    open.push(p)
+    // piscina's count of finished tasks (public API)
+    const tasks = () => (p as unknown as { pool: { completed: number } }).pool.completed
+    const few = theirs.slice(0, 3).map(encodeStrippedTx)
+    const t0 = tasks()
+    expect((await p.verifyFreshStrippedTxs(few)).ok).toEqual([true, true, true])
+    expect(tasks() - t0).toBe(1)
+    const many = Array.from({ length: 300 }, (_, i) => encodeStrippedTx(theirs[i % 30]))
+    const t1 = tasks()
+    expect((await p.verifyFreshStrippedTxs(many)).ok.every((b) => b)).toBe(true)
+    expect(tasks() - t1).toBe(2)
   })
 })

@@ -5,10 +5,12 @@ import {
   encodeTransaction,
   type IngestCode,
   payloadHashOf,
+  rememberTxId,
   type StrippedTx,
   toHex,
   type Transaction,
   txId,
+  txIdHex,
   ZERO_TX_ID,
 } from '@profichain/core'
 import type { DeviceIdentity, GatewayItem, IngestGateway, PushedReceipt, ReceiptFrame } from '@profichain/ingest'
@@ -52,7 +54,7 @@ export interface GatewayComponents {
   }
   /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
   submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
-  verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
+  verifier: Verifier
   owed: OwedReceipts
   /** Who the key is (member, device, unknown, revoked). */
   identify(publicKey: Uint8Array): Promise<DeviceIdentity>
@@ -60,6 +62,21 @@ export interface GatewayComponents {
   /** Genesis members: their seqs are not subject to the device replay rule. */
   isMember(origin: Uint8Array): boolean
   logger?: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
+}
+
+/**
+ * The signature check: verifyFreshStrippedTxs when there (the pool's: no verified-set lookup, one task per
+ * small call, and the txIds the worker hashed, so the main thread does not hash each record again).
+ */
+export interface Verifier {
+  verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  verifyFreshStrippedTxs?(encoded: Uint8Array[]): Promise<Verified>
+}
+
+/** Signature results of a call; ids: 32 bytes per item (the txId where ok) when the verifier returns them. */
+interface Verified {
+  ok: boolean[]
+  ids?: Uint8Array
 }
 
 const PROTOCOL_CODES: Record<string, IngestCode> = {
@@ -96,7 +113,7 @@ export class NodeIngestGateway implements IngestGateway {
    * bookkeeping for 44,000 records in the bench). A submit goes out at once while fewer calls are in flight;
    * those arriving while they are wait, and go out together as one call when one returns.
    */
-  private readonly toVerify: Array<{ encoded: Uint8Array[]; resolve(ok: boolean[]): void; reject(err: unknown): void }> = []
+  private readonly toVerify: Array<{ encoded: Uint8Array[]; resolve(v: Verified): void; reject(err: unknown): void }> = []
   private verifying = 0
   private static readonly VERIFY_CALLS = 2
   private static readonly VERIFY_MAX_TXS = 4096
@@ -150,7 +167,10 @@ export class NodeIngestGateway implements IngestGateway {
     const tx = (i: number) => items[i].tx as Transaction
     let ok: boolean[]
     try {
-      ok = await this.verify(live.map((i) => encodeStrippedTx(tx(i))))
+      const v = await this.verify(live.map((i) => encodeStrippedTx(tx(i))))
+      ok = v.ok
+      // The worker hashed the exact bytes it verified (encodeStrippedTx's, memoised per tx): their txIds.
+      if (v.ids) for (let k = 0; k < live.length; k++) if (ok[k]) rememberTxId(tx(live[k]), v.ids.slice(32 * k, 32 * k + 32))
     } catch (err) {
       this.c.logger?.error({ err }, 'checking device record signatures failed; the device is told INTERNAL and resends later')
       for (const i of live) reject(i, 'INTERNAL', tx(i))
@@ -164,8 +184,8 @@ export class NodeIngestGateway implements IngestGateway {
   }
 
   /** The signature check of one submit's txs (joined with those of the submits waiting beside it). */
-  private verify(encoded: Uint8Array[]): Promise<boolean[]> {
-    return new Promise<boolean[]>((resolve, reject) => {
+  private verify(encoded: Uint8Array[]): Promise<Verified> {
+    return new Promise<Verified>((resolve, reject) => {
       this.toVerify.push({ encoded, resolve, reject })
       this.flushVerify()
     })
@@ -181,9 +201,10 @@ export class NodeIngestGateway implements IngestGateway {
         n += next.encoded.length
       }
       this.verifying++
-      const call = (encoded: Uint8Array[]): Promise<boolean[]> => {
+      const call = (encoded: Uint8Array[]): Promise<Verified> => {
         try {
-          return this.c.verifier.verifyStrippedTxs(encoded)
+          const v = this.c.verifier
+          return v.verifyFreshStrippedTxs ? v.verifyFreshStrippedTxs(encoded) : v.verifyStrippedTxs(encoded).then((ok) => ({ ok }))
         } catch (err) {
           return Promise.reject(err)
         }
@@ -192,11 +213,12 @@ export class NodeIngestGateway implements IngestGateway {
         batch.length === 1
           ? call(batch[0].encoded).then(batch[0].resolve, batch[0].reject)
           : call(batch.flatMap((b) => b.encoded)).then(
-              (ok) => {
+              ({ ok, ids }) => {
                 let at = 0
                 for (const b of batch) {
-                  b.resolve(ok.slice(at, at + b.encoded.length))
-                  at += b.encoded.length
+                  const end = at + b.encoded.length
+                  b.resolve({ ok: ok.slice(at, end), ...(ids ? { ids: ids.subarray(32 * at, 32 * end) } : {}) })
+                  at = end
                 }
               },
               // A failed call (a worker died) fails no submit that would not have failed alone: each is tried again by itself.
@@ -254,7 +276,9 @@ export class NodeIngestGateway implements IngestGateway {
     }
     // 1. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
     const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }> = []
-    const locs = await this.c.tree.getTxs(live.map((e) => e.id))
+    // By hex: the store keys its memory of the latest txs and of absent ones by it, and the origin check needs it
+    // too (memoised per tx): one hex per record instead of three.
+    const locs = await this.c.tree.getTxs(live.map((e) => txIdHex(e.tx)))
     live = live.filter((e, k) => {
       if (locs[k] === undefined) return true
       e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
@@ -295,7 +319,7 @@ export class NodeIngestGateway implements IngestGateway {
       }
       if (!lastMember) {
         const key = `${lastOriginHex}:${t.body.seq}`
-        const idHex = (e.idHex = toHex(e.id))
+        const idHex = (e.idHex = txIdHex(t))
         const prev = this.recent.get(key)
         if (prev !== undefined && prev !== idHex) {
           reject(e, 'REPLAY')
@@ -419,7 +443,8 @@ export class NodeIngestGateway implements IngestGateway {
       ids.push(e.id)
     }
     if (ids.length === 0) return []
-    const found = await this.c.tree.getTxs(ids)
+    // By hex (lower-case, as the chain gave it): the latest blocks answer from memory, keyed by hex; bytes were made hex again per record.
+    const found = await this.c.tree.getTxs(hexes)
     const locs: TxLocation[] = []
     const keep: number[] = []
     found.forEach((l, k) => {
