@@ -22,8 +22,19 @@ export class OwedReceipts {
   private count = 0
   /** Mutations one at a time, so `count` stays exact. */
   private tail: Promise<unknown> = Promise.resolve()
+  /**
+   * Entries written here lately and not removed since, without a tx copy (hex txId → txId, origin): a fresh
+   * commit (devicesOfHex) and a receipt-ack (remove) find them here instead of reading the index, the common
+   * case by far (a device record is committed and receipt-acked seconds after it was added): two reads per
+   * record less. Exact for what it holds, as every write of the entries goes through this object (the
+   * migration of an older DB runs before it opens); bounded, oldest dropped first; a miss reads the index.
+   */
+  private readonly recent = new Map<string, { id: Uint8Array; origin: Uint8Array }>()
+  private readonly recentMax: number
 
-  constructor(where: string | OutboxIndex) {
+  /** `recentMax`: entries remembered at most (default 65,536, ~10 MB; 0: none). */
+  constructor(where: string | OutboxIndex, opts: { recentMax?: number } = {}) {
+    this.recentMax = opts.recentMax ?? 65_536
     if (typeof where === 'string') {
       const db = (this.db = new Level<Uint8Array, Uint8Array>(where, { keyEncoding: 'view', valueEncoding: 'view' }))
       this.index = levelIndex(db)
@@ -52,6 +63,8 @@ export class OwedReceipts {
   async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
     return this.serial(async () => {
       const ops: OutboxIndexOp[] = []
+      // Entries without a tx copy that this call writes: remembered once written.
+      const written: Array<{ hex: string; id: Uint8Array; origin: Uint8Array }> = []
       let fresh = 0
       if (pairs.length > 0) {
         const keys = pairs.map((p) => byDevice(p.origin, p.txId))
@@ -64,6 +77,7 @@ export class OwedReceipts {
           if (seen.has(hex)) return
           seen.add(hex)
           ops.push({ key: keys[i], value: EMPTY }, { key: byTx(p.txId), value: p.tx ? concat(p.origin, p.tx) : p.origin })
+          if (!p.tx) written.push({ hex, id: p.txId, origin: p.origin })
           fresh++
         })
       }
@@ -75,8 +89,16 @@ export class OwedReceipts {
         if (write) out = await write(undefined)
       }
       this.count += fresh
+      for (const w of written) this.remember(w.hex, w.id, w.origin)
       return out
     })
+  }
+
+  private remember(hex: string, id: Uint8Array, origin: Uint8Array): void {
+    if (this.recentMax === 0) return
+    if (this.recent.size >= this.recentMax) this.recent.delete(this.recent.keys().next().value as string)
+    // Own copies when they are views into something larger (a decoded frame must not be kept alive by 32 bytes).
+    this.recent.set(hex, { id: ownBytes(id), origin: ownBytes(origin) })
   }
 
   /** Up to `limit` txIds owed to `origin`. */
@@ -104,35 +126,66 @@ export class OwedReceipts {
   async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>> {
     const out = new Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>()
     if (this.count === 0 || txIds.length === 0) return out
-    const keys = txIds.map((hex) => {
+    // Those remembered need no read; the others are read (in the order given, which the map keeps).
+    const missed: string[] = []
+    for (const hex of txIds) {
+      const r = this.recent.get(hex)
+      if (r !== undefined) out.set(hex, { id: r.id, origin: r.origin })
+      else {
+        out.set(hex, MISSING)
+        missed.push(hex)
+      }
+    }
+    if (missed.length === 0) return out
+    const keys = missed.map((hex) => {
       const k = new Uint8Array(33)
       k[0] = T[0]
       if (hex.length !== 64 || Buffer.from(k.buffer, 1, 32).write(hex, 'hex') !== 32) throw new TypeError(`not a 32-byte hex txId: ${hex.slice(0, 80)}`)
       return k
     })
     const vals = await this.index.getMany(keys)
-    txIds.forEach((hex, i) => {
+    missed.forEach((hex, i) => {
       const v = vals[i]
       if (v !== undefined) out.set(hex, { id: keys[i].subarray(1), origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
+      else out.delete(hex)
     })
     return out
   }
 
   /** Stop owing these receipts (`hexes`: the txIds' lower-case hex when the caller has it, in the same order). */
   async remove(origin: Uint8Array, ids: Uint8Array[], hexes?: readonly string[]): Promise<void> {
-    const txIds = [...new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id])).values()]
-    if (txIds.length === 0) return
+    const txIds = new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id]))
+    if (txIds.size === 0) return
     await this.serial(async () => {
-      const keys = txIds.map((id) => byDevice(origin, id))
-      const present = await this.index.getMany(keys)
+      // Remembered entries of this origin are present; only the others are read.
+      const keys: Uint8Array[] = []
       const ops: OutboxIndexOp[] = []
-      txIds.forEach((id, i) => {
-        if (present[i] === undefined) return
-        ops.push({ key: keys[i] }, { key: byTx(id) })
-      })
+      const gone: string[] = []
+      const read: Uint8Array[] = []
+      const readHex: string[] = []
+      for (const [hex, id] of txIds) {
+        const r = this.recent.get(hex)
+        if (r !== undefined && sameBytes(r.origin, origin)) {
+          ops.push({ key: byDevice(origin, id) }, { key: byTx(id) })
+          gone.push(hex)
+        } else {
+          read.push(id)
+          readHex.push(hex)
+          keys.push(byDevice(origin, id))
+        }
+      }
+      if (keys.length > 0) {
+        const present = await this.index.getMany(keys)
+        read.forEach((id, i) => {
+          if (present[i] === undefined) return
+          ops.push({ key: keys[i] }, { key: byTx(id) })
+          gone.push(readHex[i])
+        })
+      }
       if (ops.length === 0) return
       await this.index.write(ops)
       this.count -= ops.length / 2
+      for (const hex of gone) this.recent.delete(hex)
     })
   }
 
@@ -203,6 +256,19 @@ async function countKeys(index: OutboxIndex, gte: Uint8Array, lt: Uint8Array): P
 }
 
 const EMPTY = new Uint8Array(0)
+/** A place kept in devicesOfHex's map (its order) until the read answers. */
+const MISSING = { id: EMPTY, origin: EMPTY }
+
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength === b.buffer.byteLength ? b : b.slice()
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
 const D = Uint8Array.of(0x64)
 const T = Uint8Array.of(0x74)
 
