@@ -302,8 +302,19 @@ export function originKeyHex(origin: Uint8Array): string {
 // SHA-256 of a payload, memoised per payload object (payloads are treated as immutable, like the encodings
 // above): a record's payload was hashed where it was built or received and again by the outbox's check right
 // after (3 % of the ingest API's main thread). Only this function fills the memo, and it always hashes the
-// bytes: a payload from outside the node is still hashed once, where it is received.
+// bytes: a payload from outside the node is still hashed once, where it is received — or, for the ingest API,
+// by the worker that checks the record (rememberPayloadHash).
 const payloadHashCache = new WeakMap<Uint8Array, Uint8Array>()
+
+/**
+ * Seed the payload-hash memo of `payload` with its SHA-256 computed elsewhere, e.g. by the worker that found
+ * a received record's payload hashing to the body's payloadHash (the main thread hashed each 1 KiB payload
+ * again). The caller vouches for it; a payload that has a hash keeps it.
+ */
+export function rememberPayloadHash(payload: Uint8Array, hash: Uint8Array): void {
+  if (hash.byteLength !== 32) throw new RangeError(`a SHA-256 is 32 bytes, got ${hash.byteLength}`)
+  if (!payloadHashCache.has(payload)) payloadHashCache.set(payload, hash)
+}
 
 /** SHA-256 of a payload, memoised per object. */
 export function payloadHashOf(payload: Uint8Array): Uint8Array {

@@ -7,7 +7,7 @@ import { pack } from './pack.js'
 import { appendChecks } from './results.js'
 import type { FreshVerified, TxCheck, TxVerifier } from './types.js'
 import { VerifiedIds } from './verified.js'
-import { type CheckedBatch, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
+import { type CheckedBatch, type FreshBatch, freshResults, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -81,27 +81,27 @@ export class PoolVerifier implements TxVerifier {
     return out
   }
 
-  async verifyFreshStrippedTxs(encoded: Uint8Array[]): Promise<FreshVerified> {
+  async verifyFreshTxs(encoded: Uint8Array[]): Promise<FreshVerified> {
     const n = encoded.length
-    const ok: boolean[] = new Array(n)
-    const ids = new Uint8Array(32 * n)
-    if (n === 0) return { ok, ids }
+    const out: FreshVerified = { ok: new Array(n), badPayload: new Array(n), ids: new Uint8Array(32 * n) }
+    if (n === 0) return out
     // At least FRESH_MIN_TASK txs per task: a call of a few device records was split into one task per thread
     // (each task ~40 µs of piscina and message-port work on the calling thread, more than verifying one tx
     // costs a worker), so the ingest API made ~0.4 tasks per record. Concurrent calls still spread the threads.
     const parts = await Promise.all(
-      this.chunks(n, PoolVerifier.FRESH_MIN_TASK).map(([s, e]) => this.runPacked<VerifiedBatch>('verifyStripped', encoded, s, e)),
+      this.chunks(n, PoolVerifier.FRESH_MIN_TASK).map(([s, e]) => this.runPacked<FreshBatch>('verifyFresh', encoded, s, e)),
     )
     let k = 0
     for (const part of parts) {
-      this.verified.addFlat(part.ids, part.ok)
-      ids.set(part.ids, 32 * k)
-      for (const b of part.ok) ok[k++] = b === 1
+      this.verified.addFlat(part.ids, part.codes)
+      out.ids.set(part.ids, 32 * k)
+      freshResults(part, out.ok, out.badPayload, k)
+      k += part.codes.length
     }
-    return { ok, ids }
+    return out
   }
 
-  /** Fewest txs per task of verifyFreshStrippedTxs (verifying 128 is ~15 ms of a worker). */
+  /** Fewest txs per task of verifyFreshTxs (verifying 128 is ~15 ms of a worker). */
   private static readonly FRESH_MIN_TASK = 128
 
   async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {
@@ -168,7 +168,7 @@ export class PoolVerifier implements TxVerifier {
   }
 
   private async runPacked<T>(
-    op: 'verifyStripped' | 'checkTx' | 'merkle',
+    op: 'verifyStripped' | 'checkTx' | 'verifyFresh' | 'merkle',
     items: readonly Uint8Array[],
     start: number,
     end: number,

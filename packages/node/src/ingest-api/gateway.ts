@@ -5,6 +5,7 @@ import {
   encodeTransaction,
   type IngestCode,
   payloadHashOf,
+  rememberPayloadHash,
   rememberTxId,
   type StrippedTx,
   toHex,
@@ -65,17 +66,23 @@ export interface GatewayComponents {
 }
 
 /**
- * The signature check: verifyFreshStrippedTxs when there (the pool's: no verified-set lookup, one task per
- * small call, and the txIds the worker hashed, so the main thread does not hash each record again).
+ * The signature check. verifyFreshTxs when there (the pool's): the whole record is checked off the main thread
+ * (payload hash and signature; no verified-set lookup; one task per small call), and the txIds the worker
+ * hashed come back, so the main thread hashes neither the payload nor the tx again. Else verifyStrippedTxs,
+ * the payload hash checked here.
  */
 export interface Verifier {
   verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
-  verifyFreshStrippedTxs?(encoded: Uint8Array[]): Promise<Verified>
+  verifyFreshTxs?(encoded: Uint8Array[]): Promise<Required<Verified>>
 }
 
-/** Signature results of a call; ids: 32 bytes per item (the txId where ok) when the verifier returns them. */
+/**
+ * Results of a call. ok: all checks passed; badPayload: the payload is not the body's (signature unchecked);
+ * ids: 32 bytes per item (the txId where ok). The last two only from verifyFreshTxs.
+ */
 interface Verified {
   ok: boolean[]
+  badPayload?: boolean[]
   ids?: Uint8Array
 }
 
@@ -156,29 +163,38 @@ export class NodeIngestGateway implements IngestGateway {
     const reject = (i: number, code: string, tx?: Transaction) => {
       out[i] = { txId: tx ? txId(tx) : ZERO_TX_ID, status: 'rejected', code }
     }
+    const fresh = this.c.verifier.verifyFreshTxs !== undefined
     const live: number[] = []
     items.forEach((it, i) => {
       if (it.refused !== undefined) return reject(i, it.refused, it.tx)
-      const code = this.stateless(it.tx)
+      const code = this.stateless(it.tx, !fresh)
       if (code) return reject(i, code, it.tx)
       live.push(i)
     })
     if (live.length === 0) return live
     const tx = (i: number) => items[i].tx as Transaction
-    let ok: boolean[]
+    let v: Verified
     try {
-      const v = await this.verify(live.map((i) => encodeStrippedTx(tx(i))))
-      ok = v.ok
-      // The worker hashed the exact bytes it verified (encodeStrippedTx's, memoised per tx): their txIds.
-      if (v.ids) for (let k = 0; k < live.length; k++) if (ok[k]) rememberTxId(tx(live[k]), v.ids.slice(32 * k, 32 * k + 32))
+      // encodeTransaction / encodeStrippedTx: memoised per tx (a decoded record keeps the bytes it came in).
+      v = await this.verify(live.map((i) => (fresh ? encodeTransaction(tx(i)) : encodeStrippedTx(tx(i)))))
     } catch (err) {
       this.c.logger?.error({ err }, 'checking device record signatures failed; the device is told INTERNAL and resends later')
       for (const i of live) reject(i, 'INTERNAL', tx(i))
       return []
     }
+    const { ok, badPayload, ids } = v
     return live.filter((i, k) => {
-      if (ok[k]) return true
-      reject(i, 'BAD_SIGNATURE', tx(i))
+      const t = tx(i)
+      if (ok[k]) {
+        // The worker hashed the exact bytes it checked (the memoised encoding of this tx): its txId, and its
+        // payload's SHA-256 is the body's payloadHash.
+        if (ids) {
+          rememberTxId(t, ids.slice(32 * k, 32 * k + 32))
+          rememberPayloadHash(t.payload, t.body.payloadHash)
+        }
+        return true
+      }
+      reject(i, badPayload?.[k] ? 'BAD_TX' : 'BAD_SIGNATURE', t)
       return false
     })
   }
@@ -204,7 +220,7 @@ export class NodeIngestGateway implements IngestGateway {
       const call = (encoded: Uint8Array[]): Promise<Verified> => {
         try {
           const v = this.c.verifier
-          return v.verifyFreshStrippedTxs ? v.verifyFreshStrippedTxs(encoded) : v.verifyStrippedTxs(encoded).then((ok) => ({ ok }))
+          return v.verifyFreshTxs ? v.verifyFreshTxs(encoded) : v.verifyStrippedTxs(encoded).then((ok) => ({ ok }))
         } catch (err) {
           return Promise.reject(err)
         }
@@ -213,11 +229,11 @@ export class NodeIngestGateway implements IngestGateway {
         batch.length === 1
           ? call(batch[0].encoded).then(batch[0].resolve, batch[0].reject)
           : call(batch.flatMap((b) => b.encoded)).then(
-              ({ ok, ids }) => {
+              ({ ok, badPayload, ids }) => {
                 let at = 0
                 for (const b of batch) {
                   const end = at + b.encoded.length
-                  b.resolve({ ok: ok.slice(at, end), ...(ids ? { ids: ids.subarray(32 * at, 32 * end) } : {}) })
+                  b.resolve({ ok: ok.slice(at, end), ...(badPayload ? { badPayload: badPayload.slice(at, end) } : {}), ...(ids ? { ids: ids.subarray(32 * at, 32 * end) } : {}) })
                   at = end
                 }
               },
@@ -354,13 +370,13 @@ export class NodeIngestGateway implements IngestGateway {
     return this.init.payloadKept?.(tx) ? undefined : encodeTransaction(tx)
   }
 
-  /** Network, size, payload hash: the checks that need no state. */
-  private stateless(tx: Transaction): IngestCode | undefined {
+  /** Network, size, payload hash (unless the verifier checks it: `hash` false): the checks that need no state. */
+  private stateless(tx: Transaction, hash: boolean): IngestCode | undefined {
     const b = tx.body
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !sameBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || (hash && !sameBytes(payloadHashOf(tx.payload), b.payloadHash))) return 'BAD_TX'
     return undefined
   }
 
