@@ -66,6 +66,8 @@ describe('owed receipts: entries remembered in memory', () => {
       await owed.add(ids.slice(6).map((id) => ({ origin: devB, txId: id, txIdHex: toHex(id) })))
       const seen = async () => {
         const m = await owed.devicesOfHex(hex)
+        // The origin's hex, when an entry carries it, is its origin's.
+        for (const v of m.values()) if (v.originHex !== undefined) expect(v.originHex).toBe(toHex(v.origin))
         return [...m.entries()].map(([k, v]) => [k, toHex(v.id), toHex(v.origin), v.tx && toHex(v.tx)])
       }
       const all = await seen()

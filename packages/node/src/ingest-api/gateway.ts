@@ -4,6 +4,7 @@ import {
   decodeTransaction,
   encodeTransaction,
   type IngestCode,
+  originKeyHex,
   payloadHashOf,
   rememberPayloadHash,
   rememberTxId,
@@ -331,7 +332,7 @@ export class NodeIngestGateway implements IngestGateway {
       if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
         lastOrigin = t.body.origin
         lastMember = this.c.isMember(t.body.origin)
-        lastOriginHex = lastMember ? '' : toHex(t.body.origin)
+        lastOriginHex = lastMember ? '' : originKeyHex(t.body.origin)
       }
       if (!lastMember) {
         const key = `${lastOriginHex}:${t.body.seq}`
@@ -452,7 +453,7 @@ export class NodeIngestGateway implements IngestGateway {
     const origins: string[] = []
     const ids: Uint8Array[] = []
     for (const [idHex, e] of byTx) {
-      const originHex = toHex(e.origin)
+      const originHex = e.originHex ?? originKeyHex(e.origin)
       if (connected && !connected(originHex)) continue
       hexes.push(idHex)
       origins.push(originHex)

@@ -1,5 +1,5 @@
 import { rm, stat } from 'node:fs/promises'
-import { fromHex, toHex } from '@profichain/core'
+import { fromHex, originKeyHex, toHex } from '@profichain/core'
 import type { OutboxIndex, OutboxIndexOp } from '@profichain/store'
 import { Level } from 'level'
 
@@ -29,7 +29,7 @@ export class OwedReceipts {
    * record less. Exact for what it holds, as every write of the entries goes through this object (the
    * migration of an older DB runs before it opens); bounded, oldest dropped first; a miss reads the index.
    */
-  private readonly recent = new Map<string, { id: Uint8Array; origin: Uint8Array }>()
+  private readonly recent = new Map<string, { id: Uint8Array; origin: Uint8Array; originHex: string }>()
   private readonly recentMax: number
 
   /** `recentMax`: entries remembered at most (default 65,536, ~10 MB; 0: none). */
@@ -67,7 +67,7 @@ export class OwedReceipts {
       const written: Array<{ hex: string; id: Uint8Array; origin: Uint8Array }> = []
       let fresh = 0
       if (pairs.length > 0) {
-        const keys = pairs.map((p) => byDevice(p.origin, p.txId))
+        const keys = byDeviceKeys(pairs)
         const present = await this.index.getMany(keys)
         const seen = new Set<string>()
         pairs.forEach((p, i) => {
@@ -98,7 +98,9 @@ export class OwedReceipts {
     if (this.recentMax === 0) return
     if (this.recent.size >= this.recentMax) this.recent.delete(this.recent.keys().next().value as string)
     // Own copies when they are views into something larger (a decoded frame must not be kept alive by 32 bytes).
-    this.recent.set(hex, { id: ownBytes(id), origin: ownBytes(origin) })
+    const o = ownBytes(origin)
+    // The origin's hex memoised per bytes object (a connection's records share one).
+    this.recent.set(hex, { id: ownBytes(id), origin: o, originHex: originKeyHex(o) })
   }
 
   /** Up to `limit` txIds owed to `origin`. */
@@ -121,16 +123,16 @@ export class OwedReceipts {
 
   /**
    * devicesOf for txIds in lower-case hex (the chain's committed event): the map is keyed by the hex given,
-   * each entry carries the txId's bytes; no hex is made again per record.
+   * each entry carries the txId's bytes (and the origin's hex when remembered); no hex is made again per record.
    */
-  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>> {
-    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>()
+  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; originHex?: string; tx?: Uint8Array }>> {
+    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; originHex?: string; tx?: Uint8Array }>()
     if (this.count === 0 || txIds.length === 0) return out
     // Those remembered need no read; the others are read (in the order given, which the map keeps).
     const missed: string[] = []
     for (const hex of txIds) {
       const r = this.recent.get(hex)
-      if (r !== undefined) out.set(hex, { id: r.id, origin: r.origin })
+      if (r !== undefined) out.set(hex, r)
       else {
         out.set(hex, MISSING)
         missed.push(hex)
@@ -158,20 +160,23 @@ export class OwedReceipts {
     if (txIds.size === 0) return
     await this.serial(async () => {
       // Remembered entries of this origin are present; only the others are read.
+      const all = byDeviceKeys([...txIds.values()].map((txId) => ({ origin, txId })))
       const keys: Uint8Array[] = []
       const ops: OutboxIndexOp[] = []
       const gone: string[] = []
       const read: Uint8Array[] = []
       const readHex: string[] = []
+      let k = 0
       for (const [hex, id] of txIds) {
         const r = this.recent.get(hex)
+        const key = all[k++]
         if (r !== undefined && sameBytes(r.origin, origin)) {
-          ops.push({ key: byDevice(origin, id) }, { key: byTx(id) })
+          ops.push({ key }, { key: byTx(id) })
           gone.push(hex)
         } else {
           read.push(id)
           readHex.push(hex)
-          keys.push(byDevice(origin, id))
+          keys.push(key)
         }
       }
       if (keys.length > 0) {
@@ -282,13 +287,26 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-/** "d" ‖ origin ‖ txId, built directly (two per record: concat's reduce and spread were garbage per key). */
-function byDevice(origin: Uint8Array, id: Uint8Array): Uint8Array {
-  const k = new Uint8Array(1 + origin.byteLength + id.byteLength)
-  k[0] = D[0]
-  k.set(origin, 1)
-  k.set(id, 1 + origin.byteLength)
-  return k
+/**
+ * The "d" ‖ origin ‖ txId keys of many, as views into one buffer: a 65-byte Uint8Array is just above V8's 64-byte limit for
+ * typed arrays kept on the heap, so each was a separately allocated, GC-tracked backing store.
+ */
+function byDeviceKeys(pairs: ReadonlyArray<{ origin: Uint8Array; txId: Uint8Array }>): Uint8Array[] {
+  let size = 0
+  for (const p of pairs) size += 1 + p.origin.byteLength + p.txId.byteLength
+  const buf = new Uint8Array(size)
+  const out: Uint8Array[] = new Array(pairs.length)
+  let at = 0
+  for (let i = 0; i < pairs.length; i++) {
+    const { origin, txId } = pairs[i]
+    const end = at + 1 + origin.byteLength + txId.byteLength
+    buf[at] = D[0]
+    buf.set(origin, at + 1)
+    buf.set(txId, at + 1 + origin.byteLength)
+    out[i] = buf.subarray(at, end)
+    at = end
+  }
+  return out
 }
 
 function byTx(id: Uint8Array): Uint8Array {
