@@ -32,7 +32,7 @@ export class OwedReceipts {
   private readonly recent = new Map<string, { id: Uint8Array; origin: Uint8Array; originHex: string }>()
   private readonly recentMax: number
 
-  /** `recentMax`: entries remembered at most (default 65,536, ~10 MB; 0: none). */
+  /** `recentMax`: entries remembered at most (default 65,536: ~20–30 MB at most, hex key and id bytes each; 0: none). */
   constructor(where: string | OutboxIndex, opts: { recentMax?: number } = {}) {
     this.recentMax = opts.recentMax ?? 65_536
     if (typeof where === 'string') {
