@@ -60,7 +60,17 @@ async function gqlAuth(api, query, variables = {}) {
 
 /** Sum of a counter's samples on /metrics (all label sets); NaN when it is not there. */
 async function counter(api, name) {
-  const text = await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text()
+  let text
+  // Tried again once: a keep-alive connection idle while the records were signed (seconds on a loaded machine)
+  // can be closed by the node's server just as it is reused ("other side closed").
+  for (let attempt = 0; ; attempt++) {
+    try {
+      text = await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text()
+      break
+    } catch (err) {
+      if (attempt >= 1) throw err
+    }
+  }
   const lines = text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
   if (process.env.BENCH_DEBUG && !lines.length) console.error(`no ${name} on /metrics:`, text.length, text.slice(0, 600))
   return lines.length ? lines.reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0) : Number.NaN

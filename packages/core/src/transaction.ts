@@ -260,6 +260,16 @@ export function txId(tx: StrippedTx): Uint8Array {
   return id
 }
 
+/**
+ * Seed the txId memo of `tx` with an id hashed elsewhere: the SHA-256 of exactly encodeStrippedTx(tx)'s bytes,
+ * e.g. by the worker that verified those bytes (the ingest API hashed every device record again on the main
+ * thread). The caller vouches for it, as a wrong id would be used everywhere; a tx that has an id keeps it.
+ */
+export function rememberTxId(tx: StrippedTx, id: Uint8Array): void {
+  if (id.byteLength !== 32) throw new RangeError(`a txId is 32 bytes, got ${id.byteLength}`)
+  if (!idCache.has(tx)) idCache.set(tx, id)
+}
+
 // The hex id is the key of the mempool, outbox results, payload maps and receipts: a record's id was
 // converted to hex several times on its way (5 % of the store's commit pipeline); once per object now.
 const idHexCache = new WeakMap<StrippedTx, string>()
@@ -292,8 +302,19 @@ export function originKeyHex(origin: Uint8Array): string {
 // SHA-256 of a payload, memoised per payload object (payloads are treated as immutable, like the encodings
 // above): a record's payload was hashed where it was built or received and again by the outbox's check right
 // after (3 % of the ingest API's main thread). Only this function fills the memo, and it always hashes the
-// bytes: a payload from outside the node is still hashed once, where it is received.
+// bytes: a payload from outside the node is still hashed once, where it is received — or, for the ingest API,
+// by the worker that checks the record (rememberPayloadHash).
 const payloadHashCache = new WeakMap<Uint8Array, Uint8Array>()
+
+/**
+ * Seed the payload-hash memo of `payload` with its SHA-256 computed elsewhere, e.g. by the worker that found
+ * a received record's payload hashing to the body's payloadHash (the main thread hashed each 1 KiB payload
+ * again). The caller vouches for it; a payload that has a hash keeps it.
+ */
+export function rememberPayloadHash(payload: Uint8Array, hash: Uint8Array): void {
+  if (hash.byteLength !== 32) throw new RangeError(`a SHA-256 is 32 bytes, got ${hash.byteLength}`)
+  if (!payloadHashCache.has(payload)) payloadHashCache.set(payload, hash)
+}
 
 /** SHA-256 of a payload, memoised per object. */
 export function payloadHashOf(payload: Uint8Array): Uint8Array {

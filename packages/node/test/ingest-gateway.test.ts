@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTransaction, toHex, type Transaction, txId } from '@profichain/core'
+import { createTransaction, decodeTransaction, encodeTransaction, toHex, type Transaction, txId } from '@profichain/core'
 import { createTxVerifier } from '@profichain/processing'
 import { BlockTree, checkIncomingTx, type OutboxIndexOp } from '@profichain/store'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -181,6 +181,40 @@ describe('ingest gateway: group commit (real store, LevelDB on disk)', () => {
     expect(calls).toEqual([1, 1, 2, 1, 1])
     expect(second.flat().map((e) => e.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted'])
     expect(await tree.outbox.size()).toBe(10)
+    await tree.close()
+  })
+
+  it('with the pool: the record is checked in its worker (payload hash, signature) and the txIds it hashed are the records’ ids (acks, outbox, owed); no verified-set lookup', async () => {
+    const pool = createTxVerifier({ threads: 2 })
+    const used: string[] = []
+    const { tree, owed, gw } = await gatewayOnDisk({}, () => ({
+      verifier: {
+        verifyStrippedTxs: (txs) => {
+          used.push('lookup')
+          return pool.verifyStrippedTxs(txs)
+        },
+        verifyFreshTxs: (txs) => {
+          used.push('fresh')
+          return pool.verifyFreshTxs(txs)
+        },
+      },
+    }))
+    const swapped = rec(64)
+    const txs = [rec(60), rec(61), { ...rec(62), signature: new Uint8Array(64) }, rec(63), { ...swapped, payload: new Uint8Array(swapped.payload).reverse() }]
+    // The ids as hashed anew from the bytes, on objects the gateway never saw.
+    const want = txs.map((t) => toHex(txId(decodeTransaction(encodeTransaction(t)))))
+    const acks = await Promise.all([gw.submit(txs.slice(0, 2).map((tx) => ({ tx }))), gw.submit(txs.slice(2).map((tx) => ({ tx })))])
+    expect(acks.flat().map((e) => [toHex(e.txId), e.status, e.code])).toEqual([
+      [want[0], 'accepted', ''],
+      [want[1], 'accepted', ''],
+      [want[2], 'rejected', 'BAD_SIGNATURE'],
+      [want[3], 'accepted', ''],
+      [want[4], 'rejected', 'BAD_TX'],
+    ])
+    expect(used.length > 0 && used.every((u) => u === 'fresh')).toBe(true)
+    expect((await tree.outbox.uncommitted()).map((t) => toHex(txId(decodeTransaction(encodeTransaction(t)))))).toEqual([want[0], want[1], want[3]])
+    expect([...(await owed.devicesOfHex(want)).keys()]).toEqual([want[0], want[1], want[3]])
+    await pool.close()
     await tree.close()
   })
 

@@ -47,3 +47,48 @@ describe('owed receipts (LevelDB on disk)', () => {
     await owed.close()
   })
 })
+
+describe('owed receipts: entries remembered in memory', () => {
+  it('answer as the index does (a fresh reader on the same DB), whatever the memory holds; a receipt-ack of another key removes nothing', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'pc-owed-'))
+    dirs.push(d)
+    const path = join(d, 'owed')
+    const devA = b(0xaa)
+    const devB = b(0xab)
+    const ids = Array.from({ length: 12 }, (_, i) => b(i + 1))
+    const hex = ids.map(toHex)
+    for (const recentMax of [0, 3, 100]) {
+      await rm(path, { recursive: true, force: true })
+      const owed = new OwedReceipts(path, { recentMax })
+      await owed.open()
+      // Some with a tx copy (never remembered), most without; the last 3 of each device the most recent.
+      await owed.add(ids.slice(0, 6).map((id, i) => ({ origin: devA, txId: id, ...(i === 1 ? { tx: Uint8Array.of(5) } : {}) })))
+      await owed.add(ids.slice(6).map((id) => ({ origin: devB, txId: id, txIdHex: toHex(id) })))
+      const seen = async () => {
+        const m = await owed.devicesOfHex(hex)
+        // The origin's hex, when an entry carries it, is its origin's.
+        for (const v of m.values()) if (v.originHex !== undefined) expect(v.originHex).toBe(toHex(v.origin))
+        return [...m.entries()].map(([k, v]) => [k, toHex(v.id), toHex(v.origin), v.tx && toHex(v.tx)])
+      }
+      const all = await seen()
+      expect(all.map((e) => e[0])).toEqual(hex)
+      // B's key acks A's records: nothing is owed to B for them, nothing goes.
+      await owed.remove(devB, ids.slice(0, 6))
+      expect(owed.size).toBe(12)
+      await owed.remove(devA, [ids[0], ids[1], ids[5], ids[7]])
+      await owed.remove(devB, [ids[7], ids[11]], [hex[7], hex[11]])
+      expect(owed.size).toBe(7)
+      const left = await seen()
+      expect(left.map((e) => e[0])).toEqual(hex.filter((_, i) => ![0, 1, 5, 7, 11].includes(i)))
+      expect(left).toEqual(all.filter((e) => left.some((l) => l[0] === e[0])))
+      await owed.close()
+      // A fresh reader of the same DB (nothing in memory) sees the same.
+      const fresh = new OwedReceipts(path)
+      await fresh.open()
+      expect(fresh.size).toBe(7)
+      expect([...(await fresh.devicesOfHex(hex)).entries()].map(([k, v]) => [k, toHex(v.id), toHex(v.origin), v.tx && toHex(v.tx)])).toEqual(left)
+      expect((await fresh.forDevice(devA, 10)).map(toHex)).toEqual([hex[2], hex[3], hex[4]])
+      await fresh.close()
+    }
+  })
+})

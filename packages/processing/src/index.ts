@@ -4,7 +4,7 @@ import { PoolVerifier } from './pool.js'
 import type { ProcessingInit, TxVerifier } from './types.js'
 
 export * from './errors.js'
-export type { ProcessingInit, TxCheck, TxVerifier } from './types.js'
+export type { FreshVerified, ProcessingInit, TxCheck, TxVerifier } from './types.js'
 
 /** Batch verifier: inline when threads is 0, otherwise a worker-thread pool (needs the built dist/worker.js). */
 export function createTxVerifier(init: ProcessingInit = {}): TxVerifier {

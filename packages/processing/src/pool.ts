@@ -5,9 +5,9 @@ import { Piscina } from 'piscina'
 import { ProcessingError } from './errors.js'
 import { pack } from './pack.js'
 import { appendChecks } from './results.js'
-import type { TxCheck, TxVerifier } from './types.js'
+import type { FreshVerified, TxCheck, TxVerifier } from './types.js'
 import { VerifiedIds } from './verified.js'
-import { type CheckedBatch, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
+import { type CheckedBatch, type FreshBatch, freshResults, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -81,6 +81,29 @@ export class PoolVerifier implements TxVerifier {
     return out
   }
 
+  async verifyFreshTxs(encoded: Uint8Array[]): Promise<FreshVerified> {
+    const n = encoded.length
+    const out: FreshVerified = { ok: new Array(n), badPayload: new Array(n), ids: new Uint8Array(32 * n) }
+    if (n === 0) return out
+    // At least FRESH_MIN_TASK txs per task: a call of a few device records was split into one task per thread
+    // (each task ~40 µs of piscina and message-port work on the calling thread, more than verifying one tx
+    // costs a worker), so the ingest API made ~0.4 tasks per record. Concurrent calls still spread the threads.
+    const parts = await Promise.all(
+      this.chunks(n, PoolVerifier.FRESH_MIN_TASK).map(([s, e]) => this.runPacked<FreshBatch>('verifyFresh', encoded, s, e)),
+    )
+    let k = 0
+    for (const part of parts) {
+      this.verified.addFlat(part.ids, part.codes)
+      out.ids.set(part.ids, 32 * k)
+      freshResults(part, out.ok, out.badPayload, k)
+      k += part.codes.length
+    }
+    return out
+  }
+
+  /** Fewest txs per task of verifyFreshTxs (verifying 128 is ~15 ms of a worker). */
+  private static readonly FRESH_MIN_TASK = 128
+
   async checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]> {
     const parts = await Promise.all(
       this.chunks(encoded.length).map(([s, e]) => this.runPacked<CheckedBatch>('checkTx', encoded, s, e)),
@@ -132,17 +155,20 @@ export class PoolVerifier implements TxVerifier {
     return this.closing
   }
 
-  /** Split n items into at most batchSize-sized chunks, but spread small batches over all threads. */
-  private chunks(n: number): Array<[number, number]> {
+  /**
+   * Split n items into at most batchSize-sized chunks, but spread small batches over all threads (chunks of
+   * at least `min` items, when given).
+   */
+  private chunks(n: number, min = 1): Array<[number, number]> {
     this.assertOpen()
-    const size = Math.max(1, Math.min(this.batchSize, Math.ceil(n / this.threads)))
+    const size = Math.max(1, Math.min(this.batchSize, Math.max(min, Math.ceil(n / this.threads))))
     const out: Array<[number, number]> = []
     for (let s = 0; s < n; s += size) out.push([s, Math.min(n, s + size)])
     return out
   }
 
   private async runPacked<T>(
-    op: 'verifyStripped' | 'checkTx' | 'merkle',
+    op: 'verifyStripped' | 'checkTx' | 'verifyFresh' | 'merkle',
     items: readonly Uint8Array[],
     start: number,
     end: number,

@@ -7,10 +7,29 @@ export interface TxCheck {
   error?: string
 }
 
+/** What verifyFreshTxs found. */
+export interface FreshVerified {
+  /** Decodes, payload size and hash match the body, signature verifies. */
+  ok: boolean[]
+  /** Decodes, but its payload's size or SHA-256 is not what the body says (its signature was not checked). */
+  badPayload: boolean[]
+  /** 32 bytes per item: the txId where ok, zeros otherwise. */
+  ids: Uint8Array
+}
+
 /** Batch checks behind one interface, with an inline and a worker-pool implementation (Lodestar style). */
 export interface TxVerifier {
   /** For each encoded stripped tx: true if it decodes (canonical encoding) and its signature verifies. */
   verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  /**
+   * Full transactions fresh from outside (the ingest API's device records; `encoded`: encodeTransaction):
+   * decode, payload size and SHA-256 against the body, signature, and the txId of each that passed (`ids`: 32
+   * bytes per item, zeros where not ok; the SHA-256 of the exact stripped bytes that verified), all off the
+   * calling thread in a pool. No lookup in the verified-tx set first (a lookup is a SHA-256 on the calling
+   * thread per tx, and a fresh tx is almost never there); a pool still remembers the ids. A small call is one
+   * worker task, not one per thread.
+   */
+  verifyFreshTxs(encoded: Uint8Array[]): Promise<FreshVerified>
   /** For each encoded full transaction: decode, payload size and hash, signature; one result per item. */
   checkTransactions(encoded: Uint8Array[]): Promise<TxCheck[]>
   /**

@@ -3,8 +3,12 @@ import {
   encodeStrippedTx,
   encodeTransaction,
   encodeTxBody,
+  decodeTransaction,
   generateKeyPair,
+  toHex,
   type Transaction,
+  txId,
+  validateTx,
 } from '@profichain/core'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -113,5 +117,78 @@ describe('PoolVerifier: verified ids', () => {
     expect(await off.verifyStrippedTxs(theirs.map(encodeStrippedTx))).toEqual(theirs.map(() => true))
     expect(off.verified.hits).toBe(0)
     expect(() => createTxVerifier({ verifiedIds: -1 })).toThrow(RangeError)
+  })
+})
+
+describe('verifyFreshTxs (the ingest API’s device records)', () => {
+  /** The reference: core's validateTx on the decoded tx (payload size, payload hash, signature). */
+  function reference(bytes: Uint8Array): { ok: boolean; badPayload: boolean; id: string } {
+    let tx: Transaction
+    try {
+      tx = decodeTransaction(bytes)
+    } catch {
+      return { ok: false, badPayload: false, id: '00'.repeat(32) }
+    }
+    try {
+      validateTx(tx, { network: tx.body.network, maxTxBytes: Number.MAX_SAFE_INTEGER })
+      return { ok: true, badPayload: false, id: toHex(txId(tx)) }
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      return { ok: false, badPayload: code === 'ERR_TX_PAYLOAD_SIZE' || code === 'ERR_TX_PAYLOAD_HASH', id: '00'.repeat(32) }
+    }
+  }
+
+  it('answers as validateTx does (payload size and hash, then signature), with the txId of each tx that passed (zeros for the rest), remembered for its block', async () => {
+    const inline = createTxVerifier({ threads: 0 })
+    const p = new PoolVerifier({ threads: 2, batchSize: 512, merkleChunk: 1024 })
+    open.push(p)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 29 }), fc.constantFrom('ok', 'sig', 'body', 'payload', 'short', 'junk'), fc.nat()), { maxLength: 40 }),
+        async (spec) => {
+          const enc = spec.map(([i, how, at]) => {
+            const e = encodeTransaction(theirs[i])
+            const strippedEnd = 1 + encodeStrippedTx(theirs[i]).byteLength
+            if (how === 'ok') return e
+            if (how === 'sig') return flip(e, strippedEnd - 1 - (at % 64), at % 8)
+            if (how === 'body') return flip(e, 1 + (at % (strippedEnd - 70)), at % 8)
+            if (how === 'payload') return flip(e, e.byteLength - 1 - (at % theirs[i].payload.byteLength), at % 8)
+            // a payload one byte shorter than the body says (its CBOR length head shortened too)
+            if (how === 'short') return encodeTransaction({ ...theirs[i], payload: theirs[i].payload.subarray(1) })
+            return Uint8Array.of(0x82, 1)
+          })
+          const want = enc.map(reference)
+          for (const v of [inline, p]) {
+            const got = await v.verifyFreshTxs(enc)
+            expect(got.ok).toEqual(want.map((w) => w.ok))
+            expect(got.badPayload).toEqual(want.map((w) => w.badPayload))
+            expect(got.ids.byteLength).toBe(32 * enc.length)
+            expect(enc.map((_, k) => toHex(got.ids.subarray(32 * k, 32 * k + 32)))).toEqual(want.map((w) => w.id))
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+    // Remembered: the same txs in a block need no worker.
+    await p.verifyFreshTxs(theirs.slice(0, 5).map(encodeTransaction))
+    const before = p.verified.hits
+    expect(await p.verifyStrippedTxs(theirs.slice(0, 5).map(encodeStrippedTx))).toEqual([true, true, true, true, true])
+    expect(p.verified.hits).toBe(before + 5)
+    await inline.close()
+  })
+
+  it('a call of a few txs is one worker task, not one per thread; a large one is still spread over the threads', async () => {
+    const p = new PoolVerifier({ threads: 2, batchSize: 512, merkleChunk: 1024, verifiedIds: 0 })
+    open.push(p)
+    // piscina's count of finished tasks (public API)
+    const tasks = () => (p as unknown as { pool: { completed: number } }).pool.completed
+    const few = theirs.slice(0, 3).map(encodeTransaction)
+    const t0 = tasks()
+    expect((await p.verifyFreshTxs(few)).ok).toEqual([true, true, true])
+    expect(tasks() - t0).toBe(1)
+    const many = Array.from({ length: 300 }, (_, i) => encodeTransaction(theirs[i % 30]))
+    const t1 = tasks()
+    expect((await p.verifyFreshTxs(many)).ok.every((b) => b)).toBe(true)
+    expect(tasks() - t1).toBe(2)
   })
 })

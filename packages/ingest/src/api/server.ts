@@ -364,7 +364,8 @@ class Connection {
     const hex = toHex(f.publicKey)
     this.unregistered = id.status === 'unknown'
     if (!srv.admit(this, hex)) return
-    this.origin = f.publicKey
+    // Its own 32 bytes (not a view keeping the hello frame): the records of this connection share this object.
+    this.origin = new Uint8Array(f.publicKey)
     this.originHex = hex
     this.state = 'open'
     this.reader.setMaxFrameBytes(srv.opts.limits.maxFrameBytes)
@@ -443,6 +444,9 @@ class Connection {
     const items: GatewayItem[] = f.items.map((it: SubmitItem): GatewayItem => {
       if (!it.ok) return { refused: 'BAD_TX' }
       if (!sameBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
+      // The same bytes, as the connection's one object: what is memoised per origin object downstream (its hex:
+      // the origin rule, the mempool, the owed receipts) is then made once per connection, not per record.
+      it.tx.body.origin = origin
       return { tx: it.tx }
     })
     // Rate per device: the txs beyond the bucket are refused alone (resend later: idempotent).

@@ -4,11 +4,15 @@ import {
   decodeTransaction,
   encodeTransaction,
   type IngestCode,
+  originKeyHex,
   payloadHashOf,
+  rememberPayloadHash,
+  rememberTxId,
   type StrippedTx,
   toHex,
   type Transaction,
   txId,
+  txIdHex,
   ZERO_TX_ID,
 } from '@profichain/core'
 import type { DeviceIdentity, GatewayItem, IngestGateway, PushedReceipt, ReceiptFrame } from '@profichain/ingest'
@@ -52,7 +56,7 @@ export interface GatewayComponents {
   }
   /** chain.submitOwn: into the durable outbox (synced, with `index` ops in the same batch), then mempool and gossip. */
   submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
-  verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
+  verifier: Verifier
   owed: OwedReceipts
   /** Who the key is (member, device, unknown, revoked). */
   identify(publicKey: Uint8Array): Promise<DeviceIdentity>
@@ -60,6 +64,27 @@ export interface GatewayComponents {
   /** Genesis members: their seqs are not subject to the device replay rule. */
   isMember(origin: Uint8Array): boolean
   logger?: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
+}
+
+/**
+ * The signature check. verifyFreshTxs when there (the pool's): the whole record is checked off the main thread
+ * (payload hash and signature; no verified-set lookup; one task per small call), and the txIds the worker
+ * hashed come back, so the main thread hashes neither the payload nor the tx again. Else verifyStrippedTxs,
+ * the payload hash checked here.
+ */
+export interface Verifier {
+  verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  verifyFreshTxs?(encoded: Uint8Array[]): Promise<Required<Verified>>
+}
+
+/**
+ * Results of a call. ok: all checks passed; badPayload: the payload is not the body's (signature unchecked);
+ * ids: 32 bytes per item (the txId where ok). The last two only from verifyFreshTxs.
+ */
+interface Verified {
+  ok: boolean[]
+  badPayload?: boolean[]
+  ids?: Uint8Array
 }
 
 const PROTOCOL_CODES: Record<string, IngestCode> = {
@@ -96,7 +121,7 @@ export class NodeIngestGateway implements IngestGateway {
    * bookkeeping for 44,000 records in the bench). A submit goes out at once while fewer calls are in flight;
    * those arriving while they are wait, and go out together as one call when one returns.
    */
-  private readonly toVerify: Array<{ encoded: Uint8Array[]; resolve(ok: boolean[]): void; reject(err: unknown): void }> = []
+  private readonly toVerify: Array<{ encoded: Uint8Array[]; resolve(v: Verified): void; reject(err: unknown): void }> = []
   private verifying = 0
   private static readonly VERIFY_CALLS = 2
   private static readonly VERIFY_MAX_TXS = 4096
@@ -139,33 +164,45 @@ export class NodeIngestGateway implements IngestGateway {
     const reject = (i: number, code: string, tx?: Transaction) => {
       out[i] = { txId: tx ? txId(tx) : ZERO_TX_ID, status: 'rejected', code }
     }
+    const fresh = this.c.verifier.verifyFreshTxs !== undefined
     const live: number[] = []
     items.forEach((it, i) => {
       if (it.refused !== undefined) return reject(i, it.refused, it.tx)
-      const code = this.stateless(it.tx)
+      const code = this.stateless(it.tx, !fresh)
       if (code) return reject(i, code, it.tx)
       live.push(i)
     })
     if (live.length === 0) return live
     const tx = (i: number) => items[i].tx as Transaction
-    let ok: boolean[]
+    let v: Verified
     try {
-      ok = await this.verify(live.map((i) => encodeStrippedTx(tx(i))))
+      // encodeTransaction / encodeStrippedTx: memoised per tx (a decoded record keeps the bytes it came in).
+      v = await this.verify(live.map((i) => (fresh ? encodeTransaction(tx(i)) : encodeStrippedTx(tx(i)))))
     } catch (err) {
       this.c.logger?.error({ err }, 'checking device record signatures failed; the device is told INTERNAL and resends later')
       for (const i of live) reject(i, 'INTERNAL', tx(i))
       return []
     }
+    const { ok, badPayload, ids } = v
     return live.filter((i, k) => {
-      if (ok[k]) return true
-      reject(i, 'BAD_SIGNATURE', tx(i))
+      const t = tx(i)
+      if (ok[k]) {
+        // The worker hashed the exact bytes it checked (the memoised encoding of this tx): its txId, and its
+        // payload's SHA-256 is the body's payloadHash.
+        if (ids) {
+          rememberTxId(t, ids.slice(32 * k, 32 * k + 32))
+          rememberPayloadHash(t.payload, t.body.payloadHash)
+        }
+        return true
+      }
+      reject(i, badPayload?.[k] ? 'BAD_TX' : 'BAD_SIGNATURE', t)
       return false
     })
   }
 
   /** The signature check of one submit's txs (joined with those of the submits waiting beside it). */
-  private verify(encoded: Uint8Array[]): Promise<boolean[]> {
-    return new Promise<boolean[]>((resolve, reject) => {
+  private verify(encoded: Uint8Array[]): Promise<Verified> {
+    return new Promise<Verified>((resolve, reject) => {
       this.toVerify.push({ encoded, resolve, reject })
       this.flushVerify()
     })
@@ -181,9 +218,10 @@ export class NodeIngestGateway implements IngestGateway {
         n += next.encoded.length
       }
       this.verifying++
-      const call = (encoded: Uint8Array[]): Promise<boolean[]> => {
+      const call = (encoded: Uint8Array[]): Promise<Verified> => {
         try {
-          return this.c.verifier.verifyStrippedTxs(encoded)
+          const v = this.c.verifier
+          return v.verifyFreshTxs ? v.verifyFreshTxs(encoded) : v.verifyStrippedTxs(encoded).then((ok) => ({ ok }))
         } catch (err) {
           return Promise.reject(err)
         }
@@ -192,11 +230,12 @@ export class NodeIngestGateway implements IngestGateway {
         batch.length === 1
           ? call(batch[0].encoded).then(batch[0].resolve, batch[0].reject)
           : call(batch.flatMap((b) => b.encoded)).then(
-              (ok) => {
+              ({ ok, badPayload, ids }) => {
                 let at = 0
                 for (const b of batch) {
-                  b.resolve(ok.slice(at, at + b.encoded.length))
-                  at += b.encoded.length
+                  const end = at + b.encoded.length
+                  b.resolve({ ok: ok.slice(at, end), ...(badPayload ? { badPayload: badPayload.slice(at, end) } : {}), ...(ids ? { ids: ids.subarray(32 * at, 32 * end) } : {}) })
+                  at = end
                 }
               },
               // A failed call (a worker died) fails no submit that would not have failed alone: each is tried again by itself.
@@ -254,7 +293,9 @@ export class NodeIngestGateway implements IngestGateway {
     }
     // 1. already in the chain: duplicate (idempotent resend); its receipt is still owed if not acked.
     const owe: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }> = []
-    const locs = await this.c.tree.getTxs(live.map((e) => e.id))
+    // By hex: the store keys its memory of the latest txs and of absent ones by it, and the origin check needs it
+    // too (memoised per tx): one hex per record instead of three.
+    const locs = await this.c.tree.getTxs(live.map((e) => txIdHex(e.tx)))
     live = live.filter((e, k) => {
       if (locs[k] === undefined) return true
       e.out[e.i] = { txId: e.id, status: 'duplicate', code: '' }
@@ -291,11 +332,11 @@ export class NodeIngestGateway implements IngestGateway {
       if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
         lastOrigin = t.body.origin
         lastMember = this.c.isMember(t.body.origin)
-        lastOriginHex = lastMember ? '' : toHex(t.body.origin)
+        lastOriginHex = lastMember ? '' : originKeyHex(t.body.origin)
       }
       if (!lastMember) {
         const key = `${lastOriginHex}:${t.body.seq}`
-        const idHex = (e.idHex = toHex(e.id))
+        const idHex = (e.idHex = txIdHex(t))
         const prev = this.recent.get(key)
         if (prev !== undefined && prev !== idHex) {
           reject(e, 'REPLAY')
@@ -330,13 +371,13 @@ export class NodeIngestGateway implements IngestGateway {
     return this.init.payloadKept?.(tx) ? undefined : encodeTransaction(tx)
   }
 
-  /** Network, size, payload hash: the checks that need no state. */
-  private stateless(tx: Transaction): IngestCode | undefined {
+  /** Network, size, payload hash (unless the verifier checks it: `hash` false): the checks that need no state. */
+  private stateless(tx: Transaction, hash: boolean): IngestCode | undefined {
     const b = tx.body
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || !sameBytes(payloadHashOf(tx.payload), b.payloadHash)) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || (hash && !sameBytes(payloadHashOf(tx.payload), b.payloadHash))) return 'BAD_TX'
     return undefined
   }
 
@@ -412,14 +453,15 @@ export class NodeIngestGateway implements IngestGateway {
     const origins: string[] = []
     const ids: Uint8Array[] = []
     for (const [idHex, e] of byTx) {
-      const originHex = toHex(e.origin)
+      const originHex = e.originHex ?? originKeyHex(e.origin)
       if (connected && !connected(originHex)) continue
       hexes.push(idHex)
       origins.push(originHex)
       ids.push(e.id)
     }
     if (ids.length === 0) return []
-    const found = await this.c.tree.getTxs(ids)
+    // By hex (lower-case, as the chain gave it): the latest blocks answer from memory, keyed by hex; bytes were made hex again per record.
+    const found = await this.c.tree.getTxs(hexes)
     const locs: TxLocation[] = []
     const keep: number[] = []
     found.forEach((l, k) => {

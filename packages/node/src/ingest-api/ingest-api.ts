@@ -16,7 +16,7 @@ import { type BlockTree, checkIncomingTx, type OutboxIndexOp, type RetentionPoli
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
-import { NodeIngestGateway, type OriginCheck } from './gateway.js'
+import { NodeIngestGateway, type OriginCheck, type Verifier } from './gateway.js'
 import { migrateOwed, OwedReceipts } from './owed.js'
 
 export interface IngestApiEvents {
@@ -41,7 +41,7 @@ export interface IngestApiSubsystemComponents {
   tree: BlockTree
   key: KeyPair
   submitOwn(items: Array<{ tx: Transaction }>, opts?: { index?: OutboxIndexOp[] }): Promise<Array<{ txId: string; duplicate: boolean }>>
-  verifier: { verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> }
+  verifier: Verifier
   /** Own records (device records included) confirmed: the chain service's `committed`. */
   committed: { on(event: 'committed', l: (e: { txIds: string[] }) => void): unknown; off(event: 'committed', l: (e: { txIds: string[] }) => void): unknown }
   /** Stateful origin check (h14-dev); default: the genesis members rule. */

@@ -1,5 +1,5 @@
 import { rm, stat } from 'node:fs/promises'
-import { fromHex, toHex } from '@profichain/core'
+import { fromHex, originKeyHex, toHex } from '@profichain/core'
 import type { OutboxIndex, OutboxIndexOp } from '@profichain/store'
 import { Level } from 'level'
 
@@ -22,8 +22,19 @@ export class OwedReceipts {
   private count = 0
   /** Mutations one at a time, so `count` stays exact. */
   private tail: Promise<unknown> = Promise.resolve()
+  /**
+   * Entries written here lately and not removed since, without a tx copy (hex txId → txId, origin): a fresh
+   * commit (devicesOfHex) and a receipt-ack (remove) find them here instead of reading the index, the common
+   * case by far (a device record is committed and receipt-acked seconds after it was added): two reads per
+   * record less. Exact for what it holds, as every write of the entries goes through this object (the
+   * migration of an older DB runs before it opens); bounded, oldest dropped first; a miss reads the index.
+   */
+  private readonly recent = new Map<string, { id: Uint8Array; origin: Uint8Array; originHex: string }>()
+  private readonly recentMax: number
 
-  constructor(where: string | OutboxIndex) {
+  /** `recentMax`: entries remembered at most (default 65,536: ~20–30 MB at most, hex key and id bytes each; 0: none). */
+  constructor(where: string | OutboxIndex, opts: { recentMax?: number } = {}) {
+    this.recentMax = opts.recentMax ?? 65_536
     if (typeof where === 'string') {
       const db = (this.db = new Level<Uint8Array, Uint8Array>(where, { keyEncoding: 'view', valueEncoding: 'view' }))
       this.index = levelIndex(db)
@@ -52,9 +63,11 @@ export class OwedReceipts {
   async add<T = void>(pairs: Array<{ origin: Uint8Array; txId: Uint8Array; tx?: Uint8Array; txIdHex?: string }>, write?: (ops: OutboxIndexOp[] | undefined) => Promise<T>): Promise<T | undefined> {
     return this.serial(async () => {
       const ops: OutboxIndexOp[] = []
+      // Entries without a tx copy that this call writes: remembered once written.
+      const written: Array<{ hex: string; id: Uint8Array; origin: Uint8Array }> = []
       let fresh = 0
       if (pairs.length > 0) {
-        const keys = pairs.map((p) => byDevice(p.origin, p.txId))
+        const keys = byDeviceKeys(pairs)
         const present = await this.index.getMany(keys)
         const seen = new Set<string>()
         pairs.forEach((p, i) => {
@@ -64,6 +77,7 @@ export class OwedReceipts {
           if (seen.has(hex)) return
           seen.add(hex)
           ops.push({ key: keys[i], value: EMPTY }, { key: byTx(p.txId), value: p.tx ? concat(p.origin, p.tx) : p.origin })
+          if (!p.tx) written.push({ hex, id: p.txId, origin: p.origin })
           fresh++
         })
       }
@@ -75,8 +89,18 @@ export class OwedReceipts {
         if (write) out = await write(undefined)
       }
       this.count += fresh
+      for (const w of written) this.remember(w.hex, w.id, w.origin)
       return out
     })
+  }
+
+  private remember(hex: string, id: Uint8Array, origin: Uint8Array): void {
+    if (this.recentMax === 0) return
+    if (this.recent.size >= this.recentMax) this.recent.delete(this.recent.keys().next().value as string)
+    // Own copies when they are views into something larger (a decoded frame must not be kept alive by 32 bytes).
+    const o = ownBytes(origin)
+    // The origin's hex memoised per bytes object (a connection's records share one).
+    this.recent.set(hex, { id: ownBytes(id), origin: o, originHex: originKeyHex(o) })
   }
 
   /** Up to `limit` txIds owed to `origin`. */
@@ -99,40 +123,74 @@ export class OwedReceipts {
 
   /**
    * devicesOf for txIds in lower-case hex (the chain's committed event): the map is keyed by the hex given,
-   * each entry carries the txId's bytes; no hex is made again per record.
+   * each entry carries the txId's bytes (and the origin's hex when remembered); no hex is made again per record.
    */
-  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>> {
-    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; tx?: Uint8Array }>()
+  async devicesOfHex(txIds: readonly string[]): Promise<Map<string, { id: Uint8Array; origin: Uint8Array; originHex?: string; tx?: Uint8Array }>> {
+    const out = new Map<string, { id: Uint8Array; origin: Uint8Array; originHex?: string; tx?: Uint8Array }>()
     if (this.count === 0 || txIds.length === 0) return out
-    const keys = txIds.map((hex) => {
+    // Those remembered need no read; the others are read (in the order given, which the map keeps).
+    const missed: string[] = []
+    for (const hex of txIds) {
+      const r = this.recent.get(hex)
+      if (r !== undefined) out.set(hex, r)
+      else {
+        out.set(hex, MISSING)
+        missed.push(hex)
+      }
+    }
+    if (missed.length === 0) return out
+    const keys = missed.map((hex) => {
       const k = new Uint8Array(33)
       k[0] = T[0]
       if (hex.length !== 64 || Buffer.from(k.buffer, 1, 32).write(hex, 'hex') !== 32) throw new TypeError(`not a 32-byte hex txId: ${hex.slice(0, 80)}`)
       return k
     })
     const vals = await this.index.getMany(keys)
-    txIds.forEach((hex, i) => {
+    missed.forEach((hex, i) => {
       const v = vals[i]
       if (v !== undefined) out.set(hex, { id: keys[i].subarray(1), origin: v.subarray(0, 32), ...(v.byteLength > 32 ? { tx: v.subarray(32) } : {}) })
+      else out.delete(hex)
     })
     return out
   }
 
   /** Stop owing these receipts (`hexes`: the txIds' lower-case hex when the caller has it, in the same order). */
   async remove(origin: Uint8Array, ids: Uint8Array[], hexes?: readonly string[]): Promise<void> {
-    const txIds = [...new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id])).values()]
-    if (txIds.length === 0) return
+    const txIds = new Map(ids.map((id, i) => [hexes?.[i] ?? toHex(id), id]))
+    if (txIds.size === 0) return
     await this.serial(async () => {
-      const keys = txIds.map((id) => byDevice(origin, id))
-      const present = await this.index.getMany(keys)
+      // Remembered entries of this origin are present; only the others are read.
+      const all = byDeviceKeys([...txIds.values()].map((txId) => ({ origin, txId })))
+      const keys: Uint8Array[] = []
       const ops: OutboxIndexOp[] = []
-      txIds.forEach((id, i) => {
-        if (present[i] === undefined) return
-        ops.push({ key: keys[i] }, { key: byTx(id) })
-      })
+      const gone: string[] = []
+      const read: Uint8Array[] = []
+      const readHex: string[] = []
+      let k = 0
+      for (const [hex, id] of txIds) {
+        const r = this.recent.get(hex)
+        const key = all[k++]
+        if (r !== undefined && sameBytes(r.origin, origin)) {
+          ops.push({ key }, { key: byTx(id) })
+          gone.push(hex)
+        } else {
+          read.push(id)
+          readHex.push(hex)
+          keys.push(key)
+        }
+      }
+      if (keys.length > 0) {
+        const present = await this.index.getMany(keys)
+        read.forEach((id, i) => {
+          if (present[i] === undefined) return
+          ops.push({ key: keys[i] }, { key: byTx(id) })
+          gone.push(readHex[i])
+        })
+      }
       if (ops.length === 0) return
       await this.index.write(ops)
       this.count -= ops.length / 2
+      for (const hex of gone) this.recent.delete(hex)
     })
   }
 
@@ -203,6 +261,19 @@ async function countKeys(index: OutboxIndex, gte: Uint8Array, lt: Uint8Array): P
 }
 
 const EMPTY = new Uint8Array(0)
+/** A place kept in devicesOfHex's map (its order) until the read answers. */
+const MISSING = { id: EMPTY, origin: EMPTY }
+
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength === b.buffer.byteLength ? b : b.slice()
+}
+
+/** Byte equality without the Buffer views equalBytes makes (called per record). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
 const D = Uint8Array.of(0x64)
 const T = Uint8Array.of(0x74)
 
@@ -216,13 +287,26 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-/** "d" ‖ origin ‖ txId, built directly (two per record: concat's reduce and spread were garbage per key). */
-function byDevice(origin: Uint8Array, id: Uint8Array): Uint8Array {
-  const k = new Uint8Array(1 + origin.byteLength + id.byteLength)
-  k[0] = D[0]
-  k.set(origin, 1)
-  k.set(id, 1 + origin.byteLength)
-  return k
+/**
+ * The "d" ‖ origin ‖ txId keys of many, as views into one buffer: a 65-byte Uint8Array is just above V8's 64-byte limit for
+ * typed arrays kept on the heap, so each was a separately allocated, GC-tracked backing store.
+ */
+function byDeviceKeys(pairs: ReadonlyArray<{ origin: Uint8Array; txId: Uint8Array }>): Uint8Array[] {
+  let size = 0
+  for (const p of pairs) size += 1 + p.origin.byteLength + p.txId.byteLength
+  const buf = new Uint8Array(size)
+  const out: Uint8Array[] = new Array(pairs.length)
+  let at = 0
+  for (let i = 0; i < pairs.length; i++) {
+    const { origin, txId } = pairs[i]
+    const end = at + 1 + origin.byteLength + txId.byteLength
+    buf[at] = D[0]
+    buf.set(origin, at + 1)
+    buf.set(txId, at + 1 + origin.byteLength)
+    out[i] = buf.subarray(at, end)
+    at = end
+  }
+  return out
 }
 
 function byTx(id: Uint8Array): Uint8Array {
