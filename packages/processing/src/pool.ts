@@ -58,13 +58,14 @@ export class PoolVerifier implements TxVerifier {
     })
   }
 
-  async verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]> {
+  async verifyStrippedTxs(encoded: Uint8Array[], ids?: readonly Uint8Array[]): Promise<boolean[]> {
     this.assertOpen()
+    if (ids !== undefined && ids.length !== encoded.length) throw new RangeError(`${ids.length} txIds for ${encoded.length} txs`)
     // Txs verified here before (a thin node checked them in gossip, or signed them) are not sent again.
     const out: boolean[] = new Array(encoded.length)
     const todo: number[] = []
     for (let i = 0; i < encoded.length; i++) {
-      if (this.verified.hasStripped(encoded[i])) out[i] = true
+      if (ids === undefined ? this.verified.hasStripped(encoded[i]) : this.verified.hasId(ids[i])) out[i] = true
       else todo.push(i)
     }
     if (todo.length === 0) return out

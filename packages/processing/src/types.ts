@@ -19,8 +19,12 @@ export interface FreshVerified {
 
 /** Batch checks behind one interface, with an inline and a worker-pool implementation (Lodestar style). */
 export interface TxVerifier {
-  /** For each encoded stripped tx: true if it decodes (canonical encoding) and its signature verifies. */
-  verifyStrippedTxs(encoded: Uint8Array[]): Promise<boolean[]>
+  /**
+   * For each encoded stripped tx: true if it decodes (canonical encoding) and its signature verifies. `ids`, when
+   * the caller has them: ids[i] is the txId of encoded[i] (the SHA-256 of exactly those bytes), so the pool's
+   * verified-tx set is asked without hashing each tx again (a block's txIds are known at import).
+   */
+  verifyStrippedTxs(encoded: Uint8Array[], ids?: readonly Uint8Array[]): Promise<boolean[]>
   /**
    * Full transactions fresh from outside (the ingest API's device records; `encoded`: encodeTransaction):
    * decode, payload size and SHA-256 against the body, signature, and the txId of each that passed (`ids`: 32

@@ -38,7 +38,13 @@ export class VerifiedIds {
   /** Has the stripped tx encoded by `bytes` verified before? (One SHA-256; false at once while empty.) */
   hasStripped(bytes: Uint8Array): boolean {
     if (this.cur.size === 0 && this.prev.size === 0) return false
-    const id = sha256(bytes)
+    return this.hasId(sha256(bytes))
+  }
+
+  /** Has the stripped tx whose txId (SHA-256 of its exact encoding) is `id` verified before? */
+  hasId(id: Uint8Array): boolean {
+    if (this.cur.size === 0 && this.prev.size === 0) return false
+    if (id.byteLength !== 32) throw new RangeError(`a txId is 32 bytes, got ${id.byteLength}`)
     const k = Buffer.from(id.buffer, id.byteOffset, 32).toString('base64')
     if (this.cur.has(k) || this.prev.has(k)) {
       this.hits++

@@ -5,6 +5,7 @@ import {
   encodeTxBody,
   decodeTransaction,
   generateKeyPair,
+  sha256,
   toHex,
   type Transaction,
   txId,
@@ -51,6 +52,20 @@ describe('PoolVerifier: verified ids', () => {
     const rest = [encodeStrippedTx(badSig), flip(encodeStrippedTx(theirs[0]), 40, 0), flip(encodeStrippedTx(theirs[1]), 200, 5), encodeStrippedTx(theirs[25])]
     expect(await v.verifyStrippedTxs(rest)).toEqual([false, false, false, true])
     expect(v.verified.hits).toBe(20)
+  })
+
+  it("with the txIds given, a block's verified txs are found without hashing them again; a tampered one by its own id is not", async () => {
+    const v = pool()
+    await v.checkTransactions(theirs.slice(0, 10).map(encodeTransaction))
+    const enc = theirs.slice(0, 10).map(encodeStrippedTx)
+    expect(await v.verifyStrippedTxs(enc, theirs.slice(0, 10).map((t) => txId(t)))).toEqual(enc.map(() => true))
+    expect(v.verified.hits).toBe(10)
+    // A tampered copy comes with the id of its own bytes (what txId gives for the decoded tx): not in the set, the
+    // worker answers.
+    const bad = flip(enc[0], 120, 2)
+    expect(await v.verifyStrippedTxs([bad, encodeStrippedTx(theirs[20])], [sha256(bad), txId(theirs[20])])).toEqual([false, true])
+    expect(v.verified.hits).toBe(10)
+    await expect(v.verifyStrippedTxs(enc, [txId(theirs[0])])).rejects.toThrow(/1 txIds for 10 txs/)
   })
 
   it('own records signed by signMessages are remembered; a body of another origin or a non-body message is not', async () => {

@@ -68,7 +68,7 @@ export interface ChainInit {
 export interface ChainComponents {
   store: ChainStore
   /** Checks tx signatures (the worker pool). */
-  verifier: { verifyStrippedTxs(txs: Uint8Array[]): Promise<boolean[]> }
+  verifier: { verifyStrippedTxs(txs: Uint8Array[], ids?: readonly Uint8Array[]): Promise<boolean[]> }
   /** This node's public key: the origin of its own records. */
   ownOrigin: Uint8Array
   /**
@@ -167,7 +167,12 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
   private async apply(block: Block, from: string | undefined): Promise<ApplyOutcome> {
     const hash = blockHash(block.header)
     if (await this.store.hasBlock(hash)) return { status: 'known' }
-    const ok = await this.components.verifier.verifyStrippedTxs(block.txs.map((t) => encodeStrippedTx(t)))
+    // The txIds (memoised on the txs, needed below anyway) let the verifier skip txs it verified before without
+    // hashing each tx a second time.
+    const ok = await this.components.verifier.verifyStrippedTxs(
+      block.txs.map((t) => encodeStrippedTx(t)),
+      block.txs.map((t) => txId(t)),
+    )
     if (ok.some((v) => !v)) {
       this.log.warn({ from, height: block.header.height }, 'rejected a block with a bad tx signature')
       return { status: 'invalid', code: 'ERR_TX_SIGNATURE', message: 'a tx signature does not verify' }
