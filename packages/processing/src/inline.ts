@@ -1,7 +1,7 @@
 import { ProcessingError } from './errors.js'
-import { appendChecks } from './results.js'
+import { appendChecks, putFresh } from './results.js'
 import type { FreshVerified, TxCheck, TxVerifier } from './types.js'
-import { checkTxItems, freshResults, merkleRootOfItems, signItems, splitSignatures, verifyFreshItems, verifyStrippedItems } from './work.js'
+import { checkTxItems, merkleRootOfItems, signItems, splitSignatures, verifyStrippedItems } from './work.js'
 
 /** Runs every check on the calling thread: for tiny deployments, tests, and as the reference. */
 export class InlineVerifier implements TxVerifier {
@@ -15,9 +15,8 @@ export class InlineVerifier implements TxVerifier {
 
   async verifyFreshTxs(encoded: Uint8Array[]): Promise<FreshVerified> {
     this.assertOpen()
-    const r = verifyFreshItems(encoded)
-    const out: FreshVerified = { ok: new Array(encoded.length), badPayload: new Array(encoded.length), ids: r.ids }
-    freshResults(r, out.ok, out.badPayload)
+    const out: FreshVerified = { ok: new Array(encoded.length), badPayload: new Array(encoded.length), ids: new Uint8Array(32 * encoded.length) }
+    putFresh(checkTxItems(encoded), out)
     return out
   }
 

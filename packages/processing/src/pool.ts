@@ -4,10 +4,10 @@ import { merkleRoot } from '@profichain/core'
 import { Piscina } from 'piscina'
 import { ProcessingError } from './errors.js'
 import { pack } from './pack.js'
-import { appendChecks } from './results.js'
+import { appendChecks, putFresh } from './results.js'
 import type { FreshVerified, TxCheck, TxVerifier } from './types.js'
 import { VerifiedIds } from './verified.js'
-import { type CheckedBatch, type FreshBatch, freshResults, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
+import { type CheckedBatch, type SignedBatch, splitSignatures, type VerifiedBatch } from './work.js'
 import type { Task } from './worker.js'
 
 // Resolved against the package root so it is the built worker whether this module runs from dist/
@@ -89,15 +89,15 @@ export class PoolVerifier implements TxVerifier {
     // At least FRESH_MIN_TASK txs per task: a call of a few device records was split into one task per thread
     // (each task ~40 µs of piscina and message-port work on the calling thread, more than verifying one tx
     // costs a worker), so the ingest API made ~0.4 tasks per record. Concurrent calls still spread the threads.
+    // The worker's check is checkTransactions' (decode, payload size and hash, signature, txId).
     const parts = await Promise.all(
-      this.chunks(n, PoolVerifier.FRESH_MIN_TASK).map(([s, e]) => this.runPacked<FreshBatch>('verifyFresh', encoded, s, e)),
+      this.chunks(n, PoolVerifier.FRESH_MIN_TASK).map(([s, e]) => this.runPacked<CheckedBatch>('checkTx', encoded, s, e)),
     )
     let k = 0
     for (const part of parts) {
-      this.verified.addFlat(part.ids, part.codes)
-      out.ids.set(part.ids, 32 * k)
-      freshResults(part, out.ok, out.badPayload, k)
-      k += part.codes.length
+      this.verified.addFlat(part.ids, part.ok)
+      putFresh(part, out, k)
+      k += part.ok.length
     }
     return out
   }
@@ -169,7 +169,7 @@ export class PoolVerifier implements TxVerifier {
   }
 
   private async runPacked<T>(
-    op: 'verifyStripped' | 'checkTx' | 'verifyFresh' | 'merkle',
+    op: 'verifyStripped' | 'checkTx' | 'merkle',
     items: readonly Uint8Array[],
     start: number,
     end: number,

@@ -55,48 +55,6 @@ function verifyStripped(items: readonly Uint8Array[], ids?: Uint8Array): Uint8Ar
   return ok
 }
 
-/** Results of verifyFreshItems, in a transferable shape. */
-export interface FreshBatch {
-  /** Per item: 1 ok, 2 the payload's size or hash is not the body's, 0 anything else (undecodable, bad signature). */
-  codes: Uint8Array
-  /** 32 bytes per item: the txId where codes[i] === 1, zeros otherwise. */
-  ids: Uint8Array
-}
-
-/**
- * Full transactions from outside (encodeTransaction): decode, payload size and SHA-256 against the body (the
- * signature of a tx whose payload does not match is not checked), signature, and the txId of each that passed.
- */
-export function verifyFreshItems(items: readonly Uint8Array[]): FreshBatch {
-  const n = items.length
-  const codes = new Uint8Array(n)
-  const ids = new Uint8Array(32 * n)
-  for (let i = 0; i < n; i++) {
-    try {
-      const tx = decodeTransaction(items[i])
-      const b = tx.body
-      if (tx.payload.byteLength !== b.payloadSize || !equalBytes(sha256(tx.payload), b.payloadHash)) {
-        codes[i] = 2
-        continue
-      }
-      if (!verifyTxSignature(tx)) continue
-      codes[i] = 1
-      ids.set(txId(tx), 32 * i)
-    } catch {
-      // undecodable: 0
-    }
-  }
-  return { codes, ids }
-}
-
-/** verifyFreshItems' codes as the verifiers answer them, into ok/badPayload from index `at`. */
-export function freshResults(batch: FreshBatch, ok: boolean[], badPayload: boolean[], at = 0): void {
-  for (let i = 0; i < batch.codes.length; i++) {
-    ok[at + i] = batch.codes[i] === 1
-    badPayload[at + i] = batch.codes[i] === 2
-  }
-}
-
 /** 64 bytes per item: the Ed25519 signature of the item with the key of `seed`. */
 export function signItems(seed: Uint8Array, items: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(64 * items.length)

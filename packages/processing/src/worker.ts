@@ -1,11 +1,10 @@
 import { type Packed, unpack } from './pack.js'
-import { checkTxItems, merkleRootOfItems, signTxItems, verifyFreshItems, verifyStrippedWithIds } from './work.js'
+import { checkTxItems, merkleRootOfItems, signTxItems, verifyStrippedWithIds } from './work.js'
 
 /** Messages the pool sends to a worker. */
 export type Task =
   | ({ op: 'verifyStripped' } & Packed)
   | ({ op: 'checkTx' } & Packed)
-  | ({ op: 'verifyFresh' } & Packed)
   | ({ op: 'merkle' } & Packed)
   | ({ op: 'sign'; seed: Uint8Array } & Packed)
   // Used by the crash-recovery test only: the worker dies as it would on a native fault.
@@ -18,8 +17,6 @@ export default function run(task: Task): unknown {
       return verifyStrippedWithIds(unpack(task))
     case 'checkTx':
       return checkTxItems(unpack(task))
-    case 'verifyFresh':
-      return verifyFreshItems(unpack(task))
     case 'merkle':
       return merkleRootOfItems(unpack(task))
     case 'sign':
