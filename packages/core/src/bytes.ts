@@ -22,9 +22,18 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts))
 }
 
+/**
+ * Byte equality. Short arrays (keys, ids, hashes: compared per record on hot paths) in a plain loop, without the
+ * Buffer view a memcmp needs; longer ones through Buffer's memcmp.
+ */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
+  const n = a.byteLength
+  if (n !== b.byteLength) return false
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false
+    return true
+  }
+  return Buffer.from(a.buffer, a.byteOffset, n).equals(b)
 }
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -9,6 +9,7 @@ import {
   DEFAULT_INGEST_LIMITS,
   encodeFrame,
   encodeFrames,
+  equalBytes,
   FrameReader,
   INGEST_ALPN,
   type IngestCode,
@@ -443,7 +444,7 @@ class Connection {
     const origin = this.origin as Uint8Array
     const items: GatewayItem[] = f.items.map((it: SubmitItem): GatewayItem => {
       if (!it.ok) return { refused: 'BAD_TX' }
-      if (!sameBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
+      if (!equalBytes(it.tx.body.origin, origin)) return { tx: it.tx, refused: 'WRONG_ORIGIN' }
       // The same bytes, as the connection's one object: what is memoised per origin object downstream (its hex:
       // the origin rule, the mempool, the owed receipts) is then made once per connection, not per record.
       it.tx.body.origin = origin
@@ -823,9 +824,3 @@ export function createIngestApiServer(init: IngestApiInit, components: IngestApi
   return new IngestApiServerImpl(init, components)
 }
 
-/** Byte equality without the Buffer views equalBytes makes (called per record). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}

@@ -1,6 +1,7 @@
 import {
   type AckEntry,
   encodeStrippedTx,
+  equalBytes,
   decodeTransaction,
   encodeTransaction,
   type IngestCode,
@@ -329,7 +330,7 @@ export class NodeIngestGateway implements IngestGateway {
         owe.push({ origin: t.body.origin, txId: e.id, tx: this.copyOf(t) })
         continue
       }
-      if (lastOrigin === undefined || !sameBytes(lastOrigin, t.body.origin)) {
+      if (lastOrigin === undefined || !equalBytes(lastOrigin, t.body.origin)) {
         lastOrigin = t.body.origin
         lastMember = this.c.isMember(t.body.origin)
         lastOriginHex = lastMember ? '' : originKeyHex(t.body.origin)
@@ -377,7 +378,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || (hash && !sameBytes(payloadHashOf(tx.payload), b.payloadHash))) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || (hash && !equalBytes(payloadHashOf(tx.payload), b.payloadHash))) return 'BAD_TX'
     return undefined
   }
 
@@ -479,7 +480,7 @@ export class NodeIngestGateway implements IngestGateway {
       const frame = frames[f]
       if (frame.txId !== jsonIds[j]) continue // no receipt for this one (left out by receiptFrames)
       f++
-      if (lastBlock === undefined || !sameBytes(lastBlock, frame.blockHash)) {
+      if (lastBlock === undefined || !equalBytes(lastBlock, frame.blockHash)) {
         lastBlock = frame.blockHash
         lastBlockHex = toHex(frame.blockHash)
       }
@@ -493,9 +494,3 @@ export class NodeIngestGateway implements IngestGateway {
   }
 }
 
-/** Byte equality without the Buffer views equalBytes makes (called per record). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}

@@ -1,5 +1,5 @@
 import { rm, stat } from 'node:fs/promises'
-import { fromHex, originKeyHex, toHex } from '@profichain/core'
+import { equalBytes, fromHex, originKeyHex, toHex } from '@profichain/core'
 import type { OutboxIndex, OutboxIndexOp } from '@profichain/store'
 import { Level } from 'level'
 
@@ -170,7 +170,7 @@ export class OwedReceipts {
       for (const [hex, id] of txIds) {
         const r = this.recent.get(hex)
         const key = all[k++]
-        if (r !== undefined && sameBytes(r.origin, origin)) {
+        if (r !== undefined && equalBytes(r.origin, origin)) {
           ops.push({ key }, { key: byTx(id) })
           gone.push(hex)
         } else {
@@ -268,12 +268,6 @@ function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteLength === b.buffer.byteLength ? b : b.slice()
 }
 
-/** Byte equality without the Buffer views equalBytes makes (called per record). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}
 const D = Uint8Array.of(0x64)
 const T = Uint8Array.of(0x74)
 
