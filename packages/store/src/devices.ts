@@ -22,7 +22,7 @@ import {
   validateTx,
 } from '@profichain/core'
 import { type Batch, del, put, writeBatch } from './context.js'
-import { type BinaryDb, prefixRange, readU64, type Subs, u64 } from './keys.js'
+import { type BinaryDb, prefixRange, readU64, type Subs, u64, writeU64 } from './keys.js'
 import type { BlockTree } from './block-tree.js'
 import type { StoreMetrics } from './metrics.js'
 import type { ChainState, TreeNode, TreeNodes } from './tree-nodes.js'
@@ -79,26 +79,8 @@ function eventKey(device: Uint8Array, blockHash: Uint8Array): Uint8Array {
 function seqKey(origin: Uint8Array, seq: number): Uint8Array {
   const k = new Uint8Array(40)
   k.set(origin, 0)
-  writeSeq(k, seq)
+  writeU64(k, 32, seq)
   return k
-}
-
-/** The u64 seq into bytes 32..40 of a seq key (as `u64`, without its own array). */
-function writeSeq(k: Uint8Array, seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 0) {
-    k.set(u64(seq), 32)
-    return
-  }
-  const hi = Math.floor(seq / 0x100000000)
-  const lo = seq >>> 0
-  k[32] = 0
-  k[33] = hi >>> 16
-  k[34] = (hi >>> 8) & 0xff
-  k[35] = hi & 0xff
-  k[36] = lo >>> 24
-  k[37] = (lo >>> 16) & 0xff
-  k[38] = (lo >>> 8) & 0xff
-  k[39] = lo & 0xff
 }
 
 /**
@@ -109,7 +91,7 @@ function writeSeq(k: Uint8Array, seq: number): void {
 export function seqKeyOfHex(origin: string, seq: number): Uint8Array {
   const k = new Uint8Array(40)
   if (origin.length !== 64 || Buffer.from(k.buffer, 0, 32).write(origin, 'hex') !== 32) return seqKey(fromHex(origin), seq)
-  writeSeq(k, seq)
+  writeU64(k, 32, seq)
   return k
 }
 

@@ -165,21 +165,27 @@ function utf8Key(s: string): Uint8Array {
 
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8)
+  writeU64(b, 0, n)
+  return b
+}
+
+/** `u64(n)` written into b[at, at + 8), without an array of its own. */
+export function writeU64(b: Uint8Array, at: number, n: number): void {
   if (Number.isSafeInteger(n) && n >= 0) {
     // Without a BigInt and a DataView per key (several keys per record on the commit path)
     const hi = Math.floor(n / 0x100000000)
     const lo = n >>> 0
-    b[1] = hi >>> 16
-    b[2] = (hi >>> 8) & 0xff
-    b[3] = hi & 0xff
-    b[4] = lo >>> 24
-    b[5] = (lo >>> 16) & 0xff
-    b[6] = (lo >>> 8) & 0xff
-    b[7] = lo & 0xff
-    return b
+    b[at] = 0
+    b[at + 1] = hi >>> 16
+    b[at + 2] = (hi >>> 8) & 0xff
+    b[at + 3] = hi & 0xff
+    b[at + 4] = lo >>> 24
+    b[at + 5] = (lo >>> 16) & 0xff
+    b[at + 6] = (lo >>> 8) & 0xff
+    b[at + 7] = lo & 0xff
+    return
   }
-  new DataView(b.buffer).setBigUint64(0, BigInt(n))
-  return b
+  new DataView(b.buffer, b.byteOffset + at, 8).setBigUint64(0, BigInt(n))
 }
 
 export function readU64(b: Uint8Array): number {
