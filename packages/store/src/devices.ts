@@ -451,12 +451,7 @@ export class DeviceRegistry {
     await Promise.all(
       [...tops].map(async ([o, t]) => {
         if (this.maxSeq.has(o)) return
-        const origin = fromHex(o)
-        const lo = new Uint8Array(40)
-        lo.set(origin, 0)
-        const hi = new Uint8Array(40).fill(0xff)
-        hi.set(origin, 0)
-        for await (const k of subs.deviceSeq.keys({ gte: lo, lte: hi, reverse: true, limit: 1 })) tops.set(o, Math.max(t, readU64(k.subarray(32, 40))))
+        for await (const k of subs.deviceSeq.keys({ ...prefixRange(fromHex(o)), reverse: true, limit: 1 })) tops.set(o, Math.max(t, readU64(k.subarray(32, 40))))
       }),
     )
     const forgetAbsent = () => {
