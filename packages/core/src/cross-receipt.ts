@@ -339,6 +339,7 @@ export function verifyCrossNative(
     } catch {
       throw new ProofError('ERR_RECEIPT_FORMAT', 'entanglement path/payload is not hex')
     }
+    if (typeof e.partnerOrigin !== 'string') throw new ProofError('ERR_RECEIPT_FORMAT', 'entanglement partnerOrigin must be a string')
     const isIndex = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
     if (!isIndex(e.blockLogIndex) || !isIndex(e.blockLogSize)) {
       throw new ProofError('ERR_RECEIPT_FORMAT', 'entanglement blockLogIndex and blockLogSize must be non-negative integers')

@@ -242,6 +242,11 @@ describe('fuzz: cross-chain decoders and verifiers throw ProofError only', () =>
       { numRuns: 300 },
     )
   })
+  it('a partnerOrigin that is not a string (an object whose toString is not a function: fast-check seed -834045020) is a ProofError', () => {
+    const m = structuredClone(native) as unknown as { entanglements: Array<Record<string, unknown>> }
+    m.entanglements[0].partnerOrigin = { toString: 0 }
+    expect(proofCode(() => verifyCrossNative(m as never, { partnerValidators: () => [producerB.publicKey] }))).toBe('ERR_RECEIPT_FORMAT')
+  })
   it('random fields in native entanglements', () => {
     fc.assert(
       fc.property(fc.constantFrom('blockLogIndex', 'blockLogSize', 'blockLogPath', 'payload', 'anchor', 'partnerOrigin'), fc.anything(), (field, value) => {
