@@ -178,7 +178,7 @@ export class BlockTree {
       beforeWrite: () => this.durability.beforeWrite(),
       metrics,
     }
-    this.storeOutbox = new StoreOutbox(this.ctx)
+    this.storeOutbox = new StoreOutbox(this.ctx, { retention: init.retention ?? { mode: 'all' }, state: this.state })
     this.outbox = this.storeOutbox
     this.votes = new StoreVotes(this.ctx)
     this.nodes = new TreeNodes(this.subs, this.state)
@@ -585,7 +585,10 @@ export class BlockTree {
   }
 
   async hasPayload(id: string | Uint8Array): Promise<boolean> {
-    return this.subs.payload.has(typeof id === 'string' ? fromHex(id) : id)
+    const key = typeof id === 'string' ? fromHex(id) : id
+    // An outbox entry's payload the retention policy does not keep leaves at its ack: not kept by this node.
+    if (this.storeOutbox.transientPayload(key)) return false
+    return this.subs.payload.has(key)
   }
 
   /** Store a payload fetched later (archive nodes); it must match the canonical tx's signed hash and size. */
@@ -607,6 +610,7 @@ export class BlockTree {
         })
       }
       const key = fromHex(loc.txId)
+      if (await this.storeOutbox.keepPayload(key)) return
       if (await this.subs.payload.has(key)) return
       const counts = {
         ...this.state.counts,

@@ -25,9 +25,12 @@ export const Bucket = {
   txIndex: 'i',
   /** payloadHash ‖ txId → empty (canonical txs only) */
   payloadIndex: 'p',
-  /** txId → payload bytes (kept per the retention policy) */
+  /** txId → payload bytes (kept per the retention policy, and of every outbox entry until its ack) */
   payload: 'd',
-  /** u64 outbox order → encodeTransaction (this node's own txs until acknowledged) */
+  /**
+   * u64 outbox order → encodeStrippedTx (this node's own txs until acknowledged; their payloads are in
+   * `payload`, written in the same batch). Layout 2 stored encodeTransaction here (payload included).
+   */
   outbox: 'o',
   /** txId → u64 outbox order */
   outboxOrder: 'O',
@@ -70,6 +73,15 @@ export const DeviceBucket = {
 } as const
 
 /**
+ * Payloads of outbox entries (layout 3): an entry's payload lives in `payload` from its add; at its ack it is
+ * deleted unless the retention policy keeps it or it is pinned here.
+ */
+export const PayloadBucket = {
+  /** txId → empty: this outbox entry's payload stays at its ack (it was stored before the entry, or `putPayload` asked to keep it) */
+  payloadPin: 'P',
+} as const
+
+/**
  * Buckets of the ingest API (issue 14, docs/ingest-protocol.md §3.3), added without changing the layout: a
  * store written before they existed has them empty. Written through the outbox (`Outbox.addMany`'s `index`
  * ops, `Outbox.index`), so the entries of a group of device records and their outbox entries are one batch.
@@ -95,7 +107,13 @@ export const GlobalBucket = {
 } as const
 export type GlobalBucketName = keyof typeof GlobalBucket
 
-export type BucketName = keyof typeof Bucket | keyof typeof QuorumBucket | keyof typeof DeviceBucket | GlobalBucketName | keyof typeof IngestBucket
+export type BucketName =
+  | keyof typeof Bucket
+  | keyof typeof QuorumBucket
+  | keyof typeof DeviceBucket
+  | GlobalBucketName
+  | keyof typeof IngestBucket
+  | keyof typeof PayloadBucket
 
 /** Every bucket name, in a fixed order. */
 export const BUCKETS = [
@@ -104,14 +122,17 @@ export const BUCKETS = [
   ...Object.keys(DeviceBucket),
   ...Object.keys(GlobalBucket),
   ...Object.keys(IngestBucket),
+  ...Object.keys(PayloadBucket),
 ] as BucketName[]
 
 /**
  * The layout of the DB described by `Bucket`, `META` and docs/storage.md, stored under META.layout. A DB
  * without one is layout 1 (stores before the version was named); another version is refused at open.
  * Layout 2: block 0 commits to the whole genesis (new genesis hash), the global buckets and the checkpoint floor.
+ * Layout 3: an outbox entry is its stripped tx, its payload in `payload` (written once, not in the entry and
+ * again by its block); `payloadPin`. A layout-2 DB is upgraded in place at open (layout.ts).
  */
-export const LAYOUT_VERSION = 2
+export const LAYOUT_VERSION = 3
 
 export type BinaryDb = Level<Uint8Array, Uint8Array>
 /** Plain Uint8Array views (no Buffer subclass) out of the DB, zero-copy. */
@@ -132,7 +153,14 @@ export type Subs = Record<BucketName, Sub>
 
 export function openSublevels(db: BinaryDb): Subs {
   const out = {} as Subs
-  const prefixes: Record<BucketName, string> = { ...Bucket, ...QuorumBucket, ...DeviceBucket, ...GlobalBucket, ...IngestBucket }
+  const prefixes: Record<BucketName, string> = {
+    ...Bucket,
+    ...QuorumBucket,
+    ...DeviceBucket,
+    ...GlobalBucket,
+    ...IngestBucket,
+    ...PayloadBucket,
+  }
   for (const name of BUCKETS) {
     out[name] = makeSub(db, prefixes[name])
   }

@@ -1,23 +1,32 @@
 import {
   type CborValue,
   decodeCbor,
-  decodeTransaction,
+  decodeStrippedTx,
   encodeCbor,
-  encodeTransaction,
+  encodeStrippedTx,
   equalBytes,
   fromHex,
   originHex,
   type Transaction,
   toHex,
   read,
+  rememberTxId,
   type StrippedTx,
   txId,
   txIdHex,
   validateTx,
 } from '@profichain/core'
-import { del, put, type StoreContext, writeBatch } from './context.js'
-import { decodeTxIndex, readU64, type TxIndexEntry, u64 } from './keys.js'
-import type { DeferredReceipt, Outbox, OutboxIndex, OutboxIndexOp, TxLocation } from './types.js'
+import { type Batch, del, put, type StoreContext, writeBatch } from './context.js'
+import { type Counts, decodeTxIndex, encodeCounts, META, readU64, type TxIndexEntry, u64 } from './keys.js'
+import { retains } from './retention.js'
+import { type DeferredReceipt, type Outbox, type OutboxIndex, type OutboxIndexOp, type RetentionPolicy, StoreError, type TxLocation } from './types.js'
+
+/** What the outbox shares with the block tree beyond the context: the retention policy and the stored counts. */
+export interface OutboxShared {
+  retention: RetentionPolicy
+  /** The block tree's chain state: `counts` is read and replaced inside the write queue, written in each batch. */
+  state: { counts: Counts }
+}
 
 const SCAN_CHUNK = 512
 
@@ -41,36 +50,53 @@ export class StoreOutbox implements Outbox {
   private readonly entries = new Map<number, OutboxEntry>()
   private readonly byId = new Map<string, OutboxEntry>()
 
-  constructor(private readonly ctx: StoreContext) {}
+  /**
+   * Outbox entries (hex txId) whose payload stays at their ack although the retention policy does not keep it
+   * (bucket `payloadPin`; rare: a payload stored before its entry, or one `putPayload` asked to keep).
+   */
+  private readonly pins = new Set<string>()
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly shared: OutboxShared = { retention: { mode: 'all' }, state: { counts: { blocks: 0, txs: 0, payloads: 0, payloadBytes: 0 } } },
+  ) {}
 
   /** Load the persisted entries and their locations (called once on open). */
   async load(): Promise<void> {
     this.entries.clear()
     this.byId.clear()
+    this.pins.clear()
+    for await (const k of this.ctx.subs.payloadPin.keys()) this.pins.add(toHex(k))
     // The retired `outboxOrder` bucket (written by stores before session 6, read by none): its entries of
     // records still in the outbox are dropped here, so none outlives its record. Idempotent; a store
     // written by this version has the bucket empty, and older code reading it does not miss it.
     await this.ctx.subs.outboxOrder.clear()
-    let chunk: OutboxEntry[] = []
-    const locate = async (): Promise<void> => {
-      const locs = await this.ctx.subs.txIndex.getMany(chunk.map((e) => e.id))
-      chunk.forEach((e, i) => {
+    // Layout 3: an entry is its stripped tx, its payload in `payload` (joined here, one read per chunk).
+    let chunk: Array<{ order: number; stripped: StrippedTx; id: Uint8Array }> = []
+    const join = async (): Promise<void> => {
+      const ids = chunk.map((c) => c.id)
+      const [locs, payloads] = await Promise.all([this.ctx.subs.txIndex.getMany(ids), this.ctx.subs.payload.getMany(ids)])
+      chunk.forEach((c, i) => {
+        const payload = payloads[i]
+        if (payload === undefined)
+          throw new StoreError('ERR_STORE_CORRUPT', `outbox entry ${c.order} (tx ${toHex(c.id)}) has no payload stored`)
+        const tx: Transaction = { ...c.stripped, payload }
+        rememberTxId(tx, c.id)
         const v = locs[i]
-        e.loc = v === undefined ? undefined : decodeTxIndex(v)
+        const e: OutboxEntry = { order: c.order, tx, id: c.id, hex: toHex(c.id), loc: v === undefined ? undefined : decodeTxIndex(v) }
+        this.entries.set(e.order, e)
+        this.byId.set(e.hex, e)
       })
       chunk = []
     }
     for await (const [k, v] of this.ctx.subs.outbox.iterator()) {
-      const tx = decodeTransaction(v)
-      const id = txId(tx)
-      const e: OutboxEntry = { order: readU64(k), tx, id, hex: toHex(id), loc: undefined }
-      this.entries.set(e.order, e)
-      this.byId.set(e.hex, e)
-      this.nextOrder = e.order + 1
-      chunk.push(e)
-      if (chunk.length >= SCAN_CHUNK) await locate()
+      const stripped = decodeStrippedTx(v)
+      const order = readU64(k)
+      chunk.push({ order, stripped, id: txId(stripped) })
+      this.nextOrder = order + 1
+      if (chunk.length >= SCAN_CHUNK) await join()
     }
-    if (chunk.length > 0) await locate()
+    if (chunk.length > 0) await join()
     this.count = this.entries.size
     let d = 0
     for await (const _ of this.ctx.subs.deferredReceipt.keys()) d++
@@ -92,10 +118,36 @@ export class StoreOutbox implements Outbox {
     return e === undefined ? undefined : e.loc !== undefined
   }
 
-  /** Payloads of outbox txs by txId (undefined: not in the outbox), for the block tree's retention. */
-  async payloads(ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
-    if (this.byId.size === 0) return ids.map(() => undefined)
-    return ids.map((id) => this.byId.get(toHex(id))?.tx.payload)
+  /**
+   * Whether a txId (hex) is an outbox entry: its payload is then in the `payload` bucket (layout 3), so the
+   * block tree's payload staging needs no read for it. Exact inside the store's write queue.
+   */
+  has(idHex: string): boolean {
+    return this.byId.has(idHex)
+  }
+
+  /**
+   * Whether the payload of `id` is stored only for its outbox entry: deleted at its ack (the retention policy
+   * does not keep it, nothing pinned it). `hasPayload` answers false for it (the node does not keep it).
+   */
+  transientPayload(id: Uint8Array): boolean {
+    if (this.byId.size === 0) return false
+    const hex = toHex(id)
+    const e = this.byId.get(hex)
+    return e !== undefined && !this.pins.has(hex) && !retains(this.shared.retention, e.tx)
+  }
+
+  /**
+   * `putPayload` of an outbox entry's payload (already stored): keep it past the ack when the retention policy
+   * would not (a synced pin). Returns false when `id` is no outbox entry. Runs inside the store's write queue.
+   */
+  async keepPayload(id: Uint8Array): Promise<boolean> {
+    if (!this.transientPayload(id)) return this.byId.size > 0 && this.byId.has(toHex(id))
+    const b = this.ctx.db.batch()
+    put(b, this.ctx.subs.payloadPin, id, EMPTY)
+    await writeBatch(b, 'keeping a payload', { sync: true })
+    this.pins.add(toHex(id))
+    return true
   }
 
   /**
@@ -172,7 +224,7 @@ export class StoreOutbox implements Outbox {
     // queue then holds only the reads and the synced write, and a block's write overlaps this CPU work.
     for (const { tx } of items) {
       validateTx(tx, this.ctx.rules, { skipSignature: true })
-      encodeTransaction(tx) // memoised: the value written below
+      encodeStrippedTx(tx) // memoised: the value written below (and the txId's input)
     }
     const ids = items.map((it) => txId(it.tx))
     const hexes = items.map((it) => txIdHex(it.tx))
@@ -185,15 +237,24 @@ export class StoreOutbox implements Outbox {
       const present = hexes.map((h) => this.byId.has(h))
       const fresh = ids.filter((_, i) => !present[i])
       const keyed = items.map((it) => (it.dedupeKey === undefined ? undefined : dedupeKeyBytes(it.dedupeKey)))
-      const [keyHits, freshLocs] = await Promise.all([
+      // A new entry's payload may be stored already (its tx in a stored block, `putPayload`): read with the
+      // location, so the payload counts stay exact.
+      const [keyHits, freshLocs, freshStored] = await Promise.all([
         subs.dedupe.getMany(keyed.filter((k): k is Uint8Array => k !== undefined)),
         fresh.length > 0 ? subs.txIndex.getMany(fresh) : Promise.resolve([]),
+        fresh.length > 0 ? subs.payload.hasMany(fresh) : Promise.resolve([]),
       ])
       const locOf = new Map<string, Uint8Array | undefined>()
+      const storedOf = new Set<string>()
       let f = 0
       hexes.forEach((h, i) => {
-        if (!present[i]) locOf.set(h, freshLocs[f++])
+        if (present[i]) return
+        if (freshStored[f]) storedOf.add(h)
+        locOf.set(h, freshLocs[f++])
       })
+      let payloads = 0
+      let payloadBytes = 0
+      const pinned: string[] = []
       const b = this.ctx.db.batch()
       const out: Array<{ txId: string; duplicate: boolean }> = []
       const seenIds = new Set<string>()
@@ -226,7 +287,17 @@ export class StoreOutbox implements Outbox {
         // No `outboxOrder` entry (txId → order): nothing has read it since the in-memory index (load scans
         // the outbox itself), and its put and delete were 2 of a record's batch ops plus a random-keyed
         // tombstone carried through every compaction level.
-        put(b, subs.outbox, u64(order), encodeTransaction(tx))
+        // Layout 3: the entry is the stripped tx, its payload goes to `payload` once (its block finds it there).
+        put(b, subs.outbox, u64(order), encodeStrippedTx(tx))
+        if (!storedOf.has(id)) {
+          put(b, subs.payload, ids[i], tx.payload)
+          payloads++
+          payloadBytes += tx.payload.byteLength
+        } else if (!retains(this.shared.retention, tx) && !this.pins.has(id)) {
+          // Stored before this entry (not by it): its ack must not delete it.
+          put(b, subs.payloadPin, ids[i], EMPTY)
+          pinned.push(id)
+        }
         const loc = locOf.get(id)
         added.push({ order, tx, id: ids[i], hex: id, loc: loc === undefined ? undefined : decodeTxIndex(loc) })
         order++
@@ -254,7 +325,10 @@ export class StoreOutbox implements Outbox {
         const prev = stored[i] === undefined ? 0 : readU64(stored[i] as Uint8Array)
         put(b, subs.originSeq, fromHex(o), u64(Math.max(prev, seqs.get(o) as number)))
       })
+      const counts = this.stageCounts(b, payloads, payloadBytes)
       await writeBatch(b, 'outbox add', { sync: true })
+      this.shared.state.counts = counts
+      for (const h of pinned) this.pins.add(h)
       for (const e of added) {
         this.entries.set(e.order, e)
         this.byId.set(e.hex, e)
@@ -383,10 +457,23 @@ export class StoreOutbox implements Outbox {
       const before = deferIds.length > 0 ? await this.ctx.subs.deferredReceipt.getMany(deferIds) : []
       const b = this.ctx.db.batch()
       let n = 0
+      let payloads = 0
+      let payloadBytes = 0
+      const unpinned: string[] = []
       for (const e of gone) {
         if (e === undefined) continue
         del(b, this.ctx.subs.outbox, u64(e.order))
         n++
+        // The entry's payload (stored with it) leaves with it unless the retention policy keeps it or a pin says
+        // it was stored for more than this entry. Same txId, same rule: no kept tx or other entry needs it.
+        if (this.pins.has(e.hex)) {
+          del(b, this.ctx.subs.payloadPin, e.id)
+          unpinned.push(e.hex)
+        } else if (!retains(this.shared.retention, e.tx)) {
+          del(b, this.ctx.subs.payload, e.id)
+          payloads--
+          payloadBytes -= e.tx.payload.byteLength
+        }
       }
       const now = Date.now()
       let fresh = 0
@@ -408,7 +495,10 @@ export class StoreOutbox implements Outbox {
         )
       })
       if (n === 0 && deferIds.length === 0) return b.close()
+      const counts = this.stageCounts(b, payloads, payloadBytes)
       await writeBatch(b, what, { sync: true })
+      this.shared.state.counts = counts
+      for (const h of unpinned) this.pins.delete(h)
       for (const e of gone) {
         if (e === undefined) continue
         this.entries.delete(e.order)
@@ -424,7 +514,18 @@ export class StoreOutbox implements Outbox {
   async size(): Promise<number> {
     return this.count
   }
+
+  /** The stored counts after `payloads` more (or fewer) payloads of `bytes`, put in `b`; install after its write. */
+  private stageCounts(b: Batch, payloads: number, bytes: number): Counts {
+    const c = this.shared.state.counts
+    if (payloads === 0 && bytes === 0) return c
+    const next = { ...c, payloads: c.payloads + payloads, payloadBytes: c.payloadBytes + bytes }
+    put(b, this.ctx.subs.meta, META.counts, encodeCounts(next))
+    return next
+  }
 }
+
+const EMPTY = new Uint8Array(0)
 
 interface OutboxEntry {
   order: number

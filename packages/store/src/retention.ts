@@ -24,8 +24,10 @@ export function ruleMatches(rule: RetentionRule, tx: StrippedTx): boolean {
 }
 
 /**
- * Stage the payloads of a block's txs kept by the retention policy, from the block's companions, the
- * mempool or the outbox; counts them into `counts`.
+ * Stage the payloads of a block's txs kept by the retention policy, from the block's companions or the
+ * mempool; counts them into `counts`, exactly: a payload stored already (a side branch, a reorg, `putPayload`)
+ * is not written or counted again. An outbox entry's payload is stored with the entry (layout 3): no read,
+ * nothing written for it here.
  */
 export async function stagePayloads(
   b: Batch,
@@ -38,10 +40,10 @@ export async function stagePayloads(
   const { retention, subs } = from
   if (retention.mode === 'none' || txs.length === 0) return
   const want: number[] = []
-  for (let i = 0; i < txs.length; i++) if (retains(retention, txs[i])) want.push(i)
+  const { outbox } = from
+  for (let i = 0; i < txs.length; i++) if (!outbox.has(txIdHex(txs[i])) && retains(retention, txs[i])) want.push(i)
   if (want.length === 0) return
   const have = await subs.payload.hasMany(want.map((i) => ids[i]))
-  const missing: number[] = []
   const found = new Map<number, Uint8Array>()
   // Payloads the mempool holds were checked against their tx when they entered it (own records by the
   // outbox, gossip in the worker pool): the very same bytes (the producer hands the mempool's own objects)
@@ -52,17 +54,10 @@ export async function stagePayloads(
     const hex = txIdHex(txs[i])
     const pending = from.mempool.get(hex)?.payload
     const p = given?.get(hex) ?? pending
-    if (p === undefined) return missing.push(i)
+    if (p === undefined) return
     found.set(i, p)
     if (p === pending) checked.add(p)
   })
-  if (missing.length > 0) {
-    const own = await from.outbox.payloads(missing.map((i) => ids[i]))
-    missing.forEach((i, k) => {
-      const p = own[k]
-      if (p !== undefined) found.set(i, p)
-    })
-  }
   for (const [i, p] of found) {
     const body = txs[i].body
     // Payloads from peers are untrusted: keep only the one the tx signed.
