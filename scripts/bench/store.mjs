@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Store benchmarks: txs/s applied in 10k-tx blocks, lookups/s by txId with ≥ 1M stored txs (quick: 100k),
 // bytes on disk per stripped tx and per archived 1 KiB tx (after compaction).
-// Usage: node scripts/bench/store.mjs [--quick] [--pipeline | --devices] [--records N]   (build first: npx tsc -b packages/store;
+// Usage: node scripts/bench/store.mjs [--quick] [--pipeline [--retention all|none|put]| --devices] [--records N]
+//        (build first: npx tsc -b packages/store;
 //        --pipeline: only the commit pipeline of own records, outbox → block → receipt → ack (N: 60000), with
-//        main-thread CPU per phase, other threads' CPU and bytes written per record;
+//        main-thread CPU per phase, other threads' CPU and bytes written per record; --retention: the store's
+//        policy (default all); `put`: none, and each record's payload kept by `putPayload` after its block
+//        unless `hasPayload` says it is kept (the ingest gateway's path for device records on a full node);
 //        --devices: only device records, gateway check → mempool → producer filter → block → JSON receipts,
 //        main-thread CPU per phase (N: 40000))
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
@@ -141,10 +144,10 @@ async function withTree(retention, fn) {
  * from the mempool, as the producer hands them) → one Chainpoint receipt per record → outbox ack.
  * Returns records/s for the whole path (no signing, no files: the store's share of a line burst).
  */
-async function pipeline(tree, records) {
+async function pipeline(tree, records, { put = false } = {}) {
   const GROUP = 2000
   // Main-thread CPU per phase (LevelDB's threads not included; wall time where /proc is missing).
-  const ph = { generate: 0, outboxAdd: 0, mempoolAdd: 0, select: 0, makeBlock: 0, addBlock: 0, receipts: 0, ack: 0 }
+  const ph = { generate: 0, outboxAdd: 0, mempoolAdd: 0, select: 0, makeBlock: 0, addBlock: 0, putPayload: 0, receipts: 0, ack: 0 }
   let t = mainThreadMs()
   const lap = (name) => {
     const now = mainThreadMs()
@@ -180,6 +183,14 @@ async function pipeline(tree, records) {
     lap('receipts')
     await tree.outbox.ack(txs.map((t) => core.txIdHex(t)))
     lap('ack')
+    if (put) {
+      // After the ack, as the node's ingest API does (its `committed` event follows the receipts writer's ack).
+      for (const tx of txs) {
+        const id = core.txIdHex(tx)
+        if (!(await tree.hasPayload(id))) await tree.putPayload(id, tx.payload)
+      }
+      lap('putPayload')
+    }
   }
   const cpu = process.cpuUsage(cpu0)
   const threads = threadCpu(threads0)
@@ -318,7 +329,7 @@ function threadCpu(base) {
   return out
 }
 
-export async function run({ quick = false, only, records } = {}) {
+export async function run({ quick = false, only, records, retention = 'all' } = {}) {
   const rows = []
   const add = (name, unit, values) => rows.push({ name, unit, median: median(values), runs: values.length })
   const bigBlocks = quick ? 10 : 100
@@ -335,9 +346,10 @@ export async function run({ quick = false, only, records } = {}) {
   // Own records through outbox → mempool → block → receipt → ack (the commit pipeline of a line burst).
   const pipe = []
   for (let r = 0; r < (quick ? 1 : 3); r++) {
-    pipe.push(await withTree({ mode: 'all' }, (tree) => pipeline(tree, records ?? (quick ? 20_000 : 60_000))))
+    const policy = { mode: retention === 'put' ? 'none' : retention }
+    pipe.push(await withTree(policy, (tree) => pipeline(tree, records ?? (quick ? 20_000 : 60_000), { put: retention === 'put' })))
   }
-  add(`commit pipeline, own 1 KiB records: outbox → mempool → 10k-tx blocks → receipt → ack`, 'records/s', pipe.map((p) => p.rate))
+  add(`commit pipeline, own 1 KiB records: outbox → mempool → 10k-tx blocks → receipt → ack (retention ${retention})`, 'records/s', pipe.map((p) => p.rate))
   add('commit pipeline: CPU time per record (all threads, tx generation included)', 'µs/record', pipe.map((p) => p.cpuUs))
   if (only === 'pipeline') {
     for (const p of pipe) console.log(`main-thread CPU µs/record by phase ${JSON.stringify(p.phases)}; CPU µs/record by thread ${JSON.stringify(p.threadsUs)}; bytes written/record ${p.bytesWritten}`)
@@ -396,6 +408,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     quick: process.argv.includes('--quick'),
     only: process.argv.includes('--pipeline') ? 'pipeline' : process.argv.includes('--devices') ? 'devices' : undefined,
     records: at > 0 ? Number(process.argv[at + 1]) : undefined,
+    retention: process.argv.includes('--retention') ? process.argv[process.argv.indexOf('--retention') + 1] : undefined,
   })
   for (const r of rows)
     console.log(
