@@ -5,8 +5,9 @@
 //        (build first: npx tsc -b packages/store;
 //        --pipeline: only the commit pipeline of own records, outbox → block → receipt → ack (N: 60000), with
 //        main-thread CPU per phase, other threads' CPU and bytes written per record; --retention: the store's
-//        policy (default all); `put`: none, and each record's payload kept by `putPayload` after its block
-//        unless `hasPayload` says it is kept (the ingest gateway's path for device records on a full node);
+//        policy (default all); `put`: none, and each record's payload kept by `putPayload` after its ack
+//        unless `hasPayload` says it is kept (a member's record the policy drops, kept later; the ingest
+//        gateway does this for device records, whose payloads the store keeps at the ack since layout 3);
 //        --devices: only device records, gateway check → mempool → producer filter → block → JSON receipts,
 //        main-thread CPU per phase (N: 40000))
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.

@@ -178,7 +178,12 @@ export class BlockTree {
       beforeWrite: () => this.durability.beforeWrite(),
       metrics,
     }
-    this.storeOutbox = new StoreOutbox(this.ctx, { retention: init.retention ?? { mode: 'all' }, state: this.state })
+    this.storeOutbox = new StoreOutbox(this.ctx, {
+      retention: init.retention ?? { mode: 'all' },
+      state: this.state,
+      // Device records in the outbox came through the ingest API, whose gateway keeps their payloads.
+      keptAnyway: (tx) => !isAllowedOrigin(genesis, tx.body.origin),
+    })
     this.outbox = this.storeOutbox
     this.votes = new StoreVotes(this.ctx)
     this.nodes = new TreeNodes(this.subs, this.state)
@@ -588,7 +593,8 @@ export class BlockTree {
     const key = typeof id === 'string' ? fromHex(id) : id
     // An outbox entry's payload the retention policy does not keep leaves at its ack: not kept by this node.
     if (this.storeOutbox.transientPayload(key)) return false
-    return this.subs.payload.has(key)
+    // A point read: `has` seeks an iterator, which steps over the tombstones of payloads deleted at acks.
+    return (await this.subs.payload.get(key)) !== undefined
   }
 
   /** Store a payload fetched later (archive nodes); it must match the canonical tx's signed hash and size. */
@@ -611,7 +617,7 @@ export class BlockTree {
       }
       const key = fromHex(loc.txId)
       if (await this.storeOutbox.keepPayload(key)) return
-      if (await this.subs.payload.has(key)) return
+      if ((await this.subs.payload.get(key)) !== undefined) return
       const counts = {
         ...this.state.counts,
         payloads: this.state.counts.payloads + 1,

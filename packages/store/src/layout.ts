@@ -70,7 +70,7 @@ export async function upgradeLayout2(
     if (old.length === 0) continue
     const txs = old.map(([, v]) => decodeTransaction(v))
     const ids = txs.map((tx) => txId(tx))
-    const stored = await subs.payload.hasMany(ids)
+    const stored = await subs.payload.getMany(ids)
     const b = db.batch()
     const next = { ...counts }
     const seen = new Set<string>()
@@ -79,7 +79,7 @@ export async function upgradeLayout2(
       const hex = toHex(ids[i])
       if (seen.has(hex)) return
       seen.add(hex)
-      if (stored[i]) {
+      if (stored[i] !== undefined) {
         put(b, subs.payloadPin, ids[i], new Uint8Array(0))
       } else {
         put(b, subs.payload, ids[i], tx.payload)

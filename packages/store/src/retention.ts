@@ -43,14 +43,15 @@ export async function stagePayloads(
   const { outbox } = from
   for (let i = 0; i < txs.length; i++) if (!outbox.has(txIdHex(txs[i])) && retains(retention, txs[i])) want.push(i)
   if (want.length === 0) return
-  const have = await subs.payload.hasMany(want.map((i) => ids[i]))
+  // Point reads (getMany), not hasMany: its iterator seek steps over the tombstones of deleted payloads.
+  const have = await subs.payload.getMany(want.map((i) => ids[i]))
   const found = new Map<number, Uint8Array>()
   // Payloads the mempool holds were checked against their tx when they entered it (own records by the
   // outbox, gossip in the worker pool): the very same bytes (the producer hands the mempool's own objects)
   // are not hashed again. Any other payload is untrusted.
   const checked = new Set<Uint8Array>()
   want.forEach((i, k) => {
-    if (have[k]) return
+    if (have[k] !== undefined) return
     const hex = txIdHex(txs[i])
     const pending = from.mempool.get(hex)?.payload
     const p = given?.get(hex) ?? pending

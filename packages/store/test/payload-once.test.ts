@@ -147,6 +147,19 @@ describe('an own record payload written once (layout 3)', () => {
     await tree.close()
   })
 
+  it('keeps the payload of a device record (origin not a member) past its entry, as the ingest gateway would (retention none)', async () => {
+    const tree = await openTree(dir.path, { retention: { mode: 'none' } })
+    const device = makeTx('device record', {}, seedKey(9))
+    const member = makeTx('member record')
+    await tree.outbox.addMany([device, member].map((tx) => ({ tx })))
+    expect(await tree.hasPayload(txIdHex(device))).toBe(true)
+    expect(await tree.hasPayload(txIdHex(member))).toBe(false)
+    await tree.outbox.deferReceipts([device, member].map((tx) => ({ txId: txIdHex(tx), code: 'X', message: 'later' })))
+    expect(await tree.outbox.size()).toBe(0)
+    expect(await expectExactCounts(tree)).toEqual(new Set([txIdHex(device)]))
+    await tree.close()
+  })
+
   it('writes the stripped tx as the outbox value (no second copy of the payload)', async () => {
     const tree = await openTree(dir.path)
     const tx = makeTx('x'.repeat(1000), {}, seedKey(2))
