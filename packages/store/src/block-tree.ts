@@ -39,7 +39,7 @@ import {
   txKey,
   u64,
 } from './keys.js'
-import { checkLayout } from './layout.js'
+import { checkLayout, upgradeLayout2 } from './layout.js'
 import { StoreMempool } from './mempool.js'
 import { StoreMetrics } from './metrics.js'
 import { DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_MAX_ORPHANS, OrphanPool } from './orphan-pool.js'
@@ -265,8 +265,9 @@ export class BlockTree {
   }
 
   private async load(genesisBlock: Block, init: BlockTreeInit): Promise<void> {
-    await checkLayout(this.db, this.subs, init.path)
+    const upgrade = await checkLayout(this.db, this.subs, init.path)
     await checkGenesis(this.db, this.subs, this.genesis, genesisBlock, this.genesisHash, init)
+    if (upgrade) await upgradeLayout2(this.db, this.subs)
     const [head, fin, counts, floor] = await this.subs.meta.getMany([META.head, META.final, META.counts, META.checkpointFloor])
     const headNode = head && (await this.nodes.node(head))
     const finalNode = fin && (await this.nodes.node(fin))

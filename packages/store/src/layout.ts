@@ -4,20 +4,19 @@ import { type BinaryDb, type Counts, decodeCounts, encodeCounts, LAYOUT_VERSION,
 import { StoreError } from './types.js'
 
 /**
- * Check the DB's layout version before anything else reads it: a layout-2 DB is upgraded in place to layout 3
- * (`upgradeLayout2`); another version is refused (ERR_STORE_LAYOUT); a DB without one (but already
- * initialised) is layout 1, refused as well. An empty DB gets the version with its genesis.
+ * Check the DB's layout version before anything else reads it: true for a layout-2 DB, which the caller
+ * upgrades in place (`upgradeLayout2`) once the genesis check has passed (a DB of another network is refused
+ * unchanged, still readable by the version that wrote it); another version is refused (ERR_STORE_LAYOUT); a
+ * DB without one (but already initialised) is layout 1, refused as well. An empty DB gets the version with
+ * its genesis.
  */
-export async function checkLayout(db: BinaryDb, subs: Subs, path: string): Promise<void> {
+export async function checkLayout(_db: BinaryDb, subs: Subs, path: string): Promise<boolean> {
   const [stored, genesis] = await subs.meta.getMany([META.layout, META.genesis])
-  if (stored === undefined && genesis === undefined) return
+  if (stored === undefined && genesis === undefined) return false
   // A DB without a version predates it: layout 1.
   const version = stored === undefined ? 1 : stored.byteLength === 8 ? readU64(stored) : undefined
-  if (version === LAYOUT_VERSION) return
-  if (version === 2 && LAYOUT_VERSION === 3) {
-    await upgradeLayout2(db, subs)
-    return
-  }
+  if (version === LAYOUT_VERSION) return false
+  if (version === 2 && LAYOUT_VERSION === 3) return true
   const found = version === undefined ? `an unreadable layout version (${stored?.byteLength} bytes)` : `layout version ${version}`
   const older =
     version === 1

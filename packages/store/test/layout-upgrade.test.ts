@@ -8,7 +8,7 @@ import type { BlockTree } from '../src/index.js'
 import { isWholeTx, upgradeLayout2 } from '../src/layout.js'
 import { META, openSublevels, readU64, type Subs } from '../src/keys.js'
 import type { RetentionPolicy } from '../src/types.js'
-import { addChild, NETWORK, openTree, origin, tempDir } from './helpers.js'
+import { addChild, makeGenesis, NETWORK, openTree, origin, tempDir } from './helpers.js'
 
 // fixtures/layout2-db was written by the layout-2 store (main before layout 3) with fixtures/layout2-gen.mjs:
 // 9 own records, 0–3 in block 1 (payloads stored by the block, retention all), 0 acknowledged; 1–8 pending
@@ -142,6 +142,12 @@ describe('layout 2 → 3 upgrade at open', () => {
     // The open finds nothing left to rewrite and writes the version; nothing counted twice.
     await (await openTree(db)).close()
     await checkUpgraded({ mode: 'all' })
+  })
+
+  it('leaves a layout-2 store of another network unchanged when it refuses it', async () => {
+    const err = await openTree(db, { genesis: makeGenesis('another-network') }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_STORE_NETWORK' })
+    expect(await rawState()).toEqual({ whole: 8, stripped: 0, layout: 2 })
   })
 
   it('rewrites an entry into exactly the layout-3 value of its tx', async () => {
