@@ -9,7 +9,11 @@
 //        unless `hasPayload` says it is kept (a member's record the policy drops, kept later; the ingest
 //        gateway does this for device records, whose payloads the store keeps at the ack since layout 3);
 //        --devices: only device records, gateway check → mempool → producer filter → block → JSON receipts,
-//        main-thread CPU per phase (N: 40000))
+//        main-thread CPU per phase (N: 40000); with --outbox also the gateway's durable path: outbox add (groups
+//        of 500, synced), the receipts writer's ack, then the gateway's putPayload of each record whose payload
+//        the store does not keep (`hasPayload`), under a producer (non-archive) node's default retention (the
+//        member's own records only; a full node is an archive: retention all), with other threads' CPU and bytes
+//        written per record)
 // As a module: `await run({ quick })` returns rows { name, unit, median, runs }.
 // Tx signatures are random bytes and blocks are added with `signaturesChecked: true`, as the node does after
 // its worker pool checked them: this measures the store, not Ed25519.
@@ -215,7 +219,7 @@ async function pipeline(tree, records, { put = false } = {}) {
  * devices, seqs in order, each record with its own origin bytes (as decoded from the wire); blocks of
  * 5,000. Returns main-thread CPU µs per record per phase (the first block, warm-up, not counted).
  */
-async function devicePipeline(records) {
+async function devicePipeline(records, { outbox = false } = {}) {
   const ROUND = 5000
   const member = core.keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, i) => i + 11))
   const g = {
@@ -226,14 +230,17 @@ async function devicePipeline(records) {
   const devices = Array.from({ length: 20 }, (_, d) => core.keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, j) => (d * 7 + j + 3) & 0xff)))
   const seqs = devices.map(() => 0)
   const path = await mkdtemp(join(tmpdir(), 'pc-bench-store-'))
-  const tree = await BlockTree.open({ path, genesis: g, consensus: { ...consensus, genesis: g }, retention: { mode: 'all' } })
+  const retention = outbox ? { mode: 'rules', rules: [{ origin: Buffer.from(member.publicKey).toString('hex') }] } : { mode: 'all' }
+  const tree = await BlockTree.open({ path, genesis: g, consensus: { ...consensus, genesis: g }, retention })
   try {
     const reg = devices.map((d, i) =>
       core.createDeviceTx(member, { network: NETWORK, seq: i, device: { deviceId: `d${i}`, publicKey: d.publicKey, model: 'bench' } }),
     )
     await tree.addBlock(makeBlock(tree.head().header, reg), { payloads: new Map(reg.map((t) => [core.txIdHex(t), t.payload])) })
-    const ph = { gateway: 0, mempoolAdd: 0, producerFilter: 0, addBlock: 0, receiptsJson: 0 }
+    const ph = { gateway: 0, ...(outbox ? { outboxAdd: 0 } : {}), mempoolAdd: 0, producerFilter: 0, addBlock: 0, receiptsJson: 0, ...(outbox ? { ack: 0, putPayload: 0 } : {}) }
     let counted = 0
+    let threads0
+    let written0
     for (let r = 0; counted < records; r++) {
       const txs = []
       for (let i = 0; i < ROUND; i++) {
@@ -262,10 +269,18 @@ async function devicePipeline(records) {
         if (r > 0) ph[name] += now - t
         t = now
       }
+      if (r === 1) {
+        threads0 = threadCpu()
+        written0 = writeBytes()
+      }
       // As the gateway: its batch lookup of the txIds first, then the check of each record.
       await tree.getTxs(txs.map((tx) => core.txIdHex(tx)))
       for (const tx of txs) if (!checkIncomingTx(tx, { store: tree, signatureChecked: true }).ok) throw new Error('refused')
       lap('gateway')
+      if (outbox) {
+        for (let i = 0; i < txs.length; i += 500) await tree.outbox.addMany(txs.slice(i, i + 500).map((tx) => ({ tx })))
+        lap('outboxAdd')
+      }
       await tree.mempool.add(txs, { checked: true, durableElsewhere: true })
       lap('mempoolAdd')
       const chosen = tree.filterOrigins(await tree.mempool.select(g.maxBlockBytes, 50_000))
@@ -279,10 +294,27 @@ async function devicePipeline(records) {
       const jsons = await tree.chainpointJsonsAt(locs, 'http://127.0.0.1:1')
       if (jsons.some((j) => j === undefined)) throw new Error('no receipt')
       lap('receiptsJson')
+      if (outbox) {
+        const ids = chosen.map((x) => core.txIdHex(x))
+        const hash = core.blockHash(block.header)
+        await tree.outbox.ack(ids, { blockHashes: ids.map(() => hash) })
+        lap('ack')
+        for (const x of chosen) {
+          const id = core.txIdHex(x)
+          if (!(await tree.hasPayload(id))) await tree.putPayload(id, x.payload)
+        }
+        lap('putPayload')
+      }
       if (r > 0) counted += chosen.length
     }
     const out = Object.fromEntries(Object.entries(ph).map(([k, v]) => [k, Math.round((v * 10_000) / counted) / 10]))
-    return { phases: out, total: Math.round((Object.values(ph).reduce((a, b) => a + b, 0) * 10_000) / counted) / 10 }
+    const threads = threadCpu(threads0)
+    return {
+      phases: out,
+      total: Math.round((Object.values(ph).reduce((a, b) => a + b, 0) * 10_000) / counted) / 10,
+      threadsUs: Object.fromEntries(Object.entries(threads).map(([k, v]) => [k, Math.round((v * 1000) / counted)])),
+      bytesWritten: Math.round((writeBytes() - written0) / counted),
+    }
   } finally {
     await tree.close().catch(() => undefined)
     await rm(path, { recursive: true, force: true })
@@ -339,8 +371,11 @@ export async function run({ quick = false, only, records, retention = 'all' } = 
 
   if (only === 'devices') {
     const runs = []
-    for (let r = 0; r < (quick ? 1 : 3); r++) runs.push(await devicePipeline(records ?? 40_000))
-    for (const d of runs) console.log(`device records, main-thread CPU µs/record by phase ${JSON.stringify(d.phases)}`)
+    for (let r = 0; r < (quick ? 1 : 3); r++) runs.push(await devicePipeline(records ?? 40_000, { outbox: retention === 'outbox' }))
+    for (const d of runs)
+      console.log(
+        `device records, main-thread CPU µs/record by phase ${JSON.stringify(d.phases)}; CPU µs/record by thread ${JSON.stringify(d.threadsUs)}; bytes written/record ${d.bytesWritten}`,
+      )
     add('device records: gateway check → mempool → producer filter → block → JSON receipts, main-thread CPU', 'µs/record', runs.map((d) => d.total))
     return rows
   }
@@ -409,7 +444,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     quick: process.argv.includes('--quick'),
     only: process.argv.includes('--pipeline') ? 'pipeline' : process.argv.includes('--devices') ? 'devices' : undefined,
     records: at > 0 ? Number(process.argv[at + 1]) : undefined,
-    retention: process.argv.includes('--retention') ? process.argv[process.argv.indexOf('--retention') + 1] : undefined,
+    retention: process.argv.includes('--outbox')
+      ? 'outbox'
+      : process.argv.includes('--retention')
+        ? process.argv[process.argv.indexOf('--retention') + 1]
+        : undefined,
   })
   for (const r of rows)
     console.log(
