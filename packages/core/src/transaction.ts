@@ -341,6 +341,34 @@ export function payloadHashOf(payload: Uint8Array): Uint8Array {
   return memo(payloadHashCache, payload, () => sha256(payload))
 }
 
+/**
+ * SHA-256 of `tx.payload`: payloadHashOf's answer, memoised in a field of the tx objects core builds (a WeakMap
+ * entry per record otherwise: validateTx asked for it of every record the outbox, the mempool or a block took).
+ * A payload's memo (payloadHashOf, rememberPayloadHash) is used when there is one.
+ */
+export function txPayloadHash(tx: Transaction): Uint8Array {
+  let h = TransactionObject.payloadHash(tx)
+  if (h === undefined) {
+    h = payloadHashCache.get(tx.payload)
+    if (h === undefined) {
+      h = sha256(tx.payload)
+      if (!TransactionObject.setPayloadHash(tx, h)) payloadHashCache.set(tx.payload, h)
+    } else TransactionObject.setPayloadHash(tx, h)
+  }
+  return h
+}
+
+/**
+ * rememberPayloadHash for the payload of `tx`, kept in the tx's field when it has one: the SHA-256 of exactly
+ * `tx.payload`, computed elsewhere (the worker that checked a received record, or the caller that hashed the
+ * payload to build the record's body). The caller vouches for it; a tx or payload that has a hash keeps it.
+ */
+export function rememberTxPayloadHash(tx: Transaction, hash: Uint8Array): void {
+  if (hash.byteLength !== 32) throw new RangeError(`a SHA-256 is 32 bytes, got ${hash.byteLength}`)
+  if (TransactionObject.payloadHash(tx) !== undefined || payloadHashCache.has(tx.payload)) return
+  if (!TransactionObject.setPayloadHash(tx, hash)) payloadHashCache.set(tx.payload, hash)
+}
+
 export interface CreateTxInit {
   network: string
   kind?: TxKind
@@ -414,7 +442,7 @@ export function validateTx(tx: StrippedTx | Transaction, rules: TxRules, opts: {
     if (tx.payload.byteLength !== b.payloadSize) {
       throw new ValidationError('ERR_TX_PAYLOAD_SIZE', `payload is ${tx.payload.byteLength} bytes, body says ${b.payloadSize}`, { txId: id() })
     }
-    if (!equalBytes(payloadHashOf(tx.payload), b.payloadHash)) {
+    if (!equalBytes(txPayloadHash(tx), b.payloadHash)) {
       throw new ValidationError('ERR_TX_PAYLOAD_HASH', 'payload does not match the signed payload hash', { txId: id() })
     }
   }

@@ -86,9 +86,10 @@ export class StrippedTxObject implements StrippedTx {
   }
 }
 
-/** A full transaction [stripped, payload]: the stripped memos plus the full encoding's. */
+/** A full transaction [stripped, payload]: the stripped memos plus the full encoding's and its payload's SHA-256. */
 export class TransactionObject extends StrippedTxObject implements Transaction {
   #enc: Uint8Array | undefined = undefined
+  #payloadHash: Uint8Array | undefined = undefined
 
   constructor(
     body: TxBody,
@@ -105,5 +106,17 @@ export class TransactionObject extends StrippedTxObject implements Transaction {
   static setEnc(tx: Transaction, enc: Uint8Array): void {
     if (#enc in tx) tx.#enc = enc
     else txEnc.set(tx, enc)
+  }
+
+  /** The memoised SHA-256 of `tx.payload`, kept on the tx object; undefined for any other object (see payloadHashOf). */
+  static payloadHash(tx: Transaction): Uint8Array | undefined {
+    return #payloadHash in tx ? tx.#payloadHash : undefined
+  }
+
+  /** Set the payload-hash memo; false when `tx` has no such field (the caller uses the per-payload memo). */
+  static setPayloadHash(tx: Transaction, hash: Uint8Array): boolean {
+    if (!(#payloadHash in tx)) return false
+    tx.#payloadHash = hash
+    return true
   }
 }
