@@ -4,7 +4,7 @@ import type { StrippedTx, Transaction, TxBody } from './transaction.js'
 /**
  * The record objects core builds (decoded, created, stripped): plain data with the same enumerable fields, in the
  * same order, as the object literals they replace, plus private memo fields — the body's encoding, the stripped
- * and full encodings, the txId and its hex. These memos were WeakMap entries, three per decoded record at once:
+ * and full encodings, the txId, its hex and its Merkle leaf hash, the payload's SHA-256. These memos were WeakMap entries, three per decoded record at once:
  * ≈ 4 of a 1 KiB record's ≈ 7 µs of `decodeTransaction` (micro-measured), and ephemeron-table work for every
  * GC after. A private field is not enumerable, not copied by a spread or structured clone, and invisible to
  * deep equality, so a copy or a clone simply has no memo, exactly as with the WeakMaps.
@@ -19,6 +19,7 @@ const strippedEnc = new WeakMap<StrippedTx, Uint8Array>()
 const txEnc = new WeakMap<Transaction, Uint8Array>()
 const idMemo = new WeakMap<StrippedTx, Uint8Array>()
 const idHexMemo = new WeakMap<StrippedTx, string>()
+const leafMemo = new WeakMap<StrippedTx, Uint8Array>()
 
 /** A tx body with its encoding's memo. */
 export class TxBodyObject implements TxBody {
@@ -47,11 +48,12 @@ export class TxBodyObject implements TxBody {
   }
 }
 
-/** A stripped tx [body, signature] with its memos: stripped encoding, txId, txId hex. */
+/** A stripped tx [body, signature] with its memos: stripped encoding, txId, txId hex, Merkle leaf hash. */
 export class StrippedTxObject implements StrippedTx {
   #stripped: Uint8Array | undefined = undefined
   #id: Uint8Array | undefined = undefined
   #idHex: string | undefined = undefined
+  #leaf: Uint8Array | undefined = undefined
 
   constructor(
     public body: TxBody,
@@ -83,6 +85,16 @@ export class StrippedTxObject implements StrippedTx {
   static setIdHex(tx: StrippedTx, hex: string): void {
     if (#idHex in tx) tx.#idHex = hex
     else idHexMemo.set(tx, hex)
+  }
+
+  /** The memoised Merkle leaf hash of the tx's id (block.ts txLeafHash). */
+  static leaf(tx: StrippedTx): Uint8Array | undefined {
+    return #leaf in tx ? tx.#leaf : leafMemo.get(tx)
+  }
+
+  static setLeaf(tx: StrippedTx, leaf: Uint8Array): void {
+    if (#leaf in tx) tx.#leaf = leaf
+    else leafMemo.set(tx, leaf)
   }
 }
 

@@ -9,6 +9,7 @@ import {
   encodeStrippedTx,
   encodeTransaction,
   encodeTxBody,
+  leafHash,
   newTransaction,
   newTxBody,
   payloadHashOf,
@@ -23,6 +24,7 @@ import {
   txBodyToCbor,
   txId,
   txIdHex,
+  txLeafHash,
   txPayloadHash,
   validateTx,
 } from '../src/index.js'
@@ -42,6 +44,7 @@ function answers(tx: Transaction) {
     id: toHex(txId(tx)),
     hex: txIdHex(tx),
     strippedId: txIdHex(stripTx(tx)),
+    leaf: toHex(txLeafHash(tx)),
   }
 }
 
@@ -57,12 +60,14 @@ describe('record objects with memo fields', () => {
           id: toHex(sha256(fresh(t))),
           hex: toHex(sha256(fresh(t))),
           strippedId: toHex(sha256(fresh(t))),
+          leaf: toHex(leafHash(sha256(fresh(t)))),
         }
         const bytes = encodeCbor([[txBodyToCbor(t.body), t.signature], t.payload])
         const built = newTransaction(newTxBody(t.body), t.signature, t.payload)
         if (order === 1) txIdHex(built)
         if (order === 2) encodeTransaction(built)
         if (order === 3) encodeTxBody(built.body)
+        if (order === 1) txLeafHash(built)
         for (const tx of [literal, built, decodeTransaction(bytes), decodeTransactionGeneral(bytes)]) {
           expect(answers(tx)).toEqual(want)
           // Same enumerable fields, same order, as the literal: deep equality, JSON and key order unchanged.
