@@ -347,10 +347,11 @@ export class FileIngestImpl implements FileIngest {
   writeReceipts(
     committed: ReceiptSource[],
     receiptFor: (txId: string) => Promise<object | undefined>,
+    jsonsFor?: (txIds: string[]) => Promise<Array<string | undefined>>,
   ): Promise<ReceiptWriteOutcome> {
     // Serialised so that two calls never append to the same line-mode receipt file concurrently.
     const run = this.receiptChain.then(async () => {
-      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs, this.receiptIo)
+      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs, this.receiptIo, jsonsFor)
       if (out.written.length > 0) this.log.debug({ receipts: out.written.length }, 'receipts written')
       if (out.failed.length > 0) {
         this.counters.receiptsFailed += out.failed.length
