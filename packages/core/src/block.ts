@@ -8,6 +8,7 @@ import { FORMAT_VERSION, LIMITS } from './limits.js'
 import { leafHash, merkleRoot } from './merkle.js'
 import { decodeStrippedTx, type StrippedTx, type TxRules, encodeStrippedTx, strippedTxFromCbor, txId, txIdHex, validateTx } from './transaction.js'
 import { fastSplitBlock } from './tx-fast-decode.js'
+import { StrippedTxObject } from './tx-objects.js'
 
 /** The hashed part of a block header (DESIGN §3). */
 export interface HeaderBody {
@@ -156,15 +157,14 @@ export function blockHashHex(h: HeaderBody): string {
 }
 
 // A record's leaf is hashed at block import and again for its receipt (the check that the stored tree's leaf
-// at its index is this tx's): memoised per tx object, like its txId.
-const leafCache = new WeakMap<StrippedTx, Uint8Array>()
+// at its index is this tx's): memoised per tx object, like its txId (a field of core's tx objects, tx-objects.ts).
 
 /** The RFC 6962 leaf hash of a tx's txId, memoised per tx object. */
 export function txLeafHash(tx: StrippedTx): Uint8Array {
-  let leaf = leafCache.get(tx)
+  let leaf = StrippedTxObject.leaf(tx)
   if (leaf === undefined) {
     leaf = leafHash(txId(tx))
-    leafCache.set(tx, leaf)
+    StrippedTxObject.setLeaf(tx, leaf)
   }
   return leaf
 }

@@ -171,8 +171,18 @@ export function ulidForBig(timestampMs: number, entropy: Uint8Array): string {
   return out
 }
 
+// A block's receipts mostly share their records' second: the last second's text is kept (a Date and two strings
+// per receipt otherwise). Same text as before for every ms: it depends on floor(ms / 1000) only.
+let lastIsoSecond = Number.NaN
+let lastIsoText = ''
+
 function isoSeconds(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`
+  const sec = Math.floor(ms / 1000)
+  if (sec === lastIsoSecond) return lastIsoText
+  const text = `${new Date(ms).toISOString().slice(0, 19)}Z`
+  lastIsoSecond = sec
+  lastIsoText = text
+  return text
 }
 
 /** What the caller of a receipt builder has already proven. */
@@ -242,18 +252,23 @@ export function chainpointReceiptJson(input: ReceiptInput, opts: ReceiptBuildOpt
   }
   ops += `,${headerOpsJson(header)},${anchorJson(header, input.anchorBase)}`
   return (
-    `{"@context":${JSON.stringify(CHAINPOINT_CONTEXT)},"type":"Chainpoint","hash":"${toHex(tx.body.payloadHash)}",` +
+    `{"@context":${CONTEXT_JSON},"type":"Chainpoint","hash":"${toHex(tx.body.payloadHash)}",` +
     `"proof_id":${JSON.stringify(ulidFor(tx.body.timestamp, id))},"hash_received":${JSON.stringify(isoSeconds(tx.body.timestamp))},` +
     `"branches":[{"label":"profichain","ops":[${ops}]}]}`
   )
 }
 
-/** `wrapOps` as JSON text (the ops joined by commas). */
+/** `wrapOps` as JSON text (the ops joined by commas), written directly: no op objects, arrays or joins. */
 function wrapOpsJson(prefix: Uint8Array, suffix: Uint8Array): string {
-  return wrapOps(prefix, suffix)
-    .map((op) => ('l' in op ? `{"l":"${op.l}"}` : 'r' in op ? `{"r":"${op.r}"}` : '{"op":"sha-256"}'))
-    .join(',')
+  let out = ''
+  // `l` prepends, so the prefix goes in from its last chunk to its first (as wrapOps).
+  const last = prefix.byteLength === 0 ? -1 : Math.floor((prefix.byteLength - 1) / MAX_OPERAND_BYTES) * MAX_OPERAND_BYTES
+  for (let i = last; i >= 0; i -= MAX_OPERAND_BYTES) out += `{"l":"${toHex(prefix.subarray(i, i + MAX_OPERAND_BYTES))}"},`
+  for (let i = 0; i < suffix.byteLength; i += MAX_OPERAND_BYTES) out += `{"r":"${toHex(suffix.subarray(i, i + MAX_OPERAND_BYTES))}"},`
+  return `${out}{"op":"sha-256"}`
 }
+
+const CONTEXT_JSON = JSON.stringify(CHAINPOINT_CONTEXT)
 
 // The anchor op is the same for every receipt of a block (per anchor base): its JSON text once per header.
 const anchorJsonCache = new WeakMap<BlockHeader, { base: string; json: string }>()

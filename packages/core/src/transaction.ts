@@ -6,6 +6,7 @@ import { sha256 } from './hash.js'
 import type { KeyPair } from './keys.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
 import { fastDecodeStrippedTx, fastDecodeTransaction } from './tx-fast-decode.js'
+import { StrippedTxObject, TransactionObject, TxBodyObject } from './tx-objects.js'
 
 /** The signed part of a transaction (DESIGN §3). */
 export interface TxBody {
@@ -40,10 +41,18 @@ export function txBodyToCbor(b: TxBody): CborValue {
 
 // Encodings are memoised per object: a record is signed, hashed, stored, gossiped and sized, and CBOR
 // encoding was a quarter of a busy node's main thread. Treat txs as immutable once encoded (build a new
-// object, e.g. `{ ...tx, signature }`, to change one), exactly as for the txId memo below.
-const bodyEnc = new WeakMap<TxBody, Uint8Array>()
-const strippedEnc = new WeakMap<StrippedTx, Uint8Array>()
-const txEnc = new WeakMap<Transaction, Uint8Array>()
+// object, e.g. `{ ...tx, signature }`, to change one), exactly as for the txId memo below. The memos are
+// private fields of the objects core builds (tx-objects.ts), WeakMap entries for any other object.
+
+/** A tx body object whose encoding core memoises in a field (cheaper than for a literal); same fields. */
+export function newTxBody(b: TxBody): TxBody {
+  return new TxBodyObject(b.version, b.network, b.kind, b.origin, b.seq, b.timestamp, b.payloadHash, b.payloadSize, b.metadata)
+}
+
+/** A transaction object `{ body, signature, payload }` whose memos (encodings, txId) are fields. */
+export function newTransaction(body: TxBody, signature: Uint8Array, payload: Uint8Array): Transaction {
+  return new TransactionObject(body, signature, payload)
+}
 
 function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {
   let v = cache.get(key)
@@ -55,7 +64,12 @@ function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V):
 }
 
 export function encodeTxBody(b: TxBody): Uint8Array {
-  return memo(bodyEnc, b, () => encodeTxBodyDirect(b) ?? encodeCbor(txBodyToCbor(b)))
+  let enc = TxBodyObject.enc(b)
+  if (enc === undefined) {
+    enc = encodeTxBodyDirect(b) ?? encodeCbor(txBodyToCbor(b))
+    TxBodyObject.setEnc(b, enc)
+  }
+  return enc
 }
 
 // A body written straight into one buffer: cborg's general encoder (tokens, a map sort by encoded keys,
@@ -140,12 +154,22 @@ export function encodeTxBodyDirect(b: TxBody): Uint8Array | undefined {
 const ARRAY2 = 0x82
 
 export function encodeStrippedTx(tx: StrippedTx): Uint8Array {
-  return memo(strippedEnc, tx, () => joinArray2(encodeTxBody(tx.body), tx.signature))
+  let enc = StrippedTxObject.stripped(tx)
+  if (enc === undefined) {
+    enc = joinArray2(encodeTxBody(tx.body), tx.signature)
+    StrippedTxObject.setStripped(tx, enc)
+  }
+  return enc
 }
 
 /** Wire/disk form of a full transaction: [stripped, payload]. */
 export function encodeTransaction(tx: Transaction): Uint8Array {
-  return memo(txEnc, tx, () => joinArray2(encodeStrippedTx(tx), tx.payload))
+  let enc = TransactionObject.enc(tx)
+  if (enc === undefined) {
+    enc = joinArray2(encodeStrippedTx(tx), tx.payload)
+    TransactionObject.setEnc(tx, enc)
+  }
+  return enc
 }
 
 /** encode([x, bytes]) from encode(x) and the raw bytes. */
@@ -165,22 +189,22 @@ export function txBodyFromCbor(v: CborValue): TxBody {
   if (version !== FORMAT_VERSION) throw new CodecError(`tx.version: unsupported version ${version}`)
   const kind = read.text(a[2], 'tx.kind', LIMITS.kindBytes)
   if (!(TX_KINDS as readonly string[]).includes(kind)) throw new CodecError(`tx.kind: unknown kind "${kind}"`)
-  return {
+  return new TxBodyObject(
     version,
-    network: read.text(a[1], 'tx.network', LIMITS.networkIdBytes),
-    kind: kind as TxKind,
-    origin: read.bytes(a[3], 'tx.origin', 32),
-    seq: read.uint(a[4], 'tx.seq'),
-    timestamp: read.uint(a[5], 'tx.timestamp'),
-    payloadHash: read.bytes(a[6], 'tx.payloadHash', 32),
-    payloadSize: read.uint(a[7], 'tx.payloadSize'),
-    metadata: read.textMap(a[8], 'tx.metadata', LIMITS.metadataEntries, LIMITS.metadataKeyBytes, LIMITS.metadataValueBytes),
-  }
+    read.text(a[1], 'tx.network', LIMITS.networkIdBytes),
+    kind as TxKind,
+    read.bytes(a[3], 'tx.origin', 32),
+    read.uint(a[4], 'tx.seq'),
+    read.uint(a[5], 'tx.timestamp'),
+    read.bytes(a[6], 'tx.payloadHash', 32),
+    read.uint(a[7], 'tx.payloadSize'),
+    read.textMap(a[8], 'tx.metadata', LIMITS.metadataEntries, LIMITS.metadataKeyBytes, LIMITS.metadataValueBytes),
+  )
 }
 
 export function strippedTxFromCbor(v: CborValue): StrippedTx {
   const a = read.array(v, 2, 'stripped tx')
-  return { body: txBodyFromCbor(a[0]), signature: read.bytes(a[1], 'tx.signature', 64) }
+  return new StrippedTxObject(txBodyFromCbor(a[0]), read.bytes(a[1], 'tx.signature', 64))
 }
 
 // decodeCbor has proven `bytes` canonical, so they are the encoding: remember a private copy, and a
@@ -193,8 +217,8 @@ export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
     const copy = new Uint8Array(bytes)
     const fast = fastDecodeStrippedTx(copy)
     if (fast !== undefined) {
-      strippedEnc.set(fast.tx, copy)
-      bodyEnc.set(fast.tx.body, copy.subarray(1, fast.bodyEnd))
+      StrippedTxObject.setStripped(fast.tx, copy)
+      TxBodyObject.setEnc(fast.tx.body, copy.subarray(1, fast.bodyEnd))
       return fast.tx
     }
   }
@@ -205,7 +229,7 @@ export function decodeStrippedTx(bytes: Uint8Array): StrippedTx {
 export function decodeStrippedTxGeneral(bytes: Uint8Array): StrippedTx {
   const tx = strippedTxFromCbor(decodeCbor(bytes, 'stripped tx'))
   const copy = new Uint8Array(bytes)
-  strippedEnc.set(tx, copy)
+  StrippedTxObject.setStripped(tx, copy)
   rememberBody(tx, copy)
   return tx
 }
@@ -216,10 +240,10 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
     const fast = fastDecodeTransaction(copy)
     if (fast !== undefined) {
       const { tx, bodyEnd, strippedEnd } = fast
-      txEnc.set(tx, copy)
+      TransactionObject.setEnc(tx, copy)
       const stripped = copy.slice(1, strippedEnd)
-      strippedEnc.set(tx, stripped)
-      bodyEnc.set(tx.body, stripped.subarray(1, bodyEnd - 1))
+      StrippedTxObject.setStripped(tx, stripped)
+      TxBodyObject.setEnc(tx.body, stripped.subarray(1, bodyEnd - 1))
       return tx
     }
   }
@@ -231,13 +255,13 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
 export function decodeTransactionGeneral(bytes: Uint8Array): Transaction {
   const a = read.array(decodeCbor(bytes, 'transaction'), 2, 'transaction')
   const stripped = strippedTxFromCbor(a[0])
-  const tx = { ...stripped, payload: read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes) }
+  const tx = new TransactionObject(stripped.body, stripped.signature, read.bytes(a[1], 'tx.payload', undefined, LIMITS.payloadBytes))
   const copy = new Uint8Array(bytes)
-  txEnc.set(tx, copy)
+  TransactionObject.setEnc(tx, copy)
   const strippedLen = copy.byteLength - 1 - cborBytesHead(tx.payload.byteLength).byteLength - tx.payload.byteLength
   // A copy, not a view: a stripped tx (stripTx keeps this encoding) must not hold the payload in memory.
   const strippedBytes = copy.slice(1, 1 + strippedLen)
-  strippedEnc.set(tx, strippedBytes)
+  StrippedTxObject.setStripped(tx, strippedBytes)
   rememberBody(tx, strippedBytes)
   return tx
 }
@@ -245,17 +269,15 @@ export function decodeTransactionGeneral(bytes: Uint8Array): Transaction {
 /** Memoise the body encoding inside a (canonical, just decoded) stripped encoding [body, signature]. */
 function rememberBody(tx: StrippedTx, stripped: Uint8Array): void {
   const bodyLen = stripped.byteLength - 1 - cborBytesHead(tx.signature.byteLength).byteLength - tx.signature.byteLength
-  bodyEnc.set(tx.body, stripped.subarray(1, 1 + bodyLen))
+  TxBodyObject.setEnc(tx.body, stripped.subarray(1, 1 + bodyLen))
 }
-
-const idCache = new WeakMap<StrippedTx, Uint8Array>()
 
 /** txId = SHA-256(encode(StrippedTransaction)). Memoised per object. */
 export function txId(tx: StrippedTx): Uint8Array {
-  let id = idCache.get(tx)
+  let id = StrippedTxObject.id(tx)
   if (id === undefined) {
     id = sha256(encodeStrippedTx(tx))
-    idCache.set(tx, id)
+    StrippedTxObject.setId(tx, id)
   }
   return id
 }
@@ -267,18 +289,16 @@ export function txId(tx: StrippedTx): Uint8Array {
  */
 export function rememberTxId(tx: StrippedTx, id: Uint8Array): void {
   if (id.byteLength !== 32) throw new RangeError(`a txId is 32 bytes, got ${id.byteLength}`)
-  if (!idCache.has(tx)) idCache.set(tx, id)
+  if (StrippedTxObject.id(tx) === undefined) StrippedTxObject.setId(tx, id)
 }
 
 // The hex id is the key of the mempool, outbox results, payload maps and receipts: a record's id was
 // converted to hex several times on its way (5 % of the store's commit pipeline); once per object now.
-const idHexCache = new WeakMap<StrippedTx, string>()
-
 export function txIdHex(tx: StrippedTx): string {
-  let hex = idHexCache.get(tx)
+  let hex = StrippedTxObject.idHex(tx)
   if (hex === undefined) {
     hex = toHex(txId(tx))
-    idHexCache.set(tx, hex)
+    StrippedTxObject.setIdHex(tx, hex)
   }
   return hex
 }
@@ -321,6 +341,34 @@ export function payloadHashOf(payload: Uint8Array): Uint8Array {
   return memo(payloadHashCache, payload, () => sha256(payload))
 }
 
+/**
+ * SHA-256 of `tx.payload`: payloadHashOf's answer, memoised in a field of the tx objects core builds (a WeakMap
+ * entry per record otherwise: validateTx asked for it of every record the outbox, the mempool or a block took).
+ * A payload's memo (payloadHashOf, rememberPayloadHash) is used when there is one.
+ */
+export function txPayloadHash(tx: Transaction): Uint8Array {
+  let h = TransactionObject.payloadHash(tx)
+  if (h === undefined) {
+    h = payloadHashCache.get(tx.payload)
+    if (h === undefined) {
+      h = sha256(tx.payload)
+      if (!TransactionObject.setPayloadHash(tx, h)) payloadHashCache.set(tx.payload, h)
+    } else TransactionObject.setPayloadHash(tx, h)
+  }
+  return h
+}
+
+/**
+ * rememberPayloadHash for the payload of `tx`, kept in the tx's field when it has one: the SHA-256 of exactly
+ * `tx.payload`, computed elsewhere (the worker that checked a received record, or the caller that hashed the
+ * payload to build the record's body). The caller vouches for it; a tx or payload that has a hash keeps it.
+ */
+export function rememberTxPayloadHash(tx: Transaction, hash: Uint8Array): void {
+  if (hash.byteLength !== 32) throw new RangeError(`a SHA-256 is 32 bytes, got ${hash.byteLength}`)
+  if (TransactionObject.payloadHash(tx) !== undefined || payloadHashCache.has(tx.payload)) return
+  if (!TransactionObject.setPayloadHash(tx, hash)) payloadHashCache.set(tx.payload, hash)
+}
+
 export interface CreateTxInit {
   network: string
   kind?: TxKind
@@ -332,21 +380,21 @@ export interface CreateTxInit {
 
 /** Build and sign a transaction with the origin's key. */
 export function createTransaction(key: KeyPair, init: CreateTxInit): Transaction {
-  const body: TxBody = {
-    version: FORMAT_VERSION,
-    network: init.network,
-    kind: init.kind ?? 'record',
-    origin: key.publicKey,
-    seq: init.seq,
-    timestamp: init.timestamp ?? Date.now(),
-    payloadHash: payloadHashOf(init.payload),
-    payloadSize: init.payload.byteLength,
-    metadata: init.metadata ?? {},
-  }
+  const body: TxBody = new TxBodyObject(
+    FORMAT_VERSION,
+    init.network,
+    init.kind ?? 'record',
+    key.publicKey,
+    init.seq,
+    init.timestamp ?? Date.now(),
+    payloadHashOf(init.payload),
+    init.payload.byteLength,
+    init.metadata ?? {},
+  )
   // Check the body against the decoder's rules so we never sign something peers would reject.
   checkBody(body)
   const signature = getCrypto().sign(key.seed, encodeTxBody(body))
-  return { body, signature, payload: init.payload }
+  return new TransactionObject(body, signature, init.payload)
 }
 
 function checkBody(body: TxBody): void {
@@ -357,13 +405,13 @@ function checkBody(body: TxBody): void {
 
 /** Drop the payload. */
 export function stripTx(tx: Transaction | StrippedTx): StrippedTx {
-  const s = { body: tx.body, signature: tx.signature }
-  const id = idCache.get(tx)
-  if (id) idCache.set(s, id)
-  const hex = idHexCache.get(tx)
-  if (hex !== undefined) idHexCache.set(s, hex)
-  const enc = strippedEnc.get(tx)
-  if (enc) strippedEnc.set(s, enc)
+  const s = new StrippedTxObject(tx.body, tx.signature)
+  const id = StrippedTxObject.id(tx)
+  if (id) StrippedTxObject.setId(s, id)
+  const hex = StrippedTxObject.idHex(tx)
+  if (hex !== undefined) StrippedTxObject.setIdHex(s, hex)
+  const enc = StrippedTxObject.stripped(tx)
+  if (enc) StrippedTxObject.setStripped(s, enc)
   return s
 }
 
@@ -394,7 +442,7 @@ export function validateTx(tx: StrippedTx | Transaction, rules: TxRules, opts: {
     if (tx.payload.byteLength !== b.payloadSize) {
       throw new ValidationError('ERR_TX_PAYLOAD_SIZE', `payload is ${tx.payload.byteLength} bytes, body says ${b.payloadSize}`, { txId: id() })
     }
-    if (!equalBytes(payloadHashOf(tx.payload), b.payloadHash)) {
+    if (!equalBytes(txPayloadHash(tx), b.payloadHash)) {
       throw new ValidationError('ERR_TX_PAYLOAD_HASH', 'payload does not match the signed payload hash', { txId: id() })
     }
   }

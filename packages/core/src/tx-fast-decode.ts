@@ -1,6 +1,7 @@
 import { cborHeadAt, cborHeadEnd, MAX_DECODE_BYTES } from './codec.js'
 import { FORMAT_VERSION, LIMITS, TX_KINDS, type TxKind } from './limits.js'
 import type { StrippedTx, Transaction, TxBody } from './transaction.js'
+import { StrippedTxObject, TransactionObject, TxBodyObject } from './tx-objects.js'
 
 /**
  * A direct reader for the one shape every gossiped and stored record has:
@@ -129,20 +130,22 @@ function readBody(r: Reader): TxBody | undefined {
   const entries = r.head(5)
   if (entries < 0 || entries > LIMITS.metadataEntries) return undefined
   const metadata: Record<string, string> = {}
-  let prevKey: [number, number] | undefined
+  let prevStart = -1
+  let prevEnd = -1
   for (let i = 0; i < entries; i++) {
     const keyStart = r.pos
     const key = r.text(LIMITS.metadataKeyBytes)
     // "__proto__" and the like: leave the odd cases to the general decoder.
     if (key === undefined || key === '__proto__') return undefined
     // Canonical order: encoded keys strictly increasing bytewise (also rules out duplicates).
-    if (prevKey !== undefined && compare(r.b, prevKey[0], prevKey[1], keyStart, r.pos) >= 0) return undefined
-    prevKey = [keyStart, r.pos]
+    if (prevStart >= 0 && compare(r.b, prevStart, prevEnd, keyStart, r.pos) >= 0) return undefined
+    prevStart = keyStart
+    prevEnd = r.pos
     const value = r.text(LIMITS.metadataValueBytes)
     if (value === undefined) return undefined
     metadata[key] = value
   }
-  return { version, network, kind: kind as TxKind, origin, seq, timestamp, payloadHash, payloadSize, metadata }
+  return new TxBodyObject(version, network, kind as TxKind, origin, seq, timestamp, payloadHash, payloadSize, metadata)
 }
 
 /** Where the parts end in the bytes: body = [1, bodyEnd), stripped tx = [1, strippedEnd). */
@@ -168,7 +171,7 @@ export function fastDecodeTransaction(bytes: Uint8Array): FastDecoded | undefine
   const strippedEnd = r.pos
   const p = r.span(2, LIMITS.payloadBytes)
   if (p < 0 || r.pos !== bytes.byteLength) return undefined
-  return { tx: { body, signature, payload: bytes.subarray(p, r.pos) }, bodyEnd, strippedEnd }
+  return { tx: new TransactionObject(body, signature, bytes.subarray(p, r.pos)), bodyEnd, strippedEnd }
 }
 
 /** The stripped tx [body, signature] encoded by `bytes` (same rules; body = [1, bodyEnd)), or undefined. */
@@ -181,7 +184,7 @@ export function fastDecodeStrippedTx(bytes: Uint8Array): { tx: StrippedTx; bodyE
   const bodyEnd = r.pos
   const signature = r.bytes(64)
   if (signature === undefined || r.pos !== bytes.byteLength) return undefined
-  return { tx: { body, signature }, bodyEnd }
+  return { tx: new StrippedTxObject(body, signature), bodyEnd }
 }
 
 /** Skip one well-formed definite-length item (no tags, no simple values or floats); false on anything else. */

@@ -7,8 +7,11 @@ import {
   getCrypto,
   FORMAT_VERSION,
   LIMITS,
+  newTransaction,
+  newTxBody,
   payloadHashOf,
   ProfichainError,
+  rememberTxPayloadHash,
   sha256,
   type Transaction,
   type TxBody,
@@ -344,10 +347,11 @@ export class FileIngestImpl implements FileIngest {
   writeReceipts(
     committed: ReceiptSource[],
     receiptFor: (txId: string) => Promise<object | undefined>,
+    jsonsFor?: (txIds: string[]) => Promise<Array<string | undefined>>,
   ): Promise<ReceiptWriteOutcome> {
     // Serialised so that two calls never append to the same line-mode receipt file concurrently.
     const run = this.receiptChain.then(async () => {
-      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs, this.receiptIo)
+      const out = await writeReceiptFiles(this.receiptsDir, committed, receiptFor, this.log, this.madeDirs, this.receiptIo, jsonsFor)
       if (out.written.length > 0) this.log.debug({ receipts: out.written.length }, 'receipts written')
       if (out.failed.length > 0) {
         this.counters.receiptsFailed += out.failed.length
@@ -1198,17 +1202,19 @@ export class FileIngestImpl implements FileIngest {
    */
   private body(r: PendingRecord, seq: number, timestamp: number): TxBody {
     const { key, network } = this.components
-    const body: TxBody = {
+    // newTxBody / newTransaction: core keeps the record's memos (encodings, txId) in fields, not WeakMap entries.
+    const body: TxBody = newTxBody({
       version: FORMAT_VERSION,
       network,
       kind: 'record',
       origin: key.publicKey,
       seq,
       timestamp,
-      payloadHash: r.payloadHash ?? payloadHashOf(r.payload),
+      // (a plain SHA-256: the tx built from this body keeps it in its own memo, see sign)
+      payloadHash: r.payloadHash ?? sha256(r.payload),
       payloadSize: r.payload.byteLength,
       metadata: r.metadata,
-    }
+    })
     if (r.sameShape !== true) txBodyFromCbor(txBodyToCbor(body))
     return body
   }
@@ -1221,7 +1227,12 @@ export class FileIngestImpl implements FileIngest {
       signer && bodies.length >= POOL_SIGN_MIN
         ? await signer(encoded)
         : encoded.map((m) => getCrypto().sign(key.seed, m))
-    return bodies.map((body, j) => ({ tx: { body, signature: sigs[j], payload: recs[j].payload }, dedupeKey: recs[j].dedupeKey }))
+    return bodies.map((body, j) => {
+      const tx = newTransaction(body, sigs[j], recs[j].payload)
+      // body.payloadHash is the SHA-256 of this payload (body above): the outbox's check finds it on the tx
+      rememberTxPayloadHash(tx, body.payloadHash)
+      return { tx, dedupeKey: recs[j].dedupeKey }
+    })
   }
 
   /**

@@ -131,6 +131,11 @@ export interface FileIngest extends Startable {
   writeReceipts(
     committed: ReceiptSource[],
     receiptFor: (txId: string) => Promise<object | undefined>,
+    /**
+     * Optional: the same receipts as JSON text (`JSON.stringify` of receiptFor's), many at once, in the order
+     * asked, undefined where there is no proof. Line-mode receipt files use it when given.
+     */
+    jsonsFor?: (txIds: string[]) => Promise<Array<string | undefined>>,
   ): Promise<ReceiptWriteOutcome>
   /** Not ok while files or receipts cannot be written (disk full, I/O error); recovers by itself. */
   health(): IngestHealth

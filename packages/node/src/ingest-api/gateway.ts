@@ -6,14 +6,14 @@ import {
   encodeTransaction,
   type IngestCode,
   originKeyHex,
-  payloadHashOf,
-  rememberPayloadHash,
+  rememberTxPayloadHash,
   rememberTxId,
   type StrippedTx,
   toHex,
   type Transaction,
   txId,
   txIdHex,
+  txPayloadHash,
   ZERO_TX_ID,
 } from '@profichain/core'
 import type { DeviceIdentity, GatewayItem, IngestGateway, PushedReceipt, ReceiptFrame } from '@profichain/ingest'
@@ -192,7 +192,7 @@ export class NodeIngestGateway implements IngestGateway {
         // payload's SHA-256 is the body's payloadHash.
         if (ids) {
           rememberTxId(t, ids.slice(32 * k, 32 * k + 32))
-          rememberPayloadHash(t.payload, t.body.payloadHash)
+          rememberTxPayloadHash(t, t.body.payloadHash)
         }
         return true
       }
@@ -378,7 +378,7 @@ export class NodeIngestGateway implements IngestGateway {
     if (b.network !== this.init.network) return 'WRONG_NETWORK'
     if (b.kind !== 'record') return 'BAD_TX'
     if (b.payloadSize > this.init.maxTxBytes || tx.payload.byteLength > this.init.maxTxBytes) return 'TX_TOO_LARGE'
-    if (tx.payload.byteLength !== b.payloadSize || (hash && !equalBytes(payloadHashOf(tx.payload), b.payloadHash))) return 'BAD_TX'
+    if (tx.payload.byteLength !== b.payloadSize || (hash && !equalBytes(txPayloadHash(tx), b.payloadHash))) return 'BAD_TX'
     return undefined
   }
 

@@ -33,9 +33,10 @@ export interface ReceiptsInit {
 /** Connected blocks whose txs wait for their confirmations (beyond this, the next flush scans the whole outbox). */
 const MAX_PENDING_TXS = 250_000
 
-export type ReceiptsStore = Pick<BlockTree, 'receiptAt' | 'receipt' | 'getTx' | 'acknowledge' | 'head'> & {
-  readonly outbox: Outbox
-}
+export type ReceiptsStore = Pick<BlockTree, 'receiptAt' | 'receipt' | 'getTx' | 'acknowledge' | 'head'> &
+  Partial<Pick<BlockTree, 'chainpointJsonsAt'>> & {
+    readonly outbox: Outbox
+  }
 
 export interface ReceiptsComponents {
   store: ReceiptsStore
@@ -238,10 +239,16 @@ class Receipts extends EventEmitter<ReceiptsEvents> implements ReceiptsWriter {
       .map((d) => ({ txId: d.txId, metadata: d.tx.body.metadata }))
     if (sources.length === 0) return []
     const base = this.init.anchorBase()
-    const outcome = await ingest.writeReceipts(sources, (id) => {
-      const loc = byId.get(id)
-      return loc ? store.receiptAt(loc, 'chainpoint', base) : store.receipt(id, 'chainpoint', base)
-    })
+    // Line-mode receipts as text, a batch at once (the store writes the JSON directly: no receipt object per line).
+    const jsonsAt = store.chainpointJsonsAt?.bind(store)
+    const outcome = await ingest.writeReceipts(
+      sources,
+      (id) => {
+        const loc = byId.get(id)
+        return loc ? store.receiptAt(loc, 'chainpoint', base) : store.receipt(id, 'chainpoint', base)
+      },
+      jsonsAt && ((ids) => jsonsAt(ids.map((id) => byId.get(id) as TxLocation), base)),
+    )
     if (outcome.failed.length > 0) {
       this.failedCount?.inc(outcome.failed.length)
       const first = outcome.failed[0]
