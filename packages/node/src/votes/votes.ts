@@ -17,7 +17,7 @@ import type { AddBlockResult, BlockTree, VoteEvidence } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
-import type { VoteLock } from './vote-lock.js'
+import type { VoteRule } from './vote-rule.js'
 
 /**
  * Votes (quorum consensus, DESIGN §5): this node co-signs each new canonical block it validated, if it is a
@@ -28,7 +28,11 @@ import type { VoteLock } from './vote-lock.js'
  * - received votes (already checked by the network: network, validator, signature): the block's height must
  *   match the vote's; the store records the vote (two votes by one validator at one height: evidence, that
  *   validator ignored from then on) and adds the signature to the stored header; a vote for a block not
- *   stored yet waits in a pending pool bounded by count and bytes until the block arrives.
+ *   stored yet waits in a pending pool bounded by count and bytes until the block arrives;
+ * - the quorum vote rule (`VoteRule`, shared with the producer): no vote on a branch without one of this
+ *   validator's earlier votes until that vote is provably dead; late votes: after each new block or vote,
+ *   canonical blocks above the final height where it has not voted yet are co-signed when the rule allows
+ *   (finality, and the dead-proofs validators of the other branch are waiting for).
  */
 export interface VotesEvents {
   /** This node co-signed a block and published its vote. */
@@ -41,7 +45,16 @@ export interface VotesEvents {
 
 export type VotesStore = Pick<
   BlockTree,
-  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum' | 'getHashAtHeight'
+  | 'guardVote'
+  | 'recordVote'
+  | 'addSignatures'
+  | 'isEquivocator'
+  | 'finalHeight'
+  | 'finalHash'
+  | 'getBlockMeta'
+  | 'adoptQuorum'
+  | 'getHashAtHeight'
+  | 'getHeader'
 >
 
 export interface VotesInit {
@@ -63,8 +76,8 @@ export interface VotesComponents {
    * takes the result like a produced block's (events, reorg recovery, receipts).
    */
   applied?: (result: AddBlockResult) => void
-  /** The short lock on own votes (shared with the producer's `guardSealing`); absent: no lock. */
-  lock?: VoteLock
+  /** The quorum vote rule (shared with the producer's `guardSealing`); absent: the vote guard alone. */
+  rule?: VoteRule
   logger: Logger
   registry?: Registry
 }
@@ -83,6 +96,9 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   /** Resolves when everything queued so far is done. */
   idle(): Promise<void>
 }
+
+/** Late votes look at most this many heights above the final block per pass. */
+const CATCH_UP_HEIGHTS = 64
 
 interface Pending {
   vote: Vote
@@ -104,6 +120,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
   private queue: Promise<unknown> = Promise.resolve()
   private lastFinal: number
   private stopped = false
+  private catchUpQueued = false
   private readonly metrics?: {
     sent: Counter
     received: Counter
@@ -141,8 +158,25 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
         adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
-        locked: c('locked', 'Own votes not cast: this node co-signed a block of another branch moments before (vote lock)'),
+        locked: c('locked', 'Own votes and seals refused by the quorum vote rule: an earlier vote of this validator is on another branch and not provably dead'),
       }
+      const rule = components.rule
+      new Gauge({
+        name: 'profichain_votes_lock_height',
+        help: 'Height of the own vote this validator is locked on (quorum vote rule; 0: not locked)',
+        registers,
+        collect() {
+          this.set(rule?.lock?.height ?? 0)
+        },
+      })
+      new Gauge({
+        name: 'profichain_votes_lock_missing',
+        help: 'Signatures on other blocks at the locked height still needed to prove that vote dead (0: not locked)',
+        registers,
+        collect() {
+          this.set(rule?.lock?.missing ?? 0)
+        },
+      })
       const pendingCount = () => this.pendingVotes
       new Gauge({
         name: 'profichain_votes_pending',
@@ -182,15 +216,47 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       if (this.stopped) return
       const hash = blockHash(block.header)
       try {
-        if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block, hash)
+        if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block.header, hash, true)
         await this.applyPending(hash, block.header.height)
         await this.retryPending(block.header.height)
       } catch (err) {
         this.log.error({ err, height: block.header.height, blockHash: toHex(hash) }, 'voting on a block failed')
       }
       this.checkFinal()
+      this.scheduleCatchUp()
     })
   }
+
+  /**
+   * Late votes: co-sign the canonical blocks above the final height where this validator has no vote yet,
+   * when the rule allows (a block it could not sign when it came — locked, or missed while offline). Runs
+   * after new blocks and votes (coalesced), at most `CATCH_UP_HEIGHTS` heights above the final block.
+   */
+  private scheduleCatchUp(): void {
+    const rule = this.components.rule
+    if (!this.voting || !rule || this.catchUpQueued || this.stopped) return
+    this.catchUpQueued = true
+    void this.serial(async () => {
+      this.catchUpQueued = false
+      if (this.stopped) return
+      const { store } = this.components
+      const from = store.finalHeight() + 1
+      try {
+        for (let h = from; h < from + CATCH_UP_HEIGHTS; h++) {
+          const hash = await store.getHashAtHeight(h)
+          if (!hash) break
+          if ((await rule.ownAt(h)) !== undefined) continue
+          const header = await store.getHeader(hash)
+          if (!header) continue
+          await this.castVote(header, hash, false)
+        }
+      } catch (err) {
+        this.log.error({ err }, 'late votes failed')
+      }
+      this.checkFinal()
+    })
+  }
+
 
   onVote(vote: Vote, from?: string): Promise<Verdict> {
     return this.serial(async () => {
@@ -208,6 +274,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       }
       const verdict = await this.apply(vote, meta.height, from)
       this.checkFinal()
+      if (verdict === 'accept') this.scheduleCatchUp()
       return verdict
     })
   }
@@ -223,27 +290,36 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     }
   }
 
-  /** Guard first (durable), then sign, store the signature, publish. */
-  private async castVote(block: Block, hash: Uint8Array): Promise<void> {
-    const { store, key, publish, lock } = this.components
-    const height = block.header.height
-    if (lock && (await lock.waitMs(height, (h) => store.getHashAtHeight(h))) > 0) {
-      // Just co-signed a block this chain does not hold: its votes may be on their way (VoteLock).
-      this.metrics?.locked.inc()
-      this.log.debug({ height, blockHash: toHex(hash) }, 'not co-signing yet: a recent vote of this node is on another branch')
-      return
-    }
-    if (!(await store.guardVote(height, hash))) {
+  /**
+   * The vote rule and the guard first (durable), then sign, store the signature, publish. `fresh`: the block
+   * just became canonical (a refusal is counted); false for late votes (retried quietly).
+   */
+  private async castVote(header: BlockHeader, hash: Uint8Array, fresh: boolean): Promise<void> {
+    const { store, key, publish, rule } = this.components
+    const height = header.height
+    if (rule) {
+      const d = await rule.acquire({ height, hash }, header.prevHash)
+      if (!d.ok) {
+        if (!fresh) return
+        if (d.reason === 'locked') {
+          this.metrics?.locked.inc()
+          this.log.debug({ height, blockHash: toHex(hash), lockedHeight: d.height, missing: d.missing }, 'not co-signing: an earlier vote of this node is on another branch (quorum vote rule)')
+        } else if (d.reason === 'voted') {
+          this.metrics?.refused.inc()
+          this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
+        }
+        return
+      }
+    } else if (!(await store.guardVote(height, hash))) {
       this.metrics?.refused.inc()
       this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
       return
     }
-    lock?.noteVote(height, hash)
-    const vote = voteForHeader(block.header, key)
+    const vote = voteForHeader(header, key)
     await store.recordVote(vote)
     await store.addSignatures(hash, [{ signer: vote.signer, signature: vote.signature }])
     // The producer's own signature is already in the block every peer has: no vote needed.
-    if (!equalBytes(block.header.producer, key.publicKey)) publish?.(vote)
+    if (!equalBytes(header.producer, key.publicKey)) publish?.(vote)
     this.metrics?.sent.inc()
     this.emit('vote', vote)
   }
