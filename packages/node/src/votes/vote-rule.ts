@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 
 export type VoteRuleStore = Pick<
   BlockTree,
-  'guardVote' | 'ownVotesAbove' | 'votesAt' | 'getHeader' | 'getHashAtHeight' | 'finalHeight' | 'finalHash' | 'isEquivocator'
+  'guardVote' | 'ownVotesAbove' | 'votesAt' | 'getHeader' | 'getHashAtHeight' | 'finalHeight' | 'finalHash' | 'isEquivocator' | 'head'
 >
 
 /** Where this validator is locked (the lowest own vote on another branch not provably dead yet). */
@@ -38,7 +38,7 @@ export class VoteRule {
   private readonly k: number
   private queue: Promise<unknown> = Promise.resolve()
   private prunedAt = -1
-  /** Latest lock state seen (undefined: not locked). */
+  /** Lock state of the latest decision at the head (undefined: not locked). */
   lock?: VoteLockState
 
   constructor(
@@ -123,6 +123,31 @@ export class VoteRule {
     return out
   }
 
+  /**
+   * The ancestor at `low` of `hash` (at `height`); `memo` (block → its ancestor at `low`) is shared by the
+   * walks of one decision, so own votes along one branch cost one walk, not one each.
+   */
+  private async ancestorAt(hash: string, height: number, low: number, memo: Map<string, string | undefined>): Promise<string | undefined> {
+    const path: string[] = []
+    let h: string | undefined = hash
+    let found: string | undefined
+    for (let ht = height; ; ht--) {
+      if (h === undefined || ht < low) break
+      if (ht === low) {
+        found = h
+        break
+      }
+      if (memo.has(h)) {
+        found = memo.get(h)
+        break
+      }
+      path.push(h)
+      h = (await this.parentOf(h))?.parent
+    }
+    for (const p of path) memo.set(p, found)
+    return found
+  }
+
   /** signer (hex) → block (hex) at `height`: recorded votes and the signatures on the headers they name and the canonical one. */
   private async signersAt(height: number): Promise<Map<string, string>> {
     const blocks = new Set<string>()
@@ -159,19 +184,24 @@ export class VoteRule {
     const lowest = Math.min(final.height, ...mine.map((x) => x.height))
     const up = await this.ancestry(toHex(parent), target.height - 1, lowest)
     if (targetHash !== undefined) up.set(target.height, targetHash)
-    const xAnc = new Map<string, Map<number, string>>()
+    const atFinal = new Map<string, string | undefined>()
+    const atTarget = new Map<string, string | undefined>()
+    const xFinal = new Map<string, string | undefined>()
+    const xTarget = new Map<string, string | undefined>()
     const signers = new Map<number, Map<string, string>>()
     for (const x of mine) {
-      const a = await this.ancestry(x.hash, x.height, Math.min(final.height, target.height))
-      xAnc.set(x.hash, a)
-      const conflicts =
-        x.height === target.height
-          ? x.hash !== targetHash
-          : x.height < target.height
-            ? up.get(x.height) !== x.hash
-            : targetHash === undefined || a.get(target.height) !== targetHash
-      const conflictsFinal = a.get(final.height) !== undefined && a.get(final.height) !== final.hash
-      if (conflicts && !conflictsFinal && !signers.has(x.height)) signers.set(x.height, await this.signersAt(x.height))
+      // An ancestor of the target (the usual case: own votes along the chain) needs nothing else.
+      if (x.height < target.height && up.get(x.height) === x.hash) continue
+      if (x.height === target.height) continue
+      const af = await this.ancestorAt(x.hash, x.height, final.height, atFinal)
+      xFinal.set(x.hash, af)
+      if (x.height > target.height) {
+        const at = await this.ancestorAt(x.hash, x.height, target.height, atTarget)
+        xTarget.set(x.hash, at)
+        if (targetHash !== undefined && at === targetHash) continue
+      }
+      const conflictsFinal = af !== undefined && af !== final.hash
+      if (!conflictsFinal && !signers.has(x.height)) signers.set(x.height, await this.signersAt(x.height))
     }
     const view: VoteView = {
       validators: this.n,
@@ -180,12 +210,13 @@ export class VoteRule {
       targetAncestor: (h) => up.get(h),
       final,
       own: mine,
-      ancestorOf: (x, h) => xAnc.get(x.hash)?.get(h),
+      ancestorOf: (x, h) => (h === final.height ? xFinal.get(x.hash) : h === target.height ? xTarget.get(x.hash) : undefined),
       signersAt: (h) => signers.get(h) ?? new Map(),
     }
     const d = mayVote(view)
     for (const x of mine) if (signers.has(x.height) && deadProofMissing(view, x) === 0) this.dead.add(x.hash)
-    this.noteLock(d)
+    // The lock state (gauges, log line) follows decisions at the head: a late vote lower down says nothing of it.
+    if (target.height >= this.store.head().height) this.noteLock(d)
     return d
   }
 
