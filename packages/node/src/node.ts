@@ -277,6 +277,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), rule: this.voteRule(), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
+        chain.on('stored', (hashes) => void votes.onStored(hashes))
         votes.on('final', (f) => {
           this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
           this.emit('final', f)

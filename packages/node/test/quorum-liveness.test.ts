@@ -228,6 +228,20 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect(fresh.lock).toBeUndefined()
   })
 
+  it('vote rule: the seal on a block off the chain counts as a dead-proof once the block is stored (chain stored event)', async () => {
+    const { p2, g3, g4b, tree, rule, votes } = await lockedOnF3()
+    // v2 had sealed its own H3 at height 3; it reaches v0 late, as a side block (G4 is longer).
+    const h3 = await seal(p2, v2, signerLimitLiftMs(genesis)) // past the signer limit (v2 sealed P1)
+    await tree.addBlock(h3)
+    expect(tree.head().hash).toEqual(blockHash(g4b.header))
+    // Stored, but its seal is not evidence until the votes subsystem records it: still locked.
+    expect(await rule.check({ height: 4, hash: blockHash(g4b.header) }, blockHash(g3.header))).toMatchObject({ reason: 'locked' })
+    await votes.onStored([blockHash(h3.header)])
+    await votes.idle()
+    // v1's seal on G3 and v2's on H3: two validators signed other blocks at 3. v0 co-signs G4 (late vote).
+    expect(await tree.ownVote(4)).toEqual(blockHash(g4b.header))
+  })
+
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {
     const b1 = await seal(g0, v1)
     const b2 = await seal(b1, v2)

@@ -87,6 +87,11 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   readonly voting: boolean
   /** A block became canonical (chain `block` event): co-sign it (validators), apply votes waiting for it. */
   onBlock(block: Block): Promise<void>
+  /**
+   * Blocks stored on any branch (chain `stored` event): their header signatures (the producer's seal
+   * included) are recorded as votes — the dead-proofs of the quorum vote rule come from off-chain blocks too.
+   */
+  onStored(hashes: Uint8Array[]): Promise<void>
   /** A vote from the network (the gossip topic validator's callback). */
   onVote(vote: Vote, from?: string): Promise<Verdict>
   /** The co-signatures on headers a peer served (sync), each taken like a gossiped vote. */
@@ -257,6 +262,28 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     })
   }
 
+
+  onStored(hashes: Uint8Array[]): Promise<void> {
+    if (!this.voting) return Promise.resolve()
+    return this.serial(async () => {
+      if (this.stopped) return
+      try {
+        for (const hash of hashes) {
+          const h = await this.components.store.getHeader(hash)
+          if (!h) continue
+          for (const s of h.signatures) {
+            if (this.components.store.isEquivocator(s.signer)) continue
+            // Stored header signatures were verified with the block; recordVote keeps the first per validator and height.
+            await this.apply({ network: h.network, height: h.height, blockHash: hash, signer: s.signer, signature: s.signature }, h.height)
+          }
+        }
+      } catch (err) {
+        this.log.error({ err }, 'recording the signatures of stored blocks failed')
+      }
+      this.checkFinal()
+      this.scheduleCatchUp()
+    })
+  }
 
   onVote(vote: Vote, from?: string): Promise<Verdict> {
     return this.serial(async () => {
