@@ -90,16 +90,25 @@ export class Sim {
     return best
   }
 
-  /** Fork choice: the highest (then lowest-tie) known block descending from the final block. */
+  /** Fork choice as the store's: the highest known block descending from the final block, then more known signatures, then the lowest tie. */
   head(v: number): SimBlock {
     const f = this.final(v)
+    const view = this.views[v]
+    const sigs = (b: SimBlock) => view.sigs.get(b.id)?.size ?? 0
     let best = f
-    for (const b of this.views[v].known.values()) {
+    for (const b of view.known.values()) {
       if (b.height <= f.height || this.ancestor(b.id, f.height) !== f.id) continue
-      if (b.height > best.height || (b.height === best.height && b.tie < best.tie)) best = b
+      if (b.height !== best.height) {
+        if (b.height > best.height) best = b
+      } else if (!this.lowestHashOnly && sigs(b) !== sigs(best)) {
+        if (sigs(b) > sigs(best)) best = b
+      } else if (b.tie < best.tie) best = b
     }
     return best
   }
+
+  /** The fork choice before session 8: equal height → lowest hash, whatever the signatures. */
+  lowestHashOnly = false
 
   /** Validator v's decision on signing `target` (a block, or a new child of `parent`). */
   decide(v: number, target: { height: number; id?: string }, parent: string): VoteDecision {

@@ -55,6 +55,7 @@ export type VotesStore = Pick<
   | 'adoptQuorum'
   | 'getHashAtHeight'
   | 'getHeader'
+  | 'head'
 >
 
 export interface VotesInit {
@@ -162,7 +163,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         equivocations: c('equivocations', 'Validators caught co-signing two blocks at one height (evidence kept)'),
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
-        adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
+        adopted: c('quorum_adopted', 'Side-branch blocks made the head on their signatures: the quorum, or more than the head at equal height (a stall avoided)'),
         locked: c('locked', 'Own votes and seals refused by the quorum vote rule: an earlier vote of this validator is on another branch and not provably dead'),
       }
       const rule = components.rule
@@ -382,7 +383,9 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         const r = await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
         // The quorum on a block that is not canonical (it lost fork choice before its votes came): adopt it,
         // or the network can stall for good (its signers may never co-sign another block at its height).
-        if (r && !r.becameFinal && r.signatures >= this.threshold && height > r.finalHeight) await this.adopt(vote.blockHash)
+        // Likewise a side block that now has more signatures than the head at its height (fork choice).
+        if (r && !r.becameFinal && height > r.finalHeight && (r.signatures >= this.threshold || (r.added > 0 && height === store.head().height)))
+          await this.adopt(vote.blockHash)
         return 'accept'
       }
     }
@@ -394,7 +397,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.metrics?.adopted.inc()
     this.log.warn(
       { height: result.head.height, blockHash: toHex(hash), depth: result.reorg?.depth ?? 0 },
-      'a block off the canonical chain reached the quorum: its branch is canonical now',
+      'a block off the canonical chain won on its signatures (the quorum, or more than the head at its height): its branch is canonical now',
     )
     this.components.applied?.(result)
   }
