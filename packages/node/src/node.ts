@@ -274,10 +274,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       if (this.genesis.consensus.type === 'quorum') {
         const votes = (this.parts.votes = createVotes(
           { genesis: this.genesis },
-          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), rule: this.voteRule(), logger: log('votes'), registry },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), rule: this.voteRule(), republish: (b) => this.network?.publishBlock(b), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
         chain.on('stored', (hashes) => void votes.onStored(hashes))
+        votes.start()
         votes.on('final', (f) => {
           this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
           this.emit('final', f)

@@ -56,6 +56,11 @@ export class VoteRule {
     return this.serial(async () => (await this.load()).get(height))
   }
 
+  /** Every block this validator signed above the final height (hex), lowest first. */
+  async ownAbove(): Promise<Array<{ height: number; hash: string }>> {
+    return this.serial(async () => [...(await this.load())].map(([height, hash]) => ({ height, hash })).sort((a, b) => a.height - b.height))
+  }
+
   /** May this validator sign `target` (hash undefined: a block it is about to seal on `parent`)? */
   check(target: { height: number; hash?: Uint8Array }, parent: Uint8Array): Promise<VoteDecision> {
     return this.serial(() => this.decide(target, parent))

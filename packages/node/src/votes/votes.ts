@@ -6,6 +6,7 @@ import {
   blockHash,
   encodeVote,
   equalBytes,
+  fromHex,
   type KeyPair,
   toHex,
   verifyVote,
@@ -55,6 +56,7 @@ export type VotesStore = Pick<
   | 'adoptQuorum'
   | 'getHashAtHeight'
   | 'getHeader'
+  | 'getBlock'
   | 'head'
 >
 
@@ -79,6 +81,13 @@ export interface VotesComponents {
   applied?: (result: AddBlockResult) => void
   /** The quorum vote rule (shared with the producer's `guardSealing`); absent: the vote guard alone. */
   rule?: VoteRule
+  /**
+   * Gossip a stored block again (the gossip subsystem). While finality stalls, a validator re-publishes the
+   * blocks it signed above the final height that are off its canonical chain: their signatures are the
+   * dead-proofs others may lack (a block sealed before any peer was connected is never gossiped, and sync
+   * fetches canonical blocks only).
+   */
+  republish?: (block: Block) => void
   logger: Logger
   registry?: Registry
 }
@@ -105,6 +114,8 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
 
 /** Late votes look at most this many heights above the final block per pass. */
 const CATCH_UP_HEIGHTS = 64
+/** Own off-chain blocks gossiped again per tick at most. */
+const REPUBLISH_MAX = 16
 
 interface Pending {
   vote: Vote
@@ -127,6 +138,9 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
   private lastFinal: number
   private stopped = false
   private catchUpQueued = false
+  private timer?: NodeJS.Timeout
+  private finalAtTick = -1
+  private readonly tickMs: number
   private readonly metrics?: {
     sent: Counter
     received: Counter
@@ -152,6 +166,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.maxPending = init.maxPending ?? 4096
     this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
     this.lastFinal = components.store.finalHeight()
+    this.tickMs = Math.max(1000, 2 * g.blockTimeMs)
     const registry = components.registry
     if (registry) {
       const registers = [registry]
@@ -195,9 +210,39 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     }
   }
 
-  start(): void {}
+  start(): void {
+    if (!this.voting || !this.components.rule) return
+    // A bounded re-check: late votes (a locked validator re-checks without new blocks or votes) and, while
+    // finality stalls, own off-chain blocks gossiped again.
+    this.timer = setInterval(() => this.tick(), this.tickMs)
+    this.timer.unref()
+  }
+
+  private tick(): void {
+    const { store, rule, republish } = this.components
+    const final = store.finalHeight()
+    const stalled = final === this.finalAtTick && store.head().height > final
+    this.finalAtTick = final
+    this.scheduleCatchUp()
+    if (!stalled || !rule || !republish) return
+    void this.serial(async () => {
+      if (this.stopped) return
+      let sent = 0
+      for (const x of await rule.ownAbove()) {
+        if (sent >= REPUBLISH_MAX) break
+        const canonical = await store.getHashAtHeight(x.height)
+        if (canonical && toHex(canonical) === x.hash) continue
+        const block = await store.getBlock(fromHex(x.hash))
+        if (!block) continue
+        republish(block)
+        sent++
+      }
+      if (sent > 0) this.log.debug({ blocks: sent, finalHeight: final }, 'finality stalled: own off-chain blocks gossiped again (dead-proofs for locked validators)')
+    }).catch((err) => this.log.error({ err }, 're-publishing own blocks failed'))
+  }
 
   async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
     this.stopped = true
     await this.idle()
   }
