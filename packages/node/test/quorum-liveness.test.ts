@@ -242,6 +242,23 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect(await tree.ownVote(4)).toEqual(blockHash(g4b.header))
   })
 
+  it('vote rule: while finality stalls, a validator gossips its off-chain blocks again (their seals are others\' dead-proofs)', async () => {
+    const { f3, g4b, tree, rule } = await lockedOnF3()
+    const sent: string[] = []
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, rule, republish: (b) => sent.push(hex(b)), logger: silent })
+    votes.start()
+    try {
+      const deadline = Date.now() + 15_000
+      while (!sent.includes(hex(f3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      // F3 (sealed by v0, off the chain G3-G4) goes out again; canonical blocks never do (sync serves them).
+      expect(sent).toContain(hex(f3))
+      expect(sent).not.toContain(hex(g4b))
+      expect(tree.finalHeight()).toBe(0)
+    } finally {
+      await votes.stop()
+    }
+  })
+
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {
     const b1 = await seal(g0, v1)
     const b2 = await seal(b1, v2)
