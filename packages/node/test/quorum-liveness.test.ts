@@ -193,6 +193,12 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     // G4 both got a quorum: two conflicting final blocks. With the rule v0 waits, F3's votes arrive, F3's
     // branch is adopted.
     const { f3, tree, rule, votes } = await lockedOnF3()
+    // The start-up courtesy wait: a fresh producer waits before its first seal, then seals (rule permitting).
+    const t0 = f3.header.timestamp + 1000
+    const plain = await guardSealing(consensus, tree, rule).producerDelay(f3.header, v0.publicKey, tree.chain, t0)
+    expect(plain).not.toBeNull()
+    const fresh = guardSealing(consensus, tree, rule, 60_000)
+    expect(await fresh.producerDelay(f3.header, v0.publicKey, tree.chain, t0)).toBe(Math.max(plain as number, 60_000))
     for (const k of [v2, v3]) await votes.onVote(sig(f3, k), 'x')
     await votes.idle()
     expect(tree.head().hash).toEqual(blockHash(f3.header))

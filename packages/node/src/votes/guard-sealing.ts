@@ -14,16 +14,24 @@ import type { VoteRule } from './vote-rule.js'
  * may seal once the head is `signerLimitLiftMs` old (the consensus exempts such a block): after a partition
  * the validators it allows may all have co-signed the next height elsewhere. Other consensus types:
  * unchanged. Without a rule (tests of the guard alone) only the vote guard applies.
+ *
+ * `startWaitMs` (a courtesy, safety does not depend on it): no seal for that long after the producer first
+ * asks. A restarted validator would otherwise seal at once on its stale head, before gossip or sync brought
+ * the current one: a fork at a height the others already signed, which locks it (and, sealed before any peer
+ * was connected, is never gossiped: its seal is a dead-proof the others lack).
  */
 export function guardSealing(
   inner: Consensus,
   store: Pick<BlockTree, 'ownVote' | 'guardVote' | 'getHashAtHeight'>,
   rule?: VoteRule,
+  startWaitMs = 0,
 ): Consensus {
   if (inner.type !== 'quorum') return inner
   const guarded = Object.create(inner) as Consensus
   const validators = new Set(inner.genesis.validators.map((v) => v.toLowerCase()))
+  let firstAsked: number | undefined
   guarded.producerDelay = async (parent, key, ctx, now) => {
+    firstAsked ??= now
     if ((await store.ownVote(parent.height + 1)) !== undefined) return null
     let delay = await inner.producerDelay(parent, key, ctx, now)
     // The signer limit says no: past the lift delay (a head nobody else extended) this validator may seal.
@@ -31,7 +39,7 @@ export function guardSealing(
     if (delay === null || !rule) return delay
     // Locked by an earlier vote on another branch: not now (asked again after a block time).
     const d = await rule.check({ height: parent.height + 1 }, blockHash(parent))
-    return d.ok ? delay : null
+    return d.ok ? Math.max(delay, firstAsked + startWaitMs - now) : null
   }
   guarded.seal = async (block, parent, key, ctx, signal) => {
     const sealed = await inner.seal(block, parent, key, ctx, signal)
