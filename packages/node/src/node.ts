@@ -197,7 +197,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           {
             chain: tree,
             context: tree.chain,
-            consensus: guardSealing(this.consensus, tree, this.voteRule(), Math.max(2000, 4 * this.genesis.blockTimeMs)),
+            consensus: guardSealing(this.consensus, tree, this.voteRule(), Math.max(5000, 10 * this.genesis.blockTimeMs)),
             key: this.key,
             merkleRoot: (ids) => verifier.merkleRoot(ids),
             logger: log('producer'),
