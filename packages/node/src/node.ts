@@ -19,7 +19,7 @@ import { createIngestApi, type IngestApiSubsystem } from './ingest-api/index.js'
 import { NodeMetrics } from './metrics.js'
 import { createReceiptsWriter, type ReceiptsWriter } from './receipts/index.js'
 import { createSync, createSyncHandlers, createWatchdog, type SyncService, trackImports, type Watchdog } from './sync/index.js'
-import { createVotes, guardSealing, VoteLock, type VotesService } from './votes/index.js'
+import { createVotes, guardSealing, VoteRule, type VotesService } from './votes/index.js'
 import { createPartnersWiring, type PartnersWiring } from './partners/wiring.js'
 import { createPublicAnchoring, type PublicAnchoring } from './anchor/index.js'
 import { createEthAnchor } from '@profichain/anchor'
@@ -85,7 +85,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
   } = {}
   private started = false
   private stopping?: Promise<void>
-  private lock?: VoteLock
+  private rule?: VoteRule
 
   constructor(init: NodeInit) {
     super()
@@ -197,7 +197,7 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
           {
             chain: tree,
             context: tree.chain,
-            consensus: guardSealing(this.consensus, tree, this.voteLock()),
+            consensus: guardSealing(this.consensus, tree, this.voteRule(), Math.max(5000, 10 * this.genesis.blockTimeMs)),
             key: this.key,
             merkleRoot: (ids) => verifier.merkleRoot(ids),
             logger: log('producer'),
@@ -274,9 +274,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
       if (this.genesis.consensus.type === 'quorum') {
         const votes = (this.parts.votes = createVotes(
           { genesis: this.genesis },
-          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), lock: this.voteLock(), logger: log('votes'), registry },
+          { store: tree, key: this.key, publish: (v) => this.network?.publishVote(v), applied: (r) => chain.applied(r), rule: this.voteRule(), republish: (b) => this.network?.publishBlock(b), logger: log('votes'), registry },
         ))
         chain.on('block', (b) => void votes.onBlock(b))
+        chain.on('stored', (hashes) => void votes.onStored(hashes))
+        votes.start()
         votes.on('final', (f) => {
           this.logger.debug({ height: f.height, blockHash: toHex(f.hash) }, 'final block')
           this.emit('final', f)
@@ -494,11 +496,11 @@ export class ProfichainNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** Quorum: the one short lock on this validator's votes, shared by its producer and its votes subsystem. */
-  private voteLock(): VoteLock | undefined {
-    if (this.genesis.consensus.type !== 'quorum') return undefined
-    this.lock ??= new VoteLock(Math.max(2000, 4 * this.genesis.blockTimeMs))
-    return this.lock
+  /** Quorum: the vote rule of this validator, shared by its producer and its votes subsystem. */
+  private voteRule(): VoteRule | undefined {
+    if (this.genesis.consensus.type !== 'quorum' || !this.parts.tree) return undefined
+    this.rule ??= new VoteRule(this.genesis, this.parts.tree, this.logger.child({ component: 'votes' }))
+    return this.rule
   }
 
   private requireChain(): ChainService {

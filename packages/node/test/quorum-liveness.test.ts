@@ -19,7 +19,7 @@ import { type AddBlockResult, type BlockTree, createBlockTree, genesisBlockOf } 
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createSync, createSyncHandlers, type SyncNet } from '../src/sync/index.js'
-import { createVotes, guardSealing, VoteLock } from '../src/votes/index.js'
+import { createVotes, guardSealing, VoteRule } from '../src/votes/index.js'
 import { quorumGenesis, silent } from './fakes.js'
 
 const NET = 'qstall'
@@ -149,47 +149,120 @@ describe('quorum liveness: no branch the network cannot extend', () => {
     expect((await tree.audit()).mismatches).toEqual([])
   })
 
-  it('vote lock: moments after co-signing a block, a validator does not seal above it on a branch without it; that block\'s quorum then brings its branch', async () => {
-    // Votes are not locked by the protocol. In the test's network v0 sealed F3, then (F3's votes not yet in)
-    // sealed G4 on the other branch; F3 and G4 both got a quorum: two conflicting final blocks, each side
-    // refusing the other's branch for good. With the lock v0 waits, F3's votes arrive, F3's branch is adopted.
+  /**
+   * v0 sealed F3, then G3 (another branch, lower hash) became its head. Votes are locked by the quorum vote
+   * rule: v0 neither seals nor co-signs above height 3 on G's branch until F3 is provably dead.
+   */
+  async function lockedOnF3() {
     const p1 = await seal(g0, v2)
     const p2 = await seal(p1, v3)
     const f3 = await seal(p2, v0)
     let g3 = await seal(p2, v1)
     for (let dt = 1_001; compareBytes(blockHash(g3.header), blockHash(f3.header)) > 0; dt++) g3 = await seal(p2, v1, dt)
     const tree = await openTree('v0')
-    let clock = Date.now()
-    const lock = new VoteLock(2000, () => clock)
+    const rule = new VoteRule(genesis, tree)
     const registry = new Registry()
-    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, lock, logger: silent, registry })
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, rule, logger: silent, registry })
     for (const b of [p1, p2, f3]) {
       await tree.addBlock(b)
       await votes.onBlock(b)
     }
     await tree.addBlock(g3)
     expect(tree.head().hash).toEqual(blockHash(g3.header))
-    // v0 is in turn at height 4 on G3: without the lock it could seal G4 at once.
-    const guarded = guardSealing(consensus, tree, lock)
+    // v0 is in turn at height 4 on G3: without the rule it could seal G4 at once.
+    const guarded = guardSealing(consensus, tree, rule)
     const at = g3.header.timestamp + 1000
     expect(await guardSealing(consensus, tree).producerDelay(g3.header, v0.publicKey, tree.chain, at)).toBe(0)
-    expect(await guarded.producerDelay(g3.header, v0.publicKey, tree.chain, at)).toBe(2000)
+    expect(await guarded.producerDelay(g3.header, v0.publicKey, tree.chain, at)).toBeNull()
     const g4 = await seal(g3, v0)
     await expect(guarded.seal(g4, g3.header, v0, tree.chain)).rejects.toMatchObject({ code: 'ERR_VOTE_GUARD' })
-    // It does not co-sign above F3 on G either (a G4 by another validator).
+    // It does not co-sign above F3 on G either (a G4 by another validator), however long it waits.
     const g4b = await seal(g3, v2)
     await tree.addBlock(g4b)
     await votes.onBlock(g4b)
+    await votes.idle()
     expect(await registry.getSingleMetricAsString('profichain_votes_locked_total')).toMatch(/ 1$/m)
+    expect(await registry.getSingleMetricAsString('profichain_votes_lock_height')).toMatch(/ 3$/m)
+    expect(await registry.getSingleMetricAsString('profichain_votes_lock_missing')).toMatch(/ 1$/m)
     expect(await tree.ownVote(4)).toBeUndefined()
-    // F3's votes arrive: its quorum brings its branch (adopted), final 3.
+    return { p2, f3, g3, g4b, tree, rule, votes, registry, guarded }
+  }
+
+  it('vote rule: a validator that sealed F3 does not seal or co-sign above it on a branch without it; F3\'s quorum then brings its branch', async () => {
+    // In the test's network v0 sealed F3, then (F3's votes not yet in) sealed G4 on the other branch; F3 and
+    // G4 both got a quorum: two conflicting final blocks. With the rule v0 waits, F3's votes arrive, F3's
+    // branch is adopted.
+    const { f3, tree, rule, votes } = await lockedOnF3()
+    // The start-up courtesy wait: a fresh producer waits before its first seal, then seals (rule permitting).
+    const t0 = f3.header.timestamp + 1000
+    const plain = await guardSealing(consensus, tree, rule).producerDelay(f3.header, v0.publicKey, tree.chain, t0)
+    expect(plain).not.toBeNull()
+    const fresh = guardSealing(consensus, tree, rule, 60_000)
+    expect(await fresh.producerDelay(f3.header, v0.publicKey, tree.chain, t0)).toBe(Math.max(plain as number, 60_000))
     for (const k of [v2, v3]) await votes.onVote(sig(f3, k), 'x')
     await votes.idle()
     expect(tree.head().hash).toEqual(blockHash(f3.header))
     expect(tree.finalHeight()).toBe(3)
-    // The lock is short: past it a validator votes and seals freely again (a branch lost for good never holds it).
-    clock += 2001
-    expect(await lock.waitMs(4, async () => undefined)).toBe(0)
+    // On F3's branch v0 may seal height 4 (the rule; the turn is the consensus's business).
+    expect(await rule.check({ height: 4 }, blockHash(f3.header))).toEqual({ ok: true })
+  })
+
+  it('vote rule: dead-proof votes unlock a validator; its persisted votes keep it locked across a restart until then', async () => {
+    const { f3, g3, g4b, rule } = await lockedOnF3()
+    // A restart: a new rule on the reopened store starts from the persisted own votes and is still locked.
+    await trees[0].close()
+    trees.splice(0)
+    const tree = await openTree('v0')
+    expect(tree.head().hash).toEqual(blockHash(g4b.header))
+    const fresh = new VoteRule(genesis, tree)
+    expect(await fresh.check({ height: 4, hash: blockHash(g4b.header) }, blockHash(g3.header))).toMatchObject({ ok: false, reason: 'locked', height: 3, missing: 1 })
+    void rule
+    const registry = new Registry()
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, rule: fresh, logger: silent, registry })
+    // F3's own co-signers are no proof (v0 itself): still locked. v2's vote for G3 is: with v1's seal, two
+    // validators (> n − k = 1) signed another block at 3 — F3 can never reach 3 of 4.
+    await votes.onVote(sig(f3, v0), 'x')
+    await votes.idle()
+    expect(await tree.ownVote(4)).toBeUndefined()
+    expect(await votes.onVote(sig(g3, v2), 'x')).toBe('accept')
+    await votes.idle()
+    // The late vote: v0 co-signs G4 now, and may seal on G's branch.
+    expect(await tree.ownVote(4)).toEqual(blockHash(g4b.header))
+    expect((await tree.getHeader(blockHash(g4b.header)))?.signatures.map((s) => toHex(s.signer))).toContain(toHex(v0.publicKey))
+    expect(await fresh.check({ height: 5 }, blockHash(g4b.header))).toEqual({ ok: true })
+    expect(await registry.getSingleMetricAsString('profichain_votes_lock_missing')).toMatch(/ 0$/m)
+    expect(fresh.lock).toBeUndefined()
+  })
+
+  it('vote rule: the seal on a block off the chain counts as a dead-proof once the block is stored (chain stored event)', async () => {
+    const { p2, g3, g4b, tree, rule, votes } = await lockedOnF3()
+    // v2 had sealed its own H3 at height 3; it reaches v0 late, as a side block (G4 is longer).
+    const h3 = await seal(p2, v2, signerLimitLiftMs(genesis)) // past the signer limit (v2 sealed P1)
+    await tree.addBlock(h3)
+    expect(tree.head().hash).toEqual(blockHash(g4b.header))
+    // Stored, but its seal is not evidence until the votes subsystem records it: still locked.
+    expect(await rule.check({ height: 4, hash: blockHash(g4b.header) }, blockHash(g3.header))).toMatchObject({ reason: 'locked' })
+    await votes.onStored([blockHash(h3.header)])
+    await votes.idle()
+    // v1's seal on G3 and v2's on H3: two validators signed other blocks at 3. v0 co-signs G4 (late vote).
+    expect(await tree.ownVote(4)).toEqual(blockHash(g4b.header))
+  })
+
+  it('vote rule: while finality stalls, a validator gossips its off-chain blocks again (their seals are others\' dead-proofs)', async () => {
+    const { f3, g4b, tree, rule } = await lockedOnF3()
+    const sent: string[] = []
+    const votes = createVotes({ genesis }, { store: tree, key: v0, publish: () => {}, applied: () => {}, rule, republish: (b) => sent.push(hex(b)), logger: silent })
+    votes.start()
+    try {
+      const deadline = Date.now() + 15_000
+      while (!sent.includes(hex(f3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      // F3 (sealed by v0, off the chain G3-G4) goes out again; canonical blocks never do (sync serves them).
+      expect(sent).toContain(hex(f3))
+      expect(sent).not.toContain(hex(g4b))
+      expect(tree.finalHeight()).toBe(0)
+    } finally {
+      await votes.stop()
+    }
   })
 
   it('a node that gets the quorum-signed block with its signatures (sync serves them) takes it as head', async () => {

@@ -389,6 +389,18 @@ export class BlockTree {
     return this.votes.ownVote(height)
   }
 
+  /** This node's own votes above `height`, lowest first (the quorum vote rule's persisted record). */
+  async ownVotesAbove(height: number): Promise<Array<{ height: number; hash: Uint8Array }>> {
+    this.checkOpen()
+    return this.votes.ownVotesAbove(height)
+  }
+
+  /** The first recorded vote of each of `signers` at `height` (blocks of verified headers only). */
+  async votesAt(height: number, signers: readonly Uint8Array[]): Promise<Vote[]> {
+    this.checkOpen()
+    return this.votes.votesAt(height, signers)
+  }
+
   /**
    * Remember a validator's vote (signature and validator already checked by the caller). A second vote by
    * the same validator for another block at the same height keeps both as evidence (durable) and from then

@@ -275,7 +275,9 @@ export class ForkChoice {
   async adoptQuorum(hash: Uint8Array): Promise<AddBlockResult | undefined> {
     const { p } = this
     const node = await p.nodes.node(hash)
-    if (!node || !this.quorumAboveFinal(node) || (await p.nodes.isCanonical(node))) return undefined
+    if (!node || (await p.nodes.isCanonical(node))) return undefined
+    // The quorum, or (quorum consensus) a side block that now beats the head: more signatures at equal work and height.
+    if (!this.quorumAboveFinal(node) && !(node.height > p.state.final.height && better(node, p.state.head, true))) return undefined
     const oldHead = p.state.head
     const { txs, ids } = await p.nodes.loadTxs(hash)
     const switched = await this.planSwitch(node, { header: node.header, txs }, ids)
@@ -516,5 +518,10 @@ export class ForkChoice {
 function better(a: TreeNode, b: TreeNode, longerOnTie: boolean): boolean {
   if (a.totalWork !== b.totalWork) return a.totalWork > b.totalWork
   if (longerOnTie && a.height !== b.height) return a.height > b.height
+  // Quorum: then more validator signatures (the stored header keeps valid validator signatures only). Two
+  // producers that sealed one height at once split the votes 2|1 with a validator offline: the validators of
+  // the 2 are locked by the quorum vote rule (their block is not provably dead), the 1's producer is free to
+  // build on the 2 — so the 2 must win, or finality waits for the offline validator.
+  if (longerOnTie && a.header.signatures.length !== b.header.signatures.length) return a.header.signatures.length > b.header.signatures.length
   return compareBytes(a.hash, b.hash) < 0
 }

@@ -63,6 +63,27 @@ export class StoreVotes {
   }
 
   /**
+   * This node's own votes (co-signatures and seals) above `height`, lowest first: the persisted record the
+   * quorum vote rule starts from after a restart.
+   */
+  async ownVotesAbove(height: number): Promise<Array<{ height: number; hash: Uint8Array }>> {
+    const out: Array<{ height: number; hash: Uint8Array }> = []
+    for await (const [k, v] of this.ctx.subs.ownVote.iterator({ gt: u64(height) })) out.push({ height: readU64(k), hash: v })
+    return out
+  }
+
+  /**
+   * The first recorded vote of each of `signers` at `height` (votes are recorded only for blocks whose
+   * header, hence height, this node verified). Equivocators included: the caller decides.
+   */
+  async votesAt(height: number, signers: readonly Uint8Array[]): Promise<Vote[]> {
+    const values = await this.ctx.subs.vote.getMany(signers.map((s) => voteKey(s, height)))
+    const out: Vote[] = []
+    for (const v of values) if (v !== undefined) out.push(decodeVote(v))
+    return out
+  }
+
+  /**
    * The vote guard: true when this node may co-sign `blockHash` at `height` (it has not co-signed another
    * block there); the answer is durable (fsync) before this resolves true for a new height.
    */

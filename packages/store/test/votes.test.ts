@@ -52,6 +52,33 @@ describe('vote guard', () => {
   })
 })
 
+describe('the quorum vote rule\'s reads', () => {
+  it('ownVotesAbove lists the persisted own votes above a height, lowest first, across a reopen', async () => {
+    const h = (n: number) => new Uint8Array(32).fill(n)
+    for (const n of [7, 3, 5, 300]) expect(await tree.guardVote(n, h(n))).toBe(true)
+    await tree.close()
+    tree = await open()
+    expect(await tree.ownVotesAbove(3)).toEqual([
+      { height: 5, hash: h(5) },
+      { height: 7, hash: h(7) },
+      { height: 300, hash: h(300) },
+    ])
+    expect(await tree.ownVotesAbove(300)).toEqual([])
+  })
+
+  it('votesAt gives the first recorded vote of each asked validator at that height only', async () => {
+    const a = signVote(NETWORK, 4, new Uint8Array(32).fill(1), validators[1])
+    const b = signVote(NETWORK, 4, new Uint8Array(32).fill(2), validators[2])
+    const other = signVote(NETWORK, 5, new Uint8Array(32).fill(3), validators[1])
+    for (const v of [a, b, other]) await tree.recordVote(v)
+    const got = await tree.votesAt(4, validators.map((k) => k.publicKey))
+    expect(got.map((v) => [toHex(v.signer), v.height, toHex(v.blockHash)])).toEqual(
+      [a, b].map((v) => [toHex(v.signer), 4, toHex(v.blockHash)]),
+    )
+    expect(await tree.votesAt(4, [validators[3].publicKey])).toEqual([])
+  })
+})
+
 describe('equivocation', () => {
   it('keeps both votes as durable evidence and ignores the validator from then on', async () => {
     const v = validators[2]

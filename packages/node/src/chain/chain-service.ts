@@ -29,6 +29,8 @@ export interface ChainEvents {
   block: [Block]
   /** The canonical chain switched branch. */
   reorg: [ReorgInfo]
+  /** Blocks stored by one addBlock (any branch: the block and the orphans it connected), by hash. */
+  stored: [Uint8Array[]]
   /** Own records were confirmed and their receipts written (or parked for a retry). */
   committed: [{ txIds: string[] }]
   /** New own records to gossip. */
@@ -207,6 +209,7 @@ class Chain extends EventEmitter<ChainEvents> implements ChainService {
   }
 
   applied(result: AddBlockResult): void {
+    if (result.connected.length > 0) this.emit('stored', result.connected)
     for (const b of result.newCanonical) {
       this.blocksApplied?.inc()
       this.txsCommitted?.inc(b.txs.length)

@@ -7,4 +7,4 @@ export {
   type VotesStore,
 } from './votes.js'
 export { guardSealing } from './guard-sealing.js'
-export { VoteLock } from './vote-lock.js'
+export { VoteRule, type VoteLockState, type VoteRuleStore } from './vote-rule.js'

@@ -6,6 +6,7 @@ import {
   blockHash,
   encodeVote,
   equalBytes,
+  fromHex,
   type KeyPair,
   toHex,
   verifyVote,
@@ -17,7 +18,7 @@ import type { AddBlockResult, BlockTree, VoteEvidence } from '@profichain/store'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Startable } from '../types.js'
-import type { VoteLock } from './vote-lock.js'
+import type { VoteRule } from './vote-rule.js'
 
 /**
  * Votes (quorum consensus, DESIGN §5): this node co-signs each new canonical block it validated, if it is a
@@ -28,7 +29,11 @@ import type { VoteLock } from './vote-lock.js'
  * - received votes (already checked by the network: network, validator, signature): the block's height must
  *   match the vote's; the store records the vote (two votes by one validator at one height: evidence, that
  *   validator ignored from then on) and adds the signature to the stored header; a vote for a block not
- *   stored yet waits in a pending pool bounded by count and bytes until the block arrives.
+ *   stored yet waits in a pending pool bounded by count and bytes until the block arrives;
+ * - the quorum vote rule (`VoteRule`, shared with the producer): no vote on a branch without one of this
+ *   validator's earlier votes until that vote is provably dead; late votes: after each new block or vote,
+ *   canonical blocks above the final height where it has not voted yet are co-signed when the rule allows
+ *   (finality, and the dead-proofs validators of the other branch are waiting for).
  */
 export interface VotesEvents {
   /** This node co-signed a block and published its vote. */
@@ -41,7 +46,18 @@ export interface VotesEvents {
 
 export type VotesStore = Pick<
   BlockTree,
-  'guardVote' | 'recordVote' | 'addSignatures' | 'isEquivocator' | 'finalHeight' | 'finalHash' | 'getBlockMeta' | 'adoptQuorum' | 'getHashAtHeight'
+  | 'guardVote'
+  | 'recordVote'
+  | 'addSignatures'
+  | 'isEquivocator'
+  | 'finalHeight'
+  | 'finalHash'
+  | 'getBlockMeta'
+  | 'adoptQuorum'
+  | 'getHashAtHeight'
+  | 'getHeader'
+  | 'getBlock'
+  | 'head'
 >
 
 export interface VotesInit {
@@ -63,8 +79,15 @@ export interface VotesComponents {
    * takes the result like a produced block's (events, reorg recovery, receipts).
    */
   applied?: (result: AddBlockResult) => void
-  /** The short lock on own votes (shared with the producer's `guardSealing`); absent: no lock. */
-  lock?: VoteLock
+  /** The quorum vote rule (shared with the producer's `guardSealing`); absent: the vote guard alone. */
+  rule?: VoteRule
+  /**
+   * Gossip a stored block again (the gossip subsystem). While finality stalls, a validator re-publishes the
+   * blocks it signed above the final height that are off its canonical chain: their signatures are the
+   * dead-proofs others may lack (a block sealed before any peer was connected is never gossiped, and sync
+   * fetches canonical blocks only).
+   */
+  republish?: (block: Block) => void
   logger: Logger
   registry?: Registry
 }
@@ -74,6 +97,11 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   readonly voting: boolean
   /** A block became canonical (chain `block` event): co-sign it (validators), apply votes waiting for it. */
   onBlock(block: Block): Promise<void>
+  /**
+   * Blocks stored on any branch (chain `stored` event): their header signatures (the producer's seal
+   * included) are recorded as votes — the dead-proofs of the quorum vote rule come from off-chain blocks too.
+   */
+  onStored(hashes: Uint8Array[]): Promise<void>
   /** A vote from the network (the gossip topic validator's callback). */
   onVote(vote: Vote, from?: string): Promise<Verdict>
   /** The co-signatures on headers a peer served (sync), each taken like a gossiped vote. */
@@ -83,6 +111,11 @@ export interface VotesService extends Startable, EventEmitter<VotesEvents> {
   /** Resolves when everything queued so far is done. */
   idle(): Promise<void>
 }
+
+/** Late votes look at most this many heights above the final block per pass. */
+const CATCH_UP_HEIGHTS = 64
+/** Own off-chain blocks gossiped again per tick at most. */
+const REPUBLISH_MAX = 16
 
 interface Pending {
   vote: Vote
@@ -104,6 +137,10 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
   private queue: Promise<unknown> = Promise.resolve()
   private lastFinal: number
   private stopped = false
+  private catchUpQueued = false
+  private timer?: NodeJS.Timeout
+  private finalAtTick = -1
+  private readonly tickMs: number
   private readonly metrics?: {
     sent: Counter
     received: Counter
@@ -129,6 +166,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.maxPending = init.maxPending ?? 4096
     this.maxPendingBytes = init.maxPendingBytes ?? 1024 * 1024
     this.lastFinal = components.store.finalHeight()
+    this.tickMs = Math.max(1000, 2 * g.blockTimeMs)
     const registry = components.registry
     if (registry) {
       const registers = [registry]
@@ -140,9 +178,26 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         equivocations: c('equivocations', 'Validators caught co-signing two blocks at one height (evidence kept)'),
         refused: c('guard_refused', 'Own votes not sent: this node already co-signed another block at that height'),
         dropped: c('pending_dropped', 'Votes for unknown blocks dropped from the full pending pool'),
-        adopted: c('quorum_adopted', 'Side-branch blocks that reached the quorum and were made the head (a stall avoided)'),
-        locked: c('locked', 'Own votes not cast: this node co-signed a block of another branch moments before (vote lock)'),
+        adopted: c('quorum_adopted', 'Side-branch blocks made the head on their signatures: the quorum, or more than the head at equal height (a stall avoided)'),
+        locked: c('locked', 'Own votes and seals refused by the quorum vote rule: an earlier vote of this validator is on another branch and not provably dead'),
       }
+      const rule = components.rule
+      new Gauge({
+        name: 'profichain_votes_lock_height',
+        help: 'Height of the own vote this validator is locked on (quorum vote rule; 0: not locked)',
+        registers,
+        collect() {
+          this.set(rule?.lock?.height ?? 0)
+        },
+      })
+      new Gauge({
+        name: 'profichain_votes_lock_missing',
+        help: 'Signatures on other blocks at the locked height still needed to prove that vote dead (0: not locked)',
+        registers,
+        collect() {
+          this.set(rule?.lock?.missing ?? 0)
+        },
+      })
       const pendingCount = () => this.pendingVotes
       new Gauge({
         name: 'profichain_votes_pending',
@@ -155,9 +210,39 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     }
   }
 
-  start(): void {}
+  start(): void {
+    if (!this.voting || !this.components.rule) return
+    // A bounded re-check: late votes (a locked validator re-checks without new blocks or votes) and, while
+    // finality stalls, own off-chain blocks gossiped again.
+    this.timer = setInterval(() => this.tick(), this.tickMs)
+    this.timer.unref()
+  }
+
+  private tick(): void {
+    const { store, rule, republish } = this.components
+    const final = store.finalHeight()
+    const stalled = final === this.finalAtTick && store.head().height > final
+    this.finalAtTick = final
+    this.scheduleCatchUp()
+    if (!stalled || !rule || !republish) return
+    void this.serial(async () => {
+      if (this.stopped) return
+      let sent = 0
+      for (const x of await rule.ownAbove()) {
+        if (sent >= REPUBLISH_MAX) break
+        const canonical = await store.getHashAtHeight(x.height)
+        if (canonical && toHex(canonical) === x.hash) continue
+        const block = await store.getBlock(fromHex(x.hash))
+        if (!block) continue
+        republish(block)
+        sent++
+      }
+      if (sent > 0) this.log.debug({ blocks: sent, finalHeight: final }, 'finality stalled: own off-chain blocks gossiped again (dead-proofs for locked validators)')
+    }).catch((err) => this.log.error({ err }, 're-publishing own blocks failed'))
+  }
 
   async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
     this.stopped = true
     await this.idle()
   }
@@ -182,13 +267,67 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       if (this.stopped) return
       const hash = blockHash(block.header)
       try {
-        if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block, hash)
+        if (this.voting && block.header.height > this.components.store.finalHeight()) await this.castVote(block.header, hash, true)
         await this.applyPending(hash, block.header.height)
         await this.retryPending(block.header.height)
       } catch (err) {
         this.log.error({ err, height: block.header.height, blockHash: toHex(hash) }, 'voting on a block failed')
       }
       this.checkFinal()
+      this.scheduleCatchUp()
+    })
+  }
+
+  /**
+   * Late votes: co-sign the canonical blocks above the final height where this validator has no vote yet,
+   * when the rule allows (a block it could not sign when it came — locked, or missed while offline). Runs
+   * after new blocks and votes (coalesced), at most `CATCH_UP_HEIGHTS` heights above the final block.
+   */
+  private scheduleCatchUp(): void {
+    const rule = this.components.rule
+    if (!this.voting || !rule || this.catchUpQueued || this.stopped) return
+    this.catchUpQueued = true
+    void this.serial(async () => {
+      this.catchUpQueued = false
+      if (this.stopped) return
+      const { store } = this.components
+      const from = store.finalHeight() + 1
+      try {
+        for (let h = from; h < from + CATCH_UP_HEIGHTS; h++) {
+          const hash = await store.getHashAtHeight(h)
+          if (!hash) break
+          if ((await rule.ownAt(h)) !== undefined) continue
+          const header = await store.getHeader(hash)
+          if (!header) continue
+          await this.castVote(header, hash, false)
+        }
+      } catch (err) {
+        this.log.error({ err }, 'late votes failed')
+      }
+      this.checkFinal()
+    })
+  }
+
+
+  onStored(hashes: Uint8Array[]): Promise<void> {
+    if (!this.voting) return Promise.resolve()
+    return this.serial(async () => {
+      if (this.stopped) return
+      try {
+        for (const hash of hashes) {
+          const h = await this.components.store.getHeader(hash)
+          if (!h) continue
+          for (const s of h.signatures) {
+            if (this.components.store.isEquivocator(s.signer)) continue
+            // Stored header signatures were verified with the block; recordVote keeps the first per validator and height.
+            await this.apply({ network: h.network, height: h.height, blockHash: hash, signer: s.signer, signature: s.signature }, h.height)
+          }
+        }
+      } catch (err) {
+        this.log.error({ err }, 'recording the signatures of stored blocks failed')
+      }
+      this.checkFinal()
+      this.scheduleCatchUp()
     })
   }
 
@@ -208,6 +347,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
       }
       const verdict = await this.apply(vote, meta.height, from)
       this.checkFinal()
+      if (verdict === 'accept') this.scheduleCatchUp()
       return verdict
     })
   }
@@ -223,27 +363,36 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     }
   }
 
-  /** Guard first (durable), then sign, store the signature, publish. */
-  private async castVote(block: Block, hash: Uint8Array): Promise<void> {
-    const { store, key, publish, lock } = this.components
-    const height = block.header.height
-    if (lock && (await lock.waitMs(height, (h) => store.getHashAtHeight(h))) > 0) {
-      // Just co-signed a block this chain does not hold: its votes may be on their way (VoteLock).
-      this.metrics?.locked.inc()
-      this.log.debug({ height, blockHash: toHex(hash) }, 'not co-signing yet: a recent vote of this node is on another branch')
-      return
-    }
-    if (!(await store.guardVote(height, hash))) {
+  /**
+   * The vote rule and the guard first (durable), then sign, store the signature, publish. `fresh`: the block
+   * just became canonical (a refusal is counted); false for late votes (retried quietly).
+   */
+  private async castVote(header: BlockHeader, hash: Uint8Array, fresh: boolean): Promise<void> {
+    const { store, key, publish, rule } = this.components
+    const height = header.height
+    if (rule) {
+      const d = await rule.acquire({ height, hash }, header.prevHash)
+      if (!d.ok) {
+        if (!fresh) return
+        if (d.reason === 'locked') {
+          this.metrics?.locked.inc()
+          this.log.debug({ height, blockHash: toHex(hash), lockedHeight: d.height, missing: d.missing }, 'not co-signing: an earlier vote of this node is on another branch (quorum vote rule)')
+        } else if (d.reason === 'voted') {
+          this.metrics?.refused.inc()
+          this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
+        }
+        return
+      }
+    } else if (!(await store.guardVote(height, hash))) {
       this.metrics?.refused.inc()
       this.log.warn({ height, blockHash: toHex(hash) }, 'not co-signing: this node already co-signed another block at this height')
       return
     }
-    lock?.noteVote(height, hash)
-    const vote = voteForHeader(block.header, key)
+    const vote = voteForHeader(header, key)
     await store.recordVote(vote)
     await store.addSignatures(hash, [{ signer: vote.signer, signature: vote.signature }])
     // The producer's own signature is already in the block every peer has: no vote needed.
-    if (!equalBytes(block.header.producer, key.publicKey)) publish?.(vote)
+    if (!equalBytes(header.producer, key.publicKey)) publish?.(vote)
     this.metrics?.sent.inc()
     this.emit('vote', vote)
   }
@@ -279,7 +428,9 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
         const r = await store.addSignatures(vote.blockHash, [{ signer: vote.signer, signature: vote.signature }])
         // The quorum on a block that is not canonical (it lost fork choice before its votes came): adopt it,
         // or the network can stall for good (its signers may never co-sign another block at its height).
-        if (r && !r.becameFinal && r.signatures >= this.threshold && height > r.finalHeight) await this.adopt(vote.blockHash)
+        // Likewise a side block that now has more signatures than the head at its height (fork choice).
+        if (r && !r.becameFinal && height > r.finalHeight && (r.signatures >= this.threshold || (r.added > 0 && height === store.head().height)))
+          await this.adopt(vote.blockHash)
         return 'accept'
       }
     }
@@ -291,7 +442,7 @@ class Votes extends EventEmitter<VotesEvents> implements VotesService {
     this.metrics?.adopted.inc()
     this.log.warn(
       { height: result.head.height, blockHash: toHex(hash), depth: result.reorg?.depth ?? 0 },
-      'a block off the canonical chain reached the quorum: its branch is canonical now',
+      'a block off the canonical chain won on its signatures (the quorum, or more than the head at its height): its branch is canonical now',
     )
     this.components.applied?.(result)
   }
