@@ -244,7 +244,7 @@ describe('block log checkpoints and witnesses', () => {
     await db.close()
     const err = await start(dir).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_STORE_LAYOUT' })
-    expect((err as Error).message).toMatch(/layout version 1.*reads layout 2 only.*fresh data dir.*profichain init/s)
+    expect((err as Error).message).toMatch(/layout version 1.*reads layout 3 \(and upgrades layout 2\) only.*fresh data dir.*profichain init/s)
   })
 
   it('a validator whose block log was changed under its signed checkpoint refuses to sign and reports CHECKPOINT_FAILING', async () => {
