@@ -514,4 +514,11 @@ export async function main(argv = process.argv): Promise<void> {
 }
 
 
+// A reader that stops early (`profichain status | head -3`) closes our stdout: that is no error. Stop quietly with
+// the exit code set so far, as Unix tools do, instead of an unhandled EPIPE stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  process.exit(process.exitCode ?? 0)
+})
+
 await main()
