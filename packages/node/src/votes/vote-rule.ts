@@ -185,9 +185,9 @@ export class VoteRule {
     const final: SignedBlockRef = { height: this.store.finalHeight(), hash: toHex(this.store.finalHash()) }
     const mine = [...own].filter(([h, x]) => h > final.height && !this.dead.has(x)).map(([height, hash]) => ({ height, hash }))
     const targetHash = target.hash && toHex(target.hash)
-    // Everything mayVote asks, loaded first (it is synchronous).
-    const lowest = Math.min(final.height, ...mine.map((x) => x.height))
-    const up = await this.ancestry(toHex(parent), target.height - 1, lowest)
+    // Everything mayVote asks, loaded first (it is synchronous). The target's ancestry down to the final height
+    // covers every own vote it may hold: `mine` is above the final height.
+    const up = await this.ancestry(toHex(parent), target.height - 1, final.height)
     if (targetHash !== undefined) up.set(target.height, targetHash)
     const atFinal = new Map<string, string | undefined>()
     const atTarget = new Map<string, string | undefined>()
